@@ -1,0 +1,26 @@
+"""Exceptions raised by the ``hw`` package.
+
+Every user-facing mistake (a malformed format name, a code out of range, a unit parameter a
+unit cannot take) raises one of these, worded "<what> must be <rule>, not <value!r>". They
+subclass ``ValueError`` / ``TypeError`` so callers can catch them the usual way; the command
+line turns them into one line on stderr and exit code 2.
+"""
+from __future__ import annotations
+
+__all__ = ["FormatError", "NumericsError", "UnitConfigError", "ToolError"]
+
+
+class FormatError(ValueError):
+    """A format name or descriptor field is invalid."""
+
+
+class NumericsError(ValueError):
+    """Invalid input to the golden arithmetic (codes out of range, non-finite under "raise")."""
+
+
+class UnitConfigError(ValueError):
+    """A hardware unit or array was given parameters it cannot take."""
+
+
+class ToolError(RuntimeError):
+    """An external tool (yosys, nextpnr, Verilator) failed; the message names the tool and step."""

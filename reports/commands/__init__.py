@@ -1,0 +1,1 @@
+"""Subcommands of the ``lowbit`` command line, one module each (see ``reports.cli``)."""
