@@ -1,0 +1,1 @@
+"""cocotb benches run on the exported Verilog through ``hw.flow.run_cocotb``."""
