@@ -67,9 +67,11 @@ def export_verilog(component: wiring.Component, *, name: str, out_dir: str | os.
         If ``name`` is not a Verilog identifier or ``out_dir`` is a file.
     """
     if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
+        component._MustUse__silence = True  # rejected before use: not an unused-design bug
         raise UnitConfigError(f"module name must be a Verilog identifier, not {name!r}")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
+        component._MustUse__silence = True
         raise UnitConfigError(f"output folder must be a folder, not the file {str(out)!r}")
     text = verilog.convert(component, name=name, emit_src=False)
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
