@@ -1,0 +1,434 @@
+"""Minifloat descriptors ExMy (FP32, FP16, BF16, FP8, FP6, FP4 and any other E in 1..8,
+M in 0..23), with bias and special-value policy, and the power-of-two scale format E8M0.
+
+Special-value policies:
+
+* ``"ieee"``: exponent all-ones is inf (mantissa 0) or NaN (e5m2, float16, bfloat16, float32);
+  overflow rounds to inf (to max finite under "rtz", as IEEE 754 says).
+* ``"fn"``: OCP "finite": no inf, NaN only at the all-ones code (e4m3fn); overflow -> NaN as
+  ml_dtypes does (MX elements override this with ``overflow="saturate"``).
+* ``"fnuz"``: no inf, no negative zero, NaN at the -0 code (e4m3fnuz, e5m2fnuz); default bias
+  2**(E-1); overflow -> NaN.
+* ``"none"``: no inf and no NaN (fp6, fp4); overflow saturates to ±max.
+
+``neg_zero_value`` reassigns the -0 code to an extra value (the "supernormal" E2M1 variant);
+encoding then picks it when it is strictly nearer than the regular result.
+
+Canonical names follow ml_dtypes: ``e4m3fn``, ``e5m2``, ``e4m3fnuz``, ``e4m3b11fnuz`` (a bias
+other than the policy's default is spelled ``b<bias>``), ``e2m3fn`` / ``e3m2fn`` / ``e2m1fn``
+for the sub-byte OCP formats (which have *no* NaN: ml_dtypes spells policy "none" as ``fn``
+below 8 bits), and ``float32``, ``float16``, ``bfloat16``. The rarely needed combinations
+"none" at ≥ 8 bits and "fn" below 8 bits are spelled ``fnsat`` and ``fnnan``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import FormatError, NumericsError
+from ._base import (Format, as_float64, check_overflow, check_rounding, code_dtype,
+                    round_scaled)
+
+__all__ = ["FloatFormat", "ScaleFormat", "SPECIALS"]
+
+SPECIALS = ("ieee", "fn", "fnuz", "none")
+_IEEE_NAMES = {(8, 23): "float32", (5, 10): "float16", (8, 7): "bfloat16"}
+
+
+def _check_int(what: str, value, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise FormatError(f"{what} must be an integer in {lo}..{hi}, not {value!r}")
+    if not lo <= int(value) <= hi:
+        raise FormatError(f"{what} must be in {lo}..{hi}, not {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class FloatFormat(Format):
+    """A sign/exponent/mantissa minifloat.
+
+    Parameters
+    ----------
+    exp_bits : exponent field width E, 1..8.
+    man_bits : mantissa field width M, 0..23.
+    bias : exponent bias; default 2**(E-1)-1 (2**(E-1) for "fnuz").
+    specials : "ieee", "fn", "fnuz" or "none" (see the module docstring).
+    neg_zero_value : if given, the value of the -0 code (supernormal variant).
+    """
+
+    exp_bits: int
+    man_bits: int
+    bias: int | None = None
+    specials: str = "ieee"
+    neg_zero_value: float | None = field(default=None)
+
+    kind = "float"
+
+    def __post_init__(self) -> None:
+        _check_int("exp_bits", self.exp_bits, 1, 8)
+        _check_int("man_bits", self.man_bits, 0, 23)
+        if self.specials not in SPECIALS:
+            raise FormatError(f"specials must be one of {', '.join(SPECIALS)}, not {self.specials!r}")
+        if self.specials == "ieee" and self.exp_bits < 2:
+            raise FormatError(f"exp_bits must be at least 2 for IEEE specials, not {self.exp_bits!r}")
+        if self.bias is None:
+            object.__setattr__(self, "bias", (1 << (self.exp_bits - 1)) - (0 if self.specials == "fnuz" else 1))
+        else:
+            _check_int("bias", self.bias, -(1 << 8), 1 << 8)
+            object.__setattr__(self, "bias", int(self.bias))
+        if self.neg_zero_value is not None:
+            if self.specials in ("fnuz", "ieee"):
+                raise FormatError(f"neg_zero_value needs a format with a -0 code and no inf, not specials={self.specials!r}")
+            v = float(self.neg_zero_value)
+            if not math.isfinite(v) or v == 0.0:
+                raise FormatError(f"neg_zero_value must be a finite non-zero number, not {self.neg_zero_value!r}")
+            object.__setattr__(self, "neg_zero_value", v)
+        if self._emax < self.emin:
+            raise FormatError(f"format e{self.exp_bits}m{self.man_bits} with specials={self.specials!r} has no normal numbers")
+
+    # ---- names -------------------------------------------------------------------------
+    def __str__(self) -> str:
+        e, m = self.exp_bits, self.man_bits
+        if self.specials == "ieee" and self.bias == (1 << (e - 1)) - 1 and (e, m) in _IEEE_NAMES \
+                and self.neg_zero_value is None:
+            return _IEEE_NAMES[(e, m)]
+        default_bias = (1 << (e - 1)) - (0 if self.specials == "fnuz" else 1)
+        name = f"e{e}m{m}" + (f"b{self.bias}" if self.bias != default_bias else "")
+        small = self.bits < 8
+        name += {"ieee": "", "fnuz": "fnuz", "fn": "fnnan" if small else "fn",
+                 "none": "fn" if small else "fnsat"}[self.specials]
+        if self.neg_zero_value is not None:
+            name += f"_nz{self.neg_zero_value!r}"
+        return name
+
+    # ---- derived limits ----------------------------------------------------------------
+    @property
+    def bits(self) -> int:
+        return 1 + self.exp_bits + self.man_bits
+
+    @property
+    def has_inf(self) -> bool:
+        return self.specials == "ieee"
+
+    @property
+    def has_nan(self) -> bool:
+        return self.specials in ("ieee", "fn", "fnuz")
+
+    @property
+    def has_neg_zero(self) -> bool:
+        return self.specials != "fnuz" and self.neg_zero_value is None
+
+    @property
+    def emin(self) -> int:
+        """Exponent of the smallest normal number."""
+        return 1 - self.bias
+
+    @property
+    def _top_field(self) -> int:
+        return (1 << self.exp_bits) - 1
+
+    @property
+    def max_code(self) -> int:
+        """Code of the largest finite positive value."""
+        m_all = (1 << self.man_bits) - 1
+        if self.specials == "ieee":
+            return ((self._top_field - 1) << self.man_bits) | m_all
+        if self.specials == "fn":
+            return ((self._top_field << self.man_bits) | m_all) - 1  # all-ones is NaN
+        return (self._top_field << self.man_bits) | m_all
+
+    @property
+    def _emax(self) -> int:
+        return (self.max_code >> self.man_bits) - self.bias
+
+    @property
+    def emax(self) -> int:
+        """Exponent of the largest finite value."""
+        return self._emax
+
+    @property
+    def max(self) -> float:
+        """Largest finite value."""
+        return float(self.decode(np.array([self.max_code]))[0])
+
+    @property
+    def min_normal(self) -> float:
+        return math.ldexp(1.0, self.emin)
+
+    @property
+    def min_subnormal(self) -> float:
+        """Smallest positive value (equals min_normal when M = 0)."""
+        return math.ldexp(1.0, self.emin - self.man_bits)
+
+    @property
+    def eps(self) -> float:
+        """Distance from 1 to the next larger value, 2**-M."""
+        return math.ldexp(1.0, -self.man_bits)
+
+    @property
+    def nan_code(self) -> int | None:
+        """The canonical (positive, quiet) NaN code, or None."""
+        if self.specials == "ieee":
+            return (self._top_field << self.man_bits) | (1 << max(self.man_bits - 1, 0))
+        if self.specials == "fn":
+            return (1 << (self.bits - 1)) - 1
+        if self.specials == "fnuz":
+            return 1 << (self.bits - 1)
+        return None
+
+    @property
+    def specials_text(self) -> str:
+        parts = []
+        if self.has_inf:
+            parts.append("inf")
+        if self.has_nan:
+            parts.append("NaN")
+        if self.neg_zero_value is not None:
+            parts.append(f"-0 code={self.neg_zero_value:g}")
+        return "+".join(parts) or "none"
+
+    # ---- decode --------------------------------------------------------------------------
+    def decode(self, codes) -> np.ndarray:
+        c = self.check_codes(codes).astype(np.int64)
+        e_bits, m_bits = self.exp_bits, self.man_bits
+        sign = (c >> (e_bits + m_bits)) & 1
+        ef = (c >> m_bits) & self._top_field
+        mf = c & ((1 << m_bits) - 1)
+        sig = np.where(ef == 0, mf, mf + (1 << m_bits)).astype(np.float64)
+        exp = np.where(ef == 0, self.emin, ef - self.bias) - m_bits
+        val = np.ldexp(sig, exp.astype(np.int64))
+        val = np.where(sign == 1, -val, val)
+        nan = np.where(sign == 1, -np.nan, np.nan)  # NaNs keep the sign bit of their code
+        if self.specials == "ieee":
+            top = ef == self._top_field
+            val = np.where(top & (mf == 0), np.where(sign == 1, -np.inf, np.inf), val)
+            val = np.where(top & (mf != 0), nan, val)
+        elif self.specials == "fn":
+            val = np.where((c & ((1 << (self.bits - 1)) - 1)) == (1 << (self.bits - 1)) - 1, nan, val)
+        elif self.specials == "fnuz":
+            val = np.where(c == (1 << (self.bits - 1)), nan, val)
+        if self.neg_zero_value is not None:
+            val = np.where(c == (1 << (self.bits - 1)), self.neg_zero_value, val)
+        return val
+
+    # ---- encode --------------------------------------------------------------------------
+    def _overflow_policy(self, overflow: str, rounding: str) -> str:
+        check_overflow(overflow)
+        if overflow == "default":
+            if self.specials == "ieee":
+                return "saturate" if rounding == "rtz" else "inf"
+            return "saturate" if self.specials == "none" else "nan"
+        if overflow == "inf" and not self.has_inf:
+            raise FormatError(f"overflow must not be 'inf' for {self}, which has no infinity")
+        if overflow == "nan" and not self.has_nan:
+            raise FormatError(f"overflow must not be 'nan' for {self}, which has no NaN")
+        if overflow == "wrap":
+            raise FormatError(f"overflow must not be 'wrap' for the float format {self}")
+        return overflow
+
+    def magnitude_code(self, r: np.ndarray, e: np.ndarray) -> np.ndarray:
+        """Code bits (without sign) of the magnitude r * 2**(e - M), r an integer < 2**(M+1)."""
+        m = self.man_bits
+        carry = r >= (1 << (m + 1))
+        r = np.where(carry, r / 2, r)
+        e = np.where(carry, e + 1, e)
+        normal = r >= (1 << m)
+        ef = np.where(normal, e + self.bias, 0)
+        mf = np.where(normal, r - (1 << m), r)
+        return (ef.astype(np.int64) << m) | mf.astype(np.int64)
+
+    def encode(self, x, rounding: str = "rne", *, overflow: str = "default",
+               seed: int | None = None) -> np.ndarray:
+        """Round float64 values to this format (one rounding) and return their codes.
+
+        Parameters
+        ----------
+        x : values (anything numpy converts to float64 exactly, e.g. float32 or ml_dtypes).
+        rounding : "rne" (ties to even), "rtz" (toward zero), "rna" (ties away from zero),
+            "stochastic" (probability proportional to distance, seeded by ``seed``).
+        overflow : "default" (the policy of ``specials``), "saturate" (±max), "inf", "nan",
+            "raise" (``NumericsError`` on overflow or a non-finite input the format cannot hold).
+
+        Returns
+        -------
+        Unsigned integer array of codes, same shape as ``x``. NaN input gives the canonical
+        NaN code (sign kept) where the format has NaN, else +0 (undefined; "raise" raises).
+        """
+        check_rounding(rounding)
+        policy = self._overflow_policy(overflow, rounding)
+        x = as_float64(x)
+        nan = np.isnan(x)
+        neg = np.signbit(x)
+        a = np.where(nan, 0.0, np.abs(x))
+        inf = np.isinf(a)
+        a = np.where(inf, 0.0, a)
+        m = self.man_bits
+        _, fexp = np.frexp(a)
+        e = np.maximum(fexp.astype(np.int64) - 1, self.emin)
+        s = np.ldexp(a, (m - e))
+        r = round_scaled(s, rounding, seed)
+        mag = np.ldexp(r, e - m)
+        over = (mag > self.max) | inf
+        code = self.magnitude_code(r, e)
+        # extra value of the -0 code (supernormal variant)
+        if self.neg_zero_value is not None:
+            xv = np.where(neg, -mag, mag)
+            xv = np.where(over, np.where(neg, -self.max, self.max), xv)
+            extra = self.neg_zero_value
+            x_in = np.where(inf, np.where(neg, -np.inf, np.inf), np.where(neg, -a, a))
+            if rounding == "rtz":
+                better = (np.sign(extra) == np.where(neg, -1, 1)) & (abs(extra) <= np.abs(x_in)) \
+                    & (abs(extra) > np.abs(xv))
+            else:
+                better = np.abs(x_in - extra) < np.abs(x_in - xv)
+            better &= ~nan
+        sign_bit = np.int64(1) << (self.bits - 1)
+        if np.any(over & ~nan):
+            if policy == "raise":
+                bad = x[over & ~nan].flat[0]
+                raise NumericsError(f"values encoded to {self} must be within ±{self.max:g}, not {float(bad)!r}")
+            if policy == "saturate":
+                code = np.where(over, self.max_code, code)
+            elif policy == "inf":
+                code = np.where(over, self._top_field << m, code)
+            else:  # nan
+                code = np.where(over, self.nan_code, code)
+        zero_mag = code == 0
+        code = np.where(neg, code | sign_bit, code)
+        if not self.has_neg_zero:  # fnuz, or -0 code reassigned: negative zero -> +0
+            code = np.where(neg & zero_mag & ~over, 0, code)
+        if self.specials == "fnuz" and policy == "nan":
+            code = np.where(over, self.nan_code, code)  # NaN is the unsigned -0 code
+        if self.neg_zero_value is not None:
+            code = np.where(better, sign_bit, code)
+        if np.any(nan):
+            if self.has_nan:
+                nan_code = self.nan_code
+                if self.specials != "fnuz":
+                    nan_code = np.where(neg, nan_code | sign_bit, nan_code)
+                code = np.where(nan, nan_code, code)
+            elif policy == "raise":
+                raise NumericsError(f"values encoded to {self} must not be NaN: the format has no NaN")
+            else:
+                code = np.where(nan, 0, code)
+        return code.astype(code_dtype(self.bits))
+
+    def to_ml_dtypes(self):
+        import ml_dtypes
+
+        if str(self) == "float32":
+            return np.dtype(np.float32)
+        if str(self) == "float16":
+            return np.dtype(np.float16)
+        candidates = [f"float{self.bits}_{self}", str(self)]
+        for cand in candidates:
+            dt = getattr(ml_dtypes, cand, None)
+            if dt is not None:
+                return np.dtype(dt)
+        return None
+
+
+@dataclass(frozen=True)
+class ScaleFormat(Format):
+    """An unsigned power-of-two scale format E<k>M0 (``e8m0fnu``: the OCP MX scale).
+
+    Code c means 2**(c - bias); the all-ones code is NaN; there is no zero and no infinity.
+    """
+
+    exp_bits: int = 8
+    bias: int | None = None
+
+    kind = "scale"
+
+    def __post_init__(self) -> None:
+        _check_int("exp_bits", self.exp_bits, 1, 8)
+        if self.bias is None:
+            object.__setattr__(self, "bias", (1 << (self.exp_bits - 1)) - 1)
+        else:
+            object.__setattr__(self, "bias", _check_int("bias", self.bias, -(1 << 8), 1 << 8))
+
+    def __str__(self) -> str:
+        default = (1 << (self.exp_bits - 1)) - 1
+        return f"e{self.exp_bits}m0" + (f"b{self.bias}" if self.bias != default else "") + "fnu"
+
+    @property
+    def bits(self) -> int:
+        return self.exp_bits
+
+    has_inf = False
+    has_nan = True
+
+    @property
+    def nan_code(self) -> int:
+        return (1 << self.exp_bits) - 1
+
+    @property
+    def emin(self) -> int:
+        return -self.bias
+
+    @property
+    def emax(self) -> int:
+        return (1 << self.exp_bits) - 2 - self.bias
+
+    @property
+    def max(self) -> float:
+        return math.ldexp(1.0, self.emax)
+
+    @property
+    def min_normal(self) -> float:
+        return math.ldexp(1.0, self.emin)
+
+    min_subnormal = min_normal
+
+    @property
+    def eps(self) -> float:
+        return 1.0
+
+    specials_text = "NaN"
+
+    def decode(self, codes) -> np.ndarray:
+        c = self.check_codes(codes).astype(np.int64)
+        val = np.ldexp(1.0, c - self.bias)
+        return np.where(c == self.nan_code, np.nan, val)
+
+    def encode_exponent(self, exp) -> np.ndarray:
+        """Codes of the powers of two 2**exp (integer exponents; out of range -> NumericsError)."""
+        exp = np.asarray(exp, dtype=np.int64)
+        if exp.size and (exp.min() < self.emin or exp.max() > self.emax):
+            bad = exp[(exp < self.emin) | (exp > self.emax)].flat[0]
+            raise NumericsError(f"exponents of {self} must be in {self.emin}..{self.emax}, not {int(bad)!r}")
+        return (exp + self.bias).astype(code_dtype(self.bits))
+
+    def encode(self, x, rounding: str = "rne", *, overflow: str = "default",
+               seed: int | None = None) -> np.ndarray:
+        """Round positive values to a power of two (in the linear domain: x in [2**e, 2**(e+1))
+        goes up when x >= 1.5 * 2**e, ties up, as ml_dtypes does; "rtz" rounds down); values
+        below 2**emin go to the smallest code, above max saturate ("raise" raises), zero,
+        negative and NaN inputs give the NaN code."""
+        check_rounding(rounding)
+        check_overflow(overflow)
+        x = as_float64(x)
+        bad = ~(x > 0)  # NaN, zero, negative
+        a = np.where(bad, 1.0, x)
+        mant, fexp = np.frexp(a)
+        e = fexp.astype(np.int64) - 1
+        if rounding in ("rne", "rna"):
+            e = e + (mant >= 0.75)
+        elif rounding == "stochastic":
+            rng = np.random.default_rng(seed)
+            e = e + (rng.random(a.shape) < (2 * mant - 1))
+        over = (e > self.emax) | np.isinf(a)
+        if overflow == "raise" and np.any(over | bad):
+            raise NumericsError(f"values encoded to {self} must be positive and at most {self.max:g}")
+        e = np.clip(e, self.emin, self.emax)
+        code = (e + self.bias).astype(np.int64)
+        code = np.where(bad, self.nan_code, code)
+        return code.astype(code_dtype(self.bits))
+
+    def to_ml_dtypes(self):
+        import ml_dtypes
+
+        dt = getattr(ml_dtypes, f"float{self.bits}_{self}", None)
+        return None if dt is None else np.dtype(dt)
