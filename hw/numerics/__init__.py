@@ -1,0 +1,13 @@
+"""Golden arithmetic: the numpy functions that define, bit for bit, what every unit outputs.
+
+``add``/``mul``/``fma``/``convert`` on codes of any minifloat (one rounding, IEEE semantics);
+``gemm``/``dot`` with exact accumulation (rounded once) or FP32/FP16/BF16 accumulation in an
+explicit order; ``exact_accumulator_width`` for the fixed-point accumulators of the RTL.
+"""
+from __future__ import annotations
+
+from ._arith import add, convert, fma, mul, round_exact, round_fraction, two_sum, values_of
+from ._gemm import dot, exact_accumulator_width, exact_sum_values, gemm, operand_values
+
+__all__ = ["add", "convert", "dot", "exact_accumulator_width", "exact_sum_values", "fma", "gemm",
+           "mul", "operand_values", "round_exact", "round_fraction", "two_sum", "values_of"]

@@ -1,0 +1,110 @@
+"""IEEE-style arithmetic on codes of any minifloat format: add, mul, fma (one rounding),
+convert; and the exact-rounding primitive every other golden model uses.
+
+Exactness argument: every value of a format with M <= 23 and E <= 8 is exact in float64; a
+product of two such values is exact in float64 (<= 48 significant bits); a sum of two float64
+values is s + err exactly (TwoSum). ``round_exact(s, err, fmt)`` rounds the exact value
+s + err to ``fmt`` once: when s itself lies on a rounding boundary of ``fmt`` (a grid point
+or a midpoint) and err != 0, s is moved one float64 ulp towards err, which puts it strictly on
+the same side of every boundary of ``fmt`` as the exact value (boundaries of a format with
+M <= 23 are float64 numbers at least 2**29 float64 ulps apart).
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from ..errors import FormatError
+from ..formats import FloatFormat, Format, IntFormat
+
+__all__ = ["add", "mul", "fma", "convert", "round_exact", "round_fraction", "two_sum",
+           "values_of"]
+
+
+def _check_fmt(fmt, what: str = "fmt") -> Format:
+    if not isinstance(fmt, (FloatFormat, IntFormat)):
+        raise FormatError(f"{what} must be a float or integer format descriptor, not {fmt!r}")
+    return fmt
+
+
+def values_of(codes, fmt: Format) -> np.ndarray:
+    """Exact float64 values of ``codes`` in ``fmt``."""
+    return fmt.decode(codes)
+
+
+def two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(s, err) with s = fl(a + b) and s + err == a + b exactly (Knuth's TwoSum); err = 0
+    where s is not finite."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        s = a + b
+        bb = s - a
+        err = (a - (s - bb)) + (b - bb)
+    return s, np.where(np.isfinite(s), err, 0.0)
+
+
+def _on_boundary(s: np.ndarray, fmt: Format) -> np.ndarray:
+    """True where s is a representable value or a rounding midpoint of ``fmt``."""
+    a = np.abs(np.where(np.isfinite(s), s, 0.0))
+    if isinstance(fmt, IntFormat):
+        t = np.ldexp(a, fmt.frac_bits + 1)
+    else:
+        _, fexp = np.frexp(a)
+        e = np.maximum(fexp.astype(np.int64) - 1, fmt.emin)
+        t = np.ldexp(a, fmt.man_bits + 1 - e)
+    with np.errstate(invalid="ignore"):
+        return (t == np.floor(t)) & (a > 0) | (a == 0)
+
+
+def round_exact(s, err, fmt: Format, rounding: str = "rne", *, overflow: str = "default"
+                ) -> np.ndarray:
+    """Codes of the exact value s + err rounded once to ``fmt``.
+
+    ``err`` must satisfy |err| <= ulp(s)/2 (as TwoSum's error does); err = 0 means s is exact.
+    """
+    s = np.asarray(s, dtype=np.float64)
+    err = np.broadcast_to(np.asarray(err, dtype=np.float64), s.shape)
+    if np.any(err):
+        nudge = (err != 0) & _on_boundary(s, fmt)
+        s = np.where(nudge, np.nextafter(s, np.where(err > 0, np.inf, -np.inf)), s)
+    return fmt.encode(s, rounding, overflow=overflow)
+
+
+def round_fraction(values: list[Fraction], fmt: Format, rounding: str = "rne", *,
+                   overflow: str = "default") -> np.ndarray:
+    """Codes of exact rationals rounded once to ``fmt`` (the slow, obviously-correct path)."""
+    s = np.array([float(v) for v in values], dtype=np.float64)  # correctly rounded
+    rest = np.array([float(np.sign(v - Fraction(x))) if np.isfinite(x) else 0.0
+                     for v, x in zip(values, s)])
+    return round_exact(s, rest * np.finfo(np.float64).smallest_subnormal, fmt, rounding,
+                       overflow=overflow)
+
+
+def add(a, b, fmt: Format, rounding: str = "rne") -> np.ndarray:
+    """a + b on codes of ``fmt``, rounded once (IEEE semantics for inf/NaN/signed zero)."""
+    _check_fmt(fmt)
+    s, err = two_sum(fmt.decode(a), fmt.decode(b))
+    return round_exact(s, err, fmt, rounding)
+
+
+def mul(a, b, fmt: Format, rounding: str = "rne") -> np.ndarray:
+    """a * b on codes of ``fmt``, rounded once (the float64 product is exact)."""
+    _check_fmt(fmt)
+    with np.errstate(invalid="ignore", over="ignore"):
+        p = fmt.decode(a) * fmt.decode(b)
+    return round_exact(p, 0.0, fmt, rounding)
+
+
+def fma(a, b, c, fmt: Format, rounding: str = "rne") -> np.ndarray:
+    """a * b + c on codes of ``fmt`` with one rounding (fused multiply-add)."""
+    _check_fmt(fmt)
+    with np.errstate(invalid="ignore", over="ignore"):
+        p = fmt.decode(a) * fmt.decode(b)
+    s, err = two_sum(p, fmt.decode(c))
+    return round_exact(s, err, fmt, rounding)
+
+
+def convert(codes, src: Format, dst: Format, rounding: str = "rne", *,
+            overflow: str = "default") -> np.ndarray:
+    """Codes of ``src`` -> codes of ``dst`` with one rounding."""
+    return dst.encode(src.decode(codes), rounding, overflow=overflow)

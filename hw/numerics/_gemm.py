@@ -1,0 +1,306 @@
+"""Bit-exact dot products and GEMM on codes.
+
+``accumulate="exact"`` (DESIGN.md decision 1): products are summed exactly and the sum is
+rounded once to ``out_fmt``. It is computed with float64 BLAS on exactly scaled integers:
+each operand is split into slices (per row of A, per column of B) of integers below 2**L with
+L = floor((53 - ceil(log2 K)) / 2), so every slice product sums below 2**53 and is exact
+(the exactness bound |partial sums| < 2**53). Formats whose values fit one slice (e4m3,
+INT8, FP6, FP4 for K <= 2**13) take one BLAS call; wider ranges (e5m2, FP16, BF16, MX with
+spread scales) take a few. The exact slice results are combined and rounded once: their
+float64 sum with a rigorous error bound decides the rounding wherever the bound does not
+straddle a rounding boundary; the rare remaining elements are summed as exact rationals.
+
+``accumulate=<float format>`` (FP32/FP16/BF16): each product is rounded to the accumulator
+format (exact whenever its significand fits), then added with a rounding at every step, in
+the order ``order`` gives: ``"sequential"``, ``("tree", W)`` (pairwise tree over chunks of W
+products, then accumulated sequentially), ``("chunked", C)`` (sequential within chunks of
+C, then the chunk sums sequentially).
+
+Integer outputs (an N-bit accumulator that wraps or saturates) need integer operands; the
+accumulator holds the raw integer sum (its frac_bits must equal the operands' together).
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+from ..errors import FormatError, NumericsError
+from ..formats import BlockFormat, FloatFormat, Format, IntFormat, LookupFormat, parse
+from ._arith import round_exact, round_fraction, two_sum
+
+__all__ = ["gemm", "dot", "operand_values", "exact_accumulator_width", "exact_sum_values"]
+
+_ORDERS = ("sequential", "tree", "chunked")
+
+
+def _fmt(f, what: str) -> Format:
+    if isinstance(f, str):
+        return parse(f)
+    if not isinstance(f, Format):
+        raise FormatError(f"{what} must be a format descriptor or name, not {f!r}")
+    return f
+
+
+def operand_values(codes, fmt: Format, scales=None, *, axis: int) -> np.ndarray:
+    """Exact float64 values of an operand; block formats multiply in their scales, blocks
+    running along ``axis`` (the reduction axis). ``scales`` are scale codes with the block
+    axis in place of ``axis``."""
+    codes = np.asarray(codes)
+    if isinstance(fmt, BlockFormat):
+        if scales is None:
+            raise NumericsError(f"scales must be given for the block format {fmt}")
+        moved = np.moveaxis(codes, axis, -1)
+        sc = np.moveaxis(np.asarray(scales), axis, -1)
+        return np.moveaxis(fmt.dequantize(sc, moved), -1, axis)
+    if scales is not None:
+        raise NumericsError(f"scales must be None for the non-block format {fmt}")
+    return fmt.decode(codes)
+
+
+def exact_accumulator_width(a_fmt, b_fmt, max_k: int) -> int:
+    """Bits of a two's-complement fixed-point accumulator that holds any sum of ``max_k``
+    products of finite a_fmt x b_fmt values exactly (LSB = the smallest product quantum).
+
+    Derived from the formats: width = ceil(log2(K * max|a*b| / q + 1)) + 1 with
+    q = min_subnormal(a) * min_subnormal(b). For INT8 x INT8 and K = 2**k this is 15 + k + 1
+    (the literature's ra + rb + ceil(log2 K) + 1 spends one bit more, for -2**(r-1) squared
+    plus a carry it does not need); for minifloats it equals
+    2**ea + ma + 2**eb + mb + ceil(log2 K) - 1 up to the bias/specials-dependent top binade.
+    """
+    a_fmt, b_fmt = _fmt(a_fmt, "a_fmt"), _fmt(b_fmt, "b_fmt")
+    if isinstance(max_k, bool) or not isinstance(max_k, int) or max_k < 1:
+        raise NumericsError(f"max_k must be a positive integer, not {max_k!r}")
+    ea, eb = (f.element if isinstance(f, BlockFormat) else f for f in (a_fmt, b_fmt))
+    top = Fraction(max_k) * _max_magnitude(ea) * _max_magnitude(eb) / (_quantum(ea) * _quantum(eb))
+    return math.ceil(top).bit_length() + 1
+
+
+def _max_magnitude(f: Format) -> Fraction:
+    vals = [abs(float(v)) for v in f.decode(f.all_codes()) if np.isfinite(v)] \
+        if f.bits <= 16 else [f.max]
+    return Fraction(max(vals))
+
+
+def _quantum(f: Format) -> Fraction:
+    """Largest power of two of which every finite value of ``f`` is an integer multiple."""
+    if isinstance(f, (IntFormat, FloatFormat)):
+        return Fraction(f.min_subnormal)
+    dens = [Fraction(float(v)).denominator for v in f.decode(f.all_codes()) if np.isfinite(v)]
+    return Fraction(1, max(dens))
+
+
+def _slices(x: np.ndarray, axis: int, bits: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Split finite float64 ``x`` into integer slices: x == sum_p I_p * 2**s_p exactly, with
+    |I_p| < 2**bits and s_p one exponent per row (axis=1) or column (axis=0)."""
+    out = []
+    r = x
+    for _ in range(64):
+        amax = np.abs(r).max(axis=axis, keepdims=True)
+        if not amax.any():
+            break
+        _, e = np.frexp(amax)  # amax < 2**e
+        shift = (e - bits).astype(np.int64)
+        scaled = np.ldexp(r, -shift)
+        ints = np.trunc(scaled)
+        out.append((ints, shift))
+        r = np.ldexp(scaled - ints, shift)
+    else:  # pragma: no cover - impossible for finite float64
+        raise NumericsError("operand split did not terminate")
+    return out or [(np.zeros_like(x), np.zeros([1 if i == axis else n for i, n in enumerate(x.shape)], np.int64))]
+
+
+def exact_sum_values(a: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
+    """Exact float64 terms T_i with sum_i T_i == A @ B exactly (finite A: M x K, B: K x N)."""
+    k = a.shape[1]
+    bits = (53 - max(1, math.ceil(math.log2(max(k, 2))))) // 2
+    sa = _slices(a, 1, bits)
+    sb = _slices(b, 0, bits)
+    terms = []
+    for ia, ea in sa:
+        for ib, eb in sb:
+            c = ia @ ib
+            terms.append(np.ldexp(c, ea + eb))
+    return terms
+
+
+def _special_results(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """IEEE results of rows/columns with inf/NaN operands (NaN, ±inf), NaN-free zeros elsewhere;
+    None if all operands are finite."""
+    if np.isfinite(a).all() and np.isfinite(b).all():
+        return None
+    f = lambda m: m.astype(np.float64)  # noqa: E731
+    nan = f(np.isnan(a)).sum(1)[:, None] + f(np.isnan(b)).sum(0)[None, :] > 0
+    ia, ib = np.isinf(a), np.isinf(b)
+    nan |= (f(ia) @ f(b == 0) + f(a == 0) @ f(ib)) > 0
+    pa, na = f(a > 0), f(a < 0)
+    pb, nb = f(b > 0), f(b < 0)
+    pos = (f(a == np.inf) @ pb + f(a == -np.inf) @ nb + pa @ f(b == np.inf) + na @ f(b == -np.inf)) > 0
+    neg = (f(a == np.inf) @ nb + f(a == -np.inf) @ pb + pa @ f(b == -np.inf) + na @ f(b == np.inf)) > 0
+    nan |= pos & neg
+    out = np.full(nan.shape, np.nan)
+    out[~nan & pos] = np.inf
+    out[~nan & neg] = -np.inf
+    out[~nan & ~pos & ~neg] = 0.0  # finite: filled by the exact path
+    return out
+
+
+def _round_terms(terms: list[np.ndarray], out: Format, rounding: str, overflow: str) -> np.ndarray:
+    if len(terms) == 1:
+        return round_exact(terms[0], 0.0, out, rounding, overflow=overflow)
+    order = np.argsort([-np.abs(t).max() for t in terms], kind="stable")
+    terms = [terms[i] for i in order]
+    s = terms[0].copy()
+    mag = np.abs(terms[0])
+    for t in terms[1:]:
+        s += t
+        mag += np.abs(t)
+    n = len(terms)
+    bound = mag * (n * 2.0 ** -52) + np.finfo(np.float64).smallest_subnormal
+    lo = out.encode(s - bound, rounding, overflow=overflow)
+    hi = out.encode(s + bound, rounding, overflow=overflow)
+    codes = lo.copy()
+    amb = np.flatnonzero(lo.ravel() != hi.ravel())
+    if amb.size:
+        flat = codes.ravel()
+        exact = [sum((Fraction(float(t.ravel()[i])) for t in terms), Fraction(0)) for i in amb]
+        flat[amb] = round_fraction(exact, out, rounding, overflow=overflow)
+        codes = flat.reshape(lo.shape)
+    return codes
+
+
+def _float_accumulate(a: np.ndarray, b: np.ndarray, acc: FloatFormat, order) -> np.ndarray:
+    """Values (float64, exactly representable in ``acc``) of A @ B accumulated in ``acc``."""
+    def rnd(x, err=0.0):
+        return acc.decode(round_exact(x, err, acc))
+
+    def add(x, y):
+        s, e = two_sum(x, y)
+        return rnd(s, e)
+
+    kind, width = (order, None) if isinstance(order, str) else order
+    m, k = a.shape
+    n = b.shape[1]
+    with np.errstate(invalid="ignore", over="ignore"):
+        prods = lambda j: rnd(a[:, j, None] * b[None, j, :])  # noqa: E731
+        if kind == "sequential":
+            total = np.zeros((m, n))
+            for j in range(k):
+                total = add(total, prods(j))
+            return total
+        if kind == "tree":
+            total = np.zeros((m, n))
+            for c0 in range(0, k, width):
+                level = [prods(j) for j in range(c0, min(c0 + width, k))]
+                while len(level) > 1:
+                    nxt = [add(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+                    if len(level) % 2:
+                        nxt.append(level[-1])
+                    level = nxt
+                total = add(total, level[0])
+            return total
+        chunks = []
+        for c0 in range(0, k, width):
+            part = np.zeros((m, n))
+            for j in range(c0, min(c0 + width, k)):
+                part = add(part, prods(j))
+            chunks.append(part)
+        total = np.zeros((m, n))
+        for part in chunks:
+            total = add(total, part)
+        return total
+
+
+def _check_order(order):
+    if isinstance(order, str) and order == "sequential":
+        return order
+    if isinstance(order, tuple) and len(order) == 2 and order[0] in ("tree", "chunked") \
+            and isinstance(order[1], int) and order[1] >= 1:
+        if order[0] == "tree" and order[1] & (order[1] - 1):
+            raise NumericsError(f"tree width must be a power of two, not {order[1]!r}")
+        return order
+    raise NumericsError(f"order must be 'sequential', ('tree', W) or ('chunked', C), not {order!r}")
+
+
+def gemm(a_codes, a_fmt, b_codes, b_fmt, out_fmt, accumulate="exact", rounding: str = "rne", *,
+         a_scales=None, b_scales=None, order="sequential", overflow: str = "default") -> np.ndarray:
+    """C = A @ B on codes, bit-exact.
+
+    Parameters
+    ----------
+    a_codes : M x K codes of ``a_fmt``; b_codes : K x N codes of ``b_fmt`` (formats or names;
+        lookup and hybrid formats through their values; mixed pairs such as INT4 x e4m3 allowed).
+    out_fmt : format of C: a float format, or an integer accumulator (integer operands only;
+        frac_bits = a.frac_bits + b.frac_bits) that wraps (``overflow="wrap"``) or saturates.
+    accumulate : "exact" (one rounding) or a float format / name ("fp32", "fp16", "bf16")
+        accumulated in ``order`` (see the module docstring).
+    a_scales, b_scales : scale codes of block formats: (M, K/bs) for A, (K/bs, N) for B.
+
+    Returns
+    -------
+    M x N codes of ``out_fmt``.
+    """
+    a_fmt, b_fmt, out_fmt = _fmt(a_fmt, "a_fmt"), _fmt(b_fmt, "b_fmt"), _fmt(out_fmt, "out_fmt")
+    a_codes, b_codes = np.asarray(a_codes), np.asarray(b_codes)
+    if a_codes.ndim != 2 or b_codes.ndim != 2 or a_codes.shape[1] != b_codes.shape[0]:
+        raise NumericsError(f"operands must be M x K and K x N code arrays, not {a_codes.shape} and {b_codes.shape}")
+    if 0 in a_codes.shape or 0 in b_codes.shape:
+        raise NumericsError(f"GEMM dimensions must be positive, not {a_codes.shape} x {b_codes.shape}")
+    a = operand_values(a_codes, a_fmt, a_scales, axis=1)
+    b = operand_values(b_codes, b_fmt, b_scales, axis=0)
+    if accumulate != "exact":
+        acc = _fmt(accumulate, "accumulate")
+        if not isinstance(acc, FloatFormat):
+            raise FormatError(f"accumulate must be 'exact' or a float format, not {accumulate!r}")
+        vals = _float_accumulate(a, b, acc, _check_order(order))
+        return out_fmt.encode(vals, rounding, overflow=overflow)
+    if isinstance(out_fmt, IntFormat):
+        return _int_gemm(a, a_fmt, b, b_fmt, out_fmt, overflow)
+    if not isinstance(out_fmt, FloatFormat):
+        raise FormatError(f"out_fmt must be a float or integer format, not {out_fmt}")
+    special = _special_results(a, b)
+    if special is not None:
+        a = np.where(np.isfinite(a), a, 0.0)
+        b = np.where(np.isfinite(b), b, 0.0)
+    codes = _round_terms(exact_sum_values(a, b), out_fmt, rounding, overflow)
+    if special is not None:
+        bad = special != 0
+        codes = np.where(bad, out_fmt.encode(special, rounding, overflow=overflow), codes)
+    return codes
+
+
+def _int_gemm(a, a_fmt, b, b_fmt, out: IntFormat, overflow: str) -> np.ndarray:
+    if not (isinstance(a_fmt, IntFormat) and isinstance(b_fmt, IntFormat)):
+        raise FormatError(f"an integer out_fmt needs integer operands, not {a_fmt} x {b_fmt}")
+    if out.frac_bits != a_fmt.frac_bits + b_fmt.frac_bits:
+        raise FormatError(f"out_fmt frac_bits must be {a_fmt.frac_bits + b_fmt.frac_bits} (the operands' sum), "
+                          f"not {out.frac_bits!r}")
+    ai = np.ldexp(a, a_fmt.frac_bits)
+    bi = np.ldexp(b, b_fmt.frac_bits)
+    terms = exact_sum_values(ai, bi)
+    total = np.zeros(terms[0].shape, dtype=np.int64)
+    approx = np.zeros(terms[0].shape)
+    for t in terms:
+        total += t.astype(np.int64)  # each term is an exact integer < 2**63; int64 wraps mod 2**64
+        approx += t
+    if overflow == "wrap":
+        return out.from_int(total)
+    if overflow not in ("default", "saturate"):
+        raise FormatError(f"overflow must be 'wrap' or 'saturate' for an integer accumulator, not {overflow!r}")
+    lo, hi = out.min_int, out.max_int
+    sat = np.where(approx > 2.0 ** 62, hi, np.where(approx < -(2.0 ** 62), lo, np.clip(total, lo, hi)))
+    return out.from_int(sat)
+
+
+def dot(a_codes, a_fmt, b_codes, b_fmt, out_fmt, accumulate="exact", rounding: str = "rne", *,
+        a_scales=None, b_scales=None, order="sequential", overflow: str = "default") -> np.ndarray:
+    """Dot products along the last axis of equally shaped code arrays (rows x K -> rows)."""
+    a_codes, b_codes = np.atleast_2d(a_codes), np.atleast_2d(b_codes)
+    if a_codes.shape != b_codes.shape:
+        raise NumericsError(f"dot operands must have the same shape, not {a_codes.shape} and {b_codes.shape}")
+    out = [gemm(a_codes[i:i + 1], a_fmt, b_codes[i:i + 1].T, b_fmt, out_fmt, accumulate, rounding,
+                a_scales=None if a_scales is None else np.atleast_2d(a_scales)[i:i + 1],
+                b_scales=None if b_scales is None else np.atleast_2d(b_scales)[i:i + 1].T,
+                order=order, overflow=overflow)[0, 0] for i in range(a_codes.shape[0])]
+    return np.array(out, dtype=out[0].dtype)
