@@ -1,0 +1,19 @@
+"""Integer-only nonlinear kernels of transformer inference (I-BERT IntGELU/IntSoftmax/
+IntLayerNorm, I-ViT Shiftmax/ShiftGELU/IntLayerNorm) and the dyadic requantizer between them:
+bit-exact golden models, float32 constant derivation from quantisation scales, accuracy table.
+
+The specification is ``../shared/vectors/README.md`` §4; the RTL units in ``hw.units.nonlinear``
+are checked against these models.
+"""
+from __future__ import annotations
+
+from ._kernels import (KERNELS, VARIANTS, DyadicRequantizer, IBertIntGELU, IBertIntLayerNorm,
+                       IBertIntSoftmax, IViTIntLayerNorm, IViTShiftGELU, IViTShiftmax,
+                       NonlinearKernel, batch_frexp, ivit_exp_shift, kernel)
+from ._scale import consts_from_scale, from_scale
+
+__all__ = [
+    "KERNELS", "VARIANTS", "DyadicRequantizer", "IBertIntGELU", "IBertIntLayerNorm",
+    "IBertIntSoftmax", "IViTIntLayerNorm", "IViTShiftGELU", "IViTShiftmax", "NonlinearKernel",
+    "batch_frexp", "consts_from_scale", "from_scale", "ivit_exp_shift", "kernel",
+]
