@@ -15,6 +15,7 @@ __all__ = ["main", "COMMANDS"]
 
 #: subcommand name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "nonlinear": ("reports.commands.nonlinear", "integer GELU/softmax/LayerNorm kernels: accuracy table, constants"),
 }
 
 

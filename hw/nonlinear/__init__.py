@@ -10,10 +10,11 @@ from __future__ import annotations
 from ._kernels import (KERNELS, VARIANTS, DyadicRequantizer, IBertIntGELU, IBertIntLayerNorm,
                        IBertIntSoftmax, IViTIntLayerNorm, IViTShiftGELU, IViTShiftmax,
                        NonlinearKernel, batch_frexp, ivit_exp_shift, kernel)
+from ._accuracy import ACCURACY_KERNELS, accuracy_table, float_reference
 from ._scale import consts_from_scale, from_scale
 
 __all__ = [
-    "KERNELS", "VARIANTS", "DyadicRequantizer", "IBertIntGELU", "IBertIntLayerNorm",
+    "ACCURACY_KERNELS", "KERNELS", "VARIANTS", "accuracy_table", "float_reference", "DyadicRequantizer", "IBertIntGELU", "IBertIntLayerNorm",
     "IBertIntSoftmax", "IViTIntLayerNorm", "IViTShiftGELU", "IViTShiftmax", "NonlinearKernel",
     "batch_frexp", "consts_from_scale", "from_scale", "ivit_exp_shift", "kernel",
 ]

@@ -1,0 +1,55 @@
+"""Integer nonlinear kernels (I-BERT / I-ViT): accuracy table against float64, or the constants a
+unit is configured with for an input scale.
+
+``lowbit nonlinear --accuracy [--csv PATH]`` prints max/mean absolute error per kernel, input
+scale and bit width; ``lowbit nonlinear --consts NAME --scale S`` prints the float32-derived
+constants as JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+import pandas as pd
+
+from hw.nonlinear import ACCURACY_KERNELS, KERNELS, accuracy_table, consts_from_scale
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``lowbit nonlinear``."""
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--accuracy", action="store_true", help="print the accuracy table")
+    what.add_argument("--consts", metavar="NAME", choices=sorted(k for k in KERNELS if k != "dyadic_requant"),
+                      help="print the constants of kernel NAME for --scale")
+    parser.add_argument("--scale", type=float, action="append", metavar="S",
+                        help="input scale (repeatable; accuracy default 0.1 0.05 0.02 0.01 0.002)")
+    parser.add_argument("--bits", type=int, action="append", metavar="B",
+                        help="input bit width (repeatable; default 8 and 16)")
+    parser.add_argument("--length", type=int, default=64, help="row length for --accuracy (default 64)")
+    parser.add_argument("--rows", type=int, default=64, help="random rows per point (default 64)")
+    parser.add_argument("--csv", metavar="PATH", help="also write the accuracy table as CSV")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``lowbit nonlinear``; returns the exit code."""
+    if args.consts:
+        if not args.scale or len(args.scale) != 1:
+            raise ValueError(f"--consts needs exactly one --scale, not {args.scale!r}")
+        if args.consts.endswith("layernorm"):
+            raise ValueError(f"--consts {args.consts} needs weight and bias; use hw.nonlinear.consts_from_scale")
+        print(json.dumps(consts_from_scale(args.consts, args.scale[0]), indent=2))
+        return 0
+    kwargs = {}
+    if args.scale:
+        kwargs["scales"] = tuple(args.scale)
+    if args.bits:
+        kwargs["bits"] = tuple(args.bits)
+    table = accuracy_table(length=args.length, rows=args.rows, kernels=ACCURACY_KERNELS, **kwargs)
+    with pd.option_context("display.width", 200, "display.max_rows", None,
+                           "display.float_format", "{:.6g}".format):
+        print(table.to_string(index=False))
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    return 0
