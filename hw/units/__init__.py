@@ -1,0 +1,24 @@
+"""RTL units generated from format descriptors: operand decoders, exact products, rounders,
+float adders, MAC and dot-product units, the MX block dot unit, requantizers, and the factory
+(``build_mac``/``build_unit``) that names and describes them for Verilog export and costing.
+
+Every unit is an Amaranth ``wiring.Component`` whose ports and widths derive from its formats;
+its timing is one function next to it (``mac_timing``, ...), asserted in tests against the
+cycles measured in simulation. The golden model of every unit is ``hw.numerics``.
+"""
+from __future__ import annotations
+
+from ._decode import (DecodeInfo, ExactProduct, OperandDecoder, decode_info,
+                      exact_accumulator_bits, literature_accumulator_bits, operand_format,
+                      product_width)
+from ._mac import DotProductLane, MacUnit, mac_timing
+from ._round import AccumulatorRounder, FloatAdder, FormatConverter, aligned, output_format
+from ._sim import run_stream, simulate_comb
+from ._timing import Timing
+
+__all__ = [
+    "AccumulatorRounder", "DecodeInfo", "DotProductLane", "ExactProduct", "FloatAdder",
+    "FormatConverter", "MacUnit", "OperandDecoder", "Timing", "aligned", "decode_info",
+    "exact_accumulator_bits", "literature_accumulator_bits", "mac_timing", "operand_format",
+    "output_format", "product_width", "run_stream", "simulate_comb",
+]
