@@ -23,6 +23,7 @@ below 8 bits), and ``float32``, ``float16``, ``bfloat16``. The rarely needed com
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +35,7 @@ from ._base import (Format, as_float64, check_overflow, check_rounding, code_dty
 __all__ = ["FloatFormat", "ScaleFormat", "SPECIALS"]
 
 SPECIALS = ("ieee", "fn", "fnuz", "none")
+_NUMPY_IEEE = {"float32": (np.float32, np.uint32), "float16": (np.float16, np.uint16)}
 _IEEE_NAMES = {(8, 23): "float32", (5, 10): "float16", (8, 7): "bfloat16"}
 
 
@@ -191,6 +193,11 @@ class FloatFormat(Format):
 
     # ---- decode --------------------------------------------------------------------------
     def decode(self, codes) -> np.ndarray:
+        if self.bits <= 16:  # one gather from the table of every code
+            return _decode_table(self)[self.check_codes(codes)]
+        return self._decode_arith(codes)
+
+    def _decode_arith(self, codes) -> np.ndarray:
         c = self.check_codes(codes).astype(np.int64)
         e_bits, m_bits = self.exp_bits, self.man_bits
         sign = (c >> (e_bits + m_bits)) & 1
@@ -259,6 +266,11 @@ class FloatFormat(Format):
         check_rounding(rounding)
         policy = self._overflow_policy(overflow, rounding)
         x = as_float64(x)
+        if rounding == "rne" and overflow == "default" and str(self) in _NUMPY_IEEE:
+            # numpy's float64 -> float32/float16 cast is IEEE RNE with overflow to inf: the same
+            # function as the general path below (tests check both against each other)
+            with np.errstate(over="ignore", invalid="ignore"):
+                return x.astype(_NUMPY_IEEE[str(self)][0]).view(_NUMPY_IEEE[str(self)][1])
         nan = np.isnan(x)
         neg = np.signbit(x)
         a = np.where(nan, 0.0, np.abs(x))
@@ -328,6 +340,13 @@ class FloatFormat(Format):
             if dt is not None:
                 return np.dtype(dt)
         return None
+
+
+@lru_cache(maxsize=None)
+def _decode_table(fmt: FloatFormat) -> np.ndarray:
+    table = fmt._decode_arith(fmt.all_codes())
+    table.flags.writeable = False
+    return table
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,8 @@ each operand is split into slices (per row of A, per column of B) of integers be
 L = floor((53 - ceil(log2 K)) / 2), so every slice product sums below 2**53 and is exact
 (the exactness bound |partial sums| < 2**53). Formats whose values fit one slice (e4m3,
 INT8, FP6, FP4 for K <= 2**13) take one BLAS call; wider ranges (e5m2, FP16, BF16, MX with
-spread scales) take a few. The exact slice results are combined and rounded once: their
-float64 sum with a rigorous error bound decides the rounding wherever the bound does not
-straddle a rounding boundary; the rare remaining elements are summed as exact rationals.
+spread scales) take a few. The exact slice results are combined error-free (TwoSum cascades)
+and rounded once; elements whose sum spans more than ~106 bits fall back to exact rationals.
 
 ``accumulate=<float format>`` (FP32/FP16/BF16): each product is rounded to the accumulator
 format (exact whenever its significand fits), then added with a rounding at every step, in
@@ -91,9 +90,18 @@ def _quantum(f: Format) -> Fraction:
     return Fraction(1, max(dens))
 
 
-def _slices(x: np.ndarray, axis: int, bits: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def _slices(x: np.ndarray, axis: int, bits: int, quantum: float | None = None
+            ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Split finite float64 ``x`` into integer slices: x == sum_p I_p * 2**s_p exactly, with
-    |I_p| < 2**bits and s_p one exponent per row (axis=1) or column (axis=0)."""
+    |I_p| < 2**bits and s_p one exponent per row (axis=1) or column (axis=0).
+
+    ``quantum``: a power of two of which every value is a multiple (a format's smallest
+    step); when max|x| / quantum < 2**bits the whole operand is one slice in units of it.
+    """
+    if quantum is not None:
+        top = float(np.abs(x).max()) / quantum
+        if top < 2.0 ** bits:
+            return [(x * (1.0 / quantum), np.full((1, 1), int(np.log2(quantum)), np.int64))]
     out = []
     r = x
     for _ in range(64):
@@ -111,12 +119,14 @@ def _slices(x: np.ndarray, axis: int, bits: int) -> list[tuple[np.ndarray, np.nd
     return out or [(np.zeros_like(x), np.zeros([1 if i == axis else n for i, n in enumerate(x.shape)], np.int64))]
 
 
-def exact_sum_values(a: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
-    """Exact float64 terms T_i with sum_i T_i == A @ B exactly (finite A: M x K, B: K x N)."""
+def exact_sum_values(a: np.ndarray, b: np.ndarray, a_quantum: float | None = None,
+                     b_quantum: float | None = None) -> list[np.ndarray]:
+    """Exact float64 terms T_i with sum_i T_i == A @ B exactly (finite A: M x K, B: K x N);
+    the quanta are powers of two dividing every value of A / B, if known."""
     k = a.shape[1]
     bits = (53 - max(1, math.ceil(math.log2(max(k, 2))))) // 2
-    sa = _slices(a, 1, bits)
-    sb = _slices(b, 0, bits)
+    sa = _slices(a, 1, bits, a_quantum)
+    sb = _slices(b, 0, bits, b_quantum)
     terms = []
     for ia, ea in sa:
         for ib, eb in sb:
@@ -146,27 +156,40 @@ def _special_results(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     return out
 
 
-def _round_terms(terms: list[np.ndarray], out: Format, rounding: str, overflow: str) -> np.ndarray:
-    if len(terms) == 1:
-        return round_exact(terms[0], 0.0, out, rounding, overflow=overflow)
-    order = np.argsort([-np.abs(t).max() for t in terms], kind="stable")
-    terms = [terms[i] for i in order]
-    s = terms[0].copy()
-    mag = np.abs(terms[0])
+def _vecsum(terms: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Error-free cascade: (s, errs) with s + sum(errs) == sum(terms) exactly."""
+    s = terms[0]
+    errs = []
     for t in terms[1:]:
-        s += t
-        mag += np.abs(t)
-    n = len(terms)
-    bound = mag * (n * 2.0 ** -52) + np.finfo(np.float64).smallest_subnormal
-    lo = out.encode(s - bound, rounding, overflow=overflow)
-    hi = out.encode(s + bound, rounding, overflow=overflow)
-    codes = lo.copy()
-    amb = np.flatnonzero(lo.ravel() != hi.ravel())
-    if amb.size:
-        flat = codes.ravel()
-        exact = [sum((Fraction(float(t.ravel()[i])) for t in terms), Fraction(0)) for i in amb]
-        flat[amb] = round_fraction(exact, out, rounding, overflow=overflow)
-        codes = flat.reshape(lo.shape)
+        s, e = two_sum(s, t)
+        if np.any(e):
+            errs.append(e)
+    return s, errs
+
+
+def _round_terms(terms: list[np.ndarray], out: Format, rounding: str, overflow: str) -> np.ndarray:
+    """Codes of sum(terms) (exact float64 arrays) rounded once to ``out``.
+
+    Two error-free TwoSum cascades give sum = s + c exactly wherever the second cascade's
+    own errors vanish (c is then exact), and (hi, lo) = TwoSum(s, c) is rounded exactly.
+    Elements where they do not vanish (rare: a sum spread over more than ~106 bits) are
+    summed as exact rationals.
+    """
+    s, errs = _vecsum(terms)
+    if not errs:
+        return round_exact(s, 0.0, out, rounding, overflow=overflow)
+    c, errs2 = _vecsum(errs)
+    hi, lo = two_sum(s, c)
+    codes = round_exact(hi, lo, out, rounding, overflow=overflow)
+    if errs2:
+        inexact = np.zeros(s.shape, dtype=bool)
+        for e in errs2:
+            inexact |= e != 0
+        idx = np.flatnonzero(inexact)
+        flat = codes.ravel().copy()
+        exact = [sum((Fraction(float(t.ravel()[i])) for t in terms), Fraction(0)) for i in idx]
+        flat[idx] = round_fraction(exact, out, rounding, overflow=overflow)
+        codes = flat.reshape(codes.shape)
     return codes
 
 
@@ -263,11 +286,17 @@ def gemm(a_codes, a_fmt, b_codes, b_fmt, out_fmt, accumulate="exact", rounding: 
     if special is not None:
         a = np.where(np.isfinite(a), a, 0.0)
         b = np.where(np.isfinite(b), b, 0.0)
-    codes = _round_terms(exact_sum_values(a, b), out_fmt, rounding, overflow)
+    codes = _round_terms(exact_sum_values(a, b, _operand_quantum(a_fmt), _operand_quantum(b_fmt)),
+                         out_fmt, rounding, overflow)
     if special is not None:
         bad = special != 0
         codes = np.where(bad, out_fmt.encode(special, rounding, overflow=overflow), codes)
     return codes
+
+
+def _operand_quantum(fmt: Format) -> float | None:
+    """The format's smallest step if every value is a multiple of it (float and int formats)."""
+    return float(fmt.min_subnormal) if isinstance(fmt, (FloatFormat, IntFormat)) else None
 
 
 def _int_gemm(a, a_fmt, b, b_fmt, out: IntFormat, overflow: str) -> np.ndarray:
@@ -278,7 +307,7 @@ def _int_gemm(a, a_fmt, b, b_fmt, out: IntFormat, overflow: str) -> np.ndarray:
                           f"not {out.frac_bits!r}")
     ai = np.ldexp(a, a_fmt.frac_bits)
     bi = np.ldexp(b, b_fmt.frac_bits)
-    terms = exact_sum_values(ai, bi)
+    terms = exact_sum_values(ai, bi, 1.0, 1.0)
     total = np.zeros(terms[0].shape, dtype=np.int64)
     approx = np.zeros(terms[0].shape)
     for t in terms:

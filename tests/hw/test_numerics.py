@@ -326,3 +326,14 @@ def test_gemm_errors() -> None:
         gemm(np.array([[1]]), "e4m3fn", np.array([[1]]), f, "int32")
     with pytest.raises(NumericsError, match=r"^scales must be given for the block format mxfp4$"):
         gemm(np.zeros((1, 32), int), "mxfp4", np.zeros((32, 1), int), "mxfp4", "fp32")
+
+
+def test_wide_range_fp32_operands_fall_back_to_exact_rationals() -> None:
+    """Sums spanning ~250 bits (FP32 operands) are still rounded exactly once."""
+    f = parse("fp32")
+    a = f.encode([[2.0 ** 100, 1.0 + 2.0 ** -23, -(2.0 ** 100), 2.0 ** -120, 3.0]])
+    b = f.encode([[2.0 ** 27], [2.0 ** -24], [2.0 ** 27], [2.0 ** -30], [2.0 ** -26]])
+    got = f.decode(gemm(a, f, b, f, "fp32"))[0, 0]
+    exact = (Fraction(1) + Fraction(1, 2 ** 23)) / 2 ** 24 + Fraction(1, 2 ** 150) + Fraction(3, 2 ** 26)
+    assert got == _round_f32(exact)
+    assert got != float(np.float32(float(np.float64(2.0 ** -24) + 3 * 2.0 ** -26)))
