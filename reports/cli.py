@@ -15,6 +15,8 @@ __all__ = ["main", "COMMANDS"]
 
 #: subcommand name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("reports.commands.demo", "run the built-in default design point end to end"),
+    "formats": ("reports.commands.formats", "print the table of number formats and their limits"),
     "nonlinear": ("reports.commands.nonlinear", "integer GELU/softmax/LayerNorm kernels: accuracy table, constants"),
 }
 
@@ -24,11 +26,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"lowbit: error: {message}\n")
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(selected: str | None) -> argparse.ArgumentParser:
+    """The parser; only the module of the ``selected`` subcommand is imported (fast start-up,
+    and one subcommand's heavy imports never slow down another)."""
     parser = _Parser(prog="lowbit", description="Low-bit transformer accelerator model and simulator.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name, (module_name, help_text) in COMMANDS.items():
+        if name != selected:
+            sub.add_parser(name, help=help_text)
+            continue
         module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=help_text, description=module.__doc__.strip().splitlines()[0])
         module.add_arguments(p)
@@ -38,7 +45,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``lowbit`` console script; returns the process exit code."""
-    parser = _build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    selected = next((a for a in argv if not a.startswith("-")), None)
+    parser = _build_parser(selected if selected in COMMANDS else None)
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)

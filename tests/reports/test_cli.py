@@ -1,0 +1,42 @@
+"""The ``lowbit`` command line: the demo runs, user mistakes give one line and exit code 2."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from reports.cli import main
+
+
+def test_demo_runs_and_is_bit_exact(capsys: pytest.CaptureFixture, tmp_path) -> None:
+    assert main(["demo", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    lines = [ln for ln in out.splitlines() if "outputs equal the exact reference" in ln]
+    assert len(lines) == 12 and all("[bit-exact]" in ln for ln in lines)
+
+
+def test_formats_table(capsys: pytest.CaptureFixture) -> None:
+    assert main(["formats", "e4m3fn", "mxfp4"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:3] == ["name", "kind", "bits"]
+    assert out[1].split()[:3] == ["e4m3fn", "float", "8"] and "448" in out[1]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["formats", "fp7"], "lowbit: error: format name must be a known format (e.g. int8, e4m3fn, e5m2, mxfp4, "
+                         "bf16, nf4; see `lowbit formats`), not 'fp7'"),
+    (["formats", "int64"], "lowbit: error: bits must be in 1..32, not 64"),
+])
+def test_bad_input_is_one_line_exit_2(argv, message, capsys: pytest.CaptureFixture) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == message + "\n"
+
+
+def test_console_script_no_traceback(tmp_path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "reports.cli", "formats", "e9m9"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr == "lowbit: error: exp_bits must be in 1..8, not 9\n" and proc.stdout == ""
+    proc = subprocess.run([sys.executable, "-m", "reports.cli", "nosuchcommand"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
