@@ -1,2 +1,18 @@
 """Mapping layer of lowbit: workloads from model configs, quantization recipes, and the mapper
 that turns a workload into a schedule of tiles for the simulator. Imports only ``hw``."""
+from __future__ import annotations
+
+from ._mapper import (GemmMapping, MapperLimits, Step, VectorMapping, block_quantum, gemm_steps, map_op,
+                      steps_of, vector_steps)
+from ._models import MODEL_NAMES, ModelConfig, load_model, model_from_dict
+from ._recipes import RECIPE_NAMES, Recipe, load_recipe_toml, parse_recipe, recipe_from_dict
+from ._workload import VECTOR_FUNCTIONS, GemmOp, Op, VectorOp, layer_ops
+from .errors import MappingError, ModelConfigError, RecipeError
+
+__all__ = [
+    "GemmMapping", "GemmOp", "MODEL_NAMES", "MapperLimits", "MappingError", "ModelConfig",
+    "ModelConfigError", "Op", "RECIPE_NAMES", "Recipe", "RecipeError", "Step", "VECTOR_FUNCTIONS",
+    "VectorMapping", "VectorOp", "block_quantum", "gemm_steps", "layer_ops", "load_model",
+    "load_recipe_toml", "map_op", "model_from_dict", "parse_recipe", "recipe_from_dict", "steps_of",
+    "vector_steps",
+]

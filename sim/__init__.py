@@ -1,2 +1,17 @@
 """Simulation layer of lowbit: the simpy engine that runs a schedule on modelled blocks
 (DMA, SRAM, MAC array, vector unit, DRAM). Imports only ``mapping`` and ``hw``."""
+from __future__ import annotations
+
+from ._energy import EnergyModel, energy_model
+from ._engine import OpRun, run_steps
+from ._hwconfig import DEFAULT_PRESET, PRESETS, HardwareConfig, hardware_from_dict, load_hardware
+from ._run import SimResult, simulate, simulate_op, write_result_trace
+from ._timing import TimingSources, timing_sources
+from ._trace import trace_dict, write_trace
+from .errors import HardwareConfigError, SimulationError
+
+__all__ = [
+    "DEFAULT_PRESET", "EnergyModel", "HardwareConfig", "HardwareConfigError", "OpRun", "PRESETS", "SimResult",
+    "SimulationError", "TimingSources", "energy_model", "hardware_from_dict", "load_hardware", "run_steps",
+    "simulate", "simulate_op", "timing_sources", "trace_dict", "write_result_trace", "write_trace",
+]

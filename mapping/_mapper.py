@@ -1,0 +1,293 @@
+"""The mapper: for each op of a layer, tiles that fit the SRAM buffers with double buffering,
+a loop order and a dataflow (small search space, cheapest kept), and the resulting schedule of
+tile steps with bytes per transfer derived from the recipe's formats.
+
+Buffers (``MapperLimits``): ``a`` (activations), ``b`` (weights / K,V), ``c`` (accumulators,
+``accumulator_bytes`` per element) for the MAC array, and ``v`` for the vector unit. A GEMM tile
+(Mt, Kt, Nt) is legal when two A tiles, two B tiles and two accumulator tiles fit (double
+buffering), Kt is a multiple of the array rows and of every block-scale size of the operands
+(or all of K) and Nt a multiple of the array columns (or all of N). The smallest legal tile is
+1 x min(K, Kq) x min(N, C) (Kq: the K quantum); an SRAM that cannot hold it raises
+``MappingError``.
+
+Loop orders: K is always innermost (partial sums stay in the accumulator buffer and each
+output tile is written once); "mnk" (M outer: the A tile is reused across N when K fits one
+tile) or "nmk" (N outer: the weight tile is reused across M when K fits). The cost of a
+candidate is its roofline estimate max(DRAM bytes / bandwidth, array cycles); ties go to fewer
+DRAM bytes, then fewer tiles. Array cycles come from the caller's ``compute_cycles`` function
+(the array's ``tile_cycles``); if it is ``None`` only bytes are compared and the dataflow is
+the first one offered.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from ._recipes import Recipe
+from ._workload import GemmOp, Op, VectorOp
+from .errors import MappingError
+
+__all__ = ["MapperLimits", "GemmMapping", "VectorMapping", "Step", "map_op", "gemm_steps",
+           "vector_steps", "steps_of", "block_quantum", "ROW_FUNCTIONS"]
+
+ComputeCycles = Callable[[str, int, int, int], int]
+
+
+@dataclass(frozen=True)
+class MapperLimits:
+    """What the mapper needs to know of the hardware (sizes in bytes, bandwidth in bytes/cycle)."""
+
+    array_rows: int
+    array_cols: int
+    a_bytes: int
+    b_bytes: int
+    c_bytes: int
+    v_bytes: int
+    dram_bytes_per_cycle: float
+    dataflows: tuple[str, ...] = ("ws", "os")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One tile step of a schedule.
+
+    loads : (buffer, bytes) transfers DRAM -> SRAM that must finish before the step computes.
+    release : buffers whose current tile is no longer needed after this step.
+    work : ("gemm", m, k, n) for the array or ("vector", function, rows, length).
+    new_output : the step starts a new output tile (takes an output buffer slot).
+    store_bytes : > 0 if the step completes an output tile, written back SRAM -> DRAM.
+    """
+
+    loads: tuple[tuple[str, int], ...]
+    release: tuple[str, ...]
+    work: tuple
+    new_output: bool
+    store_bytes: int
+
+
+@dataclass(frozen=True)
+class GemmMapping:
+    """Chosen tiling of a GEMM op: tile shape, loop order, dataflow and its DRAM traffic."""
+
+    op: GemmOp
+    Mt: int
+    Kt: int
+    Nt: int
+    order: str
+    dataflow: str
+    a_bpe: float
+    b_bpe: float
+    c_bpe: float
+    dram_read_bytes: int
+    dram_write_bytes: int
+    compute_cycles: int | None
+
+    @property
+    def tiles(self) -> int:
+        o = self.op
+        return o.count * _cdiv(o.M, self.Mt) * _cdiv(o.K, self.Kt) * _cdiv(o.N, self.Nt)
+
+
+@dataclass(frozen=True)
+class VectorMapping:
+    """Chosen chunking of a vector op (rows x columns per chunk) and its DRAM traffic; an
+    elementwise op is flattened to one row."""
+
+    op: VectorOp
+    rows_per_chunk: int
+    in_bpe: float
+    out_bpe: float
+    dram_read_bytes: int
+    dram_write_bytes: int
+    cols_per_chunk: int
+
+    @property
+    def tiles(self) -> int:
+        return _cdiv(self.op.rows, self.rows_per_chunk) * _cdiv(self.op.length, self.cols_per_chunk)
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def block_quantum(recipe: Recipe, role: str) -> int:
+    """Block size of the scales of the tensor of ``role`` along its reduction axis (1 if none)."""
+    q = {"weight": recipe.weights, "activation": recipe.activations, "kv": recipe.kv_cache}.get(role)
+    if q is None:
+        return 1
+    return getattr(q.format, "block_size", 1) if q.granularity == "block" else 1
+
+
+def _bpe(recipe: Recipe, role: str) -> float:
+    return recipe.bytes_per_element(role)
+
+
+def _candidates(full: int, quantum: int, lo: int) -> list[int]:
+    out = {full}
+    t = max(lo, quantum)
+    while t < full:
+        out.add(t)
+        t *= 2
+    return sorted(out)
+
+
+def _traffic(op: GemmOp, Mt: int, Kt: int, Nt: int, order: str, a: float, b: float, c: float) -> tuple[int, int]:
+    nm, nk, nn = _cdiv(op.M, Mt), _cdiv(op.K, Kt), _cdiv(op.N, Nt)
+    if order == "mnk":
+        a_passes = nn if nk > 1 else 1
+        b_passes = nm if nn * nk > 1 else 1
+    else:
+        b_passes = nm if nk > 1 else 1
+        a_passes = nn if nm * nk > 1 else 1
+    reads = op.count * (a_passes * math.ceil(op.M * op.K * a) + b_passes * math.ceil(op.K * op.N * b))
+    if op.b_shared and op.count > 1:
+        reads -= (op.count - 1) * b_passes * math.ceil(op.K * op.N * b)
+    writes = op.count * math.ceil(op.M * op.N * c)
+    return reads, writes
+
+
+def _gemm_cycles(op: GemmOp, Mt: int, Kt: int, Nt: int, dataflow: str, fn: ComputeCycles) -> int:
+    total = 0
+    for m, cm in _edges(op.M, Mt):
+        for k, ck in _edges(op.K, Kt):
+            for n, cn in _edges(op.N, Nt):
+                total += cm * ck * cn * fn(dataflow, m, k, n)
+    return op.count * total
+
+
+def _edges(full: int, t: int) -> list[tuple[int, int]]:
+    q, r = divmod(full, t)
+    return [(t, q)] + ([(r, 1)] if r else [])
+
+
+def _map_gemm(op: GemmOp, recipe: Recipe, lim: MapperLimits, fn: ComputeCycles | None) -> GemmMapping:
+    a, b = _bpe(recipe, op.a_role), _bpe(recipe, op.b_role)
+    c = _bpe(recipe, op.c_role)
+    acc = _bpe(recipe, "accumulator")
+    kq = math.lcm(lim.array_rows, block_quantum(recipe, op.a_role), block_quantum(recipe, op.b_role))
+    k_min, n_min = min(op.K, kq), min(op.N, lim.array_cols)
+    need = {"a": 2 * math.ceil(k_min * a), "b": 2 * math.ceil(k_min * n_min * b), "c": 2 * n_min * acc}
+    have = {"a": lim.a_bytes, "b": lim.b_bytes, "c": lim.c_bytes}
+    for buf, n in need.items():
+        if n > have[buf]:
+            raise MappingError(f"SRAM buffer {buf!r} must hold two tiles of the smallest legal tile of "
+                               f"{op.name} (1 x {k_min} x {n_min}: {n} bytes), not {have[buf]} bytes")
+    best = None
+    for Kt in _candidates(op.K, kq, kq):
+        if 2 * math.ceil(Kt * n_min * b) > lim.b_bytes or 2 * math.ceil(Kt * a) > lim.a_bytes:
+            continue
+        for Nt in _candidates(op.N, lim.array_cols, lim.array_cols):
+            if 2 * math.ceil(Kt * Nt * b) > lim.b_bytes:
+                continue
+            for Mt in _candidates(op.M, 1, 16):
+                if 2 * math.ceil(Mt * Kt * a) > lim.a_bytes or 2 * Mt * Nt * acc > lim.c_bytes:
+                    continue
+                tiles = op.count * _cdiv(op.M, Mt) * _cdiv(op.K, Kt) * _cdiv(op.N, Nt)
+                for order in ("mnk", "nmk"):
+                    rd, wr = _traffic(op, Mt, Kt, Nt, order, a, b, c)
+                    mem = (rd + wr) / lim.dram_bytes_per_cycle
+                    key0 = (mem, rd + wr, tiles)
+                    if best is not None and fn is None and key0 >= best[0][1:]:
+                        continue
+                    for df in (lim.dataflows if fn is not None else lim.dataflows[:1]):
+                        cyc = _gemm_cycles(op, Mt, Kt, Nt, df, fn) if fn is not None else None
+                        est = max(mem, cyc) if cyc is not None else mem
+                        key = (est, rd + wr, tiles)
+                        if best is None or key < best[0]:
+                            best = (key, GemmMapping(op, Mt, Kt, Nt, order, df, a, b, c, rd, wr, cyc))
+    if best is None:  # pragma: no cover - the smallest tile was checked above
+        raise MappingError(f"op {op.name} must have at least one legal tile, not none")
+    return best[1]
+
+
+#: vector functions that need a whole row at once (reductions along the row)
+ROW_FUNCTIONS = ("softmax", "layernorm", "rmsnorm")
+
+
+def _map_vector(op: VectorOp, recipe: Recipe, lim: MapperLimits) -> VectorMapping:
+    i = _bpe(recipe, op.in_role)
+    o = _bpe(recipe, op.out_role)
+    if op.function not in ROW_FUNCTIONS:  # elementwise: any chunk of elements will do
+        op = VectorOp(op.name, op.function, 1, op.rows * op.length, op.inputs, op.in_role, op.out_role)
+        per = op.inputs * i + o
+        if 2 * math.ceil(per) > lim.v_bytes:
+            raise MappingError(f"SRAM buffer 'v' must hold two elements of {op.name} ({2 * math.ceil(per)} "
+                               f"bytes), not {lim.v_bytes} bytes")
+        chunk = min(op.length, int(lim.v_bytes // (2 * per)))
+        return VectorMapping(op, 1, i, o, math.ceil(op.inputs * op.length * i), math.ceil(op.length * o),
+                             chunk)
+    row = op.inputs * op.length * i + op.length * o
+    if 2 * math.ceil(row) > lim.v_bytes:
+        raise MappingError(f"SRAM buffer 'v' must hold two rows of {op.name} ({2 * math.ceil(row)} bytes), "
+                           f"not {lim.v_bytes} bytes")
+    rows = max(1, min(op.rows, int(lim.v_bytes // (2 * row))))
+    rd = math.ceil(op.inputs * op.rows * op.length * i)
+    wr = math.ceil(op.rows * op.length * o)
+    return VectorMapping(op, rows, i, o, rd, wr, op.length)
+
+
+def map_op(op: Op, recipe: Recipe, limits: MapperLimits, compute_cycles: ComputeCycles | None = None
+           ) -> GemmMapping | VectorMapping:
+    """The cheapest legal mapping of ``op`` (see the module docstring).
+
+    Raises
+    ------
+    MappingError
+        If an SRAM buffer cannot hold two copies of the smallest legal tile.
+    """
+    if isinstance(op, GemmOp):
+        return _map_gemm(op, recipe, limits, compute_cycles)
+    return _map_vector(op, recipe, limits)
+
+
+def gemm_steps(mp: GemmMapping) -> list[Step]:
+    """Tile steps of a GEMM mapping in loop order (count outermost, then the order's loops)."""
+    op = mp.op
+    nm, nk, nn = _cdiv(op.M, mp.Mt), _cdiv(op.K, mp.Kt), _cdiv(op.N, mp.Nt)
+    seq = []
+    for i in range(op.count):
+        outer, inner = (nm, nn) if mp.order == "mnk" else (nn, nm)
+        for o in range(outer):
+            for j in range(inner):
+                mi, ni = (o, j) if mp.order == "mnk" else (j, o)
+                for kk in range(nk):
+                    seq.append((i, mi, ni, kk))
+    steps = []
+    prev_a = prev_b = None
+    keys = [((i, mi, kk), (0 if op.b_shared else i, kk, ni)) for i, mi, ni, kk in seq]
+    for t, (i, mi, ni, kk) in enumerate(seq):
+        m = min(mp.Mt, op.M - mi * mp.Mt)
+        k = min(mp.Kt, op.K - kk * mp.Kt)
+        n = min(mp.Nt, op.N - ni * mp.Nt)
+        ka, kb = keys[t]
+        loads = []
+        if ka != prev_a:
+            loads.append(("a", math.ceil(m * k * mp.a_bpe)))
+        if kb != prev_b:
+            loads.append(("b", math.ceil(k * n * mp.b_bpe)))
+        prev_a, prev_b = ka, kb
+        nxt = keys[t + 1] if t + 1 < len(keys) else (None, None)
+        release = tuple(buf for buf, cur, nx in (("a", ka, nxt[0]), ("b", kb, nxt[1])) if cur != nx)
+        last_k = kk == nk - 1
+        steps.append(Step(tuple(loads), release, ("gemm", m, k, n), kk == 0,
+                          math.ceil(m * n * mp.c_bpe) if last_k else 0))
+    return steps
+
+
+def vector_steps(mp: VectorMapping) -> list[Step]:
+    """Chunk steps of a vector mapping (rows_per_chunk rows each)."""
+    op = mp.op
+    steps = []
+    for r0 in range(0, op.rows, mp.rows_per_chunk):
+        r = min(mp.rows_per_chunk, op.rows - r0)
+        for c0 in range(0, op.length, mp.cols_per_chunk):
+            c = min(mp.cols_per_chunk, op.length - c0)
+            steps.append(Step((("v", math.ceil(op.inputs * r * c * mp.in_bpe)),), ("v",),
+                              ("vector", op.function, r, c), True, math.ceil(r * c * mp.out_bpe)))
+    return steps
+
+
+def steps_of(mp: GemmMapping | VectorMapping) -> list[Step]:
+    """The schedule of a mapping."""
+    return gemm_steps(mp) if isinstance(mp, GemmMapping) else vector_steps(mp)

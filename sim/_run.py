@@ -1,0 +1,231 @@
+"""Whole-model simulation: prefill of S tokens and decode steps with a growing KV cache, layer
+by layer, op by op, with per-op and per-layer tables, a summary, and an optional trace.
+
+Ops run one after another (a barrier between ops: each op starts from an empty pipeline and
+ends drained; compute and transfers overlap *within* an op by double buffering). Hence an op's
+simulated cycles depend only on its schedule, i.e. on (op shapes, recipe, hardware): identical
+ops are simulated once and the result is reused, and the ``n_layers`` layers of one phase step,
+whose op lists are identical, are simulated once and multiplied. The stats say so
+(``layers`` column, ``reused`` column, ``summary["reuse"]``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from mapping import (GemmMapping, GemmOp, ModelConfig, Recipe, VectorOp, layer_ops, load_model, map_op,
+                     parse_recipe, steps_of)
+
+from ._energy import EnergyModel, energy_model
+from ._engine import OpRun, run_steps
+from ._hwconfig import HardwareConfig, load_hardware
+from ._timing import TimingSources, timing_sources
+from ._trace import write_trace
+from .errors import SimulationError
+
+__all__ = ["SimResult", "simulate", "simulate_op"]
+
+
+@dataclass
+class SimResult:
+    """Outcome of a simulation.
+
+    Attributes
+    ----------
+    ops : one row per (phase, decode step, op) for one layer, with ``layers`` (how many layers
+        that row stands for) and ``total_cycles`` = cycles x layers.
+    layers : per (phase, step) totals (one layer, and times n_layers).
+    summary : totals: cycles, seconds, tokens/s, utilisation, stalls, bytes, energy, notes.
+    """
+
+    ops: pd.DataFrame
+    layers: pd.DataFrame
+    summary: dict
+    trace_events: list = field(default_factory=list, repr=False)
+
+    def summary_text(self) -> str:
+        """The printed summary (one fact per line)."""
+        s = self.summary
+        lines = [f"model {s['model']}  recipe {s['recipe']}  hw {s['hw']}  batch {s['batch']}  "
+                 f"prefill {s['prefill']}  decode {s['decode']}  layers {s['layers']}",
+                 f"cycles {s['cycles']:.0f}  time {s['seconds'] * 1e3:.3f} ms"
+                 + (f"  decode {s['decode_tokens_per_s']:.1f} tokens/s" if s['decode'] else ""),
+                 f"prefill cycles {s['prefill_cycles']:.0f}  decode cycles {s['decode_cycles']:.0f}",
+                 f"MAC utilisation {s['mac_utilisation']:.3f}  DRAM busy {s['dram_utilisation']:.3f}",
+                 f"stalls (array/vector waiting): input {s['stall_input']:.0f}  output {s['stall_output']:.0f}  "
+                 f"drain {s['stall_drain']:.0f} cycles",
+                 f"DRAM read {s['dram_read_bytes'] / 1e6:.3f} MB  write {s['dram_write_bytes'] / 1e6:.3f} MB  "
+                 f"SRAM read {s['sram_read_bytes'] / 1e6:.3f} MB  write {s['sram_write_bytes'] / 1e6:.3f} MB",
+                 "energy " + (f"{s['energy_pj'] / 1e6:.3f} uJ" if not math.isnan(s['energy_pj'])
+                              else "not available")]
+        lines += [f"note: {n}" for n in s["notes"]]
+        return "\n".join(lines)
+
+
+def _pos(what: str, v, allow_zero: bool = False) -> int:
+    lo = 0 if allow_zero else 1
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        rule = "a non-negative integer" if allow_zero else "a positive integer"
+        raise SimulationError(f"{what} must be {rule}, not {v!r}")
+    return int(v)
+
+
+def _sram_bytes(mp, steps, hw: HardwareConfig, run: OpRun) -> tuple[int, int]:
+    """SRAM (read, write) bytes: fills from DRAM and accumulator/output writes; operand reads by
+    the compute unit (activations once per column fold, weights once per row fold for OS, once
+    per tile for WS) and output reads for stores."""
+    write = run.dram_read_bytes
+    read = run.dram_write_bytes
+    if isinstance(mp, GemmMapping):
+        R, C = hw.array_rows, hw.array_cols
+        for st in steps:
+            _, m, k, n = st.work
+            read += math.ceil(m * k * mp.a_bpe) * math.ceil(n / C)
+            read += math.ceil(k * n * mp.b_bpe) * (1 if mp.dataflow == "ws" else math.ceil(m / R))
+        write += run.dram_write_bytes
+    else:
+        read += run.dram_read_bytes
+        write += run.dram_write_bytes
+    return read, write
+
+
+def simulate_op(op, recipe: Recipe, hw: HardwareConfig, timing: TimingSources | None = None, *,
+                trace: bool = False) -> tuple[object, OpRun]:
+    """Map and simulate one op: (mapping, OpRun)."""
+    timing = timing or timing_sources(hw)
+    fn = timing.array_cycles if timing.tile_cycles is not None else None
+    mp = map_op(op, recipe, hw.limits(), fn)
+    steps = steps_of(mp)
+    run = run_steps(steps, hw, timing, dataflow=getattr(mp, "dataflow", "ws"), trace=trace)
+    run.sram = _sram_bytes(mp, steps, hw, run)
+    return mp, run
+
+
+def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig | str | None = None, *,
+             prefill: int | None = None, decode: int = 0, batch: int = 1, layers: int | None = None,
+             trace: bool = False, progress: bool = False) -> SimResult:
+    """Simulate ``layers`` layers (default all) of ``model`` under ``recipe`` on ``hw``: prefill
+    of ``prefill`` tokens (default: the model's natural input length) then ``decode`` steps.
+
+    Raises
+    ------
+    ModelConfigError, RecipeError, HardwareConfigError, MappingError, SimulationError
+        For unknown names, bad fields, SRAM too small, a KV cache longer than the context, etc.
+    """
+    model = load_model(model) if not isinstance(model, ModelConfig) else model
+    recipe = parse_recipe(recipe) if not isinstance(recipe, Recipe) else recipe
+    hw = load_hardware(hw) if not isinstance(hw, HardwareConfig) else hw
+    prefill = model.default_tokens if prefill is None else _pos("prefill", prefill)
+    decode = _pos("decode", decode, allow_zero=True)
+    batch = _pos("batch", batch)
+    n_layers = model.n_layers if layers is None else _pos("layers", layers)
+    if n_layers > model.n_layers:
+        raise SimulationError(f"layers must be at most the {model.n_layers} layers of {model.name}, not {n_layers!r}")
+    if decode and not model.decoder:
+        raise SimulationError(f"decode steps must be 0 for the encoder {model.name}, not {decode!r}")
+    if prefill + decode > model.max_positions:
+        raise SimulationError(f"KV cache length (prefill + decode = {prefill + decode}) must be at most the "
+                              f"context of {model.name} ({model.max_positions} tokens), not {prefill + decode}")
+    timing = timing_sources(hw)
+    energy = energy_model(hw, recipe)
+    phases = [("prefill", 0, prefill, 0)] + [("decode", t, 1, prefill + t - 1) for t in range(1, decode + 1)]
+    it = phases
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(phases, desc=f"simulate {model.name}", unit="step", leave=False)
+    memo: dict = {}
+    rows, events, offset = [], [], 0.0
+    for phase, step, tokens, past in it:
+        for op in layer_ops(model, tokens=tokens, past=past, batch=batch):
+            key = op
+            reused = key in memo
+            if not reused:
+                memo[key] = simulate_op(op, recipe, hw, timing, trace=trace)
+            mp, run = memo[key]
+            rows.append(_row(phase, step, past + tokens, op, mp, run, hw, timing, energy, n_layers, reused))
+            if trace:
+                events.append((f"{phase} {step}" if phase == "decode" else "prefill", op.name, offset, run))
+            offset += run.cycles * n_layers
+    ops = pd.DataFrame(rows)
+    return SimResult(ops, _layers_table(ops), _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers,
+                                                       timing, energy, memo), events)
+
+
+def _row(phase, step, kv_len, op, mp, run: OpRun, hw, timing: TimingSources, energy: EnergyModel, n_layers,
+         reused) -> dict:
+    gemm = isinstance(op, GemmOp)
+    macs = op.macs if gemm else 0
+    work = ("gemm", 0, 0, 0) if gemm else ("vector", op.function, 0, 0)
+    missing = run.compute_missing_steps > 0
+    sram_r, sram_w = run.sram
+    e = energy.op_energy_pj(op, macs, run.dram_read_bytes + run.dram_write_bytes, sram_r + sram_w)
+    return {
+        "phase": phase, "step": step, "kv_len": kv_len if phase == "decode" or op.kind == "gemm" else kv_len,
+        "op": op.name, "unit": "array" if gemm else "vector", "function": "gemm" if gemm else op.function,
+        "M": op.M if gemm else op.rows, "K": op.K if gemm else np.nan, "N": op.N if gemm else op.length,
+        "count": op.count if gemm else 1, "tiles": mp.tiles,
+        "tile": f"{mp.Mt}x{mp.Kt}x{mp.Nt}" if gemm else f"{mp.rows_per_chunk}x{mp.cols_per_chunk}",
+        "order": mp.order if gemm else "", "dataflow": mp.dataflow if gemm else "",
+        "layers": n_layers, "cycles": run.cycles,
+        "compute_cycles": np.nan if missing else run.compute_cycles,
+        "timing_source": timing.source_of(work),
+        "stall_input": run.stall_input, "stall_output": run.stall_output, "stall_drain": run.stall_drain,
+        "dram_read_bytes": run.dram_read_bytes, "dram_write_bytes": run.dram_write_bytes,
+        "dram_busy_cycles": run.dram_busy_cycles,
+        "sram_read_bytes": sram_r, "sram_write_bytes": sram_w, "macs": macs,
+        "mac_utilisation": (macs / (hw.array_rows * hw.array_cols * run.cycles)
+                            if gemm and run.cycles and not missing else np.nan),
+        "energy_pj": e, "reused": reused,
+        "total_cycles": run.cycles * n_layers,
+    }
+
+
+def _layers_table(ops: pd.DataFrame) -> pd.DataFrame:
+    g = ops.groupby(["phase", "step"], sort=False)
+    out = g.agg(kv_len=("kv_len", "max"), layers=("layers", "first"), cycles_per_layer=("cycles", "sum"),
+                total_cycles=("total_cycles", "sum"), dram_read_bytes=("dram_read_bytes", "sum"),
+                dram_write_bytes=("dram_write_bytes", "sum"), macs=("macs", "sum"))
+    return out.reset_index()
+
+
+def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, timing, energy, memo) -> dict:
+    L = ops["layers"]
+    tot = lambda col: float((ops[col] * L).sum())  # noqa: E731
+    cycles = float(ops["total_cycles"].sum())
+    pre = float(ops.loc[ops.phase == "prefill", "total_cycles"].sum())
+    dec = cycles - pre
+    notes = [f"{n_layers} identical layers per phase step: one simulated, multiplied by {n_layers} "
+             f"(each op runs from an empty pipeline to a drained one, so equal schedules take equal time)",
+             f"{len(memo)} distinct ops simulated for {len(ops)} op rows; the rest reused"]
+    missing = sorted(set(ops.loc[ops.compute_cycles.isna(), "timing_source"]))
+    if missing:
+        notes.append("compute timing missing for some ops (column compute_cycles empty, their compute counted "
+                     "as 0, so cycles are a lower bound): " + "; ".join(missing))
+    assumed = sorted(set(s for s in ops.timing_source if s.startswith("assumed")))
+    notes += [f"timing {a}" for a in assumed]
+    if energy.missing:
+        notes.append(f"energy not available: {energy.missing}")
+    secs = cycles / (hw.clock_mhz * 1e6)
+    return {
+        "model": model.name, "recipe": recipe.name, "hw": hw.name, "batch": batch, "prefill": prefill,
+        "decode": decode, "layers": n_layers, "cycles": cycles, "seconds": secs,
+        "prefill_cycles": pre, "decode_cycles": dec,
+        "decode_tokens_per_s": batch * decode / (dec / (hw.clock_mhz * 1e6)) if decode and dec else float("nan"),
+        "mac_utilisation": (tot("macs") / (hw.array_rows * hw.array_cols * cycles)
+                            if cycles and not ops.loc[ops.unit == "array", "compute_cycles"].isna().any()
+                            else float("nan")),
+        "dram_utilisation": tot("dram_busy_cycles") / cycles if cycles else float("nan"),
+        "stall_input": tot("stall_input"), "stall_output": tot("stall_output"), "stall_drain": tot("stall_drain"),
+        "dram_read_bytes": tot("dram_read_bytes"), "dram_write_bytes": tot("dram_write_bytes"),
+        "sram_read_bytes": tot("sram_read_bytes"), "sram_write_bytes": tot("sram_write_bytes"),
+        "energy_pj": tot("energy_pj") if not energy.missing else float("nan"),
+        "notes": notes, "distinct_ops_simulated": len(memo),
+    }
+
+
+def write_result_trace(result: SimResult, path, hw: HardwareConfig) -> None:
+    """Write the result's trace (requires ``simulate(..., trace=True)``)."""
+    write_trace(result.trace_events, path, hw)

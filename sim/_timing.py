@@ -1,0 +1,105 @@
+"""The simulator's narrow interface to the timing sources in ``hw``.
+
+* MAC array: ``hw.arrays.tile_cycles`` (fill, steady state, drain, weight load, folds) — one
+  call per distinct tile shape, cached.
+* Vector / shift-add unit, row functions (softmax, GELU, LayerNorm): the ``*_timing`` functions
+  of ``hw.units.nonlinear`` (``RowTiming.cycles_per_row``); rows run back to back on
+  ``row_units`` instances, so a chunk of r rows takes ceil(r / row_units) * cycles_per_row.
+* Elementwise ops with no RTL unit (residual add, KV-cache append): ``ceil(elements / lanes)``
+  cycles at one element per lane per cycle — an *assumption* from the hardware config, marked
+  as such in the stats (``timing_source``).
+
+Where a source has not landed (or has no unit for a function, e.g. RMSNorm, SiLU) the duration
+is ``None``: the simulator runs that step in zero time, the per-op table leaves
+``compute_cycles`` empty and names the missing source, and the summary says the total is a
+lower bound. No number is invented for a missing source.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable
+
+from ._hwconfig import HardwareConfig
+
+__all__ = ["TimingSources", "timing_sources"]
+
+#: vector function -> (module, timing function name) of its RTL unit in hw
+ROW_UNIT_TIMING: dict[str, tuple[str, str]] = {
+    "softmax": ("hw.units.nonlinear", "shiftmax_timing"),
+    "gelu": ("hw.units.nonlinear", "shiftgelu_timing"),
+    "layernorm": ("hw.units.nonlinear", "layernorm_timing"),
+}
+ELEMENTWISE_ASSUMED = ("add", "kv_append")
+
+
+def _lookup(module: str, name: str) -> Callable | None:
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return None
+    return getattr(mod, name, None)
+
+
+@dataclass(frozen=True)
+class TimingSources:
+    """Resolved timing functions for one hardware config (``None`` where missing)."""
+
+    hw: HardwareConfig
+    tile_cycles: Callable | None
+    row_timing: dict
+
+    def source_of(self, work: tuple) -> str:
+        """Provenance text of the duration of a step's ``work``."""
+        if work[0] == "gemm":
+            return "hw.arrays.tile_cycles" if self.tile_cycles else "missing: hw.arrays.tile_cycles not landed"
+        fn = work[1]
+        if fn in ELEMENTWISE_ASSUMED:
+            return f"assumed: 1 element/lane/cycle on {self.hw.vector_lanes} lanes (no RTL unit)"
+        if fn in self.row_timing and self.row_timing[fn] is not None:
+            mod, name = ROW_UNIT_TIMING[fn]
+            return f"{mod}.{name}"
+        if fn in ROW_UNIT_TIMING:
+            mod, name = ROW_UNIT_TIMING[fn]
+            return f"missing: {mod}.{name} not landed"
+        return f"missing: no RTL unit for {fn}"
+
+    def array_cycles(self, dataflow: str, m: int, k: int, n: int) -> int | None:
+        """Cycles of one m x k x n tile on the array (``None`` if ``tile_cycles`` is missing)."""
+        if self.tile_cycles is None:
+            return None
+        return _array_cached(self, dataflow, m, k, n)
+
+    def step_cycles(self, work: tuple, dataflow: str) -> int | None:
+        """Cycles of one schedule step (``None`` where the timing source is missing)."""
+        if work[0] == "gemm":
+            return self.array_cycles(dataflow, work[1], work[2], work[3])
+        _, fn, rows, length = work
+        if fn in ELEMENTWISE_ASSUMED:
+            return math.ceil(rows * length / self.hw.vector_lanes)
+        t = self.row_timing.get(fn)
+        if t is None:
+            return None
+        return math.ceil(rows / self.hw.row_units) * _row_cached(t, length)
+
+
+@lru_cache(maxsize=65536)
+def _array_cached(src: TimingSources, dataflow: str, m: int, k: int, n: int) -> int:
+    return int(_call_tile_cycles(src.tile_cycles, src.hw, dataflow, m, k, n))
+
+
+def _call_tile_cycles(fn: Callable, hw: HardwareConfig, dataflow: str, m: int, k: int, n: int) -> int:
+    raise NotImplementedError("hw.arrays.tile_cycles adapter: written when hw.arrays lands")
+
+
+@lru_cache(maxsize=65536)
+def _row_cached(fn: Callable, length: int) -> int:
+    return int(fn(length).cycles_per_row)
+
+
+def timing_sources(hw: HardwareConfig) -> TimingSources:
+    """Resolve the timing functions available in ``hw`` now."""
+    return TimingSources(hw, _lookup("hw.arrays", "tile_cycles"),
+                         {fn: _lookup(mod, name) for fn, (mod, name) in ROW_UNIT_TIMING.items()})
