@@ -1,0 +1,28 @@
+"""Cost model from our own RTL: ASIC-style area, gate count, logic depth and energy per
+operation (gate-level switching activity), FPGA resources and Fmax, calibrated on one published
+point and checked against the rest; published memory-access energies for the simulator.
+
+Entry points: :func:`characterize` (a unit -> :class:`CostRecord`), :func:`cost_table` (records
+-> pandas DataFrame), :func:`horowitz_comparison`, :func:`memory_access_energy_pj`. The unit
+protocol (what ``characterize`` accepts) is documented in ``hw.cost._protocol``.
+"""
+from __future__ import annotations
+
+from ._activity import GateActivity, gate_level_activity, net_weights, validate_stimulus
+from ._cache import CostCache, default_cache_dir, hash_key
+from ._characterize import (Calibration, CostRecord, FpgaCost, Provenance, calibrate, characterize,
+                            cost_table, horowitz_comparison)
+from ._protocol import UnitSpec, as_unit_spec
+from ._published import (CALIBRATION_ANCHOR, DRAM_ENERGY_PJ_PER_BIT, HOROWITZ_2014, MEMORY_SOURCES,
+                         SRAM_READ_64B_PJ, PublishedOp, memory_access_energy_pj)
+from ._reference_units import (REFERENCE_OPS, FloatMultiplier, IntAdder, IntMultiplier,
+                               reference_stimulus, reference_unit)
+
+__all__ = [
+    "CALIBRATION_ANCHOR", "Calibration", "CostCache", "CostRecord", "DRAM_ENERGY_PJ_PER_BIT",
+    "FloatMultiplier", "FpgaCost", "GateActivity", "HOROWITZ_2014", "IntAdder", "IntMultiplier",
+    "MEMORY_SOURCES", "Provenance", "PublishedOp", "REFERENCE_OPS", "SRAM_READ_64B_PJ", "UnitSpec",
+    "as_unit_spec", "calibrate", "characterize", "cost_table", "default_cache_dir",
+    "gate_level_activity", "hash_key", "horowitz_comparison", "memory_access_energy_pj",
+    "net_weights", "reference_stimulus", "reference_unit", "validate_stimulus",
+]
