@@ -202,7 +202,7 @@ def _map_gemm(op: GemmOp, recipe: Recipe, lim: MapperLimits, fn: ComputeCycles |
 
 
 #: vector functions that need a whole row at once (reductions along the row)
-ROW_FUNCTIONS = ("softmax", "layernorm", "rmsnorm")
+ROW_FUNCTIONS = ("softmax", "layernorm", "rmsnorm", "gelu")
 
 
 def _map_vector(op: VectorOp, recipe: Recipe, lim: MapperLimits) -> VectorMapping:

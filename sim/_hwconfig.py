@@ -9,7 +9,8 @@ TOML layout (every key optional except where a preset is not used; see
     [sram]       a_kib = 256, b_kib = 512, c_kib = 128, v_kib = 256
     [dram]       channels = 8, gbps_per_channel = 25.6, latency_ns = 100.0, technology = "hbm2"
     [dma]        engines = 2
-    [vector]     lanes = 32, row_units = 4
+    [vector]     lanes = 32, row_units = 4, x_bits = 16, divider_bits_per_cycle = 1
+    [nonlinear]  softmax = "ivit_shiftmax", gelu = "ibert_int_gelu", layernorm = "ivit_int_layernorm"
 
 ``preset = "<name>"`` at the top starts from a built-in preset and overrides its fields.
 DRAM bandwidth may be ``inf`` (TOML float) for unlimited-bandwidth experiments.
@@ -48,6 +49,11 @@ class HardwareConfig:
     vector_lanes : elements per cycle of the vector unit for elementwise ops (add, KV append).
     row_units : instances of each shift-add row unit (softmax, GELU, LayerNorm) working on
         different rows in parallel.
+    nonlinear_units : (function, unit) pairs: which ``hw.units.nonlinear`` unit runs softmax,
+        GELU and LayerNorm (``ivit_shiftmax``, ``ibert_int_gelu`` or ``ivit_shiftgelu``,
+        ``ivit_int_layernorm``); a dict view is ``nonlinear_unit_map``.
+    nonlinear_x_bits : input width of the LayerNorm unit (bits).
+    divider_bits_per_cycle : quotient bits per cycle of the units' iterative dividers.
     """
 
     name: str = "custom"
@@ -66,10 +72,15 @@ class HardwareConfig:
     dma_engines: int = 2
     vector_lanes: int = 32
     row_units: int = 4
+    nonlinear_units: tuple[tuple[str, str], ...] = (("softmax", "ivit_shiftmax"), ("gelu", "ibert_int_gelu"),
+                                                    ("layernorm", "ivit_int_layernorm"))
+    nonlinear_x_bits: int = 16
+    divider_bits_per_cycle: int = 1
 
     def __post_init__(self) -> None:
         for f in ("array_rows", "array_cols", "sram_a_kib", "sram_b_kib", "sram_c_kib", "sram_v_kib",
-                  "dram_channels", "dma_engines", "vector_lanes", "row_units"):
+                  "dram_channels", "dma_engines", "vector_lanes", "row_units",
+                  "nonlinear_x_bits", "divider_bits_per_cycle"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise HardwareConfigError(f"hardware field {f} must be a positive integer, not {v!r}")
@@ -82,9 +93,22 @@ class HardwareConfig:
         v = self.dram_latency_ns
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < math.inf:
             raise HardwareConfigError(f"hardware field dram_latency_ns must be a finite number >= 0, not {v!r}")
+        from ._timing import NONLINEAR_UNITS
+
+        if isinstance(self.nonlinear_units, dict):
+            object.__setattr__(self, "nonlinear_units", tuple(sorted(self.nonlinear_units.items())))
+        for fn, unit in self.nonlinear_units:
+            if unit not in NONLINEAR_UNITS or NONLINEAR_UNITS[unit][0] != fn:
+                ok = [u for u, v in NONLINEAR_UNITS.items() if v[0] == fn]
+                raise HardwareConfigError(f"hardware field nonlinear.{fn} must be one of {ok}, not {unit!r}")
         if not self.dataflows or any(d not in ("ws", "os") for d in self.dataflows):
             raise HardwareConfigError(f"hardware field dataflows must be a non-empty list of 'ws'/'os', "
                                       f"not {list(self.dataflows)!r}")
+
+    @property
+    def nonlinear_unit_map(self) -> dict[str, str]:
+        """Vector function -> nonlinear RTL unit name."""
+        return dict(self.nonlinear_units)
 
     @property
     def dram_bytes_per_cycle(self) -> float:
@@ -119,7 +143,8 @@ _SECTIONS = {
     "dram": {"channels": "dram_channels", "gbps_per_channel": "dram_gbps_per_channel",
              "latency_ns": "dram_latency_ns", "technology": "dram_technology"},
     "dma": {"engines": "dma_engines"},
-    "vector": {"lanes": "vector_lanes", "row_units": "row_units"},
+    "vector": {"lanes": "vector_lanes", "row_units": "row_units", "x_bits": "nonlinear_x_bits",
+               "divider_bits_per_cycle": "divider_bits_per_cycle"},
 }
 _TOP = {"name": "name", "clock_mhz": "clock_mhz"}
 
@@ -138,6 +163,8 @@ def hardware_from_dict(data: dict, *, source: str = "hardware") -> HardwareConfi
             continue
         if key in _TOP:
             kw[_TOP[key]] = val
+        elif key == "nonlinear" and isinstance(val, dict):
+            kw["nonlinear_units"] = {**base.nonlinear_unit_map, **val}
         elif key in _SECTIONS and isinstance(val, dict):
             for sub, v in val.items():
                 if sub not in _SECTIONS[key]:
@@ -146,7 +173,7 @@ def hardware_from_dict(data: dict, *, source: str = "hardware") -> HardwareConfi
                 kw[_SECTIONS[key][sub]] = tuple(v) if sub == "dataflows" and isinstance(v, list) else v
         else:
             raise HardwareConfigError(f"hardware field {key} must be one of preset, name, clock_mhz, "
-                                      f"[{'], ['.join(_SECTIONS)}] ({source}), not unknown")
+                                      f"[{'], ['.join(_SECTIONS)}], [nonlinear] ({source}), not unknown")
     kw.setdefault("name", Path(source).stem if source != "hardware" else base.name)
     return replace(base, **kw)
 

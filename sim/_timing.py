@@ -3,8 +3,11 @@
 * MAC array: ``hw.arrays.tile_cycles`` (fill, steady state, drain, weight load, folds) — one
   call per distinct tile shape, cached.
 * Vector / shift-add unit, row functions (softmax, GELU, LayerNorm): the ``*_timing`` functions
-  of ``hw.units.nonlinear`` (``RowTiming.cycles_per_row``); rows run back to back on
-  ``row_units`` instances, so a chunk of r rows takes ceil(r / row_units) * cycles_per_row.
+  of ``hw.units.nonlinear`` (``RowTiming.cycles_per_row``) of the units the hardware config
+  names (``nonlinear_units``: function -> unit, e.g. softmax -> ivit_shiftmax); rows run back to
+  back on ``row_units`` instances, so a chunk of r rows takes ceil(r / row_units) *
+  cycles_per_row. Every recipe uses these shift-add units for timing (they are the
+  accelerator's nonlinear hardware); there is no RTL unit for RMSNorm or SiLU.
 * Elementwise ops with no RTL unit (residual add, KV-cache append): ``ceil(elements / lanes)``
   cycles at one element per lane per cycle — an *assumption* from the hardware config, marked
   as such in the stats (``timing_source``).
@@ -19,18 +22,21 @@ from __future__ import annotations
 import importlib
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Callable
 
 from ._hwconfig import HardwareConfig
 
 __all__ = ["TimingSources", "timing_sources"]
 
-#: vector function -> (module, timing function name) of its RTL unit in hw
-ROW_UNIT_TIMING: dict[str, tuple[str, str]] = {
-    "softmax": ("hw.units.nonlinear", "shiftmax_timing"),
-    "gelu": ("hw.units.nonlinear", "shiftgelu_timing"),
-    "layernorm": ("hw.units.nonlinear", "layernorm_timing"),
+#: nonlinear unit name -> (vector function, module, timing function name, keyword arguments
+#: taken from the hardware config)
+NONLINEAR_UNITS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
+    "ivit_shiftmax": ("softmax", "hw.units.nonlinear", "shiftmax_timing", ("divider_bits_per_cycle",)),
+    "ibert_int_gelu": ("gelu", "hw.units.nonlinear", "intgelu_timing", ()),
+    "ivit_shiftgelu": ("gelu", "hw.units.nonlinear", "shiftgelu_timing", ("divider_bits_per_cycle",)),
+    "ivit_int_layernorm": ("layernorm", "hw.units.nonlinear", "layernorm_timing",
+                           ("x_bits", "divider_bits_per_cycle")),
 }
 ELEMENTWISE_ASSUMED = ("add", "kv_append")
 
@@ -58,13 +64,13 @@ class TimingSources:
         fn = work[1]
         if fn in ELEMENTWISE_ASSUMED:
             return f"assumed: 1 element/lane/cycle on {self.hw.vector_lanes} lanes (no RTL unit)"
-        if fn in self.row_timing and self.row_timing[fn] is not None:
-            mod, name = ROW_UNIT_TIMING[fn]
-            return f"{mod}.{name}"
-        if fn in ROW_UNIT_TIMING:
-            mod, name = ROW_UNIT_TIMING[fn]
+        unit = self.hw.nonlinear_unit_map.get(fn)
+        if unit is None:
+            return f"missing: no RTL unit for {fn}"
+        _, mod, name, _ = NONLINEAR_UNITS[unit]
+        if self.row_timing.get(fn) is None:
             return f"missing: {mod}.{name} not landed"
-        return f"missing: no RTL unit for {fn}"
+        return f"{mod}.{name} ({unit})"
 
     def array_cycles(self, dataflow: str, m: int, k: int, n: int) -> int | None:
         """Cycles of one m x k x n tile on the array (``None`` if ``tile_cycles`` is missing)."""
@@ -99,7 +105,17 @@ def _row_cached(fn: Callable, length: int) -> int:
     return int(fn(length).cycles_per_row)
 
 
+def _row_function(hw: HardwareConfig, unit: str) -> Callable | None:
+    _, mod, name, kwargs = NONLINEAR_UNITS[unit]
+    fn = _lookup(mod, name)
+    if fn is None:
+        return None
+    kw = {"x_bits": hw.nonlinear_x_bits, "divider_bits_per_cycle": hw.divider_bits_per_cycle}
+    kw = {k: kw[k] for k in kwargs}
+    return partial(fn, **kw)
+
+
 def timing_sources(hw: HardwareConfig) -> TimingSources:
     """Resolve the timing functions available in ``hw`` now."""
     return TimingSources(hw, _lookup("hw.arrays", "tile_cycles"),
-                         {fn: _lookup(mod, name) for fn, (mod, name) in ROW_UNIT_TIMING.items()})
+                         {fn: _row_function(hw, unit) for fn, unit in hw.nonlinear_units})

@@ -1,0 +1,263 @@
+"""Numerics mode: real tensors through one layer, every GEMM on the bit-exact golden model
+``hw.numerics.gemm`` (exact accumulation, rounded once to the recipe's accumulator format), and
+the error of the layer output against a float64 reference run of the same layer.
+
+Per GEMM: the A operand (activations, queries, attention probabilities) is quantized with the
+recipe's activation quantizer, B with the weight quantizer (weights, stored out x in and
+quantized along the reduction axis) or the KV-cache quantizer (keys, values). Block formats
+(MX, and group scales expressed as block formats) pass their scale codes to the golden GEMM;
+per-tensor / per-channel / per-token scales are factored out of the reduction and multiplied
+into the float32 output afterwards (exact for scales along M and N). A 16-bit float quantizer
+(FP16/BF16) encodes values directly, without a scale. Values along a reduction axis that do not
+match a block layout (per-token scales of V) are dequantized and re-encoded in FP16 first; the
+record says so.
+
+Nonlinear ops (softmax, GELU, LayerNorm, RMSNorm, SiLU) of float recipes run in float64 on the
+dequantized inputs and round their output to ``recipe.nonlinear_io`` — a float unit's rounding,
+not an RTL golden model (the shift-add golden models serve integer recipes; not wired here).
+Residual adds are float64. Rotary embeddings are not applied (they do not change the GEMM
+numerics studied here); attention uses a causal mask for decoders.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hw.formats import BlockFormat, FloatFormat, Quantizer
+from hw.numerics import gemm
+from mapping import ModelConfig, Recipe, load_model, parse_recipe
+
+from .errors import SimulationError
+
+__all__ = ["NumericsResult", "GemmRecord", "run_layer_numerics", "seeded_weights"]
+
+
+@dataclass
+class GemmRecord:
+    """One GEMM as run on the golden model: operand codes/formats/scales and the output codes."""
+
+    name: str
+    a_codes: np.ndarray
+    a_fmt: object
+    a_scales: np.ndarray | None
+    b_codes: np.ndarray
+    b_fmt: object
+    b_scales: np.ndarray | None
+    out_fmt: object
+    out_codes: np.ndarray
+    note: str = ""
+
+
+@dataclass
+class NumericsResult:
+    """Layer output (quantized run) and float64 reference, per-op errors, GEMM records."""
+
+    model: str
+    recipe: str
+    tokens: int
+    output: np.ndarray
+    reference: np.ndarray
+    errors: pd.DataFrame
+    gemms: list = field(default_factory=list, repr=False)
+
+    @property
+    def rel_rms_error(self) -> float:
+        """||out - ref||_2 / ||ref||_2 of the layer output."""
+        return float(np.linalg.norm(self.output - self.reference) / np.linalg.norm(self.reference))
+
+    @property
+    def max_abs_error(self) -> float:
+        return float(np.max(np.abs(self.output - self.reference)))
+
+
+def _weight_shapes(m: ModelConfig) -> dict[str, tuple[int, int]]:
+    d, hd = m.d_model, m.head_dim
+    shapes = {"q_proj": (m.n_heads * hd, d), "k_proj": (m.n_kv_heads * hd, d), "v_proj": (m.n_kv_heads * hd, d),
+              "o_proj": (d, m.n_heads * hd)}
+    if m.ffn == "silu_gated":
+        shapes |= {"gate_proj": (m.d_ff, d), "up_proj": (m.d_ff, d), "down_proj": (d, m.d_ff)}
+    else:
+        shapes |= {"ffn_up": (m.d_ff, d), "ffn_down": (d, m.d_ff)}
+    return shapes
+
+
+def seeded_weights(model: ModelConfig, seed: int = 0) -> dict[str, np.ndarray]:
+    """Seeded Gaussian weights (out x in, float32, std 1/sqrt(in)) for one layer of ``model``."""
+    rng = np.random.default_rng(seed)
+    return {name: (rng.standard_normal((n, k), dtype=np.float32) / np.float32(math.sqrt(k)))
+            for name, (n, k) in _weight_shapes(model).items()}
+
+
+def _load_weights(model: ModelConfig, weights) -> dict[str, np.ndarray]:
+    if isinstance(weights, (str, Path)):
+        path = Path(weights)
+        if path.suffix != ".npz":
+            raise SimulationError(f"weights file must be a .npz archive of out x in arrays named by op, "
+                                  f"not {str(path)!r}")
+        try:
+            with np.load(path) as z:
+                weights = {k: z[k] for k in z.files}
+        except OSError as exc:
+            raise SimulationError(f"weights file must be readable, not {str(path)!r} ({exc})") from None
+    out = {}
+    for name, shape in _weight_shapes(model).items():
+        if name not in weights:
+            raise SimulationError(f"weights must include {name!r} of shape {shape}, not only {sorted(weights)!r}")
+        w = np.asarray(weights[name])
+        if w.shape != shape:
+            raise SimulationError(f"weights {name!r} must have shape {shape} (out x in), not {w.shape}")
+        out[name] = w
+    return out
+
+
+def _is_plain_float(q: Quantizer) -> bool:
+    return isinstance(q.format, FloatFormat) and q.format.bits >= 16
+
+
+def _quantize(q: Quantizer, x: np.ndarray):
+    """(codes, element format, block scale codes or None, outer scale values broadcastable
+    along the leading axis or None) of ``x`` quantized along its last axis."""
+    if _is_plain_float(q):
+        return q.format.encode(x), q.format, None, None
+    scodes, codes = q.quantize(x)
+    if q.granularity == "block":
+        return codes, q.format, scodes, None
+    s = q.scale_format.decode(scodes)
+    s = np.where(s > 0, s, 1.0)
+    return codes, q.format, None, (s[..., None] if q.granularity != "tensor" else s)
+
+
+class _Layer:
+    def __init__(self, model: ModelConfig, recipe: Recipe | None, weights: dict):
+        self.m, self.r, self.w = model, recipe, weights
+        self.records: list[GemmRecord] = []
+        self.outputs: dict[str, np.ndarray] = {}
+
+    # ---- primitives ---------------------------------------------------------------------
+    def matmul(self, name: str, a: np.ndarray, b_nk: np.ndarray, b_role: str) -> np.ndarray:
+        """a (M x K) @ b_nk.T, b_nk (N x K) stored with the reduction along its last axis."""
+        if self.r is None:
+            out = a @ b_nk.T.astype(np.float64)
+            self.outputs[name] = out
+            return out
+        qa = self.r.activations
+        qb = {"weight": self.r.weights, "kv": self.r.kv_cache, "activation": self.r.activations}[b_role]
+        ac, af, asc, aouter = _quantize(qa, a)
+        bc, bf, bsc, bouter = _quantize(qb, b_nk)
+        out_fmt = self.r.accumulator
+        if not isinstance(out_fmt, FloatFormat):
+            raise SimulationError(f"numerics mode needs a float accumulator output, not {out_fmt} "
+                                  f"(recipe {self.r.name})")
+        codes = gemm(ac, af, bc.T, bf, out_fmt, self.r.accumulate, a_scales=asc,
+                     b_scales=None if bsc is None else bsc.T)
+        self.records.append(GemmRecord(name, ac, af, asc, bc.T, bf, None if bsc is None else bsc.T, out_fmt, codes))
+        out = out_fmt.decode(codes)
+        if aouter is not None:
+            out = out * aouter
+        if bouter is not None:
+            out = out * (bouter.T if np.ndim(bouter) else bouter)
+        self.outputs[name] = out
+        return out
+
+    def io(self, x: np.ndarray) -> np.ndarray:
+        """Round a nonlinear unit's output to the recipe's nonlinear I/O format."""
+        if self.r is None:
+            return x
+        f = self.r.nonlinear_io
+        if isinstance(f, FloatFormat):
+            return f.decode(f.encode(x, overflow="saturate"))
+        return x
+
+    def norm(self, x: np.ndarray) -> np.ndarray:
+        if self.m.norm == "rmsnorm":
+            y = x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + 1e-5)
+        else:
+            mu = x.mean(axis=-1, keepdims=True)
+            y = (x - mu) / np.sqrt(x.var(axis=-1, keepdims=True) + 1e-12)
+        return self.io(y)
+
+    # ---- the layer ----------------------------------------------------------------------
+    def attention(self, h: np.ndarray) -> np.ndarray:
+        m = self.m
+        S, hd, g = h.shape[0], m.head_dim, m.group_size
+        q = self.matmul("q_proj", h, self.w["q_proj"], "weight")
+        k = self.matmul("k_proj", h, self.w["k_proj"], "weight")
+        v = self.matmul("v_proj", h, self.w["v_proj"], "weight")
+        ctx = np.empty((S, m.n_heads * hd))
+        mask = np.triu(np.full((S, S), -np.inf), 1) if m.decoder else 0.0
+        kv_role = "kv" if m.decoder else "activation"
+        for j in range(m.n_kv_heads):
+            kj = k[:, j * hd:(j + 1) * hd]
+            vj = v[:, j * hd:(j + 1) * hd]
+            qs = np.concatenate([q[:, (j * g + i) * hd:(j * g + i + 1) * hd] for i in range(g)], axis=0)
+            sc = self.matmul(f"attn_scores[{j}]", qs, kj, kv_role) / math.sqrt(hd)
+            sc = sc + np.tile(mask, (g, 1)) if m.decoder else sc
+            p = np.exp(sc - sc.max(axis=-1, keepdims=True))
+            p = self.io(p / p.sum(axis=-1, keepdims=True))
+            c = self.matmul(f"attn_context[{j}]", p, self._v_operand(vj), kv_role)
+            for i in range(g):
+                ctx[:, (j * g + i) * hd:(j * g + i + 1) * hd] = c[i * S:(i + 1) * S]
+        return self.matmul("o_proj", ctx, self.w["o_proj"], "weight")
+
+    def _v_operand(self, vj: np.ndarray) -> np.ndarray:
+        """V as the N x K operand of P @ V (reduction over tokens): V transposed."""
+        return vj.T.copy()
+
+    def ffn(self, h: np.ndarray) -> np.ndarray:
+        if self.m.ffn == "silu_gated":
+            gt = self.matmul("gate_proj", h, self.w["gate_proj"], "weight")
+            up = self.matmul("up_proj", h, self.w["up_proj"], "weight")
+            a = self.io(gt / (1 + np.exp(-gt)) * up)
+            return self.matmul("down_proj", a, self.w["down_proj"], "weight")
+        u = self.matmul("ffn_up", h, self.w["ffn_up"], "weight")
+        a = self.io(0.5 * u * (1 + _erf(u / math.sqrt(2))))
+        return self.matmul("ffn_down", a, self.w["ffn_down"], "weight")
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if self.m.model_type == "bert":  # post-LN
+            x = self.norm(x + self.attention(x))
+            return self.norm(x + self.ffn(x))
+        x = x + self.attention(self.norm(x))
+        return x + self.ffn(self.norm(x))
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+def run_layer_numerics(model: ModelConfig | str, recipe: Recipe | str, *, tokens: int = 16, seed: int = 0,
+                       weights=None) -> NumericsResult:
+    """Run one layer of ``model`` on ``tokens`` seeded input tokens (N(0, 1) activations) with
+    seeded weights (or ``weights``: a dict or .npz of out x in arrays named by op), quantized per
+    ``recipe`` on the golden model, and in float64; returns outputs and error tables.
+
+    Raises
+    ------
+    SimulationError
+        Bad token count, weights of the wrong names/shapes, or a recipe numerics mode cannot run.
+    """
+    model = load_model(model) if not isinstance(model, ModelConfig) else model
+    recipe = parse_recipe(recipe) if not isinstance(recipe, Recipe) else recipe
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or not 1 <= tokens <= model.max_positions:
+        raise SimulationError(f"tokens must be an integer in 1..{model.max_positions}, not {tokens!r}")
+    if recipe.nonlinear != "float":
+        raise SimulationError(f"numerics mode must use a recipe with float nonlinear units, not "
+                              f"{recipe.name!r} (integer shift-add units are not wired into numerics mode)")
+    w = seeded_weights(model, seed) if weights is None else _load_weights(model, weights)
+    x = np.random.default_rng(seed + 1).standard_normal((tokens, model.d_model))
+    ref_layer = _Layer(model, None, w)
+    ref = ref_layer.forward(x)
+    q_layer = _Layer(model, recipe, w)
+    out = q_layer.forward(x)
+    rows = []
+    for name, o in q_layer.outputs.items():
+        r = ref_layer.outputs[name]
+        rows.append({"op": name, "rel_rms_error": float(np.linalg.norm(o - r) / np.linalg.norm(r)),
+                     "max_abs_error": float(np.abs(o - r).max())})
+    rows.append({"op": "layer_output", "rel_rms_error": float(np.linalg.norm(out - ref) / np.linalg.norm(ref)),
+                 "max_abs_error": float(np.abs(out - ref).max())})
+    return NumericsResult(model.name, recipe.name, tokens, out, ref, pd.DataFrame(rows), q_layer.records)
