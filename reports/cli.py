@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("reports.commands.demo", "run the built-in default design point end to end"),
     "formats": ("reports.commands.formats", "print the table of number formats and their limits"),
     "nonlinear": ("reports.commands.nonlinear", "integer GELU/softmax/LayerNorm kernels: accuracy table, constants"),
+    "simulate": ("reports.commands.simulate", "simulate a model under a recipe on an accelerator: cycles, stats, trace, numerics"),
 }
 
 
