@@ -59,8 +59,11 @@ class SimResult:
                  f"drain {s['stall_drain']:.0f} cycles",
                  f"DRAM read {s['dram_read_bytes'] / 1e6:.3f} MB  write {s['dram_write_bytes'] / 1e6:.3f} MB  "
                  f"SRAM read {s['sram_read_bytes'] / 1e6:.3f} MB  write {s['sram_write_bytes'] / 1e6:.3f} MB",
-                 "energy " + (f"{s['energy_pj'] / 1e6:.3f} uJ" if not math.isnan(s['energy_pj'])
-                              else "not available")]
+                 "energy " + " ".join(f"{k} {s['energy_' + k + '_pj'] / 1e6:.3f} uJ"
+                                      if not math.isnan(s['energy_' + k + '_pj']) else f"{k} n/a"
+                                      for k in ("dram", "sram", "mac"))
+                 + (f"  total {s['energy_pj'] / 1e6:.3f} uJ" if not math.isnan(s['energy_pj'])
+                    else "  total n/a (a component is missing)")]
         lines += [f"note: {n}" for n in s["notes"]]
         return "\n".join(lines)
 
@@ -106,9 +109,10 @@ def simulate_op(op, recipe: Recipe, hw: HardwareConfig, timing: TimingSources | 
 
 def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig | str | None = None, *,
              prefill: int | None = None, decode: int = 0, batch: int = 1, layers: int | None = None,
-             trace: bool = False, progress: bool = False) -> SimResult:
+             trace: bool = False, progress: bool = False, mac_cost=None) -> SimResult:
     """Simulate ``layers`` layers (default all) of ``model`` under ``recipe`` on ``hw``: prefill
     of ``prefill`` tokens (default: the model's natural input length) then ``decode`` steps.
+    ``mac_cost``: a ``hw.cost.CostRecord`` of the recipe's MAC unit for the MAC energy column.
 
     Raises
     ------
@@ -130,7 +134,7 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
         raise SimulationError(f"KV cache length (prefill + decode = {prefill + decode}) must be at most the "
                               f"context of {model.name} ({model.max_positions} tokens), not {prefill + decode}")
     timing = timing_sources(hw)
-    energy = energy_model(hw, recipe)
+    energy = energy_model(hw, recipe, mac_cost)
     phases = [("prefill", 0, prefill, 0)] + [("decode", t, 1, prefill + t - 1) for t in range(1, decode + 1)]
     it = phases
     if progress:
@@ -161,7 +165,7 @@ def _row(phase, step, kv_len, op, mp, run: OpRun, hw, timing: TimingSources, ene
     work = ("gemm", 0, 0, 0) if gemm else ("vector", op.function, 0, 0)
     missing = run.compute_missing_steps > 0
     sram_r, sram_w = run.sram
-    e = energy.op_energy_pj(op, macs, run.dram_read_bytes + run.dram_write_bytes, sram_r + sram_w)
+    e = energy.op_energy_pj(macs, run.dram_read_bytes + run.dram_write_bytes, sram_r + sram_w)
     return {
         "phase": phase, "step": step, "kv_len": kv_len if phase == "decode" or op.kind == "gemm" else kv_len,
         "op": op.name, "unit": "array" if gemm else "vector", "function": "gemm" if gemm else op.function,
@@ -178,7 +182,7 @@ def _row(phase, step, kv_len, op, mp, run: OpRun, hw, timing: TimingSources, ene
         "sram_read_bytes": sram_r, "sram_write_bytes": sram_w, "macs": macs,
         "mac_utilisation": (macs / (hw.array_rows * hw.array_cols * run.cycles)
                             if gemm and run.cycles and not missing else np.nan),
-        "energy_pj": e, "reused": reused,
+        **e, "reused": reused,
         "total_cycles": run.cycles * n_layers,
     }
 
@@ -193,7 +197,7 @@ def _layers_table(ops: pd.DataFrame) -> pd.DataFrame:
 
 def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, timing, energy, memo) -> dict:
     L = ops["layers"]
-    tot = lambda col: float((ops[col] * L).sum())  # noqa: E731
+    tot = lambda col: float((ops[col] * L).sum(skipna=False))  # noqa: E731  (NaN if any row is missing)
     cycles = float(ops["total_cycles"].sum())
     pre = float(ops.loc[ops.phase == "prefill", "total_cycles"].sum())
     dec = cycles - pre
@@ -206,8 +210,8 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, timing, e
                      "as 0, so cycles are a lower bound): " + "; ".join(missing))
     assumed = sorted(set(s for s in ops.timing_source if s.startswith("assumed")))
     notes += [f"timing {a}" for a in assumed]
-    if energy.missing:
-        notes.append(f"energy not available: {energy.missing}")
+    notes += [f"energy: {m}" for m in energy.missing]
+    notes += [f"energy source: {p}" for p in energy.provenance]
     secs = cycles / (hw.clock_mhz * 1e6)
     return {
         "model": model.name, "recipe": recipe.name, "hw": hw.name, "batch": batch, "prefill": prefill,
@@ -221,7 +225,8 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, timing, e
         "stall_input": tot("stall_input"), "stall_output": tot("stall_output"), "stall_drain": tot("stall_drain"),
         "dram_read_bytes": tot("dram_read_bytes"), "dram_write_bytes": tot("dram_write_bytes"),
         "sram_read_bytes": tot("sram_read_bytes"), "sram_write_bytes": tot("sram_write_bytes"),
-        "energy_pj": tot("energy_pj") if not energy.missing else float("nan"),
+        "energy_pj": tot("energy_pj"), "energy_dram_pj": tot("energy_dram_pj"),
+        "energy_sram_pj": tot("energy_sram_pj"), "energy_mac_pj": tot("energy_mac_pj"),
         "notes": notes, "distinct_ops_simulated": len(memo),
     }
 

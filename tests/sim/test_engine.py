@@ -1,0 +1,86 @@
+"""The simpy engine against independent figures: the RTL units' timing functions with unlimited
+bandwidth, bytes / bandwidth for memory-bound ops, totals = sum of the per-op table."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import pytest
+
+from hw.units.nonlinear import shiftmax_timing
+from mapping import VectorOp, layer_ops, load_model, map_op, parse_recipe, steps_of
+from sim import PRESETS, simulate, simulate_op, timing_sources, write_result_trace
+
+HW = PRESETS["default-32x32"]
+UNLIMITED = replace(HW, dram_gbps_per_channel=math.inf, dram_latency_ns=0.0)
+
+
+def test_softmax_with_unlimited_bandwidth_takes_the_unit_cycles():
+    op = VectorOp("softmax", "softmax", 96, 200, in_role="accumulator")
+    mp, run = simulate_op(op, parse_recipe("INT8"), UNLIMITED)
+    per_row = shiftmax_timing(200, divider_bits_per_cycle=UNLIMITED.divider_bits_per_cycle).cycles_per_row
+    chunks = [min(mp.rows_per_chunk, 96 - r) for r in range(0, 96, mp.rows_per_chunk)]
+    assert run.cycles == sum(math.ceil(c / UNLIMITED.row_units) * per_row for c in chunks)
+    assert run.stall_input == 0 and run.dram_busy_cycles == 0
+
+
+@pytest.mark.parametrize("rows, length", [(4096, 64), (64, 4096)])
+def test_memory_bound_op_takes_bytes_over_bandwidth(rows, length):
+    slow = replace(HW, dram_channels=1, dram_gbps_per_channel=0.5)  # 0.5 byte/cycle at 1 GHz
+    op = VectorOp("residual", "add", rows, length, inputs=2)
+    r = parse_recipe("FP16")
+    mp, run = simulate_op(op, r, slow)
+    nbytes = run.dram_read_bytes + run.dram_write_bytes
+    assert nbytes == 3 * rows * length * 2
+    bound = nbytes / slow.dram_bytes_per_cycle
+    steps = steps_of(mp)
+    last = steps[-1]
+    # documented overheads: last load latency + last step compute + last store latency
+    overhead = 2 * slow.dram_latency_cycles + math.ceil(last.work[2] * last.work[3] / slow.vector_lanes)
+    assert bound <= run.cycles <= bound + overhead
+    assert run.dram_busy_cycles == pytest.approx(bound)
+
+
+def test_dram_port_is_shared_by_loads_and_stores():
+    # a decode GEMV's weight loads and output stores contend on one port: busy time = bytes / bw
+    op = layer_ops(load_model("llama2-7b"), tokens=1, past=10)[1]
+    mp, run = simulate_op(op, parse_recipe("FP16"), HW)
+    assert run.dram_busy_cycles == pytest.approx((run.dram_read_bytes + run.dram_write_bytes) / HW.dram_bytes_per_cycle)
+    assert run.cycles >= run.dram_busy_cycles
+
+
+def test_totals_equal_the_sum_of_the_per_op_table(tmp_path):
+    res = simulate("gpt2", "W4A8", "edge-16x16", prefill=64, decode=4, layers=3, trace=True)
+    ops = res.ops
+    assert res.summary["cycles"] == ops["total_cycles"].sum() == (ops["cycles"] * ops["layers"]).sum()
+    assert res.summary["cycles"] == res.layers["total_cycles"].sum()
+    assert res.summary["dram_read_bytes"] == (ops["dram_read_bytes"] * 3).sum()
+    assert set(ops.phase) == {"prefill", "decode"} and list(res.layers.kv_len) == [64, 65, 66, 67, 68]
+    # decode projections have the same shapes at every step: simulated once, reused
+    dec = ops[ops.phase == "decode"]
+    assert dec[dec.op == "q_proj"].reused.tolist() == [False, True, True, True]
+    assert dec[dec.op == "attn_scores"].reused.tolist() == [False, False, False, False]
+    p = tmp_path / "t.json"
+    write_result_trace(res, p, PRESETS["edge-16x16"])
+    tr = json.loads(p.read_text())
+    names = {e["args"]["name"] for e in tr["traceEvents"] if e["ph"] == "M" and e["name"] == "thread_name"}
+    assert {"array", "vector", "dma", "stall"} <= names
+    spans = [e for e in tr["traceEvents"] if e["ph"] == "X"]
+    assert spans and all(e["dur"] >= 0 for e in spans)
+
+
+def test_missing_sources_leave_columns_empty():
+    res = simulate("llama2-7b", "FP16", prefill=16, layers=1)
+    ops = res.ops.set_index("op")
+    assert math.isnan(ops.loc["attn_norm", "compute_cycles"])  # no RTL unit for RMSNorm
+    assert ops.loc["attn_norm", "timing_source"] == "missing: no RTL unit for rmsnorm"
+    assert any("lower bound" in n for n in res.summary["notes"])
+    assert math.isnan(res.summary["energy_mac_pj"]) and math.isnan(res.summary["energy_pj"])
+    assert res.summary["energy_dram_pj"] > 0
+
+
+def test_timing_sources_resolve_landed_units():
+    t = timing_sources(HW)
+    assert t.row_timing["softmax"] is not None and t.row_timing["layernorm"] is not None
+    assert t.source_of(("vector", "softmax", 1, 1)) == "hw.units.nonlinear.shiftmax_timing (ivit_shiftmax)"
