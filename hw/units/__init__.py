@@ -12,13 +12,15 @@ from ._decode import (DecodeInfo, ExactProduct, OperandDecoder, decode_info,
                       exact_accumulator_bits, literature_accumulator_bits, operand_format,
                       product_width)
 from ._mac import DotProductLane, MacUnit, mac_timing
+from ._mxdot import MxDotUnit, mxdot_timing
+from ._requant import QuantizeUnit, Requantizer, quantize_timing, requant_timing
 from ._round import AccumulatorRounder, FloatAdder, FormatConverter, aligned, output_format
 from ._sim import run_stream, simulate_comb
 from ._timing import Timing
 
 __all__ = [
     "AccumulatorRounder", "DecodeInfo", "DotProductLane", "ExactProduct", "FloatAdder",
-    "FormatConverter", "MacUnit", "OperandDecoder", "Timing", "aligned", "decode_info",
-    "exact_accumulator_bits", "literature_accumulator_bits", "mac_timing", "operand_format",
-    "output_format", "product_width", "run_stream", "simulate_comb",
+    "FormatConverter", "MacUnit", "MxDotUnit", "OperandDecoder", "QuantizeUnit", "Requantizer", "Timing", "aligned", "decode_info",
+    "exact_accumulator_bits", "literature_accumulator_bits", "mac_timing", "mxdot_timing", "operand_format",
+    "output_format", "product_width", "quantize_timing", "requant_timing", "run_stream", "simulate_comb",
 ]

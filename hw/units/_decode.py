@@ -24,6 +24,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import UnitConfigError
+from ._checks import validated_init
 from ..formats import BlockFormat, FloatFormat, Format, IntFormat, LookupFormat, parse
 
 __all__ = ["DecodeInfo", "decode_info", "OperandDecoder", "ExactProduct", "product_width",
@@ -132,6 +133,7 @@ class OperandDecoder(wiring.Component):
         unless ``nan`` or ``inf`` is set. NaN codes keep their sign bit in ``sign``.
     """
 
+    @validated_init
     def __init__(self, fmt) -> None:
         self._info = decode_info(fmt)
         super().__init__({"code": In(self._info.fmt.bits), "out": Out(self._info.layout())})
@@ -247,6 +249,7 @@ class ExactProduct(wiring.Component):
     width : int, bits of ``p``.
     """
 
+    @validated_init
     def __init__(self, a_fmt, b_fmt) -> None:
         self._ia, self._ib = decode_info(a_fmt), decode_info(b_fmt)
         self._width = product_width(self._ia.fmt, self._ib.fmt)

@@ -22,6 +22,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import UnitConfigError
+from ._checks import validated_init
 from ..formats import BlockFormat, FloatFormat, Format, IntFormat, parse
 from ._decode import ExactProduct, decode_info, exact_accumulator_bits, operand_format, product_width
 from ._round import OUTPUT_OVERFLOWS, AccumulatorRounder, FloatAdder, FormatConverter, output_format
@@ -58,6 +59,7 @@ def _accumulator(acc) -> str | FloatFormat:
 
 
 class _ReductionUnit(wiring.Component):
+    @validated_init
     def __init__(self, *, a_format, b_format, acc="exact", out_format="float32", max_k: int = 4096,
                  lanes: int = 1, pipeline: int = 0, overflow: str = "default") -> None:
         a = _operand(a_format, "a_format")
@@ -263,6 +265,7 @@ class MacUnit(_ReductionUnit):
         For a format the unit cannot take or a parameter out of range.
     """
 
+    @validated_init
     def __init__(self, *, a_format, b_format, acc="exact", out_format="float32", max_k: int = 4096,
                  pipeline: int = 0, overflow: str = "default") -> None:
         super().__init__(a_format=a_format, b_format=b_format, acc=acc, out_format=out_format,
@@ -274,6 +277,7 @@ class DotProductLane(_ReductionUnit):
     tree of rounding float adders (float accumulator), then accumulated; otherwise as
     ``MacUnit``. Ports ``a``/``b`` are arrays of ``lanes`` codes."""
 
+    @validated_init
     def __init__(self, *, a_format, b_format, lanes: int = 8, acc="exact", out_format="float32",
                  max_k: int = 4096, pipeline: int = 0, overflow: str = "default") -> None:
         super().__init__(a_format=a_format, b_format=b_format, acc=acc, out_format=out_format,

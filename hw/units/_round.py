@@ -19,6 +19,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import UnitConfigError
+from ._checks import validated_init
 from ..formats import FloatFormat, Format, IntFormat, parse
 from ._decode import DecodeInfo, OperandDecoder, decode_info, operand_format
 
@@ -79,6 +80,7 @@ class AccumulatorRounder(wiring.Component):
     offset : In(signed(offset_width)) if offset_width; code : Out(out_format.bits).
     """
 
+    @validated_init
     def __init__(self, *, width: int, lsb_exp: int, out_format, offset_width: int = 0,
                  overflow: str = "default", rounding: str = "rne") -> None:
         if not isinstance(width, int) or width < 2:
@@ -250,6 +252,7 @@ class FloatAdder(wiring.Component):
     a, b : In(fmt.bits); sum : Out(fmt.bits).
     """
 
+    @validated_init
     def __init__(self, fmt) -> None:
         f = operand_format(fmt, "fmt")
         if not isinstance(f, FloatFormat):
@@ -290,6 +293,7 @@ class FormatConverter(wiring.Component):
     a : In(src.bits); code : Out(dst.bits).
     """
 
+    @validated_init
     def __init__(self, src, dst, *, overflow: str = "default", rounding: str = "rne") -> None:
         self._src = operand_format(src, "src")
         self._dst = output_format(dst, "dst")
