@@ -1,0 +1,320 @@
+"""The systolic MAC array: an R x C grid of ``MacStep`` PEs with input skew, weight preload,
+output drain and a tile-level command interface, the dataflow a parameter.
+
+Dataflows
+---------
+* ``"ws"`` (weight-stationary): a ``k x n`` block of B (k <= rows, n <= cols) is pushed down
+  the columns (one row of B per cycle, last row first) into the PEs' weight registers; rows of
+  A (k lanes) then stream in from the left, one per cycle, skewed one cycle per array row;
+  partial sums flow down the columns (registered in every PE), enter at the top from the
+  ``a_psum`` input (the previous K fold's accumulators, or zeros) and leave at the bottom, are
+  de-skewed, rounded by one ``EdgeRounder`` per column and presented as one output row per
+  cycle. Rows ``>= k`` of the array pass partial sums through unchanged.
+* ``"os"`` (output-stationary): an ``m x n`` block of C (m <= rows, n <= cols) is pinned in the
+  PEs' accumulators; each cycle one column of A (rows lanes) enters from the left and one row
+  of B (cols lanes) from the top, skewed; a ``first`` flag travelling with A restarts the
+  accumulators. When PE(m-1, n-1) has its last product, the accumulators shift up (one row per
+  cycle, m rows) through the edge rounders at the top.
+
+Tile interface (both dataflows; see ``_timing`` for the cycle counts)
+----------------------------------------------------------------------
+* command: ``start`` with ``tile_m``, ``tile_k``, ``tile_n`` (sampled while ``busy`` is low);
+  ``busy`` high from the next cycle until the cycle after ``done``; ``done`` is high for one
+  cycle, together with the last output row.
+* operand feeders (first-word-fall-through buffers, read in the same cycle): while ``a_req`` is
+  high the array samples ``a_data`` (``rows`` lanes: WS the row ``a_index`` of A, lanes 0..k-1;
+  OS the column ``a_index`` of A, lanes 0..m-1) and, WS only, ``a_psum`` (``cols`` accumulator
+  values of output row ``a_index``); while ``b_req`` is high it samples ``b_data`` (``cols``
+  lanes: the row ``b_index`` of B). Unused lanes may hold anything finite (zeros).
+* outputs: while ``c_valid`` is high, ``c_data`` holds the output codes of row ``c_index``
+  (lanes 0..n-1) and, WS only, ``c_acc`` the unrounded accumulators (the next K fold's
+  ``a_psum``).
+"""
+from __future__ import annotations
+
+from amaranth import Module, Mux, Signal, Value
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..errors import UnitConfigError
+from ._pe import EdgeRounder, MacStep, PeFormats
+from ._timing import DATAFLOWS, tile_cycles
+
+__all__ = ["SystolicArray", "MAX_ARRAY_DIM", "MAX_STREAM"]
+
+#: largest rows / cols of a generated array
+MAX_ARRAY_DIM = 256
+#: largest streamed dimension of a tile (WS max_m, OS max_k)
+MAX_STREAM = 1 << 20
+
+
+def _int_param(value, what: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise UnitConfigError(f"{what} must be an integer from {lo} to {hi}, not {value!r}")
+    return value
+
+
+class SystolicArray(wiring.Component):
+    """R x C systolic MAC array (see the module docstring for dataflows and ports).
+
+    Parameters (keyword-only)
+    -------------------------
+    rows, cols : PEs (1 .. ``MAX_ARRAY_DIM`` each).
+    dataflow : "ws" or "os".
+    a_format, b_format : operand formats (names or descriptors): integer, minifloat, lookup,
+        or both block formats with power-of-two scales (MX).
+    acc : "exact" or an IEEE float format ("float32", "float16", "bfloat16").
+    out_format : output format; default int32 for integer operands with exact accumulation,
+        float32 otherwise.
+    max_m : WS: longest A stream of one tile (output rows). OS: ignored (m <= rows).
+    max_k : longest reduction the exact accumulator must hold (all K folds of a WS GEMM; one
+        tile's K for OS); also the OS tile's K limit.
+
+    Raises
+    ------
+    UnitConfigError
+        For parameters out of range or a format combination the PEs cannot take.
+    """
+
+    def __init__(self, *, rows: int, cols: int, dataflow: str = "ws", a_format="int8", b_format="int8",
+                 acc="exact", out_format=None, max_m: int = 4096, max_k: int = 4096) -> None:
+        self._rows = _int_param(rows, "rows", 1, MAX_ARRAY_DIM)
+        self._cols = _int_param(cols, "cols", 1, MAX_ARRAY_DIM)
+        if dataflow not in DATAFLOWS:
+            raise UnitConfigError(f"dataflow must be one of 'ws', 'os', not {dataflow!r}")
+        self._dataflow = dataflow
+        self._max_m = _int_param(max_m, "max_m", 1, MAX_STREAM)
+        self._max_k = _int_param(max_k, "max_k", 1, MAX_STREAM)
+        self._f = f = PeFormats(a_format=a_format, b_format=b_format, acc=acc, out_format=out_format,
+                                max_k=max_k)
+        R, C = self._rows, self._cols
+        lm, lk, ln = self.limits
+        ports = {
+            "start": In(1), "tile_m": In(range(lm + 1)), "tile_k": In(range(lk + 1)), "tile_n": In(range(ln + 1)),
+            "busy": Out(1), "done": Out(1),
+            "a_req": Out(1), "a_index": Out(range(max(lm, lk))),
+            "a_data": In(data.ArrayLayout(f.lane("a"), R)),
+            "b_req": Out(1), "b_index": Out(range(lk)),
+            "b_data": In(data.ArrayLayout(f.lane("b"), C)),
+            "c_valid": Out(1), "c_index": Out(range(lm)),
+            "c_data": Out(data.ArrayLayout(f.out.bits, C)),
+        }
+        if dataflow == "ws":
+            ports["a_psum"] = In(data.ArrayLayout(f.acc_layout(), C))
+            ports["c_acc"] = Out(data.ArrayLayout(f.acc_layout(), C))
+        super().__init__(ports)
+
+    # ---- read-only parameters -----------------------------------------------------------
+    rows = property(lambda self: self._rows)
+    cols = property(lambda self: self._cols)
+    dataflow = property(lambda self: self._dataflow)
+    max_m = property(lambda self: self._max_m)
+    max_k = property(lambda self: self._max_k)
+    formats = property(lambda self: self._f)
+
+    @property
+    def limits(self) -> tuple[int, int, int]:
+        """Largest (m, k, n) of one tile."""
+        if self._dataflow == "ws":
+            return self._max_m, self._rows, self._cols
+        return self._rows, self._max_k, self._cols
+
+    def check_tile(self, *, m: int, k: int, n: int) -> None:
+        """Raise ``UnitConfigError`` unless ``1 <= m, k, n <= limits``."""
+        names = ("max_m", "rows", "cols") if self._dataflow == "ws" else ("rows", "max_k", "cols")
+        for what, v, lim, name in zip("mkn", (m, k, n), self.limits, names):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise UnitConfigError(f"tile {what} must be a positive integer, not {v!r}")
+            if v > lim:
+                raise UnitConfigError(f"tile {what} must be at most {lim} (the array's {name}) for dataflow "
+                                      f"{self._dataflow!r}, not {v!r}")
+
+    def tile_cycles(self, *, m: int, k: int, n: int) -> int:
+        """Cycles of one tile (``tile_cycles(...).total`` for a tile within the limits)."""
+        self.check_tile(m=m, k=k, n=n)
+        return tile_cycles(rows=self._rows, cols=self._cols, dataflow=self._dataflow, m=m, k=k, n=n).total
+
+    def metadata(self) -> dict:
+        """Parameters, widths and timing facts, for the JSON exported next to the Verilog."""
+        lm, lk, ln = self.limits
+        return {"unit": "array", "rows": self._rows, "cols": self._cols, "dataflow": self._dataflow,
+                "max_m": self._max_m, "max_k": self._max_k, "tile_limits": {"m": lm, "k": lk, "n": ln},
+                **self._f.describe(), "block": self._f.block,
+                "lane_bits": {"a": data.Layout.cast(self._f.lane("a")).size if self._f.block else self._f.a_element.bits,
+                              "b": data.Layout.cast(self._f.lane("b")).size if self._f.block else self._f.b_element.bits},
+                "acc_bits": data.Layout.cast(self._f.acc_layout()).size if self._f.acc == "exact" else self._f.acc.bits,
+                "timing": "hw.arrays.tile_cycles"}
+
+    # ---- hardware ------------------------------------------------------------------------
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        if self._dataflow == "ws":
+            self._elaborate_ws(m)
+        else:
+            self._elaborate_os(m)
+        return m
+
+    def _pe(self, m: Module, i: int, j: int) -> MacStep:
+        pe = MacStep(self._f)
+        m.submodules[f"pe_{i}_{j}"] = pe
+        return pe
+
+    @staticmethod
+    def _delay(m: Module, value, shape, depth: int, name: str):
+        """``value`` delayed by ``depth`` registers (depth >= 1)."""
+        prev = value
+        for d in range(depth):
+            r = Signal(shape, name=f"{name}_d{d}")
+            m.d.sync += r.eq(prev)
+            prev = r
+        return prev
+
+    def _edge(self, m: Module, j: int) -> EdgeRounder:
+        er = EdgeRounder(self._f)
+        m.submodules[f"round_{j}"] = er
+        return er
+
+    def _elaborate_ws(self, m: Module) -> None:
+        R, C, f = self._rows, self._cols, self._f
+        lane_a, lane_b, accl = f.lane("a"), f.lane("b"), f.acc_layout()
+        tm, tk, tn = (Signal.like(self.tile_m, name="m_r"), Signal.like(self.tile_k, name="k_r"),
+                      Signal.like(self.tile_n, name="n_r"))
+        cnt = Signal(range(max(self._max_m, R) + 1))
+        # weights: w[i][j], pushed down the columns while loading
+        w = [[Signal(lane_b, name=f"w_{i}_{j}") for j in range(C)] for i in range(R)]
+        load = Signal()
+        with m.If(load):
+            for j in range(C):
+                m.d.sync += w[0][j].eq(self.b_data[j])
+                for i in range(1, R):
+                    m.d.sync += w[i][j].eq(w[i - 1][j])
+        # output token: (valid, index, last) delayed by the pipeline latency L = R + C + 1
+        L = R + C + 1
+        tok_v, tok_i, tok_l = Signal(), Signal(range(self._max_m)), Signal()
+        out_v = self._delay(m, tok_v, 1, L, "tok_v")
+        out_i = self._delay(m, tok_i, range(self._max_m), L, "tok_i")
+        out_l = self._delay(m, tok_l, 1, L, "tok_l")
+        m.d.comb += [self.c_valid.eq(out_v), self.c_index.eq(out_i), self.done.eq(out_v & out_l)]
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += [tm.eq(self.tile_m), tk.eq(self.tile_k), tn.eq(self.tile_n), cnt.eq(0)]
+                    m.next = "LOAD"
+            with m.State("LOAD"):
+                m.d.comb += [self.busy.eq(1), self.b_req.eq(1), self.b_index.eq(tk - 1 - cnt), load.eq(1)]
+                m.d.sync += cnt.eq(cnt + 1)
+                with m.If(cnt == tk - 1):
+                    m.d.sync += cnt.eq(0)
+                    m.next = "STREAM"
+            with m.State("STREAM"):
+                last = cnt == tm - 1
+                m.d.comb += [self.busy.eq(1), self.a_req.eq(1), self.a_index.eq(cnt),
+                             tok_v.eq(1), tok_i.eq(cnt), tok_l.eq(last)]
+                m.d.sync += cnt.eq(cnt + 1)
+                with m.If(last):
+                    m.d.sync += cnt.eq(0)
+                    m.next = "WAIT"
+            with m.State("WAIT"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(self.done):
+                    m.next = "IDLE"
+        # activations: row i skewed by 1 + i registers, then one register per PE to the right
+        a_in = [[None] * C for _ in range(R)]
+        for i in range(R):
+            a_in[i][0] = self._delay(m, self.a_data[i], lane_a, 1 + i, f"a_skew{i}")
+            for j in range(1, C):
+                a_in[i][j] = self._delay(m, a_in[i][j - 1], lane_a, 1, f"a_{i}_{j}")
+        # partial sums: column j's input skewed by 1 + j registers, one register per PE down
+        ps_top = [self._delay(m, self.a_psum[j], accl, 1 + j, f"psum_skew{j}") for j in range(C)]
+        row_en = [Signal(name=f"row_en{i}") for i in range(R)]
+        for i in range(R):
+            m.d.comb += row_en[i].eq(i < tk)
+        bottom = []
+        for j in range(C):
+            ps = ps_top[j]
+            for i in range(R):
+                pe = self._pe(m, i, j)
+                m.d.comb += [pe.a.eq(a_in[i][j]), pe.b.eq(w[i][j]), pe.acc_in.eq(ps), pe.en.eq(row_en[i])]
+                ps = Signal(accl, name=f"ps_{i}_{j}")
+                m.d.sync += ps.eq(pe.acc_out)
+            bottom.append(ps)
+        # de-skew: column j delayed by C - 1 - j, then rounded and registered
+        for j in range(C):
+            v = self._delay(m, bottom[j], accl, C - 1 - j, f"deskew{j}") if C - 1 - j else bottom[j]
+            er = self._edge(m, j)
+            m.d.comb += er.acc.eq(v)
+            m.d.sync += [self.c_data[j].eq(er.code), self.c_acc[j].eq(v)]
+
+    def _elaborate_os(self, m: Module) -> None:
+        R, C, f = self._rows, self._cols, self._f
+        lane_a, lane_b, accl = f.lane("a"), f.lane("b"), f.acc_layout()
+        tm, tk, tn = (Signal.like(self.tile_m, name="m_r"), Signal.like(self.tile_k, name="k_r"),
+                      Signal.like(self.tile_n, name="n_r"))
+        cnt = Signal(range(max(self._max_k, R + C) + 1))
+        first, valid, drain = Signal(), Signal(), Signal()
+        out_v, out_l = Signal(), Signal()
+        m.d.comb += [self.c_valid.eq(out_v), self.done.eq(out_v & out_l)]
+        m.d.sync += [out_v.eq(0), out_l.eq(0)]
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += [tm.eq(self.tile_m), tk.eq(self.tile_k), tn.eq(self.tile_n), cnt.eq(0)]
+                    m.next = "STREAM"
+            with m.State("STREAM"):
+                m.d.comb += [self.busy.eq(1), self.a_req.eq(1), self.b_req.eq(1), self.a_index.eq(cnt),
+                             self.b_index.eq(cnt), valid.eq(1), first.eq(cnt == 0)]
+                m.d.sync += cnt.eq(cnt + 1)
+                with m.If(cnt == tk - 1):
+                    m.d.sync += cnt.eq(0)
+                    m.next = "SETTLE"
+            with m.State("SETTLE"):
+                # until PE(m-1, n-1) holds its final sum: m + n - 1 cycles
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += cnt.eq(cnt + 1)
+                with m.If(cnt == tm + tn - 2):
+                    m.d.sync += cnt.eq(0)
+                    m.next = "DRAIN"
+            with m.State("DRAIN"):
+                m.d.comb += [self.busy.eq(1), drain.eq(1)]
+                m.d.sync += [cnt.eq(cnt + 1), out_v.eq(1), self.c_index.eq(cnt), out_l.eq(cnt == tm - 1)]
+                with m.If(cnt == tm - 1):
+                    m.d.sync += cnt.eq(0)
+                    m.next = "LAST"
+            with m.State("LAST"):
+                m.d.comb += self.busy.eq(1)
+                m.next = "IDLE"
+        # operands and the (valid, first) token, skewed: row i by 1 + i, column j by 1 + j
+        ctl = data.StructLayout({"valid": 1, "first": 1})
+        tok = Signal(ctl)
+        m.d.comb += [tok.valid.eq(valid), tok.first.eq(first)]
+        a_in = [[None] * C for _ in range(R)]
+        t_in = [[None] * C for _ in range(R)]
+        b_in = [[None] * C for _ in range(R)]
+        for i in range(R):
+            a_in[i][0] = self._delay(m, self.a_data[i], lane_a, 1 + i, f"a_skew{i}")
+            t_in[i][0] = self._delay(m, tok, ctl, 1 + i, f"t_skew{i}")
+            for j in range(1, C):
+                a_in[i][j] = self._delay(m, a_in[i][j - 1], lane_a, 1, f"a_{i}_{j}")
+                t_in[i][j] = self._delay(m, t_in[i][j - 1], ctl, 1, f"t_{i}_{j}")
+        for j in range(C):
+            b_in[0][j] = self._delay(m, self.b_data[j], lane_b, 1 + j, f"b_skew{j}")
+            for i in range(1, R):
+                b_in[i][j] = self._delay(m, b_in[i - 1][j], lane_b, 1, f"b_{i}_{j}")
+        acc = [[Signal(accl, name=f"acc_{i}_{j}") for j in range(C)] for i in range(R)]
+        zero = Signal(accl)  # +0 / exact zero
+        for i in range(R):
+            for j in range(C):
+                pe = self._pe(m, i, j)
+                t = t_in[i][j]
+                m.d.comb += [pe.a.eq(a_in[i][j]), pe.b.eq(b_in[i][j]), pe.en.eq(1),
+                             pe.acc_in.eq(Mux(t.first, Value.cast(zero), Value.cast(acc[i][j])))]
+                with m.If(drain):
+                    m.d.sync += acc[i][j].eq(acc[i + 1][j] if i + 1 < R else zero)
+                with m.Elif(t.valid):
+                    m.d.sync += acc[i][j].eq(pe.acc_out)
+        for j in range(C):
+            er = self._edge(m, j)
+            m.d.comb += er.acc.eq(acc[0][j])
+            with m.If(drain):
+                m.d.sync += self.c_data[j].eq(er.code)
+

@@ -1,0 +1,212 @@
+"""Cycle-exact timing of the systolic array: ``tile_cycles`` (one GEMM on one array, folds
+included), its per-tile form, and SCALE-Sim's closed forms for the cross-check.
+
+Everything here is pure-Python integer arithmetic (no Amaranth), so the simulator can call
+``tile_cycles`` for every tile of a whole LLM. The formulas are those of the RTL in
+``_array.py`` and are asserted against its measured cycles in ``tests/hw/test_arrays.py``.
+
+Cycle convention (the array's tile interface): ``start`` is sampled in cycle 0; ``done`` is
+high in cycle ``total - 1`` (together with the last output row); the array samples the next
+``start`` in cycle ``total`` at the earliest. Tiles issued back to back therefore take the sum
+of their totals.
+
+Weight-stationary tile (``m`` rows of A stream, ``k <= rows`` and ``n <= cols`` pinned)::
+
+    total = k            weight load: one row of B per cycle, pushed down the columns
+          + (rows + 2)   fill: 1 command cycle + 1 feeder input register + rows psum hops
+          + m            steady state: one row of A (and one output row) per cycle
+          + cols         drain: cols - 1 de-skew registers + 1 registered rounder output
+
+Output-stationary tile (``m <= rows``, ``n <= cols`` pinned, ``k`` streams)::
+
+    total = k            steady state: one column of A and one row of B per cycle
+          + (m + n + 1)  fill: 1 command cycle + 1 input register + skew to PE(m-1, n-1)
+                         + 1 cycle for its accumulator to settle
+          + m            drain: the m used accumulator rows shift up through the rounders
+          + 0            (no weight load)
+
+Relation to SCALE-Sim (single-cycle PEs, full folds ``k == rows`` (WS) / ``m == rows`` and
+``n == cols`` (OS)): SCALE-Sim's per-fold cycles are WS ``2R + C + T - 2`` (T = M) and OS
+``R + C + T - 2`` (T = K). This RTL takes WS ``2R + C + T + 2``: **4 cycles more per fold**
+(the command cycle, the feeder's input register, the registered rounded output, and the
+bottom psum register that SCALE-Sim's count of ``R + C + T - 2`` compute cycles leaves out
+because it counts the cycle a value enters the last PE, not the cycle it leaves it). OS takes
+``2R + C + T + 1``: **R + 3 cycles more per fold**: the R-cycle output drain (SCALE-Sim does not
+count the OS drain; the RTL shifts the pinned outputs out before the next fold can start) plus
+the same three registers (command, input, settled accumulator; the drain's output register
+makes the 3rd). ``scalesim_fold_cycles`` gives SCALE-Sim's numbers; a test asserts
+``tile - scalesim == 4`` (WS) and ``== R + 3`` (OS) over many shapes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import UnitConfigError
+
+__all__ = ["DATAFLOWS", "TileTiming", "tile_cycles", "tile_shapes", "single_tile_cycles",
+           "scalesim_fold_cycles", "scalesim_gemm_cycles", "tile_limits"]
+
+#: dataflows of the array: weight-stationary, output-stationary
+DATAFLOWS = ("ws", "os")
+
+
+@dataclass(frozen=True)
+class TileTiming:
+    """Cycles of one GEMM on the array (sum over its tiles), split by phase.
+
+    Attributes
+    ----------
+    total : cycles from the first tile's ``start`` to the cycle after the last ``done``
+        (``fill + steady + drain + weight_load``).
+    fill : cycles of pipeline fill (command, input registers, skew) summed over tiles.
+    steady : cycles of steady-state streaming (WS: rows of A; OS: K steps) summed over tiles.
+    drain : cycles of output drain (WS: de-skew + output register; OS: rows shifted out).
+    weight_load : cycles of weight preload (WS only; 0 for OS).
+    folds : number of tiles the GEMM is split into.
+    """
+
+    total: int
+    fill: int
+    steady: int
+    drain: int
+    weight_load: int
+    folds: int
+
+
+def _positive(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UnitConfigError(f"{what} must be a positive integer, not {value!r}")
+    return value
+
+
+def _optional_limit(value, what: str) -> int | None:
+    if value is None:
+        return None
+    return _positive(value, what)
+
+
+def _dataflow(value) -> str:
+    if value not in DATAFLOWS:
+        raise UnitConfigError(f"dataflow must be one of 'ws', 'os', not {value!r}")
+    return value
+
+
+def tile_limits(*, rows: int, cols: int, dataflow: str, max_m: int | None = None,
+                max_k: int | None = None) -> tuple[int | None, int | None, int]:
+    """Largest (m, k, n) of one tile: WS ``(max_m, rows, cols)``, OS ``(rows, max_k, cols)``
+    (``None``: unbounded in the timing model)."""
+    if dataflow == "ws":
+        return max_m, rows, cols
+    return rows, max_k, cols
+
+
+def single_tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int) -> tuple[int, int, int, int]:
+    """(fill, steady, drain, weight_load) of one tile that fits the array (no validation: the
+    caller has checked; see the module docstring for the formulas)."""
+    if dataflow == "ws":
+        return rows + 2, m, cols, k
+    return m + n + 1, k, m, 0
+
+
+def _split(total: int, limit: int | None) -> list[tuple[int, int]]:
+    """(size, count) pairs of the folds of ``total`` into pieces of at most ``limit``."""
+    if limit is None or total <= limit:
+        return [(total, 1)]
+    full, rest = divmod(total, limit)
+    return [(limit, full)] + ([(rest, 1)] if rest else [])
+
+
+def tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
+                max_m: int | None = None, max_k: int | None = None) -> TileTiming:
+    """Cycles of an ``m x k x n`` GEMM (A is m x k, B is k x n) on a ``rows x cols`` array.
+
+    The GEMM is split into tiles as ``tile_shapes`` (and the GEMM driver) split it: WS pins
+    ``k x n`` blocks of B (folds ``ceil(k/rows) * ceil(n/cols)``, times ``ceil(m/max_m)``),
+    partial sums of the K folds chained through the array in the accumulator format; OS pins
+    ``m x n`` blocks of C (folds ``ceil(m/rows) * ceil(n/cols)``, times ``ceil(k/max_k)``).
+    Tiles run back to back; the result is exact for the RTL (see the module docstring).
+
+    Parameters (keyword-only)
+    -------------------------
+    rows, cols : PEs of the array (R x C).
+    dataflow : "ws" or "os".
+    m, k, n : GEMM dimensions (positive).
+    max_m : WS only: longest A stream of one tile (the RTL's ``max_m``); None = unbounded.
+    max_k : OS only: longest K of one tile (the RTL's ``max_k``); None = unbounded.
+
+    Returns
+    -------
+    TileTiming(total, fill, steady, drain, weight_load, folds), all in clock cycles.
+
+    Raises
+    ------
+    UnitConfigError
+        For a non-positive dimension, an unknown dataflow or a non-positive limit.
+    """
+    rows = _positive(rows, "rows")
+    cols = _positive(cols, "cols")
+    dataflow = _dataflow(dataflow)
+    m = _positive(m, "m")
+    k = _positive(k, "k")
+    n = _positive(n, "n")
+    max_m = _optional_limit(max_m, "max_m")
+    max_k = _optional_limit(max_k, "max_k")
+    if dataflow == "ws":
+        # per tile: fill R+2, steady m_t, drain C, load k_t
+        ms, ks, ns = _split(m, max_m), _split(k, rows), _split(n, cols)
+        fm, fk, fn = (sum(c for _, c in s) for s in (ms, ks, ns))
+        folds = fm * fk * fn
+        fill = folds * (rows + 2)
+        steady = m * fk * fn
+        drain = folds * cols
+        load = k * fm * fn
+    else:
+        # per tile: fill m_t + n_t + 1, steady k_t, drain m_t
+        ms, ks, ns = _split(m, rows), _split(k, max_k), _split(n, cols)
+        fm, fk, fn = (sum(c for _, c in s) for s in (ms, ks, ns))
+        folds = fm * fk * fn
+        fill = m * fk * fn + n * fm * fk + folds
+        steady = k * fm * fn
+        drain = m * fk * fn
+        load = 0
+    return TileTiming(total=fill + steady + drain + load, fill=fill, steady=steady, drain=drain,
+                      weight_load=load, folds=folds)
+
+
+def tile_shapes(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
+                max_m: int | None = None, max_k: int | None = None
+                ) -> list[tuple[int, int, int, int, int, int]]:
+    """The tiles of a GEMM in the order the driver runs them: (m0, k0, n0, mt, kt, nt) with
+    offsets and sizes; K folds of one output block are consecutive (WS chains their partial
+    sums)."""
+    rows, cols = _positive(rows, "rows"), _positive(cols, "cols")
+    dataflow = _dataflow(dataflow)
+    m, k, n = _positive(m, "m"), _positive(k, "k"), _positive(n, "n")
+    if dataflow == "ws":
+        lm, lk, ln = max_m or m, rows, cols
+    else:
+        lm, lk, ln = rows, max_k or k, cols
+    out = []
+    for m0 in range(0, m, lm):
+        for n0 in range(0, n, ln):
+            for k0 in range(0, k, lk):
+                out.append((m0, k0, n0, min(lm, m - m0), min(lk, k - k0), min(ln, n - n0)))
+    return out
+
+
+def scalesim_fold_cycles(*, rows: int, cols: int, dataflow: str, t: int) -> int:
+    """SCALE-Sim's closed form of one fold: WS ``2R + C + T - 2`` (T = M), OS
+    ``R + C + T - 2`` (T = K)."""
+    if dataflow == "ws":
+        return 2 * rows + cols + t - 2
+    return rows + cols + t - 2
+
+
+def scalesim_gemm_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int) -> int:
+    """SCALE-Sim's GEMM cycles: folds = ceil(pinned rows / R) * ceil(pinned cols / C) of the
+    pinned operand (WS: B, k x n; OS: C, m x n) times the per-fold closed form."""
+    if dataflow == "ws":
+        folds, t = -(-k // rows) * -(-n // cols), m
+    else:
+        folds, t = -(-m // rows) * -(-n // cols), k
+    return folds * scalesim_fold_cycles(rows=rows, cols=cols, dataflow=dataflow, t=t)
