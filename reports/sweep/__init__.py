@@ -1,0 +1,13 @@
+"""Design-space sweeps: specs, metric sources, the content-addressed result cache, execution on
+Dask distributed, and the HTML report."""
+from __future__ import annotations
+
+from ._cache import ResultCache, default_cache_dir, hash_key
+from ._sources import AccuracySource, MetricSource, SimulatorSource, UnitCostSource, sources_for
+from ._spec import AXES, METRICS, AccuracySettings, DesignPoint, SweepSpec, load_spec, spec_from_dict
+
+__all__ = [
+    "AXES", "AccuracySettings", "AccuracySource", "DesignPoint", "METRICS", "MetricSource", "ResultCache",
+    "SimulatorSource", "SweepSpec", "UnitCostSource", "default_cache_dir", "hash_key", "load_spec",
+    "sources_for", "spec_from_dict",
+]

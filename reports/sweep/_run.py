@@ -1,0 +1,310 @@
+"""Running a sweep: cache look-up, Dask distributed execution of the missing evaluations, the
+results table (one row per design point) and its files.
+
+Each (design point, metric source) pair is one evaluation with its own content-addressed cache
+entry (``_cache.py``); points that agree on what a source depends on share its entry (e.g. the
+accuracy of a recipe does not depend on the array size). Look-ups happen in the client; only
+missing evaluations are sent to the Dask cluster, and the client writes each result to the cache
+(atomically) as soon as it arrives, so a sweep killed at any moment and started again recomputes
+only what had not arrived. A Dask cluster is started only if something is missing.
+
+Files written to the output folder, in this order: ``results.csv``, ``results.parquet``, then
+``sweep.json`` (the spec, the metric sources and their status, counts, tool versions). Each is
+written atomically, ``sweep.json`` last and removed first when a sweep starts: a folder without
+it is not a finished sweep, and ``lowbit report`` refuses it.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hw.flow import atomic_write_bytes, atomic_write_text
+from mapping import load_model
+
+from ..errors import SpecError
+from ._cache import ResultCache, hash_key
+from ._sources import MetricSource, sources_for
+from ._spec import DesignPoint, SweepSpec
+
+__all__ = ["SweepResult", "run_sweep", "connect_client", "SCHEDULER_TIMEOUT_S", "check_output_dir"]
+
+#: seconds to wait for an existing scheduler before giving up
+SCHEDULER_TIMEOUT_S = 5.0
+RESULTS_CSV, RESULTS_PARQUET, MANIFEST = "results.csv", "results.parquet", "sweep.json"
+
+
+@dataclass
+class SweepResult:
+    """A finished sweep: the results table and what the run did.
+
+    Attributes
+    ----------
+    frame : one row per design point (spec order).
+    computed, cached, failed : points evaluated in this run, points found complete in the cache,
+        points with an error (in either).
+    wall_s : wall time of the run (s).
+    out_dir : the folder written (``None`` if no folder was given).
+    """
+
+    frame: pd.DataFrame
+    computed: int
+    cached: int
+    failed: int
+    wall_s: float
+    unavailable: dict
+    out_dir: Path | None = None
+
+
+def check_output_dir(out_dir: str | Path, what: str = "output folder") -> Path:
+    """``out_dir`` as a Path; raise if it exists and is not a folder (before any work)."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise SpecError(f"{what} must be a folder, not the file {str(out)!r}")
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise SpecError(f"{what} must be a folder, not inside the file {str(parent)!r}")
+    return out
+
+
+def _evaluate(source: MetricSource, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
+    """Run one evaluation; an exception becomes a recorded error (one line), not a crash."""
+    try:
+        return {"columns": source.evaluate(point, spec), "error": ""}
+    except Exception as exc:  # noqa: BLE001 - a failing point is recorded, the others go on
+        msg = " ".join(str(exc).split()) or "(no message)"
+        return {"columns": {}, "error": f"{type(exc).__name__}: {msg}"}
+
+
+def connect_client(scheduler: str | None, workers: int | None):
+    """A Dask ``Client``: on the scheduler at ``scheduler`` (``tcp://HOST:PORT``), or on a new
+    ``LocalCluster`` of ``workers`` single-threaded workers (processes if more than one).
+
+    Raises
+    ------
+    ConnectionError
+        If the scheduler does not answer within ``SCHEDULER_TIMEOUT_S`` seconds.
+    """
+    import logging
+
+    from dask.distributed import Client, LocalCluster
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    if scheduler is not None:
+        try:
+            return Client(scheduler, timeout=SCHEDULER_TIMEOUT_S, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+            raise ConnectionError(f"scheduler must be a reachable Dask scheduler address, not {scheduler!r} "
+                                  f"(no connection within {SCHEDULER_TIMEOUT_S:g} s: {reason})") from None
+    n = workers or 1
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=n > 1, dashboard_address=None,
+                           silence_logs=logging.ERROR)
+    return Client(cluster, set_as_default=False)
+
+
+def _close(client) -> None:
+    cluster = client.cluster if hasattr(client, "cluster") else None
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def _versions(sources: list[MetricSource]) -> dict[str, Any]:
+    return {type(s).__name__: s.versions() for s in sources}
+
+
+def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, *, scheduler: str | None = None,
+              workers: int | None = None, cache: ResultCache | str | Path | None = None,
+              progress: bool = True) -> SweepResult:
+    """Evaluate every design point of ``spec`` (cached results reused) and write the results.
+
+    Parameters
+    ----------
+    spec : the parsed sweep.
+    out_dir : folder for ``results.csv``, ``results.parquet`` and ``sweep.json`` (``None``:
+        write nothing).
+    scheduler : address of an existing Dask scheduler; ``None`` starts a local cluster.
+    workers : workers of the local cluster (default: the machine's cores).
+    cache : result cache (folder or :class:`ResultCache`); default ``default_cache_dir()``.
+    progress : show a tqdm progress bar (done / cached / failed) on stderr.
+
+    Raises
+    ------
+    SpecError
+        If ``out_dir`` is a file, or ``workers`` is not a positive integer or is given with a
+        scheduler.
+    ConnectionError
+        If the scheduler cannot be reached.
+    """
+    t0 = time.perf_counter()
+    if not isinstance(spec, SweepSpec):
+        raise TypeError(f"spec must be a SweepSpec, not {type(spec).__name__}")
+    out = check_output_dir(out_dir) if out_dir is not None else None
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise SpecError(f"workers must be a positive integer, not {workers!r}")
+    if workers is not None and scheduler is not None:
+        raise SpecError(f"workers must be left out when a scheduler is given, not {workers!r}")
+    if scheduler is not None and (not isinstance(scheduler, str) or "://" not in scheduler):
+        raise SpecError(f"scheduler must be an address such as tcp://HOST:PORT, not {scheduler!r}")
+    store = cache if isinstance(cache, ResultCache) else ResultCache(cache)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / MANIFEST).unlink(missing_ok=True)  # not a finished sweep until written again
+
+    all_sources = sources_for(spec.metrics)
+    unavailable = {}
+    sources = []
+    for s in all_sources:
+        reason = s.status()
+        if reason is None:
+            sources.append(s)
+        else:
+            for m in s.metrics:
+                if m in spec.metrics:
+                    unavailable[m] = reason
+    versions = _versions(sources)
+
+    # keys and cache look-up (in the client)
+    keys: list[list[str]] = []
+    payloads: dict[str, dict] = {}
+    todo: dict[str, tuple[MetricSource, DesignPoint]] = {}
+    for p in spec.points:
+        row_keys = []
+        for s in sources:
+            k = hash_key(type(s).__name__, s.key_parts(p, spec), s.rtl_hashes(p), versions[type(s).__name__])
+            row_keys.append(k)
+            if k in payloads or k in todo:
+                continue
+            hit = store.get(k)
+            if hit is not None:
+                payloads[k] = hit
+            else:
+                todo[k] = (s, p)
+        keys.append(row_keys)
+    cached_points = [i for i, ks in enumerate(keys) if all(k in payloads for k in ks)]
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(spec.points), desc=f"sweep {spec.name}", unit="point", leave=True)
+        bar.update(len(cached_points))
+    failed_ids: set[int] = set()
+
+    def _count(i: int) -> None:
+        if any(payloads[k]["error"] for k in keys[i]):
+            failed_ids.add(i)
+
+    for i in cached_points:
+        _count(i)
+    if bar is not None:
+        bar.set_postfix(done=0, cached=len(cached_points), failed=len(failed_ids))
+
+    if todo:
+        waiting = {i: {k for k in ks if k not in payloads} for i, ks in enumerate(keys) if i not in cached_points}
+        by_key: dict[str, list[int]] = {}
+        for i, ks in waiting.items():
+            for k in ks:
+                by_key.setdefault(k, []).append(i)
+        client = connect_client(scheduler, workers)
+        try:
+            from dask.distributed import as_completed
+
+            futures = {client.submit(_evaluate, s, p, spec, key=f"lowbit-{k}", pure=False): k
+                       for k, (s, p) in todo.items()}
+            done = 0
+            for fut in as_completed(list(futures), loop=client.loop):
+                k = futures[fut]
+                try:
+                    payload = fut.result()
+                    store.put(k, payload)  # deterministic failures are cached too
+                except Exception as exc:  # noqa: BLE001 - a lost worker: recorded, not cached
+                    payload = {"columns": {}, "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
+                payloads[k] = payload
+                for i in by_key[k]:
+                    waiting[i].discard(k)
+                    if not waiting[i]:
+                        done += 1
+                        _count(i)
+                        if bar is not None:
+                            bar.update(1)
+                            bar.set_postfix(done=done, cached=len(cached_points), failed=len(failed_ids))
+        finally:
+            _close(client)
+    if bar is not None:
+        bar.close()
+
+    frame = _frame(spec, sources, keys, payloads, versions)
+    result = SweepResult(frame=frame, computed=len(spec.points) - len(cached_points), cached=len(cached_points),
+                         failed=len(failed_ids), wall_s=time.perf_counter() - t0, unavailable=unavailable,
+                         out_dir=out)
+    if out is not None:
+        write_results(result, spec, out, versions, store)
+    return result
+
+
+def _frame(spec: SweepSpec, sources: list[MetricSource], keys: list[list[str]], payloads: dict,
+           versions: dict) -> pd.DataFrame:
+    rows = []
+    metric_cols: list[str] = []
+    for ks in keys:
+        for k in ks:
+            for c in payloads[k]["columns"]:
+                if c not in metric_cols:
+                    metric_cols.append(c)
+    tools: dict[str, str] = {}
+    for v in versions.values():
+        tools.update(v["packages"])
+    tools_json = json.dumps(dict(sorted(tools.items())), sort_keys=True)
+    code_json = json.dumps({n: v["code_sha256"][:16] for n, v in versions.items()}, sort_keys=True)
+    for i, (p, ks) in enumerate(zip(spec.points, keys)):
+        hw = p.hardware_config()
+        r = p.recipe_obj()
+        row: dict[str, Any] = {"point": i, "label": p.label(), **p.axis_values(),
+                               "array_rows": hw.array_rows, "array_cols": hw.array_cols,
+                               "dataflows": "+".join(hw.dataflows), "clock_mhz": float(hw.clock_mhz),
+                               "sram_kib": hw.sram_a_kib + hw.sram_b_kib + hw.sram_c_kib + hw.sram_v_kib,
+                               "dram_gbps": float(hw.dram_channels * hw.dram_gbps_per_channel),
+                               "weights": str(r.weights.format), "activations": str(r.activations.format),
+                               "accumulator": str(r.accumulator), "accumulate_mode": r.accumulate}
+        row["layers"] = p.layers if p.layers is not None else load_model(p.model).n_layers
+        cols: dict[str, Any] = {c: float("nan") for c in metric_cols}
+        errors = []
+        for s, k in zip(sources, ks):
+            pl = payloads[k]
+            cols.update(pl["columns"])
+            if pl["error"]:
+                errors.append(f"{'/'.join(s.metrics)}: {pl['error']}")
+        row.update(cols)
+        row["status"] = "failed" if errors else "ok"
+        row["error"] = " | ".join(errors)
+        row["cache_key"] = hash_key(ks)
+        row["rtl_sha256"] = ""
+        row["tool_versions"] = tools_json
+        row["code_sha256"] = code_json
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for c in frame.columns:  # provenance / text columns with missing entries: empty strings
+        if c.endswith("_provenance") or c == "sim_notes":
+            frame[c] = frame[c].where(frame[c].notna(), "").astype(str)
+    return frame
+
+
+def write_results(result: SweepResult, spec: SweepSpec, out: Path, versions: dict, store: ResultCache) -> None:
+    """Write ``results.csv``, ``results.parquet`` and (last) ``sweep.json`` atomically."""
+    atomic_write_text(out / RESULTS_CSV, result.frame.to_csv(index=False))
+    atomic_write_bytes(out / RESULTS_PARQUET, result.frame.to_parquet(index=False))
+    manifest = {
+        "name": spec.name, "description": spec.description, "spec": spec.source, "metrics": list(spec.metrics),
+        "unavailable": result.unavailable, "points": len(spec.points),
+        "accuracy": asdict(spec.accuracy),
+        "run": {"computed": result.computed, "cached": result.cached, "failed": result.failed,
+                "wall_s": round(result.wall_s, 3)},
+        "cache": str(store.root), "versions": versions,
+        "files": [RESULTS_CSV, RESULTS_PARQUET],
+    }
+    atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")

