@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "formats": ("reports.commands.formats", "print the table of number formats and their limits"),
     "nonlinear": ("reports.commands.nonlinear", "integer GELU/softmax/LayerNorm kernels: accuracy table, constants"),
     "simulate": ("reports.commands.simulate", "simulate a model under a recipe on an accelerator: cycles, stats, trace, numerics"),
+    "verilog": ("reports.commands.verilog", "write one unit (MAC, dot lane, MX dot, requantizer, ...) as Verilog + metadata JSON"),
 }
 
 

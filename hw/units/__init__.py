@@ -11,6 +11,7 @@ from __future__ import annotations
 from ._decode import (DecodeInfo, ExactProduct, OperandDecoder, decode_info,
                       exact_accumulator_bits, literature_accumulator_bits, operand_format,
                       product_width)
+from ._factory import UNIT_KINDS, Unit, build_mac, build_mxdot, build_quantize, build_requant, build_unit
 from ._mac import DotProductLane, MacUnit, mac_timing
 from ._mxdot import MxDotUnit, mxdot_timing
 from ._requant import QuantizeUnit, Requantizer, quantize_timing, requant_timing
@@ -19,7 +20,8 @@ from ._sim import run_stream, simulate_comb
 from ._timing import Timing
 
 __all__ = [
-    "AccumulatorRounder", "DecodeInfo", "DotProductLane", "ExactProduct", "FloatAdder",
+    "AccumulatorRounder", "UNIT_KINDS", "Unit", "build_mac", "build_mxdot", "build_quantize",
+    "build_requant", "build_unit", "DecodeInfo", "DotProductLane", "ExactProduct", "FloatAdder",
     "FormatConverter", "MacUnit", "MxDotUnit", "OperandDecoder", "QuantizeUnit", "Requantizer", "Timing", "aligned", "decode_info",
     "exact_accumulator_bits", "literature_accumulator_bits", "mac_timing", "mxdot_timing", "operand_format",
     "output_format", "product_width", "quantize_timing", "requant_timing", "run_stream", "simulate_comb",
