@@ -9,8 +9,8 @@ Blocks and resources:
   A transfer occupies the port for bytes / bandwidth cycles; the DRAM latency is added after it
   (pipelined: it does not block the port).
 * DMA engines: a ``Resource`` of ``dma_engines`` slots; a transfer holds one while it runs.
-* SRAM buffers: a ``Container`` of 2 tile slots per buffer (double buffering); a load waits for
-  a free slot, the compute step that last uses a tile frees it. Outputs hold an output slot
+* SRAM buffers: 2 tile slots per buffer (double buffering); a load waits (a simpy event) until
+  a slot is free, the compute step that last uses a tile frees it. Outputs hold an output slot
   from the first K step of a tile until their store to DRAM completes.
 * The compute unit (MAC array or vector unit) runs steps in order, each for the duration the
   timing sources give (see ``sim._timing``).
@@ -60,17 +60,30 @@ def run_steps(steps: list[Step], hw: HardwareConfig, timing: TimingSources, *, d
     Starting empty and ending drained makes the result a function of (steps, hw, timing) only:
     two ops with equal schedules take equal time, which is what lets the caller simulate a
     repeated op once.
+
+    The loads of one step (its A and B tiles) travel as one DMA job. Buffer-slot and
+    output-slot waits are simpy events created only when a process actually has to wait.
     """
     env = simpy.Environment()
     bw = hw.dram_bytes_per_cycle
     lat = hw.dram_latency_cycles
     port = simpy.Resource(env, capacity=1)
     dma = simpy.Resource(env, capacity=hw.dma_engines)
-    slots = {b: simpy.Container(env, capacity=2, init=2) for b in ("a", "b", "v", "out")}
-    issued = simpy.Store(env)
     res = OpRun(steps=len(steps))
     ev = res.events
     unlimited = bw == float("inf")
+    n = len(steps)
+    load_done: list = [None] * n
+    # slot bookkeeping: tiles loaded / released per buffer, outputs started / stored
+    loaded = {"a": 0, "b": 0, "v": 0}
+    released = {"a": 0, "b": 0, "v": 0}
+    state = {"issued": -1, "stored": 0, "started": 0}
+    waiters: dict = {}
+
+    def wake(key: str) -> None:
+        w = waiters.pop(key, None)
+        if w is not None:
+            w.succeed()
 
     def transfer(nbytes: int, what: str):
         with dma.request() as rq:
@@ -89,33 +102,50 @@ def run_steps(steps: list[Step], hw: HardwareConfig, timing: TimingSources, *, d
 
     def loader():
         for t, st in enumerate(steps):
-            evs = []
-            for buf, nbytes in st.loads:
-                yield slots[buf].get(1)
-                res.dram_read_bytes += nbytes
-                evs.append(env.process(transfer(nbytes, f"load {buf} {nbytes} B")))
-            yield issued.put(evs)
+            if st.loads:
+                total = 0
+                for buf, nbytes in st.loads:
+                    j = loaded[buf]
+                    while j - released[buf] >= 2:  # both slots hold tiles still in use
+                        w = waiters["slot " + buf] = env.event()
+                        yield w
+                    loaded[buf] = j + 1
+                    total += nbytes
+                res.dram_read_bytes += total
+                load_done[t] = env.process(transfer(total, "load " + "+".join(b for b, _ in st.loads) + f" {total} B"))
+            state["issued"] = t
+            wake("issued")
 
     def store(nbytes: int):
         yield env.process(transfer(nbytes, f"store {nbytes} B"))
-        yield slots["out"].put(1)
+        state["stored"] += 1
+        wake("out")
+        if state["stored"] == state["started"]:
+            wake("drained")
 
     def compute():
-        stores = []
-        for st in steps:
+        for t, st in enumerate(steps):
             t0 = env.now
-            evs = yield issued.get()
-            if evs:
-                yield simpy.AllOf(env, evs)
-            res.stall_input += env.now - t0
-            if trace and env.now > t0:
-                ev.append(("stall", "wait input", t0, env.now - t0))
+            while state["issued"] < t:
+                w = waiters["issued"] = env.event()
+                yield w
+            d = load_done[t]
+            if d is not None and not d.processed:
+                yield d
+            if env.now > t0:
+                res.stall_input += env.now - t0
+                if trace:
+                    ev.append(("stall", "wait input", t0, env.now - t0))
             if st.new_output:
                 t1 = env.now
-                yield slots["out"].get(1)
-                res.stall_output += env.now - t1
-                if trace and env.now > t1:
-                    ev.append(("stall", "wait output slot", t1, env.now - t1))
+                while state["started"] - state["stored"] >= 2:
+                    w = waiters["out"] = env.event()
+                    yield w
+                state["started"] += 1
+                if env.now > t1:
+                    res.stall_output += env.now - t1
+                    if trace:
+                        ev.append(("stall", "wait output slot", t1, env.now - t1))
             cyc = timing.step_cycles(st.work, dataflow)
             if cyc is None:
                 res.compute_missing_steps += 1
@@ -127,13 +157,15 @@ def run_steps(steps: list[Step], hw: HardwareConfig, timing: TimingSources, *, d
                     unit = "array" if st.work[0] == "gemm" else "vector"
                     ev.append((unit, " x ".join(map(str, st.work[1:])), t2, cyc))
             for buf in st.release:
-                yield slots[buf].put(1)
+                released[buf] += 1
+                wake("slot " + buf)
             if st.store_bytes:
                 res.dram_write_bytes += st.store_bytes
-                stores.append(env.process(store(st.store_bytes)))
+                env.process(store(st.store_bytes))
         t3 = env.now
-        if stores:
-            yield simpy.AllOf(env, stores)
+        while state["stored"] < state["started"]:
+            w = waiters["drained"] = env.event()
+            yield w
         res.stall_drain = env.now - t3
 
     env.process(loader())

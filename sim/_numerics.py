@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ from mapping import ModelConfig, Recipe, load_model, parse_recipe
 
 from .errors import SimulationError
 
-__all__ = ["NumericsResult", "GemmRecord", "run_layer_numerics", "seeded_weights"]
+__all__ = ["NumericsResult", "GemmRecord", "run_layer_numerics", "seeded_weights", "check_gemm_record"]
 
 
 @dataclass
@@ -72,6 +73,17 @@ class NumericsResult:
     @property
     def max_abs_error(self) -> float:
         return float(np.max(np.abs(self.output - self.reference)))
+
+    def gemm_checks(self, *, samples: int = 16) -> pd.DataFrame:
+        """Per GEMM: formats and how many sampled outputs of the golden GEMM equal the
+        independent exact-rational reference (``check_gemm_record``)."""
+        rows = []
+        for rec in self.gemms:
+            eq, n = check_gemm_record(rec, samples=samples)
+            rows.append({"gemm": rec.name, "a_fmt": str(rec.a_fmt), "b_fmt": str(rec.b_fmt),
+                         "shape": f"{rec.a_codes.shape[0]}x{rec.a_codes.shape[1]}x{rec.b_codes.shape[1]}",
+                         "equal": int(eq), "checked": n})
+        return pd.DataFrame(rows)
 
 
 def _weight_shapes(m: ModelConfig) -> dict[str, tuple[int, int]]:
@@ -227,6 +239,49 @@ class _Layer:
 
 def _erf(x: np.ndarray) -> np.ndarray:
     return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+def _row_values(codes: np.ndarray, fmt, scales: np.ndarray | None) -> np.ndarray:
+    """Exact float64 values of a 1-D slice along the reduction axis (block scales applied)."""
+    if isinstance(fmt, BlockFormat):
+        return fmt.dequantize(scales, codes)
+    return fmt.decode(codes)
+
+
+def _round_to_float32(exact: Fraction) -> float:
+    """``exact`` correctly rounded (nearest, ties to even) to float32, by exact rationals."""
+    f64 = float(exact)  # correctly rounded to float64
+    c = np.float32(f64)
+    if Fraction(f64) == exact or not np.isfinite(c):
+        return float(c)
+    other = np.nextafter(c, np.float32(np.inf) if Fraction(float(c)) < exact else np.float32(-np.inf))
+    lo, hi = sorted((Fraction(float(c)), Fraction(float(other))))
+    mid = (lo + hi) / 2
+    if exact < mid:
+        return float(lo)
+    if exact > mid:
+        return float(hi)
+    even = c if (c.view(np.uint32) & 1) == 0 else other
+    return float(even)
+
+
+def check_gemm_record(rec: GemmRecord, *, samples: int = 32, seed: int = 0) -> tuple[int, int]:
+    """Compare ``samples`` output elements of a golden GEMM with an independent reference: the
+    exact rational sum of the products of the decoded operand values, rounded once to float32
+    (the accumulator format of the recipes numerics mode runs). Returns (equal, checked)."""
+    if str(rec.out_fmt) != "float32":
+        raise SimulationError(f"check_gemm_record needs a float32 output, not {rec.out_fmt}")
+    m, n = rec.out_codes.shape
+    rng = np.random.default_rng(seed)
+    idx = [(int(i), int(j)) for i, j in zip(rng.integers(0, m, samples), rng.integers(0, n, samples))]
+    got = rec.out_fmt.decode(rec.out_codes)
+    equal = 0
+    for i, j in idx:
+        a = _row_values(rec.a_codes[i], rec.a_fmt, None if rec.a_scales is None else rec.a_scales[i])
+        b = _row_values(rec.b_codes[:, j], rec.b_fmt, None if rec.b_scales is None else rec.b_scales[:, j])
+        exact = sum((Fraction(float(x)) * Fraction(float(y)) for x, y in zip(a, b) if x and y), Fraction(0))
+        equal += _round_to_float32(exact) == got[i, j]
+    return equal, len(idx)
 
 
 def run_layer_numerics(model: ModelConfig | str, recipe: Recipe | str, *, tokens: int = 16, seed: int = 0,

@@ -76,7 +76,7 @@ class TimingSources:
         """Cycles of one m x k x n tile on the array (``None`` if ``tile_cycles`` is missing)."""
         if self.tile_cycles is None:
             return None
-        return _array_cached(self, dataflow, m, k, n)
+        return _array_cached(self.tile_cycles, self.hw.array_rows, self.hw.array_cols, dataflow, m, k, n)
 
     def step_cycles(self, work: tuple, dataflow: str) -> int | None:
         """Cycles of one schedule step (``None`` where the timing source is missing)."""
@@ -92,12 +92,11 @@ class TimingSources:
 
 
 @lru_cache(maxsize=65536)
-def _array_cached(src: TimingSources, dataflow: str, m: int, k: int, n: int) -> int:
-    return int(_call_tile_cycles(src.tile_cycles, src.hw, dataflow, m, k, n))
-
-
-def _call_tile_cycles(fn: Callable, hw: HardwareConfig, dataflow: str, m: int, k: int, n: int) -> int:
-    raise NotImplementedError("hw.arrays.tile_cycles adapter: written when hw.arrays lands")
+def _array_cached(fn: Callable, rows: int, cols: int, dataflow: str, m: int, k: int, n: int) -> int:
+    """``hw.arrays.tile_cycles(...).total`` of one SRAM tile on the array: the array folds the
+    tile itself (WS: k x n blocks of B pinned, the tile's m rows of A streamed; OS: m x n blocks
+    of C pinned), tiles run back to back."""
+    return int(fn(rows=rows, cols=cols, dataflow=dataflow, m=m, k=k, n=n).total)
 
 
 @lru_cache(maxsize=65536)

@@ -59,4 +59,7 @@ def run(args: argparse.Namespace) -> int:
               f"{nr.rel_rms_error:.4g}, max abs {nr.max_abs_error:.4g}")
         with pd.option_context("display.width", 200):
             print(nr.errors.to_string(index=False))
+            checks = nr.gemm_checks()
+            print(f"golden GEMMs vs exact-rational reference: {checks.equal.sum()}/{checks.checked.sum()} sampled "
+                  f"outputs equal over {len(checks)} GEMMs")
     return 0
