@@ -1,0 +1,68 @@
+"""``lowbit simulate``: a run prints its summary; user mistakes are one line on stderr, exit 2."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from reports.cli import main
+
+
+def _err(capsys, argv) -> str:
+    assert main(argv) == 2
+    out = capsys.readouterr()
+    assert out.err.count("\n") == 1
+    return out.err.strip()
+
+
+def test_runs_and_writes_trace_and_csv(tmp_path, capsys):
+    trace, csv = tmp_path / "t.json", tmp_path / "ops.csv"
+    assert main(["simulate", "--model", "gpt2", "--recipe", "W4A8", "--hw", "edge-16x16", "--prefill", "32",
+                 "--decode", "2", "--layers", "1", "--trace", str(trace), "--csv", str(csv), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "model gpt2  recipe W4A8  hw edge-16x16  batch 1  prefill 32  decode 2  layers 1" in out
+    assert json.loads(trace.read_text())["traceEvents"]
+    assert csv.read_text().startswith("phase,step,kv_len,op,")
+
+
+def test_unknown_model_and_recipe(capsys):
+    assert _err(capsys, ["simulate", "--model", "gpt-5", "--recipe", "INT8"]) == (
+        "lowbit: error: model must be one of bert-base, gpt2, llama2-7b, llama2-70b, llama3-8b, vit-b16, "
+        "whisper-large-v2-encoder or a config.json path, not 'gpt-5'")
+    assert _err(capsys, ["simulate", "--model", "gpt2", "--recipe", "INT3"]) == (
+        "lowbit: error: recipe must be one of FP16, BF16, INT8, W4A8, W4A8-FP8, FP8, FP6, MXFP4, MXFP8, "
+        "W4A8KV4, I-BERT or a .toml path, not 'INT3'")
+
+
+def test_config_missing_a_field(tmp_path, capsys):
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps({"model_type": "gpt2", "n_embd": 64, "n_head": 4, "n_positions": 128}))
+    assert _err(capsys, ["simulate", "--model", str(p), "--recipe", "INT8"]) == (
+        f"lowbit: error: config.json field 'n_layer' must be present for model_type 'gpt2' ({p}), not missing")
+
+
+def test_sram_too_small(tmp_path, capsys):
+    p = tmp_path / "tiny.toml"
+    p.write_text('preset = "default-32x32"\n[sram]\nb_kib = 1\n')
+    assert _err(capsys, ["simulate", "--model", "bert-base", "--recipe", "INT8", "--hw", str(p), "--layers", "1"]) == (
+        "lowbit: error: SRAM buffer 'b' must hold two tiles of the smallest legal tile of q_proj "
+        "(1 x 32 x 32: 2048 bytes), not 1024 bytes")
+
+
+def test_kv_cache_longer_than_context(capsys):
+    assert _err(capsys, ["simulate", "--model", "gpt2", "--recipe", "FP16", "--prefill", "1000", "--decode", "100"]) == (
+        "lowbit: error: KV cache length (prefill + decode = 1100) must be at most the context of gpt2 "
+        "(1024 tokens), not 1100")
+
+
+def test_decode_on_an_encoder(capsys):
+    assert _err(capsys, ["simulate", "--model", "vit-b16", "--recipe", "FP8", "--decode", "3"]) == (
+        "lowbit: error: decode steps must be 0 for the encoder vit-b16, not 3")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--prefill", "0"], "prefill must be a positive integer, not 0"),
+    (["--layers", "13"], "layers must be at most the 12 layers of bert-base, not 13"),
+])
+def test_bad_lengths(capsys, argv, message):
+    assert _err(capsys, ["simulate", "--model", "bert-base", "--recipe", "INT8", *argv]) == f"lowbit: error: {message}"
