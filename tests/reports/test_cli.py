@@ -14,6 +14,8 @@ def test_demo_runs_and_is_bit_exact(capsys: pytest.CaptureFixture, tmp_path) -> 
     out = capsys.readouterr().out
     lines = [ln for ln in out.splitlines() if "outputs equal the exact reference" in ln]
     assert len(lines) == 12 and all("[bit-exact]" in ln for ln in lines)
+    array_lines = [ln for ln in out.splitlines() if "tile_cycles" in ln and "RTL cycles" in ln]
+    assert len(array_lines) == 3 and all("yes" in ln and "[equal]" in ln for ln in array_lines)
 
 
 def test_formats_table(capsys: pytest.CaptureFixture) -> None:
