@@ -6,12 +6,13 @@ from ._energy import EnergyModel, energy_model
 from ._engine import OpRun, run_steps
 from ._hwconfig import DEFAULT_PRESET, PRESETS, HardwareConfig, hardware_from_dict, load_hardware
 from ._run import SimResult, simulate, simulate_op, write_result_trace
+from ._numerics import NumericsResult, check_gemm_record, run_layer_numerics
 from ._timing import TimingSources, timing_sources
 from ._trace import trace_dict, write_trace
 from .errors import HardwareConfigError, SimulationError
 
 __all__ = [
-    "DEFAULT_PRESET", "EnergyModel", "HardwareConfig", "HardwareConfigError", "OpRun", "PRESETS", "SimResult",
+    "DEFAULT_PRESET", "EnergyModel", "NumericsResult", "check_gemm_record", "run_layer_numerics", "HardwareConfig", "HardwareConfigError", "OpRun", "PRESETS", "SimResult",
     "SimulationError", "TimingSources", "energy_model", "hardware_from_dict", "load_hardware", "run_steps",
     "simulate", "simulate_op", "timing_sources", "trace_dict", "write_result_trace", "write_trace",
 ]

@@ -8,7 +8,9 @@ Blocks and resources:
   requester (activation/weight loads, output stores): concurrent transfers contend and queue.
   A transfer occupies the port for bytes / bandwidth cycles; the DRAM latency is added after it
   (pipelined: it does not block the port).
-* DMA engines: a ``Resource`` of ``dma_engines`` slots; a transfer holds one while it runs.
+* DMA engines: a ``Resource`` of ``dma_engines`` slots; a transfer holds one from its issue
+  until its data has crossed the port (waiting for the port included); the DRAM latency that
+  follows is pipelined (holds neither the engine nor the port).
 * SRAM buffers: 2 tile slots per buffer (double buffering); a load waits (a simpy event) until
   a slot is free, the compute step that last uses a tile frees it. Outputs hold an output slot
   from the first K step of a tile until their store to DRAM completes.
@@ -95,10 +97,10 @@ def run_steps(steps: list[Step], hw: HardwareConfig, timing: TimingSources, *, d
                     dt = nbytes / bw
                     res.dram_busy_cycles += dt
                     yield env.timeout(dt)
-            if lat:
-                yield env.timeout(lat)
-            if trace:
-                ev.append(("dma", what, t0, env.now - t0))
+        if lat:  # pipelined: neither the DMA engine nor the port is held during the latency
+            yield env.timeout(lat)
+        if trace:
+            ev.append(("dma", what, t0, env.now - t0))
 
     def loader():
         for t, st in enumerate(steps):

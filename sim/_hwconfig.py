@@ -129,11 +129,11 @@ class HardwareConfig:
 
 PRESETS: dict[str, HardwareConfig] = {
     "edge-16x16": HardwareConfig("edge-16x16", 500.0, 16, 16, ("ws", "os"), 64, 128, 32, 64, 2, 12.8, 100.0,
-                                 "lpddr4", 2, 16, 2),
+                                 "lpddr4", 2, 16, 4),
     "default-32x32": HardwareConfig("default-32x32", 1000.0, 32, 32, ("ws", "os"), 256, 512, 128, 256, 4,
-                                    16.0, 100.0, "lpddr4", 2, 32, 4),
+                                    16.0, 100.0, "lpddr4", 2, 32, 16),
     "hbm-128x128": HardwareConfig("hbm-128x128", 1000.0, 128, 128, ("ws", "os"), 4096, 8192, 2048, 1024,
-                                  8, 256.0, 120.0, "hbm2", 4, 128, 16),
+                                  8, 256.0, 120.0, "hbm2", 4, 128, 64),
 }
 DEFAULT_PRESET = "default-32x32"
 

@@ -84,3 +84,48 @@ def test_timing_sources_resolve_landed_units():
     t = timing_sources(HW)
     assert t.row_timing["softmax"] is not None and t.row_timing["layernorm"] is not None
     assert t.source_of(("vector", "softmax", 1, 1)) == "hw.units.nonlinear.shiftmax_timing (ivit_shiftmax)"
+
+
+# ---- the MAC array: durations from hw.arrays.tile_cycles ---------------------------------
+BIG_SRAM = replace(UNLIMITED, sram_a_kib=1024, sram_b_kib=2048, sram_c_kib=4096)
+
+
+def test_single_gemm_with_unlimited_bandwidth_takes_exactly_tile_cycles():
+    from hw.arrays import tile_cycles
+    from mapping import GemmOp
+
+    mp, run = simulate_op(GemmOp("qkv", 512, 768, 768), parse_recipe("INT8"), BIG_SRAM)
+    assert (mp.Mt, mp.Kt, mp.Nt) == (512, 768, 768)  # one SRAM tile: the whole GEMM
+    want = tile_cycles(rows=32, cols=32, dataflow=mp.dataflow, m=512, k=768, n=768).total
+    assert run.cycles == want and run.compute_cycles == want and run.stall_input == 0
+
+
+@pytest.mark.parametrize("shape", [(512, 768, 768), (200, 1000, 72), (1, 4096, 4096)])
+def test_tiled_gemm_with_unlimited_bandwidth_is_the_sum_over_its_tiles(shape):
+    from hw.arrays import tile_cycles
+    from mapping import GemmOp
+
+    mp, run = simulate_op(GemmOp("g", *shape), parse_recipe("W4A8"), UNLIMITED)
+    steps = steps_of(mp)
+    assert len(steps) > 1
+    want = sum(tile_cycles(rows=32, cols=32, dataflow=mp.dataflow, m=s.work[1], k=s.work[2], n=s.work[3]).total
+               for s in steps)
+    assert run.cycles == want
+
+
+@pytest.mark.parametrize("recipe", ["FP16", "FP6", "W4A8"])
+def test_memory_bound_decode_gemv_takes_bytes_over_bandwidth(recipe):
+    from hw.arrays import tile_cycles
+    from mapping import GemmOp
+
+    slow = replace(HW, dram_channels=1, dram_gbps_per_channel=4.0)  # 4 bytes/cycle
+    mp, run = simulate_op(GemmOp("down_proj", 1, 11008, 4096), parse_recipe(recipe), slow)
+    nbytes = run.dram_read_bytes + run.dram_write_bytes
+    r = parse_recipe(recipe)
+    assert run.dram_read_bytes >= math.ceil(11008 * 4096 * r.bytes_per_element("weight"))
+    bound = nbytes / slow.dram_bytes_per_cycle
+    last = steps_of(mp)[-1].work
+    overhead = 2 * slow.dram_latency_cycles + tile_cycles(rows=32, cols=32, dataflow=mp.dataflow, m=last[1],
+                                                          k=last[2], n=last[3]).total
+    assert run.compute_cycles < bound  # memory-bound
+    assert bound <= run.cycles <= bound + overhead
