@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "formats": ("reports.commands.formats", "print the table of number formats and their limits"),
     "nonlinear": ("reports.commands.nonlinear", "integer GELU/softmax/LayerNorm kernels: accuracy table, constants"),
     "simulate": ("reports.commands.simulate", "simulate a model under a recipe on an accelerator: cycles, stats, trace, numerics"),
+    "sweep": ("reports.commands.sweep", "run a design-space sweep (TOML spec) on Dask, cached and resumable"),
+    "report": ("reports.commands.report", "write a self-contained HTML report of sweep results"),
     "verilog": ("reports.commands.verilog", "write one unit (MAC, dot lane, MX dot, requantizer, ...) as Verilog + metadata JSON"),
 }
 

@@ -27,7 +27,7 @@ from hw.flow import atomic_write_bytes, atomic_write_text
 from mapping import load_model
 
 from ..errors import SpecError
-from ._cache import ResultCache, hash_key
+from ._cache import ResultCache, canonical_json, hash_key
 from ._sources import MetricSource, sources_for
 from ._spec import DesignPoint, SweepSpec
 
@@ -220,7 +220,8 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, *, scheduler: 
             for fut in as_completed(list(futures), loop=client.loop):
                 k = futures[fut]
                 try:
-                    payload = fut.result()
+                    # as stored and as read back: a fresh result and a cached one are the same values
+                    payload = json.loads(canonical_json(fut.result()))
                     store.put(k, payload)  # deterministic failures are cached too
                 except Exception as exc:  # noqa: BLE001 - a lost worker: recorded, not cached
                     payload = {"columns": {}, "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
@@ -250,12 +251,10 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, *, scheduler: 
 def _frame(spec: SweepSpec, sources: list[MetricSource], keys: list[list[str]], payloads: dict,
            versions: dict) -> pd.DataFrame:
     rows = []
-    metric_cols: list[str] = []
-    for ks in keys:
-        for k in ks:
-            for c in payloads[k]["columns"]:
-                if c not in metric_cols:
-                    metric_cols.append(c)
+    metric_cols: list[str] = []  # per source (in source order), names sorted: independent of the cache
+    for j in range(len(sources)):
+        names = sorted({c for ks in keys for c in payloads[ks[j]]["columns"]})
+        metric_cols += [c for c in names if c not in metric_cols]
     tools: dict[str, str] = {}
     for v in versions.values():
         tools.update(v["packages"])
@@ -283,7 +282,8 @@ def _frame(spec: SweepSpec, sources: list[MetricSource], keys: list[list[str]], 
         row["status"] = "failed" if errors else "ok"
         row["error"] = " | ".join(errors)
         row["cache_key"] = hash_key(ks)
-        row["rtl_sha256"] = ""
+        if not isinstance(row.get("rtl_sha256"), str):
+            row["rtl_sha256"] = ""
         row["tool_versions"] = tools_json
         row["code_sha256"] = code_json
         rows.append(row)

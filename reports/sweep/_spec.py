@@ -24,6 +24,9 @@ TOML layout (every key optional; see ``examples/sweep_small.toml``)::
     tokens = 16                # input tokens through one layer
     seed = 0
 
+    [units]                    # the unit characterisation of the area metric (hw.cost)
+    fpga = []                  # FPGA families to place and route too: "ecp5", "ecp5-nodsp", "ice40"
+
     [[point]]                  # optional: an explicit list of points instead of the cross
     recipe = "FP8"             # product; a key left out takes the single value of [axes]
     array = "64x64"            # (an axis with several values may not be left out) or its default
@@ -64,7 +67,8 @@ AXES: dict[str, Any] = {
     "accumulate": "recipe", "hardware": "default-32x32", "array": None, "dataflow": None,
     "sram_kib": None, "dram_gbps": None,
 }
-TOP_KEYS = ("name", "description", "metrics", "layers", "axes", "accuracy", "point")
+TOP_KEYS = ("name", "description", "metrics", "layers", "axes", "accuracy", "units", "point")
+FPGA_FAMILIES = ("ecp5", "ecp5-nodsp", "ice40")
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,7 @@ class SweepSpec:
     metrics: tuple[str, ...]
     points: tuple[DesignPoint, ...]
     accuracy: AccuracySettings = field(default_factory=AccuracySettings)
+    fpga: tuple[str, ...] = ()
     description: str = ""
     source: str = ""
 
@@ -295,6 +300,19 @@ def spec_from_dict(data: dict, *, source: str = "spec", base_dir: str | Path = "
     accuracy = AccuracySettings(_int(f"{source}: accuracy.tokens", acc.get("tokens", 16), 1),
                                 _int(f"{source}: accuracy.seed", acc.get("seed", 0), 0))
 
+    units = data.get("units", {})
+    if not isinstance(units, dict):
+        raise _fail(f"{source}: [units]", "a table", units)
+    for key in units:
+        if key != "fpga":
+            raise _fail(f"{source}: units key", "fpga", key)
+    fpga = units.get("fpga", [])
+    if not isinstance(fpga, list):
+        raise _fail(f"{source}: units.fpga", f"a list among {', '.join(FPGA_FAMILIES)}", fpga)
+    for i, fam in enumerate(fpga):
+        if fam not in FPGA_FAMILIES:
+            raise _fail(f"{source}: units.fpga[{i}]", f"one of {', '.join(FPGA_FAMILIES)}", fam)
+
     axes = data.get("axes", {})
     if not isinstance(axes, dict):
         raise _fail(f"{source}: [axes]", "a table", axes)
@@ -360,7 +378,7 @@ def spec_from_dict(data: dict, *, source: str = "spec", base_dir: str | Path = "
         seen.add(pt)
         points.append(pt)
     return SweepSpec(name=name, metrics=tuple(metrics), points=tuple(points), accuracy=accuracy,
-                     description=description, source=source)
+                     fpga=tuple(fpga), description=description, source=source)
 
 
 def load_spec(path: str | Path) -> SweepSpec:
