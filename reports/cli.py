@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("reports.commands.sweep", "run a design-space sweep (TOML spec) on Dask, cached and resumable"),
     "report": ("reports.commands.report", "write a self-contained HTML report of sweep results"),
     "verilog": ("reports.commands.verilog", "write one unit (MAC, dot lane, MX dot, requantizer, ...) as Verilog + metadata JSON"),
+    "cost": ("reports.commands.cost", "cost table of MAC units per format from their own RTL (area, energy, FPGA), or --reference"),
 }
 
 

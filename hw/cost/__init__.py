@@ -15,6 +15,7 @@ from ._characterize import (Calibration, CostRecord, FpgaCost, Provenance, calib
 from ._protocol import UnitSpec, as_unit_spec
 from ._published import (CALIBRATION_ANCHOR, DRAM_ENERGY_PJ_PER_BIT, HOROWITZ_2014, MEMORY_SOURCES,
                          SRAM_READ_64B_PJ, PublishedOp, memory_access_energy_pj)
+from ._stimulus import DISTRIBUTIONS, element_codes, unit_ops_per_cycle, unit_stimulus
 from ._reference_units import (REFERENCE_OPS, FloatMultiplier, IntAdder, IntMultiplier,
                                reference_stimulus, reference_unit)
 
@@ -25,4 +26,5 @@ __all__ = [
     "as_unit_spec", "calibrate", "characterize", "cost_table", "default_cache_dir",
     "gate_level_activity", "hash_key", "horowitz_comparison", "memory_access_energy_pj",
     "net_weights", "reference_stimulus", "reference_unit", "validate_stimulus",
+    "DISTRIBUTIONS", "element_codes", "unit_ops_per_cycle", "unit_stimulus",
 ]

@@ -21,6 +21,7 @@ opens when the first cycle is applied and counts the remaining ``len(stimulus) -
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -213,7 +214,8 @@ def _count_vcd(vcd_path: Path, *, top: str, netnames: Mapping[str, Any], weights
 
 def gate_level_activity(asic: AsicSynthesis, *, stimulus: Sequence[Mapping[str, int]],
                         ports: Sequence[Mapping[str, Any]],
-                        workdir: str | os.PathLike | None = None) -> GateActivity:
+                        workdir: str | os.PathLike | None = None,
+                        build_cache: str | os.PathLike | None = None) -> GateActivity:
     """Simulate the gate-level netlist of ``asic`` on ``stimulus`` and count net toggles.
 
     Parameters
@@ -223,6 +225,9 @@ def gate_level_activity(asic: AsicSynthesis, *, stimulus: Sequence[Mapping[str, 
     ports : the unit's port table (:func:`hw.flow.port_table`); a ``clk`` (and ``rst``) port
         of the netlist makes the bench clock the design (reset held for two cycles first).
     workdir : build folder; a temp folder (removed afterwards) when ``None``.
+    build_cache : folder of reusable Verilator builds, keyed by a hash of the netlist, the
+        Verilator flags and the tool versions (a build is published by an atomic folder rename,
+        so concurrent or killed runs never leave a half build in use); ``None``: always build.
 
     Raises
     ------
@@ -243,11 +248,39 @@ def gate_level_activity(asic: AsicSynthesis, *, stimulus: Sequence[Mapping[str, 
     }
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="lowbit_activity_") as tmp:
-            return _simulate(asic, plan, Path(tmp))
-    return _simulate(asic, plan, Path(workdir))
+            return _simulate(asic, plan, Path(tmp), build_cache)
+    return _simulate(asic, plan, Path(workdir), build_cache)
 
 
-def _simulate(asic: AsicSynthesis, plan: dict, work: Path) -> GateActivity:
+def _build(runner: Any, asic: AsicSynthesis, netlist_path: Path, build_dir: Path, work: Path) -> None:
+    saved_makeflags = os.environ.get("MAKEFLAGS")
+    os.environ["MAKEFLAGS"] = " ".join(filter(None, [saved_makeflags, MAKE_OVERRIDES]))
+    try:
+        runner.build(sources=[str(netlist_path)], hdl_toplevel=asic.top, build_dir=build_dir,
+                     build_args=list(VERILATOR_ARGS), waves=True, timescale=("1ns", "1ps"),
+                     always=True, log_file=work / "build.log")
+    except (SystemExit, Exception) as exc:  # the runner raises SystemExit on a failed build
+        log = (work / "build.log").read_text(errors="replace") if (work / "build.log").exists() else ""
+        errs = [ln for ln in log.splitlines() if "%Error" in ln or "error" in ln.lower()]
+        raise ToolError(f"verilator failed in step 'gate-level build': "
+                        f"{errs[0].strip() if errs else exc}") from exc
+    finally:
+        if saved_makeflags is None:
+            del os.environ["MAKEFLAGS"]
+        else:
+            os.environ["MAKEFLAGS"] = saved_makeflags
+
+
+def _build_key(asic: AsicSynthesis) -> str:
+    from importlib import metadata
+
+    text = "\n".join([asic.top, asic.netlist_verilog, " ".join(VERILATOR_ARGS), MAKE_OVERRIDES,
+                      metadata.version("verilator"), metadata.version("cocotb")])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _simulate(asic: AsicSynthesis, plan: dict, work: Path,
+              build_cache: str | os.PathLike | None) -> GateActivity:
     from cocotb_tools.runner import get_results, get_runner
 
     work.mkdir(parents=True, exist_ok=True)
@@ -260,23 +293,25 @@ def _simulate(asic: AsicSynthesis, plan: dict, work: Path) -> GateActivity:
         sys.path.insert(0, bench)
     runner = get_runner("verilator")
     build_dir = work / "build"
-    saved_makeflags = os.environ.get("MAKEFLAGS")
-    os.environ["MAKEFLAGS"] = " ".join(filter(None, [saved_makeflags, MAKE_OVERRIDES]))
-    try:
-        runner.build(sources=[str(netlist_path)], hdl_toplevel=asic.top, build_dir=build_dir,
-                     build_args=list(VERILATOR_ARGS), waves=True, timescale=("1ns", "1ps"), always=True, log_file=work / "build.log")
-    except (SystemExit, Exception) as exc:  # the runner raises SystemExit on a failed build
-        log = (work / "build.log").read_text(errors="replace") if (work / "build.log").exists() else ""
-        errs = [ln for ln in log.splitlines() if "%Error" in ln or "error" in ln.lower()]
-        raise ToolError(f"verilator failed in step 'gate-level build': "
-                        f"{errs[0].strip() if errs else exc}") from exc
-    finally:
-        if saved_makeflags is None:
-            del os.environ["MAKEFLAGS"]
-        else:
-            os.environ["MAKEFLAGS"] = saved_makeflags
+    cached = None
+    if build_cache is not None:
+        key = _build_key(asic)
+        cached = Path(build_cache) / key[:2] / key
+        if (cached / "complete").exists():
+            build_dir = cached
+    if build_dir is not cached:
+        _build(runner, asic, netlist_path, build_dir, work)
+        if cached is not None:
+            (build_dir / "complete").write_text("ok\n")
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(build_dir, cached)  # atomic publication of the whole build
+                build_dir = cached
+            except OSError:  # a concurrent run published the same build first: use ours
+                pass
     out_json = work / "activity.json"
-    xml = runner.test(test_module="gate_activity", hdl_toplevel=asic.top, build_dir=build_dir,
+    xml = runner.test(test_module="gate_activity", hdl_toplevel=asic.top, hdl_toplevel_lang="verilog",
+                      build_dir=build_dir,
                       test_dir=work, waves=True, log_file=work / "test.log",
                       extra_env={"LOWBIT_STIMULUS": str(work / "stimulus.json"),
                                  "LOWBIT_ACTIVITY_OUT": str(out_json)})

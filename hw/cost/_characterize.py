@@ -229,7 +229,8 @@ def _measure(spec: UnitSpec, *, stimulus: Sequence[Mapping[str, int]] | None,
 
         def energy_payload() -> dict:
             act = _activity.gate_level_activity(design.asic, stimulus=cycles,
-                                                ports=port_table(spec.component))
+                                                ports=port_table(spec.component),
+                                                build_cache=cache.root / "verilator")
             return {"cycles_counted": act.cycles_counted, "weighted_toggles": act.weighted_toggles,
                     "raw_toggles": act.raw_toggles, "nets_traced": act.nets_traced,
                     "nets_total": act.nets_total}

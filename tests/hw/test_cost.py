@@ -1,0 +1,253 @@
+"""hw.cost: gate-level activity against independent references, characterisation order
+relations, the content cache (hits identical and tool-free, corrupted entries recomputed), the
+unit protocol, published constants and their scaling."""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from amaranth import Module, signed, unsigned
+from amaranth.back import verilog
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.cost import (CALIBRATION_ANCHOR, CostCache, CostRecord, IntMultiplier, UnitSpec,
+                     as_unit_spec, calibrate, characterize, cost_table, gate_level_activity,
+                     memory_access_energy_pj, reference_stimulus, reference_unit,
+                     validate_stimulus)
+from hw.errors import UnitConfigError
+from hw.flow import port_table, synthesize_asic
+
+
+class _Inverters(wiring.Component):
+    def __init__(self, width: int) -> None:
+        super().__init__({"a": In(unsigned(width)), "y": Out(unsigned(width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.y.eq(~self.a)
+        return m
+
+
+class _Mac(wiring.Component):
+    def __init__(self, width: int, acc_width: int) -> None:
+        super().__init__({"a": In(signed(width)), "b": In(signed(width)),
+                          "acc": Out(signed(acc_width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.sync += self.acc.eq(self.acc + self.a * self.b)
+        return m
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> CostCache:
+    return CostCache(tmp_path_factory.mktemp("cost_cache"))
+
+
+def _asic(component: wiring.Component, name: str):
+    return synthesize_asic(verilog.convert(component, name=name, emit_src=False), top=name)
+
+
+def test_inverter_toggles_match_count_from_stimulus() -> None:
+    width = 6
+    comp = _Inverters(width)
+    asic = _asic(comp, "inv")
+    rng = random.Random(3)
+    stim = [{"a": rng.randrange(1 << width)} for _ in range(50)]
+    act = gate_level_activity(asic, stimulus=stim, ports=port_table(comp))
+    a = np.array([s["a"] for s in stim])
+    flips = int(sum(bin(int(x)).count("1") for x in a[1:] ^ a[:-1]))
+    # input net: one NOT input pin; output net: its driver + the output port load
+    assert act.raw_toggles == flips
+    assert act.weighted_toggles == 3 * flips
+    assert act.cycles_counted == 49 and act.nets_traced == act.nets_total == 2 * width
+    assert [int(o["y"], 2) for o in act.outputs] == [(~int(x)) & (2**width - 1) for x in a]
+
+
+def test_gate_level_multiplier_outputs_equal_numpy_products(cache: CostCache) -> None:
+    comp = IntMultiplier(width=4)
+    asic = _asic(comp, "mul4")  # same netlist as _mul(4) below: its Verilator build is reused
+    rng = np.random.default_rng(5)
+    ab = rng.integers(0, 16, size=(200, 2))
+    act = gate_level_activity(asic, stimulus=[{"a": int(x), "b": int(y)} for x, y in ab],
+                              ports=port_table(comp), build_cache=cache.root / "verilator")
+    assert [int(o["p"], 2) for o in act.outputs] == list(ab[:, 0] * ab[:, 1])
+    assert act.raw_toggles > 0 and act.weighted_toggles > act.raw_toggles
+
+
+def test_gate_level_clocked_mac_matches_python_model() -> None:
+    comp = _Mac(4, 12)
+    asic = _asic(comp, "mac4")
+    rng = random.Random(7)
+    stim = [{"a": rng.randrange(-8, 8), "b": rng.randrange(-8, 8)} for _ in range(100)]
+    act = gate_level_activity(asic, stimulus=stim, ports=port_table(comp))
+    acc, want = 0, []
+    for s in stim:  # sampled one cycle after the operands are applied
+        acc = (acc + s["a"] * s["b"]) % (1 << 12)
+        want.append(acc)
+    assert [int(o["acc"], 2) for o in act.outputs] == want
+    assert asic.flip_flops == 12
+
+
+def test_stimulus_validation_messages() -> None:
+    ports = port_table(IntMultiplier(width=4))
+    with pytest.raises(UnitConfigError, match=r"^stimulus value of 'a' must be an int in \[0, 15\], "
+                                              r"not 16 \(cycle 1\)$"):
+        validate_stimulus([{"a": 1}, {"a": 16}], ports)
+    with pytest.raises(UnitConfigError, match=r"^stimulus port must be one of the inputs \['a', 'b'\], "
+                                              r"not 'p' \(cycle 0\)$"):
+        validate_stimulus([{"p": 1}, {"a": 1}], ports)
+    with pytest.raises(UnitConfigError, match=r"^stimulus must have at least 2 cycles, not 1$"):
+        validate_stimulus([{"a": 1}], ports)
+
+
+def test_calibration_scales_anchor_to_published_point(cache: CostCache) -> None:
+    cal = calibrate(cache=cache)
+    assert cal.anchor == "int8_mul"
+    assert cal.um2_per_nand2 * cal.anchor_gates_nand2 == pytest.approx(CALIBRATION_ANCHOR.area_um2)
+    assert cal.pj_per_toggle * cal.anchor_toggles_per_op == pytest.approx(CALIBRATION_ANCHOR.energy_pj)
+
+
+def _mul(width: int) -> UnitSpec:
+    return UnitSpec(component=IntMultiplier(width=width), name=f"mul{width}",
+                    metadata={"operand": f"uint{width}"})
+
+
+def _stim(width: int, n: int = 200) -> list[dict[str, int]]:
+    rng = np.random.default_rng(width)
+    return [{"a": int(a), "b": int(b)} for a, b in rng.integers(0, 1 << width, size=(n, 2))]
+
+
+def _anchor() -> tuple[UnitSpec, list[dict[str, int]]]:
+    return reference_unit("int8_mul"), reference_stimulus("int8_mul", cycles=1000, seed=0)
+
+
+def test_wider_multiplier_costs_more(cache: CostCache) -> None:
+    narrow = characterize(_mul(4), stimulus=_stim(4), fpga=(), cache=cache)
+    spec, stim = _anchor()  # measured already by the calibration: a cache hit
+    wide = characterize(spec, stimulus=stim, fpga=(), cache=cache)
+    assert wide.gates_nand2 > narrow.gates_nand2
+    assert wide.area_um2 > narrow.area_um2
+    assert wide.energy_pj_per_op > narrow.energy_pj_per_op > 0
+    assert wide.logic_depth > narrow.logic_depth
+    prov = narrow.provenance
+    assert prov.calibrated["anchor"] == "int8_mul" and "Horowitz" in prov.relayed["source"]
+    assert len(prov.measured["verilog_sha256"]) == 64 and prov.measured["stimulus"]["cycles"] == 200
+    # the anchor reproduces the published point it was calibrated on
+    assert wide.area_um2 == pytest.approx(CALIBRATION_ANCHOR.area_um2)
+    assert wide.energy_pj_per_op == pytest.approx(CALIBRATION_ANCHOR.energy_pj)
+
+
+def test_cache_hit_is_identical_and_runs_no_tool(cache: CostCache, monkeypatch) -> None:
+    first = characterize(_mul(4), stimulus=_stim(4), fpga=(), cache=cache)
+    import hw.cost._characterize as ch
+
+    def no_tools(*args, **kwargs):
+        raise AssertionError("a tool ran on a cache hit")
+
+    monkeypatch.setattr(ch, "synthesize_asic", no_tools)
+    monkeypatch.setattr(ch, "place_and_route", no_tools)
+    monkeypatch.setattr(ch._activity, "gate_level_activity", no_tools)
+    again = CostCache(cache.root)
+    second = characterize(_mul(4), stimulus=_stim(4), fpga=(), cache=again)
+    assert second == first
+    assert again.misses == 0 and again.hits >= 2
+
+
+def test_different_stimulus_is_a_different_energy_entry(cache: CostCache) -> None:
+    base = characterize(_mul(4), stimulus=_stim(4), fpga=(), cache=cache)
+    zeros = characterize(_mul(4), stimulus=[{"a": 0, "b": 0}] * 20, fpga=(), cache=cache)
+    assert zeros.gates_nand2 == base.gates_nand2
+    assert zeros.energy_pj_per_op == 0 and base.energy_pj_per_op > 0
+
+
+def test_corrupted_entry_is_recomputed_not_trusted(cache: CostCache) -> None:
+    original = characterize(_mul(4), stimulus=_stim(4), fpga=(), cache=cache)
+    entries = [p for p in (cache.root / "asic").rglob("*.json")
+               if json.loads(p.read_text())["payload"]["transistors"] == original.transistors]
+    assert len(entries) == 1
+    entry = json.loads(entries[0].read_text())
+    entry["payload"]["transistors"] += 1000  # valid JSON, wrong figure
+    entries[0].write_text(json.dumps(entry))
+    fresh = CostCache(cache.root)
+    again = characterize(_mul(4), stimulus=_stim(4), fpga=(), cache=fresh)
+    assert fresh.corrupt == 1
+    assert again == original
+    assert json.loads(entries[0].read_text())["payload"]["transistors"] == original.transistors
+    entries[0].write_text("{ truncated")  # a half-written file (cannot happen with atomic writes)
+    fresh = CostCache(cache.root)
+    assert characterize(_mul(4), stimulus=_stim(4), fpga=(), cache=fresh) == original
+    assert fresh.corrupt == 1
+
+
+def test_cache_dir_from_environment(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LOWBIT_CACHE_DIR", str(tmp_path / "c"))
+    assert CostCache().root == tmp_path / "c"
+    monkeypatch.delenv("LOWBIT_CACHE_DIR")
+    assert CostCache().root == Path.home() / ".cache" / "lowbit"
+
+
+def test_cost_table_has_one_row_per_record(cache: CostCache) -> None:
+    spec, stim = _anchor()
+    recs = [characterize(_mul(4), stimulus=_stim(4), fpga=(), cache=cache),
+            characterize(spec, stimulus=stim, fpga=(), cache=cache)]
+    df = cost_table(recs)
+    assert list(df["name"]) == ["mul4", "ref_int8_mul"] and list(df["operand"]) == ["uint4", "uint8"]
+    assert list(df["area_um2"]) == [r.area_um2 for r in recs]
+    assert isinstance(recs[0], CostRecord)
+
+
+def test_unit_protocol_forms() -> None:
+    comp = IntMultiplier(width=3)
+    spec = as_unit_spec((comp, "m3", {"ops_per_cycle": 2}))
+    assert spec.name == "m3" and spec.ops_per_cycle == 2
+    assert as_unit_spec(spec, name="other").name == "other"
+    assert as_unit_spec(comp, name="bare").metadata == {}
+
+    class Holder:
+        component, name, metadata = comp, "held", {"x": 1}
+
+    assert as_unit_spec(Holder()).metadata == {"x": 1}
+    with pytest.raises(UnitConfigError, match=r"^unit name must be a Verilog identifier, not None$"):
+        as_unit_spec(comp)
+    with pytest.raises(UnitConfigError, match=r"^metadata ops_per_cycle must be a positive int, not 0$"):
+        as_unit_spec((comp, "m", {"ops_per_cycle": 0}))
+    with pytest.raises(UnitConfigError, match=r"^unit must be a wiring.Component, a \(component, name, "
+                                              r"metadata\) triple or an object with "
+                                              r"\.component/\.name/\.metadata, not int$"):
+        as_unit_spec(3)
+
+
+def test_characterize_rejects_bad_family(cache: CostCache) -> None:
+    with pytest.raises(UnitConfigError, match=r"^FPGA family must be one of ecp5, ecp5-nodsp, ice40, "
+                                              r"not 'xc7'$"):
+        characterize(_mul(4), stimulus=None, fpga=("xc7",), cache=cache)
+
+
+def test_memory_energy_scales_with_width() -> None:
+    for mem in ("sram_8kb", "sram_32kb", "sram_1mb", "lpddr4", "hbm2", "hbm3"):
+        e64 = memory_access_energy_pj(mem, bits=64)
+        assert memory_access_energy_pj(mem, bits=128) == pytest.approx(2 * e64)
+        assert memory_access_energy_pj(mem, bits=8) == pytest.approx(e64 / 8)
+    # larger SRAMs cost more per access; DRAM per bit: LPDDR4 > HBM2 > HBM3
+    assert (memory_access_energy_pj("sram_8kb", bits=64) < memory_access_energy_pj("sram_32kb", bits=64)
+            < memory_access_energy_pj("sram_1mb", bits=64))
+    assert (memory_access_energy_pj("lpddr4", bits=1) > memory_access_energy_pj("hbm2", bits=1)
+            > memory_access_energy_pj("hbm3", bits=1))
+    with pytest.raises(UnitConfigError, match=r"^bits must be a positive int, not 0$"):
+        memory_access_energy_pj("hbm2", bits=0)
+    with pytest.raises(UnitConfigError, match=r"^memory must be one of sram_8kb, sram_32kb, sram_1mb, "
+                                              r"lpddr4, hbm2, hbm3, not 'ddr5'$"):
+        memory_access_energy_pj("ddr5", bits=8)
+
+
+def test_reference_stimulus_is_format_valid() -> None:
+    stim = reference_stimulus("fp16_mul", cycles=100, seed=1)
+    vals = np.array([[s["a"], s["b"]] for s in stim], dtype=np.uint16).view(np.float16)
+    assert np.isfinite(vals).all()
+    ints = reference_stimulus("int8_mul", cycles=100, seed=1)
+    assert all(0 <= s["a"] < 256 and 0 <= s["b"] < 256 for s in ints)
