@@ -2,6 +2,7 @@
 (DMA, SRAM, MAC array, vector unit, DRAM). Imports only ``mapping`` and ``hw``."""
 from __future__ import annotations
 
+from ._design_point import mac_unit_cost, run_design_point
 from ._energy import EnergyModel, energy_model
 from ._engine import OpRun, run_steps
 from ._hwconfig import DEFAULT_PRESET, PRESETS, HardwareConfig, hardware_from_dict, load_hardware
@@ -12,7 +13,8 @@ from ._trace import trace_dict, write_trace
 from .errors import HardwareConfigError, SimulationError
 
 __all__ = [
-    "DEFAULT_PRESET", "EnergyModel", "NumericsResult", "check_gemm_record", "run_layer_numerics", "HardwareConfig", "HardwareConfigError", "OpRun", "PRESETS", "SimResult",
+    "DEFAULT_PRESET", "EnergyModel", "NumericsResult", "check_gemm_record", "run_layer_numerics",
+    "mac_unit_cost", "run_design_point", "HardwareConfig", "HardwareConfigError", "OpRun", "PRESETS", "SimResult",
     "SimulationError", "TimingSources", "energy_model", "hardware_from_dict", "load_hardware", "run_steps",
     "simulate", "simulate_op", "timing_sources", "trace_dict", "write_result_trace", "write_trace",
 ]

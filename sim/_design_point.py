@@ -1,0 +1,110 @@
+"""One design point end to end: a model's layer(s) on a hardware config under several recipes
+-> cycles, energy, MAC-array area, output error, trace file. What ``lowbit demo`` and the sweep
+call.
+
+Area: ``rows x cols`` times the area of the recipe's MAC unit (``hw.units.build_mac`` for the
+activation x weight element formats, characterised by ``hw.cost.characterize`` from its own
+RTL, cached by design hash) — the MAC array only, without SRAM, DMA or the vector unit. The
+MAC energy per op needs a switching-activity stimulus that the cost model draws per format; it
+is used when the caller passes ``CostRecord`` s with ``energy_pj_per_op``, otherwise the energy
+column covers memory only (``energy_complete`` says which).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from mapping import Recipe, parse_recipe
+
+from ._hwconfig import HardwareConfig, load_hardware
+from ._numerics import run_layer_numerics
+from ._run import simulate
+from ._trace import write_trace
+from .errors import SimulationError
+
+__all__ = ["run_design_point", "mac_unit_cost"]
+
+
+def _element(q):
+    """Element format of a quantizer (block formats: their element; the shared scale is applied
+    outside the MAC, so block-scale hardware is not in the area)."""
+    return q.format.element if q.granularity == "block" else q.format
+
+
+def mac_unit_cost(recipe: Recipe):
+    """``hw.cost.characterize`` record (area; no energy) of the MAC unit of ``recipe``
+    (activations x weights, exact accumulation to the recipe's accumulator), or a string saying
+    why there is none."""
+    try:
+        from hw.cost import characterize
+        from hw.units import build_mac
+    except ImportError as exc:
+        return f"cost model not available ({exc})"
+    try:
+        unit = build_mac(a=_element(recipe.activations), b=_element(recipe.weights), acc="exact",
+                         out=recipe.accumulator)
+    except (ValueError, TypeError) as exc:
+        return f"no MAC unit for {recipe.name}: {exc}"
+    return characterize(unit, stimulus=None, fpga=())
+
+
+def run_design_point(*, model: str = "bert-base", recipes=("INT8", "FP8", "MXFP4"),
+                     hw: HardwareConfig | str | None = "edge-16x16", layers: int = 1, prefill: int | None = None,
+                     tokens: int = 16, seed: int = 0, out_dir: str | Path | None = None, area: bool = True,
+                     mac_costs: dict | None = None) -> pd.DataFrame:
+    """Simulate ``layers`` layer(s) of ``model`` under each recipe on ``hw`` and run one layer in
+    numerics mode; one row per recipe.
+
+    Columns: recipe, cycles, latency_ms, mac_utilisation, dram_mb, energy_uj, energy_complete,
+    mac_area_um2, array_area_um2, output_rel_error, gemm_outputs_checked (equal/checked vs the
+    exact-rational reference), trace (path, when ``out_dir`` is given), notes.
+
+    Raises
+    ------
+    ModelConfigError, RecipeError, HardwareConfigError, MappingError, SimulationError
+    """
+    hw = load_hardware(hw) if not isinstance(hw, HardwareConfig) else hw
+    if isinstance(recipes, (str, Recipe)):
+        recipes = (recipes,)
+    if not recipes:
+        raise SimulationError(f"recipes must name at least one recipe, not {recipes!r}")
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name in recipes:
+        r = parse_recipe(name) if not isinstance(name, Recipe) else name
+        cost = (mac_costs or {}).get(r.name)
+        if cost is None and area:
+            cost = mac_unit_cost(r)
+        rec = cost if not isinstance(cost, str) else None
+        res = simulate(model, r, hw, prefill=prefill, layers=layers, trace=out is not None,
+                       mac_cost=rec if rec is not None and rec.energy_pj_per_op is not None else None)
+        s = res.summary
+        trace = None
+        if out is not None:
+            trace = out / f"trace_{res.summary['model']}_{r.name}_{hw.name}.json"
+            write_trace(res.trace_events, trace, hw)
+        nr = run_layer_numerics(model, r, tokens=tokens, seed=seed)
+        checks = nr.gemm_checks(samples=4)
+        mac_area = float(rec.area_um2) if rec is not None else float("nan")
+        notes = list(s["notes"])
+        if isinstance(cost, str):
+            notes.append(f"area: {cost}")
+        elif rec is not None:
+            notes.append(f"area: {rec.name} from hw.cost.characterize (45 nm estimate, MAC array only"
+                         + (", block-scale logic not included)" if r.weights.granularity == "block" else ")"))
+        rows.append({
+            "recipe": r.name, "cycles": s["cycles"], "latency_ms": s["seconds"] * 1e3,
+            "mac_utilisation": s["mac_utilisation"],
+            "dram_mb": (s["dram_read_bytes"] + s["dram_write_bytes"]) / 1e6,
+            "energy_uj": (s["energy_dram_pj"] + s["energy_sram_pj"]
+                          + (s["energy_mac_pj"] if s["energy_mac_pj"] == s["energy_mac_pj"] else 0.0)) / 1e6,
+            "energy_complete": s["energy_pj"] == s["energy_pj"],
+            "mac_area_um2": mac_area, "array_area_um2": mac_area * hw.array_rows * hw.array_cols,
+            "output_rel_error": nr.rel_rms_error,
+            "gemm_outputs_checked": f"{int(checks.equal.sum())}/{int(checks.checked.sum())}",
+            "trace": str(trace) if trace else None, "notes": " | ".join(notes),
+        })
+    return pd.DataFrame(rows)
