@@ -109,10 +109,12 @@ def simulate_op(op, recipe: Recipe, hw: HardwareConfig, timing: TimingSources | 
 
 def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig | str | None = None, *,
              prefill: int | None = None, decode: int = 0, batch: int = 1, layers: int | None = None,
-             trace: bool = False, progress: bool = False, mac_cost=None) -> SimResult:
+             trace: bool = False, progress: bool = False, mac_cost=None, decode_only: bool = False) -> SimResult:
     """Simulate ``layers`` layers (default all) of ``model`` under ``recipe`` on ``hw``: prefill
     of ``prefill`` tokens (default: the model's natural input length) then ``decode`` steps.
     ``mac_cost``: a ``hw.cost.CostRecord`` of the recipe's MAC unit for the MAC energy column.
+    ``decode_only``: skip the prefill phase (its ``prefill`` tokens are taken as already in the
+    KV cache) and simulate only the decode steps.
 
     Raises
     ------
@@ -135,7 +137,10 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
                               f"context of {model.name} ({model.max_positions} tokens), not {prefill + decode}")
     timing = timing_sources(hw)
     energy = energy_model(hw, recipe, mac_cost)
-    phases = [("prefill", 0, prefill, 0)] + [("decode", t, 1, prefill + t - 1) for t in range(1, decode + 1)]
+    if decode_only and not decode:
+        raise SimulationError(f"decode must be positive with decode_only, not {decode!r}")
+    phases = [] if decode_only else [("prefill", 0, prefill, 0)]
+    phases += [("decode", t, 1, prefill + t - 1) for t in range(1, decode + 1)]
     it = phases
     if progress:
         from tqdm import tqdm

@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hw", default=None, help="hardware preset name or .toml (default: the default preset)")
     parser.add_argument("--prefill", type=int, default=None, help="prompt tokens (default: the model's natural input)")
     parser.add_argument("--decode", type=int, default=0, help="decode steps after the prefill (decoders only)")
+    parser.add_argument("--decode-only", action="store_true",
+                        help="simulate only the decode steps (the prefill tokens are taken as cached)")
     parser.add_argument("--batch", type=int, default=1, help="sequences per batch")
     parser.add_argument("--layers", type=int, default=None, help="simulate only the first N layers")
     parser.add_argument("--trace", default=None, help="write a Perfetto/Chrome trace JSON here")
@@ -42,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     hw = load_hardware(args.hw)
     res = simulate(args.model, args.recipe, hw, prefill=args.prefill, decode=args.decode, batch=args.batch,
-                   layers=args.layers, trace=args.trace is not None,
+                   layers=args.layers, trace=args.trace is not None, decode_only=args.decode_only,
                    progress=not args.no_progress and sys.stderr.isatty())
     print(res.summary_text())
     with pd.option_context("display.width", 200, "display.max_columns", 20):
