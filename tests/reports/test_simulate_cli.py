@@ -66,3 +66,11 @@ def test_decode_on_an_encoder(capsys):
 ])
 def test_bad_lengths(capsys, argv, message):
     assert _err(capsys, ["simulate", "--model", "bert-base", "--recipe", "INT8", *argv]) == f"lowbit: error: {message}"
+
+
+def test_numerics_flag(capsys):
+    assert main(["simulate", "--model", "bert-base", "--recipe", "FP8", "--hw", "edge-16x16", "--prefill", "16",
+                 "--layers", "1", "--numerics", "--tokens", "2", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "numerics (2 tokens, one layer): output error vs float64: relative RMS" in out
+    assert "golden GEMMs vs exact-rational reference:" in out

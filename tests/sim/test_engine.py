@@ -129,3 +129,12 @@ def test_memory_bound_decode_gemv_takes_bytes_over_bandwidth(recipe):
                                                           k=last[2], n=last[3]).total
     assert run.compute_cycles < bound  # memory-bound
     assert bound <= run.cycles <= bound + overhead
+
+
+@pytest.mark.parametrize("model", ["bert-base", "gpt2", "llama3-8b", "vit-b16", "whisper-large-v2-encoder"])
+def test_every_model_simulates(model):
+    res = simulate(model, "INT8", "edge-16x16", prefill=32, decode=2 if load_model(model).decoder else 0, layers=1)
+    ops = res.ops
+    assert res.summary["cycles"] == ops.total_cycles.sum() > 0
+    assert (ops.loc[ops.unit == "array", "macs"] > 0).all()
+    assert ops.loc[ops.unit == "array", "compute_cycles"].notna().all()  # tile_cycles for every GEMM
