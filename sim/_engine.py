@@ -23,6 +23,8 @@ last output tile with its latency.
 
 Stall causes of the compute unit: ``input`` (waiting for a tile load), ``output`` (waiting for
 an output slot, i.e. stores backing up), ``drain`` (after the last step, waiting for stores).
+Inside the array's busy time, ``tile_cycles`` splits cycles into fill, steady state, drain and
+weight load (``array_*`` fields): only steady-state cycles stream operands at full rate.
 """
 from __future__ import annotations
 
@@ -51,6 +53,10 @@ class OpRun:
     dram_read_bytes: int = 0
     dram_write_bytes: int = 0
     dram_busy_cycles: float = 0.0
+    array_fill: int = 0
+    array_steady: int = 0
+    array_drain: int = 0
+    array_weight_load: int = 0
     steps: int = 0
     events: list = field(default_factory=list)
 
@@ -154,6 +160,12 @@ def run_steps(steps: list[Step], hw: HardwareConfig, timing: TimingSources, *, d
             elif cyc:
                 t2 = env.now
                 res.compute_cycles += cyc
+                if st.work[0] == "gemm":
+                    f, sd, dr, wl = timing.array_parts(dataflow, st.work[1], st.work[2], st.work[3])
+                    res.array_fill += f
+                    res.array_steady += sd
+                    res.array_drain += dr
+                    res.array_weight_load += wl
                 yield env.timeout(cyc)
                 if trace:
                     unit = "array" if st.work[0] == "gemm" else "vector"

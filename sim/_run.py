@@ -57,6 +57,8 @@ class SimResult:
                  f"MAC utilisation {s['mac_utilisation']:.3f}  DRAM busy {s['dram_utilisation']:.3f}",
                  f"stalls (array/vector waiting): input {s['stall_input']:.0f}  output {s['stall_output']:.0f}  "
                  f"drain {s['stall_drain']:.0f} cycles",
+                 f"array busy cycles: steady {s['array_steady']:.0f}  fill {s['array_fill']:.0f}  "
+                 f"drain {s['array_drain']:.0f}  weight load {s['array_weight_load']:.0f}",
                  f"DRAM read {s['dram_read_bytes'] / 1e6:.3f} MB  write {s['dram_write_bytes'] / 1e6:.3f} MB  "
                  f"SRAM read {s['sram_read_bytes'] / 1e6:.3f} MB  write {s['sram_write_bytes'] / 1e6:.3f} MB",
                  "energy " + " ".join(f"{k} {s['energy_' + k + '_pj'] / 1e6:.3f} uJ"
@@ -184,6 +186,10 @@ def _row(phase, step, kv_len, op, mp, run: OpRun, hw, timing: TimingSources, ene
         "stall_input": run.stall_input, "stall_output": run.stall_output, "stall_drain": run.stall_drain,
         "dram_read_bytes": run.dram_read_bytes, "dram_write_bytes": run.dram_write_bytes,
         "dram_busy_cycles": run.dram_busy_cycles,
+        "array_fill": run.array_fill if gemm and not missing else np.nan,
+        "array_steady": run.array_steady if gemm and not missing else np.nan,
+        "array_drain": run.array_drain if gemm and not missing else np.nan,
+        "array_weight_load": run.array_weight_load if gemm and not missing else np.nan,
         "sram_read_bytes": sram_r, "sram_write_bytes": sram_w, "macs": macs,
         "mac_utilisation": (macs / (hw.array_rows * hw.array_cols * run.cycles)
                             if gemm and run.cycles and not missing else np.nan),
@@ -228,6 +234,9 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, timing, e
                             else float("nan")),
         "dram_utilisation": tot("dram_busy_cycles") / cycles if cycles else float("nan"),
         "stall_input": tot("stall_input"), "stall_output": tot("stall_output"), "stall_drain": tot("stall_drain"),
+        "array_fill": float((ops.array_fill * L).sum()), "array_steady": float((ops.array_steady * L).sum()),
+        "array_drain": float((ops.array_drain * L).sum()),
+        "array_weight_load": float((ops.array_weight_load * L).sum()),
         "dram_read_bytes": tot("dram_read_bytes"), "dram_write_bytes": tot("dram_write_bytes"),
         "sram_read_bytes": tot("sram_read_bytes"), "sram_write_bytes": tot("sram_write_bytes"),
         "energy_pj": tot("energy_pj"), "energy_dram_pj": tot("energy_dram_pj"),

@@ -78,6 +78,12 @@ class TimingSources:
             return None
         return _array_cached(self.tile_cycles, self.hw.array_rows, self.hw.array_cols, dataflow, m, k, n)
 
+    def array_parts(self, dataflow: str, m: int, k: int, n: int) -> tuple[int, int, int, int] | None:
+        """(fill, steady, drain, weight_load) cycles of one tile (``TileTiming`` fields)."""
+        if self.tile_cycles is None:
+            return None
+        return _array_parts(self.tile_cycles, self.hw.array_rows, self.hw.array_cols, dataflow, m, k, n)
+
     def step_cycles(self, work: tuple, dataflow: str) -> int | None:
         """Cycles of one schedule step (``None`` where the timing source is missing)."""
         if work[0] == "gemm":
@@ -97,6 +103,12 @@ def _array_cached(fn: Callable, rows: int, cols: int, dataflow: str, m: int, k: 
     tile itself (WS: k x n blocks of B pinned, the tile's m rows of A streamed; OS: m x n blocks
     of C pinned), tiles run back to back."""
     return int(fn(rows=rows, cols=cols, dataflow=dataflow, m=m, k=k, n=n).total)
+
+
+@lru_cache(maxsize=65536)
+def _array_parts(fn: Callable, rows: int, cols: int, dataflow: str, m: int, k: int, n: int) -> tuple[int, int, int, int]:
+    t = fn(rows=rows, cols=cols, dataflow=dataflow, m=m, k=k, n=n)
+    return int(t.fill), int(t.steady), int(t.drain), int(t.weight_load)
 
 
 @lru_cache(maxsize=65536)

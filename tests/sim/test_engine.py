@@ -138,3 +138,12 @@ def test_every_model_simulates(model):
     assert res.summary["cycles"] == ops.total_cycles.sum() > 0
     assert (ops.loc[ops.unit == "array", "macs"] > 0).all()
     assert ops.loc[ops.unit == "array", "compute_cycles"].notna().all()  # tile_cycles for every GEMM
+
+
+def test_array_breakdown_adds_up():
+    res = simulate("bert-base", "INT8", "edge-16x16", prefill=64, layers=1)
+    g = res.ops[res.ops.unit == "array"]
+    parts = g.array_fill + g.array_steady + g.array_drain + g.array_weight_load
+    assert (parts == g.compute_cycles).all()
+    # steady-state cycles of every GEMM are at least MACs / PEs
+    assert (g.array_steady * 16 * 16 >= g.macs).all()
