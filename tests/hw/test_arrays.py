@@ -1,0 +1,203 @@
+"""Systolic arrays in Amaranth's simulator: outputs bit-identical to ``hw.numerics.gemm`` with
+the matching accumulation, measured cycles equal to ``tile_cycles`` (per tile and per GEMM);
+``tile_cycles`` against SCALE-Sim's closed forms; bad input raises exact messages."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from hw.arrays import (MAX_EXPORT_PES, SystolicArray, build_array, demo_check, run_gemm, scalesim_fold_cycles,
+                       scalesim_gemm_cycles, single_tile_cycles, tile_cycles, tile_shapes)
+from hw.errors import UnitConfigError
+from hw.formats import BlockFormat, parse
+from hw.numerics import gemm
+
+#: (a/b format, accumulation, output format) of the PE pairings under test
+PAIRINGS = {
+    "int8": ("int8", "exact", "int32"),
+    "e4m3fn": ("e4m3fn", "exact", "float32"),
+    "bf16": ("bfloat16", "float32", "float32"),
+    "mxfp4": ("mxfp4", "float32", "float32"),
+}
+
+
+def _operands(fmt_name: str, m: int, k: int, n: int, rng: np.random.Generator):
+    """Codes (and block scales) of A (m x k) and B (k x n): every code of the element formats
+    (NaN, inf, -0, subnormals included); MX blocks quantized from Gaussian data with spread
+    scales."""
+    fmt = parse(fmt_name)
+    if isinstance(fmt, BlockFormat):
+        sa, a = fmt.quantize(rng.standard_normal((m, k)) * np.exp2(rng.integers(-6, 7, (m, 1))))
+        sbt, bt = fmt.quantize(rng.standard_normal((n, k)) * np.exp2(rng.integers(-6, 7, (n, 1))))
+        return a, bt.T, sa, sbt.T
+    return rng.integers(0, 1 << fmt.bits, (m, k)), rng.integers(0, 1 << fmt.bits, (k, n)), None, None
+
+
+def _check(pairing: str, rows: int, cols: int, dataflow: str, m: int, k: int, n: int, seed: int = 0) -> None:
+    fmt, acc, out = PAIRINGS[pairing]
+    arr = SystolicArray(rows=rows, cols=cols, dataflow=dataflow, a_format=fmt, b_format=fmt, acc=acc,
+                        out_format=out, max_k=max(k, 64))
+    rng = np.random.default_rng(seed)
+    a, b, sa, sb = _operands(fmt, m, k, n, rng)
+    run = run_gemm(arr, a, b, a_scales=sa, b_scales=sb)
+    want = gemm(a, fmt, b, fmt, out, acc, a_scales=sa, b_scales=sb, order="sequential")
+    assert run.codes.dtype == want.dtype
+    np.testing.assert_array_equal(run.codes, want)
+    for (m0, k0, n0, mt, kt, nt), measured in zip(run.tiles, run.tile_cycles):
+        assert measured == tile_cycles(rows=rows, cols=cols, dataflow=dataflow, m=mt, k=kt, n=nt).total
+    model = tile_cycles(rows=rows, cols=cols, dataflow=dataflow, m=m, k=k, n=n, max_m=arr.max_m, max_k=arr.max_k)
+    assert run.cycles == model.total
+    assert len(run.tiles) == model.folds
+
+
+# (pairing, rows, cols, dataflow, m, k, n): M, K or N of 1, not multiples of the array, K over
+# several folds (WS), N over several folds, non-square arrays
+FAST_CASES = [
+    ("int8", 2, 2, "ws", 3, 5, 3), ("int8", 2, 2, "os", 3, 5, 3),
+    ("int8", 3, 4, "ws", 1, 1, 1), ("int8", 3, 4, "os", 1, 1, 1),
+    ("int8", 4, 4, "ws", 5, 9, 6), ("int8", 4, 4, "os", 6, 9, 5),
+    ("int8", 8, 8, "ws", 3, 11, 10), ("int8", 8, 8, "os", 10, 6, 3),
+    ("e4m3fn", 2, 2, "ws", 1, 5, 3), ("e4m3fn", 2, 2, "os", 3, 4, 1),
+    ("e4m3fn", 4, 4, "ws", 6, 9, 5), ("e4m3fn", 4, 3, "os", 5, 7, 4),
+    ("bf16", 2, 3, "ws", 3, 5, 4), ("bf16", 2, 3, "os", 3, 5, 4),
+    ("mxfp4", 2, 2, "ws", 3, 64, 3), ("mxfp4", 2, 2, "os", 3, 64, 3),
+]
+
+SLOW_CASES = [
+    (p, 8, 8, df, m, k, n) for p in ("e4m3fn", "bf16", "mxfp4") for df in ("ws", "os")
+    for (m, k, n) in ((9, 64, 11), (1, 32, 1))
+] + [
+    ("int8", 5, 7, "ws", 12, 23, 15), ("int8", 5, 7, "os", 12, 23, 15),
+    ("bf16", 4, 4, "ws", 1, 13, 9), ("bf16", 4, 4, "os", 9, 1, 4),
+    ("mxfp4", 4, 4, "ws", 6, 96, 5), ("mxfp4", 3, 5, "os", 7, 64, 6),
+]
+
+
+@pytest.mark.parametrize("case", FAST_CASES, ids=lambda c: "-".join(map(str, c)))
+def test_rtl_bit_exact_and_cycle_exact(case) -> None:
+    _check(*case)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", SLOW_CASES, ids=lambda c: "-".join(map(str, c)))
+def test_rtl_bit_exact_and_cycle_exact_large(case) -> None:
+    _check(*case, seed=1)
+
+
+def test_demo_check_rows() -> None:
+    rows = demo_check(rows=2, cols=2, m=3, k=32, n=3)
+    assert [r[0] for r in rows] == ["int8", "fp8 e4m3fn", "mxfp4"]
+    for label, exact, rtl, model in rows:
+        assert exact == "yes", label
+        assert rtl == model, label
+
+
+# ---- timing function vs SCALE-Sim ----------------------------------------------------------
+
+ARRAYS = [(4, 4), (8, 16), (32, 32), (128, 128), (3, 5)]
+
+
+@pytest.mark.parametrize("rows,cols", ARRAYS)
+def test_ws_full_folds_are_scalesim_plus_four(rows: int, cols: int) -> None:
+    for kf, nf, m in itertools.product((1, 2, 5), (1, 3), (1, 7, 512)):
+        k, n = kf * rows, nf * cols
+        ours = tile_cycles(rows=rows, cols=cols, dataflow="ws", m=m, k=k, n=n)
+        theirs = scalesim_gemm_cycles(rows=rows, cols=cols, dataflow="ws", m=m, k=k, n=n)
+        assert ours.folds == kf * nf
+        assert ours.total - theirs == 4 * ours.folds
+        assert tile_cycles(rows=rows, cols=cols, dataflow="ws", m=m, k=rows, n=cols).total == \
+            scalesim_fold_cycles(rows=rows, cols=cols, dataflow="ws", t=m) + 4
+
+
+@pytest.mark.parametrize("rows,cols", ARRAYS)
+def test_os_full_folds_are_scalesim_plus_drain_and_three(rows: int, cols: int) -> None:
+    for mf, nf, k in itertools.product((1, 2, 5), (1, 3), (1, 7, 4096)):
+        m, n = mf * rows, nf * cols
+        ours = tile_cycles(rows=rows, cols=cols, dataflow="os", m=m, k=k, n=n)
+        theirs = scalesim_gemm_cycles(rows=rows, cols=cols, dataflow="os", m=m, k=k, n=n)
+        assert ours.folds == mf * nf
+        assert ours.drain == rows * ours.folds
+        assert ours.total - theirs == (rows + 3) * ours.folds
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_gemm_timing_is_the_sum_of_its_tiles(dataflow: str) -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        rows, cols = (int(x) for x in rng.integers(1, 40, 2))
+        m, k, n = (int(x) for x in rng.integers(1, 300, 3))
+        lim = int(rng.integers(1, 100))
+        kw = {"max_m": lim} if dataflow == "ws" else {"max_k": lim}
+        whole = tile_cycles(rows=rows, cols=cols, dataflow=dataflow, m=m, k=k, n=n, **kw)
+        tiles = tile_shapes(rows=rows, cols=cols, dataflow=dataflow, m=m, k=k, n=n, **kw)
+        parts = [single_tile_cycles(rows=rows, cols=cols, dataflow=dataflow, m=mt, k=kt, n=nt)
+                 for _, _, _, mt, kt, nt in tiles]
+        assert whole.folds == len(tiles)
+        assert (whole.fill, whole.steady, whole.drain, whole.weight_load) == tuple(map(sum, zip(*parts)))
+        assert whole.total == whole.fill + whole.steady + whole.drain + whole.weight_load
+        covered = {(m0 + i, k0 + j, n0 + q) for m0, k0, n0, mt, kt, nt in tiles[:3]
+                   for i in range(min(mt, 2)) for j in range(min(kt, 2)) for q in range(min(nt, 2))}
+        assert all(0 <= a < m and 0 <= b < k and 0 <= c < n for a, b, c in covered)
+        assert sum(mt * kt * nt for *_, mt, kt, nt in tiles) == m * k * n
+
+
+# ---- bad input -------------------------------------------------------------------------------
+
+def test_tile_cycles_rejects_bad_input() -> None:
+    with pytest.raises(UnitConfigError, match=r"^rows must be a positive integer, not 0$"):
+        tile_cycles(rows=0, cols=4, dataflow="ws", m=1, k=1, n=1)
+    with pytest.raises(UnitConfigError, match=r"^k must be a positive integer, not 0$"):
+        tile_cycles(rows=4, cols=4, dataflow="ws", m=1, k=0, n=1)
+    with pytest.raises(UnitConfigError, match=r"^dataflow must be one of 'ws', 'os', not 'is'$"):
+        tile_cycles(rows=4, cols=4, dataflow="is", m=1, k=1, n=1)
+    with pytest.raises(UnitConfigError, match=r"^n must be a positive integer, not 2\.0$"):
+        tile_cycles(rows=4, cols=4, dataflow="os", m=1, k=1, n=2.0)
+
+
+def test_array_rejects_bad_parameters_and_tiles() -> None:
+    with pytest.raises(UnitConfigError, match=r"^rows must be an integer from 1 to 256, not 0$"):
+        SystolicArray(rows=0, cols=4)
+    with pytest.raises(UnitConfigError, match=r"^cols must be an integer from 1 to 256, not 300$"):
+        SystolicArray(rows=4, cols=300)
+    with pytest.raises(UnitConfigError, match=r"^acc must be a float format for block operands "
+                                              r"\(mxfp4 x mxfp4\), not 'exact'$"):
+        SystolicArray(rows=2, cols=2, a_format="mxfp4", b_format="mxfp4", acc="exact")
+    arr = SystolicArray(rows=4, cols=3, dataflow="ws", max_m=16)
+    arr._MustUse__silence = True  # never elaborated: only its checks are used
+    with pytest.raises(UnitConfigError, match=r"^tile k must be at most 4 \(the array's rows\) for dataflow 'ws', "
+                                              r"not 5$"):
+        arr.check_tile(m=1, k=5, n=1)
+    with pytest.raises(UnitConfigError, match=r"^tile m must be at most 16 \(the array's max_m\) for dataflow 'ws', "
+                                              r"not 17$"):
+        arr.check_tile(m=17, k=1, n=1)
+    with pytest.raises(UnitConfigError, match=r"^tile n must be a positive integer, not 0$"):
+        arr.check_tile(m=1, k=1, n=0)
+    assert arr.tile_cycles(m=16, k=4, n=3) == 16 + 4 + (4 + 2) + 3
+
+
+def test_driver_rejects_bad_gemms() -> None:
+    arr = SystolicArray(rows=2, cols=2, max_k=8)
+    arr._MustUse__silence = True
+    with pytest.raises(UnitConfigError, match=r"^GEMM k must be at most 8 \(the array's max_k\), not 9$"):
+        run_gemm(arr, np.zeros((1, 9), dtype=np.uint8), np.zeros((9, 1), dtype=np.uint8))
+    with pytest.raises(UnitConfigError, match=r"^GEMM m must be a positive integer, not 0$"):
+        run_gemm(arr, np.zeros((0, 3), dtype=np.uint8), np.zeros((3, 1), dtype=np.uint8))
+    with pytest.raises(UnitConfigError, match=r"^operands must be M x K and K x N code arrays, not \(2, 3\) and "
+                                              r"\(2, 3\)$"):
+        run_gemm(arr, np.zeros((2, 3), dtype=np.uint8), np.zeros((2, 3), dtype=np.uint8))
+
+
+def test_build_array_rejects_arrays_beyond_the_exporter_limit() -> None:
+    assert MAX_EXPORT_PES == 1024
+    with pytest.raises(UnitConfigError, match=r"^array must have at most 1024 PEs for Verilog export, "
+                                              r"not 2048 \(64 x 32\)$"):
+        build_array(rows=64, cols=32)
+    with pytest.raises(UnitConfigError, match=r"^rows must be a positive integer, not 0$"):
+        build_array(rows=0, cols=4)
+    unit = build_array(rows=2, cols=3, dataflow="os", a_format="e4m3fn")
+    unit.component._MustUse__silence = True
+    assert unit.name == "array_os_2x3_e4m3fnxe4m3fn_exact"
+    assert unit.metadata["tile_limits"] == {"m": 2, "k": 4096, "n": 3}
+    assert unit.metadata["out_format"] == "float32"
