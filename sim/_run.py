@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from mapping import (GemmMapping, GemmOp, ModelConfig, Recipe, VectorOp, layer_ops, load_model, map_op,
+from mapping import (GemmMapping, GemmOp, ModelConfig, Recipe, layer_ops, load_model, map_op,
                      parse_recipe, steps_of)
 
 from ._energy import EnergyModel, energy_model
@@ -158,7 +158,7 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
             mp, run = memo[key]
             rows.append(_row(phase, step, past + tokens, op, mp, run, hw, timing, energy, n_layers, reused))
             if trace:
-                events.append((f"{phase} {step}" if phase == "decode" else "prefill", op.name, offset, run))
+                events.append((f"{phase} {step}" if phase == "decode" else "prefill", op.name, offset, run, n_layers))
             offset += run.cycles * n_layers
     ops = pd.DataFrame(rows)
     return SimResult(ops, _layers_table(ops), _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers,

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from hw.units.nonlinear import shiftmax_timing
-from mapping import VectorOp, layer_ops, load_model, map_op, parse_recipe, steps_of
+from mapping import VectorOp, layer_ops, load_model, parse_recipe, steps_of
 from sim import PRESETS, simulate, simulate_op, timing_sources, write_result_trace
 
 HW = PRESETS["default-32x32"]
