@@ -38,6 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--param", action="append", default=[], metavar="KEY=INT",
                         help="a nonlinear unit parameter (repeatable)")
     parser.add_argument("-o", "--out-dir", required=True, metavar="DIR", help="output folder")
+    # array (hw.arrays): lowbit verilog array --rows 4 --cols 4 --dataflow ws --a int8 -o out/
+    parser.add_argument("--rows", type=int, help="array: PE rows")
+    parser.add_argument("--cols", type=int, help="array: PE columns")
+    parser.add_argument("--dataflow", default="ws", help="array: ws or os (default ws)")
+    parser.add_argument("--max-m", type=int, default=4096, help="array: longest A stream of a WS tile (default 4096)")
 
 
 def _need(args: argparse.Namespace, *names: str) -> None:
@@ -64,6 +69,17 @@ def run(args: argparse.Namespace) -> int:
     from hw.units import build_unit
 
     kind = args.unit
+    if kind == "array":
+        from hw.arrays import build_array
+
+        _need(args, "a", "rows", "cols")
+        unit = build_array(rows=args.rows, cols=args.cols, dataflow=args.dataflow, a_format=args.a,
+                           b_format=args.b, acc=args.acc, out_format=args.out_format, max_m=args.max_m,
+                           max_k=args.max_k)
+        res = export_verilog(unit.component, name=unit.name, out_dir=args.out_dir, metadata=unit.metadata)
+        print(f"{res.verilog_path}  ({unit.name}, timing hw.arrays.tile_cycles)")
+        print(f"{res.metadata_path}")
+        return 0
     if kind in ("mac", "dot"):
         _need(args, "a", "b")
         unit = build_unit(kind, a=args.a, b=args.b, acc=args.acc, out=args.out_format or "float32",
