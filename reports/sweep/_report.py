@@ -179,7 +179,7 @@ def _comparisons(frame: pd.DataFrame, metric_cols: list[tuple[str, str, float]])
                 if math.isfinite(v) and math.isfinite(vb):
                     row[f"{label} {rec}"] = v * scale
                     row[f"{label} {base}"] = vb * scale
-                    row[f"ratio {rec}/{base}"] = v / vb if vb else math.nan
+                    row[f"{label} ratio {rec}/{base}"] = v / vb if vb else math.nan
             rows.append(row)
         out.append(_table(pd.DataFrame(rows)))
         out.append(_p(f"Ratios of {rec} to {base} on the same hardware and workload, from this sweep's own "
@@ -258,8 +258,8 @@ def _build(frame: pd.DataFrame, manifest: dict, folder: Path, title: str) -> Non
         else:
             why = {"energy_pj": "energy", "array_area_mm2": "area", "latency_s": "latency"}[col]
             reason = manifest.get("unavailable", {}).get(why)
-            if reason is None and col in frame.columns and col + "" == "energy_pj":
-                reason = next((p for p in frame.get("energy_provenance", pd.Series(dtype=str)) if p), "")
+            if reason is None and col == "energy_pj" and "energy_provenance" in frame.columns:
+                reason = next((p for p in frame["energy_provenance"] if p), "")
             notes.append(f"{label.split(' (')[0]}: no figure in these results"
                          + (f" ({reason})" if reason else " (metric not asked for)") + "; left out.")
     has_error = _usable(frame, ERROR[0]) is not None

@@ -48,6 +48,9 @@ class SweepResult:
     computed, cached, failed : points evaluated in this run, points found complete in the cache,
         points with an error (in either).
     wall_s : wall time of the run (s).
+    evaluations_computed, evaluations_cached : (point, metric source) evaluations run in this
+        run / found in the cache (points that agree on a source's inputs share one evaluation).
+    unavailable : metric -> why its source is not available (its columns are left out).
     out_dir : the folder written (``None`` if no folder was given).
     """
 
@@ -56,6 +59,8 @@ class SweepResult:
     cached: int
     failed: int
     wall_s: float
+    evaluations_computed: int
+    evaluations_cached: int
     unavailable: dict
     out_dir: Path | None = None
 
@@ -97,10 +102,9 @@ def connect_client(scheduler: str | None, workers: int | None):
     if scheduler is not None:
         try:
             return Client(scheduler, timeout=SCHEDULER_TIMEOUT_S, set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as exc:
-            reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+        except (OSError, TimeoutError, ValueError):
             raise ConnectionError(f"scheduler must be a reachable Dask scheduler address, not {scheduler!r} "
-                                  f"(no connection within {SCHEDULER_TIMEOUT_S:g} s: {reason})") from None
+                                  f"(no connection within {SCHEDULER_TIMEOUT_S:g} s)") from None
     n = workers or 1
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=n > 1, dashboard_address=None,
                            silence_logs=logging.ERROR)
@@ -152,9 +156,6 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, *, scheduler: 
     if scheduler is not None and (not isinstance(scheduler, str) or "://" not in scheduler):
         raise SpecError(f"scheduler must be an address such as tcp://HOST:PORT, not {scheduler!r}")
     store = cache if isinstance(cache, ResultCache) else ResultCache(cache)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / MANIFEST).unlink(missing_ok=True)  # not a finished sweep until written again
 
     all_sources = sources_for(spec.metrics)
     unavailable = {}
@@ -187,7 +188,12 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, *, scheduler: 
                 todo[k] = (s, p)
         keys.append(row_keys)
     cached_points = [i for i, ks in enumerate(keys) if all(k in payloads for k in ks)]
+    n_hits = len(payloads)
 
+    client = connect_client(scheduler, workers) if todo else None  # fails before anything is written
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / MANIFEST).unlink(missing_ok=True)  # not a finished sweep until written again
     bar = None
     if progress:
         from tqdm import tqdm
@@ -210,7 +216,6 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, *, scheduler: 
         for i, ks in waiting.items():
             for k in ks:
                 by_key.setdefault(k, []).append(i)
-        client = connect_client(scheduler, workers)
         try:
             from dask.distributed import as_completed
 
@@ -236,12 +241,15 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, *, scheduler: 
                             bar.set_postfix(done=done, cached=len(cached_points), failed=len(failed_ids))
         finally:
             _close(client)
-    if bar is not None:
+            if bar is not None:
+                bar.close()
+    elif bar is not None:
         bar.close()
 
     frame = _frame(spec, sources, keys, payloads, versions)
     result = SweepResult(frame=frame, computed=len(spec.points) - len(cached_points), cached=len(cached_points),
-                         failed=len(failed_ids), wall_s=time.perf_counter() - t0, unavailable=unavailable,
+                         failed=len(failed_ids), wall_s=time.perf_counter() - t0,
+                         evaluations_computed=len(todo), evaluations_cached=n_hits, unavailable=unavailable,
                          out_dir=out)
     if out is not None:
         write_results(result, spec, out, versions, store)
@@ -303,7 +311,8 @@ def write_results(result: SweepResult, spec: SweepSpec, out: Path, versions: dic
         "unavailable": result.unavailable, "points": len(spec.points),
         "accuracy": asdict(spec.accuracy),
         "run": {"computed": result.computed, "cached": result.cached, "failed": result.failed,
-                "wall_s": round(result.wall_s, 3)},
+                "evaluations_computed": result.evaluations_computed,
+                "evaluations_cached": result.evaluations_cached, "wall_s": round(result.wall_s, 3)},
         "cache": str(store.root), "versions": versions,
         "files": [RESULTS_CSV, RESULTS_PARQUET],
     }

@@ -122,8 +122,9 @@ class SimulatorSource(MetricSource):
             "energy_pj": float(s["energy_pj"]),
             "latency_provenance": prov + ("" if complete else " (compute timing missing for some ops: "
                                           "cycles are a lower bound)"),
-            "energy_provenance": ("measured: sim.simulate energy (MACs, SRAM and DRAM bytes x hw.cost figures)"
-                                  if math.isfinite(s["energy_pj"]) else "not available: " + notes),
+            "energy_provenance": ("derived: sim.simulate energy (MACs, SRAM and DRAM bytes x hw.cost figures): "
+                                  if math.isfinite(s["energy_pj"]) else "not available: ")
+                                 + " | ".join(n for n in s["notes"] if "energy" in n),
             "sim_notes": notes,
         }
 

@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mapping import MODEL_NAMES, Recipe, load_model, parse_recipe
+from mapping import MODEL_NAMES, RECIPE_NAMES, Recipe, load_model, parse_recipe
 from sim import HardwareConfig, load_hardware
 
 from ..errors import SpecError
@@ -225,8 +225,7 @@ def _check_value(src: str, axis: str, where: str, v: Any, base_dir: Path) -> Any
         try:
             parse_recipe(v)
         except ValueError:
-            raise _fail(w, "a recipe shorthand (FP16, BF16, INT8, W4A8, W4A8-FP8, FP8, FP6, MXFP4, MXFP8, "
-                           "W4A8KV4, I-BERT) or a .toml path", v) from None
+            raise _fail(w, f"a recipe shorthand ({', '.join(RECIPE_NAMES)}) or a .toml path", v) from None
         return (v, "")
     if axis == "accumulate":
         if v not in ACCUMULATE:

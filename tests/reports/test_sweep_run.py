@@ -1,0 +1,154 @@
+"""Sweeps end to end on a local Dask cluster: the results table (checked against direct calls of
+the simulator and numerics mode), CSV/Parquet files, a second run served entirely from the
+cache, a failing point recorded without stopping the others, and a sweep killed with SIGKILL
+mid-way then resumed giving exactly the results of an uninterrupted run."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reports.sweep import ResultCache, load_spec, pareto_front, run_sweep, spec_from_dict
+from sim import simulate
+from sim._numerics import run_layer_numerics
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = ROOT / "examples" / "sweep_small.toml"
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """The small example swept once on a fresh cache (one in-process Dask worker), then again."""
+    base = tmp_path_factory.mktemp("small")
+    spec = load_spec(SMALL)
+    first = run_sweep(spec, base / "out", workers=1, cache=base / "cache", progress=False)
+    second = run_sweep(spec, base / "out2", workers=1, cache=base / "cache", progress=False)
+    return spec, first, second, base
+
+
+def test_results_table_one_row_per_point_with_provenance(small_run) -> None:
+    spec, first, _, base = small_run
+    f = first.frame
+    assert len(f) == len(spec.points) == 8 and list(f["point"]) == list(range(8))
+    assert (f["status"] == "ok").all(), f["error"].tolist()
+    for col in ("cycles", "latency_s", "output_error", "cache_key", "tool_versions", "code_sha256",
+                "latency_provenance", "accuracy_provenance", "energy_provenance"):
+        assert col in f.columns
+    assert f["cache_key"].is_unique
+    assert all(p.startswith("measured: sim.simulate") for p in f["latency_provenance"])
+    assert json.loads(f["tool_versions"][0])["numpy"] == np.__version__
+    # files: CSV and Parquet hold the same table; the manifest is written
+    parquet = pd.read_parquet(base / "out" / "results.parquet")
+    pd.testing.assert_frame_equal(parquet, f, check_dtype=False)
+    csv = pd.read_csv(base / "out" / "results.csv")
+    assert list(csv.columns) == list(f.columns) and np.allclose(csv["cycles"], f["cycles"])
+    manifest = json.loads((base / "out" / "sweep.json").read_text())
+    assert manifest["points"] == 8 and manifest["run"]["computed"] == 8
+
+
+def test_figures_equal_direct_calls_of_their_sources(small_run) -> None:
+    """The sweep's plumbing (spec, cache, Dask, JSON) changes no figure."""
+    spec, first, _, _ = small_run
+    f = first.frame
+    for i in (0, 5):
+        p = spec.points[i]
+        res = simulate(p.model, p.recipe_obj(), p.hardware_config(), prefill=p.seq_len, layers=1)
+        assert f.loc[i, "cycles"] == res.summary["cycles"]
+        assert f.loc[i, "latency_s"] == res.summary["seconds"]
+        num = run_layer_numerics(p.model, p.recipe_obj(), tokens=spec.accuracy.tokens, seed=spec.accuracy.seed)
+        assert f.loc[i, "output_error"] == num.rel_rms_error
+    # accuracy does not depend on the array: both array sizes of a recipe share one entry
+    for rec, grp in f.groupby("recipe"):
+        assert grp["output_error"].nunique() == 1
+    # a bigger array is not slower on the same recipe
+    for rec, grp in f.groupby("recipe"):
+        assert grp.loc[grp.array_rows == 32, "cycles"].iloc[0] < grp.loc[grp.array_rows == 16, "cycles"].iloc[0]
+
+
+def test_second_run_hits_the_cache_for_every_point(small_run) -> None:
+    _, first, second, _ = small_run
+    assert (second.computed, second.cached, second.failed) == (0, 8, 0)
+    assert (second.evaluations_computed, second.evaluations_cached) == (0, 12)
+    pd.testing.assert_frame_equal(second.frame, first.frame)
+
+
+def test_failing_point_is_recorded_and_does_not_stop_the_others(tmp_path) -> None:
+    spec = spec_from_dict({"name": "fail", "metrics": ["latency"], "layers": 1,
+                           "axes": {"recipe": "INT8", "seq_len": 32},
+                           "point": [{"sram_kib": 4}, {"array": "8x8"}]})
+    res = run_sweep(spec, tmp_path / "out", workers=1, cache=tmp_path / "cache", progress=False)
+    f = res.frame
+    assert list(f["status"]) == ["failed", "ok"] and res.failed == 1
+    row_bytes = 2 * 768 * 2  # two rows of d_model float16 values (the nonlinear unit's I/O format)
+    assert f.loc[0, "error"] == ("latency/energy: MappingError: SRAM buffer 'v' must hold two rows of attn_norm "
+                                 f"({row_bytes} bytes), not 1024 bytes")
+    assert math.isnan(f.loc[0, "cycles"]) and f.loc[1, "cycles"] > 0
+    assert (tmp_path / "out" / "sweep.json").is_file()
+    again = run_sweep(spec, None, workers=1, cache=tmp_path / "cache", progress=False)
+    assert again.cached == 2 and again.failed == 1  # a deterministic failure is cached like a result
+
+
+def test_corrupt_cache_entry_is_recomputed(tmp_path) -> None:
+    spec = spec_from_dict({"metrics": ["latency"], "layers": 1, "axes": {"recipe": "INT8", "seq_len": 16,
+                                                                         "array": "8x8"}})
+    first = run_sweep(spec, None, workers=1, cache=tmp_path, progress=False)
+    entries = list((tmp_path / "points").rglob("*.json"))
+    assert len(entries) == 1
+    entries[0].write_text(entries[0].read_text().replace('"cycles":', '"cycles": 1.0, "x":', 1))
+    assert ResultCache(tmp_path).get(entries[0].stem) is None  # checksum mismatch: treated as absent
+    again = run_sweep(spec, None, workers=1, cache=tmp_path, progress=False)
+    assert again.computed == 1
+    pd.testing.assert_frame_equal(again.frame, first.frame)
+
+
+def test_kill_and_resume_gives_the_uninterrupted_results(small_run, tmp_path) -> None:
+    _, first, _, _ = small_run
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    argv = [sys.executable, "-m", "reports.cli", "sweep", str(SMALL), "-o", str(out), "--cache", str(cache),
+            "--workers", "1", "--no-progress"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    total = 8 + 4  # simulator entries + accuracy entries (shared by the two arrays of a recipe)
+    deadline = time.monotonic() + 180
+    n = 0
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            n = len(list((cache / "points").rglob("*.json"))) if cache.exists() else 0
+            if n >= 3:
+                break
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the sweep ended before it could be killed"
+    assert 3 <= n < total, n
+    assert not (out / "sweep.json").exists()  # not left behind as if complete
+    resumed = run_sweep(load_spec(SMALL), out, workers=1, cache=cache, progress=False)
+    # what had arrived before the kill is reused, the rest computed: nothing lost, nothing twice
+    assert resumed.evaluations_cached >= n and resumed.evaluations_computed >= 1
+    assert resumed.evaluations_cached + resumed.evaluations_computed == total
+    pd.testing.assert_frame_equal(resumed.frame, first.frame)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "results.parquet"), first.frame, check_dtype=False)
+
+
+def test_pareto_front_matches_the_definition() -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        n = int(rng.integers(1, 30))
+        cost = rng.integers(0, 8, n).astype(float)
+        err = rng.integers(0, 8, n).astype(float)
+        front = set(pareto_front(cost, err).tolist())
+        dominated = {i for i in range(n) for j in range(n)
+                     if cost[j] <= cost[i] and err[j] <= err[i] and (cost[j] < cost[i] or err[j] < err[i])}
+        undominated = set(range(n)) - dominated
+        # every front point is undominated; every undominated (cost, err) pair is represented once
+        assert front <= undominated
+        assert {(cost[i], err[i]) for i in front} == {(cost[i], err[i]) for i in undominated}
