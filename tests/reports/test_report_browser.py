@@ -1,0 +1,177 @@
+"""The HTML report in a real headless Chromium (Debian's ``chromium``; installed here with
+apt-get if missing): the page loads with no console errors, every image loads, and a screenshot
+is produced. Driven over the Chrome DevTools protocol with tornado's websocket client (tornado
+comes with Dask distributed). A control page with a missing image checks that the probe does
+see a broken image and the console error it causes."""
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import struct
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from reports.sweep import run_sweep, spec_from_dict, write_report
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium")
+    if path:
+        return path
+    reason = ""
+    try:
+        env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+            if proc.returncode:
+                reason = f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()[-300:]}"
+                break
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        reason = f"apt-get could not run: {exc}"
+    path = shutil.which("chromium")
+    if not path:
+        pytest.skip(f"Debian package chromium is not installed and cannot be installed here ({reason})")
+    return path
+
+
+class Browser:
+    """One headless Chromium with a DevTools websocket on its first page."""
+
+    def __init__(self, exe: str, profile: Path) -> None:
+        self.proc = subprocess.Popen([exe, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
+                                      "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 60
+        while not (port_file.is_file() and port_file.read_text().strip()):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.close()
+                raise RuntimeError("chromium did not open its DevTools port")
+            time.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as resp:
+            targets = json.loads(resp.read())
+        self.ws_url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+    def probe(self, url: str) -> dict:
+        return asyncio.run(self._probe(url))
+
+    async def _probe(self, url: str) -> dict:
+        from tornado.websocket import websocket_connect
+
+        ws = await websocket_connect(self.ws_url, max_message_size=256 * 1024 * 1024)
+        ids = iter(range(1, 1 << 30))
+        errors: list[str] = []
+        loaded = False
+
+        async def call(method: str, **params) -> dict:
+            nonlocal loaded
+            i = next(ids)
+            ws.write_message(json.dumps({"id": i, "method": method, "params": params}))
+            while True:
+                msg = json.loads(await asyncio.wait_for(ws.read_message(), 60))
+                if msg.get("id") == i:
+                    if "error" in msg:
+                        raise RuntimeError(f"{method}: {msg['error']}")
+                    return msg["result"]
+                handle(msg)
+
+        def handle(msg: dict) -> None:
+            nonlocal loaded
+            m, p = msg.get("method"), msg.get("params", {})
+            if m == "Page.loadEventFired":
+                loaded = True
+            elif m == "Runtime.exceptionThrown":
+                errors.append(f"exception: {p['exceptionDetails'].get('text')}")
+            elif m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
+                errors.append(f"console.{p['type']}: {[a.get('value') for a in p.get('args', [])]}")
+            elif m == "Log.entryAdded" and p["entry"]["level"] == "error":
+                errors.append(f"log: {p['entry'].get('text')} {p['entry'].get('url', '')}")
+
+        for domain in ("Page", "Runtime", "Log"):
+            await call(f"{domain}.enable")
+        await call("Page.navigate", url=url)
+        deadline = time.monotonic() + 60
+        while not loaded and time.monotonic() < deadline:
+            handle(json.loads(await asyncio.wait_for(ws.read_message(), 60)))
+        images = (await call("Runtime.evaluate", returnByValue=True, awaitPromise=True, expression=(
+            "Promise.all(Array.from(document.images).map(i => i.decode().then(() => true, () => false)))"
+            ".then(ok => Array.from(document.images).map((i, k) => "
+            "({src: i.src.slice(0, 40), ok: ok[k] && i.complete && i.naturalWidth > 0, w: i.naturalWidth})))")))
+        shot = await call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        # let late log events arrive
+        try:
+            while True:
+                handle(json.loads(await asyncio.wait_for(ws.read_message(), 0.5)))
+        except asyncio.TimeoutError:
+            pass
+        ws.close()
+        try:  # wait for the close handshake so the socket is released inside this event loop
+            while await asyncio.wait_for(ws.read_message(), 5) is not None:
+                pass
+        except asyncio.TimeoutError:
+            pass
+        return {"loaded": loaded, "errors": errors, "images": images["result"]["value"], "png": shot["data"]}
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    exe = _chromium()
+    b = Browser(exe, tmp_path_factory.mktemp("chromium-profile"))
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("report")
+    spec = spec_from_dict({"name": "browser", "metrics": ["latency", "accuracy"], "layers": 1,
+                           "axes": {"recipe": ["INT8", "FP16"], "seq_len": 32, "array": ["8x8", "16x16"]}})
+    run_sweep(spec, base / "results", workers=1, cache=base / "cache", progress=False)
+    return write_report(base / "results", base / "report")
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_report_loads_in_chromium_with_images_and_screenshot(browser, report, tmp_path) -> None:
+    import base64
+
+    html = report.read_text()
+    assert "http://" not in html and "https://" not in html  # nothing to fetch from a network
+    n_img = html.count("<img ")
+    assert n_img >= 2
+    r = browser.probe(report.as_uri())
+    assert r["loaded"]
+    assert r["errors"] == []
+    assert len(r["images"]) == n_img and all(i["ok"] for i in r["images"]), r["images"]
+    png = base64.b64decode(r["png"])
+    w, h = _png_size(png)
+    assert w > 300 and h > 1000
+    (tmp_path / "report.png").write_bytes(png)
+    # the plots also exist as separate files for papers
+    plots = sorted(p.name for p in (report.parent / "plots").iterdir())
+    assert "pareto_latency_s.svg" in plots and "pareto_latency_s.png" in plots
+
+
+def test_probe_sees_a_broken_image(browser, tmp_path) -> None:
+    page = tmp_path / "broken.html"
+    page.write_text('<!DOCTYPE html><html><head><link rel="icon" href="data:,"></head>'
+                    '<body><img src="missing.png" alt="x"></body></html>')
+    r = browser.probe(page.as_uri())
+    assert r["loaded"]
+    assert [i["ok"] for i in r["images"]] == [False]
+    assert any("missing.png" in e or "ERR_FILE_NOT_FOUND" in e for e in r["errors"]), r["errors"]
