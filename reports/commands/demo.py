@@ -14,12 +14,16 @@ import numpy as np
 from hw.formats import HEADLINE_FORMATS, BlockFormat, parse
 from hw.numerics import gemm, operand_values, reference_gemm
 
-__all__ = ["add_arguments", "run", "SECTIONS"]
+__all__ = ["add_arguments", "run", "SECTIONS", "SECTION_KEYS"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--out", default="lowbit-out", help="folder for the demo's files (default: lowbit-out)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the demo data")
+    parser.add_argument("--products", type=int, default=2000,
+                        help="random products checked per format in RTL simulation (default 2000)")
+    parser.add_argument("--only", metavar="SECTIONS",
+                        help="comma-separated section keys to run (default: all): " + ", ".join(SECTION_KEYS))
 
 
 def section_formats(args) -> None:
@@ -54,6 +58,15 @@ def section_gemm_check(args) -> None:
               f"[{verdict}]  ({dt * 1e3:.1f} ms)")
 
 
+def section_units(args) -> None:
+    """One RTL unit per headline format; random products in RTL simulation vs the golden model."""
+    from hw.units import demo_check
+
+    for row in demo_check(HEADLINE_FORMATS, n=args.products, seed=args.seed):
+        print(f"  {row['format']:11s} {row['unit']:40s} {row['products']:5d} products, "
+              f"{row['mismatches']} mismatches  [{row['verdict']}]  ({row['seconds']:.1f} s)")
+
+
 def section_array(args) -> None:
     """One small GEMM per headline format on an RTL systolic array (Amaranth simulator)."""
     from hw.arrays import demo_check
@@ -66,16 +79,26 @@ def section_array(args) -> None:
               f"tile_cycles {model_cycles:5d}  [{agree}]")
 
 
-#: (title, function) in the order the demo runs them
-SECTIONS = [
-    ("Number formats (limits derived from each descriptor)", section_formats),
-    ("Golden GEMM: exact accumulation vs exact-rational reference", section_gemm_check),
-    ("RTL systolic array: bit-exactness and cycles vs the timing function", section_array),
-]
+#: key -> (title, function), in the order the demo runs them
+SECTIONS = {
+    "formats": ("Number formats (limits derived from each descriptor)", section_formats),
+    "gemm": ("Golden GEMM: exact accumulation vs exact-rational reference", section_gemm_check),
+    "units": ("RTL units: random products in RTL simulation vs the golden model", section_units),
+    "array": ("RTL systolic array: bit-exactness and cycles vs the timing function", section_array),
+}
+SECTION_KEYS = list(SECTIONS)
 
 
 def run(args: argparse.Namespace) -> int:
-    for title, fn in SECTIONS:
+    keys = SECTION_KEYS if not args.only else [k.strip() for k in args.only.split(",")]
+    unknown = [k for k in keys if k not in SECTION_KEYS]
+    if unknown:
+        raise ValueError(f"--only must name sections among {', '.join(SECTION_KEYS)}, not {unknown[0]!r}")
+    if args.products < 1:
+        raise ValueError(f"--products must be a positive integer, not {args.products!r}")
+    for key, (title, fn) in SECTIONS.items():
+        if key not in keys:
+            continue
         print(f"\n== {title} ==")
         fn(args)
     return 0

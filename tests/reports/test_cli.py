@@ -10,12 +10,14 @@ from reports.cli import main
 
 
 def test_demo_runs_and_is_bit_exact(capsys: pytest.CaptureFixture, tmp_path) -> None:
-    assert main(["demo", "-o", str(tmp_path)]) == 0
+    assert main(["demo", "-o", str(tmp_path), "--products", "300"]) == 0
     out = capsys.readouterr().out
     lines = [ln for ln in out.splitlines() if "outputs equal the exact reference" in ln]
     assert len(lines) == 12 and all("[bit-exact]" in ln for ln in lines)
     array_lines = [ln for ln in out.splitlines() if "tile_cycles" in ln and "RTL cycles" in ln]
     assert len(array_lines) == 3 and all("yes" in ln and "[equal]" in ln for ln in array_lines)
+    unit_lines = [ln for ln in out.splitlines() if " products, " in ln]
+    assert len(unit_lines) == 12 and all("0 mismatches  [pass]" in ln for ln in unit_lines)
 
 
 def test_formats_table(capsys: pytest.CaptureFixture) -> None:
@@ -29,6 +31,8 @@ def test_formats_table(capsys: pytest.CaptureFixture) -> None:
     (["formats", "fp7"], "lowbit: error: format name must be a known format (e.g. int8, e4m3fn, e5m2, mxfp4, "
                          "bf16, nf4; see `lowbit formats`), not 'fp7'"),
     (["formats", "int64"], "lowbit: error: bits must be in 1..32, not 64"),
+    (["demo", "--only", "nope"], "lowbit: error: --only must name sections among formats, gemm, units, array, "
+                                 "not 'nope'"),
 ])
 def test_bad_input_is_one_line_exit_2(argv, message, capsys: pytest.CaptureFixture) -> None:
     assert main(argv) == 2
