@@ -99,7 +99,7 @@ def _run_nextpnr(base: str, args: list[str], *, workdir: Path, timeout_s: float)
 
 
 def place_and_route(verilog_text: str, *, top: str, family: str, port_bits: int,
-                    timeout_s: float = 600.0) -> FpgaResult:
+                    timeout_s: float | None = None) -> FpgaResult:
     """Synthesise and place-and-route ``verilog_text`` for ``family``.
 
     Parameters
@@ -108,7 +108,7 @@ def place_and_route(verilog_text: str, *, top: str, family: str, port_bits: int,
     top : top module name.
     family : one of ``FPGA_FAMILIES``.
     port_bits : total bits of the top-level ports (iCE40 needs one pin per bit).
-    timeout_s : limit per tool run, in seconds.
+    timeout_s : limit per tool run, in seconds (``hw.flow._synth.DEFAULT_TIMEOUT_S`` if None).
 
     Raises
     ------
@@ -121,6 +121,9 @@ def place_and_route(verilog_text: str, *, top: str, family: str, port_bits: int,
         raise UnitConfigError(f"FPGA family must be one of {', '.join(FPGA_FAMILIES)}, not {family!r}")
     if not isinstance(port_bits, int) or port_bits < 0:
         raise UnitConfigError(f"port_bits must be a non-negative int, not {port_bits!r}")
+    if timeout_s is None:
+        from . import _synth
+        timeout_s = _synth.DEFAULT_TIMEOUT_S
     base = family.split("-")[0]
     if base == "ice40" and port_bits > ICE40_HX8K_CT256_IO:
         return FpgaResult(family=family, fits=False,

@@ -39,6 +39,10 @@ __all__ = [
     "TRANSISTORS_PER_NAND2",
 ]
 
+#: wall-clock limit of one yosys run, seconds (read at call time; large datapaths such as an
+#: exact FP32 product, 555 bits wide, can need longer)
+DEFAULT_TIMEOUT_S = 600.0
+
 #: transistors of one static CMOS NAND2: the unit of "NAND2-equivalents"
 TRANSISTORS_PER_NAND2 = 4
 
@@ -80,7 +84,7 @@ def _first_error(text: str) -> str:
 
 
 def run_yosys(script: str, *, workdir: str | os.PathLike, step: str,
-              files: Mapping[str, str] | None = None, timeout_s: float = 600.0) -> str:
+              files: Mapping[str, str] | None = None, timeout_s: float | None = None) -> str:
     """Run the yosys ``script`` in ``workdir`` (after writing ``files`` there); return the log.
 
     Parameters
@@ -89,7 +93,7 @@ def run_yosys(script: str, *, workdir: str | os.PathLike, step: str,
     workdir : folder the script runs in (relative paths resolve there).
     step : a short name of what the script does, used in error messages.
     files : file name -> text to write into ``workdir`` first.
-    timeout_s : wall-clock limit in seconds.
+    timeout_s : wall-clock limit in seconds; ``DEFAULT_TIMEOUT_S`` when ``None``.
 
     Raises
     ------
@@ -97,6 +101,8 @@ def run_yosys(script: str, *, workdir: str | os.PathLike, step: str,
         If yosys exits non-zero or times out; the message names yosys, the step and the first
         error line of its log.
     """
+    if timeout_s is None:
+        timeout_s = DEFAULT_TIMEOUT_S
     work = Path(workdir)
     for name, text in (files or {}).items():
         (work / name).write_text(text, encoding="utf-8")

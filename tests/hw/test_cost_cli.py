@@ -1,0 +1,34 @@
+"""``lowbit cost``: user mistakes are one line on stderr with exit code 2; an end-to-end run
+(slow: it builds the calibration anchor and a MAC at gate level) writes the CSV it prints."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from reports.cli import main
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["cost", "--formats", "int8", "--lanes", "0"], "lowbit: error: --lanes must be a positive integer, not 0\n"),
+    (["cost", "--formats", "int8", "--fpga", "xc7"],
+     "lowbit: error: --fpga must list families among ecp5, ecp5-nodsp, ice40 or be none, not 'xc7'\n"),
+    (["cost"], "lowbit: error: --formats must list at least one format (or give --reference), not nothing\n"),
+    (["cost", "--formats", "int8", "--distribution", "cauchy"],
+     "lowbit: error: --distribution must be uniform or gaussian, not 'cauchy'\n"),
+])
+def test_user_mistakes_exit_2(argv: list[str], message: str, capsys, tmp_path: Path) -> None:
+    assert main([*argv, "--cache", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == message
+
+
+@pytest.mark.slow
+def test_cost_table_csv(tmp_path: Path, capsys) -> None:
+    csv = tmp_path / "cost.csv"
+    assert main(["cost", "--formats", "int4,int4:int8", "--fpga", "none", "--cycles", "50",
+                 "--cache", str(tmp_path / "cache"), "--csv", str(csv), "--no-progress"]) == 0
+    df = pd.read_csv(csv)
+    assert list(df["a_format"]) == ["int4", "int4"] and list(df["b_format"]) == ["int4", "int8"]
+    assert df["area_um2"].iloc[1] > df["area_um2"].iloc[0]
+    assert "mac_int4_int4" in capsys.readouterr().out
