@@ -242,6 +242,8 @@ class ExactProduct(wiring.Component):
     sign : Out(1), sign of the product (sign_a xor sign_b; the sign of a zero or inf product).
     nan : Out(1), NaN operand, or inf x 0.
     inf : Out(1), an infinite product (not NaN).
+    raw, raw_shift : Out, the unaligned product: |p| = raw << raw_shift (for float datapaths
+        that normalise instead of aligning; ``raw`` is sig_a * sig_b).
 
     Attributes
     ----------
@@ -255,7 +257,8 @@ class ExactProduct(wiring.Component):
         self._width = product_width(self._ia.fmt, self._ib.fmt)
         super().__init__({"a": In(self._ia.fmt.bits), "b": In(self._ib.fmt.bits),
                           "p": Out(signed(self._width)), "sign": Out(1), "nan": Out(1),
-                          "inf": Out(1)})
+                          "inf": Out(1), "raw": Out(self.raw_bits),
+                          "raw_shift": Out(range(self._ia.shift_max + self._ib.shift_max + 1))})
 
     @property
     def lsb_exp(self) -> int:
@@ -265,14 +268,23 @@ class ExactProduct(wiring.Component):
     def width(self) -> int:
         return self._width
 
+    @property
+    def raw_bits(self) -> int:
+        return self._ia.sig_bits + self._ib.sig_bits
+
+    @property
+    def raw_shift_max(self) -> int:
+        return self._ia.shift_max + self._ib.shift_max
+
     def elaborate(self, platform) -> Module:
         m = Module()
         m.submodules.dec_a = da = OperandDecoder(self._ia.fmt)
         m.submodules.dec_b = db = OperandDecoder(self._ib.fmt)
         m.d.comb += [da.code.eq(self.a), db.code.eq(self.b)]
         x, y = da.out, db.out
+        m.d.comb += [self.raw.eq(x.sig * y.sig), self.raw_shift.eq(x.shift + y.shift)]
         mag = Signal(self._width - 1)
-        m.d.comb += mag.eq((x.sig * y.sig) << (x.shift + y.shift))
+        m.d.comb += mag.eq(self.raw << self.raw_shift)
         zero_x = (x.sig == 0) & ~x.nan & ~x.inf
         zero_y = (y.sig == 0) & ~y.nan & ~y.inf
         nan = x.nan | y.nan | (x.inf & zero_y) | (y.inf & zero_x)

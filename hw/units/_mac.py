@@ -194,10 +194,13 @@ class _ReductionUnit(wiring.Component):
         accf: FloatFormat = self._acc
         level = []
         for i, p in enumerate(prods):
-            r = AccumulatorRounder(width=p.width, lsb_exp=p.lsb_exp, out_format=accf)
+            # the product is normalised and rounded to the accumulator format from its raw
+            # significand product and exponent sum (no wide alignment)
+            ow = (p.raw_shift_max + 1).bit_length() + 1
+            r = AccumulatorRounder(width=p.raw_bits + 1, lsb_exp=p.lsb_exp, out_format=accf, offset_width=ow)
             m.submodules[f"prod_round{i}"] = r
-            m.d.comb += [r.value.eq(p.p), r.nan.eq(p.nan), r.inf.eq(p.inf), r.sign.eq(p.sign),
-                         r.zero_sign.eq(p.sign)]
+            m.d.comb += [r.value.eq(Mux(p.sign, -p.raw, p.raw)), r.offset.eq(p.raw_shift), r.nan.eq(p.nan),
+                         r.inf.eq(p.inf), r.sign.eq(p.sign), r.zero_sign.eq(p.sign)]
             level.append(r.code)
         depth = 0
         while len(level) > 1:

@@ -244,8 +244,11 @@ def _exact_sum_geometry(infos: list[DecodeInfo]) -> tuple[int, int]:
 class FloatAdder(wiring.Component):
     """Combinational IEEE-style addition of two codes of ``fmt`` with one rounding (RNE).
 
-    The operands are aligned into an exact fixed-point sum (width derived from the format's
-    range) and rounded once by ``AccumulatorRounder`` with the format's own overflow policy.
+    A classic float adder: the operands are ordered by magnitude, the smaller significand is
+    aligned to the larger one keeping a guard, a round and a sticky bit (exact rounding needs
+    no more), added or subtracted, then normalised and rounded by ``AccumulatorRounder`` (the
+    larger operand's exponent is its run-time ``offset``), with the format's overflow policy.
+    Specials: NaN in -> NaN; inf - inf -> NaN; (-0) + (-0) = -0; x + (-x) = +0.
 
     Ports
     -----
@@ -267,16 +270,44 @@ class FloatAdder(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         info = decode_info(self._fmt)
-        lsb, width = _exact_sum_geometry([info, info])
+        mb = self._fmt.man_bits
         m.submodules.dec_a = da = OperandDecoder(self._fmt)
         m.submodules.dec_b = db = OperandDecoder(self._fmt)
         m.d.comb += [da.code.eq(self.a), db.code.eq(self.b)]
-        va, vb = aligned(m, da, lsb, width), aligned(m, db, lsb, width)
-        m.submodules.rnd = rnd = AccumulatorRounder(width=width, lsb_exp=lsb, out_format=self._fmt)
         x, y = da.out, db.out
+        # order by magnitude: (shift, sig) compares like the value
+        swap = Cat(y.sig, y.shift) > Cat(x.sig, x.shift)
+        big_sig, small_sig = Signal(mb + 1), Signal(mb + 1)
+        big_shift, small_shift = Signal(info.shift_bits), Signal(info.shift_bits)
+        big_sign, small_sign = Signal(), Signal()
+        m.d.comb += [
+            big_sig.eq(Mux(swap, y.sig, x.sig)), small_sig.eq(Mux(swap, x.sig, y.sig)),
+            big_shift.eq(Mux(swap, y.shift, x.shift)), small_shift.eq(Mux(swap, x.shift, y.shift)),
+            big_sign.eq(Mux(swap, y.sign, x.sign)), small_sign.eq(Mux(swap, x.sign, y.sign)),
+        ]
+        w = mb + 4  # significand + guard, round, sticky positions
+        d = Signal(info.shift_bits)
+        m.d.comb += d.eq(big_shift - small_shift)
+        dc = Signal(range(w + 1))
+        m.d.comb += dc.eq(Mux(d > w, w, d))
+        yfull = Signal(w)
+        m.d.comb += yfull.eq(small_sig << 3)
+        ones = Const((1 << w) - 1, w)
+        keep = Signal(range(w + 1))
+        m.d.comb += keep.eq(w - dc)
+        sticky = (yfull & (ones >> keep)) != 0
+        yal = Signal(w)
+        m.d.comb += yal.eq((yfull >> dc) | sticky)
+        xal = Signal(w)
+        m.d.comb += xal.eq(big_sig << 3)
+        mag = Signal(w + 1)
+        m.d.comb += mag.eq(Mux(big_sign ^ small_sign, xal - yal, xal + yal))
+        m.submodules.rnd = rnd = AccumulatorRounder(width=w + 2, lsb_exp=info.lsb_exp - 3, out_format=self._fmt,
+                                                    offset_width=info.shift_bits + 1)
         nan = x.nan | y.nan | (x.inf & y.inf & (x.sign != y.sign))
         m.d.comb += [
-            rnd.value.eq(va + vb), rnd.nan.eq(nan), rnd.inf.eq((x.inf | y.inf) & ~nan),
+            rnd.value.eq(Mux(big_sign, -mag, mag)), rnd.offset.eq(big_shift),
+            rnd.nan.eq(nan), rnd.inf.eq((x.inf | y.inf) & ~nan),
             rnd.sign.eq(Mux(x.inf, x.sign, y.sign)), rnd.zero_sign.eq(x.sign & y.sign),
             self.sum.eq(rnd.code),
         ]

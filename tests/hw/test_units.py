@@ -165,7 +165,7 @@ def test_converter_matches_encode(src: str, dst: str) -> None:
     assert _same(got, numerics.convert(codes, s, d), d).all()
 
 
-@pytest.mark.parametrize("name", ["e4m3fn", "e5m2", "e3m2fn", "float16", "bfloat16"])
+@pytest.mark.parametrize("name", ["e4m3fn", "e5m2", "e3m2fn", "float16", "bfloat16", "float32"])
 def test_float_adder_matches_golden(name: str) -> None:
     fmt = parse(name)
     rng = np.random.default_rng(3)
