@@ -37,7 +37,7 @@ def as_rows(x_int: Any, *, kernel: str, max_abs: int = (1 << 31)) -> tuple[np.nd
     ------
     NumericsError
         If the values are not integers, the array is not 1-D/2-D, a row is empty, or a value's
-        magnitude reaches ``max_abs``.
+        value lies outside ``[-max_abs, max_abs - 1]``.
     """
     arr = np.asarray(x_int)
     if arr.dtype.kind == "f":
@@ -54,10 +54,11 @@ def as_rows(x_int: Any, *, kernel: str, max_abs: int = (1 << 31)) -> tuple[np.nd
         raise NumericsError(f"{kernel} row length must be at least 1, not 0")
     obj = np.vectorize(int, otypes=[object])(arr) if arr.size else arr.astype(object)
     if arr.size:
-        big = max(abs(int(obj.max())), abs(int(obj.min())))
-        if big >= max_abs:
-            raise NumericsError(
-                f"{kernel} input magnitude must be below 2**{max_abs.bit_length() - 1}, not {big!r}")
+        lo, hi = int(obj.min()), int(obj.max())
+        if lo < -max_abs or hi >= max_abs:
+            e = max_abs.bit_length() - 1
+            bad = lo if lo < -max_abs else hi
+            raise NumericsError(f"{kernel} input must be in [-2**{e}, 2**{e} - 1], not {bad!r}")
     return obj, one_d
 
 

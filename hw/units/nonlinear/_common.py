@@ -1,0 +1,144 @@
+"""Building blocks shared by the nonlinear RTL units: the iterative restoring divider, the I-ViT
+shift-based exponential as combinational logic, the row-timing record, and parameter checks."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Value
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ...errors import UnitConfigError
+
+__all__ = ["RowTiming", "IterativeDivider", "divider_cycles", "exp_shift", "check_int",
+           "signed_bits", "unsigned_bits"]
+
+
+@dataclass(frozen=True)
+class RowTiming:
+    """Cycle figures of a row unit with its input always valid and its output always ready.
+
+    Attributes
+    ----------
+    cycles_per_row : cycles between accepting the first element of one row and the first
+        element of the next (the unit's row initiation interval), in clock cycles.
+    latency_cycles : cycles from the clock edge that accepts a row's first element to the
+        first clock edge at which its first output element is valid.
+    """
+
+    cycles_per_row: int
+    latency_cycles: int
+
+
+def check_int(name: str, value: object, lo: int, hi: int | None = None) -> int:
+    """``value`` as an int in ``[lo, hi]``, else ``UnitConfigError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UnitConfigError(f"{name} must be an integer, not {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        rule = f"in [{lo}, {hi}]" if hi is not None else f"at least {lo}"
+        raise UnitConfigError(f"{name} must be {rule}, not {value!r}")
+    return value
+
+
+def signed_bits(lo: int, hi: int) -> int:
+    """Smallest two's-complement width holding every integer in ``[lo, hi]``."""
+    w = 1
+    while not (-(1 << (w - 1)) <= lo and hi <= (1 << (w - 1)) - 1):
+        w += 1
+    return w
+
+
+def unsigned_bits(hi: int) -> int:
+    """Smallest unsigned width holding ``hi`` (at least 1)."""
+    return max(1, int(hi).bit_length())
+
+
+def divider_cycles(dividend_width: int, bits_per_cycle: int) -> int:
+    """Busy cycles of ``IterativeDivider``: ``ceil(dividend_width / bits_per_cycle)``."""
+    return math.ceil(dividend_width / bits_per_cycle)
+
+
+class IterativeDivider(wiring.Component):
+    """Unsigned restoring divider retiring ``bits_per_cycle`` quotient bits per cycle.
+
+    Pulse ``start`` with ``dividend``/``divisor`` valid; ``done`` pulses ``divider_cycles(...)``
+    cycles later, after which ``quotient``/``remainder`` hold until the next ``start``.
+    A zero divisor gives an all-ones quotient (the units never divide by zero).
+    """
+
+    def __init__(self, *, dividend_width: int, divisor_width: int, bits_per_cycle: int = 1) -> None:
+        self._wn = check_int("dividend_width", dividend_width, 1, 128)
+        self._wd = check_int("divisor_width", divisor_width, 1, 128)
+        self._k = check_int("bits_per_cycle", bits_per_cycle, 1, 32)
+        super().__init__({
+            "start": In(1), "dividend": In(unsigned(self._wn)), "divisor": In(unsigned(self._wd)),
+            "busy": Out(1), "done": Out(1),
+            "quotient": Out(unsigned(self._wn)), "remainder": Out(unsigned(self._wd)),
+        })
+
+    @property
+    def cycles(self) -> int:
+        """Busy cycles per division."""
+        return divider_cycles(self._wn, self._k)
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        steps = self.cycles
+        width = steps * self._k
+        quo = Signal(width)
+        rem = Signal(self._wd + 1)
+        dvs = Signal(self._wd)
+        count = Signal(range(steps + 1))
+        m.d.comb += [self.quotient.eq(quo[:self._wn]), self.remainder.eq(rem[:self._wd]),
+                     self.busy.eq(count != 0)]
+        m.d.sync += self.done.eq(0)
+        with m.If(self.start):
+            m.d.sync += [quo.eq(self.dividend), rem.eq(0), dvs.eq(self.divisor), count.eq(steps)]
+        with m.Elif(count != 0):
+            r: Value = rem
+            q: Value = quo
+            for step in range(self._k):
+                # named signals per unrolled step keep the expression tree linear in k
+                trial = Signal(self._wd + 1, name=f"trial{step}")
+                ge = Signal(name=f"ge{step}")
+                r_next = Signal(self._wd + 1, name=f"rem{step}")
+                q_next = Signal(width, name=f"quo{step}")
+                m.d.comb += [trial.eq(Cat(q[-1], r[:self._wd])),  # (r << 1) | next dividend bit
+                             ge.eq(trial >= dvs),
+                             r_next.eq(Mux(ge, trial - dvs, trial)),
+                             q_next.eq(Cat(ge, q[:-1]))]
+                r, q = r_next, q_next
+            m.d.sync += [rem.eq(r), quo.eq(q), count.eq(count - 1)]
+            with m.If(count == 1):
+                m.d.sync += self.done.eq(1)
+        return m
+
+
+def exp_shift(m: Module, d: Value, *, x0: int, n: int, q_lo: int, name: str) -> tuple[Signal, Signal]:
+    """Combinational I-ViT ``int_exp_shift`` of the signed value ``d`` (README §4.4).
+
+    ``t = d + (d >> 1) - (d >> 4)``, clamped at ``n * x0``; ``q = t // x0`` is found by comparing
+    ``t`` with the constants ``j * x0`` for ``j`` in ``[q_lo, n]``; ``e = (t - x0 q - 2 x0) * 2^(n-1-q)``.
+    Returns ``(e, sat)``: ``sat`` is set when ``q < q_lo`` (then ``e >= 2^(n-1-q_lo)``, and ``e``
+    itself is not meaningful). With ``q_lo = 0`` the argument must be <= 0.
+    """
+    dw = len(d)
+    t_raw = Signal(signed(dw + 2), name=f"{name}_t_raw")
+    m.d.comb += t_raw.eq(d + (d >> 1) - (d >> 4))
+    t = Signal(signed(max(dw + 2, signed_bits(n * x0, 0) + 1)), name=f"{name}_t")
+    m.d.comb += t.eq(Mux(t_raw < n * x0, n * x0, t_raw))
+    flags = [t <= j * x0 for j in range(q_lo, n + 1)]
+    q = Signal(signed(signed_bits(q_lo - 1, n)), name=f"{name}_q")
+    m.d.comb += q.eq(q_lo - 1 + sum(f.as_unsigned() for f in flags))
+    base_w = unsigned_bits(-2 * x0)
+    base = Signal(unsigned(base_w), name=f"{name}_base")
+    m.d.comb += base.eq(t - q * x0 - 2 * x0)
+    shamt = Signal(range(n - q_lo + 1), name=f"{name}_shamt")  # n - q, in [0, n - q_lo]
+    m.d.comb += shamt.eq(n - q)
+    e = Signal(unsigned(base_w + n - q_lo - 1), name=f"{name}_e")
+    m.d.comb += e.eq((base << shamt)[1:])
+    sat = Signal(name=f"{name}_sat")
+    m.d.comb += sat.eq(~flags[0])
+    return e, sat

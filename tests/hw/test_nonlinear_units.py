@@ -1,0 +1,196 @@
+"""RTL nonlinear units (hw.units.nonlinear) in Amaranth's simulator: bit-identical to the golden
+models (hw.nonlinear) on the third-party vector rows and on random rows, measured cycles equal to
+each unit's timing function, parameter errors."""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hw.errors import UnitConfigError
+from hw.nonlinear import consts_from_scale, kernel
+from hw.units.nonlinear import (IntGELUUnit, IntLayerNormUnit, IterativeDivider, ShiftGELUUnit,
+                                ShiftmaxUnit, build_nonlinear_unit, intgelu_timing,
+                                layernorm_timing, shiftgelu_timing, shiftmax_timing,
+                                simulate_rows)
+
+
+def load_groups(vectors: Path, name: str) -> list[tuple[dict, np.ndarray, np.ndarray]]:
+    with gzip.open(vectors / "intkernels" / f"{name}.jsonl.gz", "rt") as fh:
+        recs = [json.loads(line) for line in fh]
+    out = []
+    for g in (r for r in recs if r["type"] == "group"):
+        rows = [r for r in recs if r["type"] == "row" and r["group"] == g["group"]]
+        out.append((g, np.array([r["x_int"] for r in rows]), np.array([r["y_int"] for r in rows])))
+    assert out
+    return out
+
+
+def unit_for(name: str, group: dict, x: np.ndarray, **extra):
+    c = group["consts"]
+    if name == "ibert_int_gelu":
+        return IntGELUUnit(x_bits=32, b_int=c["b_int"], c_int=c["c_int"], shift_int=c["shift_int"],
+                           n=c["n"], length=x.shape[1], **extra)
+    x_bits = 16 if group["x_range"][1] > 127 else 8
+    cls = ShiftmaxUnit if name == "ivit_shiftmax" else ShiftGELUUnit
+    return cls(x_bits=x_bits, length=x.shape[1], x0_int=c["x0_int"], out_bit=c["out_bit"], n=c["n"], **extra)
+
+
+def check_vectors(vectors: Path, name: str, rows_per_group: int | None) -> int:
+    checked = 0
+    for group, x, y_ref in load_groups(vectors, name):
+        if rows_per_group is not None:
+            x, y_ref = x[:rows_per_group], y_ref[:rows_per_group]
+        golden = kernel(name, group["consts"]).forward(x)
+        run = simulate_rows(unit_for(name, group, x), x)
+        np.testing.assert_array_equal(run.outputs, golden)
+        np.testing.assert_array_equal(run.outputs, y_ref)
+        checked += len(x)
+    return checked
+
+
+@pytest.mark.parametrize("name", ["ivit_shiftmax", "ivit_shiftgelu", "ibert_int_gelu"])
+def test_vector_rows_slice(vectors: Path, name: str) -> None:
+    assert check_vectors(vectors, name, rows_per_group=2) >= 12
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["ivit_shiftmax", "ivit_shiftgelu", "ibert_int_gelu"])
+def test_vector_rows_all(vectors: Path, name: str) -> None:
+    assert check_vectors(vectors, name, rows_per_group=None) >= 2040
+
+
+def random_rows(rng: np.random.Generator, n: int, length: int, x_bits: int) -> np.ndarray:
+    lo, hi = -(1 << (x_bits - 1)), 1 << (x_bits - 1)
+    x = rng.integers(lo, hi, size=(n, length))
+    x[0] = lo  # all at the minimum (max is negative)
+    x[1] = rng.integers(lo, lo + 8, size=length)  # all negative, close together
+    if length > 1:
+        x[2, 0], x[2, 1:] = hi - 1, lo  # one large element
+    return x
+
+
+@pytest.mark.parametrize("length,x_bits,x0,out_bit,k", [(7, 8, -4, 8, 1), (16, 16, -500, 16, 4),
+                                                         (3, 12, -37, 8, 31), (1, 8, -20, 8, 2)])
+def test_shiftmax_random_rows_and_timing(length: int, x_bits: int, x0: int, out_bit: int, k: int) -> None:
+    rng = np.random.default_rng(length * x_bits)
+    x = random_rows(rng, 6, length, x_bits)
+    unit = ShiftmaxUnit(x_bits=x_bits, length=length, x0_int=x0, out_bit=out_bit, divider_bits_per_cycle=k)
+    run = simulate_rows(unit, x)
+    np.testing.assert_array_equal(run.outputs, kernel("ivit_shiftmax", {"x0_int": x0, "out_bit": out_bit}).forward(x))
+    t = shiftmax_timing(length, divider_bits_per_cycle=k)
+    assert (run.cycles_per_row(length), run.latency_cycles()) == (t.cycles_per_row, t.latency_cycles)
+
+
+@pytest.mark.parametrize("length,x_bits,x0,k", [(5, 8, -6, 1), (9, 8, -59, 3), (4, 12, -700, 1)])
+def test_shiftgelu_random_rows_and_timing(length: int, x_bits: int, x0: int, k: int) -> None:
+    rng = np.random.default_rng(length + x_bits)
+    x = random_rows(rng, 5, length, x_bits)
+    unit = ShiftGELUUnit(x_bits=x_bits, length=length, x0_int=x0, divider_bits_per_cycle=k)
+    run = simulate_rows(unit, x)
+    np.testing.assert_array_equal(run.outputs, kernel("ivit_shiftgelu", {"x0_int": x0}).forward(x))
+    t = shiftgelu_timing(length, divider_bits_per_cycle=k)
+    assert (run.cycles_per_row(length), run.latency_cycles()) == (t.cycles_per_row, t.latency_cycles)
+
+
+@pytest.mark.parametrize("s_in,x_bits,length", [(0.01, 8, 4), (1e-4, 32, 16), (0.002, 20, 9)])
+def test_intgelu_random_rows_and_timing(s_in: float, x_bits: int, length: int) -> None:
+    c = consts_from_scale("ibert_int_gelu", s_in)
+    rng = np.random.default_rng(x_bits)
+    x = random_rows(rng, 8, length, x_bits)
+    unit = IntGELUUnit(x_bits=x_bits, b_int=c["b_int"], c_int=c["c_int"], shift_int=c["shift_int"], length=length)
+    run = simulate_rows(unit, x)
+    np.testing.assert_array_equal(run.outputs, kernel("ibert_int_gelu", c).forward(x))
+    t = intgelu_timing(length)
+    assert (run.cycles_per_row(length), run.latency_cycles()) == (t.cycles_per_row, t.latency_cycles)
+
+
+@pytest.mark.parametrize("length,x_bits,k", [(4, 8, 1), (16, 8, 2), (9, 16, 5), (8, 22, 1)])
+def test_layernorm_random_rows_and_timing(length: int, x_bits: int, k: int) -> None:
+    rng = np.random.default_rng(length * 100 + x_bits)
+    w = rng.uniform(0.5, 1.5, length)
+    b = rng.uniform(-0.5, 0.5, length)
+    c = consts_from_scale("ivit_int_layernorm", 0.1, weight=w, bias=b)
+    x = random_rows(rng, 6, length, x_bits)
+    x[3] = 7  # constant row: std = 64 in the reference
+    x[4] = x[4] // (1 << (x_bits - 3))  # small variance: Newton not converged
+    unit = IntLayerNormUnit(x_bits=x_bits, length=length, bias_int=c["bias_int"], divider_bits_per_cycle=k)
+    run = simulate_rows(unit, x)
+    np.testing.assert_array_equal(run.outputs, kernel("ivit_int_layernorm", c).forward(x))
+    t = layernorm_timing(length, x_bits=x_bits, divider_bits_per_cycle=k)
+    assert (run.cycles_per_row(length), run.latency_cycles()) == (t.cycles_per_row, t.latency_cycles)
+
+
+@pytest.mark.parametrize("name", ["ivit_shiftmax", "ivit_shiftgelu", "ibert_int_gelu", "ivit_int_layernorm"])
+def test_backpressure_keeps_results(name: str) -> None:
+    rng = np.random.default_rng(5)
+    L = 6
+    params = {"ivit_shiftmax": dict(x_bits=8, length=L, x0_int=-10),
+              "ivit_shiftgelu": dict(x_bits=8, length=L, x0_int=-9),
+              "ibert_int_gelu": dict(x_bits=8, length=L, b_int=-251, c_int=-69251, shift_int=-5),
+              "ivit_int_layernorm": dict(x_bits=8, length=L, bias_int=[3, -2, 0, 100, -7, 1])}[name]
+    unit, meta = build_nonlinear_unit(name, **params)
+    x = random_rows(rng, 4, L, 8)
+    gate_in = rng.random(100_000) < 0.6
+    gate_out = rng.random(100_000) < 0.5
+    run = simulate_rows(unit, x, in_valid=lambda c: bool(gate_in[c]), out_ready=lambda c: bool(gate_out[c]))
+    np.testing.assert_array_equal(run.outputs, kernel(name, meta["consts"]).forward(x))
+
+
+def test_divider_against_python() -> None:
+    from amaranth.sim import Simulator
+    rng = np.random.default_rng(2)
+    for k in (1, 3, 8):
+        div = IterativeDivider(dividend_width=20, divisor_width=9, bits_per_cycle=k)
+        cases = [(int(a), int(b)) for a, b in zip(rng.integers(0, 1 << 20, 20), rng.integers(1, 1 << 9, 20))]
+        cases += [((1 << 20) - 1, 1), (5, 511), (0, 3)]
+        got = []
+
+        async def bench(ctx, div=div, cases=cases, got=got):
+            for a, b in cases:
+                ctx.set(div.dividend, a)
+                ctx.set(div.divisor, b)
+                ctx.set(div.start, 1)
+                await ctx.tick()
+                ctx.set(div.start, 0)
+                cycles = 0
+                while not ctx.get(div.done):
+                    await ctx.tick()
+                    cycles += 1
+                got.append((ctx.get(div.quotient), ctx.get(div.remainder), cycles))
+
+        sim = Simulator(div)
+        sim.add_clock(1e-8)
+        sim.add_testbench(bench)
+        sim.run()
+        assert got == [(a // b, a % b, div.cycles) for a, b in cases]
+
+
+@pytest.mark.parametrize("build,message", [
+    (lambda: ShiftmaxUnit(x_bits=8, length=0, x0_int=-4), "length must be in [1, 4096], not 0"),
+    (lambda: ShiftmaxUnit(x_bits=8, length=4, x0_int=4), "x0_int must be in [-65536, -1], not 4"),
+    (lambda: ShiftGELUUnit(x_bits=30, length=4, x0_int=-4), "x_bits must be in [2, 24], not 30"),
+    (lambda: IntGELUUnit(x_bits=8, b_int=-3, c_int=5, shift_int=-1), "c_int must be in [-281474976710656, -1], not 5"),
+    (lambda: IntLayerNormUnit(x_bits=8, length=3, bias_int=[1, 2]), "bias_int must have length 3, not 2"),
+    (lambda: ShiftmaxUnit(x_bits=8, length=4, x0_int=-4, divider_bits_per_cycle=1.5),
+     "divider_bits_per_cycle must be an integer, not 1.5"),
+    (lambda: build_nonlinear_unit("relu", x_bits=8),
+     "nonlinear unit name must be one of ['ibert_int_gelu', 'ivit_int_layernorm', 'ivit_shiftgelu', "
+     "'ivit_shiftmax'], not 'relu'"),
+    (lambda: shiftmax_timing(0), "length must be at least 1, not 0"),
+])
+def test_bad_parameters(build, message: str) -> None:
+    with pytest.raises(UnitConfigError) as info:
+        build()
+    assert str(info.value) == message
+
+
+def test_build_metadata_carries_timing_and_consts() -> None:
+    unit, meta = build_nonlinear_unit("ivit_shiftmax", x_bits=8, length=16, x0_int=-4, out_bit=16)
+    assert meta["consts"] == {"x0_int": -4, "out_bit": 16, "n": 15}
+    t = shiftmax_timing(16)
+    assert meta["timing"] == {"cycles_per_row": t.cycles_per_row, "latency_cycles": t.latency_cycles}
+    assert meta["params"]["length"] == 16 and unit.length == 16
