@@ -338,14 +338,23 @@ class FormatConverter(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         info = decode_info(self._src)
-        width = info.fixed_bits + 1
         m.submodules.dec = dec = OperandDecoder(self._src)
         m.d.comb += dec.code.eq(self.a)
-        v = aligned(m, dec, info.lsb_exp, width)
-        m.submodules.rnd = rnd = AccumulatorRounder(width=width, lsb_exp=info.lsb_exp,
-                                                    out_format=self._dst, overflow=self._overflow,
-                                                    rounding=self._rounding)
         o = dec.out
+        if isinstance(self._dst, FloatFormat) and info.shift_max > 0:
+            # normalise the significand with the exponent as a run-time offset (no wide alignment)
+            width = info.sig_bits + 1
+            rnd = AccumulatorRounder(width=width, lsb_exp=info.lsb_exp, out_format=self._dst,
+                                     offset_width=info.shift_bits + 1, overflow=self._overflow,
+                                     rounding=self._rounding)
+            v = Signal(signed(width))
+            m.d.comb += [v.eq(Mux(o.nan | o.inf, 0, Mux(o.sign, -o.sig, o.sig))), rnd.offset.eq(o.shift)]
+        else:
+            width = info.fixed_bits + 1
+            v = aligned(m, dec, info.lsb_exp, width)
+            rnd = AccumulatorRounder(width=width, lsb_exp=info.lsb_exp, out_format=self._dst,
+                                     overflow=self._overflow, rounding=self._rounding)
+        m.submodules.rnd = rnd
         m.d.comb += [rnd.value.eq(v), rnd.nan.eq(o.nan), rnd.inf.eq(o.inf), rnd.sign.eq(o.sign),
                      rnd.zero_sign.eq(o.sign), self.code.eq(rnd.code)]
         return m

@@ -332,3 +332,25 @@ def test_mac_rejects_bad_parameters(kwargs: dict, message: str) -> None:
 def test_dot_lane_rejects_lanes_not_power_of_two() -> None:
     with pytest.raises(UnitConfigError, match=r"^lanes must be a power of two, not 6$"):
         DotProductLane(a_format="int8", b_format="int8", lanes=6)
+
+
+def _all_pairs_through_mac(a: str, b: str, out: str) -> None:
+    """Every (a, b) code pair as its own one-product reduction (K = 1)."""
+    unit = MacUnit(a_format=a, b_format=b, acc="exact", out_format=out, max_k=1)
+    ca, cb = unit.a_format.all_codes(), unit.b_format.all_codes()
+    A, B = (x.reshape(-1, 1) for x in np.meshgrid(ca, cb))
+    got, _ = _stream(unit, A, B)
+    assert _same(got, _golden(unit, A, B), unit.out_format).all()
+
+
+@pytest.mark.parametrize("a,b,out", [("e2m1fn", "e2m1fn", "e2m1fn"), ("int4", "e2m1fn", "float16")])
+def test_mac_all_pairs_fp4(a: str, b: str, out: str) -> None:
+    _all_pairs_through_mac(a, b, out)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("a,b,out", [("e2m3fn", "e2m3fn", "float32"), ("e3m2fn", "e3m2fn", "e3m2fn"),
+                                     ("e2m3fn", "e3m2fn", "e4m3fn"), ("int4", "int4", "int8"),
+                                     ("nf4", "e2m3fn", "bfloat16"), ("e3m2fn", "e2m1fn", "e2m1fn")])
+def test_mac_all_pairs_six_bit_formats(a: str, b: str, out: str) -> None:
+    _all_pairs_through_mac(a, b, out)
