@@ -177,7 +177,7 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, *, scheduler: 
     for p in spec.points:
         row_keys = []
         for s in sources:
-            k = hash_key(type(s).__name__, s.key_parts(p, spec), s.rtl_hashes(p), versions[type(s).__name__])
+            k = hash_key(type(s).__name__, s.key_parts(p, spec), s.rtl_hashes(p, spec), versions[type(s).__name__])
             row_keys.append(k)
             if k in payloads or k in todo:
                 continue

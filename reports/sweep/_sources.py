@@ -6,7 +6,7 @@ A :class:`MetricSource` provides some of the sweep's metrics. The sweep asks it 
   columns stay out of the results and the report says why; nothing is filled in);
 * ``versions()`` — the tool versions and the hash of the source code its figures depend on
   (part of every cache key, so a changed simulator recomputes its points);
-* ``rtl_hashes(point)`` — SHA-256 of the RTL the point generates (``{}`` if none);
+* ``rtl_hashes(point, spec)`` — SHA-256 of the RTL the point generates (``{}`` if none);
 * ``evaluate(point, spec)`` — the point's columns (figures plus ``<metric>_provenance`` text).
 
 Sources now: :class:`SimulatorSource` (latency, energy: ``sim.simulate``),
@@ -24,6 +24,10 @@ import platform
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
+
+import numpy as np
+
+from mapping import Recipe
 
 from ._spec import DesignPoint, SweepSpec
 
@@ -80,7 +84,7 @@ class MetricSource:
         return {"packages": _pkg_versions(*self.packages),
                 "code_sha256": _source_hash(*self.code, "reports/sweep/_sources.py")}
 
-    def rtl_hashes(self, point: DesignPoint) -> dict[str, str]:
+    def rtl_hashes(self, point: DesignPoint, spec: SweepSpec) -> dict[str, str]:
         return {}
 
     def key_parts(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
@@ -100,12 +104,23 @@ class SimulatorSource(MetricSource):
     code = ("sim", "mapping", "hw/units", "hw/arrays", "hw/cost", "hw/formats")
     packages = ("numpy", "pandas", "simpy", "amaranth")
 
+    def _mac_energy(self, spec: SweepSpec) -> bool:
+        return "energy" in spec.metrics and spec.unit_energy and UnitCostSource().status() is None
+
+    def rtl_hashes(self, point: DesignPoint, spec: SweepSpec) -> dict[str, str]:
+        return UnitCostSource().rtl_hashes(point, spec) if self._mac_energy(spec) else {}
+
+    def key_parts(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
+        return {**point.descriptor(), "mac_energy": self._mac_energy(spec)}
+
     def evaluate(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
         from sim import simulate
 
         hw = point.hardware_config()
-        res = simulate(point.model, point.recipe_obj(), hw, prefill=point.seq_len, decode=point.decode,
-                       batch=point.batch, layers=point.layers)
+        recipe = point.recipe_obj()
+        mac_cost = characterize_mac(recipe, energy=True)[2] if self._mac_energy(spec) else None
+        res = simulate(point.model, recipe, hw, prefill=point.seq_len, decode=point.decode,
+                       batch=point.batch, layers=point.layers, mac_cost=mac_cost)
         s = res.summary
         ops = res.ops
         complete = not bool(ops.loc[ops.unit == "array", "compute_cycles"].isna().any()) and \
@@ -182,6 +197,47 @@ def mac_unit_for(recipe: Recipe):
     return build_mac(a=a_el, b=w_el, acc=_ACC_NAMES[recipe.accumulate], out=recipe.accumulator), note
 
 
+STIMULUS_CYCLES, STIMULUS_K = 400, 16
+
+
+def mac_stimulus(unit, *, cycles: int = STIMULUS_CYCLES, k: int = STIMULUS_K, seed: int = 0) -> list[dict[str, int]]:
+    """Operands for a ``build_mac`` unit: N(0, 1) values scaled to a third of each operand
+    format's maximum and encoded in it (saturating; finite codes), reductions of ``k`` products
+    (``first``/``last`` flags), ``valid`` every cycle. One dict of input ports per cycle."""
+    from amaranth.hdl import Shape
+    from hw.formats import parse
+
+    rng = np.random.default_rng(seed)
+    members = unit.component.signature.members
+    stim: list[dict[str, int]] = [{} for _ in range(cycles)]
+    for port, key in (("a", "a_format"), ("b", "b_format")):
+        fmt = parse(unit.metadata[key])
+        shape = Shape.cast(members[port].shape)
+        vals = rng.standard_normal(cycles) * (fmt.max / 3)
+        codes = np.asarray(fmt.encode(vals, overflow="saturate")).astype(np.int64) & ((1 << shape.width) - 1)
+        if shape.signed:
+            codes = np.where(codes >= 1 << (shape.width - 1), codes - (1 << shape.width), codes)
+        for t in range(cycles):
+            stim[t][port] = int(codes[t])
+    for t in range(cycles):
+        stim[t].update(valid=1, first=int(t % k == 0), last=int(t % k == k - 1))
+    return stim
+
+
+def characterize_mac(recipe: Recipe, *, energy: bool, fpga: tuple[str, ...] = ()):
+    """``(unit, note, CostRecord)`` of the recipe's MAC (:func:`mac_unit_for`) from
+    ``hw.cost.characterize`` (cached there by content); ``energy``: also measure energy per
+    operation on :func:`mac_stimulus` (gate-level simulation)."""
+    from hw.cost import characterize
+
+    unit, note = mac_unit_for(recipe)
+    stim = mac_stimulus(unit) if energy else None
+    rec = characterize(unit, stimulus=stim, fpga=fpga,
+                       stimulus_description=(f"N(0,1) x max/3 encoded in each operand format, reductions of "
+                                             f"{STIMULUS_K}, {STIMULUS_CYCLES} cycles, seed 0") if energy else "")
+    return unit, note, rec
+
+
 @lru_cache(maxsize=256)
 def _rtl_sha(recipe_key: str, recipe: Recipe) -> tuple[str, str]:
     """(unit name, SHA-256 of its RTLIL) for the recipe's MAC unit; RTLIL conversion is pure
@@ -209,7 +265,7 @@ class UnitCostSource(MetricSource):
                    if _lookup(m, n) is None]
         return f"{' and '.join(missing)} not landed" if missing else None
 
-    def rtl_hashes(self, point: DesignPoint) -> dict[str, str]:
+    def rtl_hashes(self, point: DesignPoint, spec: SweepSpec) -> dict[str, str]:
         r = point.recipe_obj()
         name, sha = _rtl_sha(repr(r), r)
         return {name: sha}
@@ -217,19 +273,18 @@ class UnitCostSource(MetricSource):
     def key_parts(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
         hw = point.hardware_config()
         return {"recipe": point.descriptor()["recipe"], "array": [hw.array_rows, hw.array_cols],
-                "fpga": list(spec.fpga)}
+                "fpga": list(spec.fpga), "energy": spec.unit_energy}
 
     def evaluate(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
-        from hw.cost import characterize
-
         r = point.recipe_obj()
         hw = point.hardware_config()
-        unit, note = mac_unit_for(r)
-        rec = characterize(unit, stimulus=None, fpga=tuple(spec.fpga))
+        unit, note, rec = characterize_mac(r, energy=spec.unit_energy, fpga=tuple(spec.fpga))
         pes = hw.array_rows * hw.array_cols
         out: dict[str, Any] = {
             "mac_unit": unit.name, "mac_area_um2": float(rec.area_um2), "mac_gates_nand2": float(rec.gates_nand2),
             "mac_logic_depth": int(rec.logic_depth), "array_area_mm2": float(rec.area_um2) * pes / 1e6,
+            "mac_energy_pj_per_op": (float(rec.energy_pj_per_op) if rec.energy_pj_per_op is not None
+                                     else math.nan),
             "rtl_sha256": str(rec.provenance.measured.get("verilog_sha256", "")),
         }
         for fam, c in rec.fpga.items():

@@ -24,8 +24,10 @@ TOML layout (every key optional; see ``examples/sweep_small.toml``)::
     tokens = 16                # input tokens through one layer
     seed = 0
 
-    [units]                    # the unit characterisation of the area metric (hw.cost)
+    [units]                    # the MAC characterisation (hw.cost) of the area / energy metrics
     fpga = []                  # FPGA families to place and route too: "ecp5", "ecp5-nodsp", "ice40"
+    energy = false             # measure the MAC's energy per operation (gate-level simulation,
+                               # slow) and give it to the simulator: without it, energy is left out
 
     [[point]]                  # optional: an explicit list of points instead of the cross
     recipe = "FP8"             # product; a key left out takes the single value of [axes]
@@ -185,6 +187,7 @@ class SweepSpec:
     points: tuple[DesignPoint, ...]
     accuracy: AccuracySettings = field(default_factory=AccuracySettings)
     fpga: tuple[str, ...] = ()
+    unit_energy: bool = False
     description: str = ""
     source: str = ""
 
@@ -303,8 +306,11 @@ def spec_from_dict(data: dict, *, source: str = "spec", base_dir: str | Path = "
     if not isinstance(units, dict):
         raise _fail(f"{source}: [units]", "a table", units)
     for key in units:
-        if key != "fpga":
-            raise _fail(f"{source}: units key", "fpga", key)
+        if key not in ("fpga", "energy"):
+            raise _fail(f"{source}: units key", "one of fpga, energy", key)
+    unit_energy = units.get("energy", False)
+    if not isinstance(unit_energy, bool):
+        raise _fail(f"{source}: units.energy", "true or false", unit_energy)
     fpga = units.get("fpga", [])
     if not isinstance(fpga, list):
         raise _fail(f"{source}: units.fpga", f"a list among {', '.join(FPGA_FAMILIES)}", fpga)
@@ -377,7 +383,7 @@ def spec_from_dict(data: dict, *, source: str = "spec", base_dir: str | Path = "
         seen.add(pt)
         points.append(pt)
     return SweepSpec(name=name, metrics=tuple(metrics), points=tuple(points), accuracy=accuracy,
-                     fpga=tuple(fpga), description=description, source=source)
+                     fpga=tuple(fpga), unit_energy=unit_energy, description=description, source=source)
 
 
 def load_spec(path: str | Path) -> SweepSpec:

@@ -152,3 +152,17 @@ def test_pareto_front_matches_the_definition() -> None:
         # every front point is undominated; every undominated (cost, err) pair is represented once
         assert front <= undominated
         assert {(cost[i], err[i]) for i in front} == {(cost[i], err[i]) for i in undominated}
+
+
+def test_demo_report_shares_the_small_sweeps_cache(small_run, tmp_path) -> None:
+    from reports.sweep import demo_spec, run_demo_report
+
+    _, first, _, base = small_run
+    page = run_demo_report(tmp_path / "demo", cache=base / "cache")
+    assert page == tmp_path / "demo" / "report" / "index.html" and page.is_file()
+    demo = pd.read_parquet(tmp_path / "demo" / "sweep" / "results.parquet")
+    manifest = json.loads((tmp_path / "demo" / "sweep" / "sweep.json").read_text())
+    assert manifest["run"]["computed"] == 0 and len(demo) == len(demo_spec().points) == 4
+    same = first.frame[first.frame.array_rows == 32].reset_index(drop=True)
+    assert list(demo["cycles"]) == list(same["cycles"]) and list(demo["output_error"]) == list(same["output_error"])
+    assert page.read_text().count("<img ") >= 2
