@@ -13,6 +13,9 @@ TOML layout (every key optional; see ``examples/sweep_small.toml``)::
     batch = [1]
     decode = [0]               # decode steps after the prefill (decoders only)
     recipe = ["INT8", "FP8"]   # mapping shorthands or recipe .toml paths (relative to the spec)
+    # format = ["int8", "e4m3fn", "mxfp4"]  # instead of recipe: weights and activations in one
+                               # format (per-channel / per-token fp32 scales, or the block
+                               # format's own), FP16 KV cache, exact accumulation to fp32
     accumulate = ["recipe"]    # "recipe" (keep the recipe's) or exact / fp32 / fp16 / bf16
     hardware = ["default-32x32"]  # sim preset or hardware .toml path: the base of each point
     array = ["16x16", "32x32"] # MAC array ROWSxCOLS (default: the base hardware's)
@@ -46,7 +49,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mapping import MODEL_NAMES, RECIPE_NAMES, Recipe, load_model, parse_recipe
+from hw.formats import parse as parse_format
+from mapping import MODEL_NAMES, RECIPE_NAMES, Recipe, load_model, parse_recipe, recipe_from_dict
 from sim import HardwareConfig, load_hardware
 
 from ..errors import SpecError
@@ -65,7 +69,7 @@ DATAFLOWS = {"ws": ("ws",), "os": ("os",), "ws+os": ("ws", "os")}
 
 #: axis -> default value (None: take it from the model / base hardware)
 AXES: dict[str, Any] = {
-    "model": "bert-base", "seq_len": None, "batch": 1, "decode": 0, "recipe": "INT8",
+    "model": "bert-base", "seq_len": None, "batch": 1, "decode": 0, "recipe": "INT8", "format": None,
     "accumulate": "recipe", "hardware": "default-32x32", "array": None, "dataflow": None,
     "sram_kib": None, "dram_gbps": None,
 }
@@ -93,6 +97,8 @@ class DesignPoint:
     recipe : the recipe as named in the spec; ``recipe_path`` is the resolved path of a TOML
         recipe ("" for a shorthand).
     accumulate : "recipe" or the accumulation mode that replaces the recipe's.
+    format : a format name when the point was given by ``format`` rather than ``recipe`` (then
+        ``recipe`` is that name too): the uniform recipe of :func:`format_recipe`.
     hardware : the base hardware (preset name or TOML path) as named in the spec.
     array, dataflow, sram_kib, dram_gbps : the overrides (``None``: the base hardware's).
     """
@@ -110,10 +116,14 @@ class DesignPoint:
     dataflow: str | None
     sram_kib: int | None
     dram_gbps: float | None
+    format: str = ""
 
     def recipe_obj(self) -> Recipe:
         """The resolved recipe (accumulation mode replaced when ``accumulate`` says so)."""
-        r = parse_recipe(Path(self.recipe_path) if self.recipe_path else self.recipe)
+        if self.format:
+            r = format_recipe(self.format)
+        else:
+            r = parse_recipe(Path(self.recipe_path) if self.recipe_path else self.recipe)
         if self.accumulate != "recipe":
             r = replace(r, accumulate=self.accumulate, name=f"{r.name}/acc-{self.accumulate}")
         return r
@@ -155,7 +165,7 @@ class DesignPoint:
     def axis_values(self) -> dict[str, Any]:
         """The point's axis values (the spec's view, for the results table)."""
         return {"model": self.model, "seq_len": self.seq_len, "batch": self.batch, "decode": self.decode,
-                "layers": self.layers, "recipe": self.recipe, "accumulate": self.accumulate,
+                "layers": self.layers, "recipe": self.recipe, "format": self.format, "accumulate": self.accumulate,
                 "hardware": self.hardware}
 
     def descriptor(self) -> dict[str, Any]:
@@ -190,6 +200,15 @@ class SweepSpec:
     unit_energy: bool = False
     description: str = ""
     source: str = ""
+
+
+def format_recipe(name: str) -> Recipe:
+    """The uniform recipe of one format: weights per output channel and activations per token
+    with float32 scales (block formats: their own block scales), FP16 KV cache, exact
+    accumulation rounded to float32, float nonlinear units with FP16 I/O."""
+    fmt = str(parse_format(name))
+    return recipe_from_dict({"name": fmt, "weights": {"format": fmt, "granularity": "channel"},
+                             "activations": {"format": fmt, "granularity": "token"}}, source=fmt)
 
 
 def _fail(where: str, rule: str, value: Any) -> SpecError:
@@ -230,6 +249,16 @@ def _check_value(src: str, axis: str, where: str, v: Any, base_dir: Path) -> Any
         except ValueError:
             raise _fail(w, f"a recipe shorthand ({', '.join(RECIPE_NAMES)}) or a .toml path", v) from None
         return (v, "")
+    if axis == "format":
+        if v is None:
+            return None
+        if not isinstance(v, str):
+            raise _fail(w, "a format name (see `lowbit formats`)", v)
+        try:
+            format_recipe(v)
+        except ValueError as exc:
+            raise SpecError(f"{w}: {exc}") from None
+        return str(parse_format(v))
     if axis == "accumulate":
         if v not in ACCUMULATE:
             raise _fail(w, f"one of {', '.join(ACCUMULATE)}", v)
@@ -331,6 +360,8 @@ def spec_from_dict(data: dict, *, source: str = "spec", base_dir: str | Path = "
         values[axis] = [_check_value(source, axis, f"axes.{axis}[{i}]" if isinstance(raw, list) else f"axes.{axis}",
                                      v, base_dir) for i, v in enumerate(lst)]
 
+    if "format" in values and "recipe" in values:
+        raise _fail(f"{source}: axes.format", "left out when axes.recipe is given (one or the other)", values["format"])
     combos: list[dict[str, Any]] = []
     explicit = data.get("point")
     if explicit is not None:
@@ -351,6 +382,8 @@ def spec_from_dict(data: dict, *, source: str = "spec", base_dir: str | Path = "
             for key in p:
                 if key not in AXES:
                     raise _fail(f"{source}: point[{i}] key", f"one of {', '.join(AXES)}", key)
+            if "format" in p and "recipe" in p:
+                raise _fail(f"{source}: point[{i}].format", "left out when point[{i}].recipe is given", p["format"])
             combos.append(combo)
     else:
         names = list(AXES)
@@ -363,10 +396,12 @@ def spec_from_dict(data: dict, *, source: str = "spec", base_dir: str | Path = "
         model = load_model(c["model"])
         seq = c["seq_len"] if c["seq_len"] is not None else model.default_tokens
         rname, rpath = c["recipe"]
+        if c["format"] is not None:
+            rname, rpath = c["format"], ""
         pt = DesignPoint(model=c["model"], seq_len=seq, batch=c["batch"], decode=c["decode"], layers=layers,
                          recipe=rname, recipe_path=rpath, accumulate=c["accumulate"], hardware=c["hardware"],
                          array=c["array"], dataflow=c["dataflow"], sram_kib=c["sram_kib"],
-                         dram_gbps=c["dram_gbps"])
+                         dram_gbps=c["dram_gbps"], format=c["format"] or "")
         try:
             pt.hardware_config()
         except ValueError as exc:

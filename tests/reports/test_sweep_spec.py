@@ -129,3 +129,17 @@ def test_unreachable_scheduler_is_one_line_exit_2(tmp_path) -> None:
 
 def test_points_are_frozen_dataclasses() -> None:
     assert dataclasses.is_dataclass(DesignPoint) and DesignPoint.__dataclass_params__.frozen
+
+
+def test_format_axis_builds_uniform_recipes() -> None:
+    from hw.formats import parse
+
+    spec = spec_from_dict({"axes": {"format": ["int8", "mxfp4"], "array": "8x8"}})
+    r_int, r_mx = (p.recipe_obj() for p in spec.points)
+    assert (r_int.weights.format, r_int.weights.granularity) == (parse("int8"), "channel")
+    assert (r_int.activations.format, r_int.activations.granularity) == (parse("int8"), "token")
+    assert r_mx.weights.format == parse("mxfp4") and r_mx.weights.granularity == "block"
+    assert [p.recipe for p in spec.points] == ["int8", "mxfp4"]
+    with pytest.raises(SpecError) as exc:
+        spec_from_dict({"axes": {"format": "int8", "recipe": "FP8"}})
+    assert str(exc.value) == "spec: axes.format must be left out when axes.recipe is given (one or the other), not ['int8']"
