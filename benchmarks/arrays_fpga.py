@@ -6,11 +6,9 @@ Run: python benchmarks/arrays_fpga.py [--rows 4 --cols 4 --dataflow ws --format 
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 
-from hw.arrays import build_array
-from hw.flow import export_verilog, place_and_route
+from hw.arrays import array_fpga, build_array
 
 
 def main() -> None:
@@ -26,15 +24,11 @@ def main() -> None:
     args = ap.parse_args()
     unit = build_array(rows=args.rows, cols=args.cols, dataflow=args.dataflow, a_format=args.format,
                        acc=args.acc, max_m=args.max_m, max_k=args.max_k)
-    with tempfile.TemporaryDirectory() as tmp:
-        res = export_verilog(unit.component, name=unit.name, out_dir=tmp, metadata=unit.metadata)
-        text = res.verilog_path.read_text()
-    bits = sum(p["width"] for p in res.metadata["ports"])
     t0 = time.perf_counter()
-    fpga = place_and_route(text, top=unit.name, family=args.family, port_bits=bits)
+    fpga = array_fpga(unit, family=args.family)
     dt = time.perf_counter() - t0
     print(f"{unit.name} on {args.family}: LUT4 {fpga.luts}, carry {fpga.carry}, FF {fpga.ffs}, DSP {fpga.dsps}, "
-          f"packed cells {fpga.logic_cells}, Fmax {fpga.fmax_mhz:.1f} MHz  ({dt:.0f} s synth + P&R)")
+          f"packed cells {fpga.logic_cells}, Fmax {fpga.fmax_mhz:.1f} MHz  ({dt:.0f} s export + synth + P&R)")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,12 @@ Tile interface (both dataflows; see ``_timing`` for the cycle counts)
   OS the column ``a_index`` of A, lanes 0..m-1) and, WS only, ``a_psum`` (``cols`` accumulator
   values of output row ``a_index``); while ``b_req`` is high it samples ``b_data`` (``cols``
   lanes: the row ``b_index`` of B). Unused lanes may hold anything finite (zeros).
+* weight double buffering (WS, ``double_buffer=True``): ``pre``/``pre_k`` sampled with
+  ``start`` ask the array to load the *next* tile's ``pre_k`` rows of B into a shadow weight
+  chain while this tile streams (``b_req`` with ``b_next`` high; ``b_index`` then indexes the
+  next tile's B). The next ``start`` copies the shadow into the PEs' weights and skips the load.
+  The prefetch takes at most ``rows`` cycles and a tile streams and drains for at least
+  ``rows + cols + 2``, so it never stalls.
 * outputs: while ``c_valid`` is high, ``c_data`` holds the output codes of row ``c_index``
   (lanes 0..n-1) and, WS only, ``c_acc`` the unrounded accumulators (the next K fold's
   ``a_psum``).
@@ -69,6 +75,8 @@ class SystolicArray(wiring.Component):
     max_m : WS: longest A stream of one tile (output rows). OS: ignored (m <= rows).
     max_k : longest reduction the exact accumulator must hold (all K folds of a WS GEMM; one
         tile's K for OS); also the OS tile's K limit.
+    double_buffer : WS only: shadow weight registers so the next tile's weights load while
+        this tile computes.
 
     Raises
     ------
@@ -77,7 +85,8 @@ class SystolicArray(wiring.Component):
     """
 
     def __init__(self, *, rows: int, cols: int, dataflow: str = "ws", a_format="int8", b_format="int8",
-                 acc="exact", out_format=None, max_m: int = 4096, max_k: int = 4096) -> None:
+                 acc="exact", out_format=None, max_m: int = 4096, max_k: int = 4096,
+                 double_buffer: bool = False) -> None:
         self._rows = _int_param(rows, "rows", 1, MAX_ARRAY_DIM)
         self._cols = _int_param(cols, "cols", 1, MAX_ARRAY_DIM)
         if dataflow not in DATAFLOWS:
@@ -85,6 +94,11 @@ class SystolicArray(wiring.Component):
         self._dataflow = dataflow
         self._max_m = _int_param(max_m, "max_m", 1, MAX_STREAM)
         self._max_k = _int_param(max_k, "max_k", 1, MAX_STREAM)
+        if not isinstance(double_buffer, bool):
+            raise UnitConfigError(f"double_buffer must be a bool, not {double_buffer!r}")
+        if double_buffer and dataflow != "ws":
+            raise UnitConfigError(f"double_buffer must be False for dataflow {dataflow!r} (only WS preloads weights)")
+        self._double_buffer = double_buffer
         self._f = f = PeFormats(a_format=a_format, b_format=b_format, acc=acc, out_format=out_format,
                                 max_k=max_k)
         R, C = self._rows, self._cols
@@ -102,6 +116,10 @@ class SystolicArray(wiring.Component):
         if dataflow == "ws":
             ports["a_psum"] = In(data.ArrayLayout(f.acc_layout(), C))
             ports["c_acc"] = Out(data.ArrayLayout(f.acc_layout(), C))
+        if double_buffer:
+            ports["pre"] = In(1)
+            ports["pre_k"] = In(range(lk + 1))
+            ports["b_next"] = Out(1)
         super().__init__(ports)
 
     # ---- read-only parameters -----------------------------------------------------------
@@ -110,6 +128,7 @@ class SystolicArray(wiring.Component):
     dataflow = property(lambda self: self._dataflow)
     max_m = property(lambda self: self._max_m)
     max_k = property(lambda self: self._max_k)
+    double_buffer = property(lambda self: self._double_buffer)
     formats = property(lambda self: self._f)
 
     @property
@@ -134,11 +153,18 @@ class SystolicArray(wiring.Component):
         self.check_tile(m=m, k=k, n=n)
         return tile_cycles(rows=self._rows, cols=self._cols, dataflow=self._dataflow, m=m, k=k, n=n).total
 
+    def preloaded_tile_cycles(self, *, m: int, k: int, n: int) -> int:
+        """Cycles of one WS tile whose weights were preloaded during the previous tile
+        (double-buffered arrays): the tile without its weight load."""
+        self.check_tile(m=m, k=k, n=n)
+        t = tile_cycles(rows=self._rows, cols=self._cols, dataflow=self._dataflow, m=m, k=k, n=n)
+        return t.total - t.weight_load
+
     def metadata(self) -> dict:
         """Parameters, widths and timing facts, for the JSON exported next to the Verilog."""
         lm, lk, ln = self.limits
         return {"unit": "array", "rows": self._rows, "cols": self._cols, "dataflow": self._dataflow,
-                "max_m": self._max_m, "max_k": self._max_k, "tile_limits": {"m": lm, "k": lk, "n": ln},
+                "max_m": self._max_m, "max_k": self._max_k, "double_buffer": self._double_buffer, "tile_limits": {"m": lm, "k": lk, "n": ln},
                 **self._f.describe(), "block": self._f.block,
                 "lane_bits": {"a": data.Layout.cast(self._f.lane("a")).size if self._f.block else self._f.a_element.bits,
                               "b": data.Layout.cast(self._f.lane("b")).size if self._f.block else self._f.b_element.bits},
@@ -188,6 +214,25 @@ class SystolicArray(wiring.Component):
                 m.d.sync += w[0][j].eq(self.b_data[j])
                 for i in range(1, R):
                     m.d.sync += w[i][j].eq(w[i - 1][j])
+        db = self._double_buffer
+        if db:
+            # w is the shadow (load) chain; the PEs use `active`, copied from it when a tile starts
+            active = [[Signal(lane_b, name=f"wa_{i}_{j}") for j in range(C)] for i in range(R)]
+            copy, copy_shifted = Signal(), Signal()
+            with m.If(copy):  # shadow complete: take it as is
+                m.d.sync += [active[i][j].eq(w[i][j]) for i in range(R) for j in range(C)]
+            with m.If(copy_shifted):  # last cycle of a direct load: take the chain's next state
+                m.d.sync += [active[i][j].eq(self.b_data[j] if i == 0 else w[i - 1][j])
+                             for i in range(R) for j in range(C)]
+            pre_r, pk = Signal(), Signal.like(self.pre_k, name="pre_k_r")
+            pf, pcnt, shadow_full = Signal(), Signal(range(R + 1)), Signal()
+            with m.If(pf):  # prefetch of the next tile's weights while this tile streams
+                m.d.comb += [self.b_req.eq(1), self.b_next.eq(1), self.b_index.eq(pk - 1 - pcnt), load.eq(1)]
+                m.d.sync += pcnt.eq(pcnt + 1)
+                with m.If(pcnt == pk - 1):
+                    m.d.sync += [pf.eq(0), pcnt.eq(0), shadow_full.eq(1)]
+        else:
+            active = w
         # output token: (valid, index, last) delayed by the pipeline latency L = R + C + 1
         L = R + C + 1
         tok_v, tok_i, tok_l = Signal(), Signal(range(self._max_m)), Signal()
@@ -199,12 +244,24 @@ class SystolicArray(wiring.Component):
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [tm.eq(self.tile_m), tk.eq(self.tile_k), tn.eq(self.tile_n), cnt.eq(0)]
-                    m.next = "LOAD"
+                    if db:
+                        m.d.sync += [pre_r.eq(self.pre), pk.eq(self.pre_k)]
+                        with m.If(shadow_full):
+                            m.d.comb += copy.eq(1)
+                            m.d.sync += [shadow_full.eq(0), pf.eq(self.pre)]
+                            m.next = "STREAM"
+                        with m.Else():
+                            m.next = "LOAD"
+                    else:
+                        m.next = "LOAD"
             with m.State("LOAD"):
                 m.d.comb += [self.busy.eq(1), self.b_req.eq(1), self.b_index.eq(tk - 1 - cnt), load.eq(1)]
                 m.d.sync += cnt.eq(cnt + 1)
                 with m.If(cnt == tk - 1):
                     m.d.sync += cnt.eq(0)
+                    if db:
+                        m.d.comb += copy_shifted.eq(1)
+                        m.d.sync += pf.eq(pre_r)
                     m.next = "STREAM"
             with m.State("STREAM"):
                 last = cnt == tm - 1
@@ -234,7 +291,7 @@ class SystolicArray(wiring.Component):
             ps = ps_top[j]
             for i in range(R):
                 pe = self._pe(m, i, j)
-                m.d.comb += [pe.a.eq(a_in[i][j]), pe.b.eq(w[i][j]), pe.acc_in.eq(ps), pe.en.eq(row_en[i])]
+                m.d.comb += [pe.a.eq(a_in[i][j]), pe.b.eq(active[i][j]), pe.acc_in.eq(ps), pe.en.eq(row_en[i])]
                 ps = Signal(accl, name=f"ps_{i}_{j}")
                 m.d.sync += ps.eq(pe.acc_out)
             bottom.append(ps)

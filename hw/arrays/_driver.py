@@ -168,8 +168,13 @@ def run_gemm(arr: SystolicArray, a_codes, b_codes, *, a_scales=None, b_scales=No
         a_data, b_data, c_data = Value.cast(p.a_data), Value.cast(p.b_data), Value.cast(p.c_data)
         a_psum = Value.cast(p.a_psum) if ws else None
         c_acc = Value.cast(p.c_acc) if ws else None
-        for tile in tiles:
+        db = arr.double_buffer
+        for ti, tile in enumerate(tiles):
             m0, k0, n0, mt, kt, nt = tile
+            nxt = tiles[ti + 1] if ti + 1 < len(tiles) else None
+            if db:
+                ctx.set(p.pre, int(nxt is not None))
+                ctx.set(p.pre_k, nxt[4] if nxt is not None else 0)
             ctx.set(p.start, 1)
             ctx.set(p.tile_m, mt)
             ctx.set(p.tile_k, kt)
@@ -187,7 +192,8 @@ def run_gemm(arr: SystolicArray, a_codes, b_codes, *, a_scales=None, b_scales=No
                     if ws:
                         ctx.set(a_psum, 0 if prev is None else prev[idx])
                 if ctx.get(p.b_req):
-                    ctx.set(b_data, b_word(tile, ctx.get(p.b_index)))
+                    which = nxt if db and ctx.get(p.b_next) else tile
+                    ctx.set(b_data, b_word(which, ctx.get(p.b_index)))
                 if ctx.get(p.c_valid):
                     idx = ctx.get(p.c_index)
                     if ws:
@@ -234,7 +240,8 @@ class ArrayUnit:
 
 
 def build_array(*, rows: int, cols: int, dataflow: str = "ws", a_format="int8", b_format=None,
-                acc="exact", out_format=None, max_m: int = 4096, max_k: int = 4096) -> ArrayUnit:
+                acc="exact", out_format=None, max_m: int = 4096, max_k: int = 4096,
+                double_buffer: bool = False) -> ArrayUnit:
     """Build a ``SystolicArray`` for export (``lowbit verilog array ...``).
 
     ``b_format`` defaults to ``a_format``. The module name is
@@ -254,13 +261,13 @@ def build_array(*, rows: int, cols: int, dataflow: str = "ws", a_format="int8", 
                               f"not {rows * cols} ({rows} x {cols})")
     b_format = a_format if b_format is None else b_format
     arr = SystolicArray(rows=rows, cols=cols, dataflow=dataflow, a_format=a_format, b_format=b_format,
-                        acc=acc, out_format=out_format, max_m=max_m, max_k=max_k)
+                        acc=acc, out_format=out_format, max_m=max_m, max_k=max_k, double_buffer=double_buffer)
     f = arr.formats
 
     def tag(x) -> str:
         return "".join(ch if ch.isalnum() else "_" for ch in str(x))
 
-    name = f"array_{dataflow}_{rows}x{cols}_{tag(f.a)}x{tag(f.b)}_{tag(f.acc)}"
+    name = f"array_{dataflow}_{rows}x{cols}_{tag(f.a)}x{tag(f.b)}_{tag(f.acc)}" + ("_db" if double_buffer else "")
     return ArrayUnit(component=arr, name=name, metadata=arr.metadata())
 
 

@@ -25,6 +25,10 @@ Output-stationary tile (``m <= rows``, ``n <= cols`` pinned, ``k`` streams)::
           + m            drain: the m used accumulator rows shift up through the rounders
           + 0            (no weight load)
 
+Double-buffered weights (WS, ``double_buffer=True``): every tile after the first finds its
+weights preloaded, so its ``k`` load cycles vanish; a GEMM's weight_load is the first tile's
+``min(k, rows)``.
+
 Relation to SCALE-Sim (single-cycle PEs, full folds ``k == rows`` (WS) / ``m == rows`` and
 ``n == cols`` (OS)): SCALE-Sim's per-fold cycles are WS ``2R + C + T - 2`` (T = M) and OS
 ``R + C + T - 2`` (T = K). This RTL takes WS ``2R + C + T + 2``: **4 cycles more per fold**
@@ -110,7 +114,7 @@ def single_tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n
 
 
 def tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
-                max_m: int | None = None, max_k: int | None = None) -> TileTiming:
+                max_m: int | None = None, max_k: int | None = None, double_buffer: bool = False) -> TileTiming:
     """Cycles of an ``m x k x n`` GEMM (A is m x k, B is k x n) on a ``rows x cols`` array.
 
     The GEMM is split into tiles as ``tile_shapes`` (and the GEMM driver) split it: WS pins
@@ -126,6 +130,9 @@ def tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
     m, k, n : GEMM dimensions (positive).
     max_m : WS only: longest A stream of one tile (the RTL's ``max_m``); None = unbounded.
     max_k : OS only: longest K of one tile (the RTL's ``max_k``); None = unbounded.
+    double_buffer : WS only: the array preloads the next tile's weights (at most ``rows``
+        cycles) while the current tile streams and drains (at least ``rows + cols + 2``
+        cycles), so only the first tile's load, ``min(k, rows)`` cycles, is exposed.
 
     Returns
     -------
@@ -141,6 +148,8 @@ def tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
         # slow path only to word the error
         _positive(rows, "rows"), _positive(cols, "cols"), _dataflow(dataflow)
         _positive(m, "m"), _positive(k, "k"), _positive(n, "n")
+    if double_buffer is not True and double_buffer is not False:
+        raise UnitConfigError(f"double_buffer must be a bool, not {double_buffer!r}")
     if max_m is not None:
         _positive(max_m, "max_m")
     if max_k is not None:
@@ -153,8 +162,10 @@ def tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
         fill = folds * (rows + 2)
         steady = m * fk * fn
         drain = folds * cols
-        load = k * fm * fn
+        load = min(k, rows) if double_buffer is True else k * fm * fn
     else:
+        if double_buffer is not False:
+            raise UnitConfigError(f"double_buffer must be False for dataflow 'os', not {double_buffer!r}")
         # per tile: fill m_t + n_t + 1, steady k_t, drain m_t
         fm, fn = -(-m // rows), -(-n // cols)
         fk = 1 if max_k is None else -(-k // max_k)

@@ -201,3 +201,34 @@ def test_build_array_rejects_arrays_beyond_the_exporter_limit() -> None:
     assert unit.name == "array_os_2x3_e4m3fnxe4m3fn_exact"
     assert unit.metadata["tile_limits"] == {"m": 2, "k": 4096, "n": 3}
     assert unit.metadata["out_format"] == "float32"
+
+
+# ---- double-buffered weights -----------------------------------------------------------------
+
+@pytest.mark.parametrize("rows,cols,m,k,n", [(2, 2, 3, 5, 3), (3, 4, 1, 1, 1), (4, 3, 2, 9, 7), (3, 3, 1, 7, 2)])
+def test_double_buffered_ws_hides_all_but_the_first_load(rows: int, cols: int, m: int, k: int, n: int) -> None:
+    arr = SystolicArray(rows=rows, cols=cols, dataflow="ws", double_buffer=True)
+    rng = np.random.default_rng(5)
+    a, b = rng.integers(0, 256, (m, k)), rng.integers(0, 256, (k, n))
+    run = run_gemm(arr, a, b)
+    np.testing.assert_array_equal(run.codes, gemm(a, "int8", b, "int8", "int32", "exact"))
+    first = tile_cycles(rows=rows, cols=cols, dataflow="ws", m=m, k=run.tiles[0][4], n=run.tiles[0][5]).total
+    assert run.tile_cycles[0] == first
+    for (_, _, _, mt, kt, nt), measured in zip(run.tiles[1:], run.tile_cycles[1:]):
+        single = tile_cycles(rows=rows, cols=cols, dataflow="ws", m=mt, k=kt, n=nt)
+        assert measured == single.total - single.weight_load
+    model = tile_cycles(rows=rows, cols=cols, dataflow="ws", m=m, k=k, n=n, double_buffer=True)
+    assert run.cycles == model.total
+    assert model.weight_load == min(k, rows)
+    plain = tile_cycles(rows=rows, cols=cols, dataflow="ws", m=m, k=k, n=n)
+    assert plain.total - model.total == plain.weight_load - model.weight_load
+
+
+def test_double_buffer_is_ws_only() -> None:
+    with pytest.raises(UnitConfigError, match=r"^double_buffer must be False for dataflow 'os' "
+                                              r"\(only WS preloads weights\)$"):
+        SystolicArray(rows=2, cols=2, dataflow="os", double_buffer=True)
+    with pytest.raises(UnitConfigError, match=r"^double_buffer must be False for dataflow 'os', not True$"):
+        tile_cycles(rows=2, cols=2, dataflow="os", m=1, k=1, n=1, double_buffer=True)
+    with pytest.raises(UnitConfigError, match=r"^double_buffer must be a bool, not 1$"):
+        tile_cycles(rows=2, cols=2, dataflow="ws", m=1, k=1, n=1, double_buffer=1)
