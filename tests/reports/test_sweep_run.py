@@ -166,3 +166,16 @@ def test_demo_report_shares_the_small_sweeps_cache(small_run, tmp_path) -> None:
     same = first.frame[first.frame.array_rows == 32].reset_index(drop=True)
     assert list(demo["cycles"]) == list(same["cycles"]) and list(demo["output_error"]) == list(same["output_error"])
     assert page.read_text().count("<img ") >= 2
+
+
+def test_runs_on_an_existing_scheduler(tmp_path) -> None:
+    from dask.distributed import LocalCluster
+
+    spec = spec_from_dict({"metrics": ["latency"], "layers": 1,
+                           "axes": {"recipe": ["INT8", "FP8"], "seq_len": 16, "array": "8x8"}})
+    local = run_sweep(spec, None, workers=1, cache=tmp_path / "a", progress=False)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        remote = run_sweep(spec, tmp_path / "out", scheduler=cluster.scheduler_address, cache=tmp_path / "b",
+                           progress=False)
+    assert remote.computed == 2
+    pd.testing.assert_frame_equal(remote.frame, local.frame)
