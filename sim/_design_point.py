@@ -6,8 +6,9 @@ Area: ``rows x cols`` times the area of the recipe's MAC unit (``hw.units.build_
 activation x weight element formats, characterised by ``hw.cost.characterize`` from its own
 RTL, cached by design hash) — the MAC array only, without SRAM, DMA or the vector unit. The
 MAC energy per op needs a switching-activity stimulus that the cost model draws per format; it
-is used when the caller passes ``CostRecord`` s with ``energy_pj_per_op``, otherwise the energy
-column covers memory only (``energy_complete`` says which).
+comes from the same characterisation on ``hw.cost.unit_stimulus`` (or the caller's
+``CostRecord`` s); without it the energy column covers memory only (``energy_complete`` says
+which). For block formats (MX) the MAC is the element MAC; block-scale logic is not included.
 """
 from __future__ import annotations
 
@@ -32,12 +33,15 @@ def _element(q):
     return q.format.element if q.granularity == "block" else q.format
 
 
-def mac_unit_cost(recipe: Recipe):
-    """``hw.cost.characterize`` record (area; no energy) of the MAC unit of ``recipe``
-    (activations x weights, exact accumulation to the recipe's accumulator), or a string saying
-    why there is none."""
+def mac_unit_cost(recipe: Recipe, *, energy: bool = True):
+    """``hw.cost.characterize`` record of the MAC unit of ``recipe`` (activation x weight
+    element formats, exact accumulation to the recipe's accumulator): area, and with ``energy``
+    the energy per MAC from gate-level switching activity on ``hw.cost.unit_stimulus``
+    (Gaussian operands, sigma = format max / 4). Cached by ``hw.cost`` (the first call per
+    format runs yosys and Verilator: seconds to minutes). Returns a string saying why there is
+    no record when the unit or the cost model is unavailable."""
     try:
-        from hw.cost import characterize
+        from hw.cost import characterize, unit_stimulus
         from hw.units import build_mac
     except ImportError as exc:
         return f"cost model not available ({exc})"
@@ -46,15 +50,21 @@ def mac_unit_cost(recipe: Recipe):
                          out=recipe.accumulator)
     except (ValueError, TypeError) as exc:
         return f"no MAC unit for {recipe.name}: {exc}"
-    return characterize(unit, stimulus=None, fpga=())
+    stim = unit_stimulus(unit.metadata, distribution="gaussian") if energy else None
+    return characterize(unit, stimulus=stim, stimulus_description="gaussian, sigma = max/4 (hw.cost.unit_stimulus)"
+                        if energy else "", fpga=())
 
 
 def run_design_point(*, model: str = "bert-base", recipes=("INT8", "FP8", "MXFP4"),
                      hw: HardwareConfig | str | None = "edge-16x16", layers: int = 1, prefill: int | None = None,
                      tokens: int = 16, seed: int = 0, out_dir: str | Path | None = None, area: bool = True,
-                     mac_costs: dict | None = None) -> pd.DataFrame:
+                     mac_energy: bool = True, mac_costs: dict | None = None) -> pd.DataFrame:
     """Simulate ``layers`` layer(s) of ``model`` under each recipe on ``hw`` and run one layer in
     numerics mode; one row per recipe.
+
+    ``area``/``mac_energy``: characterise the recipe's MAC unit with ``hw.cost`` (cached; the first
+    run per format takes seconds to minutes). ``mac_costs``: recipe name -> ``CostRecord`` to use
+    instead.
 
     Columns: recipe, cycles, latency_ms, mac_utilisation, dram_mb, energy_uj, energy_complete,
     mac_area_um2, array_area_um2, output_rel_error, gemm_outputs_checked (equal/checked vs the
@@ -77,7 +87,7 @@ def run_design_point(*, model: str = "bert-base", recipes=("INT8", "FP8", "MXFP4
         r = parse_recipe(name) if not isinstance(name, Recipe) else name
         cost = (mac_costs or {}).get(r.name)
         if cost is None and area:
-            cost = mac_unit_cost(r)
+            cost = mac_unit_cost(r, energy=mac_energy)
         rec = cost if not isinstance(cost, str) else None
         res = simulate(model, r, hw, prefill=prefill, layers=layers, trace=out is not None,
                        mac_cost=rec if rec is not None and rec.energy_pj_per_op is not None else None)

@@ -73,7 +73,10 @@ def energy_model(hw: HardwareConfig, recipe: Recipe, mac_record=None) -> EnergyM
     mac = None
     if mac_record is not None and getattr(mac_record, "energy_pj_per_op", None) is not None:
         mac = float(mac_record.energy_pj_per_op)
-        prov.append(f"MAC: measured, {mac_record.name} ({getattr(mac_record, 'provenance', '')})")
+        measured = getattr(getattr(mac_record, "provenance", None), "measured", None) or {}
+        sha = str(measured.get("verilog_sha256", ""))[:12]
+        prov.append(f"MAC: measured by hw.cost, {mac_record.name} (verilog {sha}), {mac:.4g} pJ/op "
+                    f"(gate-level toggles, calibrated)")
     else:
         missing.append(f"MAC energy per op of the {recipe.name} datapath not characterised in this run "
                        f"(pass a hw.cost CostRecord); energy columns cover memory only")
