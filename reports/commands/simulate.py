@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tokens", type=int, default=16, help="tokens of the numerics-mode layer (default 16)")
     parser.add_argument("--seed", type=int, default=0, help="seed of numerics-mode tensors")
     parser.add_argument("--weights", default=None, help="numerics mode: .npz of out x in weights named by op")
+    parser.add_argument("--cost", action="store_true",
+                        help="characterise the recipe's MAC unit with hw.cost (area, energy per MAC; cached)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -42,10 +44,22 @@ def run(args: argparse.Namespace) -> int:
     from sim import load_hardware, simulate, write_result_trace
     from sim._numerics import run_layer_numerics
 
+    from mapping import parse_recipe
+    from sim import mac_unit_cost
+
     hw = load_hardware(args.hw)
+    mac = None
+    if args.cost:
+        mac = mac_unit_cost(parse_recipe(args.recipe))
+        if isinstance(mac, str):
+            print(f"cost: {mac}")
+            mac = None
+        else:
+            print(f"MAC unit {mac.name}: {mac.area_um2:.1f} um2, {mac.energy_pj_per_op:.4g} pJ/MAC (hw.cost, 45 nm "
+                  f"estimate); {hw.array_rows}x{hw.array_cols} array {mac.area_um2 * hw.array_rows * hw.array_cols / 1e6:.4f} mm2")
     res = simulate(args.model, args.recipe, hw, prefill=args.prefill, decode=args.decode, batch=args.batch,
                    layers=args.layers, trace=args.trace is not None, decode_only=args.decode_only,
-                   progress=not args.no_progress and sys.stderr.isatty())
+                   progress=not args.no_progress and sys.stderr.isatty(), mac_cost=mac)
     print(res.summary_text())
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(res.layers.head(12).to_string(index=False))
