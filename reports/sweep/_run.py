@@ -98,7 +98,6 @@ def connect_client(scheduler: str | None, workers: int | None):
 
     from dask.distributed import Client, LocalCluster
 
-    logging.getLogger("distributed").setLevel(logging.ERROR)
     if scheduler is not None:
         try:
             return Client(scheduler, timeout=SCHEDULER_TIMEOUT_S, set_as_default=False)
@@ -133,7 +132,8 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, *, scheduler: 
     out_dir : folder for ``results.csv``, ``results.parquet`` and ``sweep.json`` (``None``:
         write nothing).
     scheduler : address of an existing Dask scheduler; ``None`` starts a local cluster.
-    workers : workers of the local cluster (default: the machine's cores).
+    workers : workers of the local cluster (default 1; ``lowbit sweep`` defaults to the
+        machine's cores): single-threaded, in-process for 1, processes for more.
     cache : result cache (folder or :class:`ResultCache`); default ``default_cache_dir()``.
     progress : show a tqdm progress bar (done / cached / failed) on stderr.
 
