@@ -6,6 +6,12 @@ activation stays in SRAM between ops). Every tensor an op touches is tagged with
 (``weight``, ``activation``, ``kv``, ``accumulator``, ``nonlinear``) so that bytes follow from
 the recipe's formats (``Recipe.bytes_per_element``), amortised block scales included.
 
+Requantization between ops is fused into the producer's output stage: a GEMM whose output
+role is ``activation``/``kv`` rounds its accumulator to that format on the way out (the array's
+output rounder), one whose role is ``accumulator`` (attention scores, FFN up/gate) passes the
+accumulator format to the nonlinear unit, whose output is rounded to the activation format.
+The bytes each op moves follow from these roles.
+
 Attention with GQA stacks the ``g = n_heads / n_kv_heads`` query heads that share one KV head
 as rows of one GEMM (M = g * S), so each K/V head is read once per group. Causal masking does
 not skip work (the full S x S score matrix is computed, as dense arrays do). Rotary position
@@ -21,7 +27,7 @@ from .errors import ModelConfigError
 __all__ = ["GemmOp", "VectorOp", "Op", "layer_ops", "VECTOR_FUNCTIONS"]
 
 #: functions of the vector / shift-add unit
-VECTOR_FUNCTIONS = ("softmax", "gelu", "silu_mul", "layernorm", "rmsnorm", "add", "requant", "kv_append")
+VECTOR_FUNCTIONS = ("softmax", "gelu", "silu_mul", "layernorm", "rmsnorm", "add", "kv_append")
 
 
 @dataclass(frozen=True)
