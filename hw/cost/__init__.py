@@ -11,10 +11,11 @@ from __future__ import annotations
 from ._activity import GateActivity, gate_level_activity, net_weights, validate_stimulus
 from ._cache import CostCache, default_cache_dir, hash_key
 from ._characterize import (Calibration, CostRecord, FpgaCost, Provenance, calibrate, characterize,
-                            cost_table, horowitz_comparison)
+                            cost_table, format_comparison, horowitz_comparison)
 from ._protocol import UnitSpec, as_unit_spec
 from ._published import (CALIBRATION_ANCHOR, DRAM_ENERGY_PJ_PER_BIT, HOROWITZ_2014, MEMORY_SOURCES,
-                         SRAM_READ_64B_PJ, PublishedOp, memory_access_energy_pj)
+                         SRAM_READ_64B_PJ, PUBLISHED_RATIOS, PublishedOp, PublishedRatio,
+                         memory_access_energy_pj)
 from ._stimulus import DISTRIBUTIONS, element_codes, unit_ops_per_cycle, unit_stimulus
 from ._reference_units import (REFERENCE_OPS, FloatMultiplier, IntAdder, IntMultiplier,
                                reference_stimulus, reference_unit)
@@ -26,5 +27,6 @@ __all__ = [
     "as_unit_spec", "calibrate", "characterize", "cost_table", "default_cache_dir",
     "gate_level_activity", "hash_key", "horowitz_comparison", "memory_access_energy_pj",
     "net_weights", "reference_stimulus", "reference_unit", "validate_stimulus",
+    "PUBLISHED_RATIOS", "PublishedRatio", "format_comparison",
     "DISTRIBUTIONS", "element_codes", "unit_ops_per_cycle", "unit_stimulus",
 ]

@@ -22,6 +22,23 @@ measured like any unit (uniform random operands, 1000 cycles, seed 0); then
 Every other unit's area is ``gates_nand2 * um2_per_nand2`` and its energy per operation
 ``toggles_per_op * pj_per_toggle``: *estimates at 45 nm* scaled from one anchor, not a
 sign-off figure. The other Horowitz figures are only compared against (``horowitz_comparison``).
+
+Why our predictions differ from Horowitz's table (what each side counts):
+
+* *Synthesis objective.* yosys/abc maps for area with no timing constraint, so adders come out
+  ripple-carry (32-bit add: logic depth ~65 cells) where a timed 45 nm flow builds faster,
+  larger adders; multipliers come out as array-like structures. Our areas are transistor
+  counts / 4 times one factor, without wires, placement density or cell sizing.
+* *Zero-delay activity.* Verilator is cycle based, so glitches are not counted. Glitching is
+  large in multiplier arrays and small in adders; calibrating on a multiplier folds the
+  multiplier's glitch share into the energy per toggle, so adders tend to be over-predicted.
+* *Datapath style of the FP units.* ``hw.units`` floating-point operators (``FloatAdder``,
+  ``ExactProduct`` + ``AccumulatorRounder``) align operands into an exact fixed-point value and
+  round once; a conventional FP unit normalises a narrow significand. For FP16 the two are
+  close in size; for FP32 the exact product is 555 bits wide and its synthesis does not finish
+  within the default yosys time limit on a loaded 2-core machine (``DEFAULT_TIMEOUT_S``).
+* *Operands.* Integers are uniform random codes, floats N(0, 1) rounded to the format; the
+  paper does not state its operand statistics.
 """
 from __future__ import annotations
 
@@ -41,7 +58,7 @@ from ..flow import (ASIC_SYNTH_SCRIPT, FPGA_FAMILIES, AsicSynthesis, export_veri
 from . import _activity
 from ._cache import CostCache, hash_key
 from ._protocol import UnitSpec, as_unit_spec
-from ._published import CALIBRATION_ANCHOR, HOROWITZ_2014
+from ._published import CALIBRATION_ANCHOR, HOROWITZ_2014, PUBLISHED_RATIOS
 from ._reference_units import REFERENCE_OPS, reference_stimulus, reference_unit
 
 __all__ = [
@@ -52,6 +69,7 @@ __all__ = [
     "calibrate",
     "characterize",
     "cost_table",
+    "format_comparison",
     "horowitz_comparison",
 ]
 
@@ -311,11 +329,15 @@ def characterize(unit: Any, *, name: str | None = None,
         If yosys, nextpnr or Verilator fails (the message names the tool and the step).
     """
     spec = as_unit_spec(unit, name=name)
-    fams = _validate_fpga(fpga)
-    if not isinstance(stimulus_description, str):
-        raise UnitConfigError(f"stimulus_description must be a str, not {stimulus_description!r}")
-    if calibration is not None and not isinstance(calibration, Calibration):
-        raise UnitConfigError(f"calibration must be a Calibration, not {type(calibration).__name__}")
+    try:
+        fams = _validate_fpga(fpga)
+        if not isinstance(stimulus_description, str):
+            raise UnitConfigError(f"stimulus_description must be a str, not {stimulus_description!r}")
+        if calibration is not None and not isinstance(calibration, Calibration):
+            raise UnitConfigError(f"calibration must be a Calibration, not {type(calibration).__name__}")
+    except UnitConfigError:
+        spec.component._MustUse__silence = True  # rejected before use: not an unused-design bug
+        raise
     store = _as_cache(cache)
     m = _measure(spec, stimulus=stimulus, fpga=fams, cache=store)
     cal = calibration if calibration is not None else calibrate(cache=store)
@@ -401,3 +423,32 @@ def horowitz_comparison(*, cache: CostCache | str | None = None, ops: Sequence[s
                              if rec.energy_pj_per_op is not None else math.nan),
         })
     return pd.DataFrame(rows)
+
+
+def _unit_key(r: CostRecord) -> tuple[str, str, str] | None:
+    m = r.metadata
+    if "a_format" not in m or "b_format" not in m:
+        return None
+    acc = "-" if m.get("unit") == "mxdot" else str(m.get("acc", "exact"))
+    return (str(m["a_format"]), str(m["b_format"]), acc)
+
+
+def format_comparison(records: Iterable[CostRecord]) -> pd.DataFrame:
+    """Published format-to-format cost ratios (``PUBLISHED_RATIOS``) next to ours, for every
+    published pair whose two units are among ``records`` (matched on the factory metadata
+    ``a_format``, ``b_format``, ``acc``). Area ratios use ``area_um2`` (per unit, so compare
+    units of the same lanes); energy ratios use ``energy_pj_per_op``."""
+    by_key = {k: r for r in records if (k := _unit_key(r)) is not None}
+    rows = []
+    for p in PUBLISHED_RATIOS:
+        num, den = by_key.get(p.numerator), by_key.get(p.denominator)
+        if num is None or den is None:
+            continue
+        field_name = "area_um2" if p.metric == "area" else "energy_pj_per_op"
+        a, b = getattr(num, field_name), getattr(den, field_name)
+        ours = a / b if a is not None and b else math.nan
+        rows.append({"numerator": num.name, "denominator": den.name, "metric": p.metric,
+                     "ours": ours, "published": p.value, "ours_over_published": ours / p.value,
+                     "source": p.source.split(",")[0], "note": p.note})
+    return pd.DataFrame(rows, columns=["numerator", "denominator", "metric", "ours", "published",
+                                       "ours_over_published", "source", "note"])

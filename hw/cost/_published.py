@@ -17,7 +17,9 @@ __all__ = [
     "HOROWITZ_2014",
     "HOROWITZ_SOURCE",
     "MEMORY_SOURCES",
+    "PUBLISHED_RATIOS",
     "PublishedOp",
+    "PublishedRatio",
     "SRAM_READ_64B_PJ",
     "memory_access_energy_pj",
 ]
@@ -88,3 +90,35 @@ def memory_access_energy_pj(memory: str, *, bits: int) -> float:
     if memory in DRAM_ENERGY_PJ_PER_BIT:
         return DRAM_ENERGY_PJ_PER_BIT[memory] * bits
     raise UnitConfigError(f"memory must be one of {', '.join(MEMORY_SOURCES)}, not {memory!r}")
+
+
+VAN_BAALEN_2023 = ("M. van Baalen et al., \"FP8 versus INT8 for efficient deep learning inference\", "
+                   "arXiv:2303.17951, 2023 (gate-count model)")
+CHEN_2025 = ("M. Chen et al., \"INT v.s. FP: a comprehensive study of fine-grained low-bit quantization "
+             "formats\", arXiv:2510.25602, 2025, Table 5 (same-throughput matrix unit, FP32 accumulator)")
+
+
+@dataclass(frozen=True)
+class PublishedRatio:
+    """A published cost ratio between two units: ``numerator`` / ``denominator`` of ``metric``
+    ("area" or "energy"). Units are named by (a_format, b_format, accumulator) as the
+    ``hw.units`` factory metadata names them; accumulator "exact" for integer-exact/Kulisch,
+    "float32" for an FP32 accumulator, "-" for a block dot unit."""
+
+    numerator: tuple[str, str, str]
+    denominator: tuple[str, str, str]
+    metric: str
+    value: float
+    source: str
+    note: str = ""
+
+
+#: published format-to-format ratios (relayed, checks only)
+PUBLISHED_RATIOS: tuple[PublishedRatio, ...] = (
+    PublishedRatio(("e4m3fn", "e4m3fn", "exact"), ("int8", "int8", "exact"), "area", 1.53, VAN_BAALEN_2023,
+                   "FP8-E4M3 MAC with a fixed-point (Kulisch-style) accumulator vs INT8 MAC: +53%"),
+    PublishedRatio(("e4m3fn", "e4m3fn", "float32"), ("int8", "int8", "exact"), "area", 2.83, VAN_BAALEN_2023,
+                   "FP8-E4M3 MAC accumulating in FP32 vs INT8 MAC: +183%"),
+    PublishedRatio(("mxint8", "mxint8", "-"), ("mxfp8_e4m3", "mxfp8_e4m3", "-"), "energy", 0.63, CHEN_2025),
+    PublishedRatio(("mxint8", "mxint8", "-"), ("mxfp8_e4m3", "mxfp8_e4m3", "-"), "area", 0.79, CHEN_2025),
+)

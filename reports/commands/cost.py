@@ -6,10 +6,11 @@ Examples::
 
     lowbit cost --formats int4,int8,e4m3fn,e5m2 --acc exact --lanes 1 --fpga ecp5,ice40 --csv cost.csv
     lowbit cost --formats int4:e4m3fn,mxfp4 --fpga none
+    lowbit cost --formats int8,e4m3fn,e4m3fn@fp32,mxint8,mxfp8_e4m3 --fpga none
     lowbit cost --reference
 
-A format ``A:B`` is a mixed pair (A operand x B operand, e.g. ``int4:e4m3fn`` for W4A8); a block
-format (``mxfp4``, ``mxint8`` ...) builds the MX block dot-product unit instead of a MAC.
+A format ``A:B`` is a mixed pair (A operand x B operand, e.g. ``int4:e4m3fn`` for W4A8);
+``@ACC`` after one entry overrides ``--acc`` for it (``e4m3fn@fp32``); a block format (``mxfp4``, ``mxint8`` ...) builds the MX block dot-product unit instead of a MAC.
 Energy is per multiply-accumulate (a lane's product), at 45 nm, calibrated on Horowitz's 8-bit
 multiply; results are cached (``$LOWBIT_CACHE_DIR`` or ``~/.cache/lowbit``).
 """
@@ -24,8 +25,8 @@ _COLUMNS = ["name", "area_um2", "gates_nand2", "flip_flops", "logic_depth", "ene
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--formats", help="comma-separated formats; A:B for a mixed pair "
-                                          "(e.g. int4,int8,e4m3fn,int4:e4m3fn,mxfp4)")
+    parser.add_argument("--formats", help="comma-separated formats; A:B for a mixed pair, @ACC for "
+                                          "a per-entry accumulator (e.g. int4,int8,e4m3fn@fp32,int4:e4m3fn,mxfp4)")
     parser.add_argument("--acc", default="exact", help="accumulator: exact or fp32/fp16/bf16 (default exact)")
     parser.add_argument("--lanes", type=int, default=1, help="products per cycle (default 1)")
     parser.add_argument("--fpga", default="ecp5,ecp5-nodsp,ice40",
@@ -57,7 +58,9 @@ def _build(spec: str, *, acc: str, lanes: int):
     from hw.units import build_mac
     from hw.units._factory import build_mxdot
 
-    a, _, b = spec.partition(":")
+    pair, _, own_acc = spec.partition("@")
+    acc = own_acc or acc
+    a, _, b = pair.partition(":")
     b = b or a
     fa, fb = parse(a), parse(b)
     if hasattr(fa, "block_size") or hasattr(fb, "block_size"):
@@ -76,8 +79,8 @@ def _print(df, columns: list[str]) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from hw.cost import (CostCache, UnitSpec, calibrate, characterize, cost_table, horowitz_comparison,
-                         unit_ops_per_cycle, unit_stimulus)
+    from hw.cost import (CostCache, UnitSpec, calibrate, characterize, cost_table, format_comparison,
+                         horowitz_comparison, unit_ops_per_cycle, unit_stimulus)
 
     if args.lanes < 1:
         raise ValueError(f"--lanes must be a positive integer, not {args.lanes}")
@@ -113,6 +116,10 @@ def run(args: argparse.Namespace) -> int:
     df = cost_table(records)
     fpga_cols = [f"{f}_{x}" for f in fams for x in ("luts", "ffs", "dsps", "carry", "fmax_mhz")]
     _print(df, _COLUMNS + fpga_cols)
+    comparison = format_comparison(records)
+    if len(comparison):
+        print("\npublished ratios (relayed) next to ours:")
+        _print(comparison, list(comparison.columns))
     if args.csv:
         df.to_csv(args.csv, index=False)
     return 0
