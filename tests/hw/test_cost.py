@@ -251,3 +251,23 @@ def test_reference_stimulus_is_format_valid() -> None:
     assert np.isfinite(vals).all()
     ints = reference_stimulus("int8_mul", cycles=100, seed=1)
     assert all(0 <= s["a"] < 256 and 0 <= s["b"] < 256 for s in ints)
+
+
+def _record(name: str, a: str, b: str, acc: str, area: float, energy: float, unit: str = "mac") -> CostRecord:
+    return CostRecord(name=name, area_um2=area, gates_nand2=area, transistors=int(4 * area), flip_flops=0,
+                      logic_depth=1, energy_pj_per_op=energy, toggles_per_op=energy, cells_by_type={},
+                      fpga={}, metadata={"unit": unit, "a_format": a, "b_format": b, "acc": acc})
+
+
+def test_format_comparison_pairs_units_by_formats_and_accumulator() -> None:
+    from hw.cost import PUBLISHED_RATIOS, format_comparison
+
+    recs = [_record("i8", "int8", "int8", "exact", 100.0, 1.0),
+            _record("f8", "e4m3fn", "e4m3fn", "exact", 150.0, 1.2),
+            _record("f8acc", "e4m3fn", "e4m3fn", "float32", 300.0, 2.0)]
+    df = format_comparison(recs)
+    assert list(df["numerator"]) == ["f8", "f8acc"] and list(df["denominator"]) == ["i8", "i8"]
+    assert list(df["ours"]) == [1.5, 3.0]
+    published = [p.value for p in PUBLISHED_RATIOS if p.denominator == ("int8", "int8", "exact")]
+    assert list(df["ours_over_published"]) == [1.5 / published[0], 3.0 / published[1]]
+    assert format_comparison(recs[:1]).empty
