@@ -29,17 +29,21 @@ Double-buffered weights (WS, ``double_buffer=True``): every tile after the first
 weights preloaded, so its ``k`` load cycles vanish; a GEMM's weight_load is the first tile's
 ``min(k, rows)``.
 
-Relation to SCALE-Sim (single-cycle PEs, full folds ``k == rows`` (WS) / ``m == rows`` and
-``n == cols`` (OS)): SCALE-Sim's per-fold cycles are WS ``2R + C + T - 2`` (T = M) and OS
-``R + C + T - 2`` (T = K). This RTL takes WS ``2R + C + T + 2``: **4 cycles more per fold**
-(the command cycle, the feeder's input register, the registered rounded output, and the
-bottom psum register that SCALE-Sim's count of ``R + C + T - 2`` compute cycles leaves out
-because it counts the cycle a value enters the last PE, not the cycle it leaves it). OS takes
-``2R + C + T + 1``: **R + 3 cycles more per fold**: the R-cycle output drain (SCALE-Sim does not
-count the OS drain; the RTL shifts the pinned outputs out before the next fold can start) plus
-the same three registers (command, input, settled accumulator; the drain's output register
-makes the 3rd). ``scalesim_fold_cycles`` gives SCALE-Sim's numbers; a test asserts
-``tile - scalesim == 4`` (WS) and ``== R + 3`` (OS) over many shapes.
+Relation to SCALE-Sim (single-cycle PEs, no double buffering, full folds ``k == rows`` (WS) /
+``m == rows`` and ``n == cols`` (OS)): SCALE-Sim's per-fold cycles are WS ``2R + C + T - 2``
+(T = M) and OS ``R + C + T - 2`` (T = K): R cycles of weight load (WS) plus the span from the
+first MAC in PE(0, 0) to the last MAC in PE(R-1, C-1), ``R + C + T - 2`` cycles. The RTL has
+exactly that span too; the cycles it adds are
+
+* WS: **4 per fold** = 1 command cycle (``start`` sampled) + 1 feeder input register (the row
+  presented on ``a_data`` reaches PE(0, 0) one cycle later) + 1 cycle for the last PE's
+  partial-sum register + 1 cycle for the registered rounded output (the ``done`` cycle);
+* OS: **R + 3 per fold** = the R-cycle output drain (the pinned accumulators shift out, one row
+  per cycle, before the next fold can start; the closed form has no drain term) + 1
+  command cycle + 1 feeder input register + 1 registered rounded output (the ``done`` cycle).
+
+``scalesim_fold_cycles`` gives SCALE-Sim's numbers; a test asserts ``ours - scalesim == 4`` (WS)
+and ``== R + 3`` (OS) per fold over many shapes and arrays.
 """
 from __future__ import annotations
 
