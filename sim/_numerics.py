@@ -104,24 +104,54 @@ def seeded_weights(model: ModelConfig, seed: int = 0) -> dict[str, np.ndarray]:
             for name, (n, k) in _weight_shapes(model).items()}
 
 
-def _load_weights(model: ModelConfig, weights) -> dict[str, np.ndarray]:
-    if isinstance(weights, (str, Path)):
-        path = Path(weights)
-        if path.suffix != ".npz":
-            raise SimulationError(f"weights file must be a .npz archive of out x in arrays named by op, "
-                                  f"not {str(path)!r}")
-        try:
+#: our op name -> Hugging Face parameter name patterns ({i}: layer index) of one layer
+_HF_NAMES = {
+    "q_proj": ("model.layers.{i}.self_attn.q_proj.weight", "bert.encoder.layer.{i}.attention.self.query.weight",
+               "encoder.layer.{i}.attention.self.query.weight"),
+    "k_proj": ("model.layers.{i}.self_attn.k_proj.weight", "bert.encoder.layer.{i}.attention.self.key.weight",
+               "encoder.layer.{i}.attention.self.key.weight"),
+    "v_proj": ("model.layers.{i}.self_attn.v_proj.weight", "bert.encoder.layer.{i}.attention.self.value.weight",
+               "encoder.layer.{i}.attention.self.value.weight"),
+    "o_proj": ("model.layers.{i}.self_attn.o_proj.weight", "bert.encoder.layer.{i}.attention.output.dense.weight",
+               "encoder.layer.{i}.attention.output.dense.weight"),
+    "gate_proj": ("model.layers.{i}.mlp.gate_proj.weight",),
+    "up_proj": ("model.layers.{i}.mlp.up_proj.weight",),
+    "down_proj": ("model.layers.{i}.mlp.down_proj.weight",),
+    "ffn_up": ("bert.encoder.layer.{i}.intermediate.dense.weight", "encoder.layer.{i}.intermediate.dense.weight"),
+    "ffn_down": ("bert.encoder.layer.{i}.output.dense.weight", "encoder.layer.{i}.output.dense.weight"),
+}
+
+
+def _read_weights_file(path: Path) -> dict[str, np.ndarray]:
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    try:
+        if path.suffix == ".npz":
             with np.load(path) as z:
-                weights = {k: z[k] for k in z.files}
-        except OSError as exc:
-            raise SimulationError(f"weights file must be readable, not {str(path)!r} ({exc})") from None
+                return {k: z[k] for k in z.files}
+        if path.suffix == ".safetensors":
+            return load_file(str(path))
+    except OSError as exc:
+        raise SimulationError(f"weights file must be readable, not {str(path)!r} ({exc})") from None
+    except (SafetensorError, ValueError) as exc:
+        raise SimulationError(f"weights file must be a valid {path.suffix} file, not {str(path)!r} ({exc})") from None
+    raise SimulationError(f"weights file must be a .npz or .safetensors file of out x in arrays, not {str(path)!r}")
+
+
+def _load_weights(model: ModelConfig, weights, layer: int) -> dict[str, np.ndarray]:
+    if isinstance(weights, (str, Path)):
+        weights = _read_weights_file(Path(weights))
     out = {}
     for name, shape in _weight_shapes(model).items():
-        if name not in weights:
-            raise SimulationError(f"weights must include {name!r} of shape {shape}, not only {sorted(weights)!r}")
-        w = np.asarray(weights[name])
+        keys = [name] + [p.format(i=layer) for p in _HF_NAMES.get(name, ())]
+        key = next((k for k in keys if k in weights), None)
+        if key is None:
+            raise SimulationError(f"weights must include {name!r} of shape {shape} (or its Hugging Face name for "
+                                  f"layer {layer}), not only {sorted(weights)[:8]!r}")
+        w = np.asarray(weights[key], dtype=np.float64 if np.asarray(weights[key]).dtype == np.float64 else np.float32)
         if w.shape != shape:
-            raise SimulationError(f"weights {name!r} must have shape {shape} (out x in), not {w.shape}")
+            raise SimulationError(f"weights {key!r} must have shape {shape} (out x in), not {w.shape}")
         out[name] = w
     return out
 
@@ -285,10 +315,11 @@ def check_gemm_record(rec: GemmRecord, *, samples: int = 32, seed: int = 0) -> t
 
 
 def run_layer_numerics(model: ModelConfig | str, recipe: Recipe | str, *, tokens: int = 16, seed: int = 0,
-                       weights=None) -> NumericsResult:
+                       weights=None, layer: int = 0) -> NumericsResult:
     """Run one layer of ``model`` on ``tokens`` seeded input tokens (N(0, 1) activations) with
-    seeded weights (or ``weights``: a dict or .npz of out x in arrays named by op), quantized per
-    ``recipe`` on the golden model, and in float64; returns outputs and error tables.
+    seeded weights (or ``weights``: a dict, .npz or .safetensors of out x in arrays named by op —
+    ``q_proj``, ``ffn_up``, ... — or by their Hugging Face LLaMA/BERT names for layer ``layer``),
+    quantized per ``recipe`` on the golden model, and in float64; returns outputs and error tables.
 
     Raises
     ------
@@ -302,7 +333,7 @@ def run_layer_numerics(model: ModelConfig | str, recipe: Recipe | str, *, tokens
     if recipe.nonlinear != "float":
         raise SimulationError(f"numerics mode must use a recipe with float nonlinear units, not "
                               f"{recipe.name!r} (integer shift-add units are not wired into numerics mode)")
-    w = seeded_weights(model, seed) if weights is None else _load_weights(model, weights)
+    w = seeded_weights(model, seed) if weights is None else _load_weights(model, weights, layer)
     x = np.random.default_rng(seed + 1).standard_normal((tokens, model.d_model))
     ref_layer = _Layer(model, None, w)
     ref = ref_layer.forward(x)

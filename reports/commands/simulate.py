@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--numerics", action="store_true", help="also run one layer on the golden models")
     parser.add_argument("--tokens", type=int, default=16, help="tokens of the numerics-mode layer (default 16)")
     parser.add_argument("--seed", type=int, default=0, help="seed of numerics-mode tensors")
-    parser.add_argument("--weights", default=None, help="numerics mode: .npz of out x in weights named by op")
+    parser.add_argument("--weights", default=None, help="numerics mode: .npz/.safetensors of out x in weights (op names or HF LLaMA/BERT names)")
+    parser.add_argument("--weights-layer", type=int, default=0, help="layer index of HF names in --weights")
     parser.add_argument("--cost", action="store_true",
                         help="characterise the recipe's MAC unit with hw.cost (area, energy per MAC; cached)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -70,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         res.ops.to_csv(args.csv, index=False)
         print(f"per-op table written to {args.csv}")
     if args.numerics:
-        nr = run_layer_numerics(args.model, args.recipe, tokens=args.tokens, seed=args.seed, weights=args.weights)
+        nr = run_layer_numerics(args.model, args.recipe, tokens=args.tokens, seed=args.seed, weights=args.weights,
+                                layer=args.weights_layer)
         print(f"numerics ({nr.tokens} tokens, one layer): output error vs float64: relative RMS "
               f"{nr.rel_rms_error:.4g}, max abs {nr.max_abs_error:.4g}")
         with pd.option_context("display.width", 200):

@@ -90,3 +90,25 @@ def test_llama2_7b_layer_full_width():
     r = run_layer_numerics("llama2-7b", "W4A8", tokens=4)
     checks = r.gemm_checks(samples=2)
     assert (checks.equal == checks.checked).all()
+
+
+def test_safetensors_with_hugging_face_names(tmp_path):
+    from safetensors.numpy import save_file
+
+    from mapping import load_model
+    from sim._numerics import seeded_weights
+    w = seeded_weights(load_model("bert-base"), seed=7)
+    hf = {"q_proj": "query", "k_proj": "key", "v_proj": "value"}
+    named = {f"bert.encoder.layer.3.attention.self.{hf[k]}.weight": v for k, v in w.items() if k in hf}
+    named["bert.encoder.layer.3.attention.output.dense.weight"] = w["o_proj"]
+    named["bert.encoder.layer.3.intermediate.dense.weight"] = w["ffn_up"]
+    named["bert.encoder.layer.3.output.dense.weight"] = w["ffn_down"]
+    p = tmp_path / "model.safetensors"
+    save_file(named, str(p))
+    a = run_layer_numerics("bert-base", "FP8", tokens=4, weights=str(p), layer=3, seed=7)
+    b = run_layer_numerics("bert-base", "FP8", tokens=4, seed=7)
+    assert np.array_equal(a.output, b.output)
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 4)
+    with pytest.raises(SimulationError, match=r"^weights file must be a valid \.safetensors file"):
+        run_layer_numerics("bert-base", "FP8", tokens=4, weights=str(bad))
