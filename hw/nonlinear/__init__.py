@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from ._kernels import (KERNELS, VARIANTS, DyadicRequantizer, IBertIntGELU, IBertIntLayerNorm,
                        IBertIntSoftmax, IViTIntLayerNorm, IViTShiftGELU, IViTShiftmax,
-                       NonlinearKernel, batch_frexp, ivit_exp_shift, kernel)
+                       NonlinearKernel, batch_frexp, ivit_exp_shift, kernel,
+                       variant_differences)
 from ._accuracy import ACCURACY_KERNELS, accuracy_table, float_reference
 from ._scale import consts_from_scale, from_scale
 
@@ -17,4 +18,5 @@ __all__ = [
     "ACCURACY_KERNELS", "KERNELS", "VARIANTS", "accuracy_table", "float_reference", "DyadicRequantizer", "IBertIntGELU", "IBertIntLayerNorm",
     "IBertIntSoftmax", "IViTIntLayerNorm", "IViTShiftGELU", "IViTShiftmax", "NonlinearKernel",
     "batch_frexp", "consts_from_scale", "from_scale", "ivit_exp_shift", "kernel",
+    "variant_differences",
 ]

@@ -21,7 +21,7 @@ from ._intops import as_rows, isqrt_array, require_int, rshift_round, work_array
 __all__ = [
     "VARIANTS", "KERNELS", "NonlinearKernel", "DyadicRequantizer", "IBertIntGELU",
     "IBertIntSoftmax", "IBertIntLayerNorm", "IViTShiftmax", "IViTShiftGELU", "IViTIntLayerNorm",
-    "kernel", "ivit_exp_shift", "batch_frexp",
+    "kernel", "ivit_exp_shift", "batch_frexp", "variant_differences",
 ]
 
 VARIANTS = ("reference", "exact")
@@ -523,3 +523,29 @@ def kernel(name: str, consts: Mapping[str, Any], *, variant: str = "reference") 
         raise UnitConfigError(f"{name} consts must be a mapping, not {type(consts).__name__}")
     _check_variant(variant)
     return KERNELS[name].from_consts(consts, variant)
+
+
+def variant_differences(name: str, consts: Mapping[str, Any], x_int: Any) -> np.ndarray:
+    """Rows (bool per row) where the ``"reference"`` and ``"exact"`` variants of kernel ``name``
+    give different outputs; a row the exact variant rejects (constant LayerNorm row) counts as
+    different when the reference accepts it."""
+    ref_k = kernel(name, consts, variant="reference")
+    ex_k = kernel(name, consts, variant="exact")
+    x = np.asarray(x_int)
+    rows = x[None, :] if x.ndim == 1 else x
+    out = np.zeros(len(rows), dtype=bool)
+    try:
+        return np.any(ref_k.forward(rows) != ex_k.forward(rows), axis=1)
+    except NumericsError:
+        pass
+    for i, row in enumerate(rows):
+        try:
+            ref = ref_k.forward(row[None, :])
+        except NumericsError:
+            ref = None
+        try:
+            ex = ex_k.forward(row[None, :])
+        except NumericsError:
+            ex = None
+        out[i] = (ref is None) != (ex is None) or (ref is not None and bool(np.any(ref != ex)))
+    return out

@@ -247,3 +247,18 @@ def test_input_out_of_range_and_wrong_length() -> None:
         from_scale("ivit_shiftgelu", 0.1).forward([[0.5, 0]])
     with pytest.raises(NumericsError, match=r"^ivit_int_layernorm row length must equal len\(bias_int\) = 2, not 3$"):
         kernel("ivit_int_layernorm", {"bias_int": [0, 0]}).forward([[1, 2, 3]])
+
+
+def test_variant_differences_locates_documented_rows(vectors: Path) -> None:
+    from hw.nonlinear import variant_differences
+    groups, rows = load(vectors, "ibert_int_softmax")
+    for g, grp in groups.items():
+        rs = [r for r in rows if r["group"] == g]
+        diff = variant_differences("ibert_int_softmax", grp["consts"], np.array([r["x_int"] for r in rs]))
+        np.testing.assert_array_equal(diff, [not r["model_match"] for r in rs])
+    # I-ViT LayerNorm: a constant row is accepted by the reference (std 64) and rejected exactly
+    x = np.array([[3, 3, 3, 3], [0, 1000, -1000, 500], [0, 0, 0, 1]])
+    diff = variant_differences("ivit_int_layernorm", {"bias_int": [0, 0, 0, 0]}, x)
+    assert diff[0] and not diff[1]
+    # 10 Newton steps from 2^16 leave std far above isqrt(var) for a tiny variance
+    assert diff[2]

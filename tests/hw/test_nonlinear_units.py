@@ -194,3 +194,17 @@ def test_build_metadata_carries_timing_and_consts() -> None:
     t = shiftmax_timing(16)
     assert meta["timing"] == {"cycles_per_row": t.cycles_per_row, "latency_cycles": t.latency_cycles}
     assert meta["params"]["length"] == 16 and unit.length == 16
+
+
+@pytest.mark.parametrize("rows,message", [
+    (np.zeros((2, 0), dtype=np.int64), "row length must equal the unit's length 4, not 0"),
+    (np.full((1, 4), 128), "inputs must be in [-128, 127] for x_bits=8, not 128"),
+    (np.zeros(4, dtype=np.int64), "rows must be a 2-D integer array, not 1-D of dtype 'int64'"),
+])
+def test_bad_rows_are_rejected_before_simulation(rows: np.ndarray, message: str) -> None:
+    from hw.errors import NumericsError
+    unit = ShiftmaxUnit(x_bits=8, length=4, x0_int=-4)
+    with pytest.raises(NumericsError) as info:
+        simulate_rows(unit, rows)
+    assert str(info.value) == message
+    unit._MustUse__silence = True

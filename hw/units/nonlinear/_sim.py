@@ -9,6 +9,8 @@ from typing import Callable, Sequence
 import numpy as np
 from amaranth.sim import Simulator
 
+from ...errors import NumericsError
+
 __all__ = ["StreamRun", "simulate_rows"]
 
 
@@ -38,12 +40,23 @@ def simulate_rows(unit, rows: Sequence[Sequence[int]], *,
 
     Raises
     ------
+    NumericsError
+        If ``rows`` is not 2-D integers of the unit's row length within its input width.
     RuntimeError
         If the unit does not produce every output within ``max_cycles`` cycles.
     """
-    flat = [int(v) for row in rows for v in row]
-    n_rows = len(rows)
-    width = len(rows[0]) if n_rows else 0
+    arr = np.asarray(rows)
+    if arr.ndim != 2 or arr.dtype.kind not in "iu":
+        raise NumericsError(f"rows must be a 2-D integer array, not {arr.ndim}-D of dtype {str(arr.dtype)!r}")
+    n_rows, width = arr.shape
+    length = getattr(unit, "length", width)
+    if width != length:
+        raise NumericsError(f"row length must equal the unit's length {length}, not {width}")
+    lo, hi = -(1 << (unit.x_bits - 1)), (1 << (unit.x_bits - 1)) - 1
+    if arr.size and (int(arr.min()) < lo or int(arr.max()) > hi):
+        bad = int(arr.min()) if int(arr.min()) < lo else int(arr.max())
+        raise NumericsError(f"inputs must be in [{lo}, {hi}] for x_bits={unit.x_bits}, not {bad!r}")
+    flat = [int(v) for v in arr.ravel()]
     outs: list[int] = []
     in_cycles: list[int] = []
     out_cycles: list[int] = []
