@@ -190,6 +190,7 @@ def _row(phase, step, kv_len, op, mp, run: OpRun, hw, timing: TimingSources, ene
         "array_steady": run.array_steady if gemm and not missing else np.nan,
         "array_drain": run.array_drain if gemm and not missing else np.nan,
         "array_weight_load": run.array_weight_load if gemm and not missing else np.nan,
+        "bound": ("unknown" if missing else "memory" if run.dram_busy_cycles > run.compute_cycles else "compute"),
         "sram_read_bytes": sram_r, "sram_write_bytes": sram_w, "macs": macs,
         "mac_utilisation": (macs / (hw.array_rows * hw.array_cols * run.cycles)
                             if gemm and run.cycles and not missing else np.nan),

@@ -147,3 +147,12 @@ def test_array_breakdown_adds_up():
     assert (parts == g.compute_cycles).all()
     # steady-state cycles of every GEMM are at least MACs / PEs
     assert (g.array_steady * 16 * 16 >= g.macs).all()
+
+
+def test_bound_column():
+    slow = replace(HW, dram_channels=1, dram_gbps_per_channel=1.0)
+    res = simulate("llama2-7b", "FP16", slow, prefill=8, decode=1, layers=1, decode_only=True)
+    q = res.ops.set_index("op").loc["q_proj"]
+    assert q.bound == "memory" and q.dram_busy_cycles > q.compute_cycles
+    res = simulate("llama2-7b", "FP16", UNLIMITED, prefill=8, decode=1, layers=1, decode_only=True)
+    assert res.ops.set_index("op").loc["q_proj", "bound"] == "compute"
