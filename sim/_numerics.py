@@ -14,7 +14,12 @@ record says so.
 
 Nonlinear ops (softmax, GELU, LayerNorm, RMSNorm, SiLU) of float recipes run in float64 on the
 dequantized inputs and round their output to ``recipe.nonlinear_io`` — a float unit's rounding,
-not an RTL golden model (the shift-add golden models serve integer recipes; not wired here).
+not an RTL golden model. Integer recipes (``nonlinear = "ibert"``, e.g. I-BERT) run the
+bit-exact golden models of the shift-add units instead (``hw.nonlinear``: I-ViT Shiftmax,
+I-BERT IntGELU, I-ViT IntLayerNorm, constants from the input scale): the input is quantized to
+16-bit integers with one scale per tensor (max |x| -> 2**15 - 1); there are no integer RMSNorm
+or SiLU kernels, so LLaMA-style layers cannot run an integer recipe. Integer GEMMs accumulate
+exactly into the recipe's int32 accumulator (saturating).
 Residual adds are float64. Rotary embeddings are not applied (they do not change the GEMM
 numerics studied here); attention uses a causal mask for decoders.
 """
@@ -28,11 +33,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hw.formats import BlockFormat, FloatFormat, Quantizer
+from hw.formats import BlockFormat, FloatFormat, IntFormat, Quantizer
 from hw.numerics import gemm
 from mapping import ModelConfig, Recipe, load_model, parse_recipe
 
 from .errors import SimulationError
+
+#: input width of the integer kernels in numerics mode (per-tensor scale: max |x| -> 2**15 - 1)
+INT_KERNEL_BITS = 16
 
 __all__ = ["NumericsResult", "GemmRecord", "run_layer_numerics", "seeded_weights", "check_gemm_record"]
 
@@ -191,11 +199,9 @@ class _Layer:
         ac, af, asc, aouter = _quantize(qa, a)
         bc, bf, bsc, bouter = _quantize(qb, b_nk)
         out_fmt = self.r.accumulator
-        if not isinstance(out_fmt, FloatFormat):
-            raise SimulationError(f"numerics mode needs a float accumulator output, not {out_fmt} "
-                                  f"(recipe {self.r.name})")
         codes = gemm(ac, af, bc.T, bf, out_fmt, self.r.accumulate, a_scales=asc,
-                     b_scales=None if bsc is None else bsc.T)
+                     b_scales=None if bsc is None else bsc.T,
+                     overflow="saturate" if isinstance(out_fmt, IntFormat) else "default")
         self.records.append(GemmRecord(name, ac, af, asc, bc.T, bf, None if bsc is None else bsc.T, out_fmt, codes))
         out = out_fmt.decode(codes)
         if aouter is not None:
@@ -214,7 +220,32 @@ class _Layer:
             return f.decode(f.encode(x, overflow="saturate"))
         return x
 
+    # ---- integer shift-add kernels (recipe.nonlinear == "ibert") -------------------------
+    def _int_in(self, x: np.ndarray) -> tuple[np.ndarray, float]:
+        """x as integers of ``INT_KERNEL_BITS`` bits with a per-tensor scale (max |x| -> max)."""
+        hi = (1 << (INT_KERNEL_BITS - 1)) - 1
+        amax = float(np.max(np.abs(x[np.isfinite(x)]))) if np.isfinite(x).any() else 1.0
+        s_in = float(np.float32(amax / hi)) or 1.0
+        return np.clip(np.rint(np.where(np.isfinite(x), x, -np.inf) / s_in), -hi, hi).astype(np.int64), s_in
+
+    def int_kernel(self, name: str, x: np.ndarray, **kw) -> np.ndarray:
+        from hw.nonlinear import from_scale
+
+        xi, s_in = self._int_in(x)
+        k = from_scale(name, s_in, **kw)
+        y = np.asarray(k.forward(xi), dtype=np.float64)
+        from hw.nonlinear import consts_from_scale
+
+        s_out = np.asarray(consts_from_scale(name, s_in, **kw)["s_out"], dtype=np.float64)
+        return y * s_out
+
     def norm(self, x: np.ndarray) -> np.ndarray:
+        if self.r is not None and self.r.nonlinear == "ibert":
+            if self.m.norm != "layernorm":
+                raise SimulationError(f"numerics mode with integer kernels must have LayerNorm, not {self.m.norm} "
+                                      f"({self.m.name}: no integer RMSNorm kernel)")
+            d = x.shape[-1]
+            return self.int_kernel("ivit_int_layernorm", x, weight=np.ones(d), bias=np.zeros(d))
         if self.m.norm == "rmsnorm":
             y = x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + 1e-5)
         else:
@@ -238,8 +269,11 @@ class _Layer:
             qs = np.concatenate([q[:, (j * g + i) * hd:(j * g + i + 1) * hd] for i in range(g)], axis=0)
             sc = self.matmul(f"attn_scores[{j}]", qs, kj, kv_role) / math.sqrt(hd)
             sc = sc + np.tile(mask, (g, 1)) if m.decoder else sc
-            p = np.exp(sc - sc.max(axis=-1, keepdims=True))
-            p = self.io(p / p.sum(axis=-1, keepdims=True))
+            if self.r is not None and self.r.nonlinear == "ibert":
+                p = self.int_kernel("ivit_shiftmax", sc, out_bit=8)
+            else:
+                p = np.exp(sc - sc.max(axis=-1, keepdims=True))
+                p = self.io(p / p.sum(axis=-1, keepdims=True))
             c = self.matmul(f"attn_context[{j}]", p, self._v_operand(vj), kv_role)
             for i in range(g):
                 ctx[:, (j * g + i) * hd:(j * g + i + 1) * hd] = c[i * S:(i + 1) * S]
@@ -256,10 +290,16 @@ class _Layer:
             a = self.io(gt / (1 + np.exp(-gt)) * up)
             return self.matmul("down_proj", a, self.w["down_proj"], "weight")
         u = self.matmul("ffn_up", h, self.w["ffn_up"], "weight")
-        a = self.io(0.5 * u * (1 + _erf(u / math.sqrt(2))))
+        if self.r is not None and self.r.nonlinear == "ibert":
+            a = self.int_kernel("ibert_int_gelu", u)
+        else:
+            a = self.io(0.5 * u * (1 + _erf(u / math.sqrt(2))))
         return self.matmul("ffn_down", a, self.w["ffn_down"], "weight")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        if self.r is not None and self.r.nonlinear == "ibert" and self.m.ffn != "gelu":
+            raise SimulationError(f"numerics mode with integer kernels must have a GELU FFN, not {self.m.ffn} "
+                                  f"({self.m.name}: no integer SiLU kernel)")
         if self.m.model_type == "bert":  # post-LN
             x = self.norm(x + self.attention(x))
             return self.norm(x + self.ffn(x))
@@ -298,9 +338,10 @@ def _round_to_float32(exact: Fraction) -> float:
 def check_gemm_record(rec: GemmRecord, *, samples: int = 32, seed: int = 0) -> tuple[int, int]:
     """Compare ``samples`` output elements of a golden GEMM with an independent reference: the
     exact rational sum of the products of the decoded operand values, rounded once to float32
-    (the accumulator format of the recipes numerics mode runs). Returns (equal, checked)."""
-    if str(rec.out_fmt) != "float32":
-        raise SimulationError(f"check_gemm_record needs a float32 output, not {rec.out_fmt}")
+    (or, for an integer accumulator, saturated to its range). Returns (equal, checked)."""
+    integer = isinstance(rec.out_fmt, IntFormat) and rec.out_fmt.frac_bits == 0
+    if str(rec.out_fmt) != "float32" and not integer:
+        raise SimulationError(f"check_gemm_record needs a float32 or integer output, not {rec.out_fmt}")
     m, n = rec.out_codes.shape
     rng = np.random.default_rng(seed)
     idx = [(int(i), int(j)) for i, j in zip(rng.integers(0, m, samples), rng.integers(0, n, samples))]
@@ -310,7 +351,11 @@ def check_gemm_record(rec: GemmRecord, *, samples: int = 32, seed: int = 0) -> t
         a = _row_values(rec.a_codes[i], rec.a_fmt, None if rec.a_scales is None else rec.a_scales[i])
         b = _row_values(rec.b_codes[:, j], rec.b_fmt, None if rec.b_scales is None else rec.b_scales[:, j])
         exact = sum((Fraction(float(x)) * Fraction(float(y)) for x, y in zip(a, b) if x and y), Fraction(0))
-        equal += _round_to_float32(exact) == got[i, j]
+        if integer:
+            lo, hi = rec.out_fmt.min_int, rec.out_fmt.max_int
+            equal += min(max(exact, lo), hi) == got[i, j]
+        else:
+            equal += _round_to_float32(exact) == got[i, j]
     return equal, len(idx)
 
 
@@ -330,9 +375,6 @@ def run_layer_numerics(model: ModelConfig | str, recipe: Recipe | str, *, tokens
     recipe = parse_recipe(recipe) if not isinstance(recipe, Recipe) else recipe
     if isinstance(tokens, bool) or not isinstance(tokens, int) or not 1 <= tokens <= model.max_positions:
         raise SimulationError(f"tokens must be an integer in 1..{model.max_positions}, not {tokens!r}")
-    if recipe.nonlinear != "float":
-        raise SimulationError(f"numerics mode must use a recipe with float nonlinear units, not "
-                              f"{recipe.name!r} (integer shift-add units are not wired into numerics mode)")
     w = seeded_weights(model, seed) if weights is None else _load_weights(model, weights, layer)
     x = np.random.default_rng(seed + 1).standard_normal((tokens, model.d_model))
     ref_layer = _Layer(model, None, w)

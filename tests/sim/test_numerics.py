@@ -80,9 +80,9 @@ def test_user_weights_and_errors(tmp_path):
     with pytest.raises(SimulationError, match=r"^weights must include 'ffn_up' of shape \(3072, 768\)"):
         run_layer_numerics("bert-base", "INT8", tokens=4, weights=w)
     with pytest.raises(SimulationError) as e:
-        run_layer_numerics("bert-base", "I-BERT", tokens=4)
-    assert str(e.value) == ("numerics mode must use a recipe with float nonlinear units, not 'I-BERT' "
-                            "(integer shift-add units are not wired into numerics mode)")
+        run_layer_numerics("llama2-7b", "I-BERT", tokens=4)
+    assert str(e.value) == ("numerics mode with integer kernels must have a GELU FFN, not silu_gated "
+                            "(llama2-7b: no integer SiLU kernel)")
 
 
 @pytest.mark.slow
@@ -112,3 +112,21 @@ def test_safetensors_with_hugging_face_names(tmp_path):
     bad.write_bytes(b"\x00" * 4)
     with pytest.raises(SimulationError, match=r"^weights file must be a valid \.safetensors file"):
         run_layer_numerics("bert-base", "FP8", tokens=4, weights=str(bad))
+
+
+def test_ibert_recipe_runs_the_integer_kernels():
+    from dataclasses import replace
+
+    from hw.formats import parse
+    from mapping import parse_recipe
+
+    ib = parse_recipe("I-BERT")
+    r = run_layer_numerics("bert-base", ib, tokens=4, seed=2)
+    checks = r.gemm_checks(samples=4)
+    assert set(checks.a_fmt) == {"int8"} and (checks.equal == checks.checked).all()
+    assert str(r.gemms[0].out_fmt) == "int32"
+    # same GEMM formats with float nonlinear units: the integer kernels change the output
+    fl = run_layer_numerics("bert-base", replace(ib, nonlinear="float", accumulator=parse("float32"),
+                                                 nonlinear_io=parse("float16")), tokens=4, seed=2)
+    assert not (r.output == fl.output).all()
+    assert 0 < fl.rel_rms_error < r.rel_rms_error < 1
