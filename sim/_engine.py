@@ -154,18 +154,11 @@ def run_steps(steps: list[Step], hw: HardwareConfig, timing: TimingSources, *, d
                     res.stall_output += env.now - t1
                     if trace:
                         ev.append(("stall", "wait output slot", t1, env.now - t1))
-            cyc = timing.step_cycles(st.work, dataflow)
+            cyc = durations[t]
             if cyc is None:
                 res.compute_missing_steps += 1
             elif cyc:
                 t2 = env.now
-                res.compute_cycles += cyc
-                if st.work[0] == "gemm":
-                    f, sd, dr, wl = timing.array_parts(dataflow, st.work[1], st.work[2], st.work[3])
-                    res.array_fill += f
-                    res.array_steady += sd
-                    res.array_drain += dr
-                    res.array_weight_load += wl
                 yield env.timeout(cyc)
                 if trace:
                     unit = "array" if st.work[0] == "gemm" else "vector"
@@ -181,6 +174,27 @@ def run_steps(steps: list[Step], hw: HardwareConfig, timing: TimingSources, *, d
             w = waiters["drained"] = env.event()
             yield w
         res.stall_drain = env.now - t3
+
+    # durations per step, one timing call per distinct tile shape
+    cache: dict = {}
+    durations = []
+    for st in steps:
+        w = st.work
+        if w not in cache:
+            cache[w] = timing.step_cycles(w, dataflow)
+            if w[0] == "gemm" and cache[w] is not None:
+                parts = timing.array_parts(dataflow, w[1], w[2], w[3])
+                cache[("parts",) + w] = parts
+        c = cache[w]
+        durations.append(c)
+        if c is not None:
+            res.compute_cycles += c
+            if w[0] == "gemm":
+                f, sd, dr, wl = cache[("parts",) + w]
+                res.array_fill += f
+                res.array_steady += sd
+                res.array_drain += dr
+                res.array_weight_load += wl
 
     env.process(loader())
     done = env.process(compute())
