@@ -24,8 +24,8 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import UnitConfigError
-from ._checks import validated_init
 from ..formats import BlockFormat, FloatFormat, Format, IntFormat, LookupFormat, parse
+from ._checks import validated_init
 
 __all__ = ["DecodeInfo", "decode_info", "OperandDecoder", "ExactProduct", "product_width",
            "exact_accumulator_bits", "literature_accumulator_bits", "operand_format"]

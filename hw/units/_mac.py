@@ -15,15 +15,14 @@ is rounded to the accumulator format, the ``lanes`` products of a beat are added
 """
 from __future__ import annotations
 
-import math
 
 from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import UnitConfigError
-from ._checks import validated_init
 from ..formats import BlockFormat, FloatFormat, Format, IntFormat, parse
+from ._checks import validated_init
 from ._decode import ExactProduct, decode_info, exact_accumulator_bits, operand_format, product_width
 from ._round import OUTPUT_OVERFLOWS, AccumulatorRounder, FloatAdder, FormatConverter, output_format
 from ._timing import Timing

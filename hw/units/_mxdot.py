@@ -14,8 +14,8 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import UnitConfigError
+from ..formats import BlockFormat, FloatFormat, ScaleFormat, parse
 from ._checks import validated_init
-from ..formats import BlockFormat, ScaleFormat, parse
 from ._decode import ExactProduct, decode_info, operand_format, product_width
 from ._mac import _any, _tree_sum
 from ._round import AccumulatorRounder, output_format
@@ -60,8 +60,6 @@ class MxDotUnit(wiring.Component):
         if a.block_size != b.block_size:
             raise UnitConfigError(f"block sizes must be equal, not {a.block_size} and {b.block_size}")
         out = output_format(out_format)
-        from ..formats import FloatFormat
-
         if not isinstance(out, FloatFormat):
             raise UnitConfigError(f"out_format must be a float format, not {out}")
         if pipeline not in (0, 1):
@@ -116,7 +114,7 @@ class MxDotUnit(wiring.Component):
         stage = m.d.sync if self._pipeline else m.d.comb
         stage += [
             dot.eq(_tree_sum([p.p for p in prods])),
-            offset.eq(self.a_scale.as_signed() * 0 + self.a_scale - sa.bias + self.b_scale - sb.bias),
+            offset.eq((self.a_scale - sa.bias) + (self.b_scale - sb.bias)),
             nan.eq(_any(p.nan for p in prods) | scale_nan),
             pinf.eq(_any(p.inf & ~p.sign for p in prods)),
             ninf.eq(_any(p.inf & p.sign for p in prods)),

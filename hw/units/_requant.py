@@ -17,9 +17,9 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import UnitConfigError
-from ._checks import validated_init
 from ..formats import IntFormat, parse
-from ._round import FormatConverter, output_format
+from ._checks import validated_init
+from ._round import FormatConverter
 from ._timing import Timing
 
 __all__ = ["Requantizer", "QuantizeUnit", "requant_timing", "quantize_timing", "REQUANT_ROUNDINGS"]

@@ -14,14 +14,14 @@ converts codes between formats the same way (float -> float, float -> int, ...).
 """
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import UnitConfigError
-from ._checks import validated_init
 from ..formats import FloatFormat, Format, IntFormat, parse
-from ._decode import DecodeInfo, OperandDecoder, decode_info, operand_format
+from ._checks import validated_init
+from ._decode import OperandDecoder, decode_info, operand_format
 
 __all__ = ["AccumulatorRounder", "FloatAdder", "FormatConverter", "aligned", "output_format",
            "OUTPUT_OVERFLOWS", "INT_ROUNDINGS"]
@@ -232,13 +232,6 @@ class AccumulatorRounder(wiring.Component):
             m.d.comb += self.code.eq(0)
         with m.Else():
             m.d.comb += self.code.eq(signed_code(mag_code, sign))
-
-
-def _exact_sum_geometry(infos: list[DecodeInfo]) -> tuple[int, int]:
-    """(lsb, width) of a signed fixed-point sum of two decoded operands."""
-    lsb = min(i.lsb_exp for i in infos)
-    top = max(i.max_fixed << (i.lsb_exp - lsb) for i in infos)
-    return lsb, (2 * top).bit_length() + 1
 
 
 class FloatAdder(wiring.Component):
