@@ -188,7 +188,7 @@ def _map_gemm(op: GemmOp, recipe: Recipe, lim: MapperLimits, fn: ComputeCycles |
                     rd, wr = _traffic(op, Mt, Kt, Nt, order, a, b, c)
                     mem = (rd + wr) / lim.dram_bytes_per_cycle
                     key0 = (mem, rd + wr, tiles)
-                    if best is not None and fn is None and key0 >= best[0][1:]:
+                    if best is not None and fn is None and key0 >= best[0]:
                         continue
                     for df in (lim.dataflows if fn is not None else lim.dataflows[:1]):
                         cyc = _gemm_cycles(op, Mt, Kt, Nt, df, fn) if fn is not None else None

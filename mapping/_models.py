@@ -30,6 +30,8 @@ _ALIASES = {"bert": "bert-base", "bert-base-uncased": "bert-base", "llama-2-7b":
             "llama-2-70b": "llama2-70b", "llama-3-8b": "llama3-8b", "vit-base-patch16-224": "vit-b16",
             "vit-b/16": "vit-b16", "whisper-large-v2": "whisper-large-v2-encoder"}
 MODEL_NAMES = tuple(_BUILTIN)
+#: prompt length used for decoders when none is given (tokens); encoders use their full input
+DECODER_DEFAULT_PROMPT = 512
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,8 @@ class ModelConfig:
     ffn : "gelu" (two GEMMs) or "silu_gated" (gate, up, down GEMMs).
     norm : "layernorm" or "rmsnorm".
     max_positions : context length in tokens (KV cache limit for decoders).
-    default_tokens : sequence length used when none is given (the model's natural input).
+    default_tokens : sequence length used when none is given: the model's natural input for
+        encoders (BERT 512, ViT-B/16 197, Whisper 1500), ``DECODER_DEFAULT_PROMPT`` for decoders.
     """
 
     name: str
@@ -105,14 +108,15 @@ def model_from_dict(cfg: dict, *, name: str, source: str = "config.json") -> Mod
         d, h = f("n_embd"), f("n_head")
         ff = cfg.get("n_inner") or 4 * d
         ctx = f("n_positions")
-        return _checked(name, mt, True, f("n_layer"), d, h, h, ff, "gelu", "layernorm", ctx, ctx,
-                        cfg.get("activation_function", "gelu_new"), source)
+        return _checked(name, mt, True, f("n_layer"), d, h, h, ff, "gelu", "layernorm", ctx,
+                        min(ctx, DECODER_DEFAULT_PROMPT), cfg.get("activation_function", "gelu_new"), source)
     if mt == "llama":
         d, h = f("hidden_size"), f("num_attention_heads")
         kv = cfg.get("num_key_value_heads") or h
         ctx = f("max_position_embeddings")
         return _checked(name, mt, True, f("num_hidden_layers"), d, h, kv, f("intermediate_size"),
-                        "silu_gated", "rmsnorm", ctx, ctx, cfg.get("hidden_act", "silu"), source)
+                        "silu_gated", "rmsnorm", ctx, min(ctx, DECODER_DEFAULT_PROMPT), cfg.get("hidden_act", "silu"),
+                        source)
     if mt == "whisper":
         d, h = f("d_model"), f("encoder_attention_heads")
         ctx = f("max_source_positions")

@@ -39,6 +39,7 @@ def test_gqa_and_natural_lengths():
     assert load_model("vit-b16").default_tokens == (224 // 16) ** 2 + 1
     assert load_model("whisper-large-v2-encoder").default_tokens == 1500
     assert load_model("gpt2").d_ff == 4 * 768
+    assert load_model("llama2-7b").default_tokens == 512 and load_model("gpt2").max_positions == 1024
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
