@@ -169,6 +169,9 @@ def recipe_from_dict(data: dict, *, source: str = "recipe") -> Recipe:
     kv = _quantizer_from(data.get("kv_cache", {"format": "float16"}), "kv_cache")
     acc = data.get("accumulator", {})
     nl = data.get("nonlinear", {})
+    for key, table in (("accumulator", acc), ("nonlinear", nl)):
+        if not isinstance(table, dict):
+            raise RecipeError(f"recipe [{key}] must be a table ({source}), not {table!r}")
     try:
         acc_fmt = parse(acc.get("format", "float32"))
         io = parse(nl.get("io_format", "float16"))

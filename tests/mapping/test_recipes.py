@@ -59,3 +59,11 @@ def test_example_recipe_toml_parses():
     ex = Path(__file__).resolve().parents[2] / "examples" / "recipe_w4a8_g64.toml"
     r = parse_recipe(str(ex))
     assert r.name == "W4A8-g64"
+
+
+def test_recipe_toml_table_that_is_not_a_table(tmp_path):
+    p = tmp_path / "r.toml"
+    p.write_text('accumulator = "fp32"\n[weights]\nformat = "int8"\n[activations]\nformat = "int8"\n')
+    with pytest.raises(RecipeError) as e:
+        load_recipe_toml(p)
+    assert str(e.value) == f"recipe [accumulator] must be a table ({p}), not 'fp32'"
