@@ -139,15 +139,20 @@ def _checked(name, mt, decoder, layers, d, h, kv, ff, ffn, norm, ctx, tokens, ac
 
 def load_model(name_or_path: str | Path) -> ModelConfig:
     """The model named ``name_or_path`` (built-in, see ``MODEL_NAMES``) or read from a local
-    config.json path.
+    config.json path (or a model folder holding one).
 
     Raises
     ------
     ModelConfigError
         Unknown name, unreadable/invalid JSON, unsupported architecture or missing field.
     """
-    if isinstance(name_or_path, Path) or str(name_or_path).endswith(".json"):
+    if isinstance(name_or_path, str) and name_or_path.strip().lower() in (*_BUILTIN, *_ALIASES):
+        pass
+    elif isinstance(name_or_path, Path) or str(name_or_path).endswith(".json") or Path(str(name_or_path)).is_dir():
         path = Path(name_or_path)
+        stem = path.name if path.is_dir() else path.stem
+        if path.is_dir():  # a Hugging Face model folder
+            path = path / "config.json"
         try:
             text = path.read_text()
         except OSError as exc:
@@ -158,7 +163,7 @@ def load_model(name_or_path: str | Path) -> ModelConfig:
         except json.JSONDecodeError as exc:
             raise ModelConfigError(f"model config {str(path)!r} must be valid JSON, not ({exc.msg} "
                                    f"at line {exc.lineno})") from None
-        return model_from_dict(cfg, name=path.stem, source=str(path))
+        return model_from_dict(cfg, name=stem, source=str(path))
     if not isinstance(name_or_path, str):
         raise ModelConfigError(f"model must be a name or a config.json path, not {name_or_path!r}")
     key = name_or_path.strip().lower()

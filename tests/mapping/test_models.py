@@ -72,6 +72,10 @@ def test_local_config_and_errors(tmp_path):
     p.write_text(json.dumps(base))
     m = load_model(str(p))
     assert (m.name, m.head_dim, m.group_size) == ("tiny", 32, 4)
+    folder = tmp_path / "tiny-llama"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(base))
+    assert load_model(str(folder)).name == "tiny-llama"
     del base["intermediate_size"]
     p.write_text(json.dumps(base))
     with pytest.raises(ModelConfigError) as e:
