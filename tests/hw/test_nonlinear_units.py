@@ -12,8 +12,9 @@ import pytest
 
 from hw.errors import UnitConfigError
 from hw.nonlinear import consts_from_scale, kernel
-from hw.units.nonlinear import (IntGELUUnit, IntLayerNormUnit, IterativeDivider, ShiftGELUUnit,
-                                ShiftmaxUnit, build_nonlinear_unit, intgelu_timing,
+from hw.units.nonlinear import (IBertSoftmaxUnit, IntGELUUnit, IntLayerNormUnit, IterativeDivider, ShiftGELUUnit,
+                                ShiftmaxUnit, build_nonlinear_unit, ibert_softmax_dividend_width,
+                                ibert_softmax_timing, intgelu_timing,
                                 layernorm_timing, shiftgelu_timing, shiftmax_timing,
                                 simulate_rows)
 
@@ -178,8 +179,8 @@ def test_divider_against_python() -> None:
     (lambda: ShiftmaxUnit(x_bits=8, length=4, x0_int=-4, divider_bits_per_cycle=1.5),
      "divider_bits_per_cycle must be an integer, not 1.5"),
     (lambda: build_nonlinear_unit("relu", x_bits=8),
-     "nonlinear unit name must be one of ['ibert_int_gelu', 'ivit_int_layernorm', 'ivit_shiftgelu', "
-     "'ivit_shiftmax'], not 'relu'"),
+     "nonlinear unit name must be one of ['ibert_int_gelu', 'ibert_int_softmax', 'ivit_int_layernorm', "
+     "'ivit_shiftgelu', 'ivit_shiftmax'], not 'relu'"),
     (lambda: shiftmax_timing(0), "length must be at least 1, not 0"),
 ])
 def test_bad_parameters(build, message: str) -> None:
@@ -208,3 +209,52 @@ def test_bad_rows_are_rejected_before_simulation(rows: np.ndarray, message: str)
         simulate_rows(unit, rows)
     assert str(info.value) == message
     unit._MustUse__silence = True
+
+
+def ibert_softmax_unit(group: dict, length: int, x_bits: int = 32, k: int = 8) -> IBertSoftmaxUnit:
+    c = group["consts"]
+    return IBertSoftmaxUnit(x_bits=x_bits, length=length, x0_int=c["x0_int"], b_int=c["b_int"],
+                            c_int=c["c_int"], exp_sf=c["exp_sf"], act_sf16=c["act_sf16"],
+                            n=c["n"], out_bit=c["out_bit"], divider_bits_per_cycle=k)
+
+
+def check_ibert_softmax_vectors(vectors: Path, rows_per_group: int | None, lengths=(16, 32, 64)) -> int:
+    with gzip.open(vectors / "intkernels" / "ibert_int_softmax.jsonl.gz", "rt") as fh:
+        recs = [json.loads(line) for line in fh]
+    checked = 0
+    for g in (r for r in recs if r["type"] == "group" and r["L"] in lengths):
+        rows = [r for r in recs if r["type"] == "row" and r["group"] == g["group"]]
+        # the exact variant: y_int_model where the float32 reference differs (the 256 rows)
+        rows = sorted(rows, key=lambda r: r["model_match"])[:rows_per_group]
+        x = np.array([r["x_int"] for r in rows])
+        run = simulate_rows(ibert_softmax_unit(g, g["L"]), x)
+        np.testing.assert_array_equal(run.outputs, np.array([r.get("y_int_model", r["y_int"]) for r in rows]))
+        np.testing.assert_array_equal(run.outputs, kernel("ibert_int_softmax", g["consts"], variant="exact").forward(x))
+        checked += len(rows)
+    return checked
+
+
+def test_ibert_softmax_vector_rows_slice(vectors: Path) -> None:
+    """One row of each L = 16 group (all six scales), a y_int_model (lone-maximum) row where the
+    group has one."""
+    assert check_ibert_softmax_vectors(vectors, rows_per_group=1, lengths=(16,)) == 6
+
+
+@pytest.mark.slow
+def test_ibert_softmax_vector_rows_all(vectors: Path) -> None:
+    assert check_ibert_softmax_vectors(vectors, rows_per_group=None) == 2052
+
+
+@pytest.mark.parametrize("s_in,length,x_bits,k", [(0.1, 5, 8, 4), (0.004, 3, 16, 1), (3e-4, 4, 32, 16)])
+def test_ibert_softmax_random_rows_and_timing(s_in: float, length: int, x_bits: int, k: int) -> None:
+    c = consts_from_scale("ibert_int_softmax", s_in)
+    rng = np.random.default_rng(length)
+    x = random_rows(rng, 4, length, x_bits)
+    x[3] = 0
+    x[3, 1] = (1 << (x_bits - 1)) - 1  # a lone maximum: exact 255 where float32 gives 256
+    unit = ibert_softmax_unit({"consts": c}, length, x_bits, k)
+    run = simulate_rows(unit, x)
+    np.testing.assert_array_equal(run.outputs, kernel("ibert_int_softmax", c, variant="exact").forward(x))
+    width = ibert_softmax_dividend_width(c_int=c["c_int"], exp_sf=c["exp_sf"])
+    t = ibert_softmax_timing(length, dividend_width=width, divider_bits_per_cycle=k)
+    assert (run.cycles_per_row(length), run.latency_cycles()) == (t.cycles_per_row, t.latency_cycles)

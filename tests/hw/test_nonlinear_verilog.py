@@ -66,3 +66,12 @@ def test_intgelu_verilog_on_vectors(vectors: Path, tmp_path: Path) -> None:
     c = g["consts"]
     run_bench(tmp_path, "ibert_int_gelu", "nl_intgelu", rows, x_bits=32, b_int=c["b_int"],
               c_int=c["c_int"], shift_int=c["shift_int"], length=16)
+
+
+@pytest.mark.slow
+def test_ibert_softmax_verilog_on_vectors(vectors: Path, tmp_path: Path) -> None:
+    g, rows = vector_rows(vectors, "ibert_int_softmax", group=6, count=10)  # s = 0.01, L = 16
+    c = g["consts"]
+    run_bench(tmp_path, "ibert_int_softmax", "nl_ibert_softmax", rows, x_bits=32, length=g["L"],
+              x0_int=c["x0_int"], b_int=c["b_int"], c_int=c["c_int"], exp_sf=c["exp_sf"],
+              act_sf16=c["act_sf16"], divider_bits_per_cycle=8)

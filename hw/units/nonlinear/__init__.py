@@ -1,5 +1,5 @@
 """Streaming RTL units for the integer nonlinear kernels (I-ViT Shiftmax, ShiftGELU, IntLayerNorm;
-I-BERT IntGELU), each bit-identical to its golden model in ``hw.nonlinear`` and each with one
+I-BERT IntGELU and IntSoftmax (exact variant)), each bit-identical to its golden model in ``hw.nonlinear`` and each with one
 timing function next to it; ``build_nonlinear_unit`` builds a unit and its export metadata."""
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from ...errors import UnitConfigError
 from ._common import IterativeDivider, RowTiming, divider_cycles
+from ._ibert_softmax import IBertSoftmaxUnit, ibert_softmax_dividend_width, ibert_softmax_timing
 from ._intgelu import IntGELUUnit, intgelu_timing
 from ._layernorm import IntLayerNormUnit, layernorm_timing
 from ._shiftgelu import ShiftGELUUnit, shiftgelu_timing
@@ -14,9 +15,9 @@ from ._shiftmax import ShiftmaxUnit, shiftmax_timing
 from ._sim import StreamRun, simulate_rows
 
 __all__ = [
-    "UNITS", "IntGELUUnit", "IntLayerNormUnit", "IterativeDivider", "RowTiming", "ShiftGELUUnit",
+    "UNITS", "UNIT_VARIANTS", "IBertSoftmaxUnit", "IntGELUUnit", "IntLayerNormUnit", "IterativeDivider", "RowTiming", "ShiftGELUUnit",
     "ShiftmaxUnit", "StreamRun", "build_nonlinear_unit", "divider_cycles", "golden_consts",
-    "intgelu_timing", "layernorm_timing", "shiftgelu_timing", "shiftmax_timing", "simulate_rows",
+    "ibert_softmax_dividend_width", "ibert_softmax_timing", "intgelu_timing", "layernorm_timing", "shiftgelu_timing", "shiftmax_timing", "simulate_rows",
 ]
 
 #: kernel name (as in hw.nonlinear) -> unit class
@@ -25,13 +26,18 @@ UNITS: dict[str, type] = {
     "ivit_shiftgelu": ShiftGELUUnit,
     "ibert_int_gelu": IntGELUUnit,
     "ivit_int_layernorm": IntLayerNormUnit,
+    "ibert_int_softmax": IBertSoftmaxUnit,
 }
+
+#: golden-model variant each unit is bit-identical to
+UNIT_VARIANTS: dict[str, str] = {name: "reference" for name in UNITS} | {"ibert_int_softmax": "exact"}
 
 _CONST_KEYS = {
     "ivit_shiftmax": ("x0_int", "out_bit", "n"),
     "ivit_shiftgelu": ("x0_int", "out_bit", "n"),
     "ibert_int_gelu": ("b_int", "c_int", "shift_int", "n"),
     "ivit_int_layernorm": ("bias_int",),
+    "ibert_int_softmax": ("x0_int", "b_int", "c_int", "exp_sf", "act_sf16", "n", "out_bit"),
 }
 
 
@@ -45,12 +51,14 @@ def build_nonlinear_unit(name: str, **params: Any) -> tuple[Any, dict[str, Any]]
 
     Parameters
     ----------
-    name : ``ivit_shiftmax``, ``ivit_shiftgelu``, ``ibert_int_gelu`` or ``ivit_int_layernorm``.
+    name : ``ivit_shiftmax``, ``ivit_shiftgelu``, ``ibert_int_gelu``, ``ivit_int_layernorm`` or
+        ``ibert_int_softmax`` (exact variant).
     **params : the unit's keyword-only parameters (e.g. ``x_bits``, ``length``, ``x0_int``).
 
     Returns
     -------
-    (component, metadata) where metadata holds ``kernel``, ``variant`` ("reference"), ``params``,
+    (component, metadata) where metadata holds ``kernel``, ``variant`` (of the golden model the
+    unit matches), ``params``,
     ``consts`` (for ``hw.nonlinear.kernel``) and ``timing`` (cycles_per_row, latency_cycles).
 
     Raises
@@ -66,7 +74,7 @@ def build_nonlinear_unit(name: str, **params: Any) -> tuple[Any, dict[str, Any]]
         raise UnitConfigError(f"{name} parameters must match {UNITS[name].__name__}: {exc}") from None
     p = unit.params()
     t = unit.timing()
-    meta = {"kernel": name, "variant": "reference", "unit": type(unit).__name__, "params": p,
+    meta = {"kernel": name, "variant": UNIT_VARIANTS[name], "unit": type(unit).__name__, "params": p,
             "consts": golden_consts(name, p),
             "timing": {"cycles_per_row": t.cycles_per_row, "latency_cycles": t.latency_cycles}}
     return unit, meta

@@ -69,7 +69,7 @@ class IterativeDivider(wiring.Component):
     """
 
     def __init__(self, *, dividend_width: int, divisor_width: int, bits_per_cycle: int = 1) -> None:
-        self._wn = check_int("dividend_width", dividend_width, 1, 128)
+        self._wn = check_int("dividend_width", dividend_width, 1, 256)
         self._wd = check_int("divisor_width", divisor_width, 1, 128)
         self._k = check_int("bits_per_cycle", bits_per_cycle, 1, 32)
         super().__init__({

@@ -81,7 +81,7 @@ async def rows_match_golden_model(dut) -> None:
     rng = random.Random(7)
     rows = make_rows(meta, rng)
     length = meta["params"]["length"]
-    expected = kernel(meta["kernel"], meta["consts"]).forward(np.array(rows, dtype=np.int64))
+    expected = kernel(meta["kernel"], meta["consts"], variant=meta["variant"]).forward(np.array(rows, dtype=np.int64))
 
     counter = Counter()
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
