@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import NumericsError, UnitConfigError
 
-__all__ = ["as_rows", "work_array", "rshift_round", "isqrt_array", "floor_div", "require_int"]
+__all__ = ["as_rows", "work_array", "rshift_round", "isqrt_array", "require_int"]
 
 _INT64_SAFE = 1 << 62
 
@@ -67,11 +67,6 @@ def work_array(obj: np.ndarray, bound: int) -> np.ndarray:
     if bound < _INT64_SAFE:
         return obj.astype(np.int64)
     return obj.astype(object)
-
-
-def floor_div(a: np.ndarray, b: Any) -> np.ndarray:
-    """Floor division (toward -inf) that works for int64 and object arrays."""
-    return a // b
 
 
 def rshift_round(v: np.ndarray, e: int, mode: str) -> np.ndarray:

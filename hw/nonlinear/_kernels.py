@@ -69,7 +69,9 @@ class NonlinearKernel:
     def forward(self, x_int: Any) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    __call__ = forward
+    def __call__(self, x_int: Any) -> np.ndarray:
+        """Same as ``forward``."""
+        return self.forward(x_int)
 
 
 # --------------------------------------------------------------------------- requantizer

@@ -262,3 +262,9 @@ def test_variant_differences_locates_documented_rows(vectors: Path) -> None:
     assert diff[0] and not diff[1]
     # 10 Newton steps from 2^16 leave std far above isqrt(var) for a tiny variance
     assert diff[2]
+
+
+def test_kernel_is_callable_like_forward() -> None:
+    k = from_scale("ibert_int_gelu", 0.01)
+    x = np.array([[-300, -1, 0, 1, 300]])
+    np.testing.assert_array_equal(k(x), k.forward(x))
