@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -79,12 +80,50 @@ def section_array(args) -> None:
               f"tile_cycles {model_cycles:5d}  [{agree}]")
 
 
+def section_cost(args) -> None:
+    """Per-format MAC / MX block-dot cost from synthesis of the exported RTL (cached)."""
+    from . import cost
+
+    cost.run(argparse.Namespace(
+        formats=",".join(HEADLINE_FORMATS), acc="exact", lanes=1, fpga="none", cycles=300,
+        distribution="uniform", seed=args.seed, csv=str(Path(args.out) / "cost.csv"), cache=None,
+        reference=False, no_progress=False))
+
+
+def section_simulate(args) -> None:
+    """The default design point: one BERT-base layer on a 16x16 array, INT8 vs FP8 vs MXFP4."""
+    import pandas as pd
+
+    from sim import run_design_point
+
+    df = run_design_point(model="bert-base", recipes=("INT8", "FP8", "MXFP4"), hw="edge-16x16",
+                          out_dir=Path(args.out) / "traces", seed=args.seed)
+    cols = ["recipe", "cycles", "latency_ms", "mac_utilisation", "dram_mb", "energy_uj", "array_area_um2",
+            "output_rel_error", "gemm_outputs_checked"]
+    with pd.option_context("display.width", 200, "display.float_format", "{:.4g}".format):
+        print(df[cols].to_string(index=False))
+    print(f"  traces (open in ui.perfetto.dev): {Path(args.out) / 'traces'}")
+    df.to_csv(Path(args.out) / "design_point.csv", index=False)
+
+
+def section_report(args) -> None:
+    """A small sweep of the demo's design points, written up as a self-contained HTML report."""
+    from reports.sweep import run_demo_report
+
+    index = run_demo_report(Path(args.out) / "sweep-report", progress=True)
+    print(f"  report: {index}")
+
+
 #: key -> (title, function), in the order the demo runs them
 SECTIONS = {
     "formats": ("Number formats (limits derived from each descriptor)", section_formats),
     "gemm": ("Golden GEMM: exact accumulation vs exact-rational reference", section_gemm_check),
     "units": ("RTL units: random products in RTL simulation vs the golden model", section_units),
     "array": ("RTL systolic array: bit-exactness and cycles vs the timing function", section_array),
+    "cost": ("Cost from our own RTL: area and energy per MAC (45 nm estimate, calibrated on Horowitz)",
+             section_cost),
+    "simulate": ("Default design point: BERT-base layer, 16x16 array, INT8 vs FP8 vs MXFP4", section_simulate),
+    "report": ("Sweep report of the demo's design points", section_report),
 }
 SECTION_KEYS = list(SECTIONS)
 
@@ -96,6 +135,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--only must name sections among {', '.join(SECTION_KEYS)}, not {unknown[0]!r}")
     if args.products < 1:
         raise ValueError(f"--products must be a positive integer, not {args.products!r}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"-o/--out must be a folder, not the file {str(out)!r}")
+    out.mkdir(parents=True, exist_ok=True)
     for key, (title, fn) in SECTIONS.items():
         if key not in keys:
             continue

@@ -10,7 +10,7 @@ from reports.cli import main
 
 
 def test_demo_runs_and_is_bit_exact(capsys: pytest.CaptureFixture, tmp_path) -> None:
-    assert main(["demo", "-o", str(tmp_path), "--products", "300"]) == 0
+    assert main(["demo", "-o", str(tmp_path), "--products", "300", "--only", "formats,gemm,units,array"]) == 0
     out = capsys.readouterr().out
     lines = [ln for ln in out.splitlines() if "outputs equal the exact reference" in ln]
     assert len(lines) == 12 and all("[bit-exact]" in ln for ln in lines)
@@ -32,7 +32,7 @@ def test_formats_table(capsys: pytest.CaptureFixture) -> None:
                          "bf16, nf4; see `lowbit formats`), not 'fp7'"),
     (["formats", "int64"], "lowbit: error: bits must be in 1..32, not 64"),
     (["demo", "--only", "nope"], "lowbit: error: --only must name sections among formats, gemm, units, array, "
-                                 "not 'nope'"),
+                                 "cost, simulate, report, not 'nope'"),
 ])
 def test_bad_input_is_one_line_exit_2(argv, message, capsys: pytest.CaptureFixture) -> None:
     assert main(argv) == 2
@@ -46,3 +46,19 @@ def test_console_script_no_traceback(tmp_path) -> None:
     assert proc.stderr == "lowbit: error: exp_bits must be in 1..8, not 9\n" and proc.stdout == ""
     proc = subprocess.run([sys.executable, "-m", "reports.cli", "nosuchcommand"], capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_full_demo_end_to_end(tmp_path, monkeypatch) -> None:
+    """The README's main job, every section, as a user runs it (fresh cost cache)."""
+    monkeypatch.setenv("LOWBIT_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "reports.cli", "demo", "-o", str(out), "--products", "200"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = proc.stdout
+    assert text.count("[bit-exact]") == 12 and text.count("[pass]") == 12 and text.count("[equal]") == 3
+    for recipe in ("INT8", "FP8", "MXFP4"):
+        assert any(line.split()[:1] == [recipe] for line in text.splitlines())
+    assert (out / "cost.csv").is_file() and (out / "design_point.csv").is_file()
+    assert list((out / "traces").glob("trace_*.json"))
+    assert (out / "sweep-report" / "report" / "index.html").is_file()
