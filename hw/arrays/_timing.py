@@ -25,6 +25,9 @@ Output-stationary tile (``m <= rows``, ``n <= cols`` pinned, ``k`` streams)::
           + m            drain: the m used accumulator rows shift up through the rounders
           + 0            (no weight load)
 
+A register after each PE's product (``pe_pipeline=1``, the RTL's ``pipeline=1``) delays the
+partial sums (WS) or the accumulator update (OS) by one cycle: one more fill cycle per tile.
+
 Double-buffered weights (WS, ``double_buffer=True``): every tile after the first finds its
 weights preloaded, so its ``k`` load cycles vanish; a GEMM's weight_load is the first tile's
 ``min(k, rows)``.
@@ -109,16 +112,18 @@ def tile_limits(*, rows: int, cols: int, dataflow: str, max_m: int | None = None
     return rows, max_k, cols
 
 
-def single_tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int) -> tuple[int, int, int, int]:
+def single_tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
+                       pe_pipeline: int = 0) -> tuple[int, int, int, int]:
     """(fill, steady, drain, weight_load) of one tile that fits the array (no validation: the
     caller has checked; see the module docstring for the formulas)."""
     if dataflow == "ws":
-        return rows + 2, m, cols, k
-    return m + n + 1, k, m, 0
+        return rows + 2 + pe_pipeline, m, cols, k
+    return m + n + 1 + pe_pipeline, k, m, 0
 
 
 def tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
-                max_m: int | None = None, max_k: int | None = None, double_buffer: bool = False) -> TileTiming:
+                max_m: int | None = None, max_k: int | None = None, double_buffer: bool = False,
+                pe_pipeline: int = 0) -> TileTiming:
     """Cycles of an ``m x k x n`` GEMM (A is m x k, B is k x n) on a ``rows x cols`` array.
 
     The GEMM is split into tiles as ``tile_shapes`` (and the GEMM driver) split it: WS pins
@@ -137,6 +142,8 @@ def tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
     double_buffer : WS only: the array preloads the next tile's weights (at most ``rows``
         cycles) while the current tile streams and drains (at least ``rows + cols + 2``
         cycles), so only the first tile's load, ``min(k, rows)`` cycles, is exposed.
+    pe_pipeline : 0 or 1 register stages after each PE's product (the RTL's ``pipeline``):
+        one more fill cycle per tile.
 
     Returns
     -------
@@ -152,6 +159,8 @@ def tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
         # slow path only to word the error
         _positive(rows, "rows"), _positive(cols, "cols"), _dataflow(dataflow)
         _positive(m, "m"), _positive(k, "k"), _positive(n, "n")
+    if type(pe_pipeline) is not int or (pe_pipeline != 0 and pe_pipeline != 1):
+        raise UnitConfigError(f"pe_pipeline must be 0 or 1, not {pe_pipeline!r}")
     if double_buffer is not True and double_buffer is not False:
         raise UnitConfigError(f"double_buffer must be a bool, not {double_buffer!r}")
     if max_m is not None:
@@ -163,7 +172,7 @@ def tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
         fm = 1 if max_m is None else -(-m // max_m)
         fk, fn = -(-k // rows), -(-n // cols)
         folds = fm * fk * fn
-        fill = folds * (rows + 2)
+        fill = folds * (rows + 2 + pe_pipeline)
         steady = m * fk * fn
         drain = folds * cols
         load = min(k, rows) if double_buffer is True else k * fm * fn
@@ -174,7 +183,7 @@ def tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
         fm, fn = -(-m // rows), -(-n // cols)
         fk = 1 if max_k is None else -(-k // max_k)
         folds = fm * fk * fn
-        fill = m * fk * fn + n * fm * fk + folds
+        fill = m * fk * fn + n * fm * fk + folds * (1 + pe_pipeline)
         steady = k * fm * fn
         drain = m * fk * fn
         load = 0

@@ -43,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cols", type=int, help="array: PE columns")
     parser.add_argument("--dataflow", default="ws", help="array: ws or os (default ws)")
     parser.add_argument("--max-m", type=int, default=4096, help="array: longest A stream of a WS tile (default 4096)")
+    parser.add_argument("--double-buffer", action="store_true", help="array: WS weight double buffering")
 
 
 def _need(args: argparse.Namespace, *names: str) -> None:
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         _need(args, "a", "rows", "cols")
         unit = build_array(rows=args.rows, cols=args.cols, dataflow=args.dataflow, a_format=args.a,
                            b_format=args.b, acc=args.acc, out_format=args.out_format, max_m=args.max_m,
-                           max_k=args.max_k)
+                           max_k=args.max_k, double_buffer=args.double_buffer, pipeline=args.pipeline)
         res = export_verilog(unit.component, name=unit.name, out_dir=args.out_dir, metadata=unit.metadata)
         print(f"{res.verilog_path}  ({unit.name}, timing hw.arrays.tile_cycles)")
         print(f"{res.metadata_path}")
