@@ -171,13 +171,17 @@ class SystolicArray(wiring.Component):
     def metadata(self) -> dict:
         """Parameters, widths and timing facts, for the JSON exported next to the Verilog."""
         lm, lk, ln = self.limits
+        f = self._f
+
+        def bits(layout) -> int:
+            return data.Layout.cast(layout).size if isinstance(layout, data.Layout) else layout.width
+
         return {"unit": "array", "rows": self._rows, "cols": self._cols, "dataflow": self._dataflow,
-                "max_m": self._max_m, "max_k": self._max_k, "double_buffer": self._double_buffer, "pipeline": self._pipeline, "tile_limits": {"m": lm, "k": lk, "n": ln},
-                **self._f.describe(), "block": self._f.block,
-                "lane_bits": {"a": data.Layout.cast(self._f.lane("a")).size if self._f.block else self._f.a_element.bits,
-                              "b": data.Layout.cast(self._f.lane("b")).size if self._f.block else self._f.b_element.bits},
-                "acc_bits": data.Layout.cast(self._f.acc_layout()).size if self._f.acc == "exact" else self._f.acc.bits,
-                "timing": "hw.arrays.tile_cycles"}
+                "max_m": self._max_m, "max_k": self._max_k, "double_buffer": self._double_buffer,
+                "pipeline": self._pipeline, "tile_limits": {"m": lm, "k": lk, "n": ln},
+                **f.describe(), "block": f.block,
+                "lane_bits": {"a": bits(f.lane("a")), "b": bits(f.lane("b"))},
+                "acc_bits": bits(f.acc_layout()), "timing": "hw.arrays.tile_cycles"}
 
     # ---- hardware ------------------------------------------------------------------------
     def elaborate(self, platform) -> Module:

