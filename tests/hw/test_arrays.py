@@ -14,25 +14,26 @@ from hw.errors import UnitConfigError
 from hw.formats import BlockFormat, parse
 from hw.numerics import gemm
 
-#: (a/b format, accumulation, output format) of the PE pairings under test
+#: (a format, b format, accumulation, output format) of the PE pairings under test
 PAIRINGS = {
-    "int8": ("int8", "exact", "int32"),
-    "e4m3fn": ("e4m3fn", "exact", "float32"),
-    "bf16": ("bfloat16", "float32", "float32"),
-    "mxfp4": ("mxfp4", "float32", "float32"),
+    "int8": ("int8", "int8", "exact", "int32"),
+    "e4m3fn": ("e4m3fn", "e4m3fn", "exact", "float32"),
+    "bf16": ("bfloat16", "bfloat16", "float32", "float32"),
+    "mxfp4": ("mxfp4", "mxfp4", "float32", "float32"),
+    "w4a8": ("e4m3fn", "int4", "exact", "float32"),  # a mixed pair: FP8 activations x INT4 weights
 }
 
 
-def _operands(fmt_name: str, m: int, k: int, n: int, rng: np.random.Generator):
+def _operands(a_name: str, b_name: str, m: int, k: int, n: int, rng: np.random.Generator):
     """Codes (and block scales) of A (m x k) and B (k x n): every code of the element formats
     (NaN, inf, -0, subnormals included); MX blocks quantized from Gaussian data with spread
     scales."""
-    fmt = parse(fmt_name)
-    if isinstance(fmt, BlockFormat):
-        sa, a = fmt.quantize(rng.standard_normal((m, k)) * np.exp2(rng.integers(-6, 7, (m, 1))))
-        sbt, bt = fmt.quantize(rng.standard_normal((n, k)) * np.exp2(rng.integers(-6, 7, (n, 1))))
+    fa, fb = parse(a_name), parse(b_name)
+    if isinstance(fa, BlockFormat):
+        sa, a = fa.quantize(rng.standard_normal((m, k)) * np.exp2(rng.integers(-6, 7, (m, 1))))
+        sbt, bt = fb.quantize(rng.standard_normal((n, k)) * np.exp2(rng.integers(-6, 7, (n, 1))))
         return a, bt.T, sa, sbt.T
-    return rng.integers(0, 1 << fmt.bits, (m, k)), rng.integers(0, 1 << fmt.bits, (k, n)), None, None
+    return rng.integers(0, 1 << fa.bits, (m, k)), rng.integers(0, 1 << fb.bits, (k, n)), None, None
 
 
 def _assert_same_codes(got: np.ndarray, want: np.ndarray, acc: str) -> None:
@@ -52,13 +53,13 @@ def _assert_same_codes(got: np.ndarray, want: np.ndarray, acc: str) -> None:
 
 def _check(pairing: str, rows: int, cols: int, dataflow: str, m: int, k: int, n: int, seed: int = 0,
            pipeline: int = 0) -> None:
-    fmt, acc, out = PAIRINGS[pairing]
-    arr = SystolicArray(rows=rows, cols=cols, dataflow=dataflow, a_format=fmt, b_format=fmt, acc=acc,
+    fa, fb, acc, out = PAIRINGS[pairing]
+    arr = SystolicArray(rows=rows, cols=cols, dataflow=dataflow, a_format=fa, b_format=fb, acc=acc,
                         out_format=out, max_k=max(k, 64), pipeline=pipeline)
     rng = np.random.default_rng(seed)
-    a, b, sa, sb = _operands(fmt, m, k, n, rng)
+    a, b, sa, sb = _operands(fa, fb, m, k, n, rng)
     run = run_gemm(arr, a, b, a_scales=sa, b_scales=sb)
-    want = gemm(a, fmt, b, fmt, out, acc, a_scales=sa, b_scales=sb, order="sequential")
+    want = gemm(a, fa, b, fb, out, acc, a_scales=sa, b_scales=sb, order="sequential")
     _assert_same_codes(run.codes, want, acc)
     for (m0, k0, n0, mt, kt, nt), measured in zip(run.tiles, run.tile_cycles):
         assert measured == tile_cycles(rows=rows, cols=cols, dataflow=dataflow, m=mt, k=kt, n=nt,
@@ -80,6 +81,7 @@ FAST_CASES = [
     ("e4m3fn", 4, 4, "ws", 6, 9, 5), ("e4m3fn", 4, 3, "os", 5, 7, 4),
     ("bf16", 2, 3, "ws", 3, 5, 4), ("bf16", 2, 3, "os", 3, 5, 4),
     ("mxfp4", 2, 2, "ws", 3, 64, 3), ("mxfp4", 2, 2, "os", 3, 64, 3),
+    ("w4a8", 3, 2, "ws", 4, 7, 3), ("w4a8", 3, 2, "os", 4, 7, 3),
 ]
 
 SLOW_CASES = [
