@@ -47,6 +47,13 @@ def main() -> int:
         print(f"cold cache, {n} worker(s): {res.wall_s:.1f} s wall, {res.computed} points computed, "
               f"{res.evaluations_computed} evaluations, {res.failed} failed")
         last_cache = cache
+    # other code edited meanwhile changes the keys (that is the point of content addressing):
+    # settle the cache on the code as it is now before timing the warm run
+    for _ in range(3):
+        res = run_sweep(spec, None, workers=max(args.workers), cache=last_cache, progress=False)
+        if res.evaluations_computed == 0:
+            break
+        print(f"(code changed during the runs: {res.evaluations_computed} evaluations recomputed before the warm run)")
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "reports.cli", "sweep", args.spec, "-o", str(base / "results_warm"),
                            "--cache", str(last_cache), "--no-progress"], capture_output=True, text=True)

@@ -86,10 +86,10 @@ def pareto_front(cost: np.ndarray, error: np.ndarray) -> np.ndarray:
     return np.asarray(front, dtype=int)
 
 
-def _figure():
+def _figure(height: float = 4.2):
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.4, 4.2), dpi=100)
+    fig = Figure(figsize=(6.4 if height <= 4.2 else 8.0, height), dpi=100)
     return fig, fig.add_subplot(1, 1, 1)
 
 
@@ -136,9 +136,11 @@ def _pareto_plot(frame: pd.DataFrame, col: str, label: str, scale: float, plots:
 
 def _bar_plot(frame: pd.DataFrame, col: str, label: str, scale: float, plots: Path) -> str:
     ok = frame[np.isfinite(frame[col].astype(float))]
-    fig, ax = _figure()
+    fig, ax = _figure(height=max(4.2, 1.2 + 0.2 * len(ok)))
     ax.barh(ok["label"].astype(str), ok[col].to_numpy(dtype=float) * scale, color="#2e86c1")
     ax.set_xlabel(label)
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
+    ax.tick_params(axis="y", labelsize=7)
     ax.invert_yaxis()
     ax.grid(True, axis="x", alpha=0.3)
     ax.set_title(f"{label.split(' (')[0]} per design point")

@@ -31,7 +31,7 @@ from ._cache import ResultCache, canonical_json, hash_key
 from ._sources import MetricSource, sources_for
 from ._spec import DesignPoint, SweepSpec
 
-__all__ = ["SweepResult", "run_sweep", "connect_client", "SCHEDULER_TIMEOUT_S", "check_output_dir"]
+__all__ = ["SCHEDULER_TIMEOUT_S", "SweepResult", "check_output_dir", "connect_client", "point_labels", "run_sweep"]
 
 #: seconds to wait for an existing scheduler before giving up
 SCHEDULER_TIMEOUT_S = 5.0
@@ -177,7 +177,7 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, *, scheduler: 
     for p in spec.points:
         row_keys = []
         for s in sources:
-            k = hash_key(type(s).__name__, s.key_parts(p, spec), s.rtl_hashes(p, spec), versions[type(s).__name__])
+            k = hash_key(type(s).__name__, s.key_parts(p, spec), s.rtl_hashes(p, spec, store), versions[type(s).__name__])
             row_keys.append(k)
             if k in payloads or k in todo:
                 continue
@@ -268,10 +268,11 @@ def _frame(spec: SweepSpec, sources: list[MetricSource], keys: list[list[str]], 
         tools.update(v["packages"])
     tools_json = json.dumps(dict(sorted(tools.items())), sort_keys=True)
     code_json = json.dumps({n: v["code_sha256"][:16] for n, v in versions.items()}, sort_keys=True)
+    labels = point_labels(spec.points)
     for i, (p, ks) in enumerate(zip(spec.points, keys)):
         hw = p.hardware_config()
         r = p.recipe_obj()
-        row: dict[str, Any] = {"point": i, "label": p.label(), **p.axis_values(),
+        row: dict[str, Any] = {"point": i, "label": labels[i], **p.axis_values(),
                                "array_rows": hw.array_rows, "array_cols": hw.array_cols,
                                "dataflows": "+".join(hw.dataflows), "clock_mhz": float(hw.clock_mhz),
                                "sram_kib": hw.sram_a_kib + hw.sram_b_kib + hw.sram_c_kib + hw.sram_v_kib,
@@ -300,6 +301,25 @@ def _frame(spec: SweepSpec, sources: list[MetricSource], keys: list[list[str]], 
         if c.endswith("_provenance") or c == "sim_notes":
             frame[c] = frame[c].where(frame[c].notna(), "").astype(str)
     return frame
+
+
+def point_labels(points) -> list[str]:
+    """Short labels naming the recipe and every other axis that varies across ``points``
+    (e.g. "INT8 16x16", or "gpt2 FP8 32x32 25.6GB/s" when models and bandwidths vary)."""
+    hws = [p.hardware_config() for p in points]
+    parts = {
+        "model": [p.model for p in points], "seq_len": [f"{p.seq_len}tok" for p in points],
+        "batch": [f"b{p.batch}" for p in points], "decode": [f"+{p.decode}dec" for p in points],
+        "recipe": [p.recipe for p in points],
+        "accumulate": ["" if p.accumulate == "recipe" else f"acc-{p.accumulate}" for p in points],
+        "hardware": [Path(p.hardware).stem for p in points],
+        "array": [f"{h.array_rows}x{h.array_cols}" for h in hws],
+        "dataflow": ["+".join(h.dataflows) for h in hws],
+        "sram_kib": [f"{h.sram_a_kib + h.sram_b_kib + h.sram_c_kib + h.sram_v_kib}KiB" for h in hws],
+        "dram_gbps": [f"{h.dram_channels * h.dram_gbps_per_channel:g}GB/s" for h in hws],
+    }
+    keep = [k for k, v in parts.items() if k in ("recipe", "array") or len(set(v)) > 1]
+    return [" ".join(parts[k][i] for k in keep if parts[k][i]) for i in range(len(points))]
 
 
 def write_results(result: SweepResult, spec: SweepSpec, out: Path, versions: dict, store: ResultCache) -> None:

