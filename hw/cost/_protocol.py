@@ -14,6 +14,10 @@ Metadata keys the cost model reads (all optional):
 * ``ops_per_cycle`` (int >= 1): operations the unit performs per stimulus cycle (e.g. the lanes
   of a dot-product unit if "operation" means one multiply-accumulate). Energy per operation is
   energy per stimulus cycle divided by it. Default 1: one operation per cycle.
+* ``design_key`` (str): a key the caller vouches determines the unit's RTL together with its
+  name and the ``hw`` sources (e.g. the factory call's parameters); enables cache lookups that
+  skip elaboration (see ``hw.cost._characterize``). Omit it when unsure: results stay correct,
+  warm lookups just elaborate the design to hash its RTLIL.
 * ``stimulus_description`` (str): how the stimulus was drawn (e.g. "uniform codes, seed 0"),
   stored in the provenance.
 

@@ -108,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
     cal = calibrate(cache=cache)
     records = []
     for unit in tqdm(units, desc="units", disable=args.no_progress, file=sys.stderr):
-        meta = {**unit.metadata, "ops_per_cycle": unit_ops_per_cycle(unit.metadata)}
+        meta = {**unit.metadata, "ops_per_cycle": unit_ops_per_cycle(unit.metadata),
+                "design_key": f"hw.units factory: {unit.name}"}  # the name encodes every parameter
         stim = unit_stimulus(meta, cycles=args.cycles, seed=args.seed, distribution=args.distribution)
         records.append(characterize(UnitSpec(unit.component, unit.name, meta), stimulus=stim,
                                     stimulus_description=f"{args.distribution} operands, seed {args.seed}",

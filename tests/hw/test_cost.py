@@ -271,3 +271,25 @@ def test_format_comparison_pairs_units_by_formats_and_accumulator() -> None:
     published = [p.value for p in PUBLISHED_RATIOS if p.denominator == ("int8", "int8", "exact")]
     assert list(df["ours_over_published"]) == [1.5 / published[0], 3.0 / published[1]]
     assert format_comparison(recs[:1]).empty
+
+
+def test_design_key_hit_needs_no_elaboration(cache: CostCache, monkeypatch) -> None:
+    def keyed() -> UnitSpec:
+        return UnitSpec(component=IntMultiplier(width=4), name="mul4",
+                        metadata={"operand": "uint4", "design_key": "IntMultiplier(width=4)"})
+
+    import hw.cost._characterize as ch
+
+    # other engineers edit hw/ while this runs; an edit (rightly) invalidates aliases
+    monkeypatch.setattr(ch, "_hw_source_sha256", lambda: "fixed for this test")
+    cal = calibrate(cache=cache)
+    first = characterize(keyed(), stimulus=_stim(4), fpga=(), cache=cache, calibration=cal)
+    plain = characterize(_mul(4), stimulus=_stim(4), fpga=(), cache=cache, calibration=cal)
+    assert first.area_um2 == plain.area_um2 and first.energy_pj_per_op == plain.energy_pj_per_op
+
+    def no_elaboration(*args, **kwargs):
+        raise AssertionError("the design was elaborated on a design_key hit")
+
+    monkeypatch.setattr(ch.rtlil, "convert", no_elaboration)
+    again = characterize(keyed(), stimulus=_stim(4), fpga=(), cache=CostCache(cache.root), calibration=cal)
+    assert again == first
