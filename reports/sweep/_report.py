@@ -110,7 +110,11 @@ def _usable(frame: pd.DataFrame, col: str) -> pd.Series | None:
     return s if np.isfinite(s.to_numpy(dtype=float)).any() else None
 
 
-def _pareto_plot(frame: pd.DataFrame, col: str, label: str, scale: float, plots: Path) -> tuple[str, pd.DataFrame]:
+WORKLOAD = ["model", "seq_len", "batch", "decode"]
+
+
+def _pareto_plot(frame: pd.DataFrame, col: str, label: str, scale: float, plots: Path,
+                 workload: str = "", stem: str = "") -> tuple[str, pd.DataFrame]:
     ok = frame[np.isfinite(frame[col].astype(float)) & np.isfinite(frame[ERROR[0]].astype(float))]
     cost = ok[col].to_numpy(dtype=float) * scale
     err = ok[ERROR[0]].to_numpy(dtype=float)
@@ -127,8 +131,8 @@ def _pareto_plot(frame: pd.DataFrame, col: str, label: str, scale: float, plots:
         ax.set_yscale("log")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(f"{label.split(' (')[0]} vs output error")
-    uri = _save(fig, plots, f"pareto_{col}")
+    ax.set_title(f"{label.split(' (')[0]} vs output error" + (f": {workload}" if workload else ""), fontsize=10)
+    uri = _save(fig, plots, f"pareto_{col}{stem}")
     table = ok.iloc[front][["label", col, ERROR[0]]].copy()
     table[col] = table[col].astype(float) * scale
     return uri, table.rename(columns={col: label, ERROR[0]: "output error"})
@@ -325,10 +329,20 @@ def _build(frame: pd.DataFrame, manifest: dict, folder: Path, title: str) -> Non
 
     body.append("<h2>Pareto fronts: cost against output error</h2>")
     if has_error and available:
-        for col, label, scale in available:
-            uri, front = _pareto_plot(frame, col, label, scale, plots)
-            body.append(_img(uri, f"{label} vs output error; frontier points labelled"))
-            body.append(_table(front))
+        groups = list(frame.groupby(WORKLOAD, sort=False))
+        if len(groups) > 1:
+            body.append(_p("One front per workload (a cost is comparable only on the same model and tokens)."))
+        for key, grp in groups:
+            workload = f"{key[0]}, {key[1]} tokens, batch {key[2]}" + (f", {key[3]} decode steps" if key[3] else "")
+            stem = "" if len(groups) == 1 else "_" + "_".join(str(k) for k in key)
+            if len(groups) > 1:
+                body.append(f"<h3>{html.escape(workload)}</h3>")
+            for col, label, scale in available:
+                if _usable(grp, col) is None or _usable(grp, ERROR[0]) is None:
+                    continue
+                uri, front = _pareto_plot(grp, col, label, scale, plots, workload, stem)
+                body.append(_img(uri, f"{label} vs output error ({workload}); frontier points labelled"))
+                body.append(_table(front))
     else:
         body.append(f'<p class="note">{html.escape("No Pareto front: it needs output error and at least one cost figure.")}</p>')
 
