@@ -3,13 +3,16 @@
 Each subcommand lives in its own module under ``reports.commands`` and provides
 ``add_arguments(parser)`` and ``run(args) -> int``. User mistakes (``ValueError``,
 ``TypeError``, ``OSError`` raised while validating input) become one line on stderr and exit
-code 2, never a traceback.
+code 2, never a traceback; a failing external tool (``hw.errors.ToolError``) is one line and
+exit code 1.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+
+from hw.errors import ToolError
 
 __all__ = ["main", "COMMANDS"]
 
@@ -60,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         message = " ".join(str(exc).split()) or type(exc).__name__
         print(f"lowbit: error: {message}", file=sys.stderr)
         return 2
+    except ToolError as exc:  # an external tool failed: not the user's mistake, but no traceback either
+        print(f"lowbit: tool error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("lowbit: interrupted", file=sys.stderr)
         return 130
