@@ -35,7 +35,9 @@ def unit_for(name: str, group: dict, x: np.ndarray, **extra):
     if name == "ibert_int_gelu":
         return IntGELUUnit(x_bits=32, b_int=c["b_int"], c_int=c["c_int"], shift_int=c["shift_int"],
                            n=c["n"], length=x.shape[1], **extra)
-    x_bits = 16 if group["x_range"][1] > 127 else 8
+    # signed width holding the group's range and every row (ShiftGELU vectors contain -129)
+    lo, hi = min(group["x_range"][0], int(x.min())), max(group["x_range"][1], int(x.max()))
+    x_bits = next(w for w in range(2, 33) if -(1 << (w - 1)) <= lo and hi < (1 << (w - 1)))
     cls = ShiftmaxUnit if name == "ivit_shiftmax" else ShiftGELUUnit
     return cls(x_bits=x_bits, length=x.shape[1], x0_int=c["x0_int"], out_bit=c["out_bit"], n=c["n"], **extra)
 
