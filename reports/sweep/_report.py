@@ -1,5 +1,6 @@
 """The HTML report of a finished sweep: one self-contained page (plots embedded as PNG data URIs,
-no network needed to view it) and the plots again as separate SVG and PNG files.
+no network needed to view it) and the plots again as separate SVG and PNG files, with the
+points of each Pareto front as CSV.
 
 Sections: summary (points, failures, metrics not available and why); unit cost table (the
 MAC unit characterised per format, where ``hw.cost`` figures exist in the results) next to the
@@ -135,7 +136,9 @@ def _pareto_plot(frame: pd.DataFrame, col: str, label: str, scale: float, plots:
     uri = _save(fig, plots, f"pareto_{col}{stem}")
     table = ok.iloc[front][["label", col, ERROR[0]]].copy()
     table[col] = table[col].astype(float) * scale
-    return uri, table.rename(columns={col: label, ERROR[0]: "output error"})
+    table = table.rename(columns={col: label, ERROR[0]: "output error"})
+    table.to_csv(plots / f"pareto_{col}{stem}.csv", index=False)
+    return uri, table
 
 
 def _bar_plot(frame: pd.DataFrame, col: str, label: str, scale: float, plots: Path) -> str:

@@ -179,3 +179,29 @@ def test_runs_on_an_existing_scheduler(tmp_path) -> None:
                            progress=False)
     assert remote.computed == 2
     pd.testing.assert_frame_equal(remote.frame, local.frame)
+
+
+@pytest.mark.slow
+def test_area_and_energy_equal_direct_characterisation(tmp_path) -> None:
+    """The area and energy columns are the cost model's and simulator's own figures (slow on a
+    cold hw.cost cache: yosys synthesis and a Verilator gate-level run of the MAC)."""
+    from reports.sweep import UnitCostSource
+
+    if UnitCostSource().status() is not None:
+        pytest.skip(f"area source not available: {UnitCostSource().status()}")
+    from hw.cost import characterize, unit_stimulus
+    from hw.units import build_mac
+
+    spec = spec_from_dict({"metrics": ["latency", "energy", "area"], "layers": 1, "units": {"energy": True},
+                           "axes": {"recipe": "INT8", "seq_len": 32, "array": ["8x8", "16x16"]}})
+    res = run_sweep(spec, None, workers=1, cache=tmp_path, progress=False)
+    f = res.frame
+    assert (f.status == "ok").all(), f.error.tolist()
+    unit = build_mac(a="int8", b="int8", acc="exact", out="float32")
+    rec = characterize(unit, stimulus=unit_stimulus(unit.metadata, distribution="gaussian"), fpga=())
+    assert list(f["array_area_mm2"]) == [rec.area_um2 * 64 / 1e6, rec.area_um2 * 256 / 1e6]
+    assert list(f["mac_energy_pj_per_op"]) == [rec.energy_pj_per_op] * 2
+    for i, p in enumerate(spec.points):
+        direct = simulate(p.model, p.recipe_obj(), p.hardware_config(), prefill=p.seq_len, layers=1, mac_cost=rec)
+        assert f.loc[i, "energy_pj"] == direct.summary["energy_pj"]
+    assert f.loc[0, "rtl_sha256"] == rec.provenance.measured["verilog_sha256"]

@@ -1,0 +1,64 @@
+"""What the report shows and leaves out: a metric whose source has not landed (or was not asked
+for) has no column, no plot and a note saying why; the Pareto front table lists exactly the
+non-dominated points; the page references nothing outside itself."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from reports.sweep import _sources, pareto_front, run_sweep, spec_from_dict, write_report
+
+
+@pytest.fixture(scope="module")
+def missing_area_report(tmp_path_factory):
+    """A sweep asking for area while hw.units.build_mac is (made) absent."""
+    base = tmp_path_factory.mktemp("missing")
+    mp = pytest.MonkeyPatch()
+    real = _sources._lookup
+    mp.setattr(_sources, "_lookup", lambda m, n: None if (m, n) == ("hw.units", "build_mac") else real(m, n))
+    try:
+        spec = spec_from_dict({"name": "missing", "metrics": ["latency", "area", "accuracy"], "layers": 1,
+                               "axes": {"recipe": ["INT8", "FP16", "MXFP4"], "seq_len": 32, "array": ["8x8", "16x16"]}})
+        res = run_sweep(spec, base / "results", workers=1, cache=base / "cache", progress=False)
+    finally:
+        mp.undo()
+    page = write_report(base / "results", base / "report")
+    return res, page
+
+
+def test_missing_source_stays_out(missing_area_report) -> None:
+    res, page = missing_area_report
+    assert res.unavailable == {"area": "hw.units.build_mac not landed"}
+    assert not any(c.startswith("mac_") and c != "mac_utilisation" for c in res.frame.columns)
+    assert "array_area_mm2" not in res.frame.columns
+    html = page.read_text()
+    assert "Metric area: not available (hw.units.build_mac not landed); its columns are left out." in html
+    plots = {p.name for p in (page.parent / "plots").iterdir()}
+    assert not any("area" in p or "energy" in p for p in plots)
+    assert {"pareto_latency_s.png", "pareto_latency_s.svg", "bars_latency_s.png"} <= plots
+
+
+def test_pareto_table_lists_the_front(missing_area_report) -> None:
+    res, page = missing_area_report
+    f = res.frame
+    want = set(f.loc[pareto_front(f["latency_s"].to_numpy(), f["output_error"].to_numpy()), "label"])
+    front = pd.read_csv(page.parent / "plots" / "pareto_latency_s.csv")
+    assert list(front.columns) == ["label", "latency (ms)", "output error"]
+    assert set(front["label"]) == want
+    assert all(f"<td>{lab}</td>" in page.read_text() for lab in want)
+    # every listed point is undominated among all points
+    for lab in want:
+        r = f[f.label == lab].iloc[0]
+        better = (f.latency_s <= r.latency_s) & (f.output_error <= r.output_error) & \
+                 ((f.latency_s < r.latency_s) | (f.output_error < r.output_error))
+        assert not better.any()
+
+
+def test_page_is_self_contained(missing_area_report) -> None:
+    _, page = missing_area_report
+    html = page.read_text()
+    srcs = re.findall(r'(?:src|href)="([^"]*)"', html)
+    assert srcs and all(s.startswith("data:") for s in srcs)
+    assert not re.search(r"https?://", html)
