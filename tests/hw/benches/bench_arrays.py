@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import cocotb
 import numpy as np
@@ -87,7 +88,7 @@ async def _run_gemm(dut, meta: dict, a: np.ndarray, b: np.ndarray) -> tuple[np.n
 
 @cocotb.test()
 async def gemm_bit_exact_and_cycle_exact(dut) -> None:
-    meta = json.loads(open(os.environ["LOWBIT_META"]).read())
+    meta = json.loads(Path(os.environ["LOWBIT_META"]).read_text())
     cases = json.loads(os.environ["LOWBIT_CASES"])
     assert not meta["block"], "this bench drives element formats"
     assert not meta.get("double_buffer"), "this bench drives arrays without weight prefetch"
