@@ -96,3 +96,16 @@ def test_demo_check_rejects_bad_n() -> None:
 
     with pytest.raises(UnitConfigError, match=r"^n must be a positive integer, not 0$"):
         demo_check(["int8"], n=0)
+
+
+@pytest.mark.parametrize("argv,stem", [
+    (["verilog", "requant", "--out-format", "int16", "--rounding", "half_up"], "requant_int32_int16_m32_s63_half_up"),
+    (["verilog", "mxdot", "--a", "mxint4", "--b", "mxint4", "--pipeline", "1"], "mxdot_mxint4_mxint4_float32_p1"),
+    (["verilog", "quantize", "--out-format", "e2m1fn"], "quantize_float32_e2m1fn"),
+])
+def test_cli_other_unit_kinds(tmp_path: Path, argv: list[str], stem: str) -> None:
+    assert main([*argv, "-o", str(tmp_path)]) == 0
+    meta = json.loads((tmp_path / f"{stem}.json").read_text())
+    assert meta["name"] == meta["top"] == stem
+    assert f"module {stem}" in (tmp_path / f"{stem}.v").read_text()
+    assert meta["latency_cycles"] >= 1 and meta["initiation_interval"] == 1
