@@ -260,3 +260,28 @@ def test_ibert_softmax_random_rows_and_timing(s_in: float, length: int, x_bits: 
     width = ibert_softmax_dividend_width(c_int=c["c_int"], exp_sf=c["exp_sf"])
     t = ibert_softmax_timing(length, dividend_width=width, divider_bits_per_cycle=k)
     assert (run.cycles_per_row(length), run.latency_cycles()) == (t.cycles_per_row, t.latency_cycles)
+
+
+@pytest.mark.parametrize("length,x_bits,k", [(4, 8, 1), (16, 8, 3), (8, 22, 2)])
+def test_layernorm_exact_isqrt_and_constant_row_flag(length: int, x_bits: int, k: int) -> None:
+    from hw.errors import NumericsError
+    rng = np.random.default_rng(length + 7 * x_bits)
+    bias = [int(v) for v in rng.integers(-1000, 1000, length)]
+    x = random_rows(rng, 6, length, x_bits)
+    x[3] = x[3] // (1 << (x_bits - 3))  # small variance: exact isqrt differs from 10 Newton steps
+    x[5] = -3  # constant row
+    unit, meta = build_nonlinear_unit("ivit_int_layernorm", x_bits=x_bits, length=length,
+                                      bias_int=bias, divider_bits_per_cycle=k, variant="exact")
+    assert meta["variant"] == "exact"
+    run = simulate_rows(unit, x, flags=("row_error",))
+    golden = kernel("ivit_int_layernorm", {"bias_int": bias}, variant="exact")
+    np.testing.assert_array_equal(run.outputs[1:5], golden.forward(x[1:5]))
+    for row in (0, 5):  # all at the minimum, all -3
+        with pytest.raises(NumericsError, match=r"^ivit_int_layernorm row variance must be positive, not 0"):
+            golden.forward(x[row:row + 1])
+        # the RTL flags the zero-variance row instead and passes bias_int through
+        assert run.flags["row_error"][row].all()
+        np.testing.assert_array_equal(run.outputs[row], bias)
+    np.testing.assert_array_equal(run.flags["row_error"].any(axis=1), [1, 0, 0, 0, 0, 1])
+    t = layernorm_timing(length, x_bits=x_bits, divider_bits_per_cycle=k, variant="exact")
+    assert (run.cycles_per_row(length), run.latency_cycles()) == (t.cycles_per_row, t.latency_cycles)

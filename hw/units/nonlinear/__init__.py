@@ -9,7 +9,7 @@ from ...errors import UnitConfigError
 from ._common import IterativeDivider, RowTiming, divider_cycles
 from ._ibert_softmax import IBertSoftmaxUnit, ibert_softmax_dividend_width, ibert_softmax_timing
 from ._intgelu import IntGELUUnit, intgelu_timing
-from ._layernorm import IntLayerNormUnit, layernorm_timing
+from ._layernorm import IntLayerNormUnit, isqrt_steps, layernorm_timing
 from ._shiftgelu import ShiftGELUUnit, shiftgelu_timing
 from ._shiftmax import ShiftmaxUnit, shiftmax_timing
 from ._sim import StreamRun, simulate_rows
@@ -17,7 +17,7 @@ from ._sim import StreamRun, simulate_rows
 __all__ = [
     "UNITS", "UNIT_VARIANTS", "IBertSoftmaxUnit", "IntGELUUnit", "IntLayerNormUnit", "IterativeDivider", "RowTiming", "ShiftGELUUnit",
     "ShiftmaxUnit", "StreamRun", "build_nonlinear_unit", "divider_cycles", "golden_consts",
-    "ibert_softmax_dividend_width", "ibert_softmax_timing", "intgelu_timing", "layernorm_timing", "shiftgelu_timing", "shiftmax_timing", "simulate_rows",
+    "ibert_softmax_dividend_width", "ibert_softmax_timing", "intgelu_timing", "isqrt_steps", "layernorm_timing", "shiftgelu_timing", "shiftmax_timing", "simulate_rows",
 ]
 
 #: kernel name (as in hw.nonlinear) -> unit class
@@ -74,7 +74,7 @@ def build_nonlinear_unit(name: str, **params: Any) -> tuple[Any, dict[str, Any]]
         raise UnitConfigError(f"{name} parameters must match {UNITS[name].__name__}: {exc}") from None
     p = unit.params()
     t = unit.timing()
-    meta = {"kernel": name, "variant": UNIT_VARIANTS[name], "unit": type(unit).__name__, "params": p,
+    meta = {"kernel": name, "variant": p.get("variant", UNIT_VARIANTS[name]), "unit": type(unit).__name__, "params": p,
             "consts": golden_consts(name, p),
             "timing": {"cycles_per_row": t.cycles_per_row, "latency_cycles": t.latency_cycles}}
     return unit, meta

@@ -3,6 +3,7 @@ shift-based exponential as combinational logic, the row-timing record, and param
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 from amaranth import Cat, Module, Mux, Signal, signed, unsigned
@@ -34,8 +35,9 @@ class RowTiming:
 
 def check_int(name: str, value: object, lo: int, hi: int | None = None) -> int:
     """``value`` as an int in ``[lo, hi]``, else ``UnitConfigError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise UnitConfigError(f"{name} must be an integer, not {value!r}")
+    value = int(value)
     if value < lo or (hi is not None and value > hi):
         rule = f"in [{lo}, {hi}]" if hi is not None else f"at least {lo}"
         raise UnitConfigError(f"{name} must be {rule}, not {value!r}")

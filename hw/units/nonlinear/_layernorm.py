@@ -15,7 +15,7 @@ from ...errors import UnitConfigError
 from ._common import (IterativeDivider, RowTiming, check_int, divider_cycles, signed_bits,
                       unsigned_bits)
 
-__all__ = ["IntLayerNormUnit", "layernorm_timing", "layernorm_divider_width"]
+__all__ = ["IntLayerNormUnit", "isqrt_steps", "layernorm_timing", "layernorm_divider_width"]
 
 _INT31 = (1 << 31) - 1
 NEWTON_ITERATIONS = 10
@@ -38,14 +38,26 @@ def layernorm_divider_width(x_bits: int, length: int) -> int:
     return max(sum_w, var_w, 31)
 
 
-def layernorm_timing(length: int, *, x_bits: int, divider_bits_per_cycle: int = 1) -> RowTiming:
-    """Cycles of ``IntLayerNormUnit``: load L, mean division D + 2, variance pass L, 10 Newton
-    steps of D + 2, factor division D + 2, output L; ``D = ceil(W / k)`` with ``W`` the divider
-    width (``layernorm_divider_width``)."""
+def isqrt_steps(x_bits: int, length: int) -> int:
+    """Cycles of the digit-by-digit square root (one root bit per cycle) of the variance."""
+    var_w = _widths(x_bits, length)[1]
+    return (var_w + 1) // 2
+
+
+def layernorm_timing(length: int, *, x_bits: int, divider_bits_per_cycle: int = 1,
+                     variant: str = "reference") -> RowTiming:
+    """Cycles of ``IntLayerNormUnit``: load L, mean division D + 2, variance pass L, the square
+    root (``"reference"``: 10 Newton steps of D + 2; ``"exact"``: ceil(var_bits / 2) + 2), factor
+    division D + 2, output L; ``D = ceil(W / k)`` with ``W`` the divider width
+    (``layernorm_divider_width``)."""
     check_int("length", length, 1)
-    d = divider_cycles(layernorm_divider_width(check_int("x_bits", x_bits, 2, 24), length),
+    check_int("x_bits", x_bits, 2, 24)
+    if variant not in ("reference", "exact"):
+        raise UnitConfigError(f"variant must be one of ('reference', 'exact'), not {variant!r}")
+    d = divider_cycles(layernorm_divider_width(x_bits, length),
                        check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 64))
-    first = 2 * length + (NEWTON_ITERATIONS + 2) * (d + 2)
+    root = NEWTON_ITERATIONS * (d + 2) if variant == "reference" else isqrt_steps(x_bits, length) + 2
+    first = 2 * length + 2 * (d + 2) + root
     return RowTiming(cycles_per_row=first + length, latency_cycles=first)
 
 
@@ -58,12 +70,16 @@ class IntLayerNormUnit(wiring.Component):
     length : row length N (channels), equal to ``len(bias_int)``.
     bias_int : per-channel integer bias (``floor((bias/weight)/s_mid)``), from the kernel consts.
     divider_bits_per_cycle : quotient bits retired per cycle by the shared divider.
+    variant : ``"reference"`` (10 Newton steps from 2^16, as I-ViT) or ``"exact"`` (exact
+        integer square root; a constant row has std = 0, which the golden model rejects: the
+        unit then outputs ``bias_int`` with ``row_error`` set for that row's outputs).
 
-    Ports: ``i`` (stream of signed(x_bits)), ``o`` (stream of signed outputs).
+    Ports: ``i`` (stream of signed(x_bits)), ``o`` (stream of signed outputs), and for the
+    exact variant ``row_error`` (high while the outputs of a zero-variance row are offered).
     """
 
     def __init__(self, *, x_bits: int, length: int, bias_int: Sequence[int],
-                 divider_bits_per_cycle: int = 1) -> None:
+                 divider_bits_per_cycle: int = 1, variant: str = "reference") -> None:
         self._x_bits = check_int("x_bits", x_bits, 2, 24)
         self._length = check_int("length", length, 1, 4096)
         if isinstance(bias_int, (str, bytes)) or not hasattr(bias_int, "__len__"):
@@ -71,32 +87,38 @@ class IntLayerNormUnit(wiring.Component):
         bias = tuple(bias_int)
         if len(bias) != self._length:
             raise UnitConfigError(f"bias_int must have length {self._length}, not {len(bias)}")
-        for b in bias:
-            check_int("bias_int element", b, -(1 << 40), 1 << 40)
-        self._bias = bias
+        self._bias = tuple(check_int("bias_int element", b, -(1 << 40), 1 << 40) for b in bias)
         self._k = check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 64)
+        if variant not in ("reference", "exact"):
+            raise UnitConfigError(f"variant must be one of ('reference', 'exact'), not {variant!r}")
+        self._variant = variant
         y_max = (1 << self._x_bits) - 1
-        prod_max = (y_max * (_INT31 // STD_MIN)) >> 1
-        self._prod_max = prod_max
+        std_min = STD_MIN if variant == "reference" else 1
+        prod_max = (y_max * (_INT31 // std_min)) >> 1
         lo, hi = -prod_max - 1 + min(bias), prod_max + max(bias)
-        super().__init__({
+        members = {
             "i": In(stream.Signature(signed(self._x_bits))),
             "o": Out(stream.Signature(signed(signed_bits(lo, hi)))),
-        })
+        }
+        if variant == "exact":
+            members["row_error"] = Out(1)
+        super().__init__(members)
 
     x_bits = property(lambda self: self._x_bits, doc="input width in bits")
     length = property(lambda self: self._length, doc="row length N")
     bias_int = property(lambda self: self._bias, doc="per-channel integer bias")
     divider_bits_per_cycle = property(lambda self: self._k, doc="divider radix in bits")
+    variant = property(lambda self: self._variant, doc="square root: 'reference' or 'exact'")
 
     def params(self) -> dict:
         """Elaboration parameters (for metadata and rebuilding)."""
         return {"x_bits": self._x_bits, "length": self._length, "bias_int": list(self._bias),
-                "divider_bits_per_cycle": self._k}
+                "divider_bits_per_cycle": self._k, "variant": self._variant}
 
     def timing(self) -> RowTiming:
         """``layernorm_timing`` for this unit's parameters."""
-        return layernorm_timing(self._length, x_bits=self._x_bits, divider_bits_per_cycle=self._k)
+        return layernorm_timing(self._length, x_bits=self._x_bits, divider_bits_per_cycle=self._k,
+                                variant=self._variant)
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -127,8 +149,15 @@ class IntLayerNormUnit(wiring.Component):
         m.d.comb += rem2.eq(div.remainder << 1)
         up = (rem2 > L) | ((rem2 == L) & div.quotient[0])
         prod = Signal(signed(xb + 1 + 31))
-        m.d.comb += prod.eq(y * div.quotient[:31])
+        zero_std = Signal()
+        m.d.comb += prod.eq(Mux(zero_std, 0, y * div.quotient[:31]))
         m.d.comb += self.o.payload.eq((prod >> 1) + rom_rd.data)
+        root_w = (var_w + 1) // 2
+        if self._variant == "exact":
+            m.d.comb += self.row_error.eq(zero_std & self.o.valid)
+        op = Signal(unsigned(2 * root_w))
+        res = Signal(unsigned(2 * root_w))
+        one = Signal(unsigned(2 * root_w))
 
         with m.FSM(name="phase"):
             with m.State("LOAD"):
@@ -150,7 +179,23 @@ class IntLayerNormUnit(wiring.Component):
                 m.d.sync += [var.eq(var + y * y), idx.eq(Mux(last, 0, idx + 1))]
                 with m.If(last):
                     m.d.sync += [k.eq(NEWTON_START), it.eq(0)]
-                    m.next = "NEWTON_ISSUE"
+                    m.next = "NEWTON_ISSUE" if self._variant == "reference" else "ISQRT_INIT"
+            with m.State("ISQRT_INIT"):
+                m.d.sync += [op.eq(var), res.eq(0), one.eq(1 << (2 * root_w - 2))]
+                m.next = "ISQRT"
+            with m.State("ISQRT"):
+                # one root bit per cycle: if op >= res + one: op -= res + one; res = res/2 + one
+                trial = res + one
+                with m.If(op >= trial):
+                    m.d.sync += [op.eq(op - trial), res.eq((res >> 1) + one)]
+                with m.Else():
+                    m.d.sync += res.eq(res >> 1)
+                m.d.sync += one.eq(one >> 2)
+                with m.If(one == 1):
+                    m.next = "ISQRT_DONE"
+            with m.State("ISQRT_DONE"):
+                m.d.sync += [k.eq(res), zero_std.eq(res == 0)]
+                m.next = "FACTOR_ISSUE"
             with m.State("NEWTON_ISSUE"):
                 m.d.comb += [div.start.eq(1), div.dividend.eq(var), div.divisor.eq(k)]
                 m.next = "NEWTON_WAIT"

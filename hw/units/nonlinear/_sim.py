@@ -21,6 +21,7 @@ class StreamRun:
     outputs: np.ndarray
     in_cycles: list[int]
     out_cycles: list[int]
+    flags: dict[str, np.ndarray] | None = None
 
     def cycles_per_row(self, length: int) -> int:
         """Measured cycles between the first input transfers of row 0 and row 1."""
@@ -34,9 +35,11 @@ class StreamRun:
 def simulate_rows(unit, rows: Sequence[Sequence[int]], *,
                   in_valid: Callable[[int], bool] | None = None,
                   out_ready: Callable[[int], bool] | None = None,
+                  flags: Sequence[str] = (),
                   max_cycles: int = 10_000_000) -> StreamRun:
     """Stream ``rows`` (rows x L integers) through ``unit`` (ports ``i``/``o``) in Amaranth's
     simulator; ``in_valid(cycle)`` / ``out_ready(cycle)`` shape the handshakes (default: always).
+    ``flags`` names extra output ports (e.g. ``row_error``) sampled with every output transfer.
 
     Raises
     ------
@@ -60,6 +63,7 @@ def simulate_rows(unit, rows: Sequence[Sequence[int]], *,
     outs: list[int] = []
     in_cycles: list[int] = []
     out_cycles: list[int] = []
+    flag_values: dict[str, list[int]] = {f: [] for f in flags}
 
     async def bench(ctx) -> None:
         pos = 0
@@ -78,6 +82,8 @@ def simulate_rows(unit, rows: Sequence[Sequence[int]], *,
                 pos += 1
             if ready and ctx.get(unit.o.valid):
                 outs.append(int(ctx.get(unit.o.payload)))
+                for f in flags:
+                    flag_values[f].append(int(ctx.get(getattr(unit, f))))
                 out_cycles.append(cycle)
             await ctx.tick()
             cycle += 1
@@ -87,4 +93,5 @@ def simulate_rows(unit, rows: Sequence[Sequence[int]], *,
     sim.add_testbench(bench)
     sim.run()
     out = np.array(outs, dtype=np.int64).reshape(n_rows, width) if n_rows else np.zeros((0, 0), np.int64)
-    return StreamRun(out, in_cycles, out_cycles)
+    flag_arrays = {f: np.array(v, dtype=np.int64).reshape(out.shape) for f, v in flag_values.items()}
+    return StreamRun(out, in_cycles, out_cycles, flag_arrays)
