@@ -8,17 +8,26 @@ import time
 import numpy as np
 import pandas as pd
 
-from hw.units.nonlinear import (build_nonlinear_unit, intgelu_timing, layernorm_timing,
+from hw.nonlinear import consts_from_scale
+from hw.units.nonlinear import (build_nonlinear_unit, ibert_softmax_dividend_width,
+                                ibert_softmax_timing, intgelu_timing, layernorm_timing,
                                 shiftgelu_timing, shiftmax_timing, simulate_rows)
 
 
 def timing_table() -> pd.DataFrame:
+    """Timing of every unit at s_in = 0.01 (I-BERT softmax dividend width depends on it)."""
+    c = consts_from_scale("ibert_int_softmax", 0.01)
+    width = ibert_softmax_dividend_width(c_int=c["c_int"], exp_sf=c["exp_sf"])
     rows = []
     for L in (16, 64, 197, 768):
         for k in (1, 4):
             for name, t in (("ivit_shiftmax", shiftmax_timing(L, divider_bits_per_cycle=k)),
                             ("ivit_shiftgelu", shiftgelu_timing(L, divider_bits_per_cycle=k)),
                             ("ivit_int_layernorm", layernorm_timing(L, x_bits=8, divider_bits_per_cycle=k)),
+                            ("ivit_int_layernorm (exact isqrt)",
+                             layernorm_timing(L, x_bits=8, divider_bits_per_cycle=k, variant="exact")),
+                            ("ibert_int_softmax (exact)",
+                             ibert_softmax_timing(L, dividend_width=width, divider_bits_per_cycle=k)),
                             ("ibert_int_gelu", intgelu_timing(L))):
                 if name == "ibert_int_gelu" and k != 1:
                     continue
