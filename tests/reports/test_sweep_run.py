@@ -110,13 +110,26 @@ def test_corrupt_cache_entry_is_recomputed(tmp_path) -> None:
     pd.testing.assert_frame_equal(again.frame, first.frame)
 
 
-def test_kill_and_resume_gives_the_uninterrupted_results(small_run, tmp_path) -> None:
-    _, first, _, _ = small_run
+KILL_SPEC = """
+name = "kill"
+metrics = ["latency", "accuracy"]
+layers = 1
+[axes]
+model = "bert-base"
+seq_len = 128
+recipe = ["INT8", "FP8", "FP16"]
+array = ["16x16", "32x32"]
+"""
+
+
+def test_kill_and_resume_gives_the_uninterrupted_results(tmp_path) -> None:
+    spec_path = tmp_path / "kill.toml"
+    spec_path.write_text(KILL_SPEC)
     cache, out = tmp_path / "cache", tmp_path / "out"
-    argv = [sys.executable, "-m", "reports.cli", "sweep", str(SMALL), "-o", str(out), "--cache", str(cache),
+    argv = [sys.executable, "-m", "reports.cli", "sweep", str(spec_path), "-o", str(out), "--cache", str(cache),
             "--workers", "1", "--no-progress"]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    total = 8 + 4  # simulator entries + accuracy entries (shared by the two arrays of a recipe)
+    total = 6 + 3  # simulator entries + accuracy entries (shared by the two arrays of a recipe)
     deadline = time.monotonic() + 180
     n = 0
     try:
@@ -131,12 +144,17 @@ def test_kill_and_resume_gives_the_uninterrupted_results(small_run, tmp_path) ->
     assert proc.returncode == -signal.SIGKILL, "the sweep ended before it could be killed"
     assert 3 <= n < total, n
     assert not (out / "sweep.json").exists()  # not left behind as if complete
-    resumed = run_sweep(load_spec(SMALL), out, workers=1, cache=cache, progress=False)
+    spec = load_spec(spec_path)
+    resumed = run_sweep(spec, out, workers=1, cache=cache, progress=False)
     # what had arrived before the kill is reused, the rest computed: nothing lost, nothing twice
     assert resumed.evaluations_cached >= n and resumed.evaluations_computed >= 1
     assert resumed.evaluations_cached + resumed.evaluations_computed == total
-    pd.testing.assert_frame_equal(resumed.frame, first.frame)
-    pd.testing.assert_frame_equal(pd.read_parquet(out / "results.parquet"), first.frame, check_dtype=False)
+    uninterrupted = run_sweep(spec, tmp_path / "ref", workers=1, cache=tmp_path / "ref_cache", progress=False)
+    assert uninterrupted.evaluations_computed == total
+    pd.testing.assert_frame_equal(resumed.frame, uninterrupted.frame)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "results.parquet"),
+                                  pd.read_parquet(tmp_path / "ref" / "results.parquet"))
+    assert (out / "results.csv").read_bytes() == (tmp_path / "ref" / "results.csv").read_bytes()
 
 
 def test_pareto_front_matches_the_definition() -> None:
