@@ -5,18 +5,19 @@ scales; MXINT4: blocks of 4; block floating point: INT elements under any power-
 ``out = round(sum_i a_i * b_i * 2**(ea + eb))``: the element products are summed exactly in a
 fixed-point adder tree, the two scale exponents are added, and the rounder applies that sum as
 a run-time exponent offset. A NaN scale code (E8M0 ``FF``) or a NaN element makes the result
-NaN. Golden model: ``hw.numerics.gemm(..., a_scales=, b_scales=, accumulate="exact")``.
+NaN. Float scales (NVFP4: e4m3fn scales over e2m1 blocks of 16) are decoded like operands:
+their significands multiply the exact dot product and their exponents join the offset. Golden model: ``hw.numerics.gemm(..., a_scales=, b_scales=, accumulate="exact")``.
 """
 from __future__ import annotations
 
-from amaranth import Module, Signal, signed
+from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import UnitConfigError
 from ..formats import BlockFormat, FloatFormat, ScaleFormat, parse
 from ._checks import validated_init
-from ._decode import ExactProduct, decode_info, operand_format, product_width
+from ._decode import ExactProduct, OperandDecoder, decode_info, operand_format, product_width
 from ._mac import _any, _tree_sum
 from ._round import AccumulatorRounder, output_format
 from ._timing import Timing
@@ -32,10 +33,14 @@ def mxdot_timing(*, pipeline: int = 0) -> Timing:
 
 def _block(fmt, what: str) -> BlockFormat:
     f = parse(fmt) if isinstance(fmt, str) else fmt
-    if not isinstance(f, BlockFormat) or not isinstance(f.scale, ScaleFormat):
-        raise UnitConfigError(f"{what} must be a block format with a power-of-two scale (mxfp8_e4m3, mxfp4, "
-                              f"mxint8, mxint4, BFP), not {f}")
+    if not isinstance(f, BlockFormat):
+        raise UnitConfigError(f"{what} must be a block format (mxfp8_e4m3, mxfp4, mxint8, mxint4, BFP, nvfp4), "
+                              f"not {f}")
     operand_format(f.element, what)
+    if isinstance(f.scale, FloatFormat):
+        operand_format(f.scale, what)
+        if f.scale.has_inf or f.element.has_inf:
+            raise UnitConfigError(f"{what} with a float scale must have no infinities in scale or elements, not {f}")
     return f
 
 
@@ -103,28 +108,49 @@ class MxDotUnit(wiring.Component):
             m.submodules[f"prod{i}"] = p
             m.d.comb += [p.a.eq(self.a[i]), p.b.eq(self.b[i])]
             prods.append(p)
-        sa, sb = a.scale, b.scale
-        lo = sa.emin + sb.emin
-        hi = sa.emax + sb.emax
-        ow = max(abs(lo), abs(hi) + 1).bit_length() + 1
-        offset = Signal(signed(ow))
-        scale_nan = (self.a_scale == sa.nan_code) | (self.b_scale == sb.nan_code)
         dot = Signal(signed(self.dot_bits))
+        m.d.comb += dot.eq(_tree_sum([p.p for p in prods]))
+        # each scale as (sign, significand, exponent, NaN): E8M0 is 2**(code - bias)
+        parts = []
+        for side, f, port in (("a", a, self.a_scale), ("b", b, self.b_scale)):
+            sc = f.scale
+            if isinstance(sc, ScaleFormat):
+                e = Signal(range(sc.emin, sc.emax + 2), name=f"{side}_scale_exp")
+                m.d.comb += e.eq(port - sc.bias)
+                parts.append((0, 1, 1, e, sc.emin, sc.emax + 1, port == sc.nan_code))
+            else:
+                dec = OperandDecoder(sc)
+                m.submodules[f"{side}_scale_dec"] = dec
+                m.d.comb += dec.code.eq(port)
+                info = dec.info
+                lo, hi = info.lsb_exp, info.lsb_exp + info.shift_max
+                e = Signal(range(lo, hi + 1), name=f"{side}_scale_exp")
+                m.d.comb += e.eq(dec.out.shift + info.lsb_exp)
+                parts.append((dec.out.sign, dec.out.sig, info.sig_bits, e, lo, hi, dec.out.nan))
+        (sga, siga, bits_a, ea, lo_a, hi_a, nan_a), (sgb, sigb, bits_b, eb, lo_b, hi_b, nan_b) = parts
+        lo, hi = lo_a + lo_b, hi_a + hi_b
+        ow = max(abs(lo), abs(hi) + 1).bit_length() + 1
+        vw = self.dot_bits + (bits_a if bits_a > 1 else 0) + (bits_b if bits_b > 1 else 0) + 1
+        scaled = Signal(signed(vw))
+        mag_scale = siga * sigb
+        m.d.comb += scaled.eq(Mux(sga ^ sgb, -(dot * mag_scale), dot * mag_scale))
+        value = Signal(signed(vw))
+        offset = Signal(signed(ow))
         nan, pinf, ninf = Signal(), Signal(), Signal()
         stage = m.d.sync if self._pipeline else m.d.comb
         stage += [
-            dot.eq(_tree_sum([p.p for p in prods])),
-            offset.eq((self.a_scale - sa.bias) + (self.b_scale - sb.bias)),
-            nan.eq(_any(p.nan for p in prods) | scale_nan),
+            value.eq(scaled),
+            offset.eq(ea + eb),
+            nan.eq(_any(p.nan for p in prods) | nan_a | nan_b),
             pinf.eq(_any(p.inf & ~p.sign for p in prods)),
             ninf.eq(_any(p.inf & p.sign for p in prods)),
         ]
         valid = Signal()
         stage += valid.eq(self.valid)
         m.submodules.rounder = rnd = AccumulatorRounder(
-            width=self.dot_bits, lsb_exp=prods[0].lsb_exp, out_format=self._out, offset_width=ow)
+            width=vw, lsb_exp=prods[0].lsb_exp, out_format=self._out, offset_width=ow)
         nan_out = nan | (pinf & ninf)
-        m.d.comb += [rnd.value.eq(dot), rnd.offset.eq(offset), rnd.nan.eq(nan_out),
+        m.d.comb += [rnd.value.eq(value), rnd.offset.eq(offset), rnd.nan.eq(nan_out),
                      rnd.inf.eq((pinf | ninf) & ~nan_out), rnd.sign.eq(ninf), rnd.zero_sign.eq(0)]
         m.d.sync += [self.out.eq(rnd.code), self.out_valid.eq(valid)]
         return m

@@ -73,7 +73,8 @@ def test_mxdot_matches_microxcaling_vectors_all(vectors, vec: str) -> None:
 
 @pytest.mark.parametrize("a,b,out", [("mxfp8_e4m3", "mxfp4", "bfloat16"), ("mxfp6_e3m2", "mxfp8_e5m2", "float16"),
                                      ("mxint4", "mxint4", "float32"), ("int8_x16_e5m0fnu", "int8_x16_e5m0fnu", "float32"),
-                                     ("mxfp8_e4m3", "mxfp8_e4m3", "e4m3fn")])
+                                     ("mxfp8_e4m3", "mxfp8_e4m3", "e4m3fn"), ("nvfp4", "nvfp4", "float32"),
+                                     ("nvint4", "nvfp4", "bfloat16")])
 def test_mxdot_matches_golden(a: str, b: str, out: str) -> None:
     unit = MxDotUnit(a_format=a, b_format=b, out_format=out, pipeline=1)
     fa, fb = unit.a_format, unit.b_format
@@ -89,7 +90,9 @@ def test_mxdot_matches_golden(a: str, b: str, out: str) -> None:
     def scales(f):
         s = f.scale
         c = np.clip(rng.integers(s.bias - 12, s.bias + 12, n), 0, s.nan_code - 1)
-        c[:3] = [s.nan_code, 0, s.nan_code - 1]  # NaN scale, smallest, largest
+        c[:3] = [s.nan_code, 0, s.nan_code - 1]  # NaN scale, smallest (zero for float scales), largest
+        if s.kind == "float":
+            c[3:8] |= 1 << (s.bits - 1)  # negative float scales
         return c
 
     A, B, SA, SB = elems(fa), elems(fb), scales(fa), scales(fb)
@@ -114,8 +117,8 @@ def test_mxdot_timing(pipeline: int) -> None:
 def test_mxdot_rejects_non_block_format() -> None:
     with pytest.raises(UnitConfigError) as exc:
         MxDotUnit(a_format="e4m3fn", b_format="mxfp4")
-    assert str(exc.value) == ("a_format must be a block format with a power-of-two scale (mxfp8_e4m3, mxfp4, "
-                              "mxint8, mxint4, BFP), not e4m3fn")
+    assert str(exc.value) == ("a_format must be a block format (mxfp8_e4m3, mxfp4, mxint8, mxint4, BFP, nvfp4), "
+                              "not e4m3fn")
     with pytest.raises(UnitConfigError, match=r"^block sizes must be equal, not 32 and 4$"):
         MxDotUnit(a_format="mxfp4", b_format="mxint4")
 

@@ -69,7 +69,7 @@ def test_cli_writes_verilog_and_metadata(tmp_path: Path, capsys) -> None:
      "format name must be a known format (e.g. int8, e4m3fn, e5m2, mxfp4, bf16, nf4; see `lowbit formats`), not 'fp7'"),
     (["verilog", "mac", "--b", "e4m3fn"], "--a must be given for a mac unit, not omitted"),
     (["verilog", "mxdot", "--a", "e4m3fn", "--b", "mxfp4"],
-     "a_format must be a block format with a power-of-two scale (mxfp8_e4m3, mxfp4, mxint8, mxint4, BFP), not e4m3fn"),
+     "a_format must be a block format (mxfp8_e4m3, mxfp4, mxint8, mxint4, BFP, nvfp4), not e4m3fn"),
     (["verilog", "requant", "--rounding", "rne"], "rounding must be one of half_even, half_up, floor, not 'rne'"),
     (["verilog", "blender"], f"unit must be one of {', '.join(_KINDS)}, not 'blender'"),
 ])
