@@ -1,6 +1,6 @@
 """The block dot-product unit: two blocks (MX: 32 elements of any MX element format with E8M0
-scales; MXINT4: blocks of 4; block floating point: INT elements under any power-of-two scale)
--> one output value, rounded once.
+scales; MXINT4: blocks of 4; block floating point: INT elements under any power-of-two scale;
+NVFP4: 16 e2m1 elements under an e4m3fn scale) -> one output value, rounded once.
 
 ``out = round(sum_i a_i * b_i * 2**(ea + eb))``: the element products are summed exactly in a
 fixed-point adder tree, the two scale exponents are added, and the rounder applies that sum as
@@ -49,7 +49,8 @@ class MxDotUnit(wiring.Component):
 
     Parameters (keyword-only)
     -------------------------
-    a_format, b_format : block formats with power-of-two scales and equal block sizes.
+    a_format, b_format : block formats with equal block sizes; power-of-two scales (E8M0, any
+        ``ScaleFormat``) or float scales without infinities (NVFP4's e4m3fn).
     out_format : float format of the result (default float32), rounded once, RNE.
     pipeline : 0 or 1 extra register stage (after the exact element dot product).
 
