@@ -89,12 +89,12 @@ def build_mxdot(*, a, b, out="float32", pipeline: int = 0) -> Unit:
 
 
 def build_requant(*, in_format="int32", out="int8", multiplier_bits: int = 32, max_shift: int = 63,
-                  rounding: str = "half_even", pipeline: int = 0) -> Unit:
+                  min_shift: int = 0, rounding: str = "half_even", pipeline: int = 0) -> Unit:
     """A dyadic requantizer (``Requantizer``)."""
     comp = Requantizer(in_format=in_format, out_format=out, multiplier_bits=multiplier_bits,
-                       max_shift=max_shift, rounding=rounding, pipeline=pipeline)
-    name = _ident("requant", comp.in_format, comp.out_format, f"m{multiplier_bits}", f"s{max_shift}", rounding,
-                  f"p{pipeline}" if pipeline else "")
+                       max_shift=max_shift, min_shift=min_shift, rounding=rounding, pipeline=pipeline)
+    name = _ident("requant", comp.in_format, comp.out_format, f"m{multiplier_bits}", f"s{max_shift}",
+                  f"n{-min_shift}" if min_shift else "", rounding, f"p{pipeline}" if pipeline else "")
     return Unit(comp, name, {**comp.metadata(), "name": name}, comp.timing)
 
 

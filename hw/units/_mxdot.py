@@ -6,7 +6,8 @@ NVFP4: 16 e2m1 elements under an e4m3fn scale) -> one output value, rounded once
 fixed-point adder tree, the two scale exponents are added, and the rounder applies that sum as
 a run-time exponent offset. A NaN scale code (E8M0 ``FF``) or a NaN element makes the result
 NaN. Float scales (NVFP4: e4m3fn scales over e2m1 blocks of 16) are decoded like operands:
-their significands multiply the exact dot product and their exponents join the offset. Golden model: ``hw.numerics.gemm(..., a_scales=, b_scales=, accumulate="exact")``.
+their significands multiply the exact dot product and their exponents join the offset.
+Golden model: ``hw.numerics.gemm(..., a_scales=, b_scales=, accumulate="exact")``.
 """
 from __future__ import annotations
 

@@ -53,32 +53,37 @@ class Requantizer(wiring.Component):
     in_format : signed integer format of ``value`` (e.g. int32).
     out_format : signed integer format of ``out`` (e.g. int8); the clamp range.
     multiplier_bits : width of the unsigned multiplier port (1..32).
-    max_shift : largest shift ``E`` (0..96); the shift port is ``bitlen(max_shift)`` wide.
+    max_shift : largest shift ``E`` (0..96).
+    min_shift : smallest shift (-32..0); a negative ``E`` multiplies by ``2**-E`` exactly.
     rounding : "half_even", "half_up" or "floor".
     pipeline : 0 or 1.
 
     Ports
     -----
     value : In(signed(in bits)); multiplier : In(unsigned(multiplier_bits));
-    shift : In(unsigned); valid : In(1); out : Out(signed(out bits)); out_valid : Out(1).
+    shift : In(range(min_shift, max_shift + 1)); valid : In(1); out : Out(signed(out bits)); out_valid : Out(1).
     """
 
     @validated_init
     def __init__(self, *, in_format="int32", out_format="int8", multiplier_bits: int = 32,
-                 max_shift: int = 63, rounding: str = "half_even", pipeline: int = 0) -> None:
+                 max_shift: int = 63, min_shift: int = 0, rounding: str = "half_even",
+                 pipeline: int = 0) -> None:
         fi, fo = _int_format(in_format, "in_format"), _int_format(out_format, "out_format")
         if isinstance(multiplier_bits, bool) or not isinstance(multiplier_bits, int) or not 1 <= multiplier_bits <= 32:
             raise UnitConfigError(f"multiplier_bits must be an integer in 1..32, not {multiplier_bits!r}")
         if isinstance(max_shift, bool) or not isinstance(max_shift, int) or not 0 <= max_shift <= 96:
             raise UnitConfigError(f"max_shift must be an integer in 0..96, not {max_shift!r}")
+        if isinstance(min_shift, bool) or not isinstance(min_shift, int) or not -32 <= min_shift <= 0:
+            raise UnitConfigError(f"min_shift must be an integer in -32..0, not {min_shift!r}")
         if rounding not in REQUANT_ROUNDINGS:
             raise UnitConfigError(f"rounding must be one of {', '.join(REQUANT_ROUNDINGS)}, not {rounding!r}")
         if pipeline not in (0, 1):
             raise UnitConfigError(f"pipeline must be 0 or 1, not {pipeline!r}")
         self._in, self._outf, self._mb, self._max_shift = fi, fo, multiplier_bits, max_shift
+        self._min_shift = min_shift
         self._rounding, self._pipeline = rounding, pipeline
         super().__init__({"value": In(signed(fi.bits)), "multiplier": In(unsigned(multiplier_bits)),
-                          "shift": In(range(max_shift + 1)), "valid": In(1),
+                          "shift": In(range(min_shift, max_shift + 1)), "valid": In(1),
                           "out": Out(signed(fo.bits)), "out_valid": Out(1)})
 
     in_format = property(lambda self: self._in)
@@ -92,7 +97,8 @@ class Requantizer(wiring.Component):
 
     def metadata(self) -> dict:
         return {"unit": "requant", "in_format": str(self._in), "out_format": str(self._outf),
-                "multiplier_bits": self._mb, "max_shift": self._max_shift, "rounding": self._rounding,
+                "multiplier_bits": self._mb, "max_shift": self._max_shift, "min_shift": self._min_shift,
+                "rounding": self._rounding,
                 "pipeline": self._pipeline, **self.timing.as_dict()}
 
     def elaborate(self, platform) -> Module:
@@ -103,21 +109,28 @@ class Requantizer(wiring.Component):
         valid = Signal()
         stage = m.d.sync if self._pipeline else m.d.comb
         stage += [prod.eq(self.value * self.multiplier.as_unsigned()), shift.eq(self.shift), valid.eq(self.valid)]
+        rs = Signal(range(self._max_shift + 1))  # right shift (0 for a negative shift)
+        m.d.comb += rs.eq(Mux(shift < 0, 0, shift))
         q = Signal(signed(pw))
-        m.d.comb += q.eq(prod >> shift)
+        m.d.comb += q.eq(prod >> rs)
         if self._rounding == "floor":
             up = 0
         else:
             sh1 = Signal(range(self._max_shift + 1))
-            m.d.comb += sh1.eq(Mux(shift == 0, 0, shift - 1))
-            guard = Mux(shift == 0, 0, (prod >> sh1)[0])
+            m.d.comb += sh1.eq(Mux(rs == 0, 0, rs - 1))
+            guard = Mux(rs == 0, 0, (prod >> sh1)[0])
             ones = (1 << pw) - 1
             mask = Signal(pw)
-            m.d.comb += mask.eq(Mux(shift == 0, 0, (ones << sh1)[:pw] ^ ones))  # sh1 low ones
+            m.d.comb += mask.eq(Mux(rs == 0, 0, (ones << sh1)[:pw] ^ ones))  # sh1 low ones
             sticky = (prod.as_unsigned() & mask) != 0
             up = guard & (sticky | q[0]) if self._rounding == "half_even" else guard
-        r = Signal(signed(pw + 1))
-        m.d.comb += r.eq(q + up)
+        r = Signal(signed(pw - self._min_shift + 1))
+        if self._min_shift < 0:
+            ls = Signal(range(-self._min_shift + 1))
+            m.d.comb += ls.eq(Mux(shift < 0, -shift, 0))
+            m.d.comb += r.eq(Mux(shift < 0, prod << ls, q + up))
+        else:
+            m.d.comb += r.eq(q + up)
         lo, hi = self._outf.min_int, self._outf.max_int
         m.d.sync += [self.out.eq(Mux(r > hi, hi, Mux(r < lo, lo, r))), self.out_valid.eq(valid)]
         return m

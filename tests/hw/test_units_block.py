@@ -156,6 +156,19 @@ def test_quantize_unit_matches_convert(src: str, dst: str) -> None:
     assert cycles[0] == unit.timing.latency == 1
 
 
+def test_requantizer_negative_shifts() -> None:
+    unit = Requantizer(in_format="int16", out_format="int16", multiplier_bits=8, min_shift=-8, max_shift=12)
+    rng = np.random.default_rng(11)
+    n = 200
+    X, M, E = rng.integers(-400, 400, n), rng.integers(0, 256, n), rng.integers(-8, 13, n)
+    rows, _ = run_stream(unit, [dict(valid=1, value=int(X[i]), multiplier=int(M[i]), shift=int(E[i]))
+                                for i in range(n)], ["out"])
+    got = np.array([r["out"] for r in rows])
+    exp = np.array([int(DyadicRequantizer(int(M[i]), int(E[i]), -(1 << 15), (1 << 15) - 1).forward(np.array([int(X[i])]))[0])
+                    for i in range(n)])
+    assert np.array_equal(got, exp) and (E < 0).sum() > 50
+
+
 def test_requantizer_rejects_bad_rounding() -> None:
     with pytest.raises(UnitConfigError, match=r"^rounding must be one of half_even, half_up, floor, not 'rne'$"):
         Requantizer(rounding="rne")
