@@ -34,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounding", default="half_even", help="requant rounding: half_even, half_up, floor")
     parser.add_argument("--multiplier-bits", type=int, default=32, help="requant multiplier width")
     parser.add_argument("--max-shift", type=int, default=63, help="requant largest shift")
+    parser.add_argument("--min-shift", type=int, default=0, help="requant smallest shift (negative: exact left shift)")
     parser.add_argument("--src", default="float32", help="quantize source format")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=INT",
                         help="a nonlinear unit parameter (repeatable)")
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         unit = build_unit(kind, a=args.a, b=args.b, out=args.out_format or "float32", pipeline=args.pipeline)
     elif kind == "requant":
         unit = build_unit(kind, in_format=args.in_format, out=args.out_format or "int8",
-                          multiplier_bits=args.multiplier_bits, max_shift=args.max_shift,
+                          multiplier_bits=args.multiplier_bits, max_shift=args.max_shift, min_shift=args.min_shift,
                           rounding=args.rounding, pipeline=args.pipeline)
     elif kind == "quantize":
         _need(args, "out_format")
