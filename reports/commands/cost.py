@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache", metavar="DIR", help="cache folder (default $LOWBIT_CACHE_DIR or ~/.cache/lowbit)")
     parser.add_argument("--reference", action="store_true",
                         help="print our predictions for Horowitz's 45 nm operators with the ratios")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="wall-clock limit of one yosys/nextpnr run, seconds (default 600)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -88,6 +90,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--cycles must be at least 2, not {args.cycles}")
     if args.distribution not in ("uniform", "gaussian"):
         raise ValueError(f"--distribution must be uniform or gaussian, not {args.distribution!r}")
+    if not args.timeout > 0:
+        raise ValueError(f"--timeout must be a positive number of seconds, not {args.timeout}")
+    from hw.errors import ToolError
+    from hw.flow import _synth
+
+    _synth.DEFAULT_TIMEOUT_S = args.timeout
     cache = CostCache(args.cache)
     if args.reference:
         bar = tqdm(total=7, desc="reference units", disable=args.no_progress, file=sys.stderr)
@@ -106,14 +114,21 @@ def run(args: argparse.Namespace) -> int:
     specs = [s.strip() for s in args.formats.split(",") if s.strip()]
     units = [_build(s, acc=args.acc, lanes=args.lanes) for s in specs]  # validate all first
     cal = calibrate(cache=cache)
-    records = []
+    records, failed = [], []
     for unit in tqdm(units, desc="units", disable=args.no_progress, file=sys.stderr):
         meta = {**unit.metadata, "ops_per_cycle": unit_ops_per_cycle(unit.metadata),
                 "design_key": f"hw.units factory: {unit.name}"}  # the name encodes every parameter
         stim = unit_stimulus(meta, cycles=args.cycles, seed=args.seed, distribution=args.distribution)
-        records.append(characterize(UnitSpec(unit.component, unit.name, meta), stimulus=stim,
-                                    stimulus_description=f"{args.distribution} operands, seed {args.seed}",
-                                    fpga=fams, cache=cache, calibration=cal))
+        try:
+            records.append(characterize(UnitSpec(unit.component, unit.name, meta), stimulus=stim,
+                                        stimulus_description=f"{args.distribution} operands, seed {args.seed}",
+                                        fpga=fams, cache=cache, calibration=cal))
+        except ToolError as exc:  # a tool failed on this unit: say so, go on with the others
+            unit.component._MustUse__silence = True
+            failed.append(unit.name)
+            print(f"lowbit cost: {unit.name}: {exc}", file=sys.stderr)
+    if not records:
+        return 1
     df = cost_table(records)
     fpga_cols = [f"{f}_{x}" for f in fams for x in ("luts", "ffs", "dsps", "carry", "fmax_mhz")]
     _print(df, _COLUMNS + fpga_cols)
@@ -123,4 +138,7 @@ def run(args: argparse.Namespace) -> int:
         _print(comparison, list(comparison.columns))
     if args.csv:
         df.to_csv(args.csv, index=False)
+    if failed:
+        print(f"\nnot characterised (tool failure, see above): {', '.join(failed)}")
+        return 1
     return 0
