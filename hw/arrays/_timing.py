@@ -138,7 +138,9 @@ def tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
     dataflow : "ws" or "os".
     m, k, n : GEMM dimensions (positive).
     max_m : WS only: longest A stream of one tile (the RTL's ``max_m``); None = unbounded.
-    max_k : OS only: longest K of one tile (the RTL's ``max_k``); None = unbounded.
+    max_k : OS only: longest K of one tile (the RTL's ``max_k``); None = unbounded. K folds
+        of an OS GEMM are timed as separate tiles; the RTL has no partial-sum input in OS, so
+        combining their results is outside the array (the GEMM driver refuses K > max_k).
     double_buffer : WS only: the array preloads the next tile's weights (at most ``rows``
         cycles) while the current tile streams and drains (at least ``rows + cols + 2``
         cycles), so only the first tile's load, ``min(k, rows)`` cycles, is exposed.
