@@ -63,6 +63,9 @@ def round_exact(s, err, fmt: Format, rounding: str = "rne", *, overflow: str = "
     ``err`` must satisfy |err| <= ulp(s)/2 (as TwoSum's error does); err = 0 means s is exact.
     """
     s = np.asarray(s, dtype=np.float64)
+    # arithmetic NaNs are the canonical positive quiet NaN (as the RTL's adders produce them;
+    # IEEE 754 leaves the sign open, x86 would give a negative default NaN for inf - inf)
+    s = np.where(np.isnan(s), np.nan, s)
     err = np.broadcast_to(np.asarray(err, dtype=np.float64), s.shape)
     if np.any(err):
         nudge = (err != 0) & _on_boundary(s, fmt)

@@ -337,3 +337,12 @@ def test_wide_range_fp32_operands_fall_back_to_exact_rationals() -> None:
     exact = (Fraction(1) + Fraction(1, 2 ** 23)) / 2 ** 24 + Fraction(1, 2 ** 150) + Fraction(3, 2 ** 26)
     assert got == _round_f32(exact)
     assert got != float(np.float32(float(np.float64(2.0 ** -24) + 3 * 2.0 ** -26)))
+
+
+def test_arithmetic_nan_is_canonical_positive() -> None:
+    f = parse("bf16")
+    inf, ninf = f.encode([np.inf]), f.encode([-np.inf])
+    assert add(inf, ninf, f).tolist() == [f.nan_code]
+    a = f.encode([[np.inf, 1.0]])
+    b = f.encode([[-1.0], [np.inf]])
+    assert gemm(a, f, b, f, "bf16", accumulate="fp32").tolist() == [[f.nan_code]]
