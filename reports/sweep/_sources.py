@@ -110,7 +110,8 @@ class SimulatorSource(MetricSource):
         return UnitCostSource().rtl_hashes(point, spec, cache) if self._mac_energy(spec) else {}
 
     def key_parts(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
-        return {**point.descriptor(), "mac_energy": self._mac_energy(spec)}
+        return {**point.descriptor(), "mac_energy": self._mac_energy(spec),
+                "metrics": [m for m in self.metrics if m in spec.metrics]}
 
     def evaluate(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
         from sim import simulate
@@ -122,25 +123,27 @@ class SimulatorSource(MetricSource):
                        batch=point.batch, layers=point.layers, mac_cost=mac_cost)
         s = res.summary
         ops = res.ops
-        complete = not bool(ops.loc[ops.unit == "array", "compute_cycles"].isna().any()) and \
-            not bool(ops["compute_cycles"].isna().any())
+        complete = not bool(ops["compute_cycles"].isna().any())  # every op's compute timed
         sources = sorted(set(ops["timing_source"]))
         prov = (f"measured: sim.simulate (simpy, tile events) of {s['layers']} layer(s) of {s['model']}; "
                 f"timing sources: {'; '.join(sources)}")
-        notes = " | ".join(s["notes"])
-        return {
-            "cycles": float(s["cycles"]), "latency_s": float(s["seconds"]),
-            "latency_complete": complete,
-            "mac_utilisation": float(s["mac_utilisation"]),
-            "dram_bytes": float(s["dram_read_bytes"] + s["dram_write_bytes"]),
-            "energy_pj": float(s["energy_pj"]),
-            "latency_provenance": prov + ("" if complete else " (compute timing missing for some ops: "
-                                          "cycles are a lower bound)"),
-            "energy_provenance": ("derived: sim.simulate energy (MACs, SRAM and DRAM bytes x hw.cost figures): "
-                                  if math.isfinite(s["energy_pj"]) else "not available: ")
-                                 + " | ".join(n for n in s["notes"] if "energy" in n),
-            "sim_notes": notes,
-        }
+        out: dict[str, Any] = {"sim_notes": " | ".join(s["notes"])}
+        if "latency" in spec.metrics:
+            out.update({
+                "cycles": float(s["cycles"]), "latency_s": float(s["seconds"]), "latency_complete": complete,
+                "mac_utilisation": float(s["mac_utilisation"]),
+                "dram_bytes": float(s["dram_read_bytes"] + s["dram_write_bytes"]),
+                "latency_provenance": prov + ("" if complete else " (compute timing missing for some ops: "
+                                              "cycles are a lower bound)"),
+            })
+        if "energy" in spec.metrics:
+            out.update({
+                "energy_pj": float(s["energy_pj"]),
+                "energy_provenance": ("derived: sim.simulate energy (MACs, SRAM and DRAM bytes x hw.cost figures): "
+                                      if math.isfinite(s["energy_pj"]) else "not available: ")
+                                     + " | ".join(n for n in s["notes"] if "energy" in n),
+            })
+        return out
 
 
 class AccuracySource(MetricSource):
