@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed of the demo data")
     parser.add_argument("--products", type=int, default=2000,
                         help="random products checked per format in RTL simulation (default 2000)")
+    parser.add_argument("--cost-formats", default=",".join(HEADLINE_FORMATS), metavar="FORMATS",
+                        help="formats of the cost table (default: the headline formats; the MX block-dot "
+                             "units take minutes to synthesise the first time, then come from the cache)")
     parser.add_argument("--only", metavar="SECTIONS",
                         help="comma-separated section keys to run (default: all): " + ", ".join(SECTION_KEYS))
 
@@ -85,7 +88,7 @@ def section_cost(args) -> None:
     from . import cost
 
     cost.run(argparse.Namespace(
-        formats=",".join(HEADLINE_FORMATS), acc="exact", lanes=1, fpga="none", cycles=300,
+        formats=args.cost_formats, acc="exact", lanes=1, fpga="none", cycles=300,
         distribution="uniform", seed=args.seed, csv=str(Path(args.out) / "cost.csv"), cache=None,
         reference=False, no_progress=False))
 
