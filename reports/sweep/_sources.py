@@ -49,6 +49,7 @@ def _source_hash(*rel_dirs: str) -> str:
     return h.hexdigest()
 
 
+@lru_cache(maxsize=None)
 def _pkg_versions(*names: str) -> dict[str, str]:
     out = {"python": platform.python_version()}
     for n in names:

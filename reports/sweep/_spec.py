@@ -42,10 +42,12 @@ Every value is validated while parsing (models, recipes and hardware are resolve
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 import tomllib
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +174,9 @@ class DesignPoint:
         """Everything the point's results depend on, resolved to content (JSON-serialisable):
         the model configuration, the recipe's quantizers and the full hardware configuration
         (so renaming a file does not change it, editing its content does)."""
+        return copy.deepcopy(_descriptor(self))
+
+    def _resolved_descriptor(self) -> dict[str, Any]:
         r = self.recipe_obj()
         hw = asdict(self.hardware_config())
         hw.pop("name")
@@ -186,6 +191,11 @@ class DesignPoint:
                        "nonlinear_io": str(r.nonlinear_io)},
             "hardware": hw,
         }
+
+
+@lru_cache(maxsize=4096)
+def _descriptor(point: DesignPoint) -> dict[str, Any]:
+    return point._resolved_descriptor()
 
 
 @dataclass(frozen=True)
