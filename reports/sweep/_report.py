@@ -204,7 +204,8 @@ def _comparisons(frame: pd.DataFrame, metric_cols: list[tuple[str, str, float]])
             continue
         rows = []
         for _, r in merged.iterrows():
-            row = {"hardware": f"{r.array_rows}x{r.array_cols} {r.hardware}", "workload": f"{r.model} {r.seq_len} tok"}
+            row = {"design point": " ".join(w for w in str(r.label).split() if w != r.recipe) or "-",
+                   "workload": f"{r.model} {r.seq_len} tok"}
             for col, label, scale in metric_cols:
                 v, vb = float(r[col]), float(r[col + "_base"])
                 if math.isfinite(v) and math.isfinite(vb):
