@@ -87,10 +87,10 @@ def section_cost(args) -> None:
     """Per-format MAC / MX block-dot cost from synthesis of the exported RTL (cached)."""
     from . import cost
 
-    cost.run(argparse.Namespace(
-        formats=args.cost_formats, acc="exact", lanes=1, fpga="none", cycles=300,
-        distribution="uniform", seed=args.seed, csv=str(Path(args.out) / "cost.csv"), cache=None,
-        reference=False, no_progress=False))
+    parser = argparse.ArgumentParser(prog="lowbit cost")
+    cost.add_arguments(parser)  # the cost command's own defaults, whatever options it grows
+    cost.run(parser.parse_args(["--formats", args.cost_formats, "--fpga", "none", "--seed", str(args.seed),
+                                "--csv", str(Path(args.out) / "cost.csv")]))
 
 
 def section_simulate(args) -> None:
