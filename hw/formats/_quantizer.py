@@ -12,6 +12,7 @@ from ..errors import FormatError, NumericsError
 from ._base import Format, as_float64, check_rounding
 from ._block import BlockFormat
 from ._float import FloatFormat, ScaleFormat
+from ._int import IntFormat
 
 __all__ = ["Quantizer", "GRANULARITIES"]
 
@@ -30,7 +31,9 @@ class Quantizer:
         last axis), "block" (the block format's own blocks and scale rule).
     group_size : G for "group".
     scale_format : format the scale is stored in: a float format (scale = amax / max,
-        rounded to nearest) or a power-of-two ``ScaleFormat`` (scale = 2**ceil(log2(amax/max))).
+        rounded to nearest), a power-of-two ``ScaleFormat`` (scale = 2**ceil(log2(amax/max))),
+        or a signed integer format: "INT with shift", the same power of two stored as its
+        exponent (a shift) in that integer, clamped to the integer's range.
     """
 
     format: Format
@@ -51,8 +54,11 @@ class Quantizer:
                 raise FormatError(f"group_size must be a positive integer for granularity 'group', not {self.group_size!r}")
         elif self.group_size is not None:
             raise FormatError(f"group_size must be None for granularity {self.granularity!r}, not {self.group_size!r}")
-        if not isinstance(self.scale_format, (FloatFormat, ScaleFormat)):
-            raise FormatError(f"scale_format must be a float or power-of-two scale format, not {self.scale_format!r}")
+        if not isinstance(self.scale_format, (FloatFormat, ScaleFormat, IntFormat)) or (
+                isinstance(self.scale_format, IntFormat)
+                and (not self.scale_format.signed or self.scale_format.frac_bits)):
+            raise FormatError(f"scale_format must be a float, power-of-two scale or signed integer (shift) format, "
+                              f"not {self.scale_format!r}")
 
     def __str__(self) -> str:
         g = f"group{self.group_size}" if self.granularity == "group" else self.granularity
@@ -86,15 +92,19 @@ class Quantizer:
             xg = x.reshape(x.shape[:-1] + (n // g, g))
         amax = np.nanmax(np.abs(xg), axis=-1)
         target = np.where(amax > 0, amax / self.format.max, 1.0)
-        if isinstance(self.scale_format, ScaleFormat):
+        if isinstance(self.scale_format, (ScaleFormat, IntFormat)):
             _, fexp = np.frexp(target)
             mant = target / np.ldexp(1.0, fexp - 1)
-            exp = np.where(mant > 1, fexp, fexp - 1)  # ceil(log2(target))
-            exp = np.clip(exp, self.scale_format.emin, self.scale_format.emax)
-            scodes = self.scale_format.encode_exponent(exp)
+            exp = np.where(mant > 1, fexp, fexp - 1).astype(np.int64)  # ceil(log2(target))
+            if isinstance(self.scale_format, IntFormat):
+                exp = np.clip(exp, self.scale_format.min_int, self.scale_format.max_int)
+                scodes = self.scale_format.from_int(exp)
+            else:
+                exp = np.clip(exp, self.scale_format.emin, self.scale_format.emax)
+                scodes = self.scale_format.encode_exponent(exp)
         else:
             scodes = self.scale_format.encode(target, "rne", overflow="saturate")
-        sval = self.scale_format.decode(scodes)
+        sval = self._scale_values(scodes)
         sval = np.where(sval > 0, sval, 1.0)
         codes = self.format.encode(xg / sval[..., None], rounding, overflow="saturate", seed=seed)
         codes = codes.reshape(x.shape)
@@ -104,12 +114,17 @@ class Quantizer:
             scodes = scodes[..., 0]
         return scodes, codes
 
+    def _scale_values(self, scale_codes) -> np.ndarray:
+        if isinstance(self.scale_format, IntFormat):  # a shift: the scale is 2**shift
+            return np.ldexp(1.0, self.scale_format.to_int(scale_codes))
+        return self.scale_format.decode(scale_codes)
+
     def dequantize(self, scale_codes, codes) -> np.ndarray:
         """Values (float64) of quantized ``codes`` with their ``scale_codes``."""
         if self.granularity == "block":
             return self.format.dequantize(scale_codes, codes)
         vals = self.format.decode(codes)
-        s = self.scale_format.decode(scale_codes)
+        s = self._scale_values(scale_codes)
         if self.granularity == "group":
             return vals * np.repeat(s, self.group_size, axis=-1)
         if self.granularity in ("channel", "token"):

@@ -258,6 +258,18 @@ def test_quantizer_granularities() -> None:
     assert Quantizer(parse("int4"), "group", 128, parse("fp16")).bits_per_element == 4.125
 
 
+def test_quantizer_int_shift_scale() -> None:
+    """"INT with shift" scales: the power of two 2**ceil(log2(amax/max)) stored as its exponent."""
+    q = Quantizer(parse("int8"), "channel", None, parse("int6"))
+    x = np.array([[1.0, -300.0, 2.0], [0.001, 0.002, -0.0005]])
+    s, c = q.quantize(x)
+    shifts = parse("int6").decode(s)
+    assert shifts.tolist() == [2.0, -15.0]  # ceil(log2(300/127)) = 2, ceil(log2(0.002/127)) = -15
+    assert np.array_equal(q.dequantize(s, c), np.round(x / 2.0 ** shifts[:, None]) * 2.0 ** shifts[:, None])
+    with pytest.raises(FormatError, match=r"^scale_format must be a float, power-of-two scale or signed integer"):
+        Quantizer(parse("int8"), "channel", None, parse("uint4"))
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.sampled_from([n for n in ALL_NAMES if parse(n).kind not in ("block",)]), st.data())
 def test_decode_encode_decode_is_identity(name: str, data) -> None:
