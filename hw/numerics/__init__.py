@@ -6,9 +6,9 @@ explicit order; ``exact_accumulator_width`` for the fixed-point accumulators of 
 """
 from __future__ import annotations
 
-from ._arith import add, convert, fma, mul, round_exact, round_fraction, two_sum, values_of
+from ._arith import add, convert, fma, mul, round_exact, round_fraction, two_sum
 from ._gemm import dot, exact_accumulator_width, exact_sum_values, gemm, operand_values
 from ._reference import reference_gemm
 
 __all__ = ["add", "convert", "dot", "exact_accumulator_width", "exact_sum_values", "fma", "gemm",
-           "mul", "operand_values", "reference_gemm", "round_exact", "round_fraction", "two_sum", "values_of"]
+           "mul", "operand_values", "reference_gemm", "round_exact", "round_fraction", "two_sum"]

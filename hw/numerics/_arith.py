@@ -18,19 +18,13 @@ import numpy as np
 from ..errors import FormatError
 from ..formats import FloatFormat, Format, IntFormat
 
-__all__ = ["add", "mul", "fma", "convert", "round_exact", "round_fraction", "two_sum",
-           "values_of"]
+__all__ = ["add", "mul", "fma", "convert", "round_exact", "round_fraction", "two_sum"]
 
 
 def _check_fmt(fmt, what: str = "fmt") -> Format:
     if not isinstance(fmt, (FloatFormat, IntFormat)):
         raise FormatError(f"{what} must be a float or integer format descriptor, not {fmt!r}")
     return fmt
-
-
-def values_of(codes, fmt: Format) -> np.ndarray:
-    """Exact float64 values of ``codes`` in ``fmt``."""
-    return fmt.decode(codes)
 
 
 def two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
