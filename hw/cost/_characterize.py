@@ -38,13 +38,14 @@ Why our predictions differ from Horowitz's table (what each side counts):
 * *Zero-delay activity.* Verilator is cycle based, so glitches are not counted. Glitching is
   large in multiplier arrays and small in adders; calibrating on a multiplier folds the
   multiplier's glitch share into the energy per toggle, so adders tend to be over-predicted.
-* *Datapath style of the FP units.* ``hw.units`` floating-point operators (``FloatAdder``,
-  ``ExactProduct`` + ``AccumulatorRounder``) align operands into an exact fixed-point value and
-  round once; a conventional FP unit normalises a narrow significand. Measured on 2026-11-27:
-  FP16 multiply 1.14x area / 1.05x energy of Horowitz, FP16 add 0.40x / 0.92x, FP32 add
-  0.28x / 0.89x (area-oriented mapping with no timing constraint: no fast adders or shifters);
-  the FP32 exact product is 555 bits wide and its synthesis did not finish within the yosys
-  time limit on a loaded 2-core machine (``DEFAULT_TIMEOUT_S``), so that row is not measured.
+* *Datapath style of the FP units.* The FP adders (``hw.units.FloatAdder``) align both operands
+  into an exact fixed-point sum and round once; the reference FP multiplier multiplies the
+  significands and normalises and rounds once at the run-time exponent. Both are area-mapped
+  with no timing constraint: no fast adders, Booth/Wallace trees or fast shifters, which a
+  timed 45 nm flow would build. Measured on 2026-11-27 (``lowbit cost --reference``): FP16
+  multiply 0.66x area / 0.64x energy of Horowitz, FP16 add 0.40x / 0.95x, FP32 multiply
+  0.55x / 0.80x, FP32 add 0.27x / 0.85x; integer 32-bit add 1.16x / 1.48x, 32-bit multiply
+  1.51x / 1.24x.
 * *Operands.* Integers are uniform random codes, floats N(0, 1) rounded to the format; the
   paper does not state its operand statistics.
 """
@@ -83,7 +84,7 @@ __all__ = [
 ]
 
 #: bump when what is counted changes (invalidates cached measurements of that stage)
-ASIC_METHOD = "asic-v1"
+ASIC_METHOD = "asic-v2"
 ENERGY_METHOD = "toggles-fanout-weighted-v1"
 FPGA_METHOD = "fpga-v1"
 ANCHOR_CYCLES = 1000
@@ -395,7 +396,8 @@ def characterize(unit: Any, *, name: str | None = None,
     measured = {
         "tools": {k: m["versions"][k] for k in sorted(m["versions"])},
         "rtlil_sha256": m["rtlil_sha256"], "verilog_sha256": asic["verilog_sha256"],
-        "asic_flow": "yosys synth -flatten; dfflegalize; abc -g cmos2; stat -tech cmos; ltp -noff",
+        "asic_flow": "yosys: " + "; ".join(line for line in ASIC_SYNTH_SCRIPT.format(top=spec.name).splitlines()
+                                           if not line.startswith(("read_", "write_", "rename"))),
         "energy_flow": ("gate-level netlist simulated by Verilator via cocotb; fan-out weighted "
                         "net toggles per operation" if energy is not None else "not measured (no stimulus)"),
     }
@@ -458,7 +460,7 @@ def horowitz_comparison(*, cache: CostCache | str | None = None, ops: Sequence[s
             rec = characterize(spec, stimulus=reference_stimulus(key, cycles=ANCHOR_CYCLES, seed=ANCHOR_SEED),
                                stimulus_description="reference operands (ints uniform, floats N(0,1))",
                                fpga=(), cache=store, calibration=cal)
-        except ToolError as exc:  # e.g. the 555-bit exact FP32 product exceeding the time limit
+        except ToolError as exc:  # e.g. a yosys run exceeding the time limit
             spec.component._MustUse__silence = True
             rows.append({"operation": pub.operation, "role": "not measured",
                          "horowitz_area_um2": pub.area_um2, "horowitz_energy_pj": pub.energy_pj,
@@ -485,19 +487,28 @@ def _unit_key(r: CostRecord) -> tuple[str, str, str] | None:
     return (str(m["a_format"]), str(m["b_format"]), acc)
 
 
+def _area_per_op(r: CostRecord) -> float:
+    from ._stimulus import unit_ops_per_cycle
+
+    ops = r.metadata.get("ops_per_cycle") or unit_ops_per_cycle(r.metadata)
+    return r.area_um2 / int(ops)
+
+
 def format_comparison(records: Iterable[CostRecord]) -> pd.DataFrame:
     """Published format-to-format cost ratios (``PUBLISHED_RATIOS``) next to ours, for every
     published pair whose two units are among ``records`` (matched on the factory metadata
-    ``a_format``, ``b_format``, ``acc``). Area ratios use ``area_um2`` (per unit, so compare
-    units of the same lanes); energy ratios use ``energy_pj_per_op``."""
+    ``a_format``, ``b_format``, ``acc``). Both metrics are per multiply-accumulate: energy is
+    ``energy_pj_per_op``; area is ``area_um2`` per product per cycle (``ops_per_cycle``: lanes
+    of a MAC, block size of a block-dot unit), i.e. the area of equal throughput, so a 16-element
+    NVFP4 unit compares with a 32-element MXFP8 unit."""
     by_key = {k: r for r in records if (k := _unit_key(r)) is not None}
     rows = []
     for p in PUBLISHED_RATIOS:
         num, den = by_key.get(p.numerator), by_key.get(p.denominator)
         if num is None or den is None:
             continue
-        field_name = "area_um2" if p.metric == "area" else "energy_pj_per_op"
-        a, b = getattr(num, field_name), getattr(den, field_name)
+        a, b = (_area_per_op(num), _area_per_op(den)) if p.metric == "area" else \
+            (num.energy_pj_per_op, den.energy_pj_per_op)
         ours = a / b if a is not None and b else math.nan
         rows.append({"numerator": num.name, "denominator": den.name, "metric": p.metric,
                      "ours": ours, "published": p.value, "ours_over_published": ours / p.value,

@@ -9,8 +9,9 @@ Distributions (per operand format):
   (``fmt.encode``: round to nearest even, the format's overflow policy), i.e. data scaled so
   that the format's largest value sits at 4 sigma, as an absmax quantiser would.
 
-Block (MX) operands: elements as above, one E8M0 scale code per block drawn uniformly from
-``127 +- 4`` (scales near 1, as a quantiser of unit-variance data produces). MAC control:
+Block (MX) operands: elements as above, one scale per block near 1, as a quantiser of
+unit-variance data produces: an E8M0 scale code uniform in ``bias +- 4`` (2**-4 .. 2**4); a
+float scale (NVFP4's e4m3fn) ``2**u``, ``u`` uniform in [-4, 4], rounded to the scale format. MAC control:
 ``valid`` is 1 every cycle; ``first``/``last`` mark reductions of ``reduction`` cycles.
 """
 from __future__ import annotations
@@ -61,6 +62,15 @@ def _pack(codes: np.ndarray, bits: int) -> list[int]:
     return out
 
 
+def _scale_codes(scale: Any, n: int, rng: np.random.Generator) -> list[int]:
+    """``n`` block scale codes near 1 (see the module docstring)."""
+    from ..formats import ScaleFormat
+
+    if isinstance(scale, ScaleFormat):
+        return [int(x) for x in rng.integers(scale.bias - 4, scale.bias + 5, size=n)]
+    return [int(x) for x in np.asarray(scale.encode(2.0 ** rng.uniform(-4, 4, size=n)), dtype=np.int64)]
+
+
 def unit_stimulus(metadata: Mapping[str, Any], *, cycles: int = 500, seed: int = 0,
                   distribution: str = "uniform", reduction: int = 16) -> list[dict[str, int]]:
     """Per-cycle inputs for a unit built by ``hw.units.build_mac`` / ``build_mxdot``, from its
@@ -95,7 +105,7 @@ def unit_stimulus(metadata: Mapping[str, Any], *, cycles: int = 500, seed: int =
             fmt = parse(metadata[f"{side}_format"])
             codes = element_codes(fmt.element, cycles * fmt.block_size, distribution=distribution, rng=rng)
             ops[side] = _pack(codes.reshape(cycles, fmt.block_size), fmt.element.bits)
-            ops[f"{side}_scale"] = [int(x) for x in rng.integers(123, 132, size=cycles)]
+            ops[f"{side}_scale"] = _scale_codes(fmt.scale, cycles, rng)
         return [{"a": ops["a"][i], "b": ops["b"][i], "a_scale": ops["a_scale"][i],
                  "b_scale": ops["b_scale"][i], "valid": 1} for i in range(cycles)]
     raise UnitConfigError(f"unit kind must be mac, dot or mxdot for a generated stimulus, not {kind!r}")

@@ -14,12 +14,13 @@ from amaranth.back import verilog
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.cost import (CALIBRATION_ANCHOR, CostCache, CostRecord, IntMultiplier, UnitSpec,
+from hw.cost import (CALIBRATION_ANCHOR, CostCache, CostRecord, FloatMultiplier, IntMultiplier, UnitSpec,
                      as_unit_spec, calibrate, characterize, cost_table, gate_level_activity,
                      memory_access_energy_pj, reference_stimulus, reference_unit,
                      validate_stimulus)
 from hw.errors import UnitConfigError
 from hw.flow import port_table, synthesize_asic
+from hw.units import simulate_comb
 
 
 class _Inverters(wiring.Component):
@@ -253,6 +254,29 @@ def test_reference_stimulus_is_format_valid() -> None:
     assert all(0 <= s["a"] < 256 and 0 <= s["b"] < 256 for s in ints)
 
 
+@pytest.mark.parametrize("dtype, utype", [(np.float16, np.uint16), (np.float32, np.uint32)])
+def test_reference_float_multiplier_equals_numpy(dtype, utype) -> None:
+    """The conventional FP multiplier of the Horowitz check rounds like numpy (IEEE RNE):
+    uniform random codes (overflow, underflow, subnormals, NaNs), N(0, 1) operands, and every
+    pair of special values."""
+    rng = np.random.default_rng(7)
+    bits = np.dtype(utype).itemsize * 8
+    fi = np.finfo(dtype)
+    specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, fi.max, -fi.max, fi.smallest_subnormal,
+                         -fi.tiny, 1.0, -1.5, 2.0 ** (fi.minexp // 2)], dtype=dtype).view(utype)
+    sa, sb = np.meshgrid(specials, specials)
+    a = np.concatenate([rng.integers(0, 1 << bits, 1500, dtype=np.uint64).astype(utype),
+                        rng.standard_normal(500).astype(dtype).view(utype), sa.ravel()])
+    b = np.concatenate([rng.integers(0, 1 << bits, 1500, dtype=np.uint64).astype(utype),
+                        rng.standard_normal(500).astype(dtype).view(utype), sb.ravel()])
+    got = np.array(simulate_comb(FloatMultiplier(dtype.__name__), {"a": a.tolist(), "b": b.tolist()},
+                                 ["p"])["p"], dtype=np.uint64).astype(utype)
+    with np.errstate(all="ignore"):
+        ref = a.view(dtype) * b.view(dtype)
+    same = (got == ref.view(utype)) | (np.isnan(got.view(dtype)) & np.isnan(ref))
+    assert same.all(), (a[~same][:5], b[~same][:5])
+
+
 def _record(name: str, a: str, b: str, acc: str, area: float, energy: float, unit: str = "mac") -> CostRecord:
     return CostRecord(name=name, area_um2=area, gates_nand2=area, transistors=int(4 * area), flip_flops=0,
                       logic_depth=1, energy_pj_per_op=energy, toggles_per_op=energy, cells_by_type={},
@@ -271,6 +295,20 @@ def test_format_comparison_pairs_units_by_formats_and_accumulator() -> None:
     published = [p.value for p in PUBLISHED_RATIOS if p.denominator == ("int8", "int8", "exact")]
     assert list(df["ours_over_published"]) == [1.5 / published[0], 3.0 / published[1]]
     assert format_comparison(recs[:1]).empty
+
+
+def test_format_comparison_area_is_per_product_per_cycle() -> None:
+    """Same-throughput comparison: a 16-element NVFP4 block-dot unit against a 32-element MXFP8
+    one is compared per product per cycle; energies are already per product."""
+    from hw.cost import format_comparison
+
+    def mx(name: str, fmt: str, block: int, area: float, energy: float) -> CostRecord:
+        r = _record(name, fmt, fmt, "-", area, energy, unit="mxdot")
+        return CostRecord(**{**r.__dict__, "metadata": {**r.metadata, "block_size": block}})
+
+    df = format_comparison([mx("nv", "nvfp4", 16, 100.0, 0.5), mx("mx8", "mxfp8_e4m3", 32, 400.0, 1.0)])
+    got = {m: float(v) for m, v in zip(df["metric"], df["ours"])}
+    assert got == {"energy": 0.5, "area": (100.0 / 16) / (400.0 / 32)}
 
 
 def test_design_key_hit_needs_no_elaboration(cache: CostCache, monkeypatch) -> None:
