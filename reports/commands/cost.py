@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cycles", type=int, default=500, help="stimulus cycles per unit (default 500)")
     parser.add_argument("--distribution", default="uniform", help="operands: uniform codes or gaussian")
     parser.add_argument("--seed", type=int, default=0, help="stimulus seed (default 0)")
-    parser.add_argument("--csv", metavar="PATH", help="also write the table as CSV")
+    parser.add_argument("--csv", metavar="PATH", help="also write the table as CSV (and the published "
+                                                       "ratios next to ours as PATH with .published.csv)")
     parser.add_argument("--cache", metavar="DIR", help="cache folder (default $LOWBIT_CACHE_DIR or ~/.cache/lowbit)")
     parser.add_argument("--reference", action="store_true",
                         help="print our predictions for Horowitz's 45 nm operators with the ratios")
@@ -137,7 +138,11 @@ def run(args: argparse.Namespace) -> int:
         print("\npublished ratios (relayed) next to ours:")
         _print(comparison, list(comparison.columns))
     if args.csv:
+        from pathlib import Path
+
         df.to_csv(args.csv, index=False)
+        if len(comparison):
+            comparison.to_csv(Path(args.csv).with_suffix(".published.csv"), index=False)
     if failed:
         print(f"\nnot characterised (tool failure, see above): {', '.join(failed)}")
         return 1

@@ -24,8 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--products", type=int, default=2000,
                         help="random products checked per format in RTL simulation (default 2000)")
     parser.add_argument("--cost-formats", default=",".join(HEADLINE_FORMATS), metavar="FORMATS",
-                        help="formats of the cost table (default: the headline formats; the MX block-dot "
-                             "units take minutes to synthesise the first time, then come from the cache)")
+                        help="formats of the cost table (default: the headline formats; the first run measures "
+                             "each unit, about 2-3 min for a 32-element MX block-dot unit, mostly its "
+                             "gate-level simulation build; later runs read the cache)")
     parser.add_argument("--only", metavar="SECTIONS",
                         help="comma-separated section keys to run (default: all): " + ", ".join(SECTION_KEYS))
 

@@ -159,6 +159,28 @@ def test_cache_hit_is_identical_and_runs_no_tool(cache: CostCache, monkeypatch) 
     assert again.misses == 0 and again.hits >= 2
 
 
+def test_fpga_tool_failure_keeps_the_asic_figures_and_is_not_cached(cache: CostCache, monkeypatch) -> None:
+    import hw.cost._characterize as ch
+    from hw.errors import ToolError
+
+    calls = []
+
+    def failing_pnr(*args, **kwargs):
+        calls.append(kwargs["family"])
+        raise ToolError("yosys failed in step 'ecp5 synthesis' (exit 1): wasm trap")
+
+    monkeypatch.setattr(ch, "place_and_route", failing_pnr)
+    unit = UnitSpec(IntMultiplier(width=4), "mul4_pnr_fail", {"design_key": "IntMultiplier(width=4)"})
+    rec = characterize(unit, stimulus=_stim(4), fpga=("ecp5",), cache=cache)
+    plain = characterize(_mul(4), stimulus=_stim(4), fpga=(), cache=cache)
+    assert rec.gates_nand2 == plain.gates_nand2 and rec.energy_pj_per_op == plain.energy_pj_per_op
+    assert rec.fpga["ecp5"].fits is False and rec.fpga["ecp5"].luts is None
+    assert rec.fpga["ecp5"].note == "not measured: yosys failed in step 'ecp5 synthesis' (exit 1): wasm trap"
+    unit = UnitSpec(IntMultiplier(width=4), "mul4_pnr_fail", {"design_key": "IntMultiplier(width=4)"})
+    characterize(unit, stimulus=_stim(4), fpga=("ecp5",), cache=cache)
+    assert calls == ["ecp5", "ecp5"]  # neither the failure nor the design-key alias was cached
+
+
 def test_different_stimulus_is_a_different_energy_entry(cache: CostCache) -> None:
     base = characterize(_mul(4), stimulus=_stim(4), fpga=(), cache=cache)
     zeros = characterize(_mul(4), stimulus=[{"a": 0, "b": 0}] * 20, fpga=(), cache=cache)

@@ -26,9 +26,14 @@ def test_user_mistakes_exit_2(argv: list[str], message: str, capsys, tmp_path: P
 @pytest.mark.slow
 def test_cost_table_csv(tmp_path: Path, capsys) -> None:
     csv = tmp_path / "cost.csv"
-    assert main(["cost", "--formats", "int4,int4:int8", "--fpga", "none", "--cycles", "50",
+    assert main(["cost", "--formats", "int4,int4:int8,int8,e4m3fn", "--fpga", "none", "--cycles", "50",
                  "--cache", str(tmp_path / "cache"), "--csv", str(csv), "--no-progress"]) == 0
     df = pd.read_csv(csv)
-    assert list(df["a_format"]) == ["int4", "int4"] and list(df["b_format"]) == ["int4", "int8"]
+    assert list(df["a_format"]) == ["int4", "int4", "int8", "e4m3fn"]
+    assert list(df["b_format"]) == ["int4", "int8", "int8", "e4m3fn"]
     assert df["area_um2"].iloc[1] > df["area_um2"].iloc[0]
     assert "mac_int4_int4" in capsys.readouterr().out
+    # the published FP8-vs-INT8 ratio (exact accumulators) is written next to ours, from the table
+    pub = pd.read_csv(tmp_path / "cost.published.csv")
+    row = pub[(pub["metric"] == "area") & (pub["published"] == 1.53)].iloc[0]
+    assert row["ours"] == pytest.approx(df["area_um2"].iloc[3] / df["area_um2"].iloc[2])
