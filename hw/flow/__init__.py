@@ -19,12 +19,12 @@ __all__ = [
     "verilator_env",
 ]
 
-from ._pnr import FPGA_FAMILIES, FpgaResult, fpga_scripts, place_and_route  # noqa: E402
+from ._pnr import CLEAN_SCRIPT, FPGA_FAMILIES, FpgaResult, fpga_scripts, place_and_route  # noqa: E402
 from ._synth import (  # noqa: E402
     ASIC_SYNTH_SCRIPT, TRANSISTORS_PER_NAND2, AsicSynthesis, run_yosys, synthesize_asic, tool_versions,
 )
 
 __all__ += [
-    "ASIC_SYNTH_SCRIPT", "AsicSynthesis", "FPGA_FAMILIES", "FpgaResult", "TRANSISTORS_PER_NAND2",
+    "ASIC_SYNTH_SCRIPT", "AsicSynthesis", "CLEAN_SCRIPT", "FPGA_FAMILIES", "FpgaResult", "TRANSISTORS_PER_NAND2",
     "fpga_scripts", "place_and_route", "run_yosys", "synthesize_asic", "tool_versions",
 ]
