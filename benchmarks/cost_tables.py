@@ -34,8 +34,9 @@ TABLES = {  # table -> (title, lowbit cost arguments); run in this order
            [f"--formats={BLOCK_FORMATS}", "--fpga=none"]),
     "mac_exact": ("MAC, exact (Kulisch-style) accumulator", [f"--formats={ELEMENT_FORMATS}", "--acc=exact",
                                                              "--lanes=1", "--fpga=ecp5"]),
-    "mac_fp32": ("MAC, FP32 accumulator", [f"--formats={ELEMENT_FORMATS}", "--acc=fp32", "--lanes=1",
-                                           "--fpga=ecp5"]),
+    "mac_fp32": ("MAC, FP32 accumulator (and the exact-accumulator INT8 MAC that van Baalen et al. "
+                 "compare the FP32-accumulating FP8 MAC with)",
+                 [f"--formats={ELEMENT_FORMATS},int8@exact", "--acc=fp32", "--lanes=1", "--fpga=ecp5"]),
     "dot32_exact": ("32-lane dot-product unit, exact accumulator (bf16 left out: each of its 32 "
                     "exact products is 523 bits wide)",
                     [f"--formats={ELEMENT_FORMATS.replace('bf16,', '')}", "--acc=exact", "--lanes=32",

@@ -38,11 +38,12 @@ Why our predictions differ from Horowitz's table (what each side counts):
 * *Zero-delay activity.* Verilator is cycle based, so glitches are not counted. Glitching is
   large in multiplier arrays and small in adders; calibrating on a multiplier folds the
   multiplier's glitch share into the energy per toggle, so adders tend to be over-predicted.
-* *Datapath style of the FP units.* The FP adders (``hw.units.FloatAdder``) align both operands
-  into an exact fixed-point sum and round once; the reference FP multiplier multiplies the
-  significands and normalises and rounds once at the run-time exponent. Both are area-mapped
-  with no timing constraint: no fast adders, Booth/Wallace trees or fast shifters, which a
-  timed 45 nm flow would build. Measured on 2026-11-27 (``lowbit cost --reference``): FP16
+* *Datapath style of the FP units.* The FP adder (``hw.units.FloatAdder``) is a classic one
+  (order by magnitude, align with guard/round/sticky bits, add, normalise, round); the
+  reference FP multiplier multiplies the significands and normalises and rounds once at the
+  run-time exponent. Both are area-mapped with no timing constraint: no fast adders,
+  Booth/Wallace trees, leading-zero anticipation or fast shifters, which a timed 45 nm flow
+  would build. Measured on 2026-11-27 (``lowbit cost --reference``): FP16
   multiply 0.66x area / 0.64x energy of Horowitz, FP16 add 0.40x / 0.95x, FP32 multiply
   0.55x / 0.80x, FP32 add 0.27x / 0.85x; integer 32-bit add 1.16x / 1.48x, 32-bit multiply
   1.51x / 1.24x.

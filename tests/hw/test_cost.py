@@ -353,3 +353,22 @@ def test_design_key_hit_needs_no_elaboration(cache: CostCache, monkeypatch) -> N
     monkeypatch.setattr(ch.rtlil, "convert", no_elaboration)
     again = characterize(keyed(), stimulus=_stim(4), fpga=(), cache=CostCache(cache.root), calibration=cal)
     assert again == first
+
+
+@pytest.mark.parametrize("fmt", ["mxfp4", "mxint8", "nvfp4", "nvint4"])
+@pytest.mark.parametrize("distribution", ["uniform", "gaussian"])
+def test_block_stimulus_scales_are_positive_and_near_one(fmt: str, distribution: str) -> None:
+    """Every block scale of the generated stimulus decodes to a finite value in [2**-4, 2**4]
+    (E8M0 for MX, e4m3fn for NV), and every element code decodes to a finite value."""
+    from hw.cost import unit_stimulus
+    from hw.formats import parse
+
+    f = parse(fmt)
+    meta = {"unit": "mxdot", "a_format": fmt, "b_format": fmt, "block_size": f.block_size}
+    stim = unit_stimulus(meta, cycles=200, seed=3, distribution=distribution)
+    scales = np.array([s[k] for s in stim for k in ("a_scale", "b_scale")])
+    values = np.asarray(f.scale.decode(scales), dtype=np.float64)
+    assert np.all((values >= 2.0 ** -4) & (values <= 2.0 ** 4))
+    mask = (1 << f.element.bits) - 1
+    codes = np.array([(s["a"] >> (j * f.element.bits)) & mask for s in stim for j in range(f.block_size)])
+    assert np.isfinite(np.asarray(f.element.decode(codes), dtype=np.float64)).all()
