@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fpga", default="ecp5,ecp5-nodsp,ice40",
                         help="FPGA families: ecp5, ecp5-nodsp, ice40, or none (default all three)")
     parser.add_argument("--cycles", type=int, default=500, help="stimulus cycles per unit (default 500)")
+    parser.add_argument("--no-energy", action="store_true",
+                        help="skip the gate-level energy measurement (area, depth and FPGA only; the "
+                             "Verilator build of a netlist over ~50k NAND2-eq takes many minutes)")
     parser.add_argument("--distribution", default="uniform", help="operands: uniform codes or gaussian")
     parser.add_argument("--seed", type=int, default=0, help="stimulus seed (default 0)")
     parser.add_argument("--csv", metavar="PATH", help="also write the table as CSV (and the published "
@@ -119,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
     for unit in tqdm(units, desc="units", disable=args.no_progress, file=sys.stderr):
         meta = {**unit.metadata, "ops_per_cycle": unit_ops_per_cycle(unit.metadata),
                 "design_key": f"hw.units factory: {unit.name}"}  # the name encodes every parameter
-        stim = unit_stimulus(meta, cycles=args.cycles, seed=args.seed, distribution=args.distribution)
+        stim = (None if args.no_energy
+                else unit_stimulus(meta, cycles=args.cycles, seed=args.seed, distribution=args.distribution))
         try:
             records.append(characterize(UnitSpec(unit.component, unit.name, meta), stimulus=stim,
                                         stimulus_description=f"{args.distribution} operands, seed {args.seed}",

@@ -37,3 +37,10 @@ def test_cost_table_csv(tmp_path: Path, capsys) -> None:
     pub = pd.read_csv(tmp_path / "cost.published.csv")
     row = pub[(pub["metric"] == "area") & (pub["published"] == 1.53)].iloc[0]
     assert row["ours"] == pytest.approx(df["area_um2"].iloc[3] / df["area_um2"].iloc[2])
+    # --no-energy: the same areas from the cache, no energy figure
+    area_only = tmp_path / "area.csv"
+    assert main(["cost", "--formats", "int4,int8", "--fpga", "none", "--no-energy", "--cache",
+                 str(tmp_path / "cache"), "--csv", str(area_only), "--no-progress"]) == 0
+    ao = pd.read_csv(area_only)
+    assert list(ao["area_um2"]) == [df["area_um2"].iloc[0], df["area_um2"].iloc[2]]
+    assert ao["energy_pj_per_op"].isna().all()
