@@ -42,7 +42,7 @@ TABLES = {  # table -> (title, lowbit cost arguments); run in this order
     "dot32_exact": ("32-lane dot-product unit, exact accumulator",
                     [f"--formats={NARROW_FORMATS}", "--acc=exact", "--lanes=32", "--fpga=none"]),
     "dot32_exact_wide": ("32-lane dot-product unit, exact accumulator, wide formats: area only (the "
-                         "gate-level build of these netlists takes over 30 min each; bf16 is left out: "
+                         "gate-level Verilator build of the fp16 netlist was still compiling after 8 min; bf16 is left out: "
                          "each of its 32 exact products is 523 bits wide)",
                          ["--formats=e5m2,fp16", "--acc=exact", "--lanes=32", "--fpga=none", "--no-energy"]),
     "dot32_fp32": ("32-lane dot-product unit, FP32 accumulator (32 products rounded to FP32, a tree of "
