@@ -7,12 +7,15 @@ Examples::
     lowbit cost --formats int4,int8,e4m3fn,e5m2 --acc exact --lanes 1 --fpga ecp5,ice40 --csv cost.csv
     lowbit cost --formats int4:e4m3fn,mxfp4 --fpga none
     lowbit cost --formats int8,e4m3fn,e4m3fn@fp32,mxint8,mxfp8_e4m3 --fpga none
+    lowbit cost --formats int8,e4m3fn --acc fp32 --lanes 32 --fpga none --no-energy
     lowbit cost --reference
 
 A format ``A:B`` is a mixed pair (A operand x B operand, e.g. ``int4:e4m3fn`` for W4A8);
 ``@ACC`` after one entry overrides ``--acc`` for it (``e4m3fn@fp32``); a block format (``mxfp4``, ``mxint8`` ...) builds the MX block dot-product unit instead of a MAC.
 Energy is per multiply-accumulate (a lane's product), at 45 nm, calibrated on Horowitz's 8-bit
-multiply; results are cached (``$LOWBIT_CACHE_DIR`` or ``~/.cache/lowbit``).
+multiply (``--no-energy`` skips the gate-level simulation, whose Verilator build dominates for
+large units); the published ratios that pair two of the listed units are printed next to ours.
+Results are cached (``$LOWBIT_CACHE_DIR`` or ``~/.cache/lowbit``).
 """
 from __future__ import annotations
 
