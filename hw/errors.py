@@ -7,7 +7,7 @@ line turns them into one line on stderr and exit code 2.
 """
 from __future__ import annotations
 
-__all__ = ["FormatError", "NumericsError", "UnitConfigError", "ToolError"]
+__all__ = ["FormatError", "NumericsError", "UnitConfigError", "ToolError", "ToolTimeout"]
 
 
 class FormatError(ValueError):
@@ -24,3 +24,8 @@ class UnitConfigError(ValueError):
 
 class ToolError(RuntimeError):
     """An external tool (yosys, nextpnr, Verilator) failed; the message names the tool and step."""
+
+
+class ToolTimeout(ToolError):
+    """An external tool ran past its time limit (it may finish with a longer limit or on a
+    faster machine, unlike a tool that exits with an error on the same input)."""

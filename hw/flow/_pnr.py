@@ -28,7 +28,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ToolError, UnitConfigError
+from ..errors import ToolError, ToolTimeout, UnitConfigError
 from ._synth import run_yosys
 
 __all__ = ["CLEAN_SCRIPT", "FPGA_FAMILIES", "FpgaResult", "fpga_scripts", "place_and_route"]
@@ -98,7 +98,7 @@ def _run_nextpnr(base: str, args: list[str], *, workdir: Path, timeout_s: float)
     try:
         proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired as exc:
-        raise ToolError(f"nextpnr-{base} timed out after {timeout_s:g} s in step "
+        raise ToolTimeout(f"nextpnr-{base} timed out after {timeout_s:g} s in step "
                         f"'place and route'") from exc
     if proc.returncode != 0:
         lines = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines() if "ERROR" in ln]

@@ -28,7 +28,7 @@ from importlib import metadata as _metadata
 from pathlib import Path
 from typing import Mapping
 
-from ..errors import ToolError, UnitConfigError
+from ..errors import ToolError, ToolTimeout, UnitConfigError
 
 __all__ = [
     "ASIC_SYNTH_SCRIPT",
@@ -119,7 +119,7 @@ def run_yosys(script: str, *, workdir: str | os.PathLike, step: str,
     try:
         proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired as exc:
-        raise ToolError(f"yosys timed out after {timeout_s:g} s in step {step!r}") from exc
+        raise ToolTimeout(f"yosys timed out after {timeout_s:g} s in step {step!r}") from exc
     log_path = work / "yosys.log"
     log = log_path.read_text(errors="replace") if log_path.exists() else ""
     if proc.returncode != 0:

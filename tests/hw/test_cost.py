@@ -159,26 +159,36 @@ def test_cache_hit_is_identical_and_runs_no_tool(cache: CostCache, monkeypatch) 
     assert again.misses == 0 and again.hits >= 2
 
 
-def test_fpga_tool_failure_keeps_the_asic_figures_and_is_not_cached(cache: CostCache, monkeypatch) -> None:
+@pytest.mark.parametrize("timed_out", [False, True])
+def test_fpga_tool_failure_keeps_the_asic_figures(cache: CostCache, monkeypatch, timed_out: bool) -> None:
+    """A failed FPGA flow is reported as not fitting, with the error; the ASIC and energy figures
+    stand. A deterministic failure is cached like a result; a time-out is retried next time
+    (neither its FPGA entry nor the design-key alias is cached)."""
     import hw.cost._characterize as ch
-    from hw.errors import ToolError
+    from hw.errors import ToolError, ToolTimeout
 
     calls = []
+    message = "yosys timed out after 1 s in step 'ecp5 synthesis'" if timed_out else \
+        "yosys failed in step 'ecp5 synthesis' (exit 1): wasm trap"
 
     def failing_pnr(*args, **kwargs):
         calls.append(kwargs["family"])
-        raise ToolError("yosys failed in step 'ecp5 synthesis' (exit 1): wasm trap")
+        raise (ToolTimeout if timed_out else ToolError)(message)
 
     monkeypatch.setattr(ch, "place_and_route", failing_pnr)
-    unit = UnitSpec(IntMultiplier(width=4), "mul4_pnr_fail", {"design_key": "IntMultiplier(width=4)"})
-    rec = characterize(unit, stimulus=_stim(4), fpga=("ecp5",), cache=cache)
+    name = f"mul4_pnr_fail_{timed_out}"
+
+    def unit() -> UnitSpec:
+        return UnitSpec(IntMultiplier(width=4), name, {"design_key": "IntMultiplier(width=4)"})
+
+    rec = characterize(unit(), stimulus=_stim(4), fpga=("ecp5",), cache=cache)
     plain = characterize(_mul(4), stimulus=_stim(4), fpga=(), cache=cache)
     assert rec.gates_nand2 == plain.gates_nand2 and rec.energy_pj_per_op == plain.energy_pj_per_op
     assert rec.fpga["ecp5"].fits is False and rec.fpga["ecp5"].luts is None
-    assert rec.fpga["ecp5"].note == "not measured: yosys failed in step 'ecp5 synthesis' (exit 1): wasm trap"
-    unit = UnitSpec(IntMultiplier(width=4), "mul4_pnr_fail", {"design_key": "IntMultiplier(width=4)"})
-    characterize(unit, stimulus=_stim(4), fpga=("ecp5",), cache=cache)
-    assert calls == ["ecp5", "ecp5"]  # neither the failure nor the design-key alias was cached
+    assert rec.fpga["ecp5"].note == f"not measured: {message}"
+    again = characterize(unit(), stimulus=_stim(4), fpga=("ecp5",), cache=cache)
+    assert again == rec
+    assert calls == (["ecp5", "ecp5"] if timed_out else ["ecp5"])
 
 
 def test_different_stimulus_is_a_different_energy_entry(cache: CostCache) -> None:
