@@ -46,7 +46,7 @@ TABLES = {  # table -> (title, lowbit cost arguments); run in this order
                          "each of its 32 exact products is 523 bits wide)",
                          ["--formats=e5m2,fp16", "--acc=exact", "--lanes=32", "--fpga=none", "--no-energy"]),
     "dot32_fp32": ("32-lane dot-product unit, FP32 accumulator (32 products rounded to FP32, a tree of "
-                   "31 FP32 adders): area only, for the same reason",
+                   "31 FP32 adders): area only, the netlists are larger still (~100 000 NAND2-eq)",
                    [f"--formats={ELEMENT_FORMATS}", "--acc=fp32", "--lanes=32", "--fpga=none", "--no-energy"]),
 }
 DISTRIBUTIONS = ("uniform", "gaussian")
