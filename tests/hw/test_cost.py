@@ -176,17 +176,18 @@ def test_fpga_tool_failure_keeps_the_asic_figures(cache: CostCache, monkeypatch,
         raise (ToolTimeout if timed_out else ToolError)(message)
 
     monkeypatch.setattr(ch, "place_and_route", failing_pnr)
-    name = f"mul4_pnr_fail_{timed_out}"
+    # width 3: other tests look up the 4-bit multiplier's cache entries by their figures
+    name = f"mul3_pnr_fail_{timed_out}"
 
     def unit() -> UnitSpec:
-        return UnitSpec(IntMultiplier(width=4), name, {"design_key": "IntMultiplier(width=4)"})
+        return UnitSpec(IntMultiplier(width=3), name, {"design_key": "IntMultiplier(width=3)"})
 
-    rec = characterize(unit(), stimulus=_stim(4), fpga=("ecp5",), cache=cache)
-    plain = characterize(_mul(4), stimulus=_stim(4), fpga=(), cache=cache)
+    rec = characterize(unit(), stimulus=_stim(3), fpga=("ecp5",), cache=cache)
+    plain = characterize(_mul(3), stimulus=_stim(3), fpga=(), cache=cache)
     assert rec.gates_nand2 == plain.gates_nand2 and rec.energy_pj_per_op == plain.energy_pj_per_op
     assert rec.fpga["ecp5"].fits is False and rec.fpga["ecp5"].luts is None
     assert rec.fpga["ecp5"].note == f"not measured: {message}"
-    again = characterize(unit(), stimulus=_stim(4), fpga=("ecp5",), cache=cache)
+    again = characterize(unit(), stimulus=_stim(3), fpga=("ecp5",), cache=cache)
     assert again == rec
     assert calls == (["ecp5", "ecp5"] if timed_out else ["ecp5"])
 
