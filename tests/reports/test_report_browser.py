@@ -38,7 +38,7 @@ def _chromium() -> str:
         reason = f"apt-get could not run: {exc}"
     path = shutil.which("chromium")
     if not path:
-        pytest.skip(f"Debian package chromium is not installed and cannot be installed here ({reason})")
+        pytest.fail(f"Debian package chromium is not installed and could not be installed ({reason})")
     return path
 
 
