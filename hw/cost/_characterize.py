@@ -44,14 +44,15 @@ Why our predictions differ from Horowitz's table (what each side counts):
   run-time exponent. Both are area-mapped with no timing constraint: no fast adders,
   Booth/Wallace trees, leading-zero anticipation or fast shifters, which a timed 45 nm flow
   would build. Measured on 2026-11-27 (``lowbit cost --reference``): FP16
-  multiply 0.66x area / 0.64x energy of Horowitz, FP16 add 0.40x / 0.95x, FP32 multiply
-  0.55x / 0.80x, FP32 add 0.27x / 0.85x; integer 32-bit add 1.16x / 1.48x, 32-bit multiply
+  multiply 0.58x area / 0.55x energy of Horowitz, FP16 add 0.40x / 0.95x, FP32 multiply
+  0.51x / 0.74x, FP32 add 0.27x / 0.85x; integer 32-bit add 1.16x / 1.48x, 32-bit multiply
   1.51x / 1.24x.
 * *Operands.* Integers are uniform random codes, floats N(0, 1) rounded to the format; the
   paper does not state its operand statistics.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -235,8 +236,10 @@ def _as_cache(cache: CostCache | str | None) -> CostCache:
     return CostCache(cache)
 
 
+@functools.cache
 def _hw_source_sha256() -> str:
-    """SHA-256 over the Python sources of the ``hw`` package (paths and contents)."""
+    """SHA-256 over the Python sources of the ``hw`` package (paths and contents); once per
+    process, since the code this process runs was loaded from them at start."""
     root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):

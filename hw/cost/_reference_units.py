@@ -82,12 +82,10 @@ class IntAdder(wiring.Component):
 
 class FloatMultiplier(wiring.Component):
     """Combinational multiplication of two codes of the float format ``fmt``, rounded once (RNE)
-    with the format's overflow policy, built the conventional way: two ``hw.units``
-    ``OperandDecoder``s, a significand multiplier (``sig_bits`` x ``sig_bits``), an exponent adder,
-    and one ``hw.units.AccumulatorRounder`` that normalises and rounds the product at the run-time
-    exponent (``offset`` port). Unlike ``ExactProduct`` (which aligns the product into a
-    fixed-point word spanning every exponent: 555 bits for FP32), nothing here is wider than the
-    significand product.
+    with the format's overflow policy, built the conventional way (as ``hw.units.MacUnit`` rounds a
+    product into a float accumulator): ``hw.units.ExactProduct``'s significand product ``raw`` and
+    exponent sum ``raw_shift``, normalised and rounded once by ``hw.units.AccumulatorRounder`` at
+    that run-time exponent. Its aligned fixed-point product (555 bits for FP32) is not used.
 
     Ports
     -----
@@ -109,31 +107,21 @@ class FloatMultiplier(wiring.Component):
         return self._fmt
 
     def elaborate(self, platform) -> Module:
-        from amaranth import Mux, Signal
+        from amaranth import Mux
 
-        from ..units import AccumulatorRounder, OperandDecoder
+        from ..units import AccumulatorRounder, ExactProduct
 
         m = Module()
-        m.submodules.dec_a = da = OperandDecoder(self._fmt)
-        m.submodules.dec_b = db = OperandDecoder(self._fmt)
-        info = da.info
-        x, y = da.out, db.out
-        m.d.comb += [da.code.eq(self.a), db.code.eq(self.b)]
-        width = 2 * info.sig_bits + 1
-        offset_width = (2 * info.shift_max).bit_length() + 1
-        zero_x = (x.sig == 0) & ~x.nan & ~x.inf
-        zero_y = (y.sig == 0) & ~y.nan & ~y.inf
-        nan = x.nan | y.nan | (x.inf & zero_y) | (y.inf & zero_x)
-        sign = x.sign ^ y.sign
-        mag = Signal(2 * info.sig_bits)
-        m.d.comb += mag.eq(x.sig * y.sig)
-        m.submodules.rnd = rnd = AccumulatorRounder(width=width, lsb_exp=2 * info.lsb_exp,
-                                                    out_format=self._fmt, offset_width=offset_width)
+        # only the unaligned outputs (raw << raw_shift) of ExactProduct are used: its aligned
+        # fixed-point product has no load and is removed by synthesis
+        m.submodules.mul = mul = ExactProduct(self._fmt, self._fmt)
+        m.submodules.rnd = rnd = AccumulatorRounder(
+            width=mul.raw_bits + 1, lsb_exp=mul.lsb_exp, out_format=self._fmt,
+            offset_width=(mul.raw_shift_max + 1).bit_length() + 1)
         m.d.comb += [
-            rnd.value.eq(Mux(nan | x.inf | y.inf, 0, Mux(sign, -mag, mag))),
-            rnd.offset.eq(x.shift + y.shift),
-            rnd.nan.eq(nan), rnd.inf.eq((x.inf | y.inf) & ~nan),
-            rnd.sign.eq(sign), rnd.zero_sign.eq(sign),
+            mul.a.eq(self.a), mul.b.eq(self.b),
+            rnd.value.eq(Mux(mul.sign, -mul.raw, mul.raw)), rnd.offset.eq(mul.raw_shift),
+            rnd.nan.eq(mul.nan), rnd.inf.eq(mul.inf), rnd.sign.eq(mul.sign), rnd.zero_sign.eq(mul.sign),
             self.p.eq(rnd.code),
         ]
         return m
