@@ -7,9 +7,11 @@ from ._mapper import (GemmMapping, MapperLimits, Step, VectorMapping, block_quan
 from ._models import MODEL_NAMES, ModelConfig, load_model, model_from_dict
 from ._recipes import RECIPE_NAMES, Recipe, load_recipe_toml, parse_recipe, recipe_from_dict
 from ._workload import VECTOR_FUNCTIONS, GemmOp, Op, VectorOp, layer_ops
-from .errors import MappingError, ModelConfigError, RecipeError
+from .errors import CheckpointError, MappingError, ModelConfigError, RecipeError
+from ._checkpoint import CHECKPOINT_FAMILIES, Checkpoint, load_checkpoint
 
 __all__ = [
+    "CHECKPOINT_FAMILIES", "Checkpoint", "CheckpointError", "load_checkpoint",
     "GemmMapping", "GemmOp", "MODEL_NAMES", "MapperLimits", "MappingError", "ModelConfig",
     "ModelConfigError", "Op", "RECIPE_NAMES", "Recipe", "RecipeError", "Step", "VECTOR_FUNCTIONS",
     "VectorMapping", "VectorOp", "block_quantum", "gemm_steps", "layer_ops", "load_model",

@@ -5,7 +5,7 @@ command line turns it into one line on stderr and exit code 2.
 """
 from __future__ import annotations
 
-__all__ = ["ModelConfigError", "RecipeError", "MappingError"]
+__all__ = ["ModelConfigError", "RecipeError", "MappingError", "CheckpointError"]
 
 
 class ModelConfigError(ValueError):
@@ -18,3 +18,8 @@ class RecipeError(ValueError):
 
 class MappingError(ValueError):
     """A workload cannot be mapped onto the hardware (e.g. an SRAM buffer too small)."""
+
+
+class CheckpointError(ValueError):
+    """A Hugging Face model folder is incomplete or inconsistent (missing config, weights or
+    tensor, a mis-shaped tensor, a tokenizer larger than the vocabulary); the message names it."""
