@@ -38,7 +38,7 @@ NONLINEAR_UNITS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     "ivit_int_layernorm": ("layernorm", "hw.units.nonlinear", "layernorm_timing",
                            ("x_bits", "divider_bits_per_cycle")),
 }
-ELEMENTWISE_ASSUMED = ("add", "kv_append")
+ELEMENTWISE_ASSUMED = ("add", "kv_append", "rope", "embedding", "relu")
 
 
 def _lookup(module: str, name: str) -> Callable | None:
