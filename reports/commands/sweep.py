@@ -1,7 +1,8 @@
 """Run a design-space sweep from a TOML spec on Dask distributed, cached and resumable.
 
 Writes ``results.csv``, ``results.parquet`` and ``sweep.json`` to the output folder (see
-``reports.sweep``); ``lowbit report`` turns them into an HTML page.
+``reports.sweep``); ``lowbit report`` turns them into an HTML page. Exit code 1 when every
+point failed (the results are still written, with each point's error).
 """
 from __future__ import annotations
 
@@ -27,9 +28,9 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     from reports.sweep import load_spec
-    from reports.sweep._run import check_output_dir, run_sweep
+    from reports.sweep._run import check_sweep_output_dir, run_sweep
 
-    check_output_dir(args.out)
+    check_sweep_output_dir(args.out)
     spec = load_spec(args.spec)
     workers = args.workers
     if workers is None and args.scheduler is None:
@@ -40,4 +41,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: metric {metric} not available ({reason}); its columns are left out", file=sys.stderr)
     print(f"sweep {spec.name}: {len(spec.points)} points, {result.computed} computed, {result.cached} cached, "
           f"{result.failed} failed in {result.wall_s:.2f} s -> {args.out}")
+    if result.failed and result.failed == len(spec.points):
+        first = next(e for e in result.frame["error"] if e)
+        print(f"lowbit: error: every point of the sweep failed; the first: {first}", file=sys.stderr)
+        return 1
     return 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._report import write_report
-from ._run import check_output_dir, run_sweep
+from ._report import check_report_dir, write_report
+from ._run import check_output_dir, check_sweep_output_dir, run_sweep
 from ._spec import SweepSpec, spec_from_dict
 
 __all__ = ["DEMO_SPEC", "demo_spec", "run_demo_report"]
@@ -38,6 +38,7 @@ def run_demo_report(out_dir: str | Path, *, cache=None, workers: int = 1, progre
         If ``out_dir`` (or its ``sweep`` / ``report`` folder) is a file.
     """
     out = check_output_dir(out_dir)
-    check_output_dir(out / "report", "report folder")
+    check_sweep_output_dir(out / "sweep")
+    check_report_dir(out / "report", out / "sweep")
     run_sweep(demo_spec(), out / "sweep", workers=workers, cache=cache, progress=progress)
     return write_report(out / "sweep", out / "report", title="lowbit demo: sweep report")

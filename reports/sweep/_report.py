@@ -19,6 +19,8 @@ import html
 import io
 import json
 import math
+import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,9 +29,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SpecError
-from ._run import MANIFEST, RESULTS_PARQUET, check_output_dir
+from ._run import MANIFEST, RESULTS_CSV, RESULTS_PARQUET, check_output_dir, file_sha256
 
-__all__ = ["load_results", "pareto_front", "write_report"]
+__all__ = ["REPORT_MARKER", "check_report_dir", "load_results", "pareto_front", "write_report"]
 
 #: (column, axis label, scale to display units) of the cost metrics plotted against output error
 COSTS = (("energy_pj", "energy (uJ)", 1e-6), ("array_area_mm2", "MAC array area (mm^2)", 1.0),
@@ -54,11 +56,15 @@ PUBLISHED_CLAIMS = {
 def load_results(results: str | Path) -> tuple[pd.DataFrame, dict]:
     """(results table, manifest) of a finished sweep folder (``results.parquet`` + ``sweep.json``).
 
+    The folder must be one sweep's: ``results.csv`` and ``results.parquet`` must have the
+    SHA-256 that ``sweep.json`` lists for them (two sweeps writing one folder, or a table edited
+    or replaced by hand, are refused).
+
     Raises
     ------
     SpecError
-        If the folder does not exist, is not a finished sweep (no ``sweep.json``), or its files
-        cannot be read.
+        If the folder does not exist, is not a finished sweep (no ``sweep.json``), holds tables
+        of another sweep, or its files cannot be read.
     """
     folder = Path(results)
     if not folder.is_dir():
@@ -68,6 +74,22 @@ def load_results(results: str | Path) -> tuple[pd.DataFrame, dict]:
         raise SpecError(f"results folder must hold a finished sweep ({MANIFEST}), not {str(folder)!r} without it")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"results folder {str(folder)!r} must hold a readable {MANIFEST}, not ({exc})") from None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not {RESULTS_CSV, RESULTS_PARQUET} <= set(files):
+        raise SpecError(f"results folder must hold one sweep whose {MANIFEST} lists the checksums of its tables, "
+                        f"not {str(folder)!r} (written by an older lowbit sweep: run the sweep again)")
+    for name in (RESULTS_CSV, RESULTS_PARQUET):
+        path = folder / name
+        try:
+            digest = file_sha256(path)
+        except OSError as exc:
+            raise SpecError(f"results folder {str(folder)!r} must hold a readable {name}, not ({exc.strerror})") from None
+        if digest != files[name]:
+            raise SpecError(f"results folder must hold the files of one sweep, not {str(folder)!r} "
+                            f"({name} is not the one its {MANIFEST} lists)")
+    try:
         frame = pd.read_parquet(folder / RESULTS_PARQUET)
     except (OSError, ValueError) as exc:
         raise SpecError(f"results folder {str(folder)!r} must hold readable sweep files, not ({exc})") from None
@@ -231,35 +253,101 @@ figure{display:inline-block;margin:.5em 1em .5em 0}figure img{max-width:100%;bor
 figcaption{font-size:.8em;color:#555}.note{color:#8a4b00}code{font-size:.85em}"""
 
 
-def write_report(results: str | Path, out_dir: str | Path, *, title: str | None = None) -> Path:
-    """Write ``index.html`` and ``plots/`` (SVG + PNG) for the sweep in ``results``.
+#: the file listing what a report wrote in its folder (so a later report replaces only those)
+REPORT_MARKER = ".lowbit-report.json"
+_LEGACY_PLOT = re.compile(r"(pareto|bars)_[\w.+-]*\.(png|svg|csv)")
 
-    The page is built in a temporary folder next to ``out_dir`` and moved into place when
-    complete, so a failed or killed run leaves no partial report behind.
+
+def _own_files(out: Path) -> set[str] | None:
+    """The files (relative POSIX paths) an earlier report wrote in ``out``, from its marker; for a
+    report written before the marker existed (only ``index.html`` and generated plots), those;
+    ``None`` if ``out`` is not a report folder."""
+    marker = out / REPORT_MARKER
+    if marker.is_file():
+        try:
+            listed = json.loads(marker.read_text(encoding="utf-8")).get("files", [])
+        except (OSError, ValueError, AttributeError):
+            return None
+        return {str(f) for f in listed if isinstance(f, str)} | {REPORT_MARKER}
+    entries = {e.name for e in out.iterdir()}
+    plots = out / "plots"
+    if entries and entries <= {"index.html", "plots"} and (not plots.exists() or plots.is_dir() and all(
+            f.is_file() and _LEGACY_PLOT.fullmatch(f.name) for f in plots.iterdir())):
+        return {e for e in ("index.html",) if e in entries} | (
+            {f"plots/{f.name}" for f in plots.iterdir()} if plots.is_dir() else set())
+    return None
+
+
+def check_report_dir(out_dir: str | Path, results: str | Path) -> Path:
+    """``out_dir`` as a Path, checked before any work: a report is written only into a new folder,
+    an empty one or an earlier report's, never into (or over) the results folder.
 
     Raises
     ------
     SpecError
-        If ``out_dir`` is a file, or ``results`` is not a finished sweep folder.
+        If ``out_dir`` is a file, is the results folder, or is a non-empty folder that no report
+        wrote.
     """
     out = check_output_dir(out_dir, "report folder")
+    if out.exists() and out.resolve() == Path(results).resolve():
+        raise SpecError(f"report folder must not be the results folder, not {str(out)!r} "
+                        f"(the report would replace the sweep's files)")
+    if out.is_dir() and any(out.iterdir()) and _own_files(out) is None:
+        names = sorted(e.name for e in out.iterdir())
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        raise SpecError(f"report folder must be new, empty or an earlier lowbit report, not {str(out)!r} "
+                        f"(it holds {shown}; choose another -o)")
+    return out
+
+
+def write_report(results: str | Path, out_dir: str | Path, *, title: str | None = None) -> Path:
+    """Write ``index.html`` and ``plots/`` (SVG + PNG) for the sweep in ``results``.
+
+    The report is built in a temporary folder; a new ``out_dir`` is then created by one rename,
+    and in an existing one (empty, or an earlier report's) the new files replace the earlier
+    report's, whose files not written again are removed. Nothing the report did not write is
+    touched, so a failed or killed run leaves no partial report and loses no file.
+
+    Raises
+    ------
+    SpecError
+        If ``out_dir`` is a file, the results folder or a foreign non-empty folder, or
+        ``results`` is not a finished sweep folder.
+    """
+    out = check_report_dir(out_dir, results)
     frame, manifest = load_results(results)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    existing = out.is_dir()
+    old = (_own_files(out) or set()) if existing else set()
+    if not existing:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    parent = out if existing else out.resolve().parent
+    tmp = Path(tempfile.mkdtemp(prefix=".lowbit-report.", suffix=".tmp", dir=parent))
     tmp.chmod(0o755)
     try:
         _build(frame, manifest, tmp, title or f"lowbit sweep report: {manifest.get('name', '')}")
-        if out.exists():
-            old = out.parent / f".{out.name}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
+        made = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
+        marker = {"files": made, "sweep_id": manifest.get("sweep_id", ""), "results": str(Path(results).resolve())}
+        (tmp / REPORT_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+        if not existing:
             tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except BaseException:
+            return out / "index.html"
+        clash = [f for f in made if (out / f).exists() and f not in old]
+        if clash:
+            raise SpecError(f"report folder must hold no file of a report's names that an earlier report did not "
+                            f"write, not {str(out)!r} (it holds {clash[0]})")
+        for f in made:  # plots first, the page and the marker last
+            if f != "index.html":
+                (out / f).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp / f, out / f)
+        os.replace(tmp / "index.html", out / "index.html")
+        os.replace(tmp / REPORT_MARKER, out / REPORT_MARKER)
+        for f in sorted(old - set(made) - {REPORT_MARKER}):  # ours from the earlier report, not written again
+            (out / f).unlink(missing_ok=True)
+        plots = out / "plots"
+        if plots.is_dir() and not any(plots.iterdir()):
+            plots.rmdir()
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out / "index.html"
 
 

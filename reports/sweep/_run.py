@@ -9,14 +9,23 @@ missing evaluations are sent to the Dask cluster, and the client writes each res
 only what had not arrived. A Dask cluster is started only if something is missing.
 
 Files written to the output folder, in this order: ``results.csv``, ``results.parquet``, then
-``sweep.json`` (the spec, the metric sources and their status, counts, tool versions). Each is
-written atomically, ``sweep.json`` last and removed first when a sweep starts: a folder without
-it is not a finished sweep, and ``lowbit report`` refuses it.
+``sweep.json`` (the spec, the metric sources and their status, counts, tool versions, the run's
+``sweep_id`` and the SHA-256 of the two tables). Each is written atomically, ``sweep.json`` last
+and removed first when a sweep starts: a folder without it is not a finished sweep, and
+``lowbit report`` refuses it, as it refuses tables whose checksums are not the manifest's.
+
+The output folder is locked for the whole run (``.lowbit-sweep.lock``, an OS file lock through
+``filelock``): a second sweep into the same folder fails at once with one line instead of
+mixing its files with the first's. A sweep never overwrites a ``results.csv``,
+``results.parquet`` or ``sweep.json`` that an earlier sweep did not write.
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,11 +40,15 @@ from ._cache import ResultCache, canonical_json, hash_key
 from ._sources import MetricSource, sources_for
 from ._spec import DesignPoint, SweepSpec
 
-__all__ = ["SCHEDULER_TIMEOUT_S", "SweepResult", "check_output_dir", "connect_client", "point_labels", "run_sweep"]
+__all__ = ["SCHEDULER_TIMEOUT_S", "SweepResult", "check_output_dir", "check_sweep_output_dir", "connect_client",
+           "file_sha256", "point_labels", "run_sweep", "sweep_lock"]
 
 #: seconds to wait for an existing scheduler before giving up
 SCHEDULER_TIMEOUT_S = 5.0
 RESULTS_CSV, RESULTS_PARQUET, MANIFEST = "results.csv", "results.parquet", "sweep.json"
+#: the lock file of a sweep's output folder (also marks the folder as written by lowbit sweep)
+LOCK = ".lowbit-sweep.lock"
+SWEEP_FILES = (RESULTS_CSV, RESULTS_PARQUET, MANIFEST)
 
 
 @dataclass
@@ -74,6 +87,59 @@ def check_output_dir(out_dir: str | Path, what: str = "output folder") -> Path:
         if parent.exists() and not parent.is_dir():
             raise SpecError(f"{what} must be a folder, not inside the file {str(parent)!r}")
     return out
+
+
+def check_sweep_output_dir(out_dir: str | Path) -> Path:
+    """``out_dir`` as a Path; raise if it is a file, or if it holds a file of a sweep's names
+    (``results.csv``, ``results.parquet``, ``sweep.json``) that no sweep wrote (no lock file,
+    no manifest): a sweep never overwrites what it did not make."""
+    out = check_output_dir(out_dir)
+    if out.is_dir() and not (out / LOCK).exists() and not (out / MANIFEST).exists():
+        theirs = [n for n in SWEEP_FILES if (out / n).exists()]
+        if theirs:
+            raise SpecError(f"output folder must be new, empty or an earlier sweep's, not {str(out)!r} "
+                            f"(its {', '.join(theirs)} was not written by lowbit sweep)")
+    return out
+
+
+@contextlib.contextmanager
+def sweep_lock(out: Path):
+    """Hold the output folder's lock file for the ``with`` block (creating the folder).
+
+    Raises
+    ------
+    SpecError
+        If another process (or another sweep in this one) holds the lock.
+    """
+    from filelock import FileLock, Timeout
+
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(out / LOCK), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise SpecError(f"output folder must not be in use by another lowbit sweep, not {str(out)!r} "
+                        f"(its {LOCK} is locked)") from None
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        lock.release()
+        if created and not ok and not any(p.name != LOCK for p in out.iterdir()):
+            (out / LOCK).unlink(missing_ok=True)  # nothing written: leave no trace of a failed start
+            with contextlib.suppress(OSError):
+                out.rmdir()
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _evaluate(source: MetricSource, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
@@ -126,6 +192,10 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, *, scheduler: 
               progress: bool = True) -> SweepResult:
     """Evaluate every design point of ``spec`` (cached results reused) and write the results.
 
+    Three phases: :func:`_plan` (metric sources, cache keys, look-ups), :func:`_execute` (the
+    missing evaluations on Dask, each cached as it arrives) and the assembly of the table and
+    its files, the output folder locked from before the first evaluation to the last write.
+
     Parameters
     ----------
     spec : the parsed sweep.
@@ -140,15 +210,15 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, *, scheduler: 
     Raises
     ------
     SpecError
-        If ``out_dir`` is a file, or ``workers`` is not a positive integer or is given with a
-        scheduler.
+        If ``out_dir`` is a file, holds sweep-named files no sweep wrote, or is locked by another
+        sweep, or ``workers`` is not a positive integer or is given with a scheduler.
     ConnectionError
         If the scheduler cannot be reached.
     """
     t0 = time.perf_counter()
     if not isinstance(spec, SweepSpec):
         raise TypeError(f"spec must be a SweepSpec, not {type(spec).__name__}")
-    out = check_output_dir(out_dir) if out_dir is not None else None
+    out = check_sweep_output_dir(out_dir) if out_dir is not None else None
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise SpecError(f"workers must be a positive integer, not {workers!r}")
     if workers is not None and scheduler is not None:
@@ -156,11 +226,40 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, *, scheduler: 
     if scheduler is not None and (not isinstance(scheduler, str) or "://" not in scheduler):
         raise SpecError(f"scheduler must be an address such as tcp://HOST:PORT, not {scheduler!r}")
     store = cache if isinstance(cache, ResultCache) else ResultCache(cache)
+    plan = _plan(spec, store)
+    with sweep_lock(out) if out is not None else contextlib.nullcontext():
+        failed_ids = _execute(spec, plan, store, out, scheduler, workers, progress)
+        frame = _frame(spec, plan.sources, plan.keys, plan.payloads, plan.versions)
+        result = SweepResult(frame=frame, computed=len(spec.points) - len(plan.cached_points),
+                             cached=len(plan.cached_points), failed=len(failed_ids), wall_s=time.perf_counter() - t0,
+                             evaluations_computed=len(plan.todo), evaluations_cached=plan.n_hits,
+                             unavailable=plan.unavailable, out_dir=out)
+        if out is not None:
+            write_results(result, spec, out, plan.versions, store)
+    return result
 
-    all_sources = sources_for(spec.metrics)
-    unavailable = {}
+
+@dataclass
+class _Plan:
+    """What a sweep has to do: the available sources, each point's cache keys, the payloads
+    found in the cache, and the evaluations still to run."""
+
+    sources: list[MetricSource]
+    unavailable: dict[str, str]
+    versions: dict[str, Any]
+    keys: list[list[str]]
+    payloads: dict[str, dict]
+    todo: dict[str, tuple[MetricSource, DesignPoint]]
+    cached_points: list[int]
+    n_hits: int
+
+
+def _plan(spec: SweepSpec, store: ResultCache) -> _Plan:
+    """Phase 1: the metric sources (unavailable ones with their reason), every (point, source)
+    cache key, and the cache look-ups (in the client)."""
+    unavailable: dict[str, str] = {}
     sources = []
-    for s in all_sources:
+    for s in sources_for(spec.metrics):
         reason = s.status()
         if reason is None:
             sources.append(s)
@@ -169,8 +268,6 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, *, scheduler: 
                 if m in spec.metrics:
                     unavailable[m] = reason
     versions = _versions(sources)
-
-    # keys and cache look-up (in the client)
     keys: list[list[str]] = []
     payloads: dict[str, dict] = {}
     todo: dict[str, tuple[MetricSource, DesignPoint]] = {}
@@ -188,72 +285,69 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, *, scheduler: 
                 todo[k] = (s, p)
         keys.append(row_keys)
     cached_points = [i for i, ks in enumerate(keys) if all(k in payloads for k in ks)]
-    n_hits = len(payloads)
+    return _Plan(sources, unavailable, versions, keys, payloads, todo, cached_points, len(payloads))
 
-    client = connect_client(scheduler, workers) if todo else None  # fails before anything is written
+
+def _execute(spec: SweepSpec, plan: _Plan, store: ResultCache, out: Path | None, scheduler: str | None,
+             workers: int | None, progress: bool) -> set[int]:
+    """Phase 2: run the missing evaluations on Dask, caching each as it arrives (``plan.payloads``
+    is filled in); returns the indices of the points with an error."""
+    keys, payloads = plan.keys, plan.payloads
+    client = connect_client(scheduler, workers) if plan.todo else None  # fails before anything is written
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
         (out / MANIFEST).unlink(missing_ok=True)  # not a finished sweep until written again
     bar = None
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=len(spec.points), desc=f"sweep {spec.name}", unit="point", leave=True)
-        bar.update(len(cached_points))
+        bar.update(len(plan.cached_points))
     failed_ids: set[int] = set()
 
     def _count(i: int) -> None:
         if any(payloads[k]["error"] for k in keys[i]):
             failed_ids.add(i)
 
-    for i in cached_points:
+    for i in plan.cached_points:
         _count(i)
     if bar is not None:
-        bar.set_postfix(done=0, cached=len(cached_points), failed=len(failed_ids))
+        bar.set_postfix(done=0, cached=len(plan.cached_points), failed=len(failed_ids))
+    if not plan.todo:
+        if bar is not None:
+            bar.close()
+        return failed_ids
+    waiting = {i: {k for k in ks if k not in payloads} for i, ks in enumerate(keys) if i not in plan.cached_points}
+    by_key: dict[str, list[int]] = {}
+    for i, ks in waiting.items():
+        for k in ks:
+            by_key.setdefault(k, []).append(i)
+    try:
+        from dask.distributed import as_completed
 
-    if todo:
-        waiting = {i: {k for k in ks if k not in payloads} for i, ks in enumerate(keys) if i not in cached_points}
-        by_key: dict[str, list[int]] = {}
-        for i, ks in waiting.items():
-            for k in ks:
-                by_key.setdefault(k, []).append(i)
-        try:
-            from dask.distributed import as_completed
-
-            futures = {client.submit(_evaluate, s, p, spec, key=f"lowbit-{k}", pure=False): k
-                       for k, (s, p) in todo.items()}
-            done = 0
-            for fut in as_completed(list(futures), loop=client.loop):
-                k = futures[fut]
-                try:
-                    # as stored and as read back: a fresh result and a cached one are the same values
-                    payload = json.loads(canonical_json(fut.result()))
-                    store.put(k, payload)  # deterministic failures are cached too
-                except Exception as exc:  # noqa: BLE001 - a lost worker: recorded, not cached
-                    payload = {"columns": {}, "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
-                payloads[k] = payload
-                for i in by_key[k]:
-                    waiting[i].discard(k)
-                    if not waiting[i]:
-                        done += 1
-                        _count(i)
-                        if bar is not None:
-                            bar.update(1)
-                            bar.set_postfix(done=done, cached=len(cached_points), failed=len(failed_ids))
-        finally:
-            _close(client)
-            if bar is not None:
-                bar.close()
-    elif bar is not None:
-        bar.close()
-
-    frame = _frame(spec, sources, keys, payloads, versions)
-    result = SweepResult(frame=frame, computed=len(spec.points) - len(cached_points), cached=len(cached_points),
-                         failed=len(failed_ids), wall_s=time.perf_counter() - t0,
-                         evaluations_computed=len(todo), evaluations_cached=n_hits, unavailable=unavailable,
-                         out_dir=out)
-    if out is not None:
-        write_results(result, spec, out, versions, store)
-    return result
+        futures = {client.submit(_evaluate, s, p, spec, key=f"lowbit-{k}", pure=False): k
+                   for k, (s, p) in plan.todo.items()}
+        done = 0
+        for fut in as_completed(list(futures), loop=client.loop):
+            k = futures[fut]
+            try:
+                # as stored and as read back: a fresh result and a cached one are the same values
+                payload = json.loads(canonical_json(fut.result()))
+                store.put(k, payload)  # deterministic failures are cached too
+            except Exception as exc:  # noqa: BLE001 - a lost worker: recorded, not cached
+                payload = {"columns": {}, "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
+            payloads[k] = payload
+            for i in by_key[k]:
+                waiting[i].discard(k)
+                if not waiting[i]:
+                    done += 1
+                    _count(i)
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix(done=done, cached=len(plan.cached_points), failed=len(failed_ids))
+    finally:
+        _close(client)
+        if bar is not None:
+            bar.close()
+    return failed_ids
 
 
 def _frame(spec: SweepSpec, sources: list[MetricSource], keys: list[list[str]], payloads: dict,
@@ -323,10 +417,14 @@ def point_labels(points) -> list[str]:
 
 
 def write_results(result: SweepResult, spec: SweepSpec, out: Path, versions: dict, store: ResultCache) -> None:
-    """Write ``results.csv``, ``results.parquet`` and (last) ``sweep.json`` atomically."""
-    atomic_write_text(out / RESULTS_CSV, result.frame.to_csv(index=False))
-    atomic_write_bytes(out / RESULTS_PARQUET, result.frame.to_parquet(index=False))
+    """Write ``results.csv``, ``results.parquet`` and (last) ``sweep.json`` atomically; the
+    manifest holds a fresh ``sweep_id`` and the SHA-256 of the two tables it goes with."""
+    csv_bytes = result.frame.to_csv(index=False).encode("utf-8")
+    parquet_bytes = result.frame.to_parquet(index=False)
+    atomic_write_bytes(out / RESULTS_CSV, csv_bytes)
+    atomic_write_bytes(out / RESULTS_PARQUET, parquet_bytes)
     manifest = {
+        "sweep_id": uuid.uuid4().hex,
         "name": spec.name, "description": spec.description, "spec": spec.source, "metrics": list(spec.metrics),
         "unavailable": result.unavailable, "points": len(spec.points),
         "accuracy": asdict(spec.accuracy),
@@ -334,6 +432,7 @@ def write_results(result: SweepResult, spec: SweepSpec, out: Path, versions: dic
                 "evaluations_computed": result.evaluations_computed,
                 "evaluations_cached": result.evaluations_cached, "wall_s": round(result.wall_s, 3)},
         "cache": str(store.root), "versions": versions,
-        "files": [RESULTS_CSV, RESULTS_PARQUET],
+        "files": {RESULTS_CSV: hashlib.sha256(csv_bytes).hexdigest(),
+                  RESULTS_PARQUET: hashlib.sha256(parquet_bytes).hexdigest()},
     }
     atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
