@@ -1,0 +1,655 @@
+"""The whole forward pass of a Hugging Face checkpoint under a quantization recipe, beside a
+float64 reference forward of the same weights.
+
+One architecture walk (``_walk``) drives three backends:
+
+* ``reference``: float64 throughout (the reference every metric is measured against).
+* float recipes (``recipe.nonlinear == "float"``): every GEMM (Q/K/V/O projections, Q·Kᵀ, P·V,
+  FFN, LM head) runs on the bit-exact golden model ``hw.numerics.gemm`` with the recipe's
+  weight / activation / KV-cache quantizers and its accumulator; per-token, per-channel and
+  per-tensor scales are factored out of the reduction and multiplied in afterwards, block and
+  group scales go into the golden GEMM. Everything else (scale multiplies, biases, residual adds,
+  LayerNorm/RMSNorm, softmax, GELU, SiLU, rotary embeddings) is computed in the recipe's
+  accumulator format (float32 for every built-in recipe: numpy float32 arithmetic, elementary
+  functions correctly rounded to float32), and the outputs of softmax / GELU / SiLU / norms are
+  rounded to ``recipe.nonlinear_io``.
+* integer-only recipes (``recipe.nonlinear == "ibert"``) on BERT-family encoders: I-BERT. The
+  embedding tables are int8 (per-tensor scales); from the token ids on every tensor is an
+  integer array: int8 x int8 GEMMs accumulate exactly into the recipe's int32 accumulator,
+  biases are int32 at the accumulator's scale, and dyadic requantisers (``x * M >> E``, half to
+  even, the ``hw.nonlinear.DyadicRequantizer`` function with per-channel constants) rescale
+  between ops; softmax, GELU and LayerNorm are the bit-exact I-BERT kernels of ``hw.nonlinear``
+  (``"exact"`` variant: integer arithmetic only). Activation scales are static, calibrated from
+  the float64 reference on the calibration lines (I-BERT's QuantAct ranges); the kernels'
+  constants derive from them once. Hidden states are dequantized only to be measured.
+  Decoders under an integer recipe use the float backend's nonlinear functions (float32): there
+  are no integer RMSNorm / SiLU kernels in ``hw.nonlinear`` yet; ``RecipeForward.notes`` says so.
+
+Decoders run a prefill, then decode token by token (teacher forcing) with the KV cache stored
+in the recipe's KV format: K and V are quantized when written (per token row and KV head; a
+per-tensor KV scale is set per write), and the stored codes are the GEMM operands. V's scales
+run along the P·V reduction, so V is dequantized (exact) and re-encoded in float32 for that GEMM
+(exact whenever code x scale fits 24 bits, e.g. FP16, int4 x fp16, e4m3 x e8m0).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hw.formats import FloatFormat, IntFormat, Quantizer, parse
+from hw.nonlinear import batch_frexp, from_scale
+from hw.numerics import gemm
+from mapping import Checkpoint, Recipe
+
+from ._numerics import _quantize
+from .errors import SimulationError
+
+__all__ = ["ForwardResult", "RecipeForward", "reference_forward", "calibrate", "dyadic_requantize"]
+
+_F32 = parse("float32")
+
+
+@dataclass
+class ForwardResult:
+    """Outputs of one line.
+
+    Attributes
+    ----------
+    hidden : per layer (embedding output first, then each layer), tokens x hidden float64 values.
+    last_hidden : the model's last hidden state (after the final norm for decoders), float64.
+    logits : tokens x vocab float64 (decoders), else None; row t predicts token t + 1.
+    """
+
+    hidden: list[np.ndarray]
+    last_hidden: np.ndarray
+    logits: np.ndarray | None = None
+
+
+# --------------------------------------------------------------------------- float backends
+class _Operand:
+    """A GEMM B operand stored N x K (reduction along the last axis): codes, element format,
+    block scale codes (N x blocks) or None, outer scale values along N or None."""
+
+    __slots__ = ("codes", "fmt", "block", "outer")
+
+    def __init__(self, codes, fmt, block, outer):
+        self.codes, self.fmt, self.block, self.outer = codes, fmt, block, outer
+
+    def rows(self, sl) -> "_Operand":
+        return _Operand(self.codes[sl], self.fmt, None if self.block is None else self.block[sl],
+                        None if self.outer is None else self.outer[sl])
+
+    @staticmethod
+    def concat(a: "_Operand | None", b: "_Operand") -> "_Operand":
+        if a is None:
+            return b
+        cat = lambda x, y: None if x is None else np.concatenate([x, y], axis=0)  # noqa: E731
+        outer_a = a.outer if a.outer is None or np.ndim(a.outer) else np.full((a.codes.shape[0], 1), a.outer)
+        outer_b = b.outer if b.outer is None or np.ndim(b.outer) else np.full((b.codes.shape[0], 1), b.outer)
+        return _Operand(np.concatenate([a.codes, b.codes], axis=0), a.fmt, cat(a.block, b.block), cat(outer_a, outer_b))
+
+    def values(self) -> np.ndarray:
+        from hw.numerics import operand_values
+
+        v = operand_values(self.codes, self.fmt, self.block, axis=1)
+        if self.outer is not None:
+            v = v * (self.outer if np.ndim(self.outer) else self.outer)
+        return v
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+class _FloatBackend:
+    """float64 reference (``recipe=None``) or a float recipe on the golden GEMM."""
+
+    def __init__(self, ckpt: Checkpoint, recipe: Recipe | None, *, record_amax: bool = False):
+        self.c, self.r = ckpt, recipe
+        self.amax: dict[str, float] | None = {} if record_amax else None
+        self._weights: dict[str, _Operand] = {}
+        self.notes: list[str] = []
+        if recipe is None:
+            self.dt = np.dtype(np.float64)
+            self.fmt = None
+        else:
+            acc = recipe.accumulator
+            self.fmt = acc if isinstance(acc, FloatFormat) else _F32
+            dt = self.fmt.to_ml_dtypes()
+            self.dt = np.dtype(np.float32) if dt is None else dt
+            if dt is None:
+                self.notes.append(f"vector ops in float32 rounded to {self.fmt} after each op")
+            if recipe.nonlinear != "float":
+                self.notes.append(f"{recipe.name}: nonlinear ops use float {self.fmt} kernels (integer "
+                                  f"RMSNorm/SiLU kernels are not in hw.nonlinear)")
+
+    # ---- rounding helpers ----------------------------------------------------------------
+    def _c(self, x) -> np.ndarray:
+        """x in the compute dtype (one rounding)."""
+        x = np.asarray(x, dtype=np.float64) if self.dt == np.float64 else np.asarray(x)
+        y = x.astype(self.dt)
+        if self.fmt is not None and self.dt == np.float32 and str(self.fmt) != "float32":
+            y = self.fmt.decode(self.fmt.encode(y, overflow="saturate")).astype(np.float32)
+        return y
+
+    def _io(self, x: np.ndarray) -> np.ndarray:
+        """A nonlinear unit's output rounded to the recipe's I/O format."""
+        if self.r is None:
+            return x
+        f = self.r.nonlinear_io
+        if isinstance(f, FloatFormat):
+            return f.decode(f.encode(np.asarray(x, dtype=np.float64), overflow="saturate")).astype(self.dt)
+        return x
+
+    def _rec(self, site: str, x: np.ndarray) -> np.ndarray:
+        if self.amax is not None:
+            self.amax[site] = max(self.amax.get(site, 0.0), float(np.max(np.abs(x))) if x.size else 0.0)
+        return x
+
+    def values(self, x) -> np.ndarray:
+        return np.asarray(x, dtype=np.float64)
+
+    # ---- GEMMs -------------------------------------------------------------------------
+    def _operand(self, q: Quantizer, x_nk: np.ndarray) -> _Operand:
+        codes, fmt, block, outer = _quantize(q, np.asarray(x_nk, dtype=np.float64))
+        return _Operand(codes, fmt, block, outer)
+
+    def _weight(self, name: str) -> _Operand:
+        if name not in self._weights:
+            self._weights[name] = self._operand(self.r.weights, self.c.tensors[name])
+        return self._weights[name]
+
+    def _matmul(self, a: np.ndarray, b: _Operand) -> np.ndarray:
+        """a (M x K values) @ b (N x K operand).T on the golden GEMM, scales applied after."""
+        r = self.r
+        ac, af, asc, aouter = _quantize(r.activations, np.asarray(a, dtype=np.float64))
+        bc, bf, bsc, bouter = b.codes, b.fmt, b.block, b.outer
+        acc = r.accumulator
+        codes = gemm(ac, af, bc.T, bf, acc, r.accumulate, a_scales=asc, b_scales=None if bsc is None else bsc.T,
+                     overflow="saturate" if isinstance(acc, IntFormat) else "default")
+        out = self._c(acc.decode(codes))
+        if aouter is not None:
+            out = self._c(out * self._c(aouter))
+        if bouter is not None:
+            bo = np.asarray(bouter)
+            out = self._c(out * self._c(bo.T if bo.ndim else bo))
+        return out
+
+    def linear(self, site: str, x: np.ndarray, name: str) -> np.ndarray:
+        w = self.c.tensors[f"{name}.weight"]
+        b = self.c.tensors.get(f"{name}.bias")
+        if self.r is None:
+            y = x @ w.T
+            return self._rec(site, y if b is None else y + b)
+        y = self._matmul(x, self._weight(f"{name}.weight"))
+        return y if b is None else self._c(y + self._c(b))
+
+    # ---- vector ops --------------------------------------------------------------------
+    def embed(self, ids: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        t = self.c.tensors
+        h = self._c(t["embed.tokens"][ids])
+        if "embed.positions" in t:
+            h = self._c(h + self._c(t["embed.positions"][positions]))
+        if "embed.token_types" in t:
+            h = self._c(h + self._c(t["embed.token_types"][np.zeros_like(ids)]))
+        return self._rec("embed", h)
+
+    def add(self, site: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return self._rec(site, self._c(x + y))
+
+    def norm(self, site: str, x: np.ndarray, name: str) -> np.ndarray:
+        c, t = self._c, self.c.tensors
+        eps = c(self.c.norm_eps)
+        n = c(x.shape[-1])
+        if self.c.family == "llama":
+            ms = c(c(np.sum(c(x * x), axis=-1, keepdims=True, dtype=self.dt)) / n)
+            y = c(x * c(1 / c(np.sqrt(c(ms + eps)))))
+            y = c(y * c(t[f"{name}.weight"]))
+        else:
+            mu = c(c(np.sum(x, axis=-1, keepdims=True, dtype=self.dt)) / n)
+            d = c(x - mu)
+            var = c(c(np.sum(c(d * d), axis=-1, keepdims=True, dtype=self.dt)) / n)
+            y = c(d / c(np.sqrt(c(var + eps))))
+            y = c(c(y * c(t[f"{name}.weight"])) + c(t[f"{name}.bias"]))
+        return self._rec(site, self._io(y))
+
+    def act(self, site: str, x: np.ndarray) -> np.ndarray:
+        c = self._c
+        if self.c.activation == "gelu":
+            e = c(_erf(np.asarray(c(x / c(math.sqrt(2.0))), dtype=np.float64)))
+            y = c(c(c(0.5) * x) * c(1 + e))
+        else:  # tanh approximation (GPT-2 gelu_new)
+            inner = c(c(math.sqrt(2.0 / math.pi)) * c(x + c(c(0.044715) * c(c(x * x) * x))))
+            th = c(np.tanh(np.asarray(inner, dtype=np.float64)))
+            y = c(c(c(0.5) * x) * c(1 + th))
+        return self._rec(site, self._io(y))
+
+    def glu(self, site: str, gate: np.ndarray, up: np.ndarray) -> np.ndarray:
+        c = self._c
+        sig = c(1 / c(1 + c(np.exp(-np.asarray(gate, dtype=np.float64)))))
+        return self._rec(site, self._io(c(c(gate * sig) * up)))
+
+    def rope(self, x: np.ndarray, positions: np.ndarray, heads: int) -> np.ndarray:
+        c = self._c
+        hd = x.shape[-1] // heads
+        inv = 1.0 / (self.c.rope_theta ** (np.arange(0, hd, 2, dtype=np.float64) / hd))
+        ang = positions[:, None].astype(np.float64) * inv[None, :]
+        cos, sin = c(np.cos(np.concatenate([ang, ang], -1))), c(np.sin(np.concatenate([ang, ang], -1)))
+        xh = x.reshape(x.shape[0], heads, hd)
+        rot = np.concatenate([-xh[..., hd // 2:], xh[..., :hd // 2]], -1)
+        y = c(c(xh * cos[:, None, :]) + c(rot * sin[:, None, :]))
+        return y.reshape(x.shape)
+
+    def softmax(self, s: np.ndarray) -> np.ndarray:
+        c = self._c
+        z = c(s - np.max(s, axis=-1, keepdims=True))
+        e = c(np.exp(np.asarray(z, dtype=np.float64)))
+        return self._io(c(e / c(np.sum(e, axis=-1, keepdims=True, dtype=self.dt))))
+
+    # ---- attention ---------------------------------------------------------------------
+    def kv(self, x: np.ndarray, heads: int):
+        """K or V of new tokens as stored: per KV head, an operand (tokens x head_dim) in the
+        KV-cache format (decoders) or the activation format (encoders); values for the reference."""
+        hd = x.shape[-1] // heads
+        if self.r is None:
+            return [x[:, j * hd:(j + 1) * hd] for j in range(heads)]
+        q = self.r.kv_cache if self.c.decoder else self.r.activations
+        return [self._operand(q, x[:, j * hd:(j + 1) * hd]) for j in range(heads)]
+
+    @staticmethod
+    def kv_concat(old, new):
+        if old is None:
+            return new
+        if isinstance(new[0], np.ndarray):
+            return [np.concatenate([a, b], axis=0) for a, b in zip(old, new)]
+        return [_Operand.concat(a, b) for a, b in zip(old, new)]
+
+    def attention(self, site: str, q: np.ndarray, keys, vals, q_offset: int) -> np.ndarray:
+        cfg = self.c.config
+        hd, g = cfg.head_dim, cfg.group_size
+        S, T = q.shape[0], (keys[0].shape[0] if self.r is None else keys[0].codes.shape[0])
+        scale = 1.0 / math.sqrt(hd)
+        mask = None
+        if cfg.decoder:
+            mask = np.arange(T)[None, :] > (q_offset + np.arange(S))[:, None]
+        out = np.empty((S, cfg.n_heads * hd), dtype=self.dt)
+        for h in range(cfg.n_heads):
+            qh = q[:, h * hd:(h + 1) * hd]
+            kj, vj = keys[h // g], vals[h // g]
+            if self.r is None:
+                s = (qh @ kj.T) * scale
+            else:
+                s = self._c(self._matmul(qh, kj) * self._c(scale))
+            if mask is not None:
+                s = np.where(mask, -np.inf, s)
+            p = self.softmax(s)
+            if self.r is None:
+                out[:, h * hd:(h + 1) * hd] = p @ vj
+            else:
+                out[:, h * hd:(h + 1) * hd] = self._pv(p, vj)
+        return self._rec(site, out)
+
+    def _pv(self, p: np.ndarray, v: _Operand) -> np.ndarray:
+        """P (S x T) @ V (T x hd): V transposed to the N x K operand (hd x T)."""
+        if v.block is None and v.outer is None:
+            return self._matmul(p, _Operand(v.codes.T, v.fmt, None, None))
+        vals = v.values().T  # hd x T exact values; the scales run along the reduction
+        codes = _F32.encode(vals)
+        note = "V dequantized and rounded to float32 for P·V (its scales run along the reduction)"
+        if note not in self.notes and not np.array_equal(_F32.decode(codes), vals):
+            self.notes.append(note)
+        return self._matmul(p, _Operand(codes, _F32, None, None))
+
+    def logits(self, h: np.ndarray) -> np.ndarray:
+        if self.r is None:
+            return h @ self.c.tensors["lm_head.weight"].T
+        return self._matmul(h, self._weight("lm_head.weight"))
+
+
+# --------------------------------------------------------------------------- integer backend
+def dyadic_requantize(x: np.ndarray, ratio, bits: int, *, in_bits: int = 32) -> np.ndarray:
+    """``clamp(round_half_even(x * M / 2**E), signed bits)`` with ``(M, E) = batch_frexp(ratio,
+    max_bit)`` for each element of ``ratio`` (a scalar or one ratio per last-axis channel): the
+    ``hw.nonlinear.DyadicRequantizer`` function, vectorised over per-channel constants.
+
+    ``x`` must be signed ``in_bits``-bit integers; the multiplier has max_bit = min(31,
+    63 - in_bits) bits so that x * M is exact in int64. The constants are derived once from the
+    float ``ratio`` (in_scale / out_scale), as a compiler would.
+    """
+    x = np.asarray(x)
+    if x.dtype.kind not in "iu":
+        raise SimulationError(f"dyadic requantizer input must be integers, not dtype {x.dtype}")
+    x = x.astype(np.int64)
+    if x.size and int(np.max(np.abs(x))) >= (1 << (in_bits - 1)):
+        raise SimulationError(f"dyadic requantizer input must be below 2**{in_bits - 1} in magnitude, "
+                              f"not {int(np.max(np.abs(x)))!r}")
+    r = np.atleast_1d(np.asarray(ratio, dtype=np.float64))
+    me = [batch_frexp(float(v), min(31, 63 - in_bits)) for v in r]
+    m = np.array([a for a, _ in me], dtype=np.int64)
+    e = np.array([b for _, b in me], dtype=np.int64)
+    if np.any(e < 1):
+        raise SimulationError(f"requantizer ratio must be below 2**30, not {float(r.max())!r}")
+    if r.size == 1:
+        m, e = m[0], e[0]
+    v = x * m  # |x| < 2**(in_bits-1), M <= 2**max_bit: |v| < 2**62, exact in int64
+    big = e > 62
+    es = np.minimum(e, 62)
+    q = v >> es
+    rem = v - (q << es)
+    half = np.int64(1) << (es - 1)
+    y = q + ((rem > half) | ((rem == half) & (q % 2 == 1)))
+    y = np.where(big, 0, y)
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return np.clip(y, lo, hi).astype(np.int64)
+
+
+@dataclass
+class _Int:
+    """An integer tensor: int64 values and the real value of one LSB (scalar or per channel)."""
+
+    q: np.ndarray
+    scale: float | np.ndarray
+
+
+class _IntBackend:
+    """I-BERT integer-only inference of a BERT-family encoder (see the module docstring)."""
+
+    W_BITS = 8
+    WIDE = 16  # bits of residual sums, LayerNorm and GELU inputs
+
+    def __init__(self, ckpt: Checkpoint, recipe: Recipe, amax: dict[str, float]):
+        if ckpt.family != "bert":
+            raise SimulationError(f"integer-only recipe {recipe.name} must run a BERT-family encoder, "
+                                  f"not {ckpt.model_type!r}")
+        if not isinstance(recipe.accumulator, IntFormat):
+            raise SimulationError(f"integer-only recipe must have an integer accumulator, not {recipe.accumulator}")
+        self.c, self.r, self.amax = ckpt, recipe, amax
+        self.trace: list[tuple[str, str, str, str]] = []
+        self.notes: list[str] = ["static activation scales calibrated on the float64 reference"]
+        self._w: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._k: dict[str, object] = {}
+        self.acc = recipe.accumulator
+        self.a_fmt = IntFormat(self.W_BITS)
+        t = ckpt.tensors
+        q8 = Quantizer(IntFormat(8), "tensor")
+        self._emb = {}
+        for name in ("embed.tokens", "embed.positions", "embed.token_types"):
+            if name in t:
+                sc, codes = q8.quantize(t[name])
+                self._emb[name] = (IntFormat(8).to_int(codes).astype(np.int64), float(q8.scale_format.decode(sc)))
+
+    # ---- helpers -----------------------------------------------------------------------
+    def _log(self, site: str, op: str, *arrays: np.ndarray) -> None:
+        self.trace.append((site, op, ",".join(str(a.dtype) for a in arrays[:-1]), str(arrays[-1].dtype)))
+
+    def _static(self, site: str, bits: int) -> float:
+        if site not in self.amax:
+            raise SimulationError(f"calibration must cover site {site!r}, not miss it")
+        return max(self.amax[site], 1e-12) / ((1 << (bits - 1)) - 1)
+
+    def _requant(self, site: str, x: _Int, bits: int, *, negate: bool = False, in_bits: int = 32) -> _Int:
+        s_out = self._static(site, bits)
+        ratio = np.abs(np.asarray(x.scale, dtype=np.float64)) / s_out
+        q = -x.q if negate else x.q
+        y = dyadic_requantize(q, ratio, bits, in_bits=in_bits)
+        self._log(site, f"requant{bits}", x.q, y)
+        return _Int(y, s_out)
+
+    def values(self, x: _Int) -> np.ndarray:
+        """Dequantized values (measurement only: outside the integer path)."""
+        return x.q.astype(np.float64) * np.asarray(x.scale, dtype=np.float64)
+
+    def _weight(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        if name not in self._w:
+            sc, codes = self.r.weights.quantize(self.c.tensors[name])
+            codes = self.r.weights.format.to_int(codes).astype(np.int64)
+            if not (isinstance(self.r.weights.format, IntFormat) and self.r.weights.granularity in ("channel", "tensor")):
+                raise SimulationError(f"integer-only weights must be integers per channel or tensor, not {self.r.weights}")
+            s = self.r.weights.scale_format.decode(sc)
+            s = np.broadcast_to(np.where(s > 0, s, 1.0), (codes.shape[0],)).astype(np.float64)
+            self._w[name] = (codes, s)
+        return self._w[name]
+
+    def _gemm(self, a: np.ndarray, a_fmt: IntFormat, b_kn: np.ndarray, b_fmt: IntFormat) -> np.ndarray:
+        """Integers a (M x K) @ integers b (K x N) on the golden GEMM into the int32 accumulator."""
+        codes = gemm(a_fmt.from_int(a), a_fmt, b_fmt.from_int(b_kn), b_fmt, self.acc, "exact", overflow="saturate")
+        out = self.acc.to_int(codes).astype(np.int64)
+        self._log("gemm", "gemm", a, out)
+        return out
+
+    # ---- ops ---------------------------------------------------------------------------
+    def embed(self, ids: np.ndarray, positions: np.ndarray) -> _Int:
+        s_out = self._static("embed", self.WIDE)
+        total = np.zeros((len(ids), self.c.config.d_model), dtype=np.int64)
+        for name, idx in (("embed.tokens", ids), ("embed.positions", positions),
+                          ("embed.token_types", np.zeros_like(ids))):
+            if name in self._emb:
+                table, s = self._emb[name]
+                total = total + dyadic_requantize(table[idx], s / s_out, self.WIDE + 1)
+        y = np.clip(total, -(1 << (self.WIDE - 1)) + 1, (1 << (self.WIDE - 1)) - 1)
+        self._log("embed", "embed", ids, y)
+        return _Int(y, s_out)
+
+    def linear(self, site: str, x: _Int, name: str) -> _Int:
+        codes, s_w = self._weight(f"{name}.weight")
+        if np.ndim(x.scale) or x.q.size and (x.q.min() < self.a_fmt.min_int or x.q.max() > self.a_fmt.max_int):
+            raise SimulationError(f"GEMM input of {site} must be int8 with one scale, not {x.q.dtype} {np.shape(x.scale)}")
+        acc = self._gemm(x.q, self.a_fmt, codes.T, self.r.weights.format)
+        s_acc = float(x.scale) * s_w
+        b = self.c.tensors.get(f"{name}.bias")
+        if b is not None:
+            key = f"{name}.bias_int"
+            if key not in self._w:
+                self._w[key] = (np.clip(np.rint(b / s_acc), self.acc.min_int, self.acc.max_int).astype(np.int64), s_acc)
+            acc = np.clip(acc + self._w[key][0], self.acc.min_int, self.acc.max_int)
+        self._log(site, "bias", acc, acc)
+        bits = 8 if name.rsplit(".", 1)[-1] in ("q", "k", "v") else self.WIDE
+        return self._requant(site, _Int(acc, s_acc), bits)
+
+    def add(self, site: str, x: _Int, y: _Int) -> _Int:
+        s_out = self._static(site, self.WIDE)
+        a = dyadic_requantize(x.q, np.abs(np.asarray(x.scale)) / s_out, self.WIDE + 1)
+        b = dyadic_requantize(y.q, np.abs(np.asarray(y.scale)) / s_out, self.WIDE + 1)
+        out = np.clip(a + b, -(1 << (self.WIDE - 1)) + 1, (1 << (self.WIDE - 1)) - 1)
+        self._log(site, "add", x.q, y.q, out)
+        return _Int(out, s_out)
+
+    def norm(self, site: str, x: _Int, name: str) -> _Int:
+        w, b = self.c.tensors[f"{name}.weight"], self.c.tensors[f"{name}.bias"]
+        key = site + ".kernel"
+        if key not in self._k:
+            from hw.nonlinear import consts_from_scale
+
+            consts = consts_from_scale("ibert_int_layernorm", float(x.scale), weight=w, bias=b)
+            self._k[key] = (from_scale("ibert_int_layernorm", float(x.scale), weight=w, bias=b, variant="exact"),
+                            np.asarray(consts["s_out"], dtype=np.float64))
+        k, s_out = self._k[key]
+        y = np.asarray(k.forward(x.q), dtype=np.int64)
+        self._log(site, "ibert_int_layernorm", x.q, y)
+        return self._requant(site, _Int(y, s_out), 8, in_bits=40)
+
+    def act(self, site: str, x: _Int) -> _Int:
+        key = site + ".kernel"
+        if key not in self._k:
+            from hw.nonlinear import consts_from_scale
+
+            s_out = consts_from_scale("ibert_int_gelu", float(x.scale))["s_out"]
+            self._k[key] = (from_scale("ibert_int_gelu", float(x.scale), variant="exact"), float(s_out))
+        k, s_out = self._k[key]
+        y = np.asarray(k.forward(x.q), dtype=np.int64)
+        self._log(site, "ibert_int_gelu", x.q, y)
+        return self._requant(site, _Int(y, abs(s_out)), 8, negate=s_out < 0)
+
+    def kv(self, x: _Int, heads: int):
+        hd = x.q.shape[-1] // heads
+        return [_Int(x.q[:, j * hd:(j + 1) * hd], x.scale) for j in range(heads)]
+
+    def attention(self, site: str, q: _Int, keys, vals, q_offset: int) -> _Int:
+        cfg = self.c.config
+        hd = cfg.head_dim
+        S = q.q.shape[0]
+        u8 = IntFormat(8, signed=False)
+        s_in = float(q.scale) * float(keys[0].scale) / math.sqrt(hd)
+        key = site + ".softmax"
+        if key not in self._k:
+            self._k[key] = from_scale("ibert_int_softmax", s_in, variant="exact")
+        sm = self._k[key]
+        s_ctx = self._static(site, 8)
+        out = np.empty((S, cfg.n_heads * hd), dtype=np.int64)
+        for h in range(cfg.n_heads):
+            kj, vj = keys[h // cfg.group_size], vals[h // cfg.group_size]
+            scores = self._gemm(q.q[:, h * hd:(h + 1) * hd], self.a_fmt, kj.q.T, self.a_fmt)
+            p = np.minimum(np.asarray(sm.forward(scores), dtype=np.int64), u8.max_int)
+            self._log(site, "ibert_int_softmax", scores, p)
+            ctx = self._gemm(p, u8, vj.q, self.a_fmt)
+            y = dyadic_requantize(ctx, 2.0 ** -8 * float(vj.scale) / s_ctx, 8)
+            self._log(site, "requant8", ctx, y)
+            out[:, h * hd:(h + 1) * hd] = y
+        return _Int(out, s_ctx)
+
+
+# --------------------------------------------------------------------------- the walk
+def _walk(ckpt: Checkpoint, B, ids: np.ndarray, start: int = 0, cache: list | None = None) -> ForwardResult:
+    """Run tokens ``ids`` at positions start.. through every layer of ``ckpt`` with backend ``B``;
+    ``cache`` (decoders) holds each layer's (K, V) of earlier tokens and is extended in place."""
+    cfg = ckpt.config
+    positions = np.arange(start, start + len(ids)) + ckpt.position_offset
+    h = B.embed(ids, positions)
+    if ckpt.family == "bert":
+        h = B.norm("embed.norm", h, "embed.norm")
+    hidden = [B.values(h)]
+    for i in range(cfg.n_layers):
+        p = f"L{i}"
+        x = h if ckpt.family == "bert" else B.norm(f"{p}.attn_norm", h, f"{p}.attn_norm")
+        q = B.linear(f"{p}.q", x, f"{p}.q")
+        k = B.linear(f"{p}.k", x, f"{p}.k")
+        v = B.linear(f"{p}.v", x, f"{p}.v")
+        if ckpt.family == "llama":
+            q = B.rope(q, positions, cfg.n_heads)
+            k = B.rope(k, positions, cfg.n_kv_heads)
+        keys, vals = B.kv(k, cfg.n_kv_heads), B.kv(v, cfg.n_kv_heads)
+        if cache is not None:
+            old = cache[i] if i < len(cache) else (None, None)
+            keys, vals = B.kv_concat(old[0], keys), B.kv_concat(old[1], vals)
+            if i < len(cache):
+                cache[i] = (keys, vals)
+            else:
+                cache.append((keys, vals))
+        a = B.linear(f"{p}.o", B.attention(f"{p}.attn", q, keys, vals, start), f"{p}.o")
+        if ckpt.family == "bert":
+            h = B.norm(f"{p}.attn_norm", B.add(f"{p}.attn_sum", h, a), f"{p}.attn_norm")
+            f = B.linear(f"{p}.down", B.act(f"{p}.act", B.linear(f"{p}.up", h, f"{p}.up")), f"{p}.down")
+            h = B.norm(f"{p}.mlp_norm", B.add(f"{p}.mlp_sum", h, f), f"{p}.mlp_norm")
+        else:
+            h = B.add(f"{p}.attn_sum", h, a)
+            x = B.norm(f"{p}.mlp_norm", h, f"{p}.mlp_norm")
+            if ckpt.family == "llama":
+                m = B.glu(f"{p}.act", B.linear(f"{p}.gate", x, f"{p}.gate"), B.linear(f"{p}.up", x, f"{p}.up"))
+            else:
+                m = B.act(f"{p}.act", B.linear(f"{p}.up", x, f"{p}.up"))
+            h = B.add(f"{p}.mlp_sum", h, B.linear(f"{p}.down", m, f"{p}.down"))
+        hidden.append(B.values(h))
+    if not cfg.decoder:
+        return ForwardResult(hidden, B.values(h))
+    h = B.norm("final_norm", h, "final_norm")
+    return ForwardResult(hidden, B.values(h), np.asarray(B.logits(h), dtype=np.float64))
+
+
+def _join(parts: list[ForwardResult]) -> ForwardResult:
+    cat = lambda xs: np.concatenate(xs, axis=0)  # noqa: E731
+    return ForwardResult([cat([p.hidden[i] for p in parts]) for i in range(len(parts[0].hidden))],
+                         cat([p.last_hidden for p in parts]),
+                         None if parts[0].logits is None else cat([p.logits for p in parts]))
+
+
+def _decode(ckpt: Checkpoint, B, ids: np.ndarray, prefill: int | None) -> ForwardResult:
+    """Encoders: one pass. Decoders: prefill ``prefill`` tokens (default half, at least one), then
+    decode the rest one token at a time through the KV cache."""
+    if not ckpt.decoder:
+        return _walk(ckpt, B, ids)
+    n = len(ids)
+    p = max(1, (n + 1) // 2) if prefill is None else prefill
+    if not 1 <= p <= n:
+        raise SimulationError(f"prefill must be in 1..{n} tokens, not {p!r}")
+    cache: list = []
+    parts = [_walk(ckpt, B, ids[:p], 0, cache)]
+    for t in range(p, n):
+        parts.append(_walk(ckpt, B, ids[t:t + 1], t, cache))
+    return _join(parts)
+
+
+def _check_ids(ckpt: Checkpoint, ids) -> np.ndarray:
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or ids.size == 0 or ids.dtype.kind not in "iu":
+        raise SimulationError(f"token ids must be a non-empty 1-D integer array, not {ids!r}")
+    if int(ids.min()) < 0 or int(ids.max()) >= ckpt.vocab_size:
+        raise SimulationError(f"token ids must be in 0..{ckpt.vocab_size - 1}, not {int(ids.max())!r}")
+    limit = ckpt.config.max_positions - ckpt.position_offset
+    if len(ids) > limit:
+        raise SimulationError(f"sequence length must be at most {limit} tokens, not {len(ids)!r}")
+    return ids.astype(np.int64)
+
+
+def reference_forward(ckpt: Checkpoint, ids, *, prefill: int | None = None, cached: bool = True) -> ForwardResult:
+    """float64 forward of one token sequence. Decoders: ``cached=True`` runs prefill + decode
+    through the KV cache, ``cached=False`` recomputes every position in one causal pass."""
+    ids = _check_ids(ckpt, ids)
+    B = _FloatBackend(ckpt, None)
+    return _decode(ckpt, B, ids, prefill) if cached else _walk(ckpt, B, ids)
+
+
+def calibrate(ckpt: Checkpoint, sequences) -> dict[str, float]:
+    """max |x| of every op output of the float64 reference over ``sequences`` (static
+    activation ranges for integer-only recipes)."""
+    B = _FloatBackend(ckpt, None, record_amax=True)
+    for ids in sequences:
+        _walk(ckpt, B, _check_ids(ckpt, ids))
+    return dict(B.amax)
+
+
+@dataclass
+class RecipeForward:
+    """Forward passes of ``ckpt`` under ``recipe``; weights are quantized once and reused.
+
+    Parameters
+    ----------
+    ckpt, recipe : the model and the recipe.
+    calibration : per-site max |x| from ``calibrate`` (needed by integer-only recipes on encoders).
+
+    Attributes
+    ----------
+    integer_only : True when the I-BERT integer path runs (``trace`` records every op boundary).
+    notes : what this run approximates (float kernels, re-encoded operands, calibration).
+    """
+
+    ckpt: Checkpoint
+    recipe: Recipe
+    calibration: dict[str, float] | None = None
+    _backend: object = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.recipe.nonlinear == "ibert" and not self.ckpt.decoder:
+            if self.calibration is None:
+                raise SimulationError(f"integer-only recipe {self.recipe.name} must be given calibration ranges, not None")
+            self._backend = _IntBackend(self.ckpt, self.recipe, self.calibration)
+        else:
+            self._backend = _FloatBackend(self.ckpt, self.recipe)
+
+    @property
+    def integer_only(self) -> bool:
+        return isinstance(self._backend, _IntBackend)
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self._backend.notes)
+
+    @property
+    def trace(self) -> list[tuple[str, str, str, str]]:
+        """(site, op, input dtypes, output dtype) of every op of the integer path so far."""
+        return list(getattr(self._backend, "trace", []))
+
+    def run(self, ids, *, prefill: int | None = None) -> ForwardResult:
+        """Forward of one token sequence (decoders: prefill then decode through the KV cache)."""
+        return _decode(self.ckpt, self._backend, _check_ids(self.ckpt, ids), prefill)
