@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ._mapper import (GemmMapping, MapperLimits, Step, VectorMapping, block_quantum, gemm_steps, map_op,
                       steps_of, vector_steps)
-from ._models import MODEL_NAMES, ModelConfig, load_model, model_from_dict
+from ._models import FIELD_LIMITS, MODEL_NAMES, MODEL_TYPES, ModelConfig, load_model, model_from_dict
 from ._recipes import RECIPE_NAMES, Recipe, load_recipe_toml, parse_recipe, recipe_from_dict
-from ._workload import VECTOR_FUNCTIONS, GemmOp, Op, VectorOp, layer_ops
+from ._workload import VECTOR_FUNCTIONS, GemmOp, Op, VectorOp, layer_ops, model_ops
 from .errors import CheckpointError, MappingError, ModelConfigError, RecipeError
 from ._checkpoint import CHECKPOINT_FAMILIES, Checkpoint, load_checkpoint
 

@@ -46,6 +46,8 @@ class MapperLimits:
     v_bytes: int
     dram_bytes_per_cycle: float
     dataflows: tuple[str, ...] = ("ws", "os")
+    """dataflows of the array; "gemv" (a weight-streaming GEMV mode) is offered only to GEMMs
+    with fewer rows of A (M) than the array has rows."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,9 @@ def _map_gemm(op: GemmOp, recipe: Recipe, lim: MapperLimits, fn: ComputeCycles |
         if n > have[buf]:
             raise MappingError(f"SRAM buffer {buf!r} must hold two tiles of the smallest legal tile of "
                                f"{op.name} (1 x {k_min} x {n_min}: {n} bytes), not {have[buf]} bytes")
+    # the GEMV mode streams weights through the PEs: offered only where WS cannot amortise
+    # its weight loads (fewer rows of A than the array has rows)
+    flows = tuple(d for d in lim.dataflows if d != "gemv" or op.M < lim.array_rows)
     best = None
     for Kt in _candidates(op.K, kq, kq):
         if 2 * math.ceil(Kt * n_min * b) > lim.b_bytes or 2 * math.ceil(Kt * a) > lim.a_bytes:
@@ -190,7 +195,7 @@ def _map_gemm(op: GemmOp, recipe: Recipe, lim: MapperLimits, fn: ComputeCycles |
                     key0 = (mem, rd + wr, tiles)
                     if best is not None and fn is None and key0 >= best[0]:
                         continue
-                    for df in (lim.dataflows if fn is not None else lim.dataflows[:1]):
+                    for df in (flows if fn is not None else flows[:1]):
                         cyc = _gemm_cycles(op, Mt, Kt, Nt, df, fn) if fn is not None else None
                         est = max(mem, cyc) if cyc is not None else mem
                         key = (est, rd + wr, tiles)

@@ -15,7 +15,8 @@ Blocks and resources:
   a slot is free, the compute step that last uses a tile frees it. Outputs hold an output slot
   from the first K step of a tile until their store to DRAM completes.
 * The compute unit (MAC array or vector unit) runs steps in order, each for the duration the
-  timing sources give (see ``sim._timing``).
+  step timing gives (``sim._gemv.StepTiming``: ``hw.arrays.tile_cycles``, the GEMV-mode model,
+  the vector-unit registry of ``sim._timing``).
 
 Overheads of a memory-bound op relative to bytes / bandwidth (documented bound, checked by
 the tests): the latency of the last load, the compute of the last step, and the store of the
@@ -35,14 +36,13 @@ import simpy
 from mapping import Step
 
 from ._hwconfig import HardwareConfig
-from ._timing import TimingSources
 
 __all__ = ["OpRun", "run_steps"]
 
 
 @dataclass
 class OpRun:
-    """Result of simulating one op (cycles; bytes)."""
+    """Result of simulating one op (cycles; bytes; ``sram``: SRAM (read, write) bytes)."""
 
     cycles: float = 0.0
     compute_cycles: float = 0.0
@@ -58,10 +58,11 @@ class OpRun:
     array_drain: int = 0
     array_weight_load: int = 0
     steps: int = 0
+    sram: tuple[int, int] = (0, 0)
     events: list = field(default_factory=list)
 
 
-def run_steps(steps: list[Step], hw: HardwareConfig, timing: TimingSources, *, dataflow: str = "ws",
+def run_steps(steps: list[Step], hw: HardwareConfig, timing, *, dataflow: str = "ws",
               trace: bool = False) -> OpRun:
     """Simulate ``steps`` from an empty pipeline to the last store; returns an ``OpRun``.
 

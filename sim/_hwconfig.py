@@ -1,19 +1,26 @@
 """Hardware descriptions: one frozen ``HardwareConfig`` parsed from a TOML file or a preset.
 
-TOML layout (every key optional except where a preset is not used; see
-``examples/hw_edge_16x16.toml``)::
+TOML layout (every key optional; see ``examples/hw_edge_16x16.toml``)::
 
+    preset = "default-32x32"   # the base the file overrides (default: DEFAULT_PRESET)
     name = "my-npu"
     clock_mhz = 1000.0
-    [array]      rows = 32, cols = 32, dataflows = ["ws", "os"]
+    [array]      rows = 32, cols = 32, dataflows = ["ws", "os", "gemv"], area_mm2 = 1.5
     [sram]       a_kib = 256, b_kib = 512, c_kib = 128, v_kib = 256
     [dram]       channels = 8, gbps_per_channel = 25.6, latency_ns = 100.0, technology = "hbm2"
     [dma]        engines = 2
     [vector]     lanes = 32, row_units = 4, x_bits = 16, divider_bits_per_cycle = 1
     [nonlinear]  softmax = "ivit_shiftmax", gelu = "ibert_int_gelu", layernorm = "ivit_int_layernorm"
 
-``preset = "<name>"`` at the top starts from a built-in preset and overrides its fields.
+There is one set of defaults: a file without ``preset`` starts from ``DEFAULT_PRESET``, and
+``HardwareConfig()`` *is* that preset's configuration (``describe()`` prints every field).
 DRAM bandwidth may be ``inf`` (TOML float) for unlimited-bandwidth experiments.
+``[array] area_mm2`` asks for an iso-area array: the simulator sizes a square array from the
+area of the recipe's PE (``sized_for``), replacing ``rows`` and ``cols``.
+
+Fields are validated by a pydantic model (types strict: ``8.0`` is not an integer, ``true`` is
+not a number; ranges bounded so that absurd values such as ``latency_ns = 1e300`` are refused);
+errors keep the project's one-line form "hardware field <toml key> must be <rule>, not <value!r>".
 """
 from __future__ import annotations
 
@@ -21,46 +28,135 @@ import math
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mapping import MapperLimits
 
 from .errors import HardwareConfigError
 
-__all__ = ["HardwareConfig", "PRESETS", "DEFAULT_PRESET", "load_hardware"]
+__all__ = ["HardwareConfig", "PRESETS", "DEFAULT_PRESET", "load_hardware", "hardware_from_dict",
+           "DRAM_TECHNOLOGIES"]
+
+#: DRAM technologies the cost model has access energies for (``hw.cost.MEMORY_SOURCES``)
+DRAM_TECHNOLOGIES = ("lpddr4", "hbm2", "hbm3")
+DATAFLOWS = ("ws", "os", "gemv")
+
+_SECTIONS = {
+    "array": {"rows": "array_rows", "cols": "array_cols", "dataflows": "dataflows", "area_mm2": "array_area_mm2"},
+    "sram": {"a_kib": "sram_a_kib", "b_kib": "sram_b_kib", "c_kib": "sram_c_kib", "v_kib": "sram_v_kib"},
+    "dram": {"channels": "dram_channels", "gbps_per_channel": "dram_gbps_per_channel",
+             "latency_ns": "dram_latency_ns", "technology": "dram_technology"},
+    "dma": {"engines": "dma_engines"},
+    "vector": {"lanes": "vector_lanes", "row_units": "row_units", "x_bits": "nonlinear_x_bits",
+               "divider_bits_per_cycle": "divider_bits_per_cycle"},
+}
+_TOP = {"name": "name", "clock_mhz": "clock_mhz"}
+#: dataclass field -> its TOML key (what error messages name)
+_TOML_KEY = {f: f"{sec}.{k}" for sec, keys in _SECTIONS.items() for k, f in keys.items()} | _TOP | {
+    "nonlinear_units": "nonlinear"}
+
+
+def _int(lo: int, hi: int):
+    return Annotated[int, Field(ge=lo, le=hi)]
+
+
+#: dataclass field -> rule text of its error message (the pydantic constraint says the same)
+_RULES = {
+    "name": "a string",
+    "clock_mhz": "a number in [1, 100000] (MHz)",
+    "array_rows": "an integer in 1..4096", "array_cols": "an integer in 1..4096",
+    "dataflows": f"a non-empty list of {', '.join(map(repr, DATAFLOWS))} with 'ws' or 'os'",
+    "array_area_mm2": "a number in (0, 10000] (mm2) or absent",
+    "sram_a_kib": "an integer in 1..1048576 (KiB)", "sram_b_kib": "an integer in 1..1048576 (KiB)",
+    "sram_c_kib": "an integer in 1..1048576 (KiB)", "sram_v_kib": "an integer in 1..1048576 (KiB)",
+    "dram_channels": "an integer in 1..1024",
+    "dram_gbps_per_channel": "a number in (0, 100000] (GB/s) or inf",
+    "dram_latency_ns": "a number in [0, 1000000] (ns)",
+    "dram_technology": f"one of {', '.join(DRAM_TECHNOLOGIES)}",
+    "dma_engines": "an integer in 1..64",
+    "vector_lanes": "an integer in 1..65536", "row_units": "an integer in 1..4096",
+    "nonlinear_x_bits": "an integer in 2..32", "divider_bits_per_cycle": "an integer in 1..32",
+    "nonlinear_units": "a table of function = unit names",
+}
+
+
+class _Fields(BaseModel):
+    """The schema of ``HardwareConfig`` (strict types, bounded ranges)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    name: str
+    clock_mhz: Annotated[float, Field(ge=1.0, le=1e5)]
+    array_rows: _int(1, 4096)
+    array_cols: _int(1, 4096)
+    dataflows: Annotated[tuple[Literal["ws", "os", "gemv"], ...], Field(min_length=1)]
+    array_area_mm2: Annotated[float, Field(gt=0.0, le=1e4)] | None
+    sram_a_kib: _int(1, 1 << 20)
+    sram_b_kib: _int(1, 1 << 20)
+    sram_c_kib: _int(1, 1 << 20)
+    sram_v_kib: _int(1, 1 << 20)
+    dram_channels: _int(1, 1024)
+    dram_gbps_per_channel: Annotated[float, Field(gt=0.0, allow_inf_nan=True)]
+    dram_latency_ns: Annotated[float, Field(ge=0.0, le=1e6)]
+    dram_technology: Literal["lpddr4", "hbm2", "hbm3"]
+    dma_engines: _int(1, 64)
+    vector_lanes: _int(1, 65536)
+    row_units: _int(1, 4096)
+    nonlinear_units: tuple[tuple[str, str], ...]
+    nonlinear_x_bits: _int(2, 32)
+    divider_bits_per_cycle: _int(1, 32)
+
+
+def _one_line(exc: ValidationError, values: dict) -> HardwareConfigError:
+    err = exc.errors()[0]
+    field = str(err["loc"][0])
+    return HardwareConfigError(f"hardware field {_TOML_KEY.get(field, field)} must be {_RULES[field]}, "
+                               f"not {values.get(field, err['input'])!r}")
 
 
 @dataclass(frozen=True)
 class HardwareConfig:
-    """An accelerator: MAC array, SRAM buffers, DMA, DRAM and vector unit.
+    """An accelerator: MAC array, SRAM buffers, DMA, DRAM and vector unit. The defaults are
+    the ``default-32x32`` preset.
 
     Attributes
     ----------
     name : preset or file name.
     clock_mhz : clock of the array, vector unit and SRAM (MHz).
     array_rows, array_cols : PEs of the systolic MAC array.
-    dataflows : dataflows the array supports ("ws", "os"); the mapper picks per op.
+    dataflows : dataflows the array supports ("ws", "os" from ``hw.arrays``; "gemv": the
+        weight-streaming mode of ``sim._gemv`` for GEMMs with fewer A rows than array rows);
+        the mapper picks per op.
+    array_area_mm2 : iso-area request: size a square array to this MAC-array area (mm2) from
+        the recipe's PE area (``sized_for``); None keeps ``array_rows x array_cols``.
     sram_a_kib, sram_b_kib, sram_c_kib, sram_v_kib : activation, weight, accumulator and
         vector-unit buffers (KiB); the mapper double-buffers tiles in each.
     dram_channels, dram_gbps_per_channel : DRAM channels and bandwidth per channel (GB/s,
         10**9 bytes per second); ``inf`` means unlimited.
     dram_latency_ns : latency added to every transfer (ns).
-    dram_technology : name of the DRAM access-energy entry the cost model is asked for.
+    dram_technology : DRAM access-energy entry of the cost model (one of ``DRAM_TECHNOLOGIES``).
     dma_engines : concurrent DMA transfers.
-    vector_lanes : elements per cycle of the vector unit for elementwise ops (add, KV append).
-    row_units : instances of each shift-add row unit (softmax, GELU, LayerNorm) working on
-        different rows in parallel.
-    nonlinear_units : (function, unit) pairs: which ``hw.units.nonlinear`` unit runs softmax,
-        GELU and LayerNorm (``ivit_shiftmax``, ``ibert_int_gelu`` or ``ivit_shiftgelu``,
-        ``ivit_int_layernorm``); a dict view is ``nonlinear_unit_map``.
+    vector_lanes : elements per cycle of the vector unit for elementwise ops (add, RoPE,
+        embedding rows, KV append).
+    row_units : instances of each shift-add row unit working on different rows in parallel.
+    nonlinear_units : (function, unit) pairs: which ``hw.units.nonlinear`` unit runs each row
+        function; a dict view is ``nonlinear_unit_map``.
     nonlinear_x_bits : input width of the LayerNorm unit (bits).
     divider_bits_per_cycle : quotient bits per cycle of the units' iterative dividers.
+
+    Raises
+    ------
+    HardwareConfigError
+        On construction (also through ``dataclasses.replace``) if a field breaks its rule.
     """
 
-    name: str = "custom"
+    name: str = "default-32x32"
     clock_mhz: float = 1000.0
     array_rows: int = 32
     array_cols: int = 32
-    dataflows: tuple[str, ...] = ("ws", "os")
+    dataflows: tuple[str, ...] = ("ws", "os", "gemv")
+    array_area_mm2: float | None = None
     sram_a_kib: int = 256
     sram_b_kib: int = 512
     sram_c_kib: int = 128
@@ -71,39 +167,35 @@ class HardwareConfig:
     dram_technology: str = "lpddr4"
     dma_engines: int = 2
     vector_lanes: int = 32
-    row_units: int = 4
-    nonlinear_units: tuple[tuple[str, str], ...] = (("softmax", "ivit_shiftmax"), ("gelu", "ibert_int_gelu"),
-                                                    ("layernorm", "ivit_int_layernorm"))
+    row_units: int = 16
+    nonlinear_units: tuple[tuple[str, str], ...] = (("gelu", "ibert_int_gelu"), ("layernorm", "ivit_int_layernorm"),
+                                                    ("softmax", "ivit_shiftmax"))
     nonlinear_x_bits: int = 16
     divider_bits_per_cycle: int = 1
 
     def __post_init__(self) -> None:
-        for f in ("array_rows", "array_cols", "sram_a_kib", "sram_b_kib", "sram_c_kib", "sram_v_kib",
-                  "dram_channels", "dma_engines", "vector_lanes", "row_units",
-                  "nonlinear_x_bits", "divider_bits_per_cycle"):
-            v = getattr(self, f)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise HardwareConfigError(f"hardware field {f} must be a positive integer, not {v!r}")
-        for f in ("clock_mhz", "dram_gbps_per_channel"):
-            v = getattr(self, f)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or math.isnan(v):
-                raise HardwareConfigError(f"hardware field {f} must be a positive number, not {v!r}")
-        if not math.isfinite(self.clock_mhz):
-            raise HardwareConfigError(f"hardware field clock_mhz must be finite, not {self.clock_mhz!r}")
-        v = self.dram_latency_ns
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < math.inf:
-            raise HardwareConfigError(f"hardware field dram_latency_ns must be a finite number >= 0, not {v!r}")
-        from ._timing import NONLINEAR_UNITS
-
         if isinstance(self.nonlinear_units, dict):
             object.__setattr__(self, "nonlinear_units", tuple(sorted(self.nonlinear_units.items())))
+        if isinstance(self.dataflows, list):
+            object.__setattr__(self, "dataflows", tuple(self.dataflows))
+        values = {f: getattr(self, f) for f in _RULES}
+        try:
+            _Fields.model_validate(values)
+        except ValidationError as exc:
+            raise _one_line(exc, values) from None
+        v = self.dram_gbps_per_channel
+        if v != math.inf and v > 1e5:
+            raise HardwareConfigError(f"hardware field dram.gbps_per_channel must be {_RULES['dram_gbps_per_channel']}, "
+                                      f"not {v!r}")
+        if not {"ws", "os"} & set(self.dataflows) or len(set(self.dataflows)) != len(self.dataflows):
+            raise HardwareConfigError(f"hardware field array.dataflows must be {_RULES['dataflows']}, "
+                                      f"not {list(self.dataflows)!r}")
+        from ._timing import NONLINEAR_UNITS
+
         for fn, unit in self.nonlinear_units:
             if unit not in NONLINEAR_UNITS or NONLINEAR_UNITS[unit][0] != fn:
                 ok = [u for u, v in NONLINEAR_UNITS.items() if v[0] == fn]
                 raise HardwareConfigError(f"hardware field nonlinear.{fn} must be one of {ok}, not {unit!r}")
-        if not self.dataflows or any(d not in ("ws", "os") for d in self.dataflows):
-            raise HardwareConfigError(f"hardware field dataflows must be a non-empty list of 'ws'/'os', "
-                                      f"not {list(self.dataflows)!r}")
 
     @property
     def nonlinear_unit_map(self) -> dict[str, str]:
@@ -117,6 +209,7 @@ class HardwareConfig:
 
     @property
     def dram_latency_cycles(self) -> float:
+        """DRAM latency in clock cycles."""
         return self.dram_latency_ns * self.clock_mhz / 1e3
 
     def limits(self) -> MapperLimits:
@@ -126,54 +219,120 @@ class HardwareConfig:
                             self.sram_c_kib * k, self.sram_v_kib * k, self.dram_bytes_per_cycle,
                             tuple(self.dataflows))
 
+    def sized_for(self, pe_area_um2: float) -> HardwareConfig:
+        """This configuration with a square array of the largest side whose PEs fit
+        ``array_area_mm2`` at ``pe_area_um2`` per PE (unchanged when no area is asked for).
+
+        Raises
+        ------
+        HardwareConfigError
+            If not even one PE fits the area.
+        """
+        if self.array_area_mm2 is None:
+            return self
+        if not pe_area_um2 > 0 or not math.isfinite(pe_area_um2):
+            raise HardwareConfigError(f"PE area must be a positive number of um2, not {pe_area_um2!r}")
+        side = math.isqrt(int(self.array_area_mm2 * 1e6 // pe_area_um2))
+        if side < 1:
+            raise HardwareConfigError(f"hardware field array.area_mm2 must hold at least one PE of "
+                                      f"{pe_area_um2:.1f} um2, not {self.array_area_mm2!r}")
+        return replace(self, array_rows=min(side, 4096), array_cols=min(side, 4096))
+
+    def describe(self) -> str:
+        """Every field on one line (what the simulate output prints)."""
+        bw = self.dram_channels * self.dram_gbps_per_channel
+        area = f" (sized for {self.array_area_mm2} mm2)" if self.array_area_mm2 is not None else ""
+        return (f"hardware {self.name}: {self.array_rows}x{self.array_cols} array{area} "
+                f"[{', '.join(self.dataflows)}] at {self.clock_mhz:g} MHz; SRAM a/b/c/v "
+                f"{self.sram_a_kib}/{self.sram_b_kib}/{self.sram_c_kib}/{self.sram_v_kib} KiB; DRAM "
+                f"{self.dram_channels} x {self.dram_gbps_per_channel:g} GB/s = {bw:g} GB/s {self.dram_technology}, "
+                f"{self.dram_latency_ns:g} ns; {self.dma_engines} DMA; vector {self.vector_lanes} lanes, "
+                f"{self.row_units} row units ({', '.join(f'{f}={u}' for f, u in self.nonlinear_units)}), "
+                f"x_bits {self.nonlinear_x_bits}, divider {self.divider_bits_per_cycle} bit/cycle")
+
 
 PRESETS: dict[str, HardwareConfig] = {
-    "edge-16x16": HardwareConfig("edge-16x16", 500.0, 16, 16, ("ws", "os"), 64, 128, 32, 64, 2, 12.8, 100.0,
-                                 "lpddr4", 2, 16, 4),
-    "default-32x32": HardwareConfig("default-32x32", 1000.0, 32, 32, ("ws", "os"), 256, 512, 128, 256, 4,
-                                    16.0, 100.0, "lpddr4", 2, 32, 16),
-    "hbm-128x128": HardwareConfig("hbm-128x128", 1000.0, 128, 128, ("ws", "os"), 4096, 8192, 2048, 1024,
-                                  8, 256.0, 120.0, "hbm2", 4, 128, 64),
+    "edge-16x16": HardwareConfig("edge-16x16", 500.0, 16, 16, sram_a_kib=64, sram_b_kib=128, sram_c_kib=32,
+                                 sram_v_kib=64, dram_channels=2, dram_gbps_per_channel=12.8, vector_lanes=16,
+                                 row_units=4),
+    "default-32x32": HardwareConfig(),
+    "hbm-128x128": HardwareConfig("hbm-128x128", 1000.0, 128, 128, sram_a_kib=4096, sram_b_kib=8192,
+                                  sram_c_kib=2048, sram_v_kib=1024, dram_channels=8, dram_gbps_per_channel=256.0,
+                                  dram_latency_ns=120.0, dram_technology="hbm2", dma_engines=4, vector_lanes=128,
+                                  row_units=64),
 }
 DEFAULT_PRESET = "default-32x32"
 
-_SECTIONS = {
-    "array": {"rows": "array_rows", "cols": "array_cols", "dataflows": "dataflows"},
-    "sram": {"a_kib": "sram_a_kib", "b_kib": "sram_b_kib", "c_kib": "sram_c_kib", "v_kib": "sram_v_kib"},
-    "dram": {"channels": "dram_channels", "gbps_per_channel": "dram_gbps_per_channel",
-             "latency_ns": "dram_latency_ns", "technology": "dram_technology"},
-    "dma": {"engines": "dma_engines"},
-    "vector": {"lanes": "vector_lanes", "row_units": "row_units", "x_bits": "nonlinear_x_bits",
-               "divider_bits_per_cycle": "divider_bits_per_cycle"},
-}
-_TOP = {"name": "name", "clock_mhz": "clock_mhz"}
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _section_model(keys: dict[str, str]) -> type[BaseModel]:
+    from pydantic import create_model
+
+    return create_model("_Sec", __base__=_Section, **{k: (object, None) for k in keys})
+
+
+_SECTION_MODELS = {sec: _section_model(keys) for sec, keys in _SECTIONS.items()}
+
+
+class _Document(BaseModel):
+    """The TOML document: known sections and keys only (values are checked by ``_Fields``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    preset: object = None
+    name: object = None
+    clock_mhz: object = None
+    array: _SECTION_MODELS["array"] | None = None
+    sram: _SECTION_MODELS["sram"] | None = None
+    dram: _SECTION_MODELS["dram"] | None = None
+    dma: _SECTION_MODELS["dma"] | None = None
+    vector: _SECTION_MODELS["vector"] | None = None
+    nonlinear: dict[str, object] | None = None
+
+
+def _document_error(exc: ValidationError, data: dict, source: str) -> HardwareConfigError:
+    err = exc.errors()[0]
+    loc = [str(x) for x in err["loc"] if not str(x).startswith("_Sec")]
+    if err["type"] == "extra_forbidden" and len(loc) == 1:
+        return HardwareConfigError(f"hardware field {loc[0]} must be one of preset, name, clock_mhz, "
+                                   f"[{'], ['.join(_SECTIONS)}], [nonlinear] ({source}), not unknown")
+    if err["type"] == "extra_forbidden":
+        sec = loc[0]
+        return HardwareConfigError(f"hardware field {sec}.{loc[1]} must be one of "
+                                   f"{', '.join(sec + '.' + s for s in _SECTIONS[sec])} ({source}), not unknown")
+    return HardwareConfigError(f"hardware field [{loc[0]}] must be a table ({source}), not {data.get(loc[0])!r}")
 
 
 def hardware_from_dict(data: dict, *, source: str = "hardware") -> HardwareConfig:
-    """Build a ``HardwareConfig`` from a parsed TOML document (see the module docstring)."""
-    base = HardwareConfig()
-    if "preset" in data:
-        p = data["preset"]
-        if p not in PRESETS:
-            raise HardwareConfigError(f"hardware field preset must be one of {', '.join(PRESETS)} ({source}), not {p!r}")
-        base = PRESETS[p]
-    kw = {}
+    """Build a ``HardwareConfig`` from a parsed TOML document (see the module docstring).
+
+    Raises
+    ------
+    HardwareConfigError
+        Unknown preset, section or key, or a value breaking its rule (named in the message).
+    """
+    try:
+        _Document.model_validate(data)
+    except ValidationError as exc:
+        raise _document_error(exc, data, source) from None
+    p = data.get("preset", DEFAULT_PRESET)
+    if not isinstance(p, str) or p not in PRESETS:
+        raise HardwareConfigError(f"hardware field preset must be one of {', '.join(PRESETS)} ({source}), not {p!r}")
+    base = PRESETS[p]
+    kw: dict = {}
     for key, val in data.items():
-        if key == "preset":
-            continue
         if key in _TOP:
             kw[_TOP[key]] = val
-        elif key == "nonlinear" and isinstance(val, dict):
+        elif key == "nonlinear":
             kw["nonlinear_units"] = {**base.nonlinear_unit_map, **val}
-        elif key in _SECTIONS and isinstance(val, dict):
+        elif key in _SECTIONS:
             for sub, v in val.items():
-                if sub not in _SECTIONS[key]:
-                    raise HardwareConfigError(f"hardware field {key}.{sub} must be one of "
-                                              f"{', '.join(key + '.' + s for s in _SECTIONS[key])} ({source}), not unknown")
                 kw[_SECTIONS[key][sub]] = tuple(v) if sub == "dataflows" and isinstance(v, list) else v
-        else:
-            raise HardwareConfigError(f"hardware field {key} must be one of preset, name, clock_mhz, "
-                                      f"[{'], ['.join(_SECTIONS)}], [nonlinear] ({source}), not unknown")
+    if "area_mm2" in data.get("array", {}) and {"rows", "cols"} & set(data["array"]):
+        raise HardwareConfigError(f"hardware field array.area_mm2 must come without array.rows/cols (it sizes the "
+                                  f"array) ({source}), not {data['array']['area_mm2']!r}")
     kw.setdefault("name", Path(source).stem if source != "hardware" else base.name)
     return replace(base, **kw)
 
@@ -191,9 +350,11 @@ def load_hardware(spec: str | Path | None = None) -> HardwareConfig:
     if isinstance(spec, Path) or str(spec).endswith(".toml"):
         path = Path(spec)
         try:
-            data = tomllib.loads(path.read_text())
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise HardwareConfigError(f"hardware path must be a readable file, not {str(path)!r} ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise HardwareConfigError(f"hardware file {str(path)!r} must be UTF-8 text, not binary") from None
         except tomllib.TOMLDecodeError as exc:
             raise HardwareConfigError(f"hardware file {str(path)!r} must be valid TOML, not ({exc})") from None
         return hardware_from_dict(data, source=str(path))

@@ -6,7 +6,16 @@ ends drained; compute and transfers overlap *within* an op by double buffering).
 simulated cycles depend only on its schedule, i.e. on (op shapes, recipe, hardware): identical
 ops are simulated once and the result is reused, and the ``n_layers`` layers of one phase step,
 whose op lists are identical, are simulated once and multiplied. The stats say so
-(``layers`` column, ``reused`` column, ``summary["reuse"]``).
+(``layers`` column, ``reused`` column, ``summary["notes"]``). When every layer is simulated, the
+ops outside the stack (embedding lookup, final norm, LM head: ``mapping.model_ops``) run once
+per phase step (``scope`` column "model", ``layers`` 1).
+
+The array's GEMMs are timed by ``hw.arrays.tile_cycles`` (WS/OS) or the GEMV-mode model of
+``sim._gemv`` (decode GEMVs, where the hardware offers it); the summary compares the decode
+phase with its DRAM bytes / bandwidth and says in one line when the array, not DRAM, bounds it.
+
+The work is sized before it starts: a request whose schedule would exceed ``MAX_TILE_STEPS``
+tile steps (or ``MAX_TOKENS`` tokens per phase step) is refused with one line.
 """
 from __future__ import annotations
 
@@ -16,17 +25,22 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from mapping import (GemmMapping, GemmOp, ModelConfig, Recipe, layer_ops, load_model, map_op,
+from mapping import (GemmMapping, GemmOp, ModelConfig, Recipe, layer_ops, load_model, map_op, model_ops,
                      parse_recipe, steps_of)
 
 from ._energy import EnergyModel, energy_model
 from ._engine import OpRun, run_steps
+from ._gemv import StepTiming, step_timing
 from ._hwconfig import HardwareConfig, load_hardware
-from ._timing import TimingSources, timing_sources
 from ._trace import write_trace
 from .errors import SimulationError
 
-__all__ = ["SimResult", "simulate", "simulate_op"]
+__all__ = ["SimResult", "simulate", "simulate_op", "MAX_TILE_STEPS", "MAX_TOKENS"]
+
+#: largest schedule (tile steps over all distinct ops) a simulation may run (~1 min of engine time)
+MAX_TILE_STEPS = 5_000_000
+#: largest batch x tokens of one phase step
+MAX_TOKENS = 1 << 22
 
 
 @dataclass
@@ -35,10 +49,11 @@ class SimResult:
 
     Attributes
     ----------
-    ops : one row per (phase, decode step, op) for one layer, with ``layers`` (how many layers
-        that row stands for) and ``total_cycles`` = cycles x layers.
-    layers : per (phase, step) totals (one layer, and times n_layers).
-    summary : totals: cycles, seconds, tokens/s, utilisation, stalls, bytes, energy, notes.
+    ops : one row per (phase, decode step, op), with ``scope`` ("layer": one layer's op, standing
+        for ``layers`` layers; "model": embedding / final norm / LM head, once) and
+        ``total_cycles`` = cycles x layers.
+    layers : per (phase, step): cycles of one layer and totals of the step.
+    summary : totals: cycles, seconds, tokens/s, utilisation, stalls, bytes, energy, bounds, notes.
     """
 
     ops: pd.DataFrame
@@ -51,6 +66,7 @@ class SimResult:
         s = self.summary
         lines = [f"model {s['model']}  recipe {s['recipe']}  hw {s['hw']}  batch {s['batch']}  "
                  f"prefill {s['prefill']}  decode {s['decode']}  layers {s['layers']}",
+                 s["hw_description"],
                  f"cycles {s['cycles']:.0f}  time {s['seconds'] * 1e3:.3f} ms"
                  + (f"  decode {s['decode_tokens_per_s']:.1f} tokens/s" if s['decode'] else ""),
                  f"prefill cycles {s['prefill_cycles']:.0f}  decode cycles {s['decode_cycles']:.0f}",
@@ -66,6 +82,8 @@ class SimResult:
                                       for k in ("dram", "sram", "mac"))
                  + (f"  total {s['energy_pj'] / 1e6:.3f} uJ" if not math.isnan(s['energy_pj'])
                     else "  total n/a (a component is missing)")]
+        if s["decode"]:
+            lines.append(s["decode_bound_text"])
         lines += [f"note: {n}" for n in s["notes"]]
         return "\n".join(lines)
 
@@ -80,8 +98,8 @@ def _pos(what: str, v, allow_zero: bool = False) -> int:
 
 def _sram_bytes(mp, steps, hw: HardwareConfig, run: OpRun) -> tuple[int, int]:
     """SRAM (read, write) bytes: fills from DRAM and accumulator/output writes; operand reads by
-    the compute unit (activations once per column fold, weights once per row fold for OS, once
-    per tile for WS) and output reads for stores."""
+    the compute unit (activations once per column fold, weights once per tile for WS, once per
+    row fold for OS, once per row of A in GEMV mode) and output reads for stores."""
     write = run.dram_read_bytes
     read = run.dram_write_bytes
     if isinstance(mp, GemmMapping):
@@ -89,7 +107,8 @@ def _sram_bytes(mp, steps, hw: HardwareConfig, run: OpRun) -> tuple[int, int]:
         for st in steps:
             _, m, k, n = st.work
             read += math.ceil(m * k * mp.a_bpe) * math.ceil(n / C)
-            read += math.ceil(k * n * mp.b_bpe) * (1 if mp.dataflow == "ws" else math.ceil(m / R))
+            passes = {"ws": 1, "os": math.ceil(m / R), "gemv": m}[mp.dataflow]
+            read += math.ceil(k * n * mp.b_bpe) * passes
         write += run.dram_write_bytes
     else:
         read += run.dram_read_bytes
@@ -97,16 +116,72 @@ def _sram_bytes(mp, steps, hw: HardwareConfig, run: OpRun) -> tuple[int, int]:
     return read, write
 
 
-def simulate_op(op, recipe: Recipe, hw: HardwareConfig, timing: TimingSources | None = None, *,
-                trace: bool = False) -> tuple[object, OpRun]:
-    """Map and simulate one op: (mapping, OpRun)."""
-    timing = timing or timing_sources(hw)
-    fn = timing.array_cycles if timing.tile_cycles is not None else None
-    mp = map_op(op, recipe, hw.limits(), fn)
+def simulate_op(op, recipe: Recipe, hw: HardwareConfig, timing: StepTiming | None = None, *,
+                trace: bool = False, mapping=None) -> tuple[object, OpRun]:
+    """Map (unless ``mapping`` is given) and simulate one op: (mapping, OpRun)."""
+    timing = timing or step_timing(hw)
+    mp = mapping if mapping is not None else map_op(op, recipe, hw.limits(), timing.array_cycles)
     steps = steps_of(mp)
     run = run_steps(steps, hw, timing, dataflow=getattr(mp, "dataflow", "ws"), trace=trace)
     run.sram = _sram_bytes(mp, steps, hw, run)
     return mp, run
+
+
+def _phases(model: ModelConfig, prefill: int, decode: int, decode_only: bool) -> list[tuple[str, int, int, int]]:
+    phases = [] if decode_only else [("prefill", 0, prefill, 0)]
+    return phases + [("decode", t, 1, prefill + t - 1) for t in range(1, decode + 1)]
+
+
+def _phase_ops(model: ModelConfig, tokens: int, past: int, batch: int, whole: bool) -> list[tuple[str, object]]:
+    """(scope, op) of one phase step: the layer's ops, and the model's when every layer runs."""
+    ops = [("layer", op) for op in layer_ops(model, tokens=tokens, past=past, batch=batch)]
+    if not whole:
+        return ops
+    before, after = model_ops(model, tokens=tokens, past=past, batch=batch)
+    return [("model", op) for op in before] + ops + [("model", op) for op in after]
+
+
+def _size_check(model, recipe, hw, timing, phases, batch, whole, mappings: dict) -> None:
+    """Map the ops of the first and last phase steps and refuse a schedule beyond
+    ``MAX_TILE_STEPS`` (decode steps grow linearly, so first + last bound the middle ones)."""
+    _, _, tokens, _ = phases[0]
+    if batch * tokens > MAX_TOKENS:
+        raise SimulationError(f"batch x tokens per phase step must be at most {MAX_TOKENS}, not {batch * tokens} "
+                              f"(batch {batch} x {tokens} tokens)")
+    lim = hw.limits()
+
+    def tiles(tokens: int, past: int) -> int:
+        n = 0
+        for _, op in _phase_ops(model, tokens, past, batch, whole):
+            key = replace(op, name="")
+            if key not in mappings:
+                mappings[key] = map_op(op, recipe, lim, timing.array_cycles)
+            n += mappings[key].tiles
+        return n
+
+    total = tiles(*phases[0][2:]) if phases[0][0] == "prefill" else 0
+    decodes = [p for p in phases if p[0] == "decode"]
+    if decodes:  # the last step has the longest KV cache: an upper bound for every step
+        total += len(decodes) * tiles(*decodes[-1][2:])
+    if total > MAX_TILE_STEPS:
+        raise SimulationError(f"simulation size must be at most {MAX_TILE_STEPS} tile steps, not about {total} "
+                              f"({model.name}, batch {batch}, {len(phases)} phase steps on {hw.name}: d_model "
+                              f"{model.d_model}, intermediate size {model.d_ff}); reduce batch, prefill or decode")
+
+
+def _sized_hardware(hw: HardwareConfig, recipe: Recipe) -> tuple[HardwareConfig, str | None]:
+    """Iso-area: the array sized from the recipe's PE area (``sim._design_point.mac_unit_cost``)."""
+    if hw.array_area_mm2 is None:
+        return hw, None
+    from ._design_point import mac_unit_cost
+
+    rec = mac_unit_cost(recipe, energy=False)
+    if isinstance(rec, str):
+        raise SimulationError(f"hardware field array.area_mm2 needs the PE area of {recipe.name}, not "
+                              f"unavailable ({rec})")
+    sized = hw.sized_for(float(rec.area_um2))
+    return sized, (f"iso-area: {hw.array_area_mm2} mm2 / {rec.area_um2:.1f} um2 per PE ({rec.name}, hw.cost) -> "
+                   f"{sized.array_rows}x{sized.array_cols} array")
 
 
 def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig | str | None = None, *,
@@ -121,7 +196,8 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
     Raises
     ------
     ModelConfigError, RecipeError, HardwareConfigError, MappingError, SimulationError
-        For unknown names, bad fields, SRAM too small, a KV cache longer than the context, etc.
+        For unknown names, bad fields, SRAM too small, a KV cache longer than the context, a
+        request larger than ``MAX_TILE_STEPS`` / ``MAX_TOKENS``, etc.
     """
     model = load_model(model) if not isinstance(model, ModelConfig) else model
     recipe = parse_recipe(recipe) if not isinstance(recipe, Recipe) else recipe
@@ -137,12 +213,15 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
     if prefill + decode > model.max_positions:
         raise SimulationError(f"KV cache length (prefill + decode = {prefill + decode}) must be at most the "
                               f"context of {model.name} ({model.max_positions} tokens), not {prefill + decode}")
-    timing = timing_sources(hw)
-    energy = energy_model(hw, recipe, mac_cost)
     if decode_only and not decode:
         raise SimulationError(f"decode must be positive with decode_only, not {decode!r}")
-    phases = [] if decode_only else [("prefill", 0, prefill, 0)]
-    phases += [("decode", t, 1, prefill + t - 1) for t in range(1, decode + 1)]
+    hw, area_note = _sized_hardware(hw, recipe)
+    timing = step_timing(hw)
+    energy = energy_model(hw, recipe, mac_cost)
+    whole = n_layers == model.n_layers
+    phases = _phases(model, prefill, decode, decode_only)
+    mappings: dict = {}
+    _size_check(model, recipe, hw, timing, phases, batch, whole, mappings)
     it = phases
     if progress:
         from tqdm import tqdm
@@ -150,22 +229,25 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
     memo: dict = {}
     rows, events, offset = [], [], 0.0
     for phase, step, tokens, past in it:
-        for op in layer_ops(model, tokens=tokens, past=past, batch=batch):
+        for scope, op in _phase_ops(model, tokens, past, batch, whole):
             key = replace(op, name="")  # same shapes and roles -> same schedule -> same result
             reused = key in memo
             if not reused:
-                memo[key] = simulate_op(op, recipe, hw, timing, trace=trace)
+                memo[key] = simulate_op(op, recipe, hw, timing, trace=trace, mapping=mappings.get(key))
             mp, run = memo[key]
-            rows.append(_row(phase, step, past + tokens, op, mp, run, hw, timing, energy, n_layers, reused))
+            mult = n_layers if scope == "layer" else 1
+            rows.append(_row(phase, step, past + tokens, scope, op, mp, run, hw, timing, energy, mult, reused))
             if trace:
-                events.append((f"{phase} {step}" if phase == "decode" else "prefill", op.name, offset, run, n_layers))
-            offset += run.cycles * n_layers
+                events.append((f"{phase} {step}" if phase == "decode" else "prefill", op.name, offset, run, mult))
+            offset += run.cycles * mult
     ops = pd.DataFrame(rows)
-    return SimResult(ops, _layers_table(ops), _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers,
-                                                       timing, energy, memo), events)
+    summary = _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, memo, whole)
+    if area_note:
+        summary["notes"].insert(0, area_note)
+    return SimResult(ops, _layers_table(ops), summary, events)
 
 
-def _row(phase, step, kv_len, op, mp, run: OpRun, hw, timing: TimingSources, energy: EnergyModel, n_layers,
+def _row(phase, step, kv_len, scope, op, mp, run: OpRun, hw, timing: StepTiming, energy: EnergyModel, mult,
          reused) -> dict:
     gemm = isinstance(op, GemmOp)
     macs = op.macs if gemm else 0
@@ -174,15 +256,15 @@ def _row(phase, step, kv_len, op, mp, run: OpRun, hw, timing: TimingSources, ene
     sram_r, sram_w = run.sram
     e = energy.op_energy_pj(macs, run.dram_read_bytes + run.dram_write_bytes, sram_r + sram_w)
     return {
-        "phase": phase, "step": step, "kv_len": kv_len if phase == "decode" or op.kind == "gemm" else kv_len,
+        "phase": phase, "step": step, "kv_len": kv_len, "scope": scope,
         "op": op.name, "unit": "array" if gemm else "vector", "function": "gemm" if gemm else op.function,
         "M": op.M if gemm else op.rows, "K": op.K if gemm else np.nan, "N": op.N if gemm else op.length,
         "count": op.count if gemm else 1, "tiles": mp.tiles,
         "tile": f"{mp.Mt}x{mp.Kt}x{mp.Nt}" if gemm else f"{mp.rows_per_chunk}x{mp.cols_per_chunk}",
         "order": mp.order if gemm else "", "dataflow": mp.dataflow if gemm else "",
-        "layers": n_layers, "cycles": run.cycles,
+        "layers": mult, "cycles": run.cycles,
         "compute_cycles": np.nan if missing else run.compute_cycles,
-        "timing_source": timing.source_of(work),
+        "timing_source": timing.source_of(work, mp.dataflow if gemm else ""),
         "stall_input": run.stall_input, "stall_output": run.stall_output, "stall_drain": run.stall_drain,
         "dram_read_bytes": run.dram_read_bytes, "dram_write_bytes": run.dram_write_bytes,
         "dram_busy_cycles": run.dram_busy_cycles,
@@ -195,19 +277,51 @@ def _row(phase, step, kv_len, op, mp, run: OpRun, hw, timing: TimingSources, ene
         "mac_utilisation": (macs / (hw.array_rows * hw.array_cols * run.cycles)
                             if gemm and run.cycles and not missing else np.nan),
         **e, "reused": reused,
-        "total_cycles": run.cycles * n_layers,
+        "total_cycles": run.cycles * mult,
     }
 
 
 def _layers_table(ops: pd.DataFrame) -> pd.DataFrame:
+    """Per (phase, step): cycles of one layer (layer-scope ops), and totals of the whole step
+    (all layers and the model-scope ops)."""
+    ops = ops.assign(layer_cycles=ops.cycles.where(ops.scope == "layer", 0.0),
+                     model_cycles=ops.cycles.where(ops.scope == "model", 0.0),
+                     read_total=ops.dram_read_bytes * ops.layers, write_total=ops.dram_write_bytes * ops.layers,
+                     macs_total=ops.macs * ops.layers)
     g = ops.groupby(["phase", "step"], sort=False)
-    out = g.agg(kv_len=("kv_len", "max"), layers=("layers", "first"), cycles_per_layer=("cycles", "sum"),
-                total_cycles=("total_cycles", "sum"), dram_read_bytes=("dram_read_bytes", "sum"),
-                dram_write_bytes=("dram_write_bytes", "sum"), macs=("macs", "sum"))
+    out = g.agg(kv_len=("kv_len", "max"), layers=("layers", "max"), cycles_per_layer=("layer_cycles", "sum"),
+                model_op_cycles=("model_cycles", "sum"), total_cycles=("total_cycles", "sum"),
+                dram_read_bytes=("read_total", "sum"), dram_write_bytes=("write_total", "sum"),
+                macs=("macs_total", "sum"))
     return out.reset_index()
 
 
-def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, timing, energy, memo) -> dict:
+def _decode_bound(ops: pd.DataFrame, hw: HardwareConfig, decode: int) -> tuple[dict, str]:
+    """Decode phase against its DRAM bytes / bandwidth, and whether the array bounds it."""
+    d = ops[ops.phase == "decode"]
+    if not decode or d.empty:
+        return {}, ""
+    L = d.layers
+    cycles = float(d.total_cycles.sum())
+    nbytes = float(((d.dram_read_bytes + d.dram_write_bytes) * L).sum())
+    mem = nbytes / hw.dram_bytes_per_cycle
+    array = float((d.compute_cycles.where(d.unit == "array", 0.0).fillna(0.0) * L).sum())
+    ms = lambda c: c / decode / (hw.clock_mhz * 1e3)  # noqa: E731  (per decode step, ms)
+    info = {"decode_bytes_over_bandwidth_cycles": mem, "decode_array_cycles": array}
+    if not math.isfinite(hw.dram_bytes_per_cycle):
+        text = f"decode: {ms(cycles):.3f} ms per decode step (unlimited DRAM bandwidth)"
+    elif array > mem:
+        text = (f"decode is array-bound: the array needs {ms(array):.3f} ms per decode step, {array / mem:.2f}x the "
+                f"{ms(mem):.3f} ms its {nbytes / decode / 1e6:.1f} MB per step take at "
+                f"{hw.dram_channels * hw.dram_gbps_per_channel:g} GB/s (format savings in bytes are hidden)")
+    else:
+        text = (f"decode is memory-bound: {ms(cycles):.3f} ms per decode step, {cycles / mem:.3f}x bytes / bandwidth "
+                f"({nbytes / decode / 1e6:.1f} MB per step at {hw.dram_channels * hw.dram_gbps_per_channel:g} GB/s "
+                f"= {ms(mem):.3f} ms)")
+    return info, text
+
+
+def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, memo, whole) -> dict:
     L = ops["layers"]
     tot = lambda col: float((ops[col] * L).sum(skipna=False))  # noqa: E731  (NaN if any row is missing)
     cycles = float(ops["total_cycles"].sum())
@@ -216,17 +330,24 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, timing, e
     notes = [f"{n_layers} identical layers per phase step: one simulated, multiplied by {n_layers} "
              f"(each op runs from an empty pipeline to a drained one, so equal schedules take equal time)",
              f"{len(memo)} distinct ops simulated for {len(ops)} op rows; the rest reused"]
+    if whole:
+        notes.append("embedding lookup" + (", final norm and LM head (last token of each sequence)"
+                                           if model.decoder else "") + " included once per phase step")
+    else:
+        notes.append(f"only {n_layers} of {model.n_layers} layers: embedding, final norm and LM head left out")
     missing = sorted(set(ops.loc[ops.compute_cycles.isna(), "timing_source"]))
     if missing:
         notes.append("compute timing missing for some ops (column compute_cycles empty, their compute counted "
                      "as 0, so cycles are a lower bound): " + "; ".join(missing))
-    assumed = sorted(set(s for s in ops.timing_source if s.startswith("assumed")))
+    assumed = sorted(set(s for s in ops.timing_source if s.startswith(("assumed", "model"))))
     notes += [f"timing {a}" for a in assumed]
     notes += [f"energy: {m}" for m in energy.missing]
     notes += [f"energy source: {p}" for p in energy.provenance]
     secs = cycles / (hw.clock_mhz * 1e6)
+    bound, bound_text = _decode_bound(ops, hw, decode)
     return {
-        "model": model.name, "recipe": recipe.name, "hw": hw.name, "batch": batch, "prefill": prefill,
+        "model": model.name, "recipe": recipe.name, "hw": hw.name, "hw_description": hw.describe(),
+        "batch": batch, "prefill": prefill, "array_rows": hw.array_rows, "array_cols": hw.array_cols,
         "decode": decode, "layers": n_layers, "cycles": cycles, "seconds": secs,
         "prefill_cycles": pre, "decode_cycles": dec,
         "decode_tokens_per_s": batch * decode / (dec / (hw.clock_mhz * 1e6)) if decode and dec else float("nan"),
@@ -242,6 +363,7 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, timing, e
         "sram_read_bytes": tot("sram_read_bytes"), "sram_write_bytes": tot("sram_write_bytes"),
         "energy_pj": tot("energy_pj"), "energy_dram_pj": tot("energy_dram_pj"),
         "energy_sram_pj": tot("energy_sram_pj"), "energy_mac_pj": tot("energy_mac_pj"),
+        **bound, "decode_bound_text": bound_text,
         "notes": notes, "distinct_ops_simulated": len(memo),
     }
 

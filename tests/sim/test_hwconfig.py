@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -33,10 +34,28 @@ def test_preset_override_and_unlimited_bandwidth(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ('[array]\nrows = 0\n', "hardware field array_rows must be a positive integer, not 0"),
-    ('[array]\nsize = 4\n', "hardware field array.size must be one of array.rows, array.cols, array.dataflows "
-                            "({p}), not unknown"),
-    ('[dram]\nlatency_ns = -1.0\n', "hardware field dram_latency_ns must be a finite number >= 0, not -1.0"),
+    ('[array]\nrows = 0\n', "hardware field array.rows must be an integer in 1..4096, not 0"),
+    ('[array]\nrows = 8.0\n', "hardware field array.rows must be an integer in 1..4096, not 8.0"),
+    ('[array]\nsize = 4\n', "hardware field array.size must be one of array.rows, array.cols, array.dataflows, "
+                            "array.area_mm2 ({p}), not unknown"),
+    ('[array]\narea_mm2 = 2.0\nrows = 8\n', "hardware field array.area_mm2 must come without array.rows/cols "
+                                            "(it sizes the array) ({p}), not 2.0"),
+    ('[array]\ndataflows = ["gemv"]\n', "hardware field array.dataflows must be a non-empty list of 'ws', 'os', "
+                                        "'gemv' with 'ws' or 'os', not ['gemv']"),
+    ('[dram]\nlatency_ns = -1.0\n', "hardware field dram.latency_ns must be a number in [0, 1000000] (ns), not -1.0"),
+    ('[dram]\nlatency_ns = 1e300\n', "hardware field dram.latency_ns must be a number in [0, 1000000] (ns), "
+                                     "not 1e+300"),
+    ('clock_mhz = 1e-300\n', "hardware field clock_mhz must be a number in [1, 100000] (MHz), not 1e-300"),
+    ('clock_mhz = true\n', "hardware field clock_mhz must be a number in [1, 100000] (MHz), not True"),
+    ('[dram]\ngbps_per_channel = 1e9\n', "hardware field dram.gbps_per_channel must be a number in (0, 100000] "
+                                         "(GB/s) or inf, not 1000000000.0"),
+    ('[dram]\ntechnology = "ddr9"\n', "hardware field dram.technology must be one of lpddr4, hbm2, hbm3, "
+                                      "not 'ddr9'"),
+    ('[sram]\na_kib = 1e12\n', "hardware field sram.a_kib must be an integer in 1..1048576 (KiB), "
+                               "not 1000000000000.0"),
+    ('array = 3\n', "hardware field [array] must be a table ({p}), not 3"),
+    ('preset = "tpu"\n', "hardware field preset must be one of edge-16x16, default-32x32, hbm-128x128 ({p}), "
+                        "not 'tpu'"),
     ('[nonlinear]\nsoftmax = "ibert_int_gelu"\n',
      "hardware field nonlinear.softmax must be one of ['ivit_shiftmax'], not 'ibert_int_gelu'"),
     ('clock = 3\n', "hardware field clock must be one of preset, name, clock_mhz, [array], [sram], [dram], [dma], "
@@ -55,3 +74,36 @@ def test_unknown_preset():
         load_hardware("tpu-v9")
     assert str(e.value) == ("hardware must be a preset (edge-16x16, default-32x32, hbm-128x128) or a .toml path, "
                             "not 'tpu-v9'")
+
+
+def test_one_set_of_defaults(tmp_path):
+    # a TOML without preset starts from the default preset; HardwareConfig() is that preset
+    from sim import HardwareConfig
+
+    p = tmp_path / "plain.toml"
+    p.write_text('name = "plain"\n')
+    assert load_hardware(str(p)) == replace(PRESETS[DEFAULT_PRESET], name="plain")
+    assert HardwareConfig() == PRESETS[DEFAULT_PRESET]
+    text = PRESETS[DEFAULT_PRESET].describe()
+    assert text.startswith("hardware default-32x32: 32x32 array [ws, os, gemv] at 1000 MHz;")
+    assert "16 row units" in text and "4 x 16 GB/s = 64 GB/s lpddr4" in text
+
+
+def test_direct_construction_is_validated():
+    with pytest.raises(HardwareConfigError) as e:
+        replace(PRESETS[DEFAULT_PRESET], dma_engines=0)
+    assert str(e.value) == "hardware field dma.engines must be an integer in 1..64, not 0"
+
+
+@pytest.mark.parametrize("area_mm2, pe_um2, side", [(1.0, 1000.0, 31), (1.0, 976.5625, 32), (0.5, 250.0, 44)])
+def test_iso_area_sizes_a_square_array(area_mm2, pe_um2, side):
+    hw = replace(PRESETS[DEFAULT_PRESET], array_area_mm2=area_mm2).sized_for(pe_um2)
+    assert (hw.array_rows, hw.array_cols) == (side, side)
+    assert side * side * pe_um2 <= area_mm2 * 1e6 < (side + 1) ** 2 * pe_um2
+
+
+def test_iso_area_too_small():
+    hw = replace(PRESETS[DEFAULT_PRESET], array_area_mm2=1e-4)
+    with pytest.raises(HardwareConfigError) as e:
+        hw.sized_for(200.0)
+    assert str(e.value) == "hardware field array.area_mm2 must hold at least one PE of 200.0 um2, not 0.0001"

@@ -1,0 +1,122 @@
+"""The MAC array's GEMV mode (batch-1 decode) and the step timing the engine and mapper use.
+
+A systolic array in weight-stationary mode spends, per fold of ``rows x cols`` weights, about
+``rows`` cycles loading them, ``rows + cols`` filling and draining, and ``m`` cycles streaming
+the ``m`` rows of A: with ``m = 1`` (a decode GEMV) it does one useful cycle per ~``2 * rows``
+and is array-bound whatever the weight format. Accelerators built for decode instead stream
+the weights through the PEs (a GEMV / vector-MAC mode, as in input-stationary arrays with the
+activation chunk broadcast along each PE row): every cycle each of the ``cols`` columns takes
+``rows x packing`` weights from the weight buffer, multiplies them by the held activations and
+passes the partial sum down the column's accumulation chain.
+
+``gemv_timing`` is that mode's cycle model, per SRAM tile (``m x k x n``):
+
+* fill: ``rows + 1`` cycles (latch the activation chunk, then the ``rows``-deep partial-sum
+  chain), once per tile;
+* steady: ``m * ceil(k / (rows * packing)) * ceil(n / cols)`` cycles (one weight block per
+  cycle; the ``m`` rows of A each stream the tile's weights again from SRAM, DRAM bytes are
+  unchanged);
+* drain 0, weight load 0 (nothing is pinned).
+
+It is a *model* (there is no GEMV RTL unit): the weight buffer is assumed to deliver
+``rows * cols * packing`` weights per cycle. The mapper offers the mode (``"gemv"`` in the
+hardware's ``dataflows``) only to GEMMs with fewer rows of A than the array has rows, where
+weight-stationary folds cannot amortise their weight loads; WS and OS keep
+``hw.arrays.tile_cycles``, checked against the RTL.
+
+``StepTiming`` is what the mapper and the engine call: GEMV steps here, everything else from
+``sim._timing.TimingSources`` (``hw.arrays.tile_cycles`` and the vector-unit registry).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ._hwconfig import HardwareConfig
+from ._timing import TimingSources, timing_sources
+from .errors import SimulationError
+
+__all__ = ["GemvTiming", "StepTiming", "gemv_timing", "step_timing", "GEMV_SOURCE"]
+
+GEMV_SOURCE = "model: GEMV mode, rows x cols x packing weights/cycle (sim._gemv; no RTL unit)"
+
+
+@dataclass(frozen=True)
+class GemvTiming:
+    """Cycles of one tile in GEMV mode (same fields as ``hw.arrays.TileTiming``)."""
+
+    total: int
+    fill: int
+    steady: int
+    drain: int
+    weight_load: int
+
+
+def _positive(v, what: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise SimulationError(f"{what} must be a positive integer, not {v!r}")
+    return v
+
+
+@lru_cache(maxsize=65536)
+def gemv_timing(*, rows: int, cols: int, m: int, k: int, n: int, packing: int = 1) -> GemvTiming:
+    """Cycles of an ``m x k x n`` tile on a ``rows x cols`` array in GEMV mode (see the module
+    docstring); ``packing``: products per PE per cycle.
+
+    Raises
+    ------
+    SimulationError
+        For a non-positive argument.
+    """
+    for v, what in ((rows, "rows"), (cols, "cols"), (m, "m"), (k, "k"), (n, "n"), (packing, "packing")):
+        _positive(v, what)
+    fill = rows + 1
+    steady = m * math.ceil(k / (rows * packing)) * math.ceil(n / cols)
+    return GemvTiming(fill + steady, fill, steady, 0, 0)
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    """Durations of schedule steps: GEMV-mode tiles from ``gemv_timing``, the rest from the
+    hardware's ``TimingSources``."""
+
+    hw: HardwareConfig
+    sources: TimingSources
+    packing: int = 1
+
+    @property
+    def tile_cycles(self):
+        """``hw.arrays.tile_cycles`` (or None where it is missing)."""
+        return self.sources.tile_cycles
+
+    def array_cycles(self, dataflow: str, m: int, k: int, n: int) -> int | None:
+        """Cycles of one m x k x n tile on the array in ``dataflow``."""
+        if dataflow == "gemv":
+            return gemv_timing(rows=self.hw.array_rows, cols=self.hw.array_cols, m=m, k=k, n=n,
+                               packing=self.packing).total
+        return self.sources.array_cycles(dataflow, m, k, n)
+
+    def array_parts(self, dataflow: str, m: int, k: int, n: int) -> tuple[int, int, int, int] | None:
+        """(fill, steady, drain, weight_load) cycles of one tile."""
+        if dataflow == "gemv":
+            t = gemv_timing(rows=self.hw.array_rows, cols=self.hw.array_cols, m=m, k=k, n=n, packing=self.packing)
+            return t.fill, t.steady, t.drain, t.weight_load
+        return self.sources.array_parts(dataflow, m, k, n)
+
+    def step_cycles(self, work: tuple, dataflow: str) -> int | None:
+        """Cycles of one schedule step (``None`` where the timing source is missing)."""
+        if work[0] == "gemm":
+            return self.array_cycles(dataflow, work[1], work[2], work[3])
+        return self.sources.step_cycles(work, dataflow)
+
+    def source_of(self, work: tuple, dataflow: str = "") -> str:
+        """Provenance text of the duration of a step's ``work``."""
+        if work[0] == "gemm" and dataflow == "gemv":
+            return GEMV_SOURCE
+        return self.sources.source_of(work)
+
+
+def step_timing(hw: HardwareConfig, *, packing: int = 1) -> StepTiming:
+    """The step timing of ``hw`` (``packing``: products per PE per cycle of the recipe)."""
+    return StepTiming(hw, timing_sources(hw), packing)
