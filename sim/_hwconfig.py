@@ -32,6 +32,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hw.units.nonlinear import units_for
+from hw.units.nonlinear import units_for
 from mapping import MapperLimits
 
 from .errors import HardwareConfigError
@@ -190,11 +192,9 @@ class HardwareConfig:
         if not {"ws", "os"} & set(self.dataflows) or len(set(self.dataflows)) != len(self.dataflows):
             raise HardwareConfigError(f"hardware field array.dataflows must be {_RULES['dataflows']}, "
                                       f"not {list(self.dataflows)!r}")
-        from ._timing import NONLINEAR_UNITS
-
         for fn, unit in self.nonlinear_units:
-            if unit not in NONLINEAR_UNITS or NONLINEAR_UNITS[unit][0] != fn:
-                ok = [u for u, v in NONLINEAR_UNITS.items() if v[0] == fn]
+            ok = units_for(fn)  # the hw registry the simulator times them with (sim._timing)
+            if unit not in ok:
                 raise HardwareConfigError(f"hardware field nonlinear.{fn} must be one of {ok}, not {unit!r}")
 
     @property

@@ -71,7 +71,8 @@ def test_totals_equal_the_sum_of_the_per_op_table(tmp_path):
 
 
 def test_missing_sources_leave_columns_empty():
-    res = simulate("llama2-7b", "FP16", prefill=16, layers=1)
+    res = simulate("llama2-7b", "FP16", replace(HW, nonlinear_units=(("softmax", "ivit_shiftmax"),)), prefill=16,
+                   layers=1)
     ops = res.ops.set_index("op")
     assert math.isnan(ops.loc["attn_norm", "compute_cycles"])  # no RTL unit for RMSNorm
     assert ops.loc["attn_norm", "timing_source"] == "missing: no RTL unit for rmsnorm"
@@ -105,7 +106,7 @@ def test_tiled_gemm_with_unlimited_bandwidth_is_the_sum_over_its_tiles(shape):
     from hw.arrays import tile_cycles
     from mapping import GemmOp
 
-    mp, run = simulate_op(GemmOp("g", *shape), parse_recipe("W4A8"), UNLIMITED)
+    mp, run = simulate_op(GemmOp("g", *shape), parse_recipe("W4A8"), replace(UNLIMITED, dataflows=("ws", "os")))
     steps = steps_of(mp)
     assert len(steps) > 1
     want = sum(tile_cycles(rows=32, cols=32, dataflow=mp.dataflow, m=s.work[1], k=s.work[2], n=s.work[3]).total
@@ -156,3 +157,82 @@ def test_bound_column():
     assert q.bound == "memory" and q.dram_busy_cycles > q.compute_cycles
     res = simulate("llama2-7b", "FP16", UNLIMITED, prefill=8, decode=1, layers=1, decode_only=True)
     assert res.ops.set_index("op").loc["q_proj", "bound"] == "compute"
+
+
+# ---- GEMV mode and the decode bound -------------------------------------------------------
+def test_gemv_tiles_with_unlimited_bandwidth_take_the_gemv_formula():
+    from mapping import GemmOp
+
+    mp, run = simulate_op(GemmOp("down_proj", 1, 11008, 4096), parse_recipe("W4A8"), UNLIMITED)
+    assert mp.dataflow == "gemv"
+    # independent arithmetic of the documented model: rows + 1 fill, ceil(k/R) * ceil(n/C) per row of A
+    want = sum(32 + 1 + s.work[1] * -(-s.work[2] // 32) * -(-s.work[3] // 32) for s in steps_of(mp))
+    assert run.cycles == want == run.compute_cycles
+    assert run.array_steady == 11008 * 4096 // (32 * 32)
+
+
+def test_gemv_is_offered_only_below_the_array_rows():
+    from mapping import GemmOp
+
+    mp, _ = simulate_op(GemmOp("q", 32, 512, 512), parse_recipe("INT8"), UNLIMITED)
+    assert mp.dataflow in ("ws", "os")
+    mp, _ = simulate_op(GemmOp("q", 31, 512, 512), parse_recipe("INT8"), UNLIMITED)
+    assert mp.dataflow == "gemv"
+
+
+def _decode(recipe: str, hw, steps: int = 2):
+    res = simulate("llama2-7b", recipe, hw, prefill=512, decode=steps, decode_only=True)
+    s = res.summary
+    return res, s["decode_cycles"], s["decode_bytes_over_bandwidth_cycles"]
+
+
+@pytest.mark.parametrize("preset", ["edge-16x16", "default-32x32", "hbm-128x128"])
+def test_llama_decode_is_within_ten_percent_of_bytes_over_bandwidth(preset):
+    res, cycles, bound = _decode("W4A8", PRESETS[preset])
+    assert bound <= cycles <= 1.10 * bound
+    assert res.summary["decode_bound_text"].startswith("decode is memory-bound: ")
+    assert not any("lower bound" in n for n in res.summary["notes"]) or "rmsnorm" in " ".join(res.summary["notes"])
+
+
+def test_w4a8_decode_speed_up_over_int8_follows_the_byte_ratio():
+    _, c4, b4 = _decode("W4A8", HW)
+    _, c8, b8 = _decode("INT8", HW)
+    byte_ratio = b8 / b4  # bytes / bandwidth of each, from the per-op DRAM traffic
+    assert 1.5 < byte_ratio < 2.0
+    assert c8 / c4 == pytest.approx(byte_ratio, rel=0.05)
+
+
+def test_array_bound_decode_says_so_and_by_how_much():
+    small = replace(HW, array_rows=4, array_cols=4, dataflows=("ws", "os"))
+    res = simulate("llama2-7b", "W4A8", small, prefill=16, decode=1, decode_only=True, layers=1)
+    s = res.summary
+    ratio = s["decode_array_cycles"] / s["decode_bytes_over_bandwidth_cycles"]
+    assert ratio > 1
+    assert s["decode_bound_text"].startswith("decode is array-bound: the array needs ")
+    assert f"{ratio:.2f}x the" in s["decode_bound_text"]
+    assert s["decode_bound_text"] in res.summary_text().splitlines()
+
+
+def test_whole_model_includes_embedding_and_lm_head_once():
+    res = simulate("llama2-7b", "INT8", HW, prefill=8, decode=1)
+    ops = res.ops
+    head = ops[ops.op == "lm_head"]
+    assert list(head.layers) == [1, 1] and list(head.scope) == ["model", "model"]
+    assert (head.M == 1).all() and (head.N == 32000).all()
+    emb = ops[(ops.op == "embedding") & (ops.phase == "prefill")].iloc[0]
+    assert emb.dram_read_bytes == 8 * 4096 * 1  # INT8 weights: one byte per element of 8 rows
+    assert res.layers.total_cycles.sum() == res.summary["cycles"]
+    part = simulate("llama2-7b", "INT8", HW, prefill=8, layers=2)
+    assert "lm_head" not in set(part.ops.op)
+
+
+def test_size_limits_refuse_up_front():
+    from sim import SimulationError
+
+    with pytest.raises(SimulationError) as e:
+        simulate("llama2-7b", "INT8", HW, prefill=2048, batch=1000000)
+    assert str(e.value) == ("batch x tokens per phase step must be at most 4194304, not 2048000000 "
+                            "(batch 1000000 x 2048 tokens)")
+    with pytest.raises(SimulationError) as e:
+        simulate("llama2-7b", "INT8", HW, prefill=2048, batch=2048)
+    assert str(e.value).startswith("simulation size must be at most 5000000 tile steps, not about ")
