@@ -29,3 +29,20 @@ class ToolError(RuntimeError):
 class ToolTimeout(ToolError):
     """An external tool ran past its time limit (it may finish with a longer limit or on a
     faster machine, unlike a tool that exits with an error on the same input)."""
+
+
+class FormatTypeError(FormatError, TypeError):
+    """A format field or name of the wrong kind (a ``TypeError``; also a ``FormatError`` so
+    callers that catch the value error keep working)."""
+
+
+class NumericsTypeError(NumericsError, TypeError):
+    """Input of the wrong kind to the golden arithmetic (strings or complex values, a seed that
+    is not an int or Generator); also a ``NumericsError``."""
+
+
+class UnitConfigTypeError(UnitConfigError, TypeError):
+    """A unit parameter of the wrong kind (a ``TypeError``; also a ``UnitConfigError``)."""
+
+
+__all__ += ["FormatTypeError", "NumericsTypeError", "UnitConfigTypeError"]

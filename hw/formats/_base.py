@@ -10,10 +10,10 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from ..errors import FormatError, NumericsError
+from ..errors import FormatError, NumericsError, NumericsTypeError
 
 __all__ = ["Format", "ROUNDINGS", "OVERFLOWS", "check_rounding", "check_overflow", "code_dtype",
-           "round_scaled", "as_float64"]
+           "round_scaled", "as_float64", "rng_of", "nearest_in_table"]
 
 #: rounding modes understood by every ``encode``
 ROUNDINGS = ("rne", "rtz", "rna", "stochastic")
@@ -39,28 +39,91 @@ def code_dtype(bits: int) -> type:
 
 
 def as_float64(x) -> np.ndarray:
-    """``x`` as a float64 array (ml_dtypes arrays and numpy floats are converted exactly)."""
+    """``x`` as a float64 array (ml_dtypes arrays and numpy floats are converted exactly).
+
+    Raises
+    ------
+    NumericsError
+        For strings, bytes, complex numbers or objects (a ``TypeError`` subclass): values must be
+        real numbers.
+    """
     arr = np.asarray(x)
-    if arr.dtype == object:
-        raise NumericsError(f"values must be a numeric array, not an array of {arr.dtype}")
+    if arr.dtype.kind not in "biuf" and not _is_ml_float(arr.dtype):
+        raise NumericsTypeError(f"values must be real numbers (a bool, integer or float array), "
+                                f"not an array of {arr.dtype}")
     with np.errstate(invalid="ignore"):  # signalling NaNs convert to NaN silently
         return arr.astype(np.float64)
 
 
-def round_scaled(s: np.ndarray, rounding: str, seed: int | None) -> np.ndarray:
-    """Round non-negative float64 ``s`` to integers (float64) in ``rounding`` mode.
+def _is_ml_float(dtype: np.dtype) -> bool:
+    """True for the ml_dtypes number types (bfloat16, float8_*, int4, ...): numpy reports
+    their kind as 'V'."""
+    return dtype.kind == "V" and dtype.fields is None and type(dtype.type).__module__ != "numpy" \
+        and dtype.type.__module__.startswith("ml_dtypes")
 
-    ``s`` must satisfy s < 2**52 so that s + 0.5 and floor are exact.
+
+def rng_of(seed) -> np.random.Generator:
+    """The random generator of a stochastic rounding: ``seed`` is an int (same seed, same
+    draws), a ``numpy.random.Generator`` (used as is, advancing its state) or None (fresh OS
+    entropy: not reproducible).
+
+    Raises
+    ------
+    NumericsError
+        (a ``TypeError`` subclass) for anything else.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
+        return np.random.default_rng(seed)
+    raise NumericsTypeError(f"seed must be an int, a numpy Generator or None, not {seed!r}")
+
+
+def round_scaled(s: np.ndarray, rounding: str, seed=None) -> np.ndarray:
+    """Round non-negative float64 ``s`` to integers (float64) in ``rounding`` mode, exactly.
+
+    ``s`` must satisfy s < 2**52, so that the fraction ``s - floor(s)`` is exact; every mode
+    decides from that exact fraction (never from ``floor(s + 0.5)``, whose addition rounds:
+    for s = 0.5 - 2**-54 it gives 1). "stochastic" rounds up with probability equal to the
+    fraction: up iff ``u < frac`` with ``u`` uniform on [0, 1) drawn from ``rng_of(seed)``.
     """
     if rounding == "rne":
         return np.rint(s)
-    if rounding == "rtz":
-        return np.floor(s)
-    if rounding == "rna":
-        return np.floor(s + 0.5)
-    rng = np.random.default_rng(seed)
     fl = np.floor(s)
-    return fl + (rng.random(s.shape) < (s - fl))
+    if rounding == "rtz":
+        return fl
+    frac = s - fl
+    if rounding == "rna":
+        return fl + (frac >= 0.5)
+    return fl + (rng_of(seed).random(np.shape(s)) < frac)
+
+
+def nearest_in_table(sv: np.ndarray, sc: np.ndarray, x: np.ndarray, rounding: str,
+                     rng: np.random.Generator | None = None) -> np.ndarray:
+    """Codes (int64) of ``x`` (within ``sv[0]..sv[-1]``) rounded to the sorted value table
+    ``sv`` whose codes are ``sc``: nearest, ties to the even code ("rne"; between two even
+    codes, which only a supernormal extra value can give, the larger magnitude) or to the larger
+    magnitude ("rna"); "rtz" the nearest value toward zero; "stochastic" the upper neighbour
+    with probability (x - lower) / gap, drawn from ``rng``."""
+    n = len(sv)
+    hi = np.clip(np.searchsorted(sv, x, side="left"), 0, n - 1)
+    lo = np.clip(hi - 1, 0, n - 1)
+    exact = sv[hi] == x
+    dlo, dhi = x - sv[lo], sv[hi] - x
+    if rounding == "rtz":
+        pick_hi = exact | (sv[hi] <= 0)
+    elif rounding == "stochastic":
+        gap = np.where(sv[hi] > sv[lo], sv[hi] - sv[lo], 1.0)
+        pick_hi = exact | (rng.random(np.shape(x)) < dlo / gap)
+    else:
+        tie = dlo == dhi
+        if rounding == "rne":  # even code; between two even codes the larger magnitude
+            even_hi, even_lo = (sc[hi] % 2) == 0, (sc[lo] % 2) == 0
+            tie_hi = even_hi & (~even_lo | (np.abs(sv[hi]) >= np.abs(sv[lo])))
+        else:  # rna: larger magnitude
+            tie_hi = np.abs(sv[hi]) >= np.abs(sv[lo])
+        pick_hi = exact | (dhi < dlo) | (tie & tie_hi)
+    return np.asarray(sc, dtype=np.int64)[np.where(pick_hi, hi, lo)]
 
 
 class Format(ABC):
@@ -105,7 +168,7 @@ class Format(ABC):
         """``codes`` as an unsigned array after checking every code is in range."""
         arr = np.asarray(codes)
         if arr.dtype.kind not in "iu":
-            raise NumericsError(f"codes of {self} must be integers, not {arr.dtype}")
+            raise NumericsTypeError(f"codes of {self} must be integers, not an array of {arr.dtype}")
         if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= self.code_count):
             bad = arr[(arr < 0) | (arr >= self.code_count)].flat[0]
             raise NumericsError(f"codes of {self} must be in 0..{self.code_count - 1}, not {int(bad)!r}")

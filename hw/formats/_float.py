@@ -11,8 +11,26 @@ Special-value policies:
   2**(E-1); overflow -> NaN.
 * ``"none"``: no inf and no NaN (fp6, fp4); overflow saturates to ±max.
 
-``neg_zero_value`` reassigns the -0 code to an extra value (the "supernormal" E2M1 variant);
-encoding then picks it when it is strictly nearer than the regular result.
+``neg_zero_value`` reassigns the -0 code to an extra value (the "supernormal" E2M1 variant,
+e.g. ``e2m1fn_nz8.0``). Its limits count the extra value (``max`` is the largest finite value,
+``min`` the most negative one), and encoding rounds to the nearest of all finite values; a
+value beyond the largest magnitude on its side overflows when it is past half the gap below
+that value (the grid continued by its last step), which is what ``overflow="raise"`` checks.
+RNE ties go to the even code; a tie between two even codes (the extra value and a regular
+neighbour) goes to the larger magnitude.
+
+Rules every encode follows (documented once, tested against ml_dtypes, numpy and ``Fraction``):
+
+* **Infinity is exact.** ±inf stays ±inf in a format with infinity, in every rounding mode
+  and under the "default", "inf" and "raise" policies; only ``overflow="saturate"`` clamps it to
+  ±max. Finite results too large for the format follow the overflow policy (IEEE default: inf,
+  or ±max under "rtz" as IEEE 754 says).
+* **NaN payloads are not kept.** A NaN input encodes to the format's canonical quiet NaN code
+  with the input's sign bit (unsigned for "fnuz", whose only NaN is the -0 code), in every
+  rounding mode. numpy's float64 -> float16/float32 cast keeps payload bits; we do not (ml_dtypes
+  canonicalises too). Formats without NaN give +0 (undefined; "raise" raises).
+* IEEE specials need M >= 1 (a NaN is an all-ones exponent with a non-zero mantissa), so
+  ``e5m0`` with IEEE specials is rejected; use ``e5m0fnsat`` or the ``ScaleFormat`` family.
 
 Canonical names follow ml_dtypes: ``e4m3fn``, ``e5m2``, ``e4m3fnuz``, ``e4m3b11fnuz`` (a bias
 other than the policy's default is spelled ``b<bias>``), ``e2m3fn`` / ``e3m2fn`` / ``e2m1fn``
@@ -30,7 +48,7 @@ import numpy as np
 
 from ..errors import FormatError, NumericsError
 from ._base import (Format, as_float64, check_overflow, check_rounding, code_dtype,
-                    round_scaled)
+                    nearest_in_table, rng_of, round_scaled)
 
 __all__ = ["FloatFormat", "ScaleFormat", "SPECIALS"]
 
@@ -75,6 +93,9 @@ class FloatFormat(Format):
             raise FormatError(f"specials must be one of {', '.join(SPECIALS)}, not {self.specials!r}")
         if self.specials == "ieee" and self.exp_bits < 2:
             raise FormatError(f"exp_bits must be at least 2 for IEEE specials, not {self.exp_bits!r}")
+        if self.specials == "ieee" and self.man_bits < 1:
+            raise FormatError(f"man_bits must be at least 1 for IEEE specials (NaN needs a non-zero "
+                              f"mantissa), not {self.man_bits!r}")
         if self.bias is None:
             object.__setattr__(self, "bias", (1 << (self.exp_bits - 1)) - (0 if self.specials == "fnuz" else 1))
         else:
@@ -87,7 +108,9 @@ class FloatFormat(Format):
             if not math.isfinite(v) or v == 0.0:
                 raise FormatError(f"neg_zero_value must be a finite non-zero number, not {self.neg_zero_value!r}")
             object.__setattr__(self, "neg_zero_value", v)
-        if self._emax < self.emin:
+            if self.bits > 16:
+                raise FormatError(f"neg_zero_value needs a format of at most 16 bits, not {self.bits!r}")
+        if (self._regular_max_code >> self.man_bits) - self.bias < self.emin:
             raise FormatError(f"format e{self.exp_bits}m{self.man_bits} with specials={self.specials!r} has no normal numbers")
 
     # ---- names -------------------------------------------------------------------------
@@ -132,8 +155,8 @@ class FloatFormat(Format):
         return (1 << self.exp_bits) - 1
 
     @property
-    def max_code(self) -> int:
-        """Code of the largest finite positive value."""
+    def _regular_max_code(self) -> int:
+        """Code of the largest finite value of the regular grid (without the -0 code's value)."""
         m_all = (1 << self.man_bits) - 1
         if self.specials == "ieee":
             return ((self._top_field - 1) << self.man_bits) | m_all
@@ -142,18 +165,40 @@ class FloatFormat(Format):
         return (self._top_field << self.man_bits) | m_all
 
     @property
+    def max_code(self) -> int:
+        """Code of the largest finite value (the -0 code when it holds a larger extra value)."""
+        if self.neg_zero_value is not None and self.neg_zero_value > self._regular_max:
+            return 1 << (self.bits - 1)
+        return self._regular_max_code
+
+    @property
     def _emax(self) -> int:
-        return (self.max_code >> self.man_bits) - self.bias
+        return (self._regular_max_code >> self.man_bits) - self.bias
+
+    @property
+    def _regular_max(self) -> float:
+        c = self._regular_max_code
+        sig = (c & ((1 << self.man_bits) - 1)) | (1 << self.man_bits)
+        return math.ldexp(float(sig), self._emax - self.man_bits)
 
     @property
     def emax(self) -> int:
-        """Exponent of the largest finite value."""
-        return self._emax
+        """Exponent of the largest finite value, floor(log2(max))."""
+        return math.frexp(self.max)[1] - 1
 
     @property
     def max(self) -> float:
         """Largest finite value."""
-        return float(self.decode(np.array([self.max_code]))[0])
+        if self.neg_zero_value is not None:
+            return max(self._regular_max, self.neg_zero_value)
+        return self._regular_max
+
+    @property
+    def min(self) -> float:
+        """Most negative finite value (-max, or the -0 code's value when it is below that)."""
+        if self.neg_zero_value is not None:
+            return min(-self._regular_max, self.neg_zero_value)
+        return -self._regular_max
 
     @property
     def min_normal(self) -> float:
@@ -247,74 +292,61 @@ class FloatFormat(Format):
         return (ef.astype(np.int64) << m) | mf.astype(np.int64)
 
     def encode(self, x, rounding: str = "rne", *, overflow: str = "default",
-               seed: int | None = None) -> np.ndarray:
+               seed=None) -> np.ndarray:
         """Round float64 values to this format (one rounding) and return their codes.
 
         Parameters
         ----------
         x : values (anything numpy converts to float64 exactly, e.g. float32 or ml_dtypes).
         rounding : "rne" (ties to even), "rtz" (toward zero), "rna" (ties away from zero),
-            "stochastic" (probability proportional to distance, seeded by ``seed``).
-        overflow : "default" (the policy of ``specials``), "saturate" (±max), "inf", "nan",
-            "raise" (``NumericsError`` on overflow or a non-finite input the format cannot hold).
+            "stochastic" (up with probability equal to the distance from the lower neighbour
+            over the gap; drawn from ``seed``: an int, a numpy Generator, or None).
+        overflow : "default" (the policy of ``specials``), "saturate" (±max, infinities too),
+            "inf", "nan", "raise" (``NumericsError`` on a finite overflow or a non-finite input
+            the format cannot hold; infinities of a format with infinity are kept).
 
         Returns
         -------
         Unsigned integer array of codes, same shape as ``x``. NaN input gives the canonical
-        NaN code (sign kept) where the format has NaN, else +0 (undefined; "raise" raises).
+        NaN code with the input's sign where the format has NaN (payloads are not kept), else
+        +0 (undefined; "raise" raises). See the module docstring for the rules on infinities.
+
+        Raises
+        ------
+        FormatError
+            For an unknown rounding or overflow policy, or one the format cannot take.
+        NumericsError
+            Under "raise", for values that overflow; for non-numeric input (a ``TypeError``).
         """
         check_rounding(rounding)
         policy = self._overflow_policy(overflow, rounding)
         x = as_float64(x)
-        if rounding == "rne" and overflow == "default" and str(self) in _NUMPY_IEEE:
+        nan = np.isnan(x)
+        inf = np.isinf(x)
+        neg = np.signbit(x)
+        if self.neg_zero_value is not None:
+            code = self._encode_table(x, rounding, policy, seed)
+        elif rounding == "rne" and overflow == "default" and str(self) in _NUMPY_IEEE:
             # numpy's float64 -> float32/float16 cast is IEEE RNE with overflow to inf: the same
             # function as the general path below (tests check both against each other)
             with np.errstate(over="ignore", invalid="ignore"):
-                return x.astype(_NUMPY_IEEE[str(self)][0]).view(_NUMPY_IEEE[str(self)][1])
-        nan = np.isnan(x)
-        neg = np.signbit(x)
-        a = np.where(nan, 0.0, np.abs(x))
-        inf = np.isinf(a)
-        a = np.where(inf, 0.0, a)
-        m = self.man_bits
-        _, fexp = np.frexp(a)
-        e = np.maximum(fexp.astype(np.int64) - 1, self.emin)
-        s = np.ldexp(a, (m - e))
-        r = round_scaled(s, rounding, seed)
-        mag = np.ldexp(r, e - m)
-        over = (mag > self.max) | inf
-        code = self.magnitude_code(r, e)
-        # extra value of the -0 code (supernormal variant)
-        if self.neg_zero_value is not None:
-            xv = np.where(neg, -mag, mag)
-            xv = np.where(over, np.where(neg, -self.max, self.max), xv)
-            extra = self.neg_zero_value
-            x_in = np.where(inf, np.where(neg, -np.inf, np.inf), np.where(neg, -a, a))
-            if rounding == "rtz":
-                better = (np.sign(extra) == np.where(neg, -1, 1)) & (abs(extra) <= np.abs(x_in)) \
-                    & (abs(extra) > np.abs(xv))
-            else:
-                better = np.abs(x_in - extra) < np.abs(x_in - xv)
-            better &= ~nan
+                code = x.astype(_NUMPY_IEEE[str(self)][0]).view(_NUMPY_IEEE[str(self)][1]).astype(np.int64)
+        else:
+            code = self._encode_grid(x, rounding, policy, seed)
         sign_bit = np.int64(1) << (self.bits - 1)
-        if np.any(over & ~nan):
-            if policy == "raise":
-                bad = x[over & ~nan].flat[0]
-                raise NumericsError(f"values encoded to {self} must be within ±{self.max:g}, not {float(bad)!r}")
-            if policy == "saturate":
-                code = np.where(over, self.max_code, code)
-            elif policy == "inf":
-                code = np.where(over, self._top_field << m, code)
-            else:  # nan
-                code = np.where(over, self.nan_code, code)
-        zero_mag = code == 0
-        code = np.where(neg, code | sign_bit, code)
-        if not self.has_neg_zero:  # fnuz, or -0 code reassigned: negative zero -> +0
-            code = np.where(neg & zero_mag & ~over, 0, code)
-        if self.specials == "fnuz" and policy == "nan":
-            code = np.where(over, self.nan_code, code)  # NaN is the unsigned -0 code
-        if self.neg_zero_value is not None:
-            code = np.where(better, sign_bit, code)
+        if np.any(inf):
+            inf_policy = "inf" if self.has_inf and overflow != "saturate" else policy
+            if inf_policy == "raise":
+                raise NumericsError(f"values encoded to {self} must be within {self._range_text}, "
+                                    f"not {float(x[inf].flat[0])!r}")
+            if inf_policy == "saturate":
+                inf_code = np.where(neg, self._side_max_code(-1), self._side_max_code(+1))
+            elif inf_policy == "nan" and self.specials == "fnuz":
+                inf_code = self.nan_code
+            else:
+                mag = (self._top_field << self.man_bits) if inf_policy == "inf" else self.nan_code & ~sign_bit
+                inf_code = np.where(neg, mag | sign_bit, mag)
+            code = np.where(inf, inf_code, code)
         if np.any(nan):
             if self.has_nan:
                 nan_code = self.nan_code
@@ -325,7 +357,78 @@ class FloatFormat(Format):
                 raise NumericsError(f"values encoded to {self} must not be NaN: the format has no NaN")
             else:
                 code = np.where(nan, 0, code)
-        return code.astype(code_dtype(self.bits))
+        return np.asarray(code).astype(code_dtype(self.bits))
+
+    @property
+    def _range_text(self) -> str:
+        return f"±{self.max:g}" if self.min == -self.max else f"{self.min:g}..{self.max:g}"
+
+    def _side_max_code(self, side: int) -> int:
+        """Code of the largest-magnitude finite value of sign ``side`` (+1 or -1)."""
+        if self.neg_zero_value is not None and (self.neg_zero_value > 0) == (side > 0) \
+                and abs(self.neg_zero_value) > self._regular_max:
+            return 1 << (self.bits - 1)
+        return self._regular_max_code | (0 if side > 0 else 1 << (self.bits - 1))
+
+    def _encode_grid(self, x: np.ndarray, rounding: str, policy: str, seed) -> np.ndarray:
+        """Codes of finite ``x`` on the regular ExMy grid (non-finite entries: don't care)."""
+        neg = np.signbit(x)
+        a = np.abs(np.where(np.isfinite(x), x, 0.0))
+        m = self.man_bits
+        _, fexp = np.frexp(a)
+        e = np.maximum(fexp.astype(np.int64) - 1, self.emin)
+        s = np.ldexp(a, (m - e))
+        r = round_scaled(s, rounding, seed)
+        mag = np.ldexp(r, e - m)
+        over = mag > self._regular_max
+        code = self.magnitude_code(r, e)
+        if np.any(over):
+            if policy == "raise":
+                raise NumericsError(f"values encoded to {self} must be within {self._range_text}, "
+                                    f"not {float(x[over].flat[0])!r}")
+            if policy == "saturate":
+                code = np.where(over, self._regular_max_code, code)
+            elif policy == "inf":
+                code = np.where(over, self._top_field << m, code)
+            else:  # nan
+                code = np.where(over, self.nan_code & ~(np.int64(1) << (self.bits - 1)), code)
+        zero_mag = code == 0
+        code = np.where(neg, code | (np.int64(1) << (self.bits - 1)), code)
+        if not self.has_neg_zero:  # fnuz: negative zero -> +0
+            code = np.where(neg & zero_mag, 0, code)
+        if self.specials == "fnuz" and policy == "nan":
+            code = np.where(over, self.nan_code, code)  # NaN is the unsigned -0 code
+        return code
+
+    def _encode_table(self, x: np.ndarray, rounding: str, policy: str, seed) -> np.ndarray:
+        """Codes of finite ``x`` for the supernormal variant: nearest of all finite values (ties
+        to the even code / away from zero; "rtz": largest magnitude not above |x|), overflow
+        past half the last gap beyond the largest magnitude of each sign."""
+        sv, sc = _finite_table(self)
+        xv = np.where(np.isfinite(x), x, 0.0)
+        rng = rng_of(seed) if rounding == "stochastic" else None
+        code = nearest_in_table(sv, sc, np.clip(xv, sv[0], sv[-1]), rounding, rng)
+        over = np.zeros(xv.shape, dtype=bool)
+        for side, top, gap, top_code in ((1, sv[-1], sv[-1] - sv[-2], sc[-1]),
+                                         (-1, sv[0], sv[1] - sv[0], sc[0])):
+            d = side * (xv - top)  # distance beyond the largest magnitude of this sign (exact)
+            if rounding == "rne":
+                past = (d > gap / 2) | ((d == gap / 2) & (int(top_code) % 2 == 1))
+            elif rounding == "rna":
+                past = d >= gap / 2
+            elif rounding == "rtz":
+                past = np.zeros(d.shape, dtype=bool)
+            else:
+                past = (d > 0) & (rng.random(d.shape) < d / gap)
+            over |= past & (d > 0) & (np.sign(top) == side)
+        if np.any(over):
+            if policy == "raise":
+                raise NumericsError(f"values encoded to {self} must be within {self._range_text}, "
+                                    f"not {float(x[over].flat[0])!r}")
+            if policy == "nan":
+                code = np.where(over, np.where(xv < 0, self.nan_code | (1 << (self.bits - 1)), self.nan_code), code)
+            # saturate: the clipped nearest value is already the largest magnitude of its sign
+        return code.astype(np.int64)
 
     def to_ml_dtypes(self):
         import ml_dtypes
@@ -347,6 +450,19 @@ def _decode_table(fmt: FloatFormat) -> np.ndarray:
     table = fmt._decode_arith(fmt.all_codes())
     table.flags.writeable = False
     return table
+
+
+@lru_cache(maxsize=None)
+def _finite_table(fmt: FloatFormat) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted finite values, their codes) of a format of at most 16 bits, one zero (+0)."""
+    codes = fmt.all_codes().astype(np.int64)
+    vals = fmt.decode(codes)
+    keep = np.isfinite(vals) & ~((vals == 0) & np.signbit(vals))
+    order = np.argsort(vals[keep], kind="stable")
+    sv, sc = vals[keep][order], codes[keep][order]
+    sv.flags.writeable = False
+    sc.flags.writeable = False
+    return sv, sc
 
 
 @dataclass(frozen=True)
@@ -421,29 +537,45 @@ class ScaleFormat(Format):
         return (exp + self.bias).astype(code_dtype(self.bits))
 
     def encode(self, x, rounding: str = "rne", *, overflow: str = "default",
-               seed: int | None = None) -> np.ndarray:
-        """Round positive values to a power of two (in the linear domain: x in [2**e, 2**(e+1))
-        goes up when x >= 1.5 * 2**e, ties up, as ml_dtypes does; "rtz" rounds down); values
-        below 2**emin go to the smallest code, above max saturate ("raise" raises), zero,
-        negative and NaN inputs give the NaN code."""
+               seed=None) -> np.ndarray:
+        """Round positive values to a power of two and return their codes.
+
+        In the linear domain, as ml_dtypes does: x in [2**e, 2**(e+1)) goes up when
+        x >= 1.5 * 2**e ("rne" and "rna": ties up); "rtz" rounds down; "stochastic" goes up with
+        probability (x - 2**e) / 2**e (``seed``: int, numpy Generator or None).
+
+        Overflow (a finite value rounding above ``max``) and **+inf give the NaN code** under
+        the "default" and "nan" policies, as ml_dtypes' ``float8_e8m0fnu`` does: never a
+        plausible finite scale. "saturate" clamps both to ``max`` (2**127 for e8m0fnu); "raise"
+        raises. Zero, negative and NaN inputs give the NaN code (the format has no zero or
+        sign; "raise" raises). Positive values below ``2**emin`` round to the smallest code
+        (ml_dtypes agrees for values that are normal float32 numbers; it converts through
+        float32, so values below float32's range become 0 and then NaN there).
+        """
         check_rounding(rounding)
         check_overflow(overflow)
+        if overflow in ("inf", "wrap"):
+            raise FormatError(f"overflow must be 'default', 'saturate', 'nan' or 'raise' for {self}, not {overflow!r}")
         x = as_float64(x)
         bad = ~(x > 0)  # NaN, zero, negative
-        a = np.where(bad, 1.0, x)
+        inf = np.isposinf(x)
+        a = np.where(bad | inf, 1.0, x)
         mant, fexp = np.frexp(a)
         e = fexp.astype(np.int64) - 1
         if rounding in ("rne", "rna"):
             e = e + (mant >= 0.75)
         elif rounding == "stochastic":
-            rng = np.random.default_rng(seed)
-            e = e + (rng.random(a.shape) < (2 * mant - 1))
-        over = (e > self.emax) | np.isinf(a)
+            e = e + (rng_of(seed).random(a.shape) < (2 * mant - 1))
+        over = (e > self.emax) | inf
         if overflow == "raise" and np.any(over | bad):
-            raise NumericsError(f"values encoded to {self} must be positive and at most {self.max:g}")
-        e = np.clip(e, self.emin, self.emax)
+            bad_value = x[over | bad].flat[0]
+            raise NumericsError(f"values encoded to {self} must be positive and at most {self.max:g}, "
+                                f"not {float(bad_value)!r}")
+        e = np.clip(np.where(over, self.emax, e), self.emin, self.emax)
         code = (e + self.bias).astype(np.int64)
         code = np.where(bad, self.nan_code, code)
+        if overflow != "saturate":
+            code = np.where(over, self.nan_code, code)
         return code.astype(code_dtype(self.bits))
 
     def to_ml_dtypes(self):

@@ -89,6 +89,14 @@ class IntFormat(Format):
         """Exponent of the largest power of two <= max (MX: the element's emax)."""
         return math.floor(math.log2(self.max))
 
+    def all_codes(self) -> np.ndarray:
+        """Every code ``decode`` accepts, ascending (a symmetric format leaves out the code
+        2**(bits-1), which would mean -2**(bits-1))."""
+        codes = super().all_codes()
+        if self.symmetric:
+            codes = codes[codes != (1 << (self.bits - 1))]
+        return codes
+
     def to_int(self, codes) -> np.ndarray:
         """Codes -> the integers they hold (int64), range-checked."""
         c = self.check_codes(codes).astype(np.int64)

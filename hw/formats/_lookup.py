@@ -26,7 +26,8 @@ from statistics import NormalDist
 import numpy as np
 
 from ..errors import FormatError, NumericsError
-from ._base import Format, as_float64, check_overflow, check_rounding, code_dtype
+from ._base import (Format, as_float64, check_overflow, check_rounding, code_dtype,
+                    nearest_in_table, rng_of)
 
 __all__ = ["LookupFormat", "HybridFormat", "NF4", "SF4", "APOT4", "student_float_values",
            "BUILTIN_LOOKUPS"]
@@ -93,25 +94,8 @@ class LookupFormat(Format):
         order = np.argsort(table, kind="stable")
         sv = table[order]
         xv = np.clip(np.where(nan, 0.0, x), sv[0], sv[-1])
-        hi = np.clip(np.searchsorted(sv, xv, side="left"), 0, len(sv) - 1)
-        lo = np.clip(hi - 1, 0, len(sv) - 1)
-        exact = sv[hi] == xv
-        dlo, dhi = xv - sv[lo], sv[hi] - xv
-        if rounding == "rtz":
-            pick_hi = exact | (sv[hi] <= 0)
-        elif rounding == "stochastic":
-            rng = np.random.default_rng(seed)
-            gap = np.where(sv[hi] > sv[lo], sv[hi] - sv[lo], 1.0)
-            pick_hi = exact | (rng.random(xv.shape) < dlo / gap)
-        else:
-            tie = dlo == dhi
-            if rounding == "rne":
-                tie_hi = (order[hi] % 2) == 0
-            else:  # rna: larger magnitude
-                tie_hi = np.abs(sv[hi]) >= np.abs(sv[lo])
-            pick_hi = exact | (dhi < dlo) | (tie & tie_hi)
-        idx = np.where(pick_hi, hi, lo)
-        return order[idx].astype(code_dtype(self.bits))
+        rng = rng_of(seed) if rounding == "stochastic" else None
+        return nearest_in_table(sv, order, xv, rounding, rng).astype(code_dtype(self.bits))
 
 
 NF4 = LookupFormat("nf4", (

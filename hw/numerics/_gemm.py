@@ -17,6 +17,17 @@ C, then the chunk sums sequentially).
 
 Integer outputs (an N-bit accumulator that wraps or saturates) need integer operands; the
 accumulator holds the raw integer sum (its frac_bits must equal the operands' together).
+``overflow="wrap"`` is exact arithmetic modulo 2**bits for any operand widths and K (the
+exact slice terms are reduced modulo 2**64 before they are added).
+
+**Signed zero of an exact sum** (the rule the RTL follows too): an exactly-zero sum is -0 iff
+every one of its K product terms is -0 (K >= 1), +0 otherwise; this is IEEE 754 addition of the
+terms in any order in "rne", "rtz" and "rna" ((-0) + (-0) = -0, x + (-x) = +0). The float
+accumulation orders start from the first product (not from a +0 register), so they follow the
+same rule.
+
+Stochastic output rounding takes ``seed`` (an int, a numpy Generator, or None); see
+``hw.numerics._arith`` for the draw order and how LFSR-based RTL is checked against it.
 """
 from __future__ import annotations
 
@@ -27,19 +38,15 @@ import numpy as np
 
 from ..errors import FormatError, NumericsError
 from ..formats import BlockFormat, FloatFormat, Format, IntFormat, LookupFormat, parse
-from ._arith import round_exact, round_fraction, two_sum
+from ..formats._base import check_overflow, check_rounding, rng_of
+from ._arith import as_format, round_exact, round_fraction, two_sum
 
 __all__ = ["gemm", "dot", "operand_values", "exact_accumulator_width", "exact_sum_values"]
 
 _ORDERS = ("sequential", "tree", "chunked")
 
 
-def _fmt(f, what: str) -> Format:
-    if isinstance(f, str):
-        return parse(f)
-    if not isinstance(f, Format):
-        raise FormatError(f"{what} must be a format descriptor or name, not {f!r}")
-    return f
+_fmt = as_format
 
 
 def operand_values(codes, fmt: Format, scales=None, *, axis: int) -> np.ndarray:
@@ -84,7 +91,7 @@ def _max_magnitude(f: Format) -> Fraction:
 
 def _quantum(f: Format) -> Fraction:
     """Largest power of two of which every finite value of ``f`` is an integer multiple."""
-    if isinstance(f, (IntFormat, FloatFormat)):
+    if isinstance(f, IntFormat) or isinstance(f, FloatFormat) and f.neg_zero_value is None:
         return Fraction(f.min_subnormal)
     dens = [Fraction(float(v)).denominator for v in f.decode(f.all_codes()) if np.isfinite(v)]
     return Fraction(1, max(dens))
@@ -167,7 +174,8 @@ def _vecsum(terms: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
     return s, errs
 
 
-def _round_terms(terms: list[np.ndarray], out: Format, rounding: str, overflow: str) -> np.ndarray:
+def _round_terms(terms: list[np.ndarray], out: Format, rounding: str, overflow: str,
+                 rng: np.random.Generator) -> np.ndarray:
     """Codes of sum(terms) (exact float64 arrays) rounded once to ``out``.
 
     Two error-free TwoSum cascades give sum = s + c exactly wherever the second cascade's
@@ -177,10 +185,10 @@ def _round_terms(terms: list[np.ndarray], out: Format, rounding: str, overflow: 
     """
     s, errs = _vecsum(terms)
     if not errs:
-        return round_exact(s, 0.0, out, rounding, overflow=overflow)
+        return round_exact(s, 0.0, out, rounding, overflow=overflow, seed=rng)
     c, errs2 = _vecsum(errs)
     hi, lo = two_sum(s, c)
-    codes = round_exact(hi, lo, out, rounding, overflow=overflow)
+    codes = round_exact(hi, lo, out, rounding, overflow=overflow, seed=rng)
     if errs2:
         inexact = np.zeros(s.shape, dtype=bool)
         for e in errs2:
@@ -188,7 +196,7 @@ def _round_terms(terms: list[np.ndarray], out: Format, rounding: str, overflow: 
         idx = np.flatnonzero(inexact)
         flat = codes.ravel().copy()
         exact = [sum((Fraction(float(t.ravel()[i])) for t in terms), Fraction(0)) for i in idx]
-        flat[idx] = round_fraction(exact, out, rounding, overflow=overflow)
+        flat[idx] = round_fraction(exact, out, rounding, overflow=overflow, seed=rng)
         codes = flat.reshape(codes.shape)
     return codes
 
@@ -203,36 +211,28 @@ def _float_accumulate(a: np.ndarray, b: np.ndarray, acc: FloatFormat, order) -> 
         return rnd(s, e)
 
     kind, width = (order, None) if isinstance(order, str) else order
-    m, k = a.shape
-    n = b.shape[1]
+    k = a.shape[1]
+    width = k if kind == "sequential" else width
+
+    def chain(values):  # sequential sum from the first value (IEEE: -0 survives only -0 terms)
+        total = None
+        for v in values:
+            total = v if total is None else add(total, v)
+        return total
+
+    def tree(values):
+        level = list(values)
+        while len(level) > 1:
+            nxt = [add(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+            if len(level) % 2:
+                nxt.append(level[-1])
+            level = nxt
+        return level[0]
+
     with np.errstate(invalid="ignore", over="ignore"):
         prods = lambda j: rnd(a[:, j, None] * b[None, j, :])  # noqa: E731
-        if kind == "sequential":
-            total = np.zeros((m, n))
-            for j in range(k):
-                total = add(total, prods(j))
-            return total
-        if kind == "tree":
-            total = np.zeros((m, n))
-            for c0 in range(0, k, width):
-                level = [prods(j) for j in range(c0, min(c0 + width, k))]
-                while len(level) > 1:
-                    nxt = [add(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-                    if len(level) % 2:
-                        nxt.append(level[-1])
-                    level = nxt
-                total = add(total, level[0])
-            return total
-        chunks = []
-        for c0 in range(0, k, width):
-            part = np.zeros((m, n))
-            for j in range(c0, min(c0 + width, k)):
-                part = add(part, prods(j))
-            chunks.append(part)
-        total = np.zeros((m, n))
-        for part in chunks:
-            total = add(total, part)
-        return total
+        chunk = tree if kind == "tree" else chain
+        return chain(chunk(prods(j) for j in range(c0, min(c0 + width, k))) for c0 in range(0, k, width))
 
 
 def _check_order(order):
@@ -247,7 +247,8 @@ def _check_order(order):
 
 
 def gemm(a_codes, a_fmt, b_codes, b_fmt, out_fmt, accumulate="exact", rounding: str = "rne", *,
-         a_scales=None, b_scales=None, order="sequential", overflow: str = "default") -> np.ndarray:
+         a_scales=None, b_scales=None, order="sequential", overflow: str = "default",
+         seed=None) -> np.ndarray:
     """C = A @ B on codes, bit-exact.
 
     Parameters
@@ -255,15 +256,23 @@ def gemm(a_codes, a_fmt, b_codes, b_fmt, out_fmt, accumulate="exact", rounding: 
     a_codes : M x K codes of ``a_fmt``; b_codes : K x N codes of ``b_fmt`` (formats or names;
         lookup and hybrid formats through their values; mixed pairs such as INT4 x e4m3 allowed).
     out_fmt : format of C: a float format, or an integer accumulator (integer operands only;
-        frac_bits = a.frac_bits + b.frac_bits) that wraps (``overflow="wrap"``) or saturates.
+        frac_bits = a.frac_bits + b.frac_bits) that wraps (``overflow="wrap"``, exact modulo
+        2**bits) or saturates.
     accumulate : "exact" (one rounding) or a float format / name ("fp32", "fp16", "bf16")
         accumulated in ``order`` (see the module docstring).
+    rounding : rounding of the output, "rne", "rtz", "rna" or "stochastic" (validated for
+        integer outputs too, where an exact integer sum needs no rounding).
     a_scales, b_scales : scale codes of block formats: (M, K/bs) for A, (K/bs, N) for B.
+    seed : random source of ``rounding="stochastic"``: an int (same seed, same codes), a
+        numpy Generator, or None.
 
     Returns
     -------
-    M x N codes of ``out_fmt``.
+    M x N codes of ``out_fmt``. An exactly-zero sum is -0 iff all its K products are -0.
     """
+    check_rounding(rounding)
+    check_overflow(overflow)
+    rng = rng_of(seed) if rounding == "stochastic" else None
     a_fmt, b_fmt, out_fmt = _fmt(a_fmt, "a_fmt"), _fmt(b_fmt, "b_fmt"), _fmt(out_fmt, "out_fmt")
     a_codes, b_codes = np.asarray(a_codes), np.asarray(b_codes)
     if a_codes.ndim != 2 or b_codes.ndim != 2 or a_codes.shape[1] != b_codes.shape[0]:
@@ -277,26 +286,60 @@ def gemm(a_codes, a_fmt, b_codes, b_fmt, out_fmt, accumulate="exact", rounding: 
         if not isinstance(acc, FloatFormat):
             raise FormatError(f"accumulate must be 'exact' or a float format, not {accumulate!r}")
         vals = _float_accumulate(a, b, acc, _check_order(order))
-        return out_fmt.encode(vals, rounding, overflow=overflow)
+        return out_fmt.encode(vals, rounding, overflow=overflow, seed=rng)
     if isinstance(out_fmt, IntFormat):
         return _int_gemm(a, a_fmt, b, b_fmt, out_fmt, overflow)
     if not isinstance(out_fmt, FloatFormat):
         raise FormatError(f"out_fmt must be a float or integer format, not {out_fmt}")
     special = _special_results(a, b)
-    if special is not None:
-        a = np.where(np.isfinite(a), a, 0.0)
-        b = np.where(np.isfinite(b), b, 0.0)
-    codes = _round_terms(exact_sum_values(a, b, _operand_quantum(a_fmt), _operand_quantum(b_fmt)),
-                         out_fmt, rounding, overflow)
+    af = a if special is None else np.where(np.isfinite(a), a, 0.0)
+    bf = b if special is None else np.where(np.isfinite(b), b, 0.0)
+    codes = _round_terms(exact_sum_values(af, bf, _operand_quantum(a_fmt), _operand_quantum(b_fmt)),
+                         out_fmt, rounding, overflow, rng)
+    codes = _signed_zeros(codes, a, b, out_fmt)
     if special is not None:
         bad = special != 0
         codes = np.where(bad, out_fmt.encode(special, rounding, overflow=overflow), codes)
     return codes
 
 
+def _signed_zeros(codes: np.ndarray, a: np.ndarray, b: np.ndarray, out: Format) -> np.ndarray:
+    """``codes`` with -0 where the exact sum is zero and every product a[i,k]*b[k,j] is -0."""
+    if not out.has_neg_zero:
+        return codes
+    zero = out.decode(codes) == 0
+    if not zero.any():
+        return codes
+    rows, cols = np.flatnonzero(zero.any(axis=1)), np.flatnonzero(zero.any(axis=0))
+    sa, sb = a[rows], b[:, cols]
+    f = lambda m: m.astype(np.float64)  # noqa: E731
+    za, zb, na, nb = sa == 0, sb == 0, np.signbit(sa), np.signbit(sb)
+    # a product is -0 when one factor is zero and the signs differ (inf x 0 is NaN: special)
+    count = (f(za & na) @ f(~nb) + f(~za & na) @ f(zb & ~nb)
+             + f(za & ~na) @ f(nb) + f(~za & ~na) @ f(zb & nb))
+    neg_zero = np.zeros(codes.shape, dtype=bool)
+    neg_zero[np.ix_(rows, cols)] = count == a.shape[1]
+    return np.where(neg_zero & zero, out.encode(-0.0), codes)
+
+
 def _operand_quantum(fmt: Format) -> float | None:
     """The format's smallest step if every value is a multiple of it (float and int formats)."""
-    return float(fmt.min_subnormal) if isinstance(fmt, (FloatFormat, IntFormat)) else None
+    if isinstance(fmt, IntFormat) or isinstance(fmt, FloatFormat) and fmt.neg_zero_value is None:
+        return float(fmt.min_subnormal)
+    return None
+
+
+def _mod64(t: np.ndarray) -> np.ndarray:
+    """Exact float64 integers ``t`` (any magnitude) modulo 2**64, as uint64."""
+    mant, exp = np.frexp(np.abs(t))
+    m = np.ldexp(mant, 53).astype(np.uint64)  # |t| = m * 2**(exp - 53), m < 2**53
+    e = exp.astype(np.int64) - 53
+    small = e <= 0
+    out = np.where(small, np.abs(np.where(small, t, 0.0)).astype(np.uint64), np.uint64(0))
+    big = ~small & (e < 64)
+    shifted = np.left_shift(m, np.where(big, e, 0).astype(np.uint64))
+    out = np.where(big, shifted, out)
+    return np.where(t < 0, np.uint64(0) - out, out)
 
 
 def _int_gemm(a, a_fmt, b, b_fmt, out: IntFormat, overflow: str) -> np.ndarray:
@@ -305,31 +348,37 @@ def _int_gemm(a, a_fmt, b, b_fmt, out: IntFormat, overflow: str) -> np.ndarray:
     if out.frac_bits != a_fmt.frac_bits + b_fmt.frac_bits:
         raise FormatError(f"out_fmt frac_bits must be {a_fmt.frac_bits + b_fmt.frac_bits} (the operands' sum), "
                           f"not {out.frac_bits!r}")
+    if overflow not in ("default", "saturate", "wrap"):
+        raise FormatError(f"overflow must be 'wrap' or 'saturate' for an integer accumulator, not {overflow!r}")
     ai = np.ldexp(a, a_fmt.frac_bits)
     bi = np.ldexp(b, b_fmt.frac_bits)
     terms = exact_sum_values(ai, bi, 1.0, 1.0)
-    total = np.zeros(terms[0].shape, dtype=np.int64)
-    approx = np.zeros(terms[0].shape)
-    for t in terms:
-        total += t.astype(np.int64)  # each term is an exact integer < 2**63; int64 wraps mod 2**64
-        approx += t
+    total = np.zeros(terms[0].shape, dtype=np.uint64)  # the exact sum modulo 2**64
+    with np.errstate(over="ignore"):
+        for t in terms:
+            total += _mod64(t)
     if overflow == "wrap":
-        return out.from_int(total)
-    if overflow not in ("default", "saturate"):
-        raise FormatError(f"overflow must be 'wrap' or 'saturate' for an integer accumulator, not {overflow!r}")
+        return out.from_int((total & np.uint64((1 << out.bits) - 1)).astype(np.int64))
+    s, errs = _vecsum(terms)
+    approx = s + sum(errs) if errs else s  # within a few ulps of the exact sum
     lo, hi = out.min_int, out.max_int
-    sat = np.where(approx > 2.0 ** 62, hi, np.where(approx < -(2.0 ** 62), lo, np.clip(total, lo, hi)))
+    exact = total.view(np.int64)  # the exact sum wherever |sum| < 2**63
+    sat = np.where(approx > 2.0 ** 62, hi, np.where(approx < -(2.0 ** 62), lo, np.clip(exact, lo, hi)))
     return out.from_int(sat)
 
 
 def dot(a_codes, a_fmt, b_codes, b_fmt, out_fmt, accumulate="exact", rounding: str = "rne", *,
-        a_scales=None, b_scales=None, order="sequential", overflow: str = "default") -> np.ndarray:
-    """Dot products along the last axis of equally shaped code arrays (rows x K -> rows)."""
+        a_scales=None, b_scales=None, order="sequential", overflow: str = "default",
+        seed=None) -> np.ndarray:
+    """Dot products along the last axis of equally shaped code arrays (rows x K -> rows); the
+    parameters are those of ``gemm`` (one random generator serves every row)."""
+    check_rounding(rounding)
+    rng = rng_of(seed) if rounding == "stochastic" else None
     a_codes, b_codes = np.atleast_2d(a_codes), np.atleast_2d(b_codes)
     if a_codes.shape != b_codes.shape:
         raise NumericsError(f"dot operands must have the same shape, not {a_codes.shape} and {b_codes.shape}")
     out = [gemm(a_codes[i:i + 1], a_fmt, b_codes[i:i + 1].T, b_fmt, out_fmt, accumulate, rounding,
                 a_scales=None if a_scales is None else np.atleast_2d(a_scales)[i:i + 1],
                 b_scales=None if b_scales is None else np.atleast_2d(b_scales)[i:i + 1].T,
-                order=order, overflow=overflow)[0, 0] for i in range(a_codes.shape[0])]
+                order=order, overflow=overflow, seed=rng)[0, 0] for i in range(a_codes.shape[0])]
     return np.array(out, dtype=out[0].dtype)

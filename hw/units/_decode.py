@@ -3,7 +3,9 @@
 Every finite value a unit sees is represented as ``(-1)**sign * sig * 2**(shift + lsb_exp)``
 with an unsigned integer significand ``sig``, a non-negative integer ``shift`` and a constant
 ``lsb_exp`` of the format (``DecodeInfo``). Floats: ``sig`` is the significand with its hidden
-bit, ``shift = max(exp_field, 1) - 1``, ``lsb_exp = emin - man_bits``. Integers (and fixed
+bit, ``shift = max(exp_field, 1) - 1``, ``lsb_exp = emin - man_bits``; a supernormal variant's
+-0 code decodes to its extra value, ``sig << shift`` with the trailing zeros in ``shift`` (``sig``
+widened if the value needs more than M + 1 bits). Integers (and fixed
 point): sign/magnitude, ``shift = 0``, ``lsb_exp = -frac_bits``. Lookup formats: a ROM of the
 table's values as exact fixed-point integers (``shift = 0``, ``lsb_exp`` = the exponent of the
 finest bit any value uses). Block formats decode their element format (the scale is handled by
@@ -39,7 +41,8 @@ def operand_format(fmt, what: str = "format") -> Format:
     Raises
     ------
     UnitConfigError
-        For scale formats (E8M0), supernormal minifloats, or anything that is not a format.
+        For scale formats (E8M0), a supernormal minifloat whose extra value is not a multiple
+        of the format's smallest step, or anything that is not a format.
     """
     if isinstance(fmt, str):
         fmt = parse(fmt)
@@ -48,8 +51,19 @@ def operand_format(fmt, what: str = "format") -> Format:
     if not isinstance(fmt, (IntFormat, FloatFormat, LookupFormat)):
         raise UnitConfigError(f"{what} must be an integer, float, lookup or block format, not {fmt}")
     if isinstance(fmt, FloatFormat) and fmt.neg_zero_value is not None:
-        raise UnitConfigError(f"{what} must be a minifloat without a reassigned -0 code, not {fmt}")
+        q = Fraction(fmt.neg_zero_value) / Fraction(fmt.min_subnormal)
+        if q.denominator != 1:
+            raise UnitConfigError(f"{what} must have a -0 code value that is a multiple of its smallest "
+                                  f"step {fmt.min_subnormal!r}, not {fmt.neg_zero_value!r} ({fmt})")
     return fmt
+
+
+def _extra_sig_shift(fmt: FloatFormat) -> tuple[int, int]:
+    """(sig, shift) of the supernormal -0 code's value: |v| = sig << shift in units of the
+    smallest step, with as many trailing zeros as possible moved into ``shift``."""
+    q = abs(int(Fraction(fmt.neg_zero_value) / Fraction(fmt.min_subnormal)))
+    shift = (q & -q).bit_length() - 1
+    return q >> shift, shift
 
 
 @dataclass(frozen=True)
@@ -109,10 +123,16 @@ def decode_info(fmt) -> DecodeInfo:
         return DecodeInfo(fmt, max(1, mag.bit_length()), 0, -fmt.frac_bits, mag)
     if isinstance(fmt, FloatFormat):
         m = fmt.man_bits
-        top_field = fmt.max_code >> m
-        top_sig = (fmt.max_code & ((1 << m) - 1)) | (1 << m)
+        top = fmt._regular_max_code
+        top_field = top >> m
+        top_sig = (top & ((1 << m) - 1)) | (1 << m)
         shift_max = max(top_field, 1) - 1
-        return DecodeInfo(fmt, m + 1, shift_max, fmt.emin - m, top_sig << shift_max)
+        sig_bits, max_fixed = m + 1, top_sig << shift_max
+        if fmt.neg_zero_value is not None:  # supernormal: the -0 code's value
+            sig_x, shift_x = _extra_sig_shift(fmt)
+            sig_bits, shift_max = max(sig_bits, sig_x.bit_length()), max(shift_max, shift_x)
+            max_fixed = max(max_fixed, sig_x << shift_x)
+        return DecodeInfo(fmt, sig_bits, shift_max, fmt.emin - m, max_fixed)
     lsb = _lookup_lsb(fmt.values)
     ints = [int(Fraction(v) / Fraction(2) ** lsb) for v in fmt.values]
     mx = max(abs(i) for i in ints)
@@ -173,6 +193,10 @@ class OperandDecoder(wiring.Component):
                 m.d.comb += o.nan.eq(c[:bits - 1] == (1 << (bits - 1)) - 1)
             elif fmt.specials == "fnuz":
                 m.d.comb += o.nan.eq(c == (1 << (bits - 1)))
+            if fmt.neg_zero_value is not None:  # supernormal: the -0 code holds an extra value
+                sig_x, shift_x = _extra_sig_shift(fmt)
+                with m.If(c == (1 << (bits - 1))):
+                    m.d.comb += [o.sign.eq(int(fmt.neg_zero_value < 0)), o.sig.eq(sig_x), o.shift.eq(shift_x)]
         else:  # lookup: ROM of exact fixed-point values
             with m.Switch(c):
                 for code in range(fmt.code_count):
