@@ -77,6 +77,7 @@ signed_out = True
 async def rows_match_golden_model(dut) -> None:
     global signed_out
     meta = json.loads(open(os.environ["LOWBIT_META"]).read())
+    meta = {**meta["parameters"], "ports": meta["ports"]}  # the unit metadata sits under "parameters"
     signed_out = {p["name"]: p["signed"] for p in meta["ports"]}["o__payload"]
     rng = random.Random(7)
     rows = make_rows(meta, rng)
