@@ -43,7 +43,7 @@ from hw.nonlinear import batch_frexp, from_scale
 from hw.numerics import gemm
 from mapping import Checkpoint, Recipe
 
-from ._numerics import _quantize
+from ._numerics import _is_plain_float, _quantize
 from .errors import SimulationError
 
 __all__ = ["ForwardResult", "RecipeForward", "reference_forward", "calibrate", "dyadic_requantize"]
@@ -151,6 +151,14 @@ class _FloatBackend:
     def values(self, x) -> np.ndarray:
         return np.asarray(x, dtype=np.float64)
 
+    @staticmethod
+    def rows(x: np.ndarray, r0: int, r1: int) -> np.ndarray:
+        return x[r0:r1]
+
+    @staticmethod
+    def cat(parts: list[np.ndarray]) -> np.ndarray:
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+
     # ---- GEMMs -------------------------------------------------------------------------
     def _operand(self, q: Quantizer, x_nk: np.ndarray) -> _Operand:
         codes, fmt, block, outer = _quantize(q, np.asarray(x_nk, dtype=np.float64))
@@ -161,10 +169,19 @@ class _FloatBackend:
             self._weights[name] = self._operand(self.r.weights, self.c.tensors[name])
         return self._weights[name]
 
-    def _matmul(self, a: np.ndarray, b: _Operand) -> np.ndarray:
-        """a (M x K values) @ b (N x K operand).T on the golden GEMM, scales applied after."""
+    def _matmul(self, a: np.ndarray, b: _Operand, segs=None) -> np.ndarray:
+        """a (M x K values) @ b (N x K operand).T on the golden GEMM, scales applied after.
+
+        ``segs``: row ranges of independent sequences stacked in ``a``; a per-tensor activation
+        scale is then one scale per sequence (codes and per-row scales are stacked, one GEMM)."""
         r = self.r
-        ac, af, asc, aouter = _quantize(r.activations, np.asarray(a, dtype=np.float64))
+        a = np.asarray(a, dtype=np.float64)
+        if segs is None or len(segs) == 1 or r.activations.granularity != "tensor" or _is_plain_float(r.activations):
+            ac, af, asc, aouter = _quantize(r.activations, a)
+        else:
+            parts = [_quantize(r.activations, a[r0:r1]) for r0, r1 in segs]
+            ac, af, asc = np.concatenate([p[0] for p in parts]), parts[0][1], None
+            aouter = np.concatenate([np.full((r1 - r0, 1), float(p[3])) for p, (r0, r1) in zip(parts, segs)])
         bc, bf, bsc, bouter = b.codes, b.fmt, b.block, b.outer
         acc = r.accumulator
         codes = gemm(ac, af, bc.T, bf, acc, r.accumulate, a_scales=asc, b_scales=None if bsc is None else bsc.T,
@@ -177,13 +194,13 @@ class _FloatBackend:
             out = self._c(out * self._c(bo.T if bo.ndim else bo))
         return out
 
-    def linear(self, site: str, x: np.ndarray, name: str) -> np.ndarray:
+    def linear(self, site: str, x: np.ndarray, name: str, segs=None) -> np.ndarray:
         w = self.c.tensors[f"{name}.weight"]
         b = self.c.tensors.get(f"{name}.bias")
         if self.r is None:
             y = x @ w.T
             return self._rec(site, y if b is None else y + b)
-        y = self._matmul(x, self._weight(f"{name}.weight"))
+        y = self._matmul(x, self._weight(f"{name}.weight"), segs)
         return y if b is None else self._c(y + self._c(b))
 
     # ---- vector ops --------------------------------------------------------------------
@@ -302,10 +319,10 @@ class _FloatBackend:
             self.notes.append(note)
         return self._matmul(p, _Operand(codes, _F32, None, None))
 
-    def logits(self, h: np.ndarray) -> np.ndarray:
+    def logits(self, h: np.ndarray, segs=None) -> np.ndarray:
         if self.r is None:
             return h @ self.c.tensors["lm_head.weight"].T
-        return self._matmul(h, self._weight("lm_head.weight"))
+        return self._matmul(h, self._weight("lm_head.weight"), segs)
 
 
 # --------------------------------------------------------------------------- integer backend
@@ -401,6 +418,14 @@ class _IntBackend:
         """Dequantized values (measurement only: outside the integer path)."""
         return x.q.astype(np.float64) * np.asarray(x.scale, dtype=np.float64)
 
+    @staticmethod
+    def rows(x: _Int, r0: int, r1: int) -> _Int:
+        return _Int(x.q[r0:r1], x.scale)
+
+    @staticmethod
+    def cat(parts: list[_Int]) -> _Int:
+        return parts[0] if len(parts) == 1 else _Int(np.concatenate([p.q for p in parts], axis=0), parts[0].scale)
+
     def _weight(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         if name not in self._w:
             sc, codes = self.r.weights.quantize(self.c.tensors[name])
@@ -432,7 +457,7 @@ class _IntBackend:
         self._log("embed", "embed", ids, y)
         return _Int(y, s_out)
 
-    def linear(self, site: str, x: _Int, name: str) -> _Int:
+    def linear(self, site: str, x: _Int, name: str, segs=None) -> _Int:
         codes, s_w = self._weight(f"{name}.weight")
         if np.ndim(x.scale) or x.q.size and (x.q.min() < self.a_fmt.min_int or x.q.max() > self.a_fmt.max_int):
             raise SimulationError(f"GEMM input of {site} must be int8 with one scale, not {x.q.dtype} {np.shape(x.scale)}")
@@ -511,11 +536,19 @@ class _IntBackend:
 
 
 # --------------------------------------------------------------------------- the walk
-def _walk(ckpt: Checkpoint, B, ids: np.ndarray, start: int = 0, cache: list | None = None) -> ForwardResult:
-    """Run tokens ``ids`` at positions start.. through every layer of ``ckpt`` with backend ``B``;
-    ``cache`` (decoders) holds each layer's (K, V) of earlier tokens and is extended in place."""
+def _walk(ckpt: Checkpoint, B, seqs: list[np.ndarray], start: int = 0, cache: list | None = None
+          ) -> list[ForwardResult]:
+    """Run token sequences ``seqs`` (stacked: row-wise ops and GEMM weights are shared, each
+    sequence keeps its own activation scales and attention) at positions start.. through every
+    layer of ``ckpt`` with backend ``B``; ``cache`` (decoders, one sequence) holds each layer's
+    (K, V) of earlier tokens and is extended in place."""
     cfg = ckpt.config
-    positions = np.arange(start, start + len(ids)) + ckpt.position_offset
+    if cache is not None and len(seqs) != 1:
+        raise SimulationError(f"a KV cache must serve one sequence, not {len(seqs)}")
+    bounds = np.cumsum([0] + [len(s) for s in seqs])
+    segs = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+    ids = np.concatenate(seqs)
+    positions = np.concatenate([np.arange(start, start + len(s)) for s in seqs]) + ckpt.position_offset
     h = B.embed(ids, positions)
     if ckpt.family == "bert":
         h = B.norm("embed.norm", h, "embed.norm")
@@ -523,38 +556,43 @@ def _walk(ckpt: Checkpoint, B, ids: np.ndarray, start: int = 0, cache: list | No
     for i in range(cfg.n_layers):
         p = f"L{i}"
         x = h if ckpt.family == "bert" else B.norm(f"{p}.attn_norm", h, f"{p}.attn_norm")
-        q = B.linear(f"{p}.q", x, f"{p}.q")
-        k = B.linear(f"{p}.k", x, f"{p}.k")
-        v = B.linear(f"{p}.v", x, f"{p}.v")
+        q = B.linear(f"{p}.q", x, f"{p}.q", segs)
+        k = B.linear(f"{p}.k", x, f"{p}.k", segs)
+        v = B.linear(f"{p}.v", x, f"{p}.v", segs)
         if ckpt.family == "llama":
             q = B.rope(q, positions, cfg.n_heads)
             k = B.rope(k, positions, cfg.n_kv_heads)
-        keys, vals = B.kv(k, cfg.n_kv_heads), B.kv(v, cfg.n_kv_heads)
-        if cache is not None:
-            old = cache[i] if i < len(cache) else (None, None)
-            keys, vals = B.kv_concat(old[0], keys), B.kv_concat(old[1], vals)
-            if i < len(cache):
-                cache[i] = (keys, vals)
-            else:
-                cache.append((keys, vals))
-        a = B.linear(f"{p}.o", B.attention(f"{p}.attn", q, keys, vals, start), f"{p}.o")
+        ctx = []
+        for r0, r1 in segs:
+            keys, vals = B.kv(B.rows(k, r0, r1), cfg.n_kv_heads), B.kv(B.rows(v, r0, r1), cfg.n_kv_heads)
+            if cache is not None:
+                old = cache[i] if i < len(cache) else (None, None)
+                keys, vals = B.kv_concat(old[0], keys), B.kv_concat(old[1], vals)
+                if i < len(cache):
+                    cache[i] = (keys, vals)
+                else:
+                    cache.append((keys, vals))
+            ctx.append(B.attention(f"{p}.attn", B.rows(q, r0, r1), keys, vals, start))
+        a = B.linear(f"{p}.o", B.cat(ctx), f"{p}.o", segs)
         if ckpt.family == "bert":
             h = B.norm(f"{p}.attn_norm", B.add(f"{p}.attn_sum", h, a), f"{p}.attn_norm")
-            f = B.linear(f"{p}.down", B.act(f"{p}.act", B.linear(f"{p}.up", h, f"{p}.up")), f"{p}.down")
+            f = B.linear(f"{p}.down", B.act(f"{p}.act", B.linear(f"{p}.up", h, f"{p}.up", segs)), f"{p}.down", segs)
             h = B.norm(f"{p}.mlp_norm", B.add(f"{p}.mlp_sum", h, f), f"{p}.mlp_norm")
         else:
             h = B.add(f"{p}.attn_sum", h, a)
             x = B.norm(f"{p}.mlp_norm", h, f"{p}.mlp_norm")
             if ckpt.family == "llama":
-                m = B.glu(f"{p}.act", B.linear(f"{p}.gate", x, f"{p}.gate"), B.linear(f"{p}.up", x, f"{p}.up"))
+                m = B.glu(f"{p}.act", B.linear(f"{p}.gate", x, f"{p}.gate", segs), B.linear(f"{p}.up", x, f"{p}.up", segs))
             else:
-                m = B.act(f"{p}.act", B.linear(f"{p}.up", x, f"{p}.up"))
-            h = B.add(f"{p}.mlp_sum", h, B.linear(f"{p}.down", m, f"{p}.down"))
+                m = B.act(f"{p}.act", B.linear(f"{p}.up", x, f"{p}.up", segs))
+            h = B.add(f"{p}.mlp_sum", h, B.linear(f"{p}.down", m, f"{p}.down", segs))
         hidden.append(B.values(h))
-    if not cfg.decoder:
-        return ForwardResult(hidden, B.values(h))
-    h = B.norm("final_norm", h, "final_norm")
-    return ForwardResult(hidden, B.values(h), np.asarray(B.logits(h), dtype=np.float64))
+    last, logits = B.values(h), None
+    if cfg.decoder:
+        h = B.norm("final_norm", h, "final_norm")
+        last, logits = B.values(h), np.asarray(B.logits(h, segs), dtype=np.float64)
+    return [ForwardResult([x[r0:r1] for x in hidden], last[r0:r1], None if logits is None else logits[r0:r1])
+            for r0, r1 in segs]
 
 
 def _join(parts: list[ForwardResult]) -> ForwardResult:
@@ -564,20 +602,23 @@ def _join(parts: list[ForwardResult]) -> ForwardResult:
                          None if parts[0].logits is None else cat([p.logits for p in parts]))
 
 
-def _decode(ckpt: Checkpoint, B, ids: np.ndarray, prefill: int | None) -> ForwardResult:
-    """Encoders: one pass. Decoders: prefill ``prefill`` tokens (default half, at least one), then
-    decode the rest one token at a time through the KV cache."""
+def _decode(ckpt: Checkpoint, B, seqs: list[np.ndarray], prefill: int | None) -> list[ForwardResult]:
+    """Encoders: one stacked pass. Decoders, one sequence at a time: prefill ``prefill`` tokens
+    (default half, at least one), then decode the rest one token at a time through the KV cache."""
     if not ckpt.decoder:
-        return _walk(ckpt, B, ids)
-    n = len(ids)
-    p = max(1, (n + 1) // 2) if prefill is None else prefill
-    if not 1 <= p <= n:
-        raise SimulationError(f"prefill must be in 1..{n} tokens, not {p!r}")
-    cache: list = []
-    parts = [_walk(ckpt, B, ids[:p], 0, cache)]
-    for t in range(p, n):
-        parts.append(_walk(ckpt, B, ids[t:t + 1], t, cache))
-    return _join(parts)
+        return _walk(ckpt, B, seqs)
+    out = []
+    for ids in seqs:
+        n = len(ids)
+        p = max(1, (n + 1) // 2) if prefill is None else prefill
+        if not 1 <= p <= n:
+            raise SimulationError(f"prefill must be in 1..{n} tokens, not {p!r}")
+        cache: list = []
+        parts = _walk(ckpt, B, [ids[:p]], 0, cache)
+        for t in range(p, n):
+            parts += _walk(ckpt, B, [ids[t:t + 1]], t, cache)
+        out.append(_join(parts))
+    return out
 
 
 def _check_ids(ckpt: Checkpoint, ids) -> np.ndarray:
@@ -592,20 +633,28 @@ def _check_ids(ckpt: Checkpoint, ids) -> np.ndarray:
     return ids.astype(np.int64)
 
 
-def reference_forward(ckpt: Checkpoint, ids, *, prefill: int | None = None, cached: bool = True) -> ForwardResult:
-    """float64 forward of one token sequence. Decoders: ``cached=True`` runs prefill + decode
-    through the KV cache, ``cached=False`` recomputes every position in one causal pass."""
-    ids = _check_ids(ckpt, ids)
+def _as_seqs(ckpt: Checkpoint, ids) -> tuple[list[np.ndarray], bool]:
+    """(sequences, whether one sequence was given)."""
+    if isinstance(ids, (list, tuple)) and ids and not np.isscalar(ids[0]):
+        return [_check_ids(ckpt, x) for x in ids], False
+    return [_check_ids(ckpt, ids)], True
+
+
+def reference_forward(ckpt: Checkpoint, ids, *, prefill: int | None = None, cached: bool = True):
+    """float64 forward of one token sequence (or a list of them: a list of results).
+    Decoders: ``cached=True`` runs prefill + decode through the KV cache, ``cached=False``
+    recomputes every position in one causal pass."""
+    seqs, one = _as_seqs(ckpt, ids)
     B = _FloatBackend(ckpt, None)
-    return _decode(ckpt, B, ids, prefill) if cached else _walk(ckpt, B, ids)
+    out = _decode(ckpt, B, seqs, prefill) if cached else [r for s in seqs for r in _walk(ckpt, B, [s])]
+    return out[0] if one else out
 
 
 def calibrate(ckpt: Checkpoint, sequences) -> dict[str, float]:
     """max |x| of every op output of the float64 reference over ``sequences`` (static
     activation ranges for integer-only recipes)."""
     B = _FloatBackend(ckpt, None, record_amax=True)
-    for ids in sequences:
-        _walk(ckpt, B, _check_ids(ckpt, ids))
+    _walk(ckpt, B, [_check_ids(ckpt, ids) for ids in sequences])
     return dict(B.amax)
 
 
@@ -650,6 +699,10 @@ class RecipeForward:
         """(site, op, input dtypes, output dtype) of every op of the integer path so far."""
         return list(getattr(self._backend, "trace", []))
 
-    def run(self, ids, *, prefill: int | None = None) -> ForwardResult:
-        """Forward of one token sequence (decoders: prefill then decode through the KV cache)."""
-        return _decode(self.ckpt, self._backend, _check_ids(self.ckpt, ids), prefill)
+    def run(self, ids, *, prefill: int | None = None):
+        """Forward of one token sequence, or of a list of sequences (a list of results; encoders
+        stack them into shared GEMM calls, each keeping its own scales and attention).
+        Decoders: prefill then decode through the KV cache."""
+        seqs, one = _as_seqs(self.ckpt, ids)
+        out = _decode(self.ckpt, self._backend, seqs, prefill)
+        return out[0] if one else out
