@@ -1,5 +1,6 @@
-"""Bit-exact golden models of the I-BERT and I-ViT integer kernels (vectors README §4) and of the
-dyadic requantizer they sit between.
+"""Bit-exact golden models of the I-BERT and I-ViT integer kernels (vectors README §4), of the
+integer RMSNorm and SiLU/SwiGLU of LLMs (after I-LLM), and of the dyadic requantizer they sit
+between.
 
 Each kernel is a frozen dataclass holding the integer constants a hardware unit is configured
 with; ``forward(x_int)`` maps integers (rows x length, or one row) to integers. ``variant`` is
@@ -9,7 +10,7 @@ included) or ``"exact"`` (pure integer arithmetic where the reference used float
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from typing import Any, ClassVar, Mapping
 
@@ -19,13 +20,14 @@ from ..errors import NumericsError, UnitConfigError
 from ._intops import as_rows, isqrt_array, require_int, rshift_round, work_array
 
 __all__ = [
-    "VARIANTS", "KERNELS", "NonlinearKernel", "DyadicRequantizer", "IBertIntGELU",
+    "INT31", "VARIANTS", "KERNELS", "NonlinearKernel", "IntRMSNorm", "IntSiLU", "DyadicRequantizer", "IBertIntGELU",
     "IBertIntSoftmax", "IBertIntLayerNorm", "IViTShiftmax", "IViTShiftGELU", "IViTIntLayerNorm",
     "kernel", "ivit_exp_shift", "batch_frexp", "variant_differences",
 ]
 
 VARIANTS = ("reference", "exact")
-_INT31 = (1 << 31) - 1
+#: ``2**31 - 1``: the dividend of I-ViT's reciprocals and the clamp of its exp sums (README §4.4-4.6)
+INT31 = (1 << 31) - 1
 
 
 def _check_variant(variant: str) -> str:
@@ -62,9 +64,23 @@ def batch_frexp(ratio: float, max_bit: int = 31) -> tuple[int, int]:
 
 
 class NonlinearKernel:
-    """Common interface: ``name``, ``variant``, ``forward(x_int) -> int64``."""
+    """Common interface: ``name``, ``variant``, ``forward(x_int) -> int64``, and ``consts()``
+    (the inverse of ``kernel(name, consts)``)."""
 
     name: ClassVar[str]
+    #: consts key of a dataclass field whose name differs from it
+    _const_keys: ClassVar[dict[str, str]] = {}
+
+    def consts(self) -> dict[str, Any]:
+        """The ``consts`` mapping this kernel is built from: ``kernel(self.name, self.consts(),
+        variant=self.variant) == self``."""
+        out: dict[str, Any] = {}
+        for f in fields(self):  # type: ignore[arg-type]
+            v = getattr(self, f.name)
+            if not f.init or f.name == "variant" or (f.name == "s_out" and v is None):
+                continue
+            out[self._const_keys.get(f.name, f.name)] = list(v) if isinstance(v, tuple) else v
+        return out
 
     def forward(self, x_int: Any) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -116,10 +132,23 @@ class DyadicRequantizer(NonlinearKernel):
         k = cls.name
         M = require_int(consts, "multiplier", kernel=k, lo=0, hi=(1 << 32) - 1, rule="in [0, 2**32)")
         E = require_int(consts, "shift", kernel=k, lo=-32, hi=96, rule="in [-32, 96]")
-        bits = require_int(consts, "out_bit", kernel=k, lo=2, hi=32, rule="in [2, 32]") \
-            if "out_bit" in consts else 16
-        return cls(M, E, -(1 << (bits - 1)), (1 << (bits - 1)) - 1,
-                   str(consts.get("rounding", "half_even")), variant)
+        if "lo" in consts or "hi" in consts:
+            lo = require_int(consts, "lo", kernel=k)
+            hi = require_int(consts, "hi", kernel=k)
+        else:
+            bits = require_int(consts, "out_bit", kernel=k, lo=2, hi=32, rule="in [2, 32]") \
+                if "out_bit" in consts else 16
+            lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        return cls(M, E, lo, hi, str(consts.get("rounding", "half_even")), variant)
+
+    def consts(self) -> dict[str, Any]:
+        """``multiplier``, ``shift``, ``rounding`` and ``out_bit`` (a symmetric signed clamp
+        range) or ``lo``/``hi``."""
+        out: dict[str, Any] = {"multiplier": self.multiplier, "shift": self.shift, "rounding": self.rounding}
+        bits = self.hi.bit_length() + 1
+        if self.lo == -(1 << (bits - 1)) and self.hi == (1 << (bits - 1)) - 1:
+            return out | {"out_bit": bits}
+        return out | {"lo": self.lo, "hi": self.hi}
 
     def forward(self, x_int: Any) -> np.ndarray:
         x, one_d = as_rows(x_int, kernel=self.name, max_abs=1 << 62)
@@ -151,6 +180,10 @@ class IBertIntGELU(NonlinearKernel):
                 raise UnitConfigError(f"{self.name} constant {key} must be negative, not {getattr(self, key)!r}")
         if not 0 <= self.n <= 62:
             raise UnitConfigError(f"{self.name} constant n must be in [0, 62], not {self.n!r}")
+        if self.c_int > -(1 << self.n):
+            raise UnitConfigError(
+                f"{self.name} constant c_int must be at most -2**n = {-(1 << self.n)} (the erf "
+                f"polynomial must stay resolved after I-BERT's 2**n shift), not {self.c_int!r}")
 
     @classmethod
     def from_consts(cls, consts: Mapping[str, Any], variant: str = "reference") -> "IBertIntGELU":
@@ -321,8 +354,8 @@ class IViTShiftmax(NonlinearKernel):
     def forward(self, x_int: Any) -> np.ndarray:
         x, one_d = as_rows(x_int, kernel=self.name)
         e = ivit_exp_shift(x - x.max(axis=1, keepdims=True), self.x0_int, self.n)
-        total = np.minimum(e.sum(axis=1, keepdims=True), _INT31)
-        factor = _INT31 // total
+        total = np.minimum(e.sum(axis=1, keepdims=True), INT31)
+        factor = INT31 // total
         return _finish((e * factor) >> (32 - self.out_bit), one_d)
 
 
@@ -360,8 +393,8 @@ class IViTShiftGELU(NonlinearKernel):
         m = x.max(axis=1, keepdims=True)
         e = ivit_exp_shift(x - m, self.x0_int, self.n)
         e_m = ivit_exp_shift(-m, self.x0_int, self.n)
-        total = np.minimum(e + e_m, _INT31)
-        factor = _INT31 // total
+        total = np.minimum(e + e_m, INT31)
+        factor = INT31 // total
         sig = (e * factor) >> (32 - self.out_bit)
         return _finish(x * sig, one_d)
 
@@ -402,6 +435,7 @@ class IBertIntLayerNorm(NonlinearKernel):
     variant: str = "reference"
     max_bit: ClassVar[int] = 32
     name: ClassVar[str] = "ibert_int_layernorm"
+    _const_keys: ClassVar[dict[str, str]] = {"min_shift": "shift"}
 
     def __post_init__(self) -> None:
         _check_variant(self.variant)
@@ -493,14 +527,130 @@ class IViTIntLayerNorm(NonlinearKernel):
         if np.any(std == 0):
             bad = int(np.nonzero((std == 0).ravel())[0][0])
             raise NumericsError(f"{self.name} row variance must be positive, not 0 (constant row {bad})")
-        factor = _INT31 // std
+        factor = INT31 // std
         out = (y * factor) // 2 + np.array(self.bias_int, dtype=object)[None, :]
         return _finish(out, one_d)
 
 
+# --------------------------------------------------------------------------- LLM kernels
+@dataclass(frozen=True)
+class IntRMSNorm(NonlinearKernel):
+    """Integer RMSNorm in the form of I-ViT's IntLayerNorm without the centring (I-LLM's DI-Norm
+    computes the same statistic with an integer square root): ``var = sum(x^2) + eps_int``,
+    ``std = isqrt(var)`` (exact, one root bit per step in hardware), ``factor = (2^31-1) //
+    max(std, 1)``, ``out = floor(x * factor / 2)``.
+
+    Real output: ``out * s_mid`` with ``s_mid = sqrt(N) / 2^30`` (the RMS divides by N, the
+    integer variance does not); the affine weight is per channel (``s_out = s_mid * weight``) or
+    folded into the next linear layer, as I-LLM and SmoothQuant do. ``eps_int`` is the epsilon
+    in input units times N (``round(N * eps / s_in^2)``). ``|out| < 2^30``. An all-zero row gives
+    zeros. Both variants are the same integer function."""
+
+    N: int
+    eps_int: int = 0
+    variant: str = "reference"
+    name: ClassVar[str] = "int_rmsnorm"
+
+    def __post_init__(self) -> None:
+        _check_variant(self.variant)
+        if not 1 <= self.N <= (1 << 20):
+            raise UnitConfigError(f"{self.name} constant N must be in [1, 2**20], not {self.N!r}")
+        if not 0 <= self.eps_int < (1 << 62):
+            raise UnitConfigError(f"{self.name} constant eps_int must be in [0, 2**62), not {self.eps_int!r}")
+
+    @classmethod
+    def from_consts(cls, consts: Mapping[str, Any], variant: str = "reference") -> "IntRMSNorm":
+        k = cls.name
+        return cls(require_int(consts, "N", kernel=k, lo=1, hi=1 << 20, rule="in [1, 2**20]"),
+                   require_int(consts, "eps_int", kernel=k, lo=0, hi=(1 << 62) - 1, rule="in [0, 2**62)")
+                   if "eps_int" in consts else 0, variant)
+
+    def std_int(self, x: np.ndarray) -> np.ndarray:
+        """``isqrt(sum(x^2) + eps_int)`` of each row of ``x`` (object array), as a column."""
+        return isqrt_array((x ** 2).sum(axis=1, keepdims=True) + self.eps_int)
+
+    def forward(self, x_int: Any) -> np.ndarray:
+        x, one_d = as_rows(x_int, kernel=self.name)
+        if x.shape[1] != self.N:
+            raise NumericsError(f"{self.name} row length must equal N = {self.N}, not {x.shape[1]}")
+        factor = INT31 // np.maximum(self.std_int(x), 1)
+        return _finish((x * factor) // 2, one_d)
+
+
+@dataclass(frozen=True)
+class IntSiLU(NonlinearKernel):
+    """Integer SiLU ``x * sigmoid(x)`` and SwiGLU ``SiLU(gate) * up``, element-wise, in the style of
+    I-LLM's DI-SwiGLU (a shift-based exponential and one integer division per element) with
+    I-ViT's exp by shifts (README §4.4, ``ivit_exp_shift``):
+
+    ``e = I(-|x|)``, ``e0 = I(0) = -x0 * 2^n``; ``num = e0`` if ``x > 0`` else ``e``;
+    ``d = max(0, bit_length(e0) - den_bits)``; ``sig = ((num >> d) << (out_bit - 1)) //
+    ((e + e0) >> d)`` (``sigmoid(x) * 2^(out_bit-1)``, in ``[0, 2^(out_bit-1)]``); ``y = x * sig``,
+    SwiGLU ``y = gate * sig * up``. Dropping ``d`` low bits keeps the divisor at ``den_bits + 1``
+    bits whatever the scale, so the divider's width (and the unit's timing) is fixed.
+
+    ``x0_int = floor(-1 / s_in)`` (float32, as I-ViT); real output ``y * s_in / 2^(out_bit-1)``
+    (SwiGLU: times ``s_up``). Both variants are the same integer function."""
+
+    x0_int: int
+    n: int = 15
+    out_bit: int = 16
+    den_bits: int = 16
+    variant: str = "reference"
+    name: ClassVar[str] = "int_silu"
+
+    def __post_init__(self) -> None:
+        _check_variant(self.variant)
+        for key, lo, hi, rule in (("x0_int", -(1 << 20), -1, "in [-2**20, -1]"), ("n", 1, 31, "in [1, 31]"),
+                                  ("out_bit", 2, 31, "in [2, 31]"), ("den_bits", 2, 31, "in [2, 31]")):
+            v = getattr(self, key)
+            if not lo <= v <= hi:
+                raise UnitConfigError(f"{self.name} constant {key} must be {rule}, not {v!r}")
+
+    @classmethod
+    def from_consts(cls, consts: Mapping[str, Any], variant: str = "reference") -> "IntSiLU":
+        k = cls.name
+        opt = {key: require_int(consts, key, kernel=k, lo=lo, hi=31, rule=f"in [{lo}, 31]")
+               for key, lo in (("n", 1), ("out_bit", 2), ("den_bits", 2)) if key in consts}
+        return cls(require_int(consts, "x0_int", kernel=k, lo=-(1 << 20), hi=-1, rule="in [-2**20, -1]"),
+                   **opt, variant=variant)
+
+    @property
+    def e0(self) -> int:
+        """``I(0) = -x0 * 2^n``: the exponential's 1.0."""
+        return -self.x0_int << self.n
+
+    @property
+    def drop(self) -> int:
+        """Low bits dropped from numerator and divisor: ``max(0, bit_length(e0) - den_bits)``."""
+        return max(0, self.e0.bit_length() - self.den_bits)
+
+    def sigmoid(self, x_int: Any) -> np.ndarray:
+        """``sigmoid(x) * 2^(out_bit-1)`` as integers (same shape as the rows of ``x_int``)."""
+        x, one_d = as_rows(x_int, kernel=self.name)
+        return _finish(self._sig(x), one_d)
+
+    def _sig(self, x: np.ndarray) -> np.ndarray:
+        e = ivit_exp_shift(-np.abs(x), self.x0_int, self.n)
+        num = np.where(x > 0, self.e0, e)
+        return ((num >> self.drop) << (self.out_bit - 1)) // ((e + self.e0) >> self.drop)
+
+    def forward(self, x_int: Any) -> np.ndarray:
+        x, one_d = as_rows(x_int, kernel=self.name)
+        return _finish(x * self._sig(x), one_d)
+
+    def swiglu(self, gate_int: Any, up_int: Any) -> np.ndarray:
+        """``gate * sig(gate) * up`` element-wise (same shapes; ``up`` any integers below 2^31)."""
+        g, one_d = as_rows(gate_int, kernel=self.name)
+        u, _ = as_rows(up_int, kernel=self.name)
+        if g.shape != u.shape:
+            raise NumericsError(f"{self.name} up must have the shape of gate {g.shape}, not {u.shape}")
+        return _finish(g * self._sig(g) * u, one_d)
+
+
 KERNELS: dict[str, type] = {cls.name: cls for cls in (
     IBertIntGELU, IBertIntSoftmax, IBertIntLayerNorm, IViTShiftmax, IViTShiftGELU,
-    IViTIntLayerNorm, DyadicRequantizer)}
+    IViTIntLayerNorm, IntRMSNorm, IntSiLU, DyadicRequantizer)}
 
 
 def kernel(name: str, consts: Mapping[str, Any], *, variant: str = "reference") -> NonlinearKernel:
@@ -509,7 +659,8 @@ def kernel(name: str, consts: Mapping[str, Any], *, variant: str = "reference") 
     Parameters
     ----------
     name : one of ``KERNELS`` (``ibert_int_gelu``, ``ibert_int_softmax``, ``ibert_int_layernorm``,
-        ``ivit_shiftmax``, ``ivit_shiftgelu``, ``ivit_int_layernorm``, ``dyadic_requant``).
+        ``ivit_shiftmax``, ``ivit_shiftgelu``, ``ivit_int_layernorm``, ``int_rmsnorm``,
+        ``int_silu``, ``dyadic_requant``).
     consts : mapping of the integer constants (float descriptors such as ``s_out`` are ignored
         by the integer path).
     variant : ``"reference"`` (reproduces the reference implementation) or ``"exact"``.

@@ -225,7 +225,13 @@ def test_constant_row_layernorm_exact_is_an_error() -> None:
     ("ivit_shiftmax", {"x0_int": 2.5}, "ivit_shiftmax constant x0_int must be an integer, not 2.5"),
     ("ivit_int_layernorm", {"bias_int": []}, "ivit_int_layernorm constant bias_int must be a non-empty list of integers, not []"),
     ("softmax", {}, "kernel name must be one of ['dyadic_requant', 'ibert_int_gelu', 'ibert_int_layernorm', "
-                    "'ibert_int_softmax', 'ivit_int_layernorm', 'ivit_shiftgelu', 'ivit_shiftmax'], not 'softmax'"),
+                    "'ibert_int_softmax', 'int_rmsnorm', 'int_silu', 'ivit_int_layernorm', 'ivit_shiftgelu', "
+                    "'ivit_shiftmax'], not 'softmax'"),
+    ("ibert_int_gelu", {"b_int": -26, "c_int": -693, "shift_int": -1},  # I-BERT's constants at s_in = 0.1
+     "ibert_int_gelu constant c_int must be at most -2**n = -16384 (the erf polynomial must stay resolved "
+     "after I-BERT's 2**n shift), not -693"),
+    ("int_rmsnorm", {"N": 0}, "int_rmsnorm constant N must be in [1, 2**20], not 0"),
+    ("int_silu", {"x0_int": -5, "den_bits": 1}, "int_silu constant den_bits must be in [2, 31], not 1"),
 ])
 def test_constants_out_of_range(name: str, consts: dict, message: str) -> None:
     with pytest.raises(UnitConfigError) as info:
@@ -268,3 +274,99 @@ def test_kernel_is_callable_like_forward() -> None:
     k = from_scale("ibert_int_gelu", 0.01)
     x = np.array([[-300, -1, 0, 1, 300]])
     np.testing.assert_array_equal(k(x), k.forward(x))
+
+
+# ------------------------------------------------------------------ constants round trip, scale rules
+@pytest.mark.parametrize("name,s_in,extra", [
+    ("ibert_int_gelu", 0.001, {}), ("ibert_int_softmax", 0.01, {}), ("ivit_shiftmax", 0.05, {"out_bit": 16}),
+    ("ivit_shiftgelu", 0.02, {}), ("int_silu", 0.03, {}), ("int_rmsnorm", 0.01, {"length": 8, "eps": 1e-5}),
+    ("ibert_int_layernorm", 0.1, {"weight": [1.0, 2.0], "bias": [0.0, 0.5]}),
+    ("ivit_int_layernorm", 0.1, {"weight": [1.0, 2.0], "bias": [0.0, 0.5]}),
+])
+@pytest.mark.parametrize("variant", ["reference", "exact"])
+def test_consts_round_trip(name: str, s_in: float, extra: dict, variant: str) -> None:
+    k = from_scale(name, s_in, variant=variant, **extra)
+    assert kernel(name, k.consts(), variant=variant) == k
+
+
+def test_requantizer_consts_round_trip() -> None:
+    for r in (DyadicRequantizer.from_scale(0.3, 0.01, bits=8), DyadicRequantizer(5, 3, -7, 100, "floor")):
+        assert kernel("dyadic_requant", r.consts(), variant=r.variant) == r
+
+
+def test_ibert_gelu_rejects_scales_its_derivation_does_not_cover() -> None:
+    """Above s_in ~ 0.0206, |c_int| < 2**14: after I-BERT's 2**14 shift the erf polynomial is -1, 0
+    or 1 and the output error grows with x (max error 290 on outputs of 12.8 at s_in = 0.1)."""
+    with pytest.raises(UnitConfigError) as info:
+        consts_from_scale("ibert_int_gelu", 0.1)
+    assert str(info.value) == ("ibert_int_gelu input scale must give c_int <= -2**14 (I-BERT's erf polynomial "
+                               "stays resolved after its 2**14 shift: s_in up to about 0.0206), not 0.1 (c_int = -693)")
+    assert consts_from_scale("ibert_int_gelu", 0.0205)["c_int"] <= -(1 << 14)
+    with pytest.raises(UnitConfigError):
+        consts_from_scale("ibert_int_gelu", 0.0207)
+
+
+# ------------------------------------------------------------------ RMSNorm and SiLU, from their definitions
+def test_rmsnorm_against_exact_integers() -> None:
+    rng = np.random.default_rng(11)
+    x = rng.integers(-(1 << 15), 1 << 15, size=(20, 33))
+    x[0] = 0  # all-zero row: zeros, no error
+    x[1] = 0
+    x[1, 5] = -(1 << 15)  # one element holds the whole norm: |out| just below 2**30
+    k = kernel("int_rmsnorm", {"N": 33, "eps_int": 7})
+    y = k.forward(x)
+    for row, out in zip(x, y):
+        std = max(math.isqrt(sum(int(v) ** 2 for v in row) + 7), 1)
+        assert out.tolist() == [(int(v) * (((1 << 31) - 1) // std)) // 2 for v in row]
+    assert np.all(y[0] == 0) and abs(int(y[1, 5])) < (1 << 30)
+    s_mid = consts_from_scale("int_rmsnorm", 0.01, length=33)["s_mid"]
+    ref = x[2:] / np.sqrt(np.mean(x[2:].astype(np.float64) ** 2, axis=1, keepdims=True))
+    np.testing.assert_allclose(y[2:] * s_mid, ref, atol=1e-3)
+
+
+def test_rmsnorm_eps_and_errors() -> None:
+    c = consts_from_scale("int_rmsnorm", 0.01, length=64, eps=1e-5)
+    assert c["eps_int"] == round(64 * 1e-5 / float(np.float32(0.01)) ** 2) and c["N"] == 64
+    assert len(consts_from_scale("int_rmsnorm", 0.01, weight=[1.0, 0.5, 2.0])["s_out"]) == 3
+    with pytest.raises(NumericsError, match=r"^int_rmsnorm row length must equal N = 4, not 3$"):
+        kernel("int_rmsnorm", {"N": 4}).forward([[1, 2, 3]])
+    with pytest.raises(UnitConfigError, match=r"^int_rmsnorm needs length \(or weight\) with 1 to 2\*\*20 channels, not None$"):
+        consts_from_scale("int_rmsnorm", 0.01)
+
+
+def _silu_by_definition(k, v: int) -> int:
+    """SiLU of one integer from IntSiLU's docstring, with the exp from README §4.4 literally."""
+    a = -abs(v)
+    t = a + (a >> 1) - (a >> 4)
+    t = max(t, k.n * k.x0_int)
+    q, r = t // k.x0_int, t - k.x0_int * (t // k.x0_int)
+    base, sh = r - 2 * k.x0_int, k.n - 1 - q
+    e = base << sh if sh >= 0 else base >> -sh
+    e0 = -k.x0_int << k.n
+    num = e0 if v > 0 else e
+    d = max(0, e0.bit_length() - k.den_bits)
+    return v * (((num >> d) << (k.out_bit - 1)) // ((e + e0) >> d))
+
+
+@pytest.mark.parametrize("s_in,x_bits", [(0.1, 8), (0.01, 16), (0.5, 8), (3e-4, 20)])
+def test_silu_against_its_definition(s_in: float, x_bits: int) -> None:
+    k = from_scale("int_silu", s_in)
+    rng = np.random.default_rng(x_bits)
+    x = rng.integers(-(1 << (x_bits - 1)), 1 << (x_bits - 1), size=200)
+    x[:3] = [0, 1, -1]
+    y = k.forward(x)
+    assert y.tolist() == [_silu_by_definition(k, int(v)) for v in x]
+    sig = k.sigmoid(x)
+    assert sig[0] == 1 << (k.out_bit - 2) and sig.min() >= 0 and sig.max() <= 1 << (k.out_bit - 1)
+    # sigmoid(x) + sigmoid(-x) = 1 up to the two floors of the integer division
+    assert np.all(np.abs(k.sigmoid(x) + k.sigmoid(-x) - (1 << (k.out_bit - 1))) <= 2)
+
+
+def test_swiglu_is_silu_times_up() -> None:
+    k = from_scale("int_silu", 0.05)
+    rng = np.random.default_rng(4)
+    g = rng.integers(-128, 128, size=(3, 40))
+    u = rng.integers(-128, 128, size=(3, 40))
+    np.testing.assert_array_equal(k.swiglu(g, u), k.forward(g) * u)
+    with pytest.raises(NumericsError, match=r"^int_silu up must have the shape of gate \(3, 40\), not \(3, 39\)$"):
+        k.swiglu(g, u[:, 1:])

@@ -174,9 +174,13 @@ def test_divider_against_python() -> None:
 
 @pytest.mark.parametrize("build,message", [
     (lambda: ShiftmaxUnit(x_bits=8, length=0, x0_int=-4), "length must be in [1, 4096], not 0"),
-    (lambda: ShiftmaxUnit(x_bits=8, length=4, x0_int=4), "x0_int must be in [-65536, -1], not 4"),
+    (lambda: ShiftmaxUnit(x_bits=8, length=4, x0_int=4),
+     "ivit_shiftmax constant x0_int must be in [-2**20, -1], not 4"),  # the kernel's rule
     (lambda: ShiftGELUUnit(x_bits=30, length=4, x0_int=-4), "x_bits must be in [2, 24], not 30"),
-    (lambda: IntGELUUnit(x_bits=8, b_int=-3, c_int=5, shift_int=-1), "c_int must be in [-281474976710656, -1], not 5"),
+    (lambda: IntGELUUnit(x_bits=8, b_int=-3, c_int=5, shift_int=-1), "ibert_int_gelu constant c_int must be negative, not 5"),
+    (lambda: IntGELUUnit(x_bits=8, b_int=-26, c_int=-693, shift_int=-1),  # s_in = 0.1
+     "ibert_int_gelu constant c_int must be at most -2**n = -16384 (the erf polynomial must stay resolved "
+     "after I-BERT's 2**n shift), not -693"),
     (lambda: IntLayerNormUnit(x_bits=8, length=3, bias_int=[1, 2]), "bias_int must have length 3, not 2"),
     (lambda: ShiftmaxUnit(x_bits=8, length=4, x0_int=-4, divider_bits_per_cycle=1.5),
      "divider_bits_per_cycle must be an integer, not 1.5"),

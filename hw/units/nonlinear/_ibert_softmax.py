@@ -9,11 +9,10 @@ from __future__ import annotations
 from fractions import Fraction
 
 from amaranth import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import memory, stream, wiring
-from amaranth.lib.wiring import In, Out
 
 from ...errors import UnitConfigError
-from ...nonlinear import IBertIntSoftmax
+from ...nonlinear import kernel
+from ._base import RowUnit
 from ._common import (IterativeDivider, RowTiming, check_int, divider_cycles, signed_bits,
                       unsigned_bits)
 
@@ -46,7 +45,7 @@ def ibert_softmax_timing(length: int, *, dividend_width: int, divider_bits_per_c
     return RowTiming(cycles_per_row=first + length, latency_cycles=first)
 
 
-class IBertSoftmaxUnit(wiring.Component):
+class IBertSoftmaxUnit(RowUnit):
     """Streaming I-BERT IntSoftmax (exact) over rows of ``length`` signed ``x_bits``-bit integers.
 
     Parameters (keyword-only)
@@ -59,63 +58,46 @@ class IBertSoftmaxUnit(wiring.Component):
     divider_bits_per_cycle : quotient bits retired per cycle by the dividers.
     """
 
+    kernel_name = "ibert_int_softmax"
+    function = "softmax"
+    row_timing = staticmethod(ibert_softmax_timing)
+    timing_params = ("dividend_width", "divider_bits_per_cycle")
+    max_x_bits = 32
+
     def __init__(self, *, x_bits: int, length: int, x0_int: int, b_int: int, c_int: int,
                  exp_sf: float, act_sf16: float, n: int = 30, out_bit: int = 8,
                  divider_bits_per_cycle: int = 1) -> None:
-        self._x_bits = check_int("x_bits", x_bits, 2, 32)
-        self._length = check_int("length", length, 1, 4096)
-        self._x0 = check_int("x0_int", x0_int, -(1 << 24), -1)
-        self._b = check_int("b_int", b_int, 1, 1 << 24)
-        self._c = check_int("c_int", c_int, 1, 1 << 40)
-        self._n = check_int("n", n, 0, 40)
-        self._out_bit = check_int("out_bit", out_bit, 1, 16)
+        k = kernel(self.kernel_name, {"x0_int": x0_int, "b_int": b_int, "c_int": c_int, "exp_sf": exp_sf,
+                                      "act_sf16": act_sf16, "n": n, "out_bit": out_bit}, variant="exact")
+        self._x0 = check_int("x0_int", k.x0_int, -(1 << 24), -1)
+        self._b = check_int("b_int", k.b_int, 1, 1 << 24)
+        self._c = check_int("c_int", k.c_int, 1, 1 << 40)
+        self._n, self._out_bit = k.n, k.out_bit
         self._k = check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 64)
-        model = IBertIntSoftmax(self._x0, self._b, self._c, float(exp_sf), float(act_sf16),
-                                self._n, self._out_bit, "exact")  # validates exp_sf, act_sf16
-        self._exp_sf, self._act_sf16 = float(exp_sf), float(act_sf16)
-        self._M, self._E = model.multiplier, model.e_shift
-        self._num, self._p, self._wa = _constants(self._c, self._n, self._exp_sf)
+        self._M, self._E = k.multiplier, k.e_shift
+        self._num, self._p, self._wa = _constants(self._c, self._n, k.exp_sf)
         if self._wa > 256:
             raise UnitConfigError(f"requantisation dividend must be at most 256 bits, not {self._wa}")
         # e16 <= sum, so e16 * (2^32 // sum) <= 2^32 and y <= 2^out_bit (reached when sum | 2^32)
-        super().__init__({
-            "i": In(stream.Signature(signed(self._x_bits))),
-            "o": Out(stream.Signature(unsigned(self._out_bit + 1))),
-        })
+        super().__init__(k, x_bits=x_bits, length=length, out_shape=unsigned(self._out_bit + 1),
+                         options={"divider_bits_per_cycle": self._k})
 
-    x_bits = property(lambda self: self._x_bits, doc="input width in bits")
-    length = property(lambda self: self._length, doc="row length L")
-    divider_bits_per_cycle = property(lambda self: self._k, doc="divider radix in bits")
-
-    def params(self) -> dict:
-        """Elaboration parameters (for metadata and rebuilding)."""
-        return {"x_bits": self._x_bits, "length": self._length, "x0_int": self._x0,
-                "b_int": self._b, "c_int": self._c, "exp_sf": self._exp_sf,
-                "act_sf16": self._act_sf16, "n": self._n, "out_bit": self._out_bit,
-                "divider_bits_per_cycle": self._k}
-
-    def timing(self) -> RowTiming:
-        """``ibert_softmax_timing`` for this unit's parameters."""
-        return ibert_softmax_timing(self._length, dividend_width=self._wa,
-                                    divider_bits_per_cycle=self._k)
+    def timing_kwargs(self) -> dict:
+        """``dividend_width`` (from ``c_int`` and ``exp_sf``) and ``divider_bits_per_cycle``."""
+        return {"dividend_width": self._wa, "divider_bits_per_cycle": self._k}
 
     def elaborate(self, platform) -> Module:
         m = Module()
         L, xb, n, x0 = self._length, self._x_bits, self._n, self._x0
-        m.submodules.xbuf = xbuf = memory.Memory(shape=signed(xb), depth=L, init=[])
-        xw = xbuf.write_port()
-        xr = xbuf.read_port(domain="comb")
-        m.submodules.ebuf = ebuf = memory.Memory(shape=unsigned(15), depth=L, init=[])
-        ew = ebuf.write_port()
-        er = ebuf.read_port(domain="comb")
+        xw, xr = self.row_buffer(m, "xbuf", signed(xb))
+        ew, er = self.row_buffer(m, "ebuf", unsigned(15))
         m.submodules.div = div = IterativeDivider(dividend_width=self._wa,
                                                   divisor_width=unsigned_bits(self._num),
                                                   bits_per_cycle=self._k)
         m.submodules.fdiv = fdiv = IterativeDivider(dividend_width=33,
                                                     divisor_width=unsigned_bits(L * 32767),
                                                     bits_per_cycle=self._k)
-        idx = Signal(range(L))
-        last = idx == L - 1
+        idx, last = self.row_index(m)
         mx = Signal(signed(xb))
         total = Signal(unsigned(unsigned_bits(L * 32767)))
 
@@ -158,15 +140,8 @@ class IBertSoftmaxUnit(wiring.Component):
         m.d.comb += [outp.eq(er.data * fdiv.quotient), self.o.payload.eq(outp >> (32 - self._out_bit))]
 
         with m.FSM(name="phase"):
-            with m.State("LOAD"):
-                m.d.comb += self.i.ready.eq(1)
-                with m.If(self.i.valid):
-                    m.d.comb += [xw.addr.eq(idx), xw.data.eq(self.i.payload), xw.en.eq(1)]
-                    m.d.sync += mx.eq(Mux((idx == 0) | (self.i.payload > mx), self.i.payload, mx))
-                    m.d.sync += idx.eq(Mux(last, 0, idx + 1))
-                    with m.If(last):
-                        m.d.sync += total.eq(0)
-                        m.next = "ISSUE"
+            self.load_state(m, idx, last, wr=xw, next_state="ISSUE", on_element=self.running_max(idx, mx),
+                            on_last=[total.eq(0)])
             with m.State("ISSUE"):
                 m.d.comb += div.start.eq(1)
                 m.next = "REQUANT"
@@ -184,10 +159,5 @@ class IBertSoftmaxUnit(wiring.Component):
             with m.State("FACTOR"):
                 with m.If(fdiv.done):
                     m.next = "OUT"
-            with m.State("OUT"):
-                m.d.comb += self.o.valid.eq(1)
-                with m.If(self.o.ready):
-                    m.d.sync += idx.eq(Mux(last, 0, idx + 1))
-                    with m.If(last):
-                        m.next = "LOAD"
+            self.out_state(m, idx, last)
         return m

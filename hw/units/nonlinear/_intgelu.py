@@ -4,9 +4,10 @@ multiply ``x * (L + shift)`` (stage 2); one element per cycle with back-pressure
 from __future__ import annotations
 
 from amaranth import Module, Mux, Signal, signed
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
 
+from ...errors import UnitConfigError
+from ...nonlinear import kernel
+from ._base import RowUnit
 from ._common import RowTiming, check_int, signed_bits
 
 __all__ = ["IntGELUUnit", "intgelu_timing"]
@@ -21,7 +22,7 @@ def intgelu_timing(length: int) -> RowTiming:
     return RowTiming(cycles_per_row=length, latency_cycles=INTGELU_STAGES)
 
 
-class IntGELUUnit(wiring.Component):
+class IntGELUUnit(RowUnit):
     """Streaming I-BERT IntGELU on signed ``x_bits``-bit integers.
 
     Parameters (keyword-only)
@@ -34,43 +35,34 @@ class IntGELUUnit(wiring.Component):
     Ports: ``i`` (stream of signed(x_bits)), ``o`` (stream of signed ``x * (L + shift)``).
     """
 
+    kernel_name = "ibert_int_gelu"
+    function = "gelu"
+    row_timing = staticmethod(intgelu_timing)
+    max_x_bits = 32
+    max_length = 1 << 20  # element-wise: no row buffer
+
     def __init__(self, *, x_bits: int, b_int: int, c_int: int, shift_int: int, n: int = 14,
                  length: int = 1) -> None:
-        self._x_bits = check_int("x_bits", x_bits, 2, 32)
-        self._b = check_int("b_int", b_int, -(1 << 24), -1)
-        self._c = check_int("c_int", c_int, -(1 << 48), -1)
-        self._shift = check_int("shift_int", shift_int, -(1 << 32), -1)
-        self._n = check_int("n", n, 0, 62)
-        self._length = check_int("length", length, 1, 1 << 20)
+        k = kernel(self.kernel_name, {"b_int": b_int, "c_int": c_int, "shift_int": shift_int, "n": n})
+        if k.b_int < -(1 << 24):
+            raise UnitConfigError(f"b_int must be in [-16777216, -1], not {k.b_int!r}")
+        self._b, self._c, self._shift, self._n = k.b_int, k.c_int, k.shift_int, k.n
+        xb = check_int("x_bits", x_bits, 2, self.max_x_bits)
         poly_lo, poly_hi = self._c, self._b ** 2 + self._c
         self._poly_w = signed_bits(min(poly_lo, -poly_hi), max(poly_hi, -poly_lo))
         self._l_lo = min(poly_lo, -poly_hi) >> self._n
         self._l_hi = max(poly_hi, -poly_lo) >> self._n
         f_lo, f_hi = self._l_lo + self._shift, self._l_hi + self._shift
-        x_lo, x_hi = -(1 << (self._x_bits - 1)), (1 << (self._x_bits - 1)) - 1
+        x_lo, x_hi = -(1 << (xb - 1)), (1 << (xb - 1)) - 1
         corners = [a * b for a in (x_lo, x_hi) for b in (f_lo, f_hi)]
-        super().__init__({
-            "i": In(stream.Signature(signed(self._x_bits))),
-            "o": Out(stream.Signature(signed(signed_bits(min(corners), max(corners))))),
-        })
-
-    x_bits = property(lambda self: self._x_bits, doc="input width in bits")
-    length = property(lambda self: self._length, doc="row length used for timing")
-
-    def params(self) -> dict:
-        """Elaboration parameters (for metadata and rebuilding)."""
-        return {"x_bits": self._x_bits, "b_int": self._b, "c_int": self._c,
-                "shift_int": self._shift, "n": self._n, "length": self._length}
-
-    def timing(self) -> RowTiming:
-        """``intgelu_timing`` for this unit's length."""
-        return intgelu_timing(self._length)
+        super().__init__(k, x_bits=x_bits, length=length,
+                         out_shape=signed(signed_bits(min(corners), max(corners))))
 
     def elaborate(self, platform) -> Module:
         m = Module()
         x = self.i.payload
         # stage 1: L = floor(sign(x) * ((min(|x|, -b) + b)^2 + c) / 2^n)
-        mag = Signal(self._x_bits)
+        mag = Signal(self.x_bits)
         m.d.comb += mag.eq(Mux(x < 0, -x, x))
         clip = Signal(signed(signed_bits(self._b, -self._b)))
         m.d.comb += clip.eq(Mux(mag > -self._b, -self._b, mag) + self._b)
@@ -79,7 +71,7 @@ class IntGELUUnit(wiring.Component):
         signed_poly = Signal(signed(self._poly_w))
         m.d.comb += signed_poly.eq(Mux(x < 0, -poly, Mux(x == 0, 0, poly)))
         l1 = Signal(signed(signed_bits(self._l_lo, self._l_hi)))
-        x1 = Signal(signed(self._x_bits))
+        x1 = Signal(signed(self.x_bits))
         v1 = Signal()
         enable = Signal()
         m.d.comb += [enable.eq(~self.o.valid | self.o.ready), self.i.ready.eq(enable)]

@@ -8,19 +8,19 @@ from __future__ import annotations
 from typing import Sequence
 
 from amaranth import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import memory, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import Out
 
 from ...errors import UnitConfigError
+from ...nonlinear import INT31, VARIANTS, IViTIntLayerNorm, kernel
+from ._base import RowUnit
 from ._common import (IterativeDivider, RowTiming, check_int, divider_cycles, signed_bits,
                       unsigned_bits)
 
 __all__ = ["IntLayerNormUnit", "isqrt_steps", "layernorm_timing", "layernorm_divider_width"]
 
-_INT31 = (1 << 31) - 1
-NEWTON_ITERATIONS = 10
-NEWTON_START = 1 << 16
-#: smallest std the 10 Newton steps can return (2^16 halved 10 times)
+NEWTON_ITERATIONS = IViTIntLayerNorm.iterations
+NEWTON_START = IViTIntLayerNorm.k_init
+#: smallest std the Newton steps can return (the start value halved at every step)
 STD_MIN = NEWTON_START >> NEWTON_ITERATIONS
 
 
@@ -52,8 +52,8 @@ def layernorm_timing(length: int, *, x_bits: int, divider_bits_per_cycle: int = 
     (``layernorm_divider_width``)."""
     check_int("length", length, 1)
     check_int("x_bits", x_bits, 2, 24)
-    if variant not in ("reference", "exact"):
-        raise UnitConfigError(f"variant must be one of ('reference', 'exact'), not {variant!r}")
+    if variant not in VARIANTS:
+        raise UnitConfigError(f"variant must be one of {VARIANTS!r}, not {variant!r}")
     d = divider_cycles(layernorm_divider_width(x_bits, length),
                        check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 64))
     root = NEWTON_ITERATIONS * (d + 2) if variant == "reference" else isqrt_steps(x_bits, length) + 2
@@ -61,7 +61,7 @@ def layernorm_timing(length: int, *, x_bits: int, divider_bits_per_cycle: int = 
     return RowTiming(cycles_per_row=first + length, latency_cycles=first)
 
 
-class IntLayerNormUnit(wiring.Component):
+class IntLayerNormUnit(RowUnit):
     """Streaming I-ViT IntLayerNorm over rows of ``length`` signed ``x_bits``-bit integers.
 
     Parameters (keyword-only)
@@ -78,47 +78,29 @@ class IntLayerNormUnit(wiring.Component):
     exact variant ``row_error`` (high while the outputs of a zero-variance row are offered).
     """
 
+    kernel_name = "ivit_int_layernorm"
+    function = "layernorm"
+    row_timing = staticmethod(layernorm_timing)
+    timing_params = ("x_bits", "divider_bits_per_cycle", "variant")
+
     def __init__(self, *, x_bits: int, length: int, bias_int: Sequence[int],
                  divider_bits_per_cycle: int = 1, variant: str = "reference") -> None:
-        self._x_bits = check_int("x_bits", x_bits, 2, 24)
-        self._length = check_int("length", length, 1, 4096)
         if isinstance(bias_int, (str, bytes)) or not hasattr(bias_int, "__len__"):
             raise UnitConfigError(f"bias_int must be a sequence of integers, not {bias_int!r}")
-        bias = tuple(bias_int)
-        if len(bias) != self._length:
-            raise UnitConfigError(f"bias_int must have length {self._length}, not {len(bias)}")
-        self._bias = tuple(check_int("bias_int element", b, -(1 << 40), 1 << 40) for b in bias)
+        if len(bias_int) != length:
+            raise UnitConfigError(f"bias_int must have length {length}, not {len(bias_int)}")
+        k = kernel(self.kernel_name, {"bias_int": list(bias_int)}, variant=variant)
+        self._bias = k.bias_int
         self._k = check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 64)
-        if variant not in ("reference", "exact"):
-            raise UnitConfigError(f"variant must be one of ('reference', 'exact'), not {variant!r}")
         self._variant = variant
-        y_max = (1 << self._x_bits) - 1
+        xb = check_int("x_bits", x_bits, 2, self.max_x_bits)
+        y_max = (1 << xb) - 1
         std_min = STD_MIN if variant == "reference" else 1
-        prod_max = (y_max * (_INT31 // std_min)) >> 1
-        lo, hi = -prod_max - 1 + min(bias), prod_max + max(bias)
-        members = {
-            "i": In(stream.Signature(signed(self._x_bits))),
-            "o": Out(stream.Signature(signed(signed_bits(lo, hi)))),
-        }
-        if variant == "exact":
-            members["row_error"] = Out(1)
-        super().__init__(members)
-
-    x_bits = property(lambda self: self._x_bits, doc="input width in bits")
-    length = property(lambda self: self._length, doc="row length N")
-    bias_int = property(lambda self: self._bias, doc="per-channel integer bias")
-    divider_bits_per_cycle = property(lambda self: self._k, doc="divider radix in bits")
-    variant = property(lambda self: self._variant, doc="square root: 'reference' or 'exact'")
-
-    def params(self) -> dict:
-        """Elaboration parameters (for metadata and rebuilding)."""
-        return {"x_bits": self._x_bits, "length": self._length, "bias_int": list(self._bias),
-                "divider_bits_per_cycle": self._k, "variant": self._variant}
-
-    def timing(self) -> RowTiming:
-        """``layernorm_timing`` for this unit's parameters."""
-        return layernorm_timing(self._length, x_bits=self._x_bits, divider_bits_per_cycle=self._k,
-                                variant=self._variant)
+        prod_max = (y_max * (INT31 // std_min)) >> 1
+        lo, hi = -prod_max - 1 + min(self._bias), prod_max + max(self._bias)
+        super().__init__(k, x_bits=x_bits, length=length, out_shape=signed(signed_bits(lo, hi)),
+                         options={"divider_bits_per_cycle": self._k, "variant": variant},
+                         extra={"row_error": Out(1)} if variant == "exact" else None)
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -126,16 +108,12 @@ class IntLayerNormUnit(wiring.Component):
         sum_w, var_w, k_w = _widths(xb, L)
         div_w = layernorm_divider_width(xb, L)
         offset = 1 << (xb - 1)  # sum + offset * N >= 0
-        m.submodules.buf = buf = memory.Memory(shape=signed(xb), depth=L, init=[])
-        wr = buf.write_port()
-        rd = buf.read_port(domain="comb")
+        wr, rd = self.row_buffer(m, "buf", signed(xb))
         bias_w = signed_bits(min(self._bias + (0,)), max(self._bias + (0,)))
-        m.submodules.rom = rom = memory.Memory(shape=signed(bias_w), depth=L, init=self._bias)
-        rom_rd = rom.read_port(domain="comb")
+        _, rom_rd = self.row_buffer(m, "rom", signed(bias_w), init=self._bias)
         m.submodules.div = div = IterativeDivider(dividend_width=div_w, divisor_width=k_w,
                                                   bits_per_cycle=self._k)
-        idx = Signal(range(L))
-        last = idx == L - 1
+        idx, last = self.row_index(m)
         total = Signal(unsigned(sum_w))
         mean = Signal(signed(xb))
         var = Signal(unsigned(var_w))
@@ -160,14 +138,8 @@ class IntLayerNormUnit(wiring.Component):
         one = Signal(unsigned(2 * root_w))
 
         with m.FSM(name="phase"):
-            with m.State("LOAD"):
-                m.d.comb += self.i.ready.eq(1)
-                with m.If(self.i.valid):
-                    m.d.comb += [wr.addr.eq(idx), wr.data.eq(self.i.payload), wr.en.eq(1)]
-                    m.d.sync += [idx.eq(Mux(last, 0, idx + 1)),
-                                 total.eq(Mux(idx == 0, offset, total + offset) + self.i.payload)]
-                    with m.If(last):
-                        m.next = "MEAN_ISSUE"
+            self.load_state(m, idx, last, wr=wr, next_state="MEAN_ISSUE",
+                            on_element=[total.eq(Mux(idx == 0, offset, total + offset) + self.i.payload)])
             with m.State("MEAN_ISSUE"):
                 m.d.comb += [div.start.eq(1), div.dividend.eq(total), div.divisor.eq(L)]
                 m.next = "MEAN_WAIT"
@@ -207,15 +179,10 @@ class IntLayerNormUnit(wiring.Component):
                     with m.Else():
                         m.next = "NEWTON_ISSUE"
             with m.State("FACTOR_ISSUE"):
-                m.d.comb += [div.start.eq(1), div.dividend.eq(_INT31), div.divisor.eq(k)]
+                m.d.comb += [div.start.eq(1), div.dividend.eq(INT31), div.divisor.eq(k)]
                 m.next = "FACTOR_WAIT"
             with m.State("FACTOR_WAIT"):
                 with m.If(div.done):
                     m.next = "OUT"
-            with m.State("OUT"):
-                m.d.comb += self.o.valid.eq(1)
-                with m.If(self.o.ready):
-                    m.d.sync += idx.eq(Mux(last, 0, idx + 1))
-                    with m.If(last):
-                        m.next = "LOAD"
+            self.out_state(m, idx, last)
         return m
