@@ -13,8 +13,10 @@ buffering), Kt is a multiple of the array rows and of every block-scale size of 
 Loop orders: K is always innermost (partial sums stay in the accumulator buffer and each
 output tile is written once); "mnk" (M outer: the A tile is reused across N when K fits one
 tile) or "nmk" (N outer: the weight tile is reused across M when K fits). The cost of a
-candidate is its roofline estimate max(DRAM bytes / bandwidth, array cycles); ties go to fewer
-DRAM bytes, then fewer tiles. Array cycles come from the caller's ``compute_cycles`` function
+candidate is a pipelined roofline estimate from T (DRAM bytes / bandwidth), C (array cycles),
+the tile count and the DRAM latency (``_pipelined``: a double-buffered slot is busy for the
+latency + transfer + compute of its tile, so small tiles cannot hide the latency), compared to
+three significant digits; ties go to fewer DRAM bytes, then fewer tiles. Array cycles come from the caller's ``compute_cycles`` function
 (the array's ``tile_cycles``); if it is ``None`` only bytes are compared and the dataflow is
 the first one offered.
 """
@@ -46,6 +48,7 @@ class MapperLimits:
     v_bytes: int
     dram_bytes_per_cycle: float
     dataflows: tuple[str, ...] = ("ws", "os")
+    dram_latency_cycles: float = 0.0
     """dataflows of the array; "gemv" (a weight-streaming GEMV mode) is offered only to GEMMs
     with fewer rows of A (M) than the array has rows."""
 
@@ -163,6 +166,16 @@ def _edges(full: int, t: int) -> list[tuple[int, int]]:
     return [(t, q)] + ([(r, 1)] if r else [])
 
 
+def _pipelined(mem: float, cyc: float, tiles: int, latency: float) -> float:
+    """Cycles of ``tiles`` equal double-buffered steps taking ``mem`` transfer and ``cyc``
+    compute cycles in all: each step's period is the longer of its transfer, its compute and
+    half the round trip of a buffer slot (latency + transfer + compute over two slots); the
+    first load's latency and the shorter of the two phases of one step are exposed."""
+    t_mem, t_cyc = mem / tiles, cyc / tiles
+    period = max(t_mem, t_cyc, (latency + t_mem + t_cyc) / 2)
+    return tiles * period + min(t_mem, t_cyc) + latency
+
+
 def _map_gemm(op: GemmOp, recipe: Recipe, lim: MapperLimits, fn: ComputeCycles | None) -> GemmMapping:
     a, b = _bpe(recipe, op.a_role), _bpe(recipe, op.b_role)
     c = _bpe(recipe, op.c_role)
@@ -197,8 +210,8 @@ def _map_gemm(op: GemmOp, recipe: Recipe, lim: MapperLimits, fn: ComputeCycles |
                         continue
                     for df in (flows if fn is not None else flows[:1]):
                         cyc = _gemm_cycles(op, Mt, Kt, Nt, df, fn) if fn is not None else None
-                        est = max(mem, cyc) if cyc is not None else mem
-                        key = (est, rd + wr, tiles)
+                        est = _pipelined(mem, cyc, tiles, lim.dram_latency_cycles) if cyc is not None else mem
+                        key = (float(f"{est:.3g}"), rd + wr, tiles)  # within 3 digits: a tie
                         if best is None or key < best[0]:
                             best = (key, GemmMapping(op, Mt, Kt, Nt, order, df, a, b, c, rd, wr, cyc))
     if best is None:  # pragma: no cover - the smallest tile was checked above

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("reports.commands.report", "write a self-contained HTML report of sweep results"),
     "verilog": ("reports.commands.verilog", "write one unit (MAC, dot lane, MX dot, requantizer, ...) as Verilog + metadata JSON"),
     "cost": ("reports.commands.cost", "cost table of MAC units per format from their own RTL (area, energy, FPGA), or --reference"),
+    "accuracy": ("reports.commands.accuracy", "accuracy of recipes on a real Hugging Face checkpoint and text vs its float64 forward"),
 }
 
 

@@ -197,6 +197,12 @@ def run_steps(steps: list[Step], hw: HardwareConfig, timing, *, dataflow: str = 
                 res.array_drain += dr
                 res.array_weight_load += wl
 
+    tail = timing.tail_cycles(dataflow) if steps and steps[-1].work[0] == "gemm" else 0
+    if tail and durations[-1] is not None:  # a pipelined array mode: its fill, once, after the last tile
+        durations[-1] += tail
+        res.compute_cycles += tail
+        res.array_fill += tail
+
     env.process(loader())
     done = env.process(compute())
     env.run(until=done)

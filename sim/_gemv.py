@@ -11,11 +11,12 @@ passes the partial sum down the column's accumulation chain.
 
 ``gemv_timing`` is that mode's cycle model, per SRAM tile (``m x k x n``):
 
-* fill: ``rows + 1`` cycles (latch the activation chunk, then the ``rows``-deep partial-sum
-  chain), once per tile;
 * steady: ``m * ceil(k / (rows * packing)) * ceil(n / cols)`` cycles (one weight block per
   cycle; the ``m`` rows of A each stream the tile's weights again from SRAM, DRAM bytes are
   unchanged);
+* fill: ``rows + 1`` cycles (latch the activation chunk, then the ``rows``-deep partial-sum
+  chain). Tiles stream back to back through the chain, so the engine pays the fill once per
+  op, after its last tile (``StepTiming.tail_cycles``), not per tile;
 * drain 0, weight load 0 (nothing is pinned).
 
 It is a *model* (there is no GEMV RTL unit): the weight buffer is assumed to deliver
@@ -91,18 +92,23 @@ class StepTiming:
         return self.sources.tile_cycles
 
     def array_cycles(self, dataflow: str, m: int, k: int, n: int) -> int | None:
-        """Cycles of one m x k x n tile on the array in ``dataflow``."""
+        """Cycles of one m x k x n tile on the array in ``dataflow`` (GEMV: its steady cycles;
+        the fill is paid once per op, see ``tail_cycles``)."""
         if dataflow == "gemv":
             return gemv_timing(rows=self.hw.array_rows, cols=self.hw.array_cols, m=m, k=k, n=n,
-                               packing=self.packing).total
+                               packing=self.packing).steady
         return self.sources.array_cycles(dataflow, m, k, n)
 
     def array_parts(self, dataflow: str, m: int, k: int, n: int) -> tuple[int, int, int, int] | None:
-        """(fill, steady, drain, weight_load) cycles of one tile."""
+        """(fill, steady, drain, weight_load) cycles of one tile (GEMV: steady only)."""
         if dataflow == "gemv":
-            t = gemv_timing(rows=self.hw.array_rows, cols=self.hw.array_cols, m=m, k=k, n=n, packing=self.packing)
-            return t.fill, t.steady, t.drain, t.weight_load
+            return 0, self.array_cycles(dataflow, m, k, n), 0, 0
         return self.sources.array_parts(dataflow, m, k, n)
+
+    def tail_cycles(self, dataflow: str) -> int:
+        """Cycles after an op's last step before its last output leaves the array (GEMV: the
+        pipelined fill, ``rows + 1``; WS/OS tiles include their fill and drain)."""
+        return self.hw.array_rows + 1 if dataflow == "gemv" else 0
 
     def step_cycles(self, work: tuple, dataflow: str) -> int | None:
         """Cycles of one schedule step (``None`` where the timing source is missing)."""
