@@ -10,9 +10,15 @@ from ._run import SimResult, simulate, simulate_op, write_result_trace
 from ._numerics import NumericsResult, check_gemm_record, run_layer_numerics
 from ._timing import TimingSources, timing_sources
 from ._trace import trace_dict, write_trace
+from ._forward import ForwardResult, RecipeForward, calibrate, dyadic_requantize, reference_forward
+from ._accuracy import (DECODER_METRICS, ENCODER_METRICS, AccuracyResult, evaluate_accuracy,
+                        sentence_embeddings, spearman, tokenize_lines)
 from .errors import HardwareConfigError, SimulationError
 
 __all__ = [
+    "AccuracyResult", "DECODER_METRICS", "ENCODER_METRICS", "ForwardResult", "RecipeForward", "calibrate",
+    "dyadic_requantize", "evaluate_accuracy", "reference_forward", "sentence_embeddings", "spearman",
+    "tokenize_lines",
     "DEFAULT_PRESET", "EnergyModel", "NumericsResult", "check_gemm_record", "run_layer_numerics",
     "mac_unit_cost", "run_design_point", "HardwareConfig", "HardwareConfigError", "OpRun", "PRESETS", "SimResult",
     "SimulationError", "TimingSources", "energy_model", "hardware_from_dict", "load_hardware", "run_steps",
