@@ -28,3 +28,37 @@ def vectors() -> Path:
     """The shared reference-vector folder; a missing folder is a failure, not a skip."""
     assert VECTORS.is_dir(), f"reference vectors not found at {VECTORS}"
     return VECTORS
+
+
+def _apt_install(packages: list[str], present) -> str:
+    """Install Debian ``packages`` with apt-get unless ``present()``; returns why it failed ("")."""
+    import subprocess
+
+    if present():
+        return ""
+    env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    try:
+        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+            if proc.returncode:
+                return f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()[-300:]}"
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"apt-get could not run: {exc}"
+    return "" if present() else "installed, but still not found"
+
+
+@pytest.fixture(scope="session")
+def standard_cells() -> str:
+    """The standard-cell flow's Debian packages (``opensta``, ``qflow-tech-osu018``), installed
+    with apt-get when missing; returns the library name. Missing tools fail the test, never skip."""
+    import shutil
+
+    from hw.flow._liberty import LIBRARIES
+
+    def present() -> bool:
+        return shutil.which("sta") is not None and LIBRARIES["osu018"].liberty_path.is_file()
+
+    reason = _apt_install(["opensta", "qflow-tech-osu018"], present)
+    if reason:
+        pytest.fail(f"Debian packages opensta and qflow-tech-osu018 are needed and could not be installed ({reason})")
+    return "osu018"

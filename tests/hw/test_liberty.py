@@ -1,0 +1,155 @@
+"""The standard-cell flow (``hw.flow`` liberty synthesis, gate-level activity, OpenSTA) and the
+line-item cost on it (``hw.cost.characterize_asic``), on 8-bit units.
+
+References: the Amaranth simulation of the same unit (the mapped netlist must compute the same
+outputs), the generic-gate flow (area ratios), the library's own cell table (leakage), and
+OpenSTA's own totals (line items must add up to them)."""
+from __future__ import annotations
+
+import pytest
+
+from hw.cost import UnitSpec, characterize, unit_stimulus
+from hw.cost._asic import characterize_asic, meet_clock
+from hw.cost._scaling import NODES, node_scaling
+from hw.errors import UnitConfigError
+from hw.flow._gatesim import liberty_expression, netlist_activity
+from hw.flow._liberty import read_liberty, synthesize_liberty
+from hw.units import build_mac, build_pe, run_stream
+from hw.units._pe import MacFormats
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("liberty-cache")
+
+
+def _mac(a="int8", b="int8", **kw):
+    return build_mac(a=a, b=b, **kw)
+
+
+def test_liberty_functions_read_as_their_truth_tables(standard_cells) -> None:
+    cells = read_liberty("/usr/share/qflow/tech/osu018/osu018_stdcells.lib")
+    # identities a Liberty reader must get right: De Morgan, the full adder's sum and carry
+    cases = {"NAND2X1": lambda A, B: 1 - (A & B), "NOR2X1": lambda A, B: 1 - (A | B),
+             "AOI21X1": lambda A, B, C: 1 - ((A & B) | C), "OAI22X1": lambda A, B, C, D: 1 - ((A | B) & (C | D)),
+             "MUX2X1": lambda A, B, S: 1 - (A if S else B), "XNOR2X1": lambda A, B: 1 - (A ^ B)}
+    for cell, ref in cases.items():
+        c = cells[cell]
+        (fn,) = c.outputs.values()
+        expr = liberty_expression(fn, {p: p for p in c.inputs})
+        for bits in range(1 << len(c.inputs)):
+            env = {p: (bits >> i) & 1 for i, p in enumerate(c.inputs)}
+            assert eval(expr, {}, dict(env)) == ref(**env), (cell, env)  # noqa: S307 - our own expression
+    fa = cells["FAX1"]
+    for bits in range(8):
+        env = {p: (bits >> i) & 1 for i, p in enumerate(fa.inputs)}
+        total = sum(env.values())
+        assert eval(liberty_expression(fa.outputs["YS"], {p: p for p in fa.inputs}), {}, dict(env)) == total & 1
+        assert eval(liberty_expression(fa.outputs["YC"], {p: p for p in fa.inputs}), {}, dict(env)) == total >> 1
+
+
+def test_mapped_netlist_computes_what_the_rtl_computes(standard_cells) -> None:
+    unit = _mac(a="int4", b="int8")
+    stim = unit_stimulus(unit.metadata, cycles=96, seed=3, reduction=8)
+    from amaranth.back import verilog
+
+    synth = synthesize_liberty(verilog.convert(unit.component, name=unit.name, emit_src=False), top=unit.name)
+    # two idle cycles let the last result reach the output
+    gate = [o["out"] for o in netlist_activity(synth, stimulus=[*stim, {}, {}]).outputs if o["out_valid"]]
+    rtl, _ = run_stream(_mac(a="int4", b="int8").component, stim, ["out"])
+    assert len(gate) == len(rtl) == 96 // 8
+    assert gate == [r["out"] for r in rtl]
+
+
+def test_line_items_add_up_to_the_totals(standard_cells, cache) -> None:
+    unit = _mac()
+    rec = characterize_asic(unit, clock_mhz=100, stimulus=unit_stimulus(unit.metadata, cycles=200),
+                            stimulus_description="uniform codes, seed 0", cache=cache)
+    assert set(rec.line_items) == {"decode", "multiply", "align", "accumulate", "registers", "output"}
+    assert sum(i.area_um2 for i in rec.line_items.values()) == pytest.approx(rec.area_um2, rel=1e-12)
+    assert sum(i.leakage_mw for i in rec.line_items.values()) == pytest.approx(rec.leakage_mw, rel=1e-9)
+    dyn = sum(i.energy_pj_per_cycle for i in rec.line_items.values())
+    assert dyn / rec.ops_per_cycle == pytest.approx(rec.energy_pj_per_op, rel=1e-5)
+    assert rec.line_items["registers"].cells >= rec.flip_flops
+    prov = rec.provenance["measured"]
+    assert prov["library"]["name"] == "osu018" and prov["clock_target_mhz"] == 100
+    assert prov["stimulus"]["description"] == "uniform codes, seed 0" and len(prov["rtlil_sha256"]) == 64
+
+
+def test_output_conversion_is_priced_per_output(standard_cells, cache) -> None:
+    unit = _mac()
+    rec = characterize_asic(unit, clock_mhz=100, stimulus=unit_stimulus(unit.metadata, cycles=200), cache=cache)
+    conv = rec.line_items["output"]
+    for k in (1, 16, 4096):
+        per = rec.amortised(k=k, sharing=8)
+        assert per["output"]["energy_pj"] * k == pytest.approx(conv.energy_pj_per_cycle)
+        assert per["output"]["area_um2"] * 8 == pytest.approx(conv.area_um2)
+        assert per["multiply"]["energy_pj"] == pytest.approx(rec.line_items["multiply"].energy_pj_per_cycle)
+    assert rec.amortised(k=4096)["output"]["energy_pj"] < rec.amortised(k=16)["output"]["energy_pj"]
+    with pytest.raises(UnitConfigError, match=r"^k must be a positive int, not 0$"):
+        rec.amortised(k=0)
+
+
+def test_fmax_drops_when_the_pipeline_stage_is_removed(standard_cells, cache) -> None:
+    fmts = MacFormats(a_format="int8", b_format="int8")
+    fast = characterize_asic(build_pe(fmts, pipeline=1), clock_mhz=200, cache=cache)
+    slow = characterize_asic(build_pe(fmts, pipeline=0), clock_mhz=200, cache=cache)
+    assert slow.fmax_mhz < fast.fmax_mhz
+    assert fast.flip_flops > slow.flip_flops == 0
+
+
+def test_leakage_follows_area_and_the_library_table(standard_cells, cache) -> None:
+    cells = read_liberty("/usr/share/qflow/tech/osu018/osu018_stdcells.lib")
+    recs = [characterize_asic(_mac(a=f, b=f), cache=cache) for f in ("int4", "int8")]
+    for r in recs:
+        cell_types = r.provenance["measured"]
+        assert r.leakage_mw > 0 and cell_types
+    small, big = recs
+    assert big.area_um2 > small.area_um2 and big.leakage_mw > small.leakage_mw
+    # leakage per area of the two units within the spread of the library's own cells
+    dens = [c.leakage_nw / c.area_um2 for c in cells.values() if c.area_um2 > 0]
+    for r in recs:
+        assert min(dens) <= r.leakage_mw * 1e6 / r.area_um2 <= max(dens)
+
+
+def test_liberty_area_ratio_agrees_with_the_generic_flow(standard_cells, cache) -> None:
+    """Stated tolerance: the int8/int4 MAC area ratio of the two flows agrees within 25 %."""
+    lib = [characterize_asic(_mac(a=f, b=f), cache=cache).area_um2 for f in ("int4", "int8")]
+    gen = []
+    for f in ("int4", "int8"):
+        u = _mac(a=f, b=f)
+        gen.append(characterize(UnitSpec(u.component, u.name, u.metadata), stimulus=None, fpga=(),
+                                cache=cache).area_um2)
+    ratio_lib, ratio_gen = lib[1] / lib[0], gen[1] / gen[0]
+    assert abs(ratio_lib / ratio_gen - 1) < 0.25, (ratio_lib, ratio_gen)
+
+
+def test_unmeetable_clock_target_is_one_error(standard_cells, cache) -> None:
+    with pytest.raises(UnitConfigError, match=r"^clock target must be at most \d+\.\d MHz for "
+                                              r"mac_int8_int8_exact_float32_l1 on osu018 \(the fastest of "
+                                              r"pipeline depths 0, 1, 2\), not 5000 MHz$"):
+        meet_clock(lambda p: _mac(pipeline=p), clock_mhz=5000, cache=cache)
+
+
+def test_bad_library_node_and_clock_are_rejected() -> None:
+    with pytest.raises(UnitConfigError, match=r"^library must be one of osu018, not 'tsmc5'$"):
+        characterize_asic(_mac(), library_name="tsmc5")
+    with pytest.raises(UnitConfigError, match=r"^target node must be one of 180, 130, 90, 65, 45, 32, 20, 16, 14, "
+                                              r"10, 7 \(nm\), not 3$"):
+        characterize_asic(_mac(), target_nm=3)
+    with pytest.raises(UnitConfigError, match=r"^clock target must be a number of MHz in 0.1 .. 100000, not -5$"):
+        characterize_asic(_mac(), clock_mhz=-5)
+
+
+def test_node_scaling_identities() -> None:
+    for node in NODES:
+        same = node_scaling(source_nm=180, target_nm=180)
+        assert (same.area, same.delay, same.energy) == (1.0, 1.0, 1.0)
+        s = node_scaling(source_nm=180, target_nm=node)
+        assert 0 < s.area <= 1 and 0 < s.energy <= 1.0 + 1e-12
+    # smaller nodes: smaller, faster, less energy (monotone along the HP nodes the paper fits)
+    a45, a7 = node_scaling(source_nm=180, target_nm=45), node_scaling(source_nm=180, target_nm=7)
+    assert a7.area < a45.area and a7.delay < a45.delay and a7.energy < a45.energy
+    # the two tabulated area rows agree with each other: 180->45->7 equals 180->7 within rounding
+    via = node_scaling(source_nm=180, target_nm=45).area * node_scaling(source_nm=45, target_nm=7).area
+    assert via == pytest.approx(a7.area, rel=0.05)
