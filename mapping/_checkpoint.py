@@ -67,6 +67,7 @@ class Checkpoint:
     rope_theta : rotary base (llama family), else None.
     position_offset : index of the first position embedding (RoBERTa: padding_idx + 1), else 0.
     tensors : canonical name -> float64 array (see the module docstring).
+    sources : canonical name -> the Hugging Face tensor it was read from.
     """
 
     path: Path
@@ -79,6 +80,7 @@ class Checkpoint:
     rope_theta: float | None
     position_offset: int
     tensors: Mapping[str, np.ndarray] = field(repr=False)
+    sources: Mapping[str, str] = field(repr=False, default_factory=dict)
 
     @property
     def decoder(self) -> bool:
@@ -324,6 +326,7 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
     reader = _Reader(files)
     names = reader.names()
     tensors: dict[str, np.ndarray] = {}
+    sources: dict[str, str] = {}
     for canon, hf, shape, _required, transpose in _spec(family, cfg, {**raw, "vocab_size": vocab}, names):
         if hf not in names:
             raise CheckpointError(f"tensor {hf!r} must be in the checkpoint ({str(folder)}), not missing")
@@ -335,15 +338,19 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
             want = shape[::-1] if transpose else shape
             raise CheckpointError(f"tensor {hf!r} must have shape {want}, not {got}")
         tensors[canon] = np.ascontiguousarray(arr)
+        sources[canon] = hf
     if family == "gpt2":
         for i in range(cfg.n_layers):
             w, b = tensors.pop(f"L{i}.qkv.weight"), tensors.pop(f"L{i}.qkv.bias")
+            sw, sb = sources.pop(f"L{i}.qkv.weight"), sources.pop(f"L{i}.qkv.bias")
             d = cfg.d_model
             for j, c in enumerate("qkv"):
                 tensors[f"L{i}.{c}.weight"] = np.ascontiguousarray(w[j * d:(j + 1) * d])
                 tensors[f"L{i}.{c}.bias"] = b[j * d:(j + 1) * d].copy()
+                sources[f"L{i}.{c}.weight"], sources[f"L{i}.{c}.bias"] = sw, sb
     if cfg.decoder and "lm_head.weight" not in tensors:
         tensors["lm_head.weight"] = tensors["embed.tokens"]  # tied embeddings
+        sources["lm_head.weight"] = sources["embed.tokens"]
     for t in tensors.values():
         t.setflags(write=False)
-    return Checkpoint(folder, cfg, mt, family, vocab, eps, _ACTIVATIONS[act_raw], rope, offset, tensors)
+    return Checkpoint(folder, cfg, mt, family, vocab, eps, _ACTIVATIONS[act_raw], rope, offset, tensors, sources)
