@@ -2,9 +2,10 @@
 -> cycles, energy, MAC-array area, output error, trace file. What ``lowbit demo`` and the sweep
 call.
 
-Area: ``rows x cols`` times the area of the recipe's MAC unit (``hw.units.build_mac`` for the
-activation x weight element formats, characterised by ``hw.cost.characterize`` from its own
-RTL, cached by design hash) — the MAC array only, without SRAM, DMA or the vector unit. The
+Area: ``rows x cols`` times the area of the recipe's MAC unit (``hw.units.recipe_mac``: the
+array's PE datapath for the activation x weight element formats with the recipe's accumulation,
+plus an accumulator register and an output converter; characterised by
+``hw.cost.characterize`` from its own RTL, cached by design hash) — the MAC array only, without SRAM, DMA or the vector unit. The
 MAC energy per op needs a switching-activity stimulus that the cost model draws per format; it
 comes from the same characterisation on ``hw.cost.unit_stimulus`` (or the caller's
 ``CostRecord`` s); without it the energy column covers memory only (``energy_complete`` says
@@ -27,27 +28,18 @@ from .errors import SimulationError
 __all__ = ["run_design_point", "mac_unit_cost"]
 
 
-def _element(q):
-    """Element format of a quantizer (block formats: their element; the shared scale is applied
-    outside the MAC, so block-scale hardware is not in the area)."""
-    return q.format.element if q.granularity == "block" else q.format
-
-
 def mac_unit_cost(recipe: Recipe, *, energy: bool = True):
-    """``hw.cost.characterize`` record of the MAC unit of ``recipe`` (activation x weight
-    element formats, exact accumulation to the recipe's accumulator): area, and with ``energy``
-    the energy per MAC from gate-level switching activity on ``hw.cost.unit_stimulus``
-    (Gaussian operands, sigma = format max / 4). Cached by ``hw.cost`` (the first call per
-    format runs yosys and Verilator: seconds to minutes). Returns a string saying why there is
-    no record when the unit or the cost model is unavailable."""
+    """``hw.cost.characterize`` record of the recipe's MAC unit (``hw.units.recipe_mac``:
+    activation x weight element formats, accumulating as the recipe says and rounding to its
+    accumulator format): area, and with ``energy`` the energy per MAC from gate-level switching
+    activity on ``hw.cost.unit_stimulus`` (Gaussian operands, sigma = format max / 4). Cached by
+    ``hw.cost`` (the first call per format runs yosys and Verilator: seconds to minutes).
+    Returns a string saying why there is no record when the recipe's formats have no MAC unit."""
+    from hw.cost import characterize, unit_stimulus
+    from hw.units import recipe_mac
+
     try:
-        from hw.cost import characterize, unit_stimulus
-        from hw.units import build_mac
-    except ImportError as exc:
-        return f"cost model not available ({exc})"
-    try:
-        unit = build_mac(a=_element(recipe.activations), b=_element(recipe.weights), acc="exact",
-                         out=recipe.accumulator)
+        unit = recipe_mac(recipe)
     except (ValueError, TypeError) as exc:
         return f"no MAC unit for {recipe.name}: {exc}"
     stim = unit_stimulus(unit.metadata, distribution="gaussian") if energy else None

@@ -1,5 +1,7 @@
-"""The systolic MAC array: an R x C grid of ``MacStep`` PEs with input skew, weight preload,
-output drain and a tile-level command interface, the dataflow a parameter.
+"""The systolic MAC array: an R x C grid of PEs (``hw.units.MacPe``, submodules ``pe_<i>_<j>``:
+the very component ``hw.units.build_pe`` builds and ``hw.cost`` prices) with input skew, weight
+preload, output drain and a tile-level command interface, the dataflow a parameter; one
+``hw.units.OutputConverter`` per column (``out_convert_<j>``) rounds the accumulators.
 
 Dataflows
 ---------
@@ -8,7 +10,7 @@ Dataflows
   A (k lanes) then stream in from the left, one per cycle, skewed one cycle per array row;
   partial sums flow down the columns (registered in every PE), enter at the top from the
   ``a_psum`` input (the previous K fold's accumulators, or zeros) and leave at the bottom, are
-  de-skewed, rounded by one ``EdgeRounder`` per column and presented as one output row per
+  de-skewed, rounded by one ``OutputConverter`` per column and presented as one output row per
   cycle. Rows ``>= k`` of the array pass partial sums through unchanged.
 * ``"os"`` (output-stationary): an ``m x n`` block of C (m <= rows, n <= cols) is pinned in the
   PEs' accumulators; each cycle one column of A (rows lanes) enters from the left and one row
@@ -43,7 +45,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import UnitConfigError
-from ._pe import EdgeRounder, MacStep, PeFormats
+from ..units import MacFormats, MacPe, OutputConverter
 from ._timing import DATAFLOWS, tile_cycles
 
 __all__ = ["SystolicArray", "MAX_ARRAY_DIM", "MAX_STREAM"]
@@ -79,6 +81,8 @@ class SystolicArray(wiring.Component):
         this tile computes.
     pipeline : 0 or 1: a register after each PE's product (1 cycle more per tile, a shorter
         critical path).
+    formats : a ``hw.units.MacFormats`` instead of ``a_format``, ``b_format``, ``acc``,
+        ``out_format`` and ``max_k`` (the array's ``max_k`` is then ``formats.max_k``).
 
     Raises
     ------
@@ -88,7 +92,11 @@ class SystolicArray(wiring.Component):
 
     def __init__(self, *, rows: int, cols: int, dataflow: str = "ws", a_format="int8", b_format="int8",
                  acc="exact", out_format=None, max_m: int = 4096, max_k: int = 4096,
-                 double_buffer: bool = False, pipeline: int = 0) -> None:
+                 double_buffer: bool = False, pipeline: int = 0, formats: MacFormats | None = None) -> None:
+        if formats is not None:
+            if not isinstance(formats, MacFormats):
+                raise UnitConfigError(f"formats must be a MacFormats, not {formats!r}")
+            max_k = formats.max_k
         self._rows = _int_param(rows, "rows", 1, MAX_ARRAY_DIM)
         self._cols = _int_param(cols, "cols", 1, MAX_ARRAY_DIM)
         if dataflow not in DATAFLOWS:
@@ -104,8 +112,8 @@ class SystolicArray(wiring.Component):
         if pipeline not in (0, 1) or isinstance(pipeline, bool):
             raise UnitConfigError(f"pipeline must be 0 or 1, not {pipeline!r}")
         self._pipeline = pipeline
-        self._f = f = PeFormats(a_format=a_format, b_format=b_format, acc=acc, out_format=out_format,
-                                max_k=max_k)
+        self._f = f = formats if formats is not None else MacFormats(
+            a_format=a_format, b_format=b_format, acc=acc, out_format=out_format, max_k=max_k)
         R, C = self._rows, self._cols
         lm, lk, ln = self.limits
         ports = {
@@ -116,7 +124,7 @@ class SystolicArray(wiring.Component):
             "b_req": Out(1), "b_index": Out(range(lk)),
             "b_data": In(data.ArrayLayout(f.lane("b"), C)),
             "c_valid": Out(1), "c_index": Out(range(lm)),
-            "c_data": Out(data.ArrayLayout(f.out.bits, C)),
+            "c_data": Out(data.ArrayLayout(f.out_format.bits, C)),
         }
         if dataflow == "ws":
             ports["a_psum"] = In(data.ArrayLayout(f.acc_layout(), C))
@@ -160,14 +168,6 @@ class SystolicArray(wiring.Component):
         return tile_cycles(rows=self._rows, cols=self._cols, dataflow=self._dataflow, m=m, k=k, n=n,
                            pe_pipeline=self._pipeline).total
 
-    def preloaded_tile_cycles(self, *, m: int, k: int, n: int) -> int:
-        """Cycles of one WS tile whose weights were preloaded during the previous tile
-        (double-buffered arrays): the tile without its weight load."""
-        self.check_tile(m=m, k=k, n=n)
-        t = tile_cycles(rows=self._rows, cols=self._cols, dataflow=self._dataflow, m=m, k=k, n=n,
-                        pe_pipeline=self._pipeline)
-        return t.total - t.weight_load
-
     def metadata(self) -> dict:
         """Parameters, widths and timing facts, for the JSON exported next to the Verilog."""
         lm, lk, ln = self.limits
@@ -192,8 +192,8 @@ class SystolicArray(wiring.Component):
             self._elaborate_os(m)
         return m
 
-    def _pe(self, m: Module, i: int, j: int) -> MacStep:
-        pe = MacStep(self._f, pipeline=self._pipeline)
+    def _pe(self, m: Module, i: int, j: int) -> MacPe:
+        pe = MacPe(self._f, pipeline=self._pipeline)
         m.submodules[f"pe_{i}_{j}"] = pe
         return pe
 
@@ -207,9 +207,9 @@ class SystolicArray(wiring.Component):
             prev = r
         return prev
 
-    def _edge(self, m: Module, j: int) -> EdgeRounder:
-        er = EdgeRounder(self._f)
-        m.submodules[f"round_{j}"] = er
+    def _edge(self, m: Module, j: int) -> OutputConverter:
+        er = OutputConverter(self._f)
+        m.submodules[f"out_convert_{j}"] = er
         return er
 
     def _elaborate_ws(self, m: Module) -> None:
@@ -379,7 +379,7 @@ class SystolicArray(wiring.Component):
             for j in range(C):
                 pe = self._pe(m, i, j)
                 t = self._delay(m, t_in[i][j], ctl, 1, f"t_pe_{i}_{j}") if self._pipeline else t_in[i][j]
-                m.d.comb += [pe.a.eq(a_in[i][j]), pe.b.eq(b_in[i][j]), pe.en.eq(1),
+                m.d.comb += [pe.a.eq(a_in[i][j]), pe.b.eq(b_in[i][j]), pe.en.eq(t.valid),
                              pe.acc_in.eq(Mux(t.first, Value.cast(zero), Value.cast(acc[i][j])))]
                 with m.If(drain):
                     m.d.sync += acc[i][j].eq(acc[i + 1][j] if i + 1 < R else zero)

@@ -79,9 +79,8 @@ def golden_gemm(arr: SystolicArray, a_codes, b_codes, *, a_scales=None, b_scales
     from ..numerics import gemm
 
     f = arr.formats
-    acc = "exact" if f.acc == "exact" else f.acc
-    return gemm(a_codes, f.a, b_codes, f.b, f.out, acc, a_scales=a_scales, b_scales=b_scales,
-                order="sequential")
+    return gemm(a_codes, f.a_format, b_codes, f.b_format, f.out_format, f.acc, a_scales=a_scales,
+                b_scales=b_scales, order="sequential")
 
 
 def _expand_scales(scales, fmt, shape, axis: int) -> np.ndarray | None:
@@ -132,13 +131,13 @@ def run_gemm(arr: SystolicArray, a_codes, b_codes, *, a_scales=None, b_scales=No
     if K > arr.max_k:
         raise UnitConfigError(f"GEMM k must be at most {arr.max_k} (the array's max_k), not {K!r}")
     f = arr.formats
-    sa = _expand_scales(a_scales, f.a, a.shape, 1)
-    sb = _expand_scales(b_scales, f.b, b.shape, 0)
+    sa = _expand_scales(a_scales, f.a_format, a.shape, 1)
+    sb = _expand_scales(b_scales, f.b_format, b.shape, 0)
     R, C, ws = arr.rows, arr.cols, arr.dataflow == "ws"
     tiles = tile_shapes(rows=R, cols=C, dataflow=arr.dataflow, m=M, k=K, n=N, max_m=arr.max_m, max_k=arr.max_k)
     wa, wb = _lane_width(arr, "a"), _lane_width(arr, "b")
     ea, eb = f.a_element.bits, f.b_element.bits
-    wo = f.out.bits
+    wo = f.out_format.bits
     out = np.zeros((M, N), dtype=np.int64)
     measured: list[int] = []
     acc_rows: dict[tuple[int, int], list[int]] = {}  # (m0, n0) -> packed c_acc per row
@@ -215,7 +214,7 @@ def run_gemm(arr: SystolicArray, a_codes, b_codes, *, a_scales=None, b_scales=No
             sim.run()
     else:
         sim.run()
-    return GemmRun(codes=out.astype(_code_dtype(f.out)), cycles=sum(measured), tiles=tiles,
+    return GemmRun(codes=out.astype(_code_dtype(f.out_format)), cycles=sum(measured), tiles=tiles,
                    tile_cycles=measured)
 
 
@@ -264,7 +263,7 @@ def build_array(*, rows: int, cols: int, dataflow: str = "ws", a_format="int8", 
     def tag(x) -> str:
         return "".join(ch if ch.isalnum() else "_" for ch in str(x))
 
-    name = f"array_{dataflow}_{rows}x{cols}_{tag(f.a)}x{tag(f.b)}_{tag(f.acc)}"
+    name = f"array_{dataflow}_{rows}x{cols}_{tag(f.a_format)}x{tag(f.b_format)}_{tag(f.acc)}"
     name += ("_db" if double_buffer else "") + ("_p1" if pipeline else "")
     return ArrayUnit(component=arr, name=name, metadata=arr.metadata())
 

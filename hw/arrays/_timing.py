@@ -91,12 +91,6 @@ def _positive(value, what: str) -> int:
     return value
 
 
-def _optional_limit(value, what: str) -> int | None:
-    if value is None:
-        return None
-    return _positive(value, what)
-
-
 def _dataflow(value) -> str:
     if value not in DATAFLOWS:
         raise UnitConfigError(f"dataflow must be one of 'ws', 'os', not {value!r}")

@@ -1,6 +1,12 @@
 """The unit factory: build a unit from parameters, with its Verilog module name (derived from
 the parameters) and its metadata (formats, widths, latency, initiation interval). The cost model
 (``hw.cost.characterize(unit)``), ``lowbit verilog`` and the demo all go through it.
+
+``build_pe`` builds the processing element the systolic arrays instantiate (``MacPe``: the
+datapath without accumulator register or output conversion); ``build_mac`` the standalone
+MAC/dot unit (that PE + an accumulator register + an ``OutputConverter``); ``recipe_mac`` the
+MAC of a recipe's GEMMs (``recipe_mac_formats``), the one such mapping the simulator and the
+sweeps use.
 """
 from __future__ import annotations
 
@@ -12,12 +18,13 @@ from amaranth.lib import wiring
 
 from ..errors import UnitConfigError
 from ._mac import DotProductLane, MacUnit
+from ._pe import MacFormats, MacPe, recipe_mac_formats
 from ._mxdot import MxDotUnit
 from ._requant import QuantizeUnit, Requantizer
 from ._timing import Timing
 
-__all__ = ["Unit", "build_mac", "build_mxdot", "build_requant", "build_quantize", "build_unit",
-           "UNIT_KINDS", "DEFAULT_MAX_K"]
+__all__ = ["Unit", "build_mac", "build_pe", "build_mxdot", "build_requant", "build_quantize", "build_unit",
+           "recipe_mac", "UNIT_KINDS", "DEFAULT_MAX_K"]
 
 #: unit kinds of ``build_unit`` besides the nonlinear units (``hw.units.nonlinear``)
 UNIT_KINDS = ("mac", "dot", "mxdot", "requant", "quantize")
@@ -47,29 +54,42 @@ def _ident(*parts) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", "_".join(str(p) for p in parts if p != ""))
 
 
-def _mac_like(kind: str, *, a, b, acc, out, lanes, max_k, pipeline, overflow) -> Unit:
-    cls_kwargs = dict(a_format=a, b_format=b, acc=acc, out_format=out, max_k=max_k, pipeline=pipeline,
-                      overflow=overflow)
-    comp = MacUnit(**cls_kwargs) if lanes == 1 and kind == "mac" else DotProductLane(lanes=lanes, **cls_kwargs)
+def _acc_name(acc) -> str:
+    return acc if isinstance(acc, str) else str(acc)
+
+
+def _mac_like(kind: str, *, a=None, b=None, acc="exact", out="float32", lanes: int = 1, max_k: int = DEFAULT_MAX_K,
+              pipeline: int = 0, overflow: str = "default", formats: MacFormats | None = None) -> Unit:
+    if formats is not None:
+        if a is not None or b is not None:
+            raise UnitConfigError(f"a and b must be omitted when formats is given, not {a!r} and {b!r}")
+        comp = MacUnit(formats=formats, pipeline=pipeline) if lanes == 1 and kind == "mac" else \
+            DotProductLane(formats=formats, lanes=lanes, pipeline=pipeline)
+    else:
+        cls_kwargs = dict(a_format=a, b_format=b, acc=acc, out_format=out, max_k=max_k, pipeline=pipeline,
+                          overflow=overflow)
+        comp = MacUnit(**cls_kwargs) if lanes == 1 and kind == "mac" else DotProductLane(lanes=lanes, **cls_kwargs)
+    f = comp.formats
     meta = comp.metadata()
     meta["unit"] = kind
-    acc_name = comp.acc if isinstance(comp.acc, str) else str(comp.acc)
-    name = _ident(kind, comp.a_format, comp.b_format, acc_name, comp.out_format, f"l{lanes}",
-                  f"p{pipeline}" if pipeline else "", f"k{max_k}" if max_k != DEFAULT_MAX_K else "",
-                  overflow if overflow != "default" else "")
+    name = _ident(kind, f.a_format, f.b_format, _acc_name(f.acc), f.out_format, f"l{lanes}",
+                  f"p{pipeline}" if pipeline else "", f"k{f.max_k}" if f.max_k != DEFAULT_MAX_K else "",
+                  f.overflow if f.overflow != "default" else "")
     meta["name"] = name
     return Unit(comp, name, meta, comp.timing)
 
 
-def build_mac(*, a, b, acc="exact", out="float32", lanes: int = 1, max_k: int = DEFAULT_MAX_K,
-              pipeline: int = 0, overflow: str = "default") -> Unit:
-    """A MAC (``lanes == 1``) or dot-product lane (``lanes`` products per cycle).
+def build_mac(*, a=None, b=None, acc="exact", out="float32", lanes: int = 1, max_k: int = DEFAULT_MAX_K,
+              pipeline: int = 0, overflow: str = "default", formats: MacFormats | None = None) -> Unit:
+    """A MAC (``lanes == 1``) or dot-product lane (``lanes`` products per cycle): the ``MacPe``
+    datapath, an accumulator register and an ``OutputConverter``.
 
     Parameters (keyword-only)
     -------------------------
     a, b : operand formats (names or descriptors); acc : "exact" or an IEEE float format;
     out : output format; lanes : power of two; max_k : longest reduction; pipeline : 0..2;
     overflow : "default", "saturate" or "wrap" (integer outputs).
+    formats : a ``MacFormats`` instead of ``a``, ``b``, ``acc``, ``out``, ``max_k``, ``overflow``.
 
     Raises
     ------
@@ -77,7 +97,41 @@ def build_mac(*, a, b, acc="exact", out="float32", lanes: int = 1, max_k: int = 
         For parameters the unit cannot take (worded "<what> must be <rule>, not <value>").
     """
     return _mac_like("mac", a=a, b=b, acc=acc, out=out, lanes=lanes, max_k=max_k, pipeline=pipeline,
-                     overflow=overflow)
+                     overflow=overflow, formats=formats)
+
+
+def build_pe(formats: MacFormats, *, lanes: int = 1, pipeline: int = 0) -> Unit:
+    """The processing element of ``formats`` (``MacPe``), as the systolic arrays instantiate it:
+    the unit ``hw.cost`` prices per PE. Its module name is ``pe_<a>_<b>_<acc>_<out>_l<lanes>``
+    (+ ``_p1``, ``_k<max_k>``, overflow as ``build_mac``'s).
+
+    Raises
+    ------
+    UnitConfigError
+        For bad ``formats``, ``lanes`` or ``pipeline``.
+    """
+    comp = MacPe(formats, lanes=lanes, pipeline=pipeline)
+    f = formats
+    name = _ident("pe", f.a_format, f.b_format, _acc_name(f.acc), f.out_format, f"l{lanes}",
+                  f"p{pipeline}" if pipeline else "", f"k{f.max_k}" if f.max_k != DEFAULT_MAX_K else "",
+                  f.overflow if f.overflow != "default" else "")
+    meta = {"unit": "pe", "name": name, **f.describe(), "lanes": lanes, "pipeline": pipeline,
+            "ops_per_cycle": lanes, "block": f.block}
+    return Unit(comp, name, meta, None)
+
+
+def recipe_mac(recipe, *, lanes: int = 1, max_k: int = DEFAULT_MAX_K, pipeline: int = 0) -> Unit:
+    """The MAC unit (``build_mac``) of a recipe's GEMMs: ``recipe_mac_formats(recipe)``
+    (activations x weights element formats, the recipe's accumulation and accumulator format).
+    ``recipe`` is any object with ``activations.format``, ``weights.format``, ``accumulate`` and
+    ``accumulator`` (``mapping.Recipe``).
+
+    Raises
+    ------
+    UnitConfigError
+        For a recipe whose formats a MAC cannot take.
+    """
+    return build_mac(formats=recipe_mac_formats(recipe, max_k=max_k), lanes=lanes, pipeline=pipeline)
 
 
 def build_mxdot(*, a, b, out="float32", pipeline: int = 0) -> Unit:

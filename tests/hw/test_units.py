@@ -13,6 +13,8 @@ from hw.units import (DotProductLane, ExactProduct, FloatAdder, FormatConverter,
                       OperandDecoder, decode_info, exact_accumulator_bits,
                       literature_accumulator_bits, mac_timing, run_stream, simulate_comb)
 
+from ._signed_zero import with_ieee_zero_sign
+
 SMALL = ["e4m3fn", "e5m2", "e2m3fn", "e3m2fn", "e2m1fn", "int4", "int8", "uint8", "nf4", "apot4",
          "dint4", "e4m3fnuz", "int8_f6_sym"]
 VEC = {"e4m3fn": "float8_e4m3fn", "e5m2": "float8_e5m2", "e2m3fn": "float6_e2m3fn",
@@ -201,8 +203,12 @@ def _stream(unit, A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, list[int]]:
 
 def _golden(unit, A, B):
     order = "sequential" if unit.lanes == 1 else ("tree", unit.lanes)
-    return numerics.dot(A, unit.a_format, B, unit.b_format, unit.out_format, accumulate=unit.acc,
+    want = numerics.dot(A, unit.a_format, B, unit.b_format, unit.out_format, accumulate=unit.acc,
                         order=order, overflow=unit.overflow)
+    if unit.acc != "exact":
+        return want
+    products = unit.a_format.decode(A).astype(np.float64) * unit.b_format.decode(B).astype(np.float64)
+    return with_ieee_zero_sign(want, products, unit.out_format)
 
 
 MAC_CASES = [

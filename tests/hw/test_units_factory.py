@@ -53,7 +53,8 @@ def test_cli_writes_verilog_and_metadata(tmp_path: Path, capsys) -> None:
     assert "module mac_e4m3fn_e4m3fn_exact_float32_l8" in v.read_text()
     ports = {p["name"]: p["width"] for p in meta["ports"]}
     assert ports["a"] == 64 and ports["out"] == 32
-    assert meta["latency_cycles"] == 1 and meta["lanes"] == 8 and len(meta["verilog_sha256"]) == 64
+    assert meta["timing"]["latency_cycles"] == 1 and meta["parameters"]["lanes"] == 8
+    assert len(meta["verilog_sha256"]) == 64
     assert str(v) in capsys.readouterr().out
 
 
@@ -106,6 +107,6 @@ def test_demo_check_rejects_bad_n() -> None:
 def test_cli_other_unit_kinds(tmp_path: Path, argv: list[str], stem: str) -> None:
     assert main([*argv, "-o", str(tmp_path)]) == 0
     meta = json.loads((tmp_path / f"{stem}.json").read_text())
-    assert meta["name"] == meta["top"] == stem
+    assert meta["name"] == meta["parameters"]["name"] == stem
     assert f"module {stem}" in (tmp_path / f"{stem}.v").read_text()
-    assert meta["latency_cycles"] >= 1 and meta["initiation_interval"] == 1
+    assert meta["timing"]["latency_cycles"] >= 1 and meta["timing"]["initiation_interval"] == 1
