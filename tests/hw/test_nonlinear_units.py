@@ -12,8 +12,10 @@ import pytest
 
 from hw.errors import UnitConfigError
 from hw.nonlinear import consts_from_scale, kernel
-from hw.units.nonlinear import (IBertSoftmaxUnit, IntGELUUnit, IntLayerNormUnit, IterativeDivider, ShiftGELUUnit,
-                                ShiftmaxUnit, build_nonlinear_unit, ibert_softmax_dividend_width,
+from hw.units.nonlinear import (ROW_UNITS, IBertLayerNormUnit, IBertSoftmaxUnit, IntGELUUnit, IntLayerNormUnit,
+                                IterativeDivider, RMSNormUnit, ShiftGELUUnit, ShiftmaxUnit, SiLUUnit,
+                                build_nonlinear_unit, ibert_layernorm_timing, ibert_softmax_dividend_width,
+                                rmsnorm_timing, silu_timing,
                                 ibert_softmax_timing, intgelu_timing,
                                 layernorm_timing, shiftgelu_timing, shiftmax_timing,
                                 simulate_rows)
@@ -127,20 +129,132 @@ def test_layernorm_random_rows_and_timing(length: int, x_bits: int, k: int) -> N
     assert (run.cycles_per_row(length), run.latency_cycles()) == (t.cycles_per_row, t.latency_cycles)
 
 
-@pytest.mark.parametrize("name", ["ivit_shiftmax", "ivit_shiftgelu", "ibert_int_gelu", "ivit_int_layernorm"])
+#: small parameters of every registered unit (L = 6, 8-bit inputs)
+SMALL = {"ivit_shiftmax": dict(x_bits=8, length=6, x0_int=-10),
+         "ivit_shiftgelu": dict(x_bits=8, length=6, x0_int=-9),
+         "ibert_int_gelu": dict(x_bits=8, length=6, b_int=-251, c_int=-69251, shift_int=-5),
+         "ivit_int_layernorm": dict(x_bits=8, length=6, bias_int=[3, -2, 0, 100, -7, 1]),
+         "ibert_int_softmax": dict(x_bits=8, length=6, divider_bits_per_cycle=8,
+                                   **{k: v for k, v in consts_from_scale("ibert_int_softmax", 0.05).items()
+                                      if k in ("x0_int", "b_int", "c_int", "exp_sf", "act_sf16")}),
+         "ibert_int_layernorm": dict(x_bits=8, length=6, bias_int=[3, -2, 0, 100, -7, 1], divider_bits_per_cycle=3),
+         "int_rmsnorm": dict(x_bits=8, length=6, eps_int=5, divider_bits_per_cycle=2),
+         "int_silu": dict(x_bits=8, length=6, x0_int=-12, divider_bits_per_cycle=4)}
+
+
+def small_rows(unit, rng: np.random.Generator, n: int) -> np.ndarray:
+    x = random_rows(rng, n, unit.length, unit.x_bits)
+    x[0, -1] += 1  # no constant row (the exact LayerNorm golden models reject them)
+    if unit.input_fields:
+        return np.stack([x, random_rows(rng, n, unit.length, unit.x_bits)[::-1]], axis=-1)
+    return x
+
+
+def test_every_registered_unit_has_small_parameters() -> None:
+    assert sorted(SMALL) == sorted(ROW_UNITS)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
 def test_backpressure_keeps_results(name: str) -> None:
     rng = np.random.default_rng(5)
-    L = 6
-    params = {"ivit_shiftmax": dict(x_bits=8, length=L, x0_int=-10),
-              "ivit_shiftgelu": dict(x_bits=8, length=L, x0_int=-9),
-              "ibert_int_gelu": dict(x_bits=8, length=L, b_int=-251, c_int=-69251, shift_int=-5),
-              "ivit_int_layernorm": dict(x_bits=8, length=L, bias_int=[3, -2, 0, 100, -7, 1])}[name]
-    unit, meta = build_nonlinear_unit(name, **params)
-    x = random_rows(rng, 4, L, 8)
+    unit, meta = build_nonlinear_unit(name, **SMALL[name])
+    x = small_rows(unit, rng, 4)
     gate_in = rng.random(100_000) < 0.6
     gate_out = rng.random(100_000) < 0.5
     run = simulate_rows(unit, x, in_valid=lambda c: bool(gate_in[c]), out_ready=lambda c: bool(gate_out[c]))
-    np.testing.assert_array_equal(run.outputs, kernel(name, meta["consts"]).forward(x))
+    np.testing.assert_array_equal(run.outputs, kernel(name, meta["consts"], variant=meta["variant"]).forward(x)
+                                  if not unit.input_fields else unit.golden(x))
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_registry_cycles_equal_rtl_rows_back_to_back(name: str) -> None:
+    """``ROW_UNITS[name].cycles(rows, L, **params)`` (what the simulator charges) equals the RTL's
+    cycles from a chunk's first accepted element to the next chunk's, with the unit's own
+    parameters; the unit rebuilds from its params."""
+    spec = ROW_UNITS[name]
+    unit, meta = build_nonlinear_unit(name, **SMALL[name])
+    assert isinstance(unit, spec.build) and meta["variant"] == spec.variant
+    assert type(unit)(**unit.params()).params() == unit.params()
+    rows = 3
+    x = small_rows(unit, np.random.default_rng(9), rows + 1)
+    run = simulate_rows(unit, x)
+    L = unit.length
+    assert run.in_cycles[rows * L] - run.in_cycles[0] == spec.cycles(rows, L, **unit.timing_kwargs())
+    assert spec.row_timing(L, **unit.timing_kwargs()) == unit.timing()
+    if spec.hardware_timed:  # the simulator's call: hardware parameters only
+        hw = {"x_bits": unit.x_bits, "divider_bits_per_cycle": unit.params().get("divider_bits_per_cycle", 1)}
+        default = {k: v for k, v in unit.timing_kwargs().items() if k not in hw}
+        assert spec.cycles(rows, L, units=2, **hw) == 2 * spec.row_timing(L, **hw, **default).cycles_per_row
+
+
+def test_registry_errors() -> None:
+    with pytest.raises(UnitConfigError) as info:
+        ROW_UNITS["int_rmsnorm"].cycles(4, 8, x_bits=8, lanes=3)
+    assert str(info.value) == "int_rmsnorm timing parameters must be among ['divider_bits_per_cycle', 'x_bits'], not ['lanes']"
+    assert not ROW_UNITS["ibert_int_softmax"].hardware_timed  # its dividend width depends on the input scale
+
+
+# ------------------------------------------------------------------ RMSNorm, SiLU/SwiGLU, I-BERT LayerNorm
+@pytest.mark.parametrize("length,x_bits,eps_int,k", [(4, 8, 0, 1), (16, 16, 1000, 3), (9, 24, 0, 8), (1, 8, 3, 2)])
+def test_rmsnorm_random_rows_and_timing(length: int, x_bits: int, eps_int: int, k: int) -> None:
+    rng = np.random.default_rng(length * x_bits)
+    x = random_rows(rng, 6, length, x_bits)
+    x[4] = 0  # all-zero row
+    x[5] = 0
+    x[5, -1] = (1 << (x_bits - 1)) - 1  # one element holds the norm
+    unit = RMSNormUnit(x_bits=x_bits, length=length, eps_int=eps_int, divider_bits_per_cycle=k)
+    run = simulate_rows(unit, x)
+    np.testing.assert_array_equal(run.outputs, kernel("int_rmsnorm", {"N": length, "eps_int": eps_int}).forward(x))
+    t = rmsnorm_timing(length, x_bits=x_bits, divider_bits_per_cycle=k)
+    assert (run.cycles_per_row(length), run.latency_cycles()) == (t.cycles_per_row, t.latency_cycles)
+
+
+@pytest.mark.parametrize("s_in,x_bits,gated,k", [(0.1, 8, False, 1), (0.01, 16, True, 4), (0.5, 8, True, 31),
+                                                 (2e-4, 20, False, 8)])
+def test_silu_random_rows_and_timing(s_in: float, x_bits: int, gated: bool, k: int) -> None:
+    c = consts_from_scale("int_silu", s_in)
+    length = 5
+    unit = SiLUUnit(x_bits=x_bits, x0_int=c["x0_int"], gated=gated, up_bits=8 if gated else None,
+                    divider_bits_per_cycle=k, length=length)
+    rng = np.random.default_rng(x_bits)
+    x = random_rows(rng, 4, length, x_bits)
+    x[3, :3] = [0, 1, -1]
+    golden = kernel("int_silu", c)
+    if gated:
+        up = rng.integers(-128, 128, size=x.shape)
+        up[0] = -128
+        run = simulate_rows(unit, np.stack([x, up], axis=-1))
+        np.testing.assert_array_equal(run.outputs, golden.swiglu(x, up))
+    else:
+        run = simulate_rows(unit, x)
+        np.testing.assert_array_equal(run.outputs, golden.forward(x))
+    t = silu_timing(length, divider_bits_per_cycle=k)
+    assert (run.cycles_per_row(length), run.latency_cycles()) == (t.cycles_per_row, t.latency_cycles)
+
+
+@pytest.mark.parametrize("length,x_bits,shift,k", [(4, 8, 0, 1), (16, 16, 0, 4), (8, 22, 0, 2), (6, 16, 3, 3)])
+def test_ibert_layernorm_random_rows_and_timing(length: int, x_bits: int, shift: int, k: int) -> None:
+    """Rows below and above 2**32 in sum(y^2) (dynamic shift), the stored shift, a constant row."""
+    rng = np.random.default_rng(length + x_bits)
+    bias = [int(v) for v in rng.integers(-1000, 1000, length)]
+    x = random_rows(rng, 6, length, x_bits)
+    x[3] = x[3] // (1 << max(0, x_bits - 9))  # small variance: no shift
+    x[4, 0::2], x[4, 1::2] = -(1 << (x_bits - 1)), (1 << (x_bits - 1)) - 1  # the largest sum(y^2)
+    x[5] = 11  # constant row
+    unit = IBertLayerNormUnit(x_bits=x_bits, length=length, bias_int=bias, shift=shift, divider_bits_per_cycle=k)
+    run = simulate_rows(unit, x, flags=("row_error",))
+    golden = kernel("ibert_int_layernorm", {"bias_int": bias, "shift": shift}, variant="exact")
+    np.testing.assert_array_equal(run.outputs[1:5], golden.forward(x[1:5]))
+    from hw.errors import NumericsError
+    with pytest.raises(NumericsError, match=r"^ibert_int_layernorm row variance must be positive, not 0"):
+        golden.forward(x[5:6])
+    assert run.flags["row_error"][5].all() and not run.flags["row_error"][1:5].any()
+    np.testing.assert_array_equal(run.outputs[5], bias)
+    if x_bits >= 16:  # the dynamic shift is exercised
+        y = x[1:5] - np.rint(x[1:5].mean(axis=1, keepdims=True))
+        assert ((y.astype(np.float64) ** 2).sum(axis=1) > 2.0 ** 32).any()
+    t = ibert_layernorm_timing(length, x_bits=x_bits, divider_bits_per_cycle=k)
+    assert (run.cycles_per_row(length), run.latency_cycles()) == (t.cycles_per_row, t.latency_cycles)
 
 
 def test_divider_against_python() -> None:
@@ -185,8 +299,12 @@ def test_divider_against_python() -> None:
     (lambda: ShiftmaxUnit(x_bits=8, length=4, x0_int=-4, divider_bits_per_cycle=1.5),
      "divider_bits_per_cycle must be an integer, not 1.5"),
     (lambda: build_nonlinear_unit("relu", x_bits=8),
-     "nonlinear unit name must be one of ['ibert_int_gelu', 'ibert_int_softmax', 'ivit_int_layernorm', "
-     "'ivit_shiftgelu', 'ivit_shiftmax'], not 'relu'"),
+     "nonlinear unit name must be one of ['ibert_int_gelu', 'ibert_int_layernorm', 'ibert_int_softmax', "
+     "'int_rmsnorm', 'int_silu', 'ivit_int_layernorm', 'ivit_shiftgelu', 'ivit_shiftmax'], not 'relu'"),
+    (lambda: RMSNormUnit(x_bits=4, length=2, eps_int=200), "eps_int must be at most N * 2**(2*x_bits - 2) = 128, not 200"),
+    (lambda: SiLUUnit(x_bits=8, x0_int=0), "int_silu constant x0_int must be in [-2**20, -1], not 0"),
+    (lambda: IBertLayerNormUnit(x_bits=8, length=2, bias_int=[0, 0], shift=40),
+     "ibert_int_layernorm constant shift must be in [0, 32], not 40"),
     (lambda: shiftmax_timing(0), "length must be at least 1, not 0"),
 ])
 def test_bad_parameters(build, message: str) -> None:

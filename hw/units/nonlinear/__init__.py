@@ -1,5 +1,6 @@
 """Streaming RTL units for the integer nonlinear kernels (I-ViT Shiftmax, ShiftGELU, IntLayerNorm;
-I-BERT IntGELU and IntSoftmax (exact variant)), each bit-identical to its golden model in
+I-BERT IntGELU, IntSoftmax and IntLayerNorm (exact variants); integer RMSNorm and SiLU/SwiGLU
+for LLMs), each bit-identical to its golden model in
 ``hw.nonlinear``, all built on one base (``RowUnit``: the frozen kernel descriptor, parameters,
 row buffer and LOAD/OUT phases, timing) and listed in one registry (``ROW_UNITS``: kernel name ->
 unit class and timing function) that the simulator imports; ``build_nonlinear_unit`` builds a
@@ -11,15 +12,20 @@ from typing import Any
 from ...errors import UnitConfigError
 from ._base import MAX_LENGTH, RowUnit
 from ._common import IterativeDivider, RowTiming, divider_cycles
+from ._ibert_layernorm import IBertLayerNormUnit, ibert_layernorm_divider_width, ibert_layernorm_timing
 from ._ibert_softmax import IBertSoftmaxUnit, ibert_softmax_dividend_width, ibert_softmax_timing
 from ._intgelu import IntGELUUnit, intgelu_timing
 from ._layernorm import IntLayerNormUnit, isqrt_steps, layernorm_timing
 from ._registry import HARDWARE_PARAMS, ROW_UNITS, RowUnitSpec, units_for
+from ._rmsnorm import RMSNormUnit, rmsnorm_timing, rmsnorm_var_bits
+from ._silu import SiLUUnit, silu_timing
 from ._shiftgelu import ShiftGELUUnit, shiftgelu_timing
 from ._shiftmax import ShiftmaxUnit, shiftmax_timing
 from ._sim import StreamRun, simulate_rows
 
 __all__ = [
+    "IBertLayerNormUnit", "RMSNormUnit", "SiLUUnit", "ibert_layernorm_divider_width",
+    "ibert_layernorm_timing", "rmsnorm_timing", "rmsnorm_var_bits", "silu_timing",
     "HARDWARE_PARAMS", "MAX_LENGTH", "ROW_UNITS", "UNITS", "IBertSoftmaxUnit", "IntGELUUnit",
     "IntLayerNormUnit", "IterativeDivider", "RowTiming", "RowUnit", "RowUnitSpec", "ShiftGELUUnit",
     "ShiftmaxUnit", "StreamRun", "build_nonlinear_unit", "divider_cycles",

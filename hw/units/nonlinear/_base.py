@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, ClassVar, Mapping
 
+import numpy as np
 from amaranth import Module, Mux, Signal
 from amaranth.hdl import Shape, ShapeLike, Value
 from amaranth.lib import memory, stream, wiring
@@ -56,7 +57,7 @@ class RowUnit(wiring.Component):
         self._x_bits = check_int("x_bits", x_bits, 2, self.max_x_bits)
         self._length = check_int("length", length, 1, self.max_length)
         self._options = dict(options or {})
-        in_shape = Shape.cast(in_shape) if in_shape is not None else Shape(self._x_bits, signed=True)
+        in_shape = in_shape if in_shape is not None else Shape(self._x_bits, signed=True)
         super().__init__({"i": In(stream.Signature(in_shape)), "o": Out(stream.Signature(out_shape)),
                           **(extra or {})})
 
@@ -74,6 +75,20 @@ class RowUnit(wiring.Component):
     def length(self) -> int:
         """Row length L in elements (element-wise units use it for timing only)."""
         return self._length
+
+    @property
+    def input_fields(self) -> tuple[str, ...]:
+        """Field names of one input element when the payload is a layout (e.g. ``("gate",
+        "up")``), or ``()`` when it is one integer."""
+        return ()
+
+    def input_ranges(self) -> list[tuple[int, int]]:
+        """(lo, hi) of each input field (one range for an integer payload)."""
+        return [(-(1 << (self._x_bits - 1)), (1 << (self._x_bits - 1)) - 1)]
+
+    def golden(self, rows: Any) -> np.ndarray:
+        """The golden model's outputs for ``rows`` (rows x L, or rows x L x fields)."""
+        return self._kernel.forward(rows)
 
     def params(self) -> dict[str, Any]:
         """The keyword parameters that rebuild this unit: ``type(u)(**u.params())``."""

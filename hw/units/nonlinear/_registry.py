@@ -19,11 +19,14 @@ from typing import Any, Callable, Mapping
 from ...errors import UnitConfigError
 from ._base import RowUnit
 from ._common import RowTiming, check_int
+from ._ibert_layernorm import IBertLayerNormUnit
 from ._ibert_softmax import IBertSoftmaxUnit
 from ._intgelu import IntGELUUnit
 from ._layernorm import IntLayerNormUnit
+from ._rmsnorm import RMSNormUnit
 from ._shiftgelu import ShiftGELUUnit
 from ._shiftmax import ShiftmaxUnit
+from ._silu import SiLUUnit
 
 __all__ = ["HARDWARE_PARAMS", "ROW_UNITS", "RowUnitSpec", "units_for"]
 
@@ -88,7 +91,8 @@ def _spec(cls: type[RowUnit], variant: str = "reference") -> RowUnitSpec:
 #: kernel name -> registered unit
 ROW_UNITS: Mapping[str, RowUnitSpec] = MappingProxyType({s.kernel: s for s in (
     _spec(ShiftmaxUnit), _spec(ShiftGELUUnit), _spec(IntGELUUnit), _spec(IntLayerNormUnit),
-    _spec(IBertSoftmaxUnit, "exact"))})
+    _spec(IBertSoftmaxUnit, "exact"), _spec(IBertLayerNormUnit, "exact"), _spec(RMSNormUnit),
+    _spec(SiLUUnit))})
 
 
 def units_for(function: str) -> list[str]:

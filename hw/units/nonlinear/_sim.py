@@ -37,29 +37,41 @@ def simulate_rows(unit, rows: Sequence[Sequence[int]], *,
                   out_ready: Callable[[int], bool] | None = None,
                   flags: Sequence[str] = (),
                   max_cycles: int = 10_000_000) -> StreamRun:
-    """Stream ``rows`` (rows x L integers) through ``unit`` (ports ``i``/``o``) in Amaranth's
-    simulator; ``in_valid(cycle)`` / ``out_ready(cycle)`` shape the handshakes (default: always).
-    ``flags`` names extra output ports (e.g. ``row_error``) sampled with every output transfer.
+    """Stream ``rows`` (rows x L integers, or rows x L x F for a unit whose ``input_fields``
+    names F fields per element, e.g. SwiGLU's (gate, up)) through ``unit`` (a ``RowUnit``) in
+    Amaranth's simulator; ``in_valid(cycle)`` / ``out_ready(cycle)`` shape the handshakes
+    (default: always). ``flags`` names extra output ports (e.g. ``row_error``) sampled with every
+    output transfer.
 
     Raises
     ------
     NumericsError
-        If ``rows`` is not 2-D integers of the unit's row length within its input width.
+        If ``rows`` is not integers of the unit's row length (and field count) within its
+        input ranges.
     RuntimeError
         If the unit does not produce every output within ``max_cycles`` cycles.
     """
     arr = np.asarray(rows)
-    if arr.ndim != 2 or arr.dtype.kind not in "iu":
-        raise NumericsError(f"rows must be a 2-D integer array, not {arr.ndim}-D of dtype {str(arr.dtype)!r}")
-    n_rows, width = arr.shape
-    length = getattr(unit, "length", width)
+    fields = tuple(unit.input_fields)
+    dims = 3 if fields else 2
+    if arr.ndim != dims or arr.dtype.kind not in "iu":
+        raise NumericsError(f"rows must be a {dims}-D integer array, not {arr.ndim}-D of dtype {str(arr.dtype)!r}")
+    if fields and arr.shape[2] != len(fields):
+        raise NumericsError(f"each element must have {len(fields)} fields {fields}, not {arr.shape[2]}")
+    n_rows, width = arr.shape[:2]
+    length = unit.length
     if width != length:
         raise NumericsError(f"row length must equal the unit's length {length}, not {width}")
-    lo, hi = -(1 << (unit.x_bits - 1)), (1 << (unit.x_bits - 1)) - 1
-    if arr.size and (int(arr.min()) < lo or int(arr.max()) > hi):
-        bad = int(arr.min()) if int(arr.min()) < lo else int(arr.max())
-        raise NumericsError(f"inputs must be in [{lo}, {hi}] for x_bits={unit.x_bits}, not {bad!r}")
-    flat = [int(v) for v in arr.ravel()]
+    for j, (lo, hi) in enumerate(unit.input_ranges()):
+        part = arr[..., j] if fields else arr
+        if part.size and (int(part.min()) < lo or int(part.max()) > hi):
+            bad = int(part.min()) if int(part.min()) < lo else int(part.max())
+            what = f"{fields[j]} inputs" if fields else "inputs"
+            raise NumericsError(f"{what} must be in [{lo}, {hi}] for x_bits={unit.x_bits}, not {bad!r}")
+    if fields:
+        flat: list = [dict(zip(fields, (int(v) for v in e))) for e in arr.reshape(-1, len(fields))]
+    else:
+        flat = [int(v) for v in arr.ravel()]
     outs: list[int] = []
     in_cycles: list[int] = []
     out_cycles: list[int] = []
@@ -92,6 +104,6 @@ def simulate_rows(unit, rows: Sequence[Sequence[int]], *,
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
-    out = np.array(outs, dtype=np.int64).reshape(n_rows, width) if n_rows else np.zeros((0, 0), np.int64)
+    out = np.array(outs, dtype=np.int64).reshape(n_rows, width) if n_rows else np.zeros((0, width), np.int64)
     flag_arrays = {f: np.array(v, dtype=np.int64).reshape(out.shape) for f, v in flag_values.items()}
     return StreamRun(out, in_cycles, out_cycles, flag_arrays)

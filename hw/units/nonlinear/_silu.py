@@ -1,0 +1,134 @@
+"""Integer SiLU and SwiGLU (``SiLU(gate) * up``) as a streaming element-wise unit, bit-identical to
+``hw.nonlinear.IntSiLU``: per element the exp by shifts of ``-|x|`` (combinational), one
+division ``((num >> d) << (out_bit-1)) // ((e + e0) >> d)`` by the iterative divider, and the
+products ``x * sig`` (SiLU) or ``gate * sig * up`` (SwiGLU). No row buffer: rows only set the
+timing figures."""
+from __future__ import annotations
+
+import numpy as np
+from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data
+
+from ...errors import UnitConfigTypeError
+from ...nonlinear import kernel
+from ._base import RowUnit
+from ._common import (IterativeDivider, RowTiming, check_int, divider_cycles, exp_shift,
+                      signed_bits, unsigned_bits)
+
+__all__ = ["SiLUUnit", "silu_timing"]
+
+
+def silu_timing(length: int, *, divider_bits_per_cycle: int = 1, out_bit: int = 16,
+                den_bits: int = 16) -> RowTiming:
+    """Cycles of ``SiLUUnit``: per element accept + ``ceil((den_bits + out_bit - 1) / k)``
+    (divide) + 1 (done) + 1 (output): ``L (D + 3)`` per row of L; latency ``D + 2``."""
+    check_int("length", length, 1)
+    w = check_int("den_bits", den_bits, 2, 31) + check_int("out_bit", out_bit, 2, 31) - 1
+    d = divider_cycles(w, check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 64))
+    return RowTiming(cycles_per_row=length * (d + 3), latency_cycles=d + 2)
+
+
+class SiLUUnit(RowUnit):
+    """Streaming integer SiLU (``gated=False``) or SwiGLU (``gated=True``) on signed integers.
+
+    Parameters (keyword-only)
+    -------------------------
+    x_bits : width of x (the gate), signed, 2..24.
+    x0_int : ``floor(-1/s_in)`` (negative), as in the kernel consts.
+    n, out_bit, den_bits : the kernel constants (15, 16, 16 by default).
+    divider_bits_per_cycle : quotient bits retired per cycle by the divider.
+    gated : SwiGLU: the input is a (gate, up) pair and the output ``gate * sig * up``.
+    up_bits : width of ``up`` (signed) when gated (default ``x_bits``).
+    length : row length, used only for the timing figures (the unit is element-wise).
+
+    Ports: ``i`` (stream of signed(x_bits), or of the layout ``{gate, up}`` when gated),
+    ``o`` (stream of signed results).
+    """
+
+    kernel_name = "int_silu"
+    function = "silu_mul"
+    row_timing = staticmethod(silu_timing)
+    timing_params = ("divider_bits_per_cycle", "out_bit", "den_bits")
+    max_length = 1 << 20  # element-wise: no row buffer
+
+    def __init__(self, *, x_bits: int, x0_int: int, n: int = 15, out_bit: int = 16, den_bits: int = 16,
+                 divider_bits_per_cycle: int = 1, gated: bool = False, up_bits: int | None = None,
+                 length: int = 1) -> None:
+        k = kernel(self.kernel_name, {"x0_int": x0_int, "n": n, "out_bit": out_bit, "den_bits": den_bits})
+        xb = check_int("x_bits", x_bits, 2, self.max_x_bits)
+        self._k = check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 64)
+        if not isinstance(gated, bool):
+            raise UnitConfigTypeError(f"gated must be a bool, not {gated!r}")
+        self._gated = gated
+        self._up_bits = check_int("up_bits", xb if up_bits is None else up_bits, 2, 32)
+        lo, hi = -(1 << (xb - 1)) << (k.out_bit - 1), ((1 << (xb - 1)) - 1) << (k.out_bit - 1)
+        options: dict = {"divider_bits_per_cycle": self._k}
+        in_shape = None
+        if gated:
+            u_lo, u_hi = -(1 << (self._up_bits - 1)), (1 << (self._up_bits - 1)) - 1
+            lo, hi = min(lo * u_hi, hi * u_lo), max(lo * u_lo, hi * u_hi)
+            in_shape = data.StructLayout({"gate": signed(xb), "up": signed(self._up_bits)})
+            options |= {"gated": True, "up_bits": self._up_bits}
+        super().__init__(k, x_bits=x_bits, length=length, out_shape=signed(signed_bits(lo, hi)),
+                         in_shape=in_shape, options=options)
+
+    @property
+    def input_fields(self) -> tuple[str, ...]:
+        """``("gate", "up")`` when gated (each input element is a pair), else ``()``."""
+        return ("gate", "up") if self._gated else ()
+
+    def input_ranges(self) -> list[tuple[int, int]]:
+        """(lo, hi) of the gate, and of ``up`` when gated."""
+        ranges = super().input_ranges()
+        if self._gated:
+            ranges.append((-(1 << (self._up_bits - 1)), (1 << (self._up_bits - 1)) - 1))
+        return ranges
+
+    def golden(self, rows) -> "np.ndarray":
+        """``kernel.forward(rows)``, or ``kernel.swiglu(gate, up)`` of (rows x L x 2) pairs."""
+        if not self._gated:
+            return super().golden(rows)
+        arr = np.asarray(rows)
+        return self.kernel.swiglu(arr[..., 0], arr[..., 1])
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        k = self.kernel
+        xb, s = self.x_bits, k.out_bit - 1
+        e0, drop = k.e0, k.drop
+        m.submodules.div = div = IterativeDivider(dividend_width=k.den_bits + s, divisor_width=k.den_bits + 1,
+                                                  bits_per_cycle=self._k)
+        gate_in = self.i.payload.gate if self._gated else self.i.payload
+        g = Signal(signed(xb))
+        u = Signal(signed(self._up_bits))
+
+        # e = I(-|x|) of the offered element; the divider latches its operands on start
+        neg_abs = Signal(signed(xb + 1))
+        m.d.comb += neg_abs.eq(Mux(gate_in < 0, gate_in, -gate_in))
+        e, _ = exp_shift(m, neg_abs, x0=k.x0_int, n=k.n, q_lo=0, name="exp")
+        num = Signal(unsigned(unsigned_bits(e0)))
+        m.d.comb += num.eq(Mux(gate_in > 0, e0, e))
+        den = Signal(unsigned(unsigned_bits(2 * e0)))
+        m.d.comb += den.eq(e + e0)
+        m.d.comb += [div.dividend.eq((num >> drop) << s), div.divisor.eq(den >> drop)]
+
+        sig = div.quotient[:s + 2]  # sigmoid * 2^s, in [0, 2^s]
+        m.d.comb += self.o.payload.eq(g * sig * u if self._gated else g * sig)
+
+        with m.FSM(name="phase"):
+            with m.State("LOAD"):
+                m.d.comb += self.i.ready.eq(1)
+                with m.If(self.i.valid):
+                    m.d.comb += div.start.eq(1)
+                    m.d.sync += g.eq(gate_in)
+                    if self._gated:
+                        m.d.sync += u.eq(self.i.payload.up)
+                    m.next = "DIVIDE"
+            with m.State("DIVIDE"):
+                with m.If(div.done):
+                    m.next = "OUT"
+            with m.State("OUT"):
+                m.d.comb += self.o.valid.eq(1)
+                with m.If(self.o.ready):
+                    m.next = "LOAD"
+        return m
