@@ -12,7 +12,7 @@ protocol (what ``characterize`` accepts) is documented in ``hw.cost._protocol``.
 from __future__ import annotations
 
 from ._activity import GateActivity, gate_level_activity, net_weights, validate_stimulus
-from ._cache import CostCache, default_cache_dir, hash_key
+from ._cache import CostCache, canonical_json, default_cache_dir, hash_key
 from ._characterize import (Calibration, CostRecord, FpgaCost, Provenance, calibrate, characterize,
                             cost_table, format_comparison, horowitz_comparison)
 from ._protocol import UnitSpec, as_unit_spec
@@ -35,5 +35,5 @@ __all__ = [
     "PUBLISHED_RATIOS", "PublishedRatio", "format_comparison",
     "DISTRIBUTIONS", "element_codes", "unit_ops_per_cycle", "unit_stimulus",
     "AMORTISED_ITEMS", "LINE_ITEM_ORDER", "AsicCost", "LineItem", "characterize_asic", "meet_clock",
-    "NODES", "NodeScaling", "node_scaling",
+    "NODES", "NodeScaling", "node_scaling", "canonical_json",
 ]

@@ -180,9 +180,11 @@ def _array(p: Mapping[str, Any]) -> dict[str, Any]:
                          f"exact fixed-point partial sum ({p['accumulator_bits']} bits, holds max_k={p['max_k']} products)"),
                "nan": (_flag("sticky: a NaN product (or NaN operand) entered this sum"), "NaN seen"),
                "pinf": (_flag("sticky: a +inf product entered this sum"), "+inf seen"),
-               "ninf": (_flag("sticky: a -inf product entered this sum"), "-inf seen")}
+               "ninf": (_flag("sticky: a -inf product entered this sum"), "-inf seen"),
+               "plus_zero": (_flag("sticky: a product other than -0 entered this sum (all zero: the empty sum)"),
+                             "non-(-0) product seen")}
         rule = ("rounded at the edge: nan or (pinf and ninf) -> NaN; else pinf -> +inf; ninf -> -inf; "
-                "else value rounded once to out_format")
+                "else value rounded once to out_format (an exactly-zero value is -0 iff plus_zero is low)")
         acc["value"] = (acc["value"][0] | {"rounding": rule}, acc["value"][1])
     else:
         acc = (format_encoding(p["acc"]), "the float accumulator code (each product rounded to it and added)")
