@@ -88,11 +88,22 @@ def _file_stem(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]", "_", name)
 
 
+def _nan_to_null(x):
+    """JSON has no NaN: undefined metrics (Spearman of fewer than 3 lines) become null."""
+    if isinstance(x, dict):
+        return {k: _nan_to_null(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_nan_to_null(v) for v in x]
+    if isinstance(x, float) and x != x:
+        return None
+    return x
+
+
 def _write_json(path: Path, doc: dict) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=2, allow_nan=True)
+            json.dump(_nan_to_null(doc), fh, indent=2, allow_nan=False)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

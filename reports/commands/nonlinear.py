@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import pandas as pd
 
-from hw.nonlinear import ACCURACY_KERNELS, KERNELS, accuracy_table, consts_from_scale
+from hw.nonlinear import ACCURACY_KERNELS, KERNELS, accuracy_markdown, accuracy_table, consts_from_scale
 
 __all__ = ["add_arguments", "run"]
 
@@ -30,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--length", type=int, default=64, help="row length for --accuracy (default 64)")
     parser.add_argument("--rows", type=int, default=64, help="random rows per point (default 64)")
     parser.add_argument("--csv", metavar="PATH", help="also write the accuracy table as CSV")
+    parser.add_argument("--markdown", metavar="PATH", help="also write the accuracy tables as Markdown "
+                        "(docs/nonlinear_accuracy.md is made this way)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--consts needs exactly one --scale, not {args.scale!r}")
         if args.consts.endswith("layernorm"):
             raise ValueError(f"--consts {args.consts} needs weight and bias; use hw.nonlinear.consts_from_scale")
-        print(json.dumps(consts_from_scale(args.consts, args.scale[0]), indent=2))
+        print(json.dumps(consts_from_scale(args.consts, args.scale[0], length=args.length), indent=2))
         return 0
     kwargs = {}
     if args.scale:
@@ -52,4 +55,11 @@ def run(args: argparse.Namespace) -> int:
         print(table.to_string(index=False))
     if args.csv:
         table.to_csv(args.csv, index=False)
+    if args.markdown:
+        cmd = "lowbit nonlinear --accuracy" + "".join(f" --scale {v}" for v in args.scale or ()) + \
+            "".join(f" --bits {b}" for b in args.bits or ()) + f" --length {args.length} --rows {args.rows}"
+        tmp = Path(args.markdown).with_name(Path(args.markdown).name + ".tmp")
+        tmp.write_text(accuracy_markdown(table, command=cmd + " --markdown " + args.markdown,
+                                         rows=args.rows, length=args.length), encoding="utf-8")
+        tmp.replace(args.markdown)
     return 0
