@@ -12,11 +12,11 @@ from ._kernels import (INT31, KERNELS, VARIANTS, DyadicRequantizer, IBertIntGELU
                        IBertIntSoftmax, IntRMSNorm, IntSiLU, IViTIntLayerNorm, IViTShiftGELU, IViTShiftmax,
                        NonlinearKernel, batch_frexp, ivit_exp_shift, kernel,
                        variant_differences)
-from ._accuracy import ACCURACY_KERNELS, SCALE_LIMITED, accuracy_table, float_reference
+from ._accuracy import ACCURACY_KERNELS, SCALE_LIMITED, accuracy_markdown, accuracy_table, float_reference
 from ._scale import consts_from_scale, from_scale
 
 __all__ = [
-    "INT31", "IntRMSNorm", "IntSiLU", "SCALE_LIMITED", "ACCURACY_KERNELS", "KERNELS", "VARIANTS", "accuracy_table", "float_reference", "DyadicRequantizer", "IBertIntGELU", "IBertIntLayerNorm",
+    "INT31", "IntRMSNorm", "IntSiLU", "SCALE_LIMITED", "accuracy_markdown", "ACCURACY_KERNELS", "KERNELS", "VARIANTS", "accuracy_table", "float_reference", "DyadicRequantizer", "IBertIntGELU", "IBertIntLayerNorm",
     "IBertIntSoftmax", "IViTIntLayerNorm", "IViTShiftGELU", "IViTShiftmax", "NonlinearKernel",
     "batch_frexp", "consts_from_scale", "from_scale", "ivit_exp_shift", "kernel",
     "variant_differences",
