@@ -150,12 +150,19 @@ def _quantize(p: Mapping[str, Any]) -> dict[str, Any]:
 
 def _nonlinear(p: Mapping[str, Any]) -> dict[str, Any]:
     q = p.get("params", {})
-    return {"i__payload": ({"representation": "twos_complement",
-                            "value": f"x_int, one element of a row of {q.get('length')} (integer at the input scale)"},
-                           "input element"),
+    x: Any = ({"representation": "twos_complement",
+               "value": f"x_int, one element of a row of {q.get('length')} (integer at the input scale)"},
+              "input element")
+    if q.get("gated"):  # SwiGLU: a (gate, up) pair per element
+        x = {"gate": (x[0], "gate element (the SiLU input)"),
+             "up": ({"representation": "twos_complement", "value": "up_int, the up projection's element"},
+                    "up element (multiplies SiLU(gate))")}
+    return {"i__payload": x,
             "o__payload": ({"representation": "twos_complement",
                             "value": f"the {p.get('kernel')} golden model's output element ({p.get('variant')} variant)"},
-                           "output element")}
+                           "output element"),
+            "row_error": (_flag("high while the outputs of a zero-variance row (which the golden model rejects) "
+                                "are offered"), "zero-variance row")}
 
 
 def _array(p: Mapping[str, Any]) -> dict[str, Any]:
