@@ -75,3 +75,25 @@ def test_ibert_softmax_verilog_on_vectors(vectors: Path, tmp_path: Path) -> None
     run_bench(tmp_path, "ibert_int_softmax", "nl_ibert_softmax", rows, x_bits=32, length=g["L"],
               x0_int=c["x0_int"], b_int=c["b_int"], c_int=c["c_int"], exp_sf=c["exp_sf"],
               act_sf16=c["act_sf16"], divider_bits_per_cycle=8)
+
+
+def test_swiglu_verilog(tmp_path: Path) -> None:
+    """SiLU(gate) * up with the (gate, up) layout payload, random pairs from the bench."""
+    c = consts_from_scale("int_silu", 0.05)
+    run_bench(tmp_path, "int_silu", "nl_swiglu", None, x_bits=8, x0_int=c["x0_int"], gated=True,
+              up_bits=8, length=8, divider_bits_per_cycle=4)
+
+
+@pytest.mark.slow
+def test_rmsnorm_verilog(tmp_path: Path) -> None:
+    run_bench(tmp_path, "int_rmsnorm", "nl_rmsnorm", [[0] * 12, [5] + [0] * 11], x_bits=8, length=12,
+              eps_int=3, divider_bits_per_cycle=2)
+
+
+@pytest.mark.slow
+def test_ibert_layernorm_verilog(tmp_path: Path) -> None:
+    weight = [0.5 + 0.1 * j for j in range(10)]
+    bias = [0.3 - 0.05 * j for j in range(10)]
+    c = consts_from_scale("ibert_int_layernorm", 0.05, weight=weight, bias=bias)
+    run_bench(tmp_path, "ibert_int_layernorm", "nl_ibert_layernorm", [[32767, -32768] * 5], x_bits=16,
+              length=10, bias_int=c["bias_int"], divider_bits_per_cycle=4)

@@ -1,6 +1,6 @@
 """cocotb bench for the exported nonlinear row units (hw.units.nonlinear): a driver feeding rows
 on the ``i`` stream, a monitor collecting the ``o`` stream, the golden model
-(``hw.nonlinear.kernel``) and a checker. Design parameters, kernel constants and the timing
+(``hw.nonlinear.kernel``; SwiGLU pairs packed into the layout payload) and a checker. Design parameters, kernel constants and the timing
 figures come from the metadata JSON exported beside the Verilog (``LOWBIT_META``); extra rows
 (e.g. from the shared vectors) from ``LOWBIT_ROWS``."""
 from __future__ import annotations
@@ -19,16 +19,46 @@ from hw.nonlinear import kernel
 TIMED_ROWS = 2  # rows streamed without gaps, used to check the timing figures
 
 
-def make_rows(meta: dict, rng: random.Random) -> list[list[int]]:
+def field_ranges(meta: dict) -> list[tuple[int, int]]:
+    """(lo, hi) of each field of one input element: x (or the gate), and ``up`` for SwiGLU."""
     p = meta["params"]
-    length, bits = p["length"], p["x_bits"]
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    rows = [[rng.randint(lo, hi) for _ in range(length)] for _ in range(TIMED_ROWS)]
+    bits = [p["x_bits"]] + ([p["up_bits"]] if p.get("gated") else [])
+    return [(-(1 << (b - 1)), (1 << (b - 1)) - 1) for b in bits]
+
+
+def pack(meta: dict, element) -> int:
+    """The ``i__payload`` bits of one element (a layout payload: gate in the low bits, then up)."""
+    if not meta["params"].get("gated"):
+        return element
+    xb = meta["params"]["x_bits"]
+    return (element[0] & ((1 << xb) - 1)) | ((element[1] & ((1 << meta["params"]["up_bits"]) - 1)) << xb)
+
+
+def make_rows(meta: dict, rng: random.Random) -> list[list]:
+    p = meta["params"]
+    length = p["length"]
+    ranges = field_ranges(meta)
+
+    def element():
+        vals = [rng.randint(lo, hi) for lo, hi in ranges]
+        return vals if p.get("gated") else vals[0]
+
+    rows = [[element() for _ in range(length)] for _ in range(TIMED_ROWS)]
     if os.environ.get("LOWBIT_ROWS"):
         rows += json.loads(open(os.environ["LOWBIT_ROWS"]).read())
-    rows += [[rng.randint(lo, hi) for _ in range(length)] for _ in range(4)]
-    rows.append([lo] * length)
+    rows += [[element() for _ in range(length)] for _ in range(4)]
+    low = [lo for lo, _ in ranges] if p.get("gated") else ranges[0][0]
+    rows.append([low] * length)
+    if any(port["name"] == "row_error" for port in meta["ports"]) and length > 1:
+        rows[-1][-1] = low + 1  # the exact LayerNorm golden models reject a constant row
     return rows
+
+
+def golden(meta: dict, rows: list[list]) -> np.ndarray:
+    """The golden model's outputs (``IntSiLU.swiglu`` for SwiGLU's (gate, up) pairs)."""
+    k = kernel(meta["kernel"], meta["consts"], variant=meta["variant"])
+    arr = np.array(rows, dtype=np.int64)
+    return k.swiglu(arr[..., 0], arr[..., 1]) if meta["params"].get("gated") else k.forward(arr)
 
 
 class Counter:
@@ -41,8 +71,8 @@ class Counter:
             self.cycle += 1
 
 
-async def driver(dut, rows, counter: Counter, rng: random.Random, fired: list[int]) -> None:
-    flat = [v for row in rows for v in row]
+async def driver(dut, meta: dict, rows, counter: Counter, rng: random.Random, fired: list[int]) -> None:
+    flat = [pack(meta, v) for row in rows for v in row]
     gap_from = TIMED_ROWS * len(rows[0])
     pos = 0
     while pos < len(flat):
@@ -82,7 +112,7 @@ async def rows_match_golden_model(dut) -> None:
     rng = random.Random(7)
     rows = make_rows(meta, rng)
     length = meta["params"]["length"]
-    expected = kernel(meta["kernel"], meta["consts"], variant=meta["variant"]).forward(np.array(rows, dtype=np.int64))
+    expected = golden(meta, rows)
 
     counter = Counter()
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
@@ -96,7 +126,7 @@ async def rows_match_golden_model(dut) -> None:
     got: list[int] = []
     in_fired: list[int] = []
     out_fired: list[int] = []
-    cocotb.start_soon(driver(dut, rows, counter, rng, in_fired))
+    cocotb.start_soon(driver(dut, meta, rows, counter, rng, in_fired))
     await monitor(dut, expected.size, TIMED_ROWS * length, counter, rng, got, out_fired)
 
     # checker: every element bit-identical to the golden model
