@@ -107,6 +107,8 @@ def consts_from_scale(name: str, s_in: float, *, out_bit: int | None = None,
                 "s_out": float(_f32(s * _f32(2.0 ** (1 - ob))))}
     if name == "int_rmsnorm":
         n_ch = len(weight) if weight is not None else length
+        if weight is not None and length is not None and length != n_ch:
+            raise UnitConfigError(f"int_rmsnorm length must equal len(weight) = {n_ch}, not {length!r}")
         if isinstance(n_ch, bool) or not isinstance(n_ch, int) or not 1 <= n_ch <= (1 << 20):
             raise UnitConfigError(f"int_rmsnorm needs length (or weight) with 1 to 2**20 channels, not {n_ch!r}")
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 <= eps < math.inf:

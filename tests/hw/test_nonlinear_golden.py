@@ -330,6 +330,8 @@ def test_rmsnorm_eps_and_errors() -> None:
     assert len(consts_from_scale("int_rmsnorm", 0.01, weight=[1.0, 0.5, 2.0])["s_out"]) == 3
     with pytest.raises(NumericsError, match=r"^int_rmsnorm row length must equal N = 4, not 3$"):
         kernel("int_rmsnorm", {"N": 4}).forward([[1, 2, 3]])
+    with pytest.raises(UnitConfigError, match=r"^int_rmsnorm length must equal len\(weight\) = 2, not 3$"):
+        consts_from_scale("int_rmsnorm", 0.01, weight=[1.0, 1.0], length=3)
     with pytest.raises(UnitConfigError, match=r"^int_rmsnorm needs length \(or weight\) with 1 to 2\*\*20 channels, not None$"):
         consts_from_scale("int_rmsnorm", 0.01)
 

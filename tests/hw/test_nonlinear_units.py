@@ -79,7 +79,8 @@ def random_rows(rng: np.random.Generator, n: int, length: int, x_bits: int) -> n
 
 
 @pytest.mark.parametrize("length,x_bits,x0,out_bit,k", [(7, 8, -4, 8, 1), (16, 16, -500, 16, 4),
-                                                         (3, 12, -37, 8, 31), (1, 8, -20, 8, 2)])
+                                                         (3, 12, -37, 8, 31), (1, 8, -20, 8, 2),
+                                                         (3, 12, -(1 << 20), 8, 16)])  # the kernel's bound
 def test_shiftmax_random_rows_and_timing(length: int, x_bits: int, x0: int, out_bit: int, k: int) -> None:
     rng = np.random.default_rng(length * x_bits)
     x = random_rows(rng, 6, length, x_bits)
