@@ -389,13 +389,11 @@ class _IntBackend:
         self._k: dict[str, object] = {}
         self.acc = recipe.accumulator
         self.a_fmt = IntFormat(self.W_BITS)
-        t = ckpt.tensors
-        q8 = Quantizer(IntFormat(8), "tensor")
-        self._emb = {}
+        self._emb = {}  # embedding tables in the recipe's weight format, one scale per row (token)
         for name in ("embed.tokens", "embed.positions", "embed.token_types"):
-            if name in t:
-                sc, codes = q8.quantize(t[name])
-                self._emb[name] = (IntFormat(8).to_int(codes).astype(np.int64), float(q8.scale_format.decode(sc)))
+            if name in ckpt.tensors:
+                codes, s = self._weight(name)
+                self._emb[name] = (codes, s)
 
     # ---- helpers -----------------------------------------------------------------------
     def _log(self, site: str, op: str, *arrays: np.ndarray) -> None:
@@ -451,8 +449,8 @@ class _IntBackend:
         for name, idx in (("embed.tokens", ids), ("embed.positions", positions),
                           ("embed.token_types", np.zeros_like(ids))):
             if name in self._emb:
-                table, s = self._emb[name]
-                total = total + dyadic_requantize(table[idx], s / s_out, self.WIDE + 1)
+                table, s = self._emb[name]  # per-row scales: requantize rows (transposed to the last axis)
+                total = total + dyadic_requantize(table[idx].T, s[idx] / s_out, self.WIDE + 1).T
         y = np.clip(total, -(1 << (self.WIDE - 1)) + 1, (1 << (self.WIDE - 1)) - 1)
         self._log("embed", "embed", ids, y)
         return _Int(y, s_out)
