@@ -15,7 +15,9 @@ come from the backend's patterns, not from the units, so they are fixed here, on
    ``*_SIGNED`` parameter, as yosys's own semantics extend them), results narrower than the
    operation get a wider temporary of which they are the low bits, multi-bit operands of
    logical operators go through ``$reduce_bool``, comparisons whose result is constant over
-   the operands' ranges become that constant, zero-width wires are dropped;
+   the operands' ranges become that constant, zero-width wires are dropped, and an internal
+   wire that holds one net twice (a sign extension) keeps it once (else Verilator sees an
+   ``assign`` from the wire to itself: UNOPTFLAT);
 3. yosys reads the JSON back and writes Verilog; the written file is then read again and
    must pass ``check -assert`` (no multiple drivers, no undriven or combinational-loop nets).
 
@@ -171,6 +173,17 @@ def normalize_netlist(netlist: dict) -> int:
     for mod in netlist["modules"].values():
         for key in [k for k, n in mod["netnames"].items() if not n["bits"]]:
             del mod["netnames"][key]  # zero-width wires print as [-1:0]
+        ports = set(mod.get("ports", {}))
+        for key, net in mod["netnames"].items():
+            # a wire holding one net twice (a sign extension, x[11] = x[10]) prints as an assign
+            # from the wire to itself, which Verilator reports as a combinational loop (UNOPTFLAT):
+            # an internal wire keeps each net once
+            bits = net["bits"]
+            ints = [b for b in bits if isinstance(b, int)]
+            if key not in ports and len(set(ints)) != len(ints):
+                seen: set = set()
+                net["bits"] = [b for b in bits if not isinstance(b, int) or not (b in seen or seen.add(b))]
+                changed += 1
         m = _Module(mod)
         for name, cell in list(mod["cells"].items()):
             kind, conns, params = cell["type"], cell["connections"], cell["parameters"]
