@@ -1,5 +1,6 @@
-"""Building blocks shared by the nonlinear RTL units: the iterative restoring divider, the I-ViT
-shift-based exponential as combinational logic, the row-timing record, and parameter checks."""
+"""Building blocks shared by the nonlinear RTL units: restoring division steps and the iterative
+divider built from them, the I-ViT shift-based exponential as combinational logic, the
+row-timing record, and parameter checks."""
 from __future__ import annotations
 
 import math
@@ -14,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 from ...errors import UnitConfigError
 
 __all__ = ["RowTiming", "IterativeDivider", "divider_cycles", "exp_shift", "check_int",
-           "signed_bits", "unsigned_bits"]
+           "restoring_steps", "signed_bits", "unsigned_bits"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,27 @@ def divider_cycles(dividend_width: int, bits_per_cycle: int) -> int:
     return math.ceil(dividend_width / bits_per_cycle)
 
 
+def restoring_steps(m: Module, rem: Value, quo: Value, dvs: Value, k: int, name: str) -> tuple[Signal, Signal]:
+    """``k`` steps of unsigned restoring division as combinational logic: each shifts the next
+    dividend bit (the MSB of ``quo``) into the partial remainder ``rem``, subtracts ``dvs`` when
+    it fits and shifts the quotient bit into ``quo``'s LSB. Returns the new (rem, quo)."""
+    wd = len(dvs)
+    r: Value = rem
+    q: Value = quo
+    for step in range(k):
+        # named signals per unrolled step keep the expression tree linear in k
+        trial = Signal(wd + 1, name=f"{name}trial{step}")
+        ge = Signal(name=f"{name}ge{step}")
+        r_next = Signal(wd + 1, name=f"{name}rem{step}")
+        q_next = Signal(len(quo), name=f"{name}quo{step}")
+        m.d.comb += [trial.eq(Cat(q[-1], r[:wd])),  # (r << 1) | next dividend bit
+                     ge.eq(trial >= dvs),
+                     r_next.eq(Mux(ge, trial - dvs, trial)),
+                     q_next.eq(Cat(ge, q[:-1]))]
+        r, q = r_next, q_next
+    return r, q
+
+
 class IterativeDivider(wiring.Component):
     """Unsigned restoring divider retiring ``bits_per_cycle`` quotient bits per cycle.
 
@@ -99,19 +121,7 @@ class IterativeDivider(wiring.Component):
         with m.If(self.start):
             m.d.sync += [quo.eq(self.dividend), rem.eq(0), dvs.eq(self.divisor), count.eq(steps)]
         with m.Elif(count != 0):
-            r: Value = rem
-            q: Value = quo
-            for step in range(self._k):
-                # named signals per unrolled step keep the expression tree linear in k
-                trial = Signal(self._wd + 1, name=f"trial{step}")
-                ge = Signal(name=f"ge{step}")
-                r_next = Signal(self._wd + 1, name=f"rem{step}")
-                q_next = Signal(width, name=f"quo{step}")
-                m.d.comb += [trial.eq(Cat(q[-1], r[:self._wd])),  # (r << 1) | next dividend bit
-                             ge.eq(trial >= dvs),
-                             r_next.eq(Mux(ge, trial - dvs, trial)),
-                             q_next.eq(Cat(ge, q[:-1]))]
-                r, q = r_next, q_next
+            r, q = restoring_steps(m, rem, quo, dvs, self._k, "")
             m.d.sync += [rem.eq(r), quo.eq(q), count.eq(count - 1)]
             with m.If(count == 1):
                 m.d.sync += self.done.eq(1)

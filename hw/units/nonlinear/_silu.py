@@ -1,31 +1,32 @@
-"""Integer SiLU and SwiGLU (``SiLU(gate) * up``) as a streaming element-wise unit, bit-identical to
-``hw.nonlinear.IntSiLU``: per element the exp by shifts of ``-|x|`` (combinational), one
-division ``((num >> d) << (out_bit-1)) // ((e + e0) >> d)`` by the iterative divider, and the
-products ``x * sig`` (SiLU) or ``gate * sig * up`` (SwiGLU). No row buffer: rows only set the
-timing figures."""
+"""Integer SiLU and SwiGLU (``SiLU(gate) * up``) as a pipelined element-wise unit, bit-identical
+to ``hw.nonlinear.IntSiLU``: per element the exp by shifts of ``-|x|`` (combinational), the
+division ``((num >> d) << (out_bit-1)) // ((e + e0) >> d)`` by a restoring divider pipelined
+over ``ceil(W / k)`` stages of ``k`` quotient bits, and the products ``x * sig`` (SiLU) or
+``gate * sig * up`` (SwiGLU): one element per cycle, with back-pressure stalling the whole
+pipeline. No row buffer: rows only set the timing figures."""
 from __future__ import annotations
 
 import numpy as np
-from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth import C, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data
 
 from ...errors import UnitConfigTypeError
 from ...nonlinear import kernel
 from ._base import RowUnit
-from ._common import (IterativeDivider, RowTiming, check_int, divider_cycles, exp_shift,
-                      signed_bits, unsigned_bits)
+from ._common import (RowTiming, check_int, divider_cycles, exp_shift, restoring_steps, signed_bits,
+                      unsigned_bits)
 
 __all__ = ["SiLUUnit", "silu_timing"]
 
 
 def silu_timing(length: int, *, divider_bits_per_cycle: int = 1, out_bit: int = 16,
                 den_bits: int = 16) -> RowTiming:
-    """Cycles of ``SiLUUnit``: per element accept + ``ceil((den_bits + out_bit - 1) / k)``
-    (divide) + 1 (done) + 1 (output): ``L (D + 3)`` per row of L; latency ``D + 2``."""
+    """Cycles of ``SiLUUnit``: one element per cycle (``L`` per row); latency ``D + 1`` with
+    ``D = ceil((den_bits + out_bit - 1) / k)`` divider stages of ``k`` quotient bits each."""
     check_int("length", length, 1)
     w = check_int("den_bits", den_bits, 2, 31) + check_int("out_bit", out_bit, 2, 31) - 1
     d = divider_cycles(w, check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 64))
-    return RowTiming(cycles_per_row=length * (d + 3), latency_cycles=d + 2)
+    return RowTiming(cycles_per_row=length, latency_cycles=d + 1)
 
 
 class SiLUUnit(RowUnit):
@@ -36,7 +37,8 @@ class SiLUUnit(RowUnit):
     x_bits : width of x (the gate), signed, 2..24.
     x0_int : ``floor(-1/s_in)`` (negative), as in the kernel consts.
     n, out_bit, den_bits : the kernel constants (15, 16, 16 by default).
-    divider_bits_per_cycle : quotient bits retired per cycle by the divider.
+    divider_bits_per_cycle : quotient bits per divider pipeline stage (fewer stages, longer
+        combinational path per stage; the throughput is one element per cycle regardless).
     gated : SwiGLU: the input is a (gate, up) pair and the output ``gate * sig * up``.
     up_bits : width of ``up`` (signed) when gated (default ``x_bits``).
     length : row length, used only for the timing figures (the unit is element-wise).
@@ -96,13 +98,13 @@ class SiLUUnit(RowUnit):
         k = self.kernel
         xb, s = self.x_bits, k.out_bit - 1
         e0, drop = k.e0, k.drop
-        m.submodules.div = div = IterativeDivider(dividend_width=k.den_bits + s, divisor_width=k.den_bits + 1,
-                                                  bits_per_cycle=self._k)
+        wd = k.den_bits + 1
+        stages = divider_cycles(k.den_bits + s, self._k)
+        width = stages * self._k
         gate_in = self.i.payload.gate if self._gated else self.i.payload
-        g = Signal(signed(xb))
-        u = Signal(signed(self._up_bits))
+        up_in = self.i.payload.up if self._gated else C(1, 2)
 
-        # e = I(-|x|) of the offered element; the divider latches its operands on start
+        # front end on the offered element: e = I(-|x|), numerator and divisor of the sigmoid
         neg_abs = Signal(signed(xb + 1))
         m.d.comb += neg_abs.eq(Mux(gate_in < 0, gate_in, -gate_in))
         e, _ = exp_shift(m, neg_abs, x0=k.x0_int, n=k.n, q_lo=0, name="exp")
@@ -110,25 +112,27 @@ class SiLUUnit(RowUnit):
         m.d.comb += num.eq(Mux(gate_in > 0, e0, e))
         den = Signal(unsigned(unsigned_bits(2 * e0)))
         m.d.comb += den.eq(e + e0)
-        m.d.comb += [div.dividend.eq((num >> drop) << s), div.divisor.eq(den >> drop)]
 
-        sig = div.quotient[:s + 2]  # sigmoid * 2^s, in [0, 2^s]
-        m.d.comb += self.o.payload.eq(g * sig * u if self._gated else g * sig)
+        # the whole pipeline advances unless the output holds a result nobody takes
+        enable = Signal()
+        m.d.comb += [enable.eq(~self.o.valid | self.o.ready), self.i.ready.eq(enable)]
+        up_w = self._up_bits if self._gated else 2
+        prev = None
+        for j in range(stages + 1):  # stage 0: operands; stage j: after j * k division steps
+            v, rem = Signal(name=f"s{j}_valid"), Signal(wd + 1, name=f"s{j}_rem")
+            quo, dvs = Signal(width, name=f"s{j}_quo"), Signal(wd, name=f"s{j}_dvs")
+            g, u = Signal(signed(xb), name=f"s{j}_gate"), Signal(signed(up_w), name=f"s{j}_up")
+            if prev is None:
+                nxt = (self.i.valid, 0, (num >> drop) << s, den >> drop, gate_in, up_in)
+            else:
+                pv, prem, pquo, pdvs, pg, pu = prev
+                r, q = restoring_steps(m, prem, pquo, pdvs, self._k, f"s{j}_")
+                nxt = (pv, r, q, pdvs, pg, pu)
+            with m.If(enable):
+                m.d.sync += [sig.eq(val) for sig, val in zip((v, rem, quo, dvs, g, u), nxt)]
+            prev = (v, rem, quo, dvs, g, u)
 
-        with m.FSM(name="phase"):
-            with m.State("LOAD"):
-                m.d.comb += self.i.ready.eq(1)
-                with m.If(self.i.valid):
-                    m.d.comb += div.start.eq(1)
-                    m.d.sync += g.eq(gate_in)
-                    if self._gated:
-                        m.d.sync += u.eq(self.i.payload.up)
-                    m.next = "DIVIDE"
-            with m.State("DIVIDE"):
-                with m.If(div.done):
-                    m.next = "OUT"
-            with m.State("OUT"):
-                m.d.comb += self.o.valid.eq(1)
-                with m.If(self.o.ready):
-                    m.next = "LOAD"
+        v, _, quo, _, g, u = prev
+        sig = quo[:s + 2]  # sigmoid * 2^s, in [0, 2^s]
+        m.d.comb += [self.o.valid.eq(v), self.o.payload.eq(g * sig * u if self._gated else g * sig)]
         return m
