@@ -20,7 +20,11 @@ from ._published import (CALIBRATION_ANCHOR, DRAM_ENERGY_PJ_PER_BIT, HOROWITZ_20
                          SRAM_READ_64B_PJ, PUBLISHED_RATIOS, PublishedOp, PublishedRatio,
                          memory_access_energy_pj)
 from ._stimulus import DISTRIBUTIONS, element_codes, unit_ops_per_cycle, unit_stimulus
-from ._asic import AMORTISED_ITEMS, LINE_ITEM_ORDER, AsicCost, LineItem, characterize_asic, meet_clock
+from ._asic import (AMORTISED_ITEMS, LINE_ITEM_ORDER, MAX_EXACT_ACCUMULATOR_BITS, AsicCost, LineItem,
+                    characterize_asic, check_costable, meet_clock)
+from ._accelerator import (AcceleratorBudget, BudgetLine, DatapathEnergy, accelerator_budget,
+                           datapath_energy)
+from ._sram import ARRAY_EFFICIENCY, BITCELL_SOURCES, BITCELL_UM2, SramCost, sram_cost
 from ._scaling import NODES, NodeScaling, node_scaling
 from ._reference_units import (REFERENCE_OPS, FloatMultiplier, IntAdder, IntMultiplier,
                                reference_stimulus, reference_unit)
@@ -35,5 +39,7 @@ __all__ = [
     "PUBLISHED_RATIOS", "PublishedRatio", "format_comparison",
     "DISTRIBUTIONS", "element_codes", "unit_ops_per_cycle", "unit_stimulus",
     "AMORTISED_ITEMS", "LINE_ITEM_ORDER", "AsicCost", "LineItem", "characterize_asic", "meet_clock",
-    "NODES", "NodeScaling", "node_scaling", "canonical_json",
+    "NODES", "NodeScaling", "node_scaling", "canonical_json", "MAX_EXACT_ACCUMULATOR_BITS", "check_costable",
+    "AcceleratorBudget", "BudgetLine", "DatapathEnergy", "accelerator_budget", "datapath_energy",
+    "ARRAY_EFFICIENCY", "BITCELL_SOURCES", "BITCELL_UM2", "SramCost", "sram_cost",
 ]

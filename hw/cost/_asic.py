@@ -39,7 +39,13 @@ from ._cache import CostCache, hash_key
 from ._protocol import as_unit_spec
 from ._scaling import node_scaling
 
-__all__ = ["AsicCost", "LineItem", "LINE_ITEM_ORDER", "characterize_asic", "meet_clock", "AMORTISED_ITEMS"]
+__all__ = ["AsicCost", "LineItem", "LINE_ITEM_ORDER", "characterize_asic", "meet_clock", "AMORTISED_ITEMS",
+           "MAX_EXACT_ACCUMULATOR_BITS", "check_costable"]
+
+#: widest exact accumulator the cost flow takes, bits: float16 x float16 (93 bits) is the widest
+#: standard pair; dINT and lookup formats whose exact products span more (dint4_d2: 127 bits,
+#: apot4: 130) are refused rather than synthesised for minutes
+MAX_EXACT_ACCUMULATOR_BITS = 96
 
 #: bump when what is measured changes (invalidates cached results)
 LIBERTY_METHOD = "liberty-lineitems-v1"
@@ -194,6 +200,21 @@ def _measure(spec, *, lib_name: str, clock_mhz: float | None, stimulus, cache: C
     return payload
 
 
+def check_costable(metadata: Mapping[str, Any]) -> None:
+    """Refuse a unit whose exact accumulator is wider than ``MAX_EXACT_ACCUMULATOR_BITS``.
+
+    Raises
+    ------
+    UnitConfigError
+        Naming the formats and the width.
+    """
+    bits = metadata.get("accumulator_bits")
+    if metadata.get("acc") == "exact" and isinstance(bits, int) and bits > MAX_EXACT_ACCUMULATOR_BITS:
+        raise UnitConfigError(
+            f"exact accumulator of {metadata.get('a_format')} x {metadata.get('b_format')} must be at most "
+            f"{MAX_EXACT_ACCUMULATOR_BITS} bits wide to be costed (use a float accumulator), not {bits} bits")
+
+
 def _validate(clock_mhz, target_nm) -> None:
     if clock_mhz is not None and (isinstance(clock_mhz, bool) or not isinstance(clock_mhz, (int, float))
                                   or not 0.1 <= clock_mhz <= 1e5):
@@ -230,6 +251,7 @@ def characterize_asic(unit: Any, *, library_name: str = "osu018", clock_mhz: flo
     try:
         lib = library(library_name)
         _validate(clock_mhz, target_nm)
+        check_costable(spec.metadata)
         if not isinstance(stimulus_description, str):
             raise UnitConfigError(f"stimulus_description must be a str, not {stimulus_description!r}")
         if stimulus is not None:
