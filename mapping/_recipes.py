@@ -22,11 +22,21 @@ MXFP4      mxfp4 (blocks of 32, E8M0)       mxfp4                        float16
 MXFP8      mxfp8_e4m3                       mxfp8_e4m3                   float16
 W4A8KV4    as W4A8                          as W4A8                      int4, groups of 64 (fp16)
 I-BERT     int8, per channel (fp32)         int8, per tensor (fp32)      int8, per tensor
+I-ViT      int8, per channel (fp32)         int8, per tensor (fp32)      int8, per tensor
 ========== ================================ ============================ ======================
+
+Nonlinear kernels (``Recipe.nonlinear``; ``NONLINEAR_KERNELS`` gives function -> kernel of
+``hw.nonlinear``): ``float`` units with ``nonlinear_io`` I/O for the float recipes; ``ibert``
+(I-BERT: i-GELU, i-exp softmax, i-sqrt LayerNorm) and ``ivit`` (I-ViT: Shiftmax, ShiftGELU,
+I-LayerNorm), both with I-LLM-style integer RMSNorm and SiLU for LLaMA-class layers, and
+integer (dyadic) requantisation between ops.
 
 Group scales are expressed as block formats (``int4_sym_x128_float16``) so that the golden
 GEMM applies them inside the reduction, exactly as hardware that dequantizes per group does.
-Accumulation is exact (DESIGN.md decision 1), rounded to float32 (int32 for I-BERT).
+Accumulation is exact (DESIGN.md decision 1), rounded to float32 (int32 for I-BERT, I-ViT).
+
+Recipe TOML is validated by pydantic models (unknown keys in any table are refused; errors keep
+the one-line form "recipe [<table>] <key> must be <rule>, not <value!r>").
 """
 from __future__ import annotations
 
@@ -34,13 +44,25 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from hw.formats import BlockFormat, Format, IntFormat, Quantizer, parse
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from hw.formats import GRANULARITIES, BlockFormat, Format, IntFormat, Quantizer, parse
 
 from .errors import RecipeError
 
-__all__ = ["Recipe", "parse_recipe", "load_recipe_toml", "RECIPE_NAMES", "recipe_from_dict"]
+__all__ = ["Recipe", "parse_recipe", "load_recipe_toml", "RECIPE_NAMES", "recipe_from_dict", "NONLINEAR_KINDS",
+           "NONLINEAR_KERNELS"]
 
-NONLINEAR_KINDS = ("float", "ibert")
+NONLINEAR_KINDS = ("float", "ibert", "ivit")
+#: integer nonlinear kind -> model function -> ``hw.nonlinear`` kernel name
+NONLINEAR_KERNELS: dict[str, dict[str, str]] = {
+    "ibert": {"softmax": "ibert_int_softmax", "gelu": "ibert_int_gelu", "layernorm": "ibert_int_layernorm",
+              "rmsnorm": "int_rmsnorm", "silu_mul": "int_silu"},
+    "ivit": {"softmax": "ivit_shiftmax", "gelu": "ivit_shiftgelu", "layernorm": "ivit_int_layernorm",
+             "rmsnorm": "int_rmsnorm", "silu_mul": "int_silu"},
+}
 
 
 @dataclass(frozen=True)
@@ -53,8 +75,8 @@ class Recipe:
     weights, activations, kv_cache : ``hw.formats.Quantizer`` of each tensor class.
     accumulator : format the exact accumulator is rounded to at the array output.
     accumulate : "exact" or a float accumulation format name ("fp32").
-    nonlinear : "float" (softmax/GELU/norm in a float unit with ``nonlinear_io`` I/O) or
-        "ibert" (I-BERT integer shift-add kernels).
+    nonlinear : "float" (softmax/GELU/norm in a float unit with ``nonlinear_io`` I/O), "ibert"
+        (I-BERT's integer kernels) or "ivit" (I-ViT's shift-add kernels); see ``kernels``.
     nonlinear_io : format of the nonlinear units' inputs and outputs.
     """
 
@@ -66,6 +88,11 @@ class Recipe:
     accumulate: str = "exact"
     nonlinear: str = "float"
     nonlinear_io: Format = parse("float16")
+
+    @property
+    def kernels(self) -> dict[str, str]:
+        """Model function -> ``hw.nonlinear`` kernel of an integer recipe (empty for float)."""
+        return dict(NONLINEAR_KERNELS.get(self.nonlinear, {}))
 
     def bytes_per_element(self, role: str) -> float:
         """Storage bytes per element of a tensor of ``role`` ("weight", "activation", "kv",
@@ -110,12 +137,14 @@ def _builtin() -> dict[str, Recipe]:
         "W4A8KV4": Recipe("W4A8KV4", w4, a8, _q("int4", "group", 64, "float16"), f32),
         "I-BERT": Recipe("I-BERT", _q("int8", "channel"), _q("int8"), _q("int8"), i32,
                          nonlinear="ibert", nonlinear_io=parse("int8")),
+        "I-VIT": Recipe("I-ViT", _q("int8", "channel"), _q("int8"), _q("int8"), i32,
+                        nonlinear="ivit", nonlinear_io=parse("int8")),
     }
 
 
 _RECIPES = _builtin()
-RECIPE_NAMES = tuple(_RECIPES)
-_ALIASES = {"W8A8": "INT8", "IBERT": "I-BERT", "FP8-E4M3": "FP8", "FP6-E3M2": "FP6", "MXFP8-E4M3": "MXFP8"}
+RECIPE_NAMES = tuple(r.name for r in _RECIPES.values())
+_ALIASES = {"W8A8": "INT8", "IBERT": "I-BERT", "IVIT": "I-VIT", "FP8-E4M3": "FP8", "FP6-E3M2": "FP6", "MXFP8-E4M3": "MXFP8"}
 
 
 def parse_recipe(name: str | Path) -> Recipe:
@@ -137,60 +166,109 @@ def parse_recipe(name: str | Path) -> Recipe:
     return _RECIPES[key]
 
 
-_TENSOR_KEYS = {"format", "granularity", "group_size", "scale_format"}
+class _Tensor(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    format: str
+    granularity: Literal["tensor", "channel", "token", "group", "block"] = "tensor"
+    group_size: int | None = None
+    scale_format: str = "float32"
 
 
-def _quantizer_from(table, what: str) -> Quantizer:
+class _Accumulator(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    format: str = "float32"
+    mode: Literal["exact", "fp32", "fp16", "bf16"] = "exact"
+
+
+class _Nonlinear(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    kind: Literal["float", "ibert", "ivit"] = "float"
+    io_format: str = "float16"
+
+
+class _Document(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: object = None
+    weights: object = None
+    activations: object = None
+    kv_cache: object = None
+    accumulator: object = None
+    nonlinear: object = None
+
+
+_RULES = {
+    ("format",): "a format name", ("scale_format",): "a format name", ("io_format",): "a format name",
+    ("granularity",): f"one of {', '.join(GRANULARITIES)}", ("group_size",): "a positive integer",
+    ("mode",): "one of exact, fp32, fp16, bf16", ("kind",): f"one of {', '.join(NONLINEAR_KINDS)}",
+}
+
+
+def _validated(model: type[BaseModel], table, what: str, source: str) -> BaseModel:
+    """``table`` checked by ``model``: unknown keys, missing ``format`` and bad values raise one
+    ``RecipeError`` line naming the table and key."""
     if not isinstance(table, dict):
-        raise RecipeError(f"recipe [{what}] must be a table, not {table!r}")
-    extra = set(table) - _TENSOR_KEYS
+        raise RecipeError(f"recipe [{what}] must be a table ({source}), not {table!r}")
+    allowed = sorted(model.model_fields)
+    extra = sorted(set(table) - set(allowed))
     if extra:
-        raise RecipeError(f"recipe [{what}] keys must be among {sorted(_TENSOR_KEYS)}, not {sorted(extra)!r}")
-    if "format" not in table:
-        raise RecipeError(f"recipe [{what}] must have a 'format', not only {sorted(table)!r}")
+        raise RecipeError(f"recipe [{what}] keys must be among {allowed}, not {extra!r}")
     try:
-        return _q(table["format"], table.get("granularity", "tensor"), table.get("group_size"),
-                  table.get("scale_format", "float32"))
+        return model.model_validate(table)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = err["loc"][0]
+        if err["type"] == "missing":
+            raise RecipeError(f"recipe [{what}] must have a {key!r}, not only {sorted(table)!r}") from None
+        raise RecipeError(f"recipe [{what}] {key} must be {_RULES[(key,)]}, not {table[key]!r}") from None
+
+
+def _quantizer_from(table, what: str, source: str = "recipe") -> Quantizer:
+    t = _validated(_Tensor, table, what, source)
+    if t.granularity == "group" and (t.group_size is None or t.group_size < 1):
+        raise RecipeError(f"recipe [{what}] group_size must be a positive integer with granularity 'group', "
+                          f"not {t.group_size!r}")
+    if t.granularity != "group" and t.group_size is not None:
+        raise RecipeError(f"recipe [{what}] group_size must be absent unless granularity is 'group', "
+                          f"not {t.group_size!r}")
+    try:
+        return _q(t.format, t.granularity, t.group_size, t.scale_format)
     except ValueError as exc:
         raise RecipeError(f"recipe [{what}]: {exc}") from None
 
 
 def recipe_from_dict(data: dict, *, source: str = "recipe") -> Recipe:
-    """Build a recipe from a parsed TOML document (see ``load_recipe_toml``)."""
-    allowed = {"name", "weights", "activations", "kv_cache", "accumulator", "nonlinear"}
-    extra = set(data) - allowed
+    """Build a recipe from a parsed TOML document (see ``load_recipe_toml``).
+
+    Raises
+    ------
+    RecipeError
+        An unknown table or key, a missing table, or a bad value (named in the message).
+    """
+    allowed = sorted(_Document.model_fields)
+    extra = sorted(set(data) - set(allowed))
     if extra:
-        raise RecipeError(f"recipe keys must be among {sorted(allowed)} ({source}), not {sorted(extra)!r}")
+        raise RecipeError(f"recipe keys must be among {allowed} ({source}), not {extra!r}")
     for key in ("weights", "activations"):
         if key not in data:
             raise RecipeError(f"recipe must have a [{key}] table ({source}), not only {sorted(data)!r}")
-    w = _quantizer_from(data["weights"], "weights")
-    a = _quantizer_from(data["activations"], "activations")
-    kv = _quantizer_from(data.get("kv_cache", {"format": "float16"}), "kv_cache")
-    acc = data.get("accumulator", {})
-    nl = data.get("nonlinear", {})
-    for key, table in (("accumulator", acc), ("nonlinear", nl)):
-        if not isinstance(table, dict):
-            raise RecipeError(f"recipe [{key}] must be a table ({source}), not {table!r}")
+    w = _quantizer_from(data["weights"], "weights", source)
+    a = _quantizer_from(data["activations"], "activations", source)
+    kv = _quantizer_from(data.get("kv_cache", {"format": "float16"}), "kv_cache", source)
+    acc = _validated(_Accumulator, data.get("accumulator", {}), "accumulator", source)
+    nl = _validated(_Nonlinear, data.get("nonlinear", {}), "nonlinear", source)
     try:
-        acc_fmt = parse(acc.get("format", "float32"))
-        io = parse(nl.get("io_format", "float16"))
+        acc_fmt = parse(acc.format)
+        io = parse(nl.io_format)
     except ValueError as exc:
         raise RecipeError(f"recipe ({source}): {exc}") from None
-    mode = acc.get("mode", "exact")
-    if mode not in ("exact", "fp32", "fp16", "bf16"):
-        raise RecipeError(f"recipe accumulator mode must be exact, fp32, fp16 or bf16 ({source}), not {mode!r}")
-    kind = nl.get("kind", "float")
-    if kind not in NONLINEAR_KINDS:
-        raise RecipeError(f"recipe nonlinear kind must be one of {', '.join(NONLINEAR_KINDS)} ({source}), not {kind!r}")
     name = data.get("name", Path(source).stem)
-    return Recipe(str(name), w, a, kv, acc_fmt, mode, kind, io)
+    return Recipe(str(name), w, a, kv, acc_fmt, acc.mode, nl.kind, io)
 
 
 def load_recipe_toml(path: str | Path) -> Recipe:
     """Read a recipe TOML file: ``name``, tables ``[weights]``, ``[activations]``,
     ``[kv_cache]`` (format, granularity, group_size, scale_format), ``[accumulator]``
-    (format, mode) and ``[nonlinear]`` (kind, io_format).
+    (format, mode) and ``[nonlinear]`` (kind: float, ibert or ivit; io_format).
 
     Raises
     ------
@@ -199,7 +277,9 @@ def load_recipe_toml(path: str | Path) -> Recipe:
     """
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise RecipeError(f"recipe {str(path)!r} must be UTF-8 text, not binary") from None
     except OSError as exc:
         raise RecipeError(f"recipe path must be a readable file, not {str(path)!r} ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:

@@ -14,12 +14,12 @@ record says so.
 
 Nonlinear ops (softmax, GELU, LayerNorm, RMSNorm, SiLU) of float recipes run in float64 on the
 dequantized inputs and round their output to ``recipe.nonlinear_io`` — a float unit's rounding,
-not an RTL golden model. Integer recipes (``nonlinear = "ibert"``, e.g. I-BERT) run the
-bit-exact golden models of the shift-add units instead (``hw.nonlinear``: I-ViT Shiftmax,
-I-BERT IntGELU, I-ViT IntLayerNorm, constants from the input scale): the input is quantized to
-16-bit integers with one scale per tensor (max |x| -> 2**15 - 1); there are no integer RMSNorm
-or SiLU kernels, so LLaMA-style layers cannot run an integer recipe. Integer GEMMs accumulate
-exactly into the recipe's int32 accumulator (saturating).
+not an RTL golden model. Integer recipes run the bit-exact golden models of their kernels
+instead (``Recipe.kernels``: I-BERT's i-exp softmax, i-GELU and i-sqrt LayerNorm; I-ViT's
+Shiftmax, ShiftGELU and I-LayerNorm; I-LLM-style integer RMSNorm and SiLU·up for LLaMA-class
+layers; constants from the input scale): the input is quantized to ``INT_KERNEL_BITS`` integers
+(16 bits for I-BERT, 8 for I-ViT) with one scale per tensor. Integer GEMMs accumulate exactly into the recipe's
+int32 accumulator (saturating).
 Residual adds are float64. Rotary embeddings are not applied (they do not change the GEMM
 numerics studied here); attention uses a causal mask for decoders.
 """
@@ -39,8 +39,10 @@ from mapping import ModelConfig, Recipe, load_model, parse_recipe
 
 from .errors import SimulationError
 
-#: input width of the integer kernels in numerics mode (per-tensor scale: max |x| -> 2**15 - 1)
-INT_KERNEL_BITS = 16
+#: input width of the integer kernels in numerics mode per recipe kind (per-tensor scale:
+#: max |x| -> 2**(bits - 1) - 1): I-BERT's kernels take 16-bit inputs, I-ViT's 8-bit (as in I-ViT,
+#: whose ShiftGELU derivation covers 8-bit inputs)
+INT_KERNEL_BITS = {"ibert": 16, "ivit": 8}
 
 __all__ = ["NumericsResult", "GemmRecord", "run_layer_numerics", "seeded_weights", "check_gemm_record"]
 
@@ -222,30 +224,43 @@ class _Layer:
 
     # ---- integer shift-add kernels (recipe.nonlinear == "ibert") -------------------------
     def _int_in(self, x: np.ndarray) -> tuple[np.ndarray, float]:
-        """x as integers of ``INT_KERNEL_BITS`` bits with a per-tensor scale (max |x| -> max)."""
-        hi = (1 << (INT_KERNEL_BITS - 1)) - 1
+        """x as integers of ``INT_KERNEL_BITS`` bits (of the recipe's kind) with a per-tensor
+        scale (max |x| -> max)."""
+        hi = (1 << (INT_KERNEL_BITS[self.r.nonlinear] - 1)) - 1
         amax = float(np.max(np.abs(x[np.isfinite(x)]))) if np.isfinite(x).any() else 1.0
         s_in = float(np.float32(amax / hi)) or 1.0
         return np.clip(np.rint(np.where(np.isfinite(x), x, -np.inf) / s_in), -hi, hi).astype(np.int64), s_in
 
-    def int_kernel(self, name: str, x: np.ndarray, **kw) -> np.ndarray:
-        from hw.nonlinear import from_scale
+    def int_kernel(self, fn: str, x: np.ndarray, **kw) -> np.ndarray:
+        """The recipe's integer kernel for model function ``fn`` on ``x`` (real values out)."""
+        from hw.nonlinear import consts_from_scale, from_scale
 
+        name = self.r.kernels[fn]
         xi, s_in = self._int_in(x)
         k = from_scale(name, s_in, **kw)
         y = np.asarray(k.forward(xi), dtype=np.float64)
-        from hw.nonlinear import consts_from_scale
+        return y * np.asarray(consts_from_scale(name, s_in, **kw)["s_out"], dtype=np.float64)
 
-        s_out = np.asarray(consts_from_scale(name, s_in, **kw)["s_out"], dtype=np.float64)
-        return y * s_out
+    def int_swiglu(self, gate: np.ndarray, up: np.ndarray) -> np.ndarray:
+        """SiLU(gate) * up on the recipe's integer SiLU kernel (``IntSiLU.swiglu``)."""
+        from hw.nonlinear import consts_from_scale, from_scale
+
+        name = self.r.kernels["silu_mul"]
+        gi, s_g = self._int_in(gate)
+        ui, s_u = self._int_in(up)
+        y = np.asarray(from_scale(name, s_g).swiglu(gi, ui), dtype=np.float64)
+        return y * float(consts_from_scale(name, s_g)["s_out"]) * s_u
+
+    @property
+    def integer(self) -> bool:
+        return self.r is not None and bool(self.r.kernels)
 
     def norm(self, x: np.ndarray) -> np.ndarray:
-        if self.r is not None and self.r.nonlinear == "ibert":
-            if self.m.norm != "layernorm":
-                raise SimulationError(f"numerics mode with integer kernels must have LayerNorm, not {self.m.norm} "
-                                      f"({self.m.name}: no integer RMSNorm kernel)")
-            d = x.shape[-1]
-            return self.int_kernel("ivit_int_layernorm", x, weight=np.ones(d), bias=np.zeros(d))
+        d = x.shape[-1]
+        if self.integer:
+            if self.m.norm == "rmsnorm":
+                return self.int_kernel("rmsnorm", x, length=d)
+            return self.int_kernel("layernorm", x, weight=np.ones(d), bias=np.zeros(d))
         if self.m.norm == "rmsnorm":
             y = x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + 1e-5)
         else:
@@ -269,8 +284,8 @@ class _Layer:
             qs = np.concatenate([q[:, (j * g + i) * hd:(j * g + i + 1) * hd] for i in range(g)], axis=0)
             sc = self.matmul(f"attn_scores[{j}]", qs, kj, kv_role) / math.sqrt(hd)
             sc = sc + np.tile(mask, (g, 1)) if m.decoder else sc
-            if self.r is not None and self.r.nonlinear == "ibert":
-                p = self.int_kernel("ivit_shiftmax", sc, out_bit=8)
+            if self.integer:
+                p = self.int_kernel("softmax", sc, out_bit=8)
             else:
                 p = np.exp(sc - sc.max(axis=-1, keepdims=True))
                 p = self.io(p / p.sum(axis=-1, keepdims=True))
@@ -287,19 +302,21 @@ class _Layer:
         if self.m.ffn == "silu_gated":
             gt = self.matmul("gate_proj", h, self.w["gate_proj"], "weight")
             up = self.matmul("up_proj", h, self.w["up_proj"], "weight")
-            a = self.io(gt / (1 + np.exp(-gt)) * up)
+            a = self.int_swiglu(gt, up) if self.integer else self.io(gt / (1 + np.exp(-gt)) * up)
             return self.matmul("down_proj", a, self.w["down_proj"], "weight")
         u = self.matmul("ffn_up", h, self.w["ffn_up"], "weight")
-        if self.r is not None and self.r.nonlinear == "ibert":
-            a = self.int_kernel("ibert_int_gelu", u)
+        if self.m.ffn == "relu":
+            a = self.io(np.maximum(u, 0.0))
+        elif self.integer:
+            a = self.int_kernel("gelu", u)
         else:
             a = self.io(0.5 * u * (1 + _erf(u / math.sqrt(2))))
         return self.matmul("ffn_down", a, self.w["ffn_down"], "weight")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        if self.r is not None and self.r.nonlinear == "ibert" and self.m.ffn != "gelu":
-            raise SimulationError(f"numerics mode with integer kernels must have a GELU FFN, not {self.m.ffn} "
-                                  f"({self.m.name}: no integer SiLU kernel)")
+        if self.integer and self.m.ffn == "relu":
+            raise SimulationError(f"numerics mode with integer kernels must have a GELU or SwiGLU FFN, not relu "
+                                  f"({self.m.name})")
         if self.m.model_type == "bert":  # post-LN
             x = self.norm(x + self.attention(x))
             return self.norm(x + self.ffn(x))

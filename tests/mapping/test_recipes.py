@@ -25,11 +25,11 @@ def test_bytes_per_element_from_formats():
 def test_aliases_and_unknown():
     assert parse_recipe("w8a8") is parse_recipe("INT8")
     assert parse_recipe("fp8").name == "FP8"
-    assert len(RECIPE_NAMES) == 11
+    assert len(RECIPE_NAMES) == 12
     with pytest.raises(RecipeError) as e:
         parse_recipe("W3A7")
     assert str(e.value) == ("recipe must be one of FP16, BF16, INT8, W4A8, W4A8-FP8, FP8, FP6, MXFP4, MXFP8, "
-                            "W4A8KV4, I-BERT or a .toml path, not 'W3A7'")
+                            "W4A8KV4, I-BERT, I-ViT or a .toml path, not 'W3A7'")
 
 
 def test_recipe_toml(tmp_path):
@@ -67,3 +67,40 @@ def test_recipe_toml_table_that_is_not_a_table(tmp_path):
     with pytest.raises(RecipeError) as e:
         load_recipe_toml(p)
     assert str(e.value) == f"recipe [accumulator] must be a table ({p}), not 'fp32'"
+
+
+def test_integer_recipes_name_their_papers_kernels():
+    from hw.nonlinear import KERNELS
+
+    ibert, ivit = parse_recipe("I-BERT"), parse_recipe("i-vit")
+    assert ivit.name == "I-ViT" and ivit.nonlinear == "ivit"
+    assert {f: ibert.kernels[f] for f in ("softmax", "gelu", "layernorm")} == {
+        "softmax": "ibert_int_softmax", "gelu": "ibert_int_gelu", "layernorm": "ibert_int_layernorm"}
+    assert {f: ivit.kernels[f] for f in ("softmax", "gelu", "layernorm")} == {
+        "softmax": "ivit_shiftmax", "gelu": "ivit_shiftgelu", "layernorm": "ivit_int_layernorm"}
+    assert set(ibert.kernels.values()) | set(ivit.kernels.values()) <= set(KERNELS)
+    assert parse_recipe("INT8").kernels == {}
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[weights]\nformat = "int4"\ngranularity = "group"\ngroup_size = 0\n[activations]\nformat = "int8"\n',
+     "recipe [weights] group_size must be a positive integer with granularity 'group', not 0"),
+    ('[weights]\nformat = "int4"\ngranularity = "group"\ngroup_size = "x"\n[activations]\nformat = "int8"\n',
+     "recipe [weights] group_size must be a positive integer, not 'x'"),
+    ('[weights]\nformat = "int4"\ngranularity = "row"\n[activations]\nformat = "int8"\n',
+     "recipe [weights] granularity must be one of tensor, channel, token, group, block, not 'row'"),
+    ('[weights]\nformat = "int4"\n[activations]\nformat = "int8"\n[accumulator]\nformat = "float32"\nbits = 3\n',
+     "recipe [accumulator] keys must be among ['format', 'mode'], not ['bits']"),
+    ('[weights]\nformat = "int4"\n[activations]\nformat = "int8"\n[nonlinear]\nkind = "ibert"\nsoftmax = "x"\n',
+     "recipe [nonlinear] keys must be among ['io_format', 'kind'], not ['softmax']"),
+    ('[weights]\nformat = "int4"\n[activations]\nformat = "int8"\n[nonlinear]\nkind = "fancy"\n',
+     "recipe [nonlinear] kind must be one of float, ibert, ivit, not 'fancy'"),
+    ('[weights]\ngranularity = "channel"\n[activations]\nformat = "int8"\n',
+     "recipe [weights] must have a 'format', not only ['granularity']"),
+])
+def test_recipe_field_errors(tmp_path, text, message):
+    p = tmp_path / "r.toml"
+    p.write_text(text)
+    with pytest.raises(RecipeError) as e:
+        load_recipe_toml(p)
+    assert str(e.value) == message

@@ -79,10 +79,29 @@ def test_user_weights_and_errors(tmp_path):
     del w["ffn_up"]
     with pytest.raises(SimulationError, match=r"^weights must include 'ffn_up' of shape \(3072, 768\)"):
         run_layer_numerics("bert-base", "INT8", tokens=4, weights=w)
-    with pytest.raises(SimulationError) as e:
-        run_layer_numerics("llama2-7b", "I-BERT", tokens=4)
-    assert str(e.value) == ("numerics mode with integer kernels must have a GELU FFN, not silu_gated "
-                            "(llama2-7b: no integer SiLU kernel)")
+
+
+
+def test_integer_recipes_run_their_own_kernels_on_llama_and_gpt2(monkeypatch):
+    import hw.nonlinear as hn
+    from mapping import model_from_dict
+
+    tiny_llama = model_from_dict({"model_type": "llama", "hidden_size": 256, "num_attention_heads": 4,
+                                  "num_key_value_heads": 2, "num_hidden_layers": 1, "intermediate_size": 512,
+                                  "max_position_embeddings": 64}, name="tiny")
+    used = []
+    real = hn.from_scale
+    monkeypatch.setattr(hn, "from_scale", lambda name, *a, **k: used.append(name) or real(name, *a, **k))
+    r = run_layer_numerics(tiny_llama, "I-BERT", tokens=4, seed=1)
+    assert set(used) == {"int_rmsnorm", "ibert_int_softmax", "int_silu"}
+    assert 0 < r.rel_rms_error < 1
+    used.clear()
+    a = run_layer_numerics("gpt2", "I-ViT", tokens=4, seed=1)
+    assert set(used) == {"ivit_int_layernorm", "ivit_shiftmax", "ivit_shiftgelu"}
+    used.clear()
+    b = run_layer_numerics("gpt2", "I-BERT", tokens=4, seed=1)
+    assert set(used) == {"ibert_int_layernorm", "ibert_int_softmax", "ibert_int_gelu"}
+    assert not np.array_equal(a.output, b.output)
 
 
 @pytest.mark.slow
