@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from hw.cost import MEMORY_SOURCES, SRAM_READ_64B_PJ, memory_access_energy_pj
 from mapping import Recipe
 
 from ._hwconfig import HardwareConfig
@@ -49,19 +50,13 @@ def _sram_entry(kib: int, table: dict) -> str | None:
 
 
 def energy_model(hw: HardwareConfig, recipe: Recipe, mac_record=None) -> EnergyModel:
-    """Resolve the energies available from ``hw.cost`` now; ``mac_record``: a ``CostRecord`` of
-    the recipe's MAC unit (its ``energy_pj_per_op``), or ``None``."""
+    """The energies ``hw.cost`` gives for ``hw`` and ``recipe``; ``mac_record``: a ``CostRecord``
+    of the recipe's MAC unit (its ``energy_pj_per_op``), or ``None`` (MAC column empty)."""
     missing, prov = [], []
-    try:
-        from hw.cost import MEMORY_SOURCES, SRAM_READ_64B_PJ, memory_access_energy_pj
-    except ImportError:
-        return EnergyModel(None, None, None, ("hw.cost has not landed",))
-    dram = sram = None
-    if hw.dram_technology in MEMORY_SOURCES:
-        dram = memory_access_energy_pj(hw.dram_technology, bits=8)
-        prov.append(f"DRAM {hw.dram_technology}: relayed, {MEMORY_SOURCES[hw.dram_technology]}")
-    else:
-        missing.append(f"no DRAM energy for technology {hw.dram_technology!r} in hw.cost")
+    # the hardware config accepts only technologies with an entry (DRAM_TECHNOLOGIES)
+    dram = memory_access_energy_pj(hw.dram_technology, bits=8)
+    prov.append(f"DRAM {hw.dram_technology}: relayed, {MEMORY_SOURCES[hw.dram_technology]}")
+    sram = None
     largest = max(hw.sram_a_kib, hw.sram_b_kib, hw.sram_c_kib, hw.sram_v_kib)
     entry = _sram_entry(largest, SRAM_READ_64B_PJ)
     if entry is not None:

@@ -32,7 +32,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hw.cost import MEMORY_SOURCES
 from hw.units.nonlinear import units_for
+from hw.cost import MEMORY_SOURCES
 from hw.units.nonlinear import units_for
 from mapping import MapperLimits
 
@@ -42,7 +44,7 @@ __all__ = ["HardwareConfig", "PRESETS", "DEFAULT_PRESET", "load_hardware", "hard
            "DRAM_TECHNOLOGIES"]
 
 #: DRAM technologies the cost model has access energies for (``hw.cost.MEMORY_SOURCES``)
-DRAM_TECHNOLOGIES = ("lpddr4", "hbm2", "hbm3")
+DRAM_TECHNOLOGIES = tuple(k for k in MEMORY_SOURCES if not k.startswith("sram"))
 DATAFLOWS = ("ws", "os", "gemv")
 
 _SECTIONS = {
@@ -101,7 +103,7 @@ class _Fields(BaseModel):
     dram_channels: _int(1, 1024)
     dram_gbps_per_channel: Annotated[float, Field(gt=0.0, allow_inf_nan=True)]
     dram_latency_ns: Annotated[float, Field(ge=0.0, le=1e6)]
-    dram_technology: Literal["lpddr4", "hbm2", "hbm3"]
+    dram_technology: Literal[DRAM_TECHNOLOGIES]
     dma_engines: _int(1, 64)
     vector_lanes: _int(1, 65536)
     row_units: _int(1, 4096)
