@@ -4,17 +4,23 @@ Each subcommand lives in its own module under ``reports.commands`` and provides
 ``add_arguments(parser)`` and ``run(args) -> int``. User mistakes (``ValueError``,
 ``TypeError``, ``OSError`` raised while validating input) become one line on stderr and exit
 code 2, never a traceback; a failing external tool (``hw.errors.ToolError``) is one line and
-exit code 1.
+exit code 1. A reader that stops early (``lowbit ... | head``) ends the command quietly with
+exit code 141 (128 + SIGPIPE, as a Unix tool killed by the broken pipe), not a "Broken pipe"
+error.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from hw.errors import ToolError
 
-__all__ = ["main", "COMMANDS"]
+__all__ = ["main", "COMMANDS", "EXIT_BROKEN_PIPE"]
+
+#: exit code when stdout's reader went away (128 + SIGPIPE)
+EXIT_BROKEN_PIPE = 141
 
 #: subcommand name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -59,7 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = _build_parser(selected if selected in COMMANDS else None)
     args = parser.parse_args(argv)
     try:
-        return int(args._run(args) or 0)
+        code = int(args._run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except (ValueError, TypeError, OSError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
         print(f"lowbit: error: {message}", file=sys.stderr)
@@ -70,6 +81,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lowbit: interrupted", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (captured in tests)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

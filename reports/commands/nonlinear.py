@@ -3,7 +3,9 @@ unit is configured with for an input scale.
 
 ``lowbit nonlinear --accuracy [--csv PATH]`` prints max/mean absolute error per kernel, input
 scale and bit width; ``lowbit nonlinear --consts NAME --scale S`` prints the float32-derived
-constants as JSON.
+constants as JSON. The accuracy table's working memory is estimated before it starts (about
+``BYTES_PER_VALUE`` bytes per row element, measured with tracemalloc on the default kernels) and
+a request over ``MAX_VALUES`` row elements per point is refused.
 """
 from __future__ import annotations
 
@@ -15,7 +17,12 @@ import pandas as pd
 
 from hw.nonlinear import ACCURACY_KERNELS, KERNELS, accuracy_markdown, accuracy_table, consts_from_scale
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["BYTES_PER_VALUE", "MAX_VALUES", "add_arguments", "run"]
+
+#: peak working memory per row element of one (scale, bits) point, bytes (tracemalloc: ~325)
+BYTES_PER_VALUE = 330
+#: the most row elements (--rows x --length) one point may hold: about 1.4 GB of working memory
+MAX_VALUES = 1 << 22
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +51,18 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--consts {args.consts} needs weight and bias; use hw.nonlinear.consts_from_scale")
         print(json.dumps(consts_from_scale(args.consts, args.scale[0], length=args.length), indent=2))
         return 0
+    if args.rows < 1 or args.length < 2:
+        raise ValueError(f"--rows must be at least 1 and --length at least 2, not {args.rows!r} and {args.length!r}")
+    values = args.rows * args.length
+    if values > MAX_VALUES:
+        raise ValueError(f"--rows x --length must be at most {MAX_VALUES} values per point (about "
+                         f"{MAX_VALUES * BYTES_PER_VALUE / 1e9:.1f} GB of working memory at {BYTES_PER_VALUE} bytes "
+                         f"per value), not {values} ({args.rows} x {args.length}: about "
+                         f"{values * BYTES_PER_VALUE / 1e9:.3g} GB)")
+    if args.csv:
+        from ._checks import check_output_file
+
+        check_output_file(args.csv, "--csv")
     kwargs = {}
     if args.scale:
         kwargs["scales"] = tuple(args.scale)

@@ -1,4 +1,4 @@
-"""Simulate a transformer model under a quantization recipe on an accelerator (timing, stats, trace, numerics).
+"""Simulate a transformer model under a quantization recipe on an accelerator (timing, stats, energy, trace, numerics).
 
 Examples::
 
@@ -6,15 +6,28 @@ Examples::
     lowbit simulate --model bert-base --recipe INT8 --hw examples/hw_edge_16x16.toml --layers 1 --trace t.json
     lowbit simulate --model bert-base --recipe MXFP4 --numerics --tokens 32
 
-Prints the summary and the per-layer table; ``--csv`` writes the per-op table. ``--numerics``
-also runs one layer on the golden models and prints the error against float64.
+Prints the summary (scaled units; energy including the MAC array, from the recipe's MAC unit
+characterised by ``hw.cost`` and cached; ``--no-energy`` leaves it out) and the per-phase-step
+table. ``--csv`` writes the per-op table, ``--json`` the summary, ``--trace`` a Perfetto trace.
+``--numerics`` also runs one layer on the golden models and prints the error against float64.
+
+Every input file and output path is checked before the run; the output files are written at the
+end, each atomically, so a failed run leaves none of them (and no temporary file) behind.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
+from pathlib import Path
+
+from ._checks import check_output_file, check_text_file, read_weights_file, write_outputs
 
 __all__ = ["add_arguments", "run"]
+
+#: rows of the per-step table printed in full; longer tables print the first and last rows
+TABLE_ROWS = 12
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,55 +42,177 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layers", type=int, default=None, help="simulate only the first N layers")
     parser.add_argument("--trace", default=None, help="write a Perfetto/Chrome trace JSON here")
     parser.add_argument("--csv", default=None, help="write the per-op table as CSV here")
+    parser.add_argument("--json", default=None, help="write the summary (and numerics errors) as JSON here")
     parser.add_argument("--numerics", action="store_true", help="also run one layer on the golden models")
     parser.add_argument("--tokens", type=int, default=16, help="tokens of the numerics-mode layer (default 16)")
     parser.add_argument("--seed", type=int, default=0, help="seed of numerics-mode tensors")
-    parser.add_argument("--weights", default=None, help="numerics mode: .npz/.safetensors of out x in weights (op names or HF LLaMA/BERT names)")
+    parser.add_argument("--weights", default=None,
+                        help="with --numerics: .npz/.safetensors of out x in weights (op names or HF LLaMA/BERT names)")
     parser.add_argument("--weights-layer", type=int, default=0, help="layer index of HF names in --weights")
-    parser.add_argument("--cost", action="store_true",
-                        help="characterise the recipe's MAC unit with hw.cost (area, energy per MAC; cached)")
+    energy = parser.add_mutually_exclusive_group()
+    energy.add_argument("--no-energy", action="store_true",
+                        help="leave the MAC energy out (no characterisation of the recipe's MAC unit)")
+    energy.add_argument("--cost", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _check_inputs(args: argparse.Namespace) -> dict | None:
+    """Every input and output before any work: files readable as what they claim to be, output
+    folders writable, the weights file sound. Returns the weights (or ``None``)."""
+    if args.weights is not None and not args.numerics:
+        raise ValueError(f"--weights must be given with --numerics (weights are used only by the numerics-mode "
+                         f"layer), not alone: {args.weights!r}")
+    if args.model.endswith(".json") or Path(args.model).is_file():
+        check_text_file(args.model, "--model config")
+    if args.recipe.endswith(".toml"):
+        check_text_file(args.recipe, "--recipe file")
+    if args.hw is not None and args.hw.endswith(".toml"):
+        check_text_file(args.hw, "--hw file")
+    outputs = {opt: getattr(args, opt.lstrip("-")) for opt in ("--trace", "--csv", "--json")}
+    seen: dict[Path, str] = {}
+    for opt, path in outputs.items():
+        if path is None:
+            continue
+        p = check_output_file(path, opt)
+        key = p.resolve()
+        if key in seen:
+            raise ValueError(f"{opt} must be another file than {seen[key]}, not the same {path!r}")
+        seen[key] = opt
+    return read_weights_file(args.weights) if args.weights is not None else None
+
+
+def _mac_cost(recipe, no_energy: bool):
+    """The recipe's MAC unit record from ``sim.mac_unit_cost`` (``hw.cost``, cached), or the
+    reason there is none."""
+    if no_energy:
+        return "MAC energy left out (--no-energy)"
+    from sim import mac_unit_cost
+
+    return mac_unit_cost(recipe)
+
+
+def _summary_lines(s: dict, hw, mac) -> list[str]:
+    from .._units import fmt_bytes, fmt_count, fmt_energy_pj, fmt_seconds
+
+    lines = [f"model {s['model']}  recipe {s['recipe']}  hw {s['hw']}  batch {s['batch']}  "
+             f"prefill {s['prefill']}  decode {s['decode']}  layers {s['layers']}",
+             f"time {fmt_seconds(s['seconds'])}  ({fmt_count(s['cycles'])} cycles at {hw.clock_mhz:g} MHz)"
+             + (f"  decode {s['decode_tokens_per_s']:.3g} tokens/s" if s['decode'] else ""),
+             f"cycles: prefill {fmt_count(s['prefill_cycles'])}  decode {fmt_count(s['decode_cycles'])}",
+             f"MAC utilisation {s['mac_utilisation']:.1%}  DRAM busy {s['dram_utilisation']:.1%}",
+             f"stall cycles (array/vector waiting): input {fmt_count(s['stall_input'])}  "
+             f"output {fmt_count(s['stall_output'])}  drain {fmt_count(s['stall_drain'])}",
+             f"array busy cycles: steady {fmt_count(s['array_steady'])}  fill {fmt_count(s['array_fill'])}  "
+             f"drain {fmt_count(s['array_drain'])}  weight load {fmt_count(s['array_weight_load'])}",
+             f"DRAM read {fmt_bytes(s['dram_read_bytes'])}  write {fmt_bytes(s['dram_write_bytes'])}   "
+             f"SRAM read {fmt_bytes(s['sram_read_bytes'])}  write {fmt_bytes(s['sram_write_bytes'])}"]
+    parts = "  ".join(f"{k} {fmt_energy_pj(s['energy_' + k + '_pj'])}" for k in ("dram", "sram", "mac"))
+    total = s["energy_pj"]
+    lines.append(f"energy {fmt_energy_pj(total)}  ({parts})" if not math.isnan(total)
+                 else f"energy: total not available ({parts})")
+    if isinstance(mac, str):
+        lines.append(f"MAC energy: {mac}")
+    else:
+        stim = mac.provenance.measured.get("stimulus", {}).get("description", "") or "not recorded"
+        lines.append(f"MAC unit {mac.name}: {mac.area_um2:.4g} µm² ({hw.array_rows}x{hw.array_cols} array "
+                     f"{mac.area_um2 * hw.array_rows * hw.array_cols / 1e6:.4g} mm²), "
+                     f"{mac.energy_pj_per_op:.4g} pJ/MAC; hw.cost 45 nm estimate, stimulus: {stim}")
+    lines += [f"note: {n}" for n in s["notes"] if "pass a hw.cost CostRecord" not in n]
+    return lines
+
+
+def _layer_table(layers) -> str:
+    """The per-(phase, step) table with scaled units and its column meaning; elided rows said."""
+    import pandas as pd
+
+    from .._units import fmt_bytes, fmt_count
+
+    t = pd.DataFrame({
+        "phase": layers["phase"], "step": layers["step"], "kv_len": layers["kv_len"], "layers": layers["layers"],
+        "cycles/layer": layers["cycles_per_layer"].map(fmt_count),
+        "cycles (all layers)": layers["total_cycles"].map(fmt_count),
+        "DRAM read/layer": layers["dram_read_bytes"].map(fmt_bytes),
+        "DRAM write/layer": layers["dram_write_bytes"].map(fmt_bytes),
+        "MACs/layer": layers["macs"].map(fmt_count),
+    })
+    head = ("per phase step: '/layer' columns are one layer's figures, 'cycles (all layers)' is cycles/layer "
+            "x layers")
+    n = len(t)
+    if n <= TABLE_ROWS:
+        return head + "\n" + t.to_string(index=False)
+    shown = pd.concat([t.head(TABLE_ROWS - 2), t.tail(2)])
+    text = shown.to_string(index=False).splitlines()
+    text.insert(TABLE_ROWS - 1, f"  ... {n - TABLE_ROWS} rows elided (all {n} in --csv) ...")
+    return head + f"; {TABLE_ROWS} of {n} rows shown\n" + "\n".join(text)
+
+
+def _jsonable(v):
+    """``v`` with NaN as ``null`` and numpy scalars as Python numbers (strict JSON)."""
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
 
 
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from sim import load_hardware, simulate, write_result_trace
+    from mapping import parse_recipe
+    from sim import load_hardware, simulate, trace_dict
     from sim._numerics import run_layer_numerics
 
-    from mapping import parse_recipe
-    from sim import mac_unit_cost
-
+    # 1. validate every input and output path before any work
+    weights = _check_inputs(args)
     hw = load_hardware(args.hw)
-    mac = None
-    if args.cost:
-        mac = mac_unit_cost(parse_recipe(args.recipe))
-        if isinstance(mac, str):
-            print(f"cost: {mac}")
-            mac = None
-        else:
-            print(f"MAC unit {mac.name}: {mac.area_um2:.1f} um2, {mac.energy_pj_per_op:.4g} pJ/MAC (hw.cost, 45 nm "
-                  f"estimate); {hw.array_rows}x{hw.array_cols} array {mac.area_um2 * hw.array_rows * hw.array_cols / 1e6:.4f} mm2")
-    res = simulate(args.model, args.recipe, hw, prefill=args.prefill, decode=args.decode, batch=args.batch,
+    recipe = parse_recipe(Path(args.recipe) if args.recipe.endswith(".toml") else args.recipe)
+
+    # 2. the work: MAC characterisation (cached), simulation, numerics
+    mac = _mac_cost(recipe, args.no_energy)
+    rec = mac if not isinstance(mac, str) and mac.energy_pj_per_op is not None else None
+    if not isinstance(mac, str) and rec is None:
+        mac = f"{mac.name} has no energy figure"
+    res = simulate(args.model, recipe, hw, prefill=args.prefill, decode=args.decode, batch=args.batch,
                    layers=args.layers, trace=args.trace is not None, decode_only=args.decode_only,
-                   progress=not args.no_progress and sys.stderr.isatty(), mac_cost=mac)
-    print(res.summary_text())
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(res.layers.head(12).to_string(index=False))
-    if args.trace:
-        write_result_trace(res, args.trace, hw)
-        print(f"trace written to {args.trace}")
-    if args.csv:
-        res.ops.to_csv(args.csv, index=False)
-        print(f"per-op table written to {args.csv}")
+                   progress=not args.no_progress and sys.stderr.isatty(), mac_cost=rec)
+    nr = checks = None
     if args.numerics:
-        nr = run_layer_numerics(args.model, args.recipe, tokens=args.tokens, seed=args.seed, weights=args.weights,
+        nr = run_layer_numerics(args.model, recipe, tokens=args.tokens, seed=args.seed, weights=weights,
                                 layer=args.weights_layer)
+        if not math.isfinite(nr.rel_rms_error):
+            raise ValueError(f"numerics output must be finite, not relative RMS error {nr.rel_rms_error} "
+                             f"(a NaN or infinity in the layer's inputs or weights)")
+        checks = nr.gemm_checks()
+
+    # 3. print, then write every output file at the end
+    print("\n".join(_summary_lines(res.summary, hw, mac)))
+    print(_layer_table(res.layers))
+    if nr is not None:
         print(f"numerics ({nr.tokens} tokens, one layer): output error vs float64: relative RMS "
               f"{nr.rel_rms_error:.4g}, max abs {nr.max_abs_error:.4g}")
-        with pd.option_context("display.width", 200):
+        with pd.option_context("display.width", 200, "display.float_format", "{:.4g}".format):
             print(nr.errors.to_string(index=False))
-            checks = nr.gemm_checks()
-            print(f"golden GEMMs vs exact-rational reference: {checks.equal.sum()}/{checks.checked.sum()} sampled "
-                  f"outputs equal over {len(checks)} GEMMs")
+        print(f"golden GEMMs vs exact-rational reference: {checks.equal.sum()}/{checks.checked.sum()} sampled "
+              f"outputs equal over {len(checks)} GEMMs")
+    files: dict[Path, bytes | str] = {}
+    if args.trace:
+        files[Path(args.trace)] = json.dumps(trace_dict(res.trace_events, hw))
+    if args.csv:
+        files[Path(args.csv)] = res.ops.to_csv(index=False)
+    if args.json:
+        doc = {"summary": res.summary, "mac_unit": mac if isinstance(mac, str) else
+               {"name": mac.name, "area_um2": mac.area_um2, "energy_pj_per_op": mac.energy_pj_per_op}}
+        if nr is not None:
+            doc["numerics"] = {"tokens": nr.tokens, "rel_rms_error": nr.rel_rms_error,
+                               "max_abs_error": nr.max_abs_error, "errors": nr.errors.to_dict(orient="records")}
+        files[Path(args.json)] = json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n"
+    write_outputs(files)
+    for path, what in ((args.trace, "trace (open in ui.perfetto.dev)"), (args.csv, "per-op table"),
+                       (args.json, "summary JSON")):
+        if path:
+            print(f"{what} written to {path}")
     return 0

@@ -227,7 +227,8 @@ def _fail(where: str, rule: str, value: Any) -> SpecError:
 
 def _int(where: str, v: Any, lo: int) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise _fail(where, "a positive integer" if lo == 1 else "a non-negative integer", v)
+        rule = {0: "a non-negative integer", 1: "a positive integer"}.get(lo, f"an integer of at least {lo}")
+        raise _fail(where, rule, v)
     return v
 
 
@@ -251,6 +252,8 @@ def _check_value(src: str, axis: str, where: str, v: Any, base_dir: Path) -> Any
             path = (base_dir / v).resolve()
             try:
                 parse_recipe(path)
+            except UnicodeDecodeError:
+                raise _fail(w, f"a UTF-8 recipe file ({str(path)!r} is not UTF-8)", v) from None
             except ValueError as exc:
                 raise SpecError(f"{w}: {exc}") from None
             return (v, str(path))
@@ -279,6 +282,8 @@ def _check_value(src: str, axis: str, where: str, v: Any, base_dir: Path) -> Any
         target = str((base_dir / v).resolve()) if v.endswith(".toml") else v
         try:
             load_hardware(Path(target) if target.endswith(".toml") else target)
+        except UnicodeDecodeError:
+            raise _fail(w, f"a UTF-8 hardware file ({target!r} is not UTF-8)", v) from None
         except ValueError as exc:
             raise SpecError(f"{w}: {exc}") from None
         return target
@@ -441,9 +446,14 @@ def load_spec(path: str | Path) -> SweepSpec:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise SpecError(f"sweep spec must be a readable file, not {str(path)!r} ({exc.strerror})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"sweep spec must be a UTF-8 text file, not {str(path)!r} (byte 0x{data[exc.start]:02x} at "
+                        f"offset {exc.start} is not UTF-8)") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

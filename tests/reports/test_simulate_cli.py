@@ -18,20 +18,21 @@ def _err(capsys, argv) -> str:
 def test_runs_and_writes_trace_and_csv(tmp_path, capsys):
     trace, csv = tmp_path / "t.json", tmp_path / "ops.csv"
     assert main(["simulate", "--model", "gpt2", "--recipe", "W4A8", "--hw", "edge-16x16", "--prefill", "32",
-                 "--decode", "2", "--layers", "1", "--trace", str(trace), "--csv", str(csv), "--no-progress"]) == 0
+                 "--decode", "2", "--layers", "1", "--trace", str(trace), "--csv", str(csv), "--no-progress",
+                 "--no-energy"]) == 0
     out = capsys.readouterr().out
     assert "model gpt2  recipe W4A8  hw edge-16x16  batch 1  prefill 32  decode 2  layers 1" in out
     assert json.loads(trace.read_text())["traceEvents"]
-    assert csv.read_text().startswith("phase,step,kv_len,op,")
+    assert csv.read_text().startswith("phase,step,kv_len,")
 
 
 def test_unknown_model_and_recipe(capsys):
     assert _err(capsys, ["simulate", "--model", "gpt-5", "--recipe", "INT8"]) == (
-        "lowbit: error: model must be one of bert-base, gpt2, llama2-7b, llama2-70b, llama3-8b, vit-b16, "
+        "lowbit: error: model must be one of bert-base, gpt2, llama2-7b, llama2-70b, llama3-8b, mistral-7b, qwen2-7b, vit-b16, "
         "whisper-large-v2-encoder or a config.json path, not 'gpt-5'")
     assert _err(capsys, ["simulate", "--model", "gpt2", "--recipe", "INT3"]) == (
         "lowbit: error: recipe must be one of FP16, BF16, INT8, W4A8, W4A8-FP8, FP8, FP6, MXFP4, MXFP8, "
-        "W4A8KV4, I-BERT or a .toml path, not 'INT3'")
+        "W4A8KV4, I-BERT, I-ViT or a .toml path, not 'INT3'")
 
 
 def test_config_missing_a_field(tmp_path, capsys):
@@ -70,7 +71,32 @@ def test_bad_lengths(capsys, argv, message):
 
 def test_numerics_flag(capsys):
     assert main(["simulate", "--model", "bert-base", "--recipe", "FP8", "--hw", "edge-16x16", "--prefill", "16",
-                 "--layers", "1", "--numerics", "--tokens", "2", "--no-progress"]) == 0
+                 "--layers", "1", "--numerics", "--tokens", "2", "--no-progress", "--no-energy"]) == 0
     out = capsys.readouterr().out
     assert "numerics (2 tokens, one layer): output error vs float64: relative RMS" in out
     assert "golden GEMMs vs exact-rational reference:" in out
+
+
+def test_energy_by_default_in_scaled_units(capsys):
+    """Without --no-energy the MAC unit of the recipe is characterised (hw.cost, cached) and the
+    total energy includes it: the printed total is the sum of its parts, each in scaled units."""
+    import re
+
+    from mapping import parse_recipe
+    from sim import mac_unit_cost, simulate
+
+    assert main(["simulate", "--model", "bert-base", "--recipe", "INT8", "--hw", "edge-16x16", "--prefill", "16",
+                 "--layers", "1", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    rec = mac_unit_cost(parse_recipe("INT8"))
+    res = simulate("bert-base", "INT8", "edge-16x16", prefill=16, layers=1, mac_cost=rec)
+    total_uj = res.summary["energy_pj"] / 1e6
+    line = next(ln for ln in out.splitlines() if ln.startswith("energy "))
+    m = re.match(r"energy (\S+) (pJ|nJ|µJ|mJ|J)  \(dram (\S+) (\w+J)  sram (\S+) (\w+J)  mac (\S+) (\w+J)\)", line)
+    assert m, line
+    scale = {"pJ": 1e-6, "nJ": 1e-3, "µJ": 1.0, "mJ": 1e3, "J": 1e6}
+    assert float(m.group(1)) * scale[m.group(2)] == pytest.approx(total_uj, rel=1e-3)
+    assert f"MAC unit {rec.name}: " in out and "stimulus: gaussian" in out
+    cycles = next(ln for ln in out.splitlines() if ln.startswith("time "))
+    assert re.fullmatch(r"time [0-9.]+ (µs|ms|s)  \(([0-9,]+) cycles at [0-9.]+ MHz\)", cycles), cycles
+    assert "per phase step: '/layer' columns are one layer's figures" in out
