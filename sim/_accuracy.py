@@ -164,7 +164,7 @@ def evaluate_accuracy(ckpt: Checkpoint, recipes: list[Recipe], seqs: list[np.nda
     step = 1 if ckpt.decoder else _BATCH
     ref = _run_batches(lambda part: reference_forward(ckpt, list(part)), seqs, step, None)
     cal = None
-    if any(r.nonlinear == "ibert" for r in recipes) and not ckpt.decoder:
+    if any(r.nonlinear == "ibert" for r in recipes):
         cal = calibrate(ckpt, seqs)
     rows, layer_rows, notes, outputs = [], [], {}, {}
     for recipe in recipes:
@@ -175,7 +175,8 @@ def evaluate_accuracy(ckpt: Checkpoint, recipes: list[Recipe], seqs: list[np.nda
         errs = _layer_errors(ref, out)
         rows.append({"recipe": recipe.name, **m, "final_rel_rms": errs[-1]})
         layer_rows += [{"recipe": recipe.name, "layer": i, "rel_rms": e} for i, e in enumerate(errs)]
-        notes[recipe.name] = fwd.notes + (["integer-only from the embedding tables to the last hidden state"]
+        notes[recipe.name] = fwd.notes + ([f"integer-only from the embedding tables to the "
+                                           f"{'logits' if ckpt.decoder else 'last hidden state'}"]
                                           if fwd.integer_only else [])
         outputs[recipe.name] = [o.last_hidden for o in out]
     return AccuracyResult(ckpt.name, len(seqs), int(sum(len(s) for s in seqs)), ckpt.decoder,

@@ -122,8 +122,8 @@ class _FloatBackend:
             if dt is None:
                 self.notes.append(f"vector ops in float32 rounded to {self.fmt} after each op")
             if recipe.nonlinear != "float":
-                self.notes.append(f"{recipe.name}: nonlinear ops use float {self.fmt} kernels (integer "
-                                  f"RMSNorm/SiLU kernels are not in hw.nonlinear)")
+                self.notes.append(f"nonlinear kind {recipe.nonlinear!r} is not wired into the whole-model forward: "
+                                  f"float {self.fmt} kernels, integer GEMMs")
 
     # ---- rounding helpers ----------------------------------------------------------------
     def _c(self, x) -> np.ndarray:
@@ -248,7 +248,7 @@ class _FloatBackend:
         sig = c(1 / c(1 + c(np.exp(-np.asarray(gate, dtype=np.float64)))))
         return self._rec(site, self._io(c(c(gate * sig) * up)))
 
-    def rope(self, x: np.ndarray, positions: np.ndarray, heads: int) -> np.ndarray:
+    def rope(self, site: str, x: np.ndarray, positions: np.ndarray, heads: int) -> np.ndarray:
         c = self._c
         hd = x.shape[-1] // heads
         inv = 1.0 / (self.c.rope_theta ** (np.arange(0, hd, 2, dtype=np.float64) / hd))
@@ -257,7 +257,7 @@ class _FloatBackend:
         xh = x.reshape(x.shape[0], heads, hd)
         rot = np.concatenate([-xh[..., hd // 2:], xh[..., :hd // 2]], -1)
         y = c(c(xh * cos[:, None, :]) + c(rot * sin[:, None, :]))
-        return y.reshape(x.shape)
+        return self._rec(site, y.reshape(x.shape))
 
     def softmax(self, s: np.ndarray) -> np.ndarray:
         c = self._c
@@ -371,29 +371,30 @@ class _Int:
 
 
 class _IntBackend:
-    """I-BERT integer-only inference of a BERT-family encoder (see the module docstring)."""
+    """Integer-only inference (I-BERT style, see the module docstring): BERT-family encoders,
+    GPT-2 and LLaMA-family decoders."""
 
-    W_BITS = 8
-    WIDE = 16  # bits of residual sums, LayerNorm and GELU inputs
+    WIDE = 16  # bits of residual sums, norm, GELU and SiLU inputs
+    ROPE_FRAC = 14  # fraction bits of the integer cos/sin tables
 
     def __init__(self, ckpt: Checkpoint, recipe: Recipe, amax: dict[str, float]):
-        if ckpt.family != "bert":
-            raise SimulationError(f"integer-only recipe {recipe.name} must run a BERT-family encoder, "
-                                  f"not {ckpt.model_type!r}")
         if not isinstance(recipe.accumulator, IntFormat):
             raise SimulationError(f"integer-only recipe must have an integer accumulator, not {recipe.accumulator}")
+        if not (isinstance(recipe.weights.format, IntFormat) and recipe.weights.granularity in ("channel", "tensor")):
+            raise SimulationError(f"integer-only weights must be integers per channel or tensor, not {recipe.weights}")
         self.c, self.r, self.amax = ckpt, recipe, amax
         self.trace: list[tuple[str, str, str, str]] = []
         self.notes: list[str] = ["static activation scales calibrated on the float64 reference"]
+        if ckpt.activation == "gelu_tanh":
+            self.notes.append("GELU (tanh form in the checkpoint) computed by I-BERT's integer erf-GELU")
         self._w: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._k: dict[str, object] = {}
         self.acc = recipe.accumulator
-        self.a_fmt = IntFormat(self.W_BITS)
+        self.a_fmt = IntFormat(8)
         self._emb = {}  # embedding tables in the recipe's weight format, one scale per row (token)
         for name in ("embed.tokens", "embed.positions", "embed.token_types"):
             if name in ckpt.tensors:
-                codes, s = self._weight(name)
-                self._emb[name] = (codes, s)
+                self._emb[name] = self._weight(name)
 
     # ---- helpers -----------------------------------------------------------------------
     def _log(self, site: str, op: str, *arrays: np.ndarray) -> None:
@@ -412,6 +413,16 @@ class _IntBackend:
         self._log(site, f"requant{bits}", x.q, y)
         return _Int(y, s_out)
 
+    def _kernel(self, key: str, name: str, s_in: float, **kw):
+        """(kernel, output scale) of hw.nonlinear kernel ``name`` for input scale ``s_in``,
+        derived once per site (constants are compile-time)."""
+        if key not in self._k:
+            from hw.nonlinear import consts_from_scale
+
+            consts = consts_from_scale(name, s_in, **kw)
+            self._k[key] = (from_scale(name, s_in, variant="exact", **kw), consts.get("s_out"))
+        return self._k[key]
+
     def values(self, x: _Int) -> np.ndarray:
         """Dequantized values (measurement only: outside the integer path)."""
         return x.q.astype(np.float64) * np.asarray(x.scale, dtype=np.float64)
@@ -428,8 +439,6 @@ class _IntBackend:
         if name not in self._w:
             sc, codes = self.r.weights.quantize(self.c.tensors[name])
             codes = self.r.weights.format.to_int(codes).astype(np.int64)
-            if not (isinstance(self.r.weights.format, IntFormat) and self.r.weights.granularity in ("channel", "tensor")):
-                raise SimulationError(f"integer-only weights must be integers per channel or tensor, not {self.r.weights}")
             s = self.r.weights.scale_format.decode(sc)
             s = np.broadcast_to(np.where(s > 0, s, 1.0), (codes.shape[0],)).astype(np.float64)
             self._w[name] = (codes, s)
@@ -455,10 +464,11 @@ class _IntBackend:
         self._log("embed", "embed", ids, y)
         return _Int(y, s_out)
 
-    def linear(self, site: str, x: _Int, name: str, segs=None) -> _Int:
-        codes, s_w = self._weight(f"{name}.weight")
+    def _acc(self, x: _Int, name: str) -> _Int:
+        """int32 accumulator (with the int32 bias) of linear layer ``name``; per-channel scale."""
         if np.ndim(x.scale) or x.q.size and (x.q.min() < self.a_fmt.min_int or x.q.max() > self.a_fmt.max_int):
-            raise SimulationError(f"GEMM input of {site} must be int8 with one scale, not {x.q.dtype} {np.shape(x.scale)}")
+            raise SimulationError(f"GEMM input of {name} must be int8 with one scale, not {x.q.dtype} {np.shape(x.scale)}")
+        codes, s_w = self._weight(f"{name}.weight")
         acc = self._gemm(x.q, self.a_fmt, codes.T, self.r.weights.format)
         s_acc = float(x.scale) * s_w
         b = self.c.tensors.get(f"{name}.bias")
@@ -467,9 +477,18 @@ class _IntBackend:
             if key not in self._w:
                 self._w[key] = (np.clip(np.rint(b / s_acc), self.acc.min_int, self.acc.max_int).astype(np.int64), s_acc)
             acc = np.clip(acc + self._w[key][0], self.acc.min_int, self.acc.max_int)
-        self._log(site, "bias", acc, acc)
-        bits = 8 if name.rsplit(".", 1)[-1] in ("q", "k", "v") else self.WIDE
-        return self._requant(site, _Int(acc, s_acc), bits)
+            self._log(name, "bias", acc, acc)
+        return _Int(acc, s_acc)
+
+    def linear(self, site: str, x: _Int, name: str, segs=None) -> _Int:
+        role = name.rsplit(".", 1)[-1]
+        narrow = role in ("q", "k", "v") or (role == "up" and self.c.family == "llama")
+        return self._requant(site, self._acc(x, name), 8 if narrow else self.WIDE)
+
+    def logits(self, h: _Int, segs=None) -> np.ndarray:
+        """The LM head's int32 accumulator, dequantized: the model's output."""
+        acc = self._acc(h, "lm_head")
+        return acc.q.astype(np.float64) * acc.scale
 
     def add(self, site: str, x: _Int, y: _Int) -> _Int:
         s_out = self._static(site, self.WIDE)
@@ -480,50 +499,72 @@ class _IntBackend:
         return _Int(out, s_out)
 
     def norm(self, site: str, x: _Int, name: str) -> _Int:
-        w, b = self.c.tensors[f"{name}.weight"], self.c.tensors[f"{name}.bias"]
-        key = site + ".kernel"
-        if key not in self._k:
-            from hw.nonlinear import consts_from_scale
-
-            consts = consts_from_scale("ibert_int_layernorm", float(x.scale), weight=w, bias=b)
-            self._k[key] = (from_scale("ibert_int_layernorm", float(x.scale), weight=w, bias=b, variant="exact"),
-                            np.asarray(consts["s_out"], dtype=np.float64))
-        k, s_out = self._k[key]
+        w = self.c.tensors[f"{name}.weight"]
+        if self.c.family == "llama":
+            k, s_out = self._kernel(site, "int_rmsnorm", float(x.scale), weight=w, eps=self.c.norm_eps)
+            op = "int_rmsnorm"
+        else:
+            k, s_out = self._kernel(site, "ibert_int_layernorm", float(x.scale), weight=w,
+                                    bias=self.c.tensors[f"{name}.bias"])
+            op = "ibert_int_layernorm"
         y = np.asarray(k.forward(x.q), dtype=np.int64)
-        self._log(site, "ibert_int_layernorm", x.q, y)
-        return self._requant(site, _Int(y, s_out), 8, in_bits=40)
+        self._log(site, op, x.q, y)
+        return self._requant(site, _Int(y, np.asarray(s_out, dtype=np.float64)), 8, in_bits=40)
 
     def act(self, site: str, x: _Int) -> _Int:
-        key = site + ".kernel"
-        if key not in self._k:
-            from hw.nonlinear import consts_from_scale
-
-            s_out = consts_from_scale("ibert_int_gelu", float(x.scale))["s_out"]
-            self._k[key] = (from_scale("ibert_int_gelu", float(x.scale), variant="exact"), float(s_out))
-        k, s_out = self._k[key]
+        k, s_out = self._kernel(site, "ibert_int_gelu", float(x.scale))
         y = np.asarray(k.forward(x.q), dtype=np.int64)
         self._log(site, "ibert_int_gelu", x.q, y)
         return self._requant(site, _Int(y, abs(s_out)), 8, negate=s_out < 0)
+
+    def glu(self, site: str, gate: _Int, up: _Int) -> _Int:
+        k, s_sig = self._kernel(site, "int_silu", float(gate.scale))
+        y = np.asarray(k.swiglu(gate.q, up.q), dtype=np.int64)  # real value: y * s_sig * s_up
+        self._log(site, "int_swiglu", gate.q, up.q, y)
+        return self._requant(site, _Int(y, s_sig * float(up.scale)), 8, in_bits=48)
+
+    def rope(self, site: str, x: _Int, positions: np.ndarray, heads: int) -> _Int:
+        """Rotary embedding with integer cos/sin tables (``ROPE_FRAC`` fraction bits, compile-time
+        constants per position): x*C + rotate(x)*S, requantized to int8."""
+        hd = x.q.shape[-1] // heads
+        inv = 1.0 / (self.c.rope_theta ** (np.arange(0, hd, 2, dtype=np.float64) / hd))
+        ang = positions[:, None].astype(np.float64) * inv[None, :]
+        one = 1 << self.ROPE_FRAC
+        cos = np.rint(np.cos(np.concatenate([ang, ang], -1)) * one).astype(np.int64)
+        sin = np.rint(np.sin(np.concatenate([ang, ang], -1)) * one).astype(np.int64)
+        xh = x.q.reshape(x.q.shape[0], heads, hd)
+        rot = np.concatenate([-xh[..., hd // 2:], xh[..., :hd // 2]], -1)
+        y = (xh * cos[:, None, :] + rot * sin[:, None, :]).reshape(x.q.shape)
+        self._log(site, "int_rope", x.q, y)
+        return self._requant(site, _Int(y, float(x.scale) / one), 8)
 
     def kv(self, x: _Int, heads: int):
         hd = x.q.shape[-1] // heads
         return [_Int(x.q[:, j * hd:(j + 1) * hd], x.scale) for j in range(heads)]
 
+    @staticmethod
+    def kv_concat(old, new):
+        if old is None:
+            return new
+        return [_Int(np.concatenate([a.q, b.q], axis=0), a.scale) for a, b in zip(old, new)]
+
     def attention(self, site: str, q: _Int, keys, vals, q_offset: int) -> _Int:
         cfg = self.c.config
         hd = cfg.head_dim
-        S = q.q.shape[0]
+        S, T = q.q.shape[0], keys[0].q.shape[0]
         u8 = IntFormat(8, signed=False)
         s_in = float(q.scale) * float(keys[0].scale) / math.sqrt(hd)
-        key = site + ".softmax"
-        if key not in self._k:
-            self._k[key] = from_scale("ibert_int_softmax", s_in, variant="exact")
-        sm = self._k[key]
+        sm, _ = self._kernel(site + ".softmax", "ibert_int_softmax", s_in)
         s_ctx = self._static(site, 8)
+        masked = None
+        if cfg.decoder:  # a masked score is the accumulator's minimum: its exponential rounds to 0
+            masked = np.arange(T)[None, :] > (q_offset + np.arange(S))[:, None]
         out = np.empty((S, cfg.n_heads * hd), dtype=np.int64)
         for h in range(cfg.n_heads):
             kj, vj = keys[h // cfg.group_size], vals[h // cfg.group_size]
             scores = self._gemm(q.q[:, h * hd:(h + 1) * hd], self.a_fmt, kj.q.T, self.a_fmt)
+            if masked is not None:
+                scores = np.where(masked, self.acc.min_int, scores)
             p = np.minimum(np.asarray(sm.forward(scores), dtype=np.int64), u8.max_int)
             self._log(site, "ibert_int_softmax", scores, p)
             ctx = self._gemm(p, u8, vj.q, self.a_fmt)
@@ -558,8 +599,8 @@ def _walk(ckpt: Checkpoint, B, seqs: list[np.ndarray], start: int = 0, cache: li
         k = B.linear(f"{p}.k", x, f"{p}.k", segs)
         v = B.linear(f"{p}.v", x, f"{p}.v", segs)
         if ckpt.family == "llama":
-            q = B.rope(q, positions, cfg.n_heads)
-            k = B.rope(k, positions, cfg.n_kv_heads)
+            q = B.rope(f"{p}.q_rope", q, positions, cfg.n_heads)
+            k = B.rope(f"{p}.k_rope", k, positions, cfg.n_kv_heads)
         ctx = []
         for r0, r1 in segs:
             keys, vals = B.kv(B.rows(k, r0, r1), cfg.n_kv_heads), B.kv(B.rows(v, r0, r1), cfg.n_kv_heads)
@@ -677,7 +718,7 @@ class RecipeForward:
     _backend: object = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.recipe.nonlinear == "ibert" and not self.ckpt.decoder:
+        if self.recipe.nonlinear == "ibert":
             if self.calibration is None:
                 raise SimulationError(f"integer-only recipe {self.recipe.name} must be given calibration ranges, not None")
             self._backend = _IntBackend(self.ckpt, self.recipe, self.calibration)

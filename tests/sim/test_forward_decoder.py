@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mapping import load_checkpoint, parse_recipe
-from sim import DECODER_METRICS, RecipeForward, evaluate_accuracy, reference_forward
+from sim import DECODER_METRICS, RecipeForward, calibrate, evaluate_accuracy, reference_forward
 from tests.mapping.test_checkpoint import write_checkpoint
 
 IDS = np.array([3, 5, 7, 1, 2, 9, 11, 4, 6, 8, 12, 13])
@@ -61,3 +61,27 @@ def test_quantized_decode_reads_the_stored_cache(tiny):
     b = fwd.run(IDS[:6], prefill=6)
     assert np.array_equal(a.logits[:6], b.logits)
     assert np.all(np.isfinite(a.logits[6:]))
+
+
+@pytest.mark.parametrize("name", ["INT8", "W4A8KV4", "I-BERT"])
+def test_row_independent_recipes_decode_bit_exactly_as_recomputed(tiny, name):
+    """Recipes whose scales are per token (or static) give the same logits, bit for bit, whether
+    the sequence is decoded through the stored KV cache or recomputed in one prefill."""
+    cal = calibrate(tiny, [IDS])
+    fwd = RecipeForward(tiny, parse_recipe(name), calibration=cal)
+    dec = fwd.run(IDS, prefill=4)
+    full = fwd.run(IDS, prefill=len(IDS))
+    assert np.array_equal(dec.logits, full.logits)
+
+
+def test_integer_only_decoder(tiny):
+    fwd = RecipeForward(tiny, parse_recipe("I-BERT"), calibration=calibrate(tiny, [IDS]))
+    out = fwd.run(IDS, prefill=6)
+    assert fwd.integer_only and np.all(np.isfinite(out.logits))
+    ops = {op for _, op, _, _ in fwd.trace}
+    want = {"int_rmsnorm", "int_swiglu", "int_rope"} if tiny.family == "llama" else {"ibert_int_layernorm", "ibert_int_gelu"}
+    assert want | {"embed", "gemm", "ibert_int_softmax", "add"} <= ops
+    for site, op, ins, outs in fwd.trace:
+        assert all(np.dtype(t).kind in "iu" for t in ins.split(",") + [outs]), (site, op, ins, outs)
+    ref = reference_forward(tiny, IDS)
+    assert np.mean(np.argmax(out.logits, 1) == np.argmax(ref.logits, 1)) > 0.5

@@ -1,0 +1,57 @@
+"""Benchmark: the bit-exact golden GEMM (``hw.numerics.gemm``, exact accumulation rounded once to
+float32) on the GEMM shapes of the all-MiniLM-L6-v2 forward, against float64 BLAS (numpy matmul of
+the decoded values) on the same shapes.
+
+Usage: python benchmarks/accuracy_gemm.py [--tokens 357] [--repeat 5]
+Prints seconds per call of each and the ratio, per format and shape. BLAS runs single-threaded
+unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS are set.
+"""
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+
+def main() -> None:
+    from hw.formats import BlockFormat, Quantizer, parse
+    from hw.numerics import gemm, operand_values
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--tokens", type=int, default=357, help="rows M (357: the shipped text's 32 lines stacked)")
+    p.add_argument("--repeat", type=int, default=5)
+    args = p.parse_args()
+    rng = np.random.default_rng(0)
+    shapes = [(args.tokens, 384, 384), (args.tokens, 384, 1536), (args.tokens, 1536, 384)]
+    quants = {"int8": (Quantizer(parse("int8"), "token"), Quantizer(parse("int8"), "channel")),
+              "e4m3fn": (Quantizer(parse("e4m3fn"), "tensor"), Quantizer(parse("e4m3fn"), "channel")),
+              "mxfp4": (Quantizer(parse("mxfp4"), "block"), Quantizer(parse("mxfp4"), "block"))}
+    print(f"golden GEMM (exact, -> float32) vs float64 BLAS, BLAS threads {os.environ['OPENBLAS_NUM_THREADS']}")
+    for name, (qa, qb) in quants.items():
+        for m, k, n in shapes:
+            sa, ca = qa.quantize(rng.standard_normal((m, k)))
+            sb, cb = qb.quantize(rng.standard_normal((n, k)) / np.sqrt(k))
+            block = isinstance(qa.format, BlockFormat)
+            kw = dict(a_scales=sa, b_scales=sb.T) if block else {}
+            a = operand_values(ca, qa.format, sa if block else None, axis=1)
+            b = operand_values(cb.T, qb.format, sb.T if block else None, axis=0)
+            t_gold = min(_timed(lambda: gemm(ca, qa.format, cb.T, qb.format, "float32", **kw)) for _ in range(args.repeat))
+            t_blas = min(_timed(lambda: a @ b) for _ in range(args.repeat))
+            print(f"{name:7s} {m}x{k}x{n:<5d} golden {t_gold * 1e3:8.2f} ms   float64 BLAS {t_blas * 1e3:7.2f} ms"
+                  f"   ratio {t_gold / t_blas:5.1f}x", flush=True)
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+if __name__ == "__main__":
+    main()
