@@ -5,10 +5,16 @@ Families: ``IntFormat`` (signed/unsigned, 1..32 bits, optional fixed point), ``F
 ``ScaleFormat`` (E8M0), ``BlockFormat`` (MX, MXINT4, BFP, NVFP4), ``LookupFormat`` (NF4, SF4,
 APoT4) and ``HybridFormat`` (dINT). ``parse`` is the one place names are resolved.
 ``Quantizer`` pairs a format with a scale granularity, as recipes use it.
+
+The one rounding vocabulary of ``hw`` lives here too: ``ROUNDINGS`` (rne, rtz, rna, stochastic:
+every encode and the golden arithmetic), ``INTEGER_ROUNDINGS`` (half_up, floor: shift-based
+integer rounders), ``ROUNDING_ALIASES`` (older spellings), checked by ``check_rounding``; and the
+one integer-parameter checker ``check_int``.
 """
 from __future__ import annotations
 
-from ._base import OVERFLOWS, ROUNDINGS, Format
+from ._base import (INTEGER_ROUNDINGS, OVERFLOWS, ROUNDING_ALIASES, ROUNDINGS, Format, check_int,
+                    check_rounding)
 from ._block import BlockFormat
 from ._float import SPECIALS, FloatFormat, ScaleFormat
 from ._int import IntFormat
@@ -18,7 +24,8 @@ from ._quantizer import GRANULARITIES, Quantizer
 
 __all__ = [
     "ALIASES", "APOT4", "BlockFormat", "FloatFormat", "Format", "GRANULARITIES", "HEADLINE_FORMATS",
-    "HybridFormat", "IntFormat", "LookupFormat", "NF4", "OVERFLOWS", "Quantizer", "ROUNDINGS",
+    "HybridFormat", "INTEGER_ROUNDINGS", "IntFormat", "LookupFormat", "NF4", "OVERFLOWS", "Quantizer",
+    "ROUNDINGS", "ROUNDING_ALIASES", "check_int", "check_rounding",
     "SF4", "SPECIALS", "ScaleFormat", "format_table", "parse", "student_float_values",
 ]
 

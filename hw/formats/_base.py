@@ -10,27 +10,96 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from ..errors import FormatError, NumericsError, NumericsTypeError
+from ..errors import FormatError, FormatTypeError, NumericsError, NumericsTypeError
 
-__all__ = ["Format", "ROUNDINGS", "OVERFLOWS", "check_rounding", "check_overflow", "code_dtype",
+__all__ = ["Format", "ROUNDINGS", "INTEGER_ROUNDINGS", "ROUNDING_ALIASES", "OVERFLOWS", "check_rounding",
+           "check_overflow", "check_int", "code_dtype",
            "round_scaled", "as_float64", "rng_of", "nearest_in_table"]
 
-#: rounding modes understood by every ``encode``
+#: rounding modes of every ``encode`` and of the golden arithmetic (``hw.numerics``):
+#: "rne" ties to even, "rtz" toward zero, "rna" ties away from zero, "stochastic" up with
+#: probability equal to the distance from the lower neighbour over the gap
 ROUNDINGS = ("rne", "rtz", "rna", "stochastic")
+#: the named integer modes of shift-based integer rounders (requantizer, integer outputs of the
+#: accumulator rounder): "half_up" ties toward +inf (floor(x + 1/2)), "floor" toward -inf
+INTEGER_ROUNDINGS = ("half_up", "floor")
+#: older spellings, accepted everywhere with the same meaning
+ROUNDING_ALIASES = {"half_even": "rne"}
 #: overflow policies; "default" means the format's own policy (see each format's docstring)
 OVERFLOWS = ("default", "saturate", "inf", "nan", "raise", "wrap")
 
 
-def check_rounding(rounding: str) -> str:
-    if rounding not in ROUNDINGS:
-        raise FormatError(f"rounding must be one of {', '.join(ROUNDINGS)}, not {rounding!r}")
-    return rounding
+def _type_error(error: type[ValueError]) -> type[TypeError]:
+    """The ``TypeError`` subclass that goes with a project ``ValueError`` subclass."""
+    from ..errors import UnitConfigError, UnitConfigTypeError
+
+    return {FormatError: FormatTypeError, NumericsError: NumericsTypeError,
+            UnitConfigError: UnitConfigTypeError}.get(error, TypeError)
 
 
-def check_overflow(overflow: str) -> str:
+def check_rounding(rounding, allowed: tuple[str, ...] = ROUNDINGS, *, what: str = "rounding",
+                   error: type[ValueError] = FormatError) -> str:
+    """The canonical name of the rounding mode ``rounding`` (an alias such as "half_even" gives
+    "rne"), checked to be one of ``allowed`` (names from ``ROUNDINGS`` and
+    ``INTEGER_ROUNDINGS``).
+
+    Raises
+    ------
+    TypeError
+        (the ``TypeError`` subclass of ``error``) if ``rounding`` is not a string.
+    error
+        If it names no allowed mode.
+    """
+    names = ", ".join(m + "".join(f" (alias {a})" for a, c in ROUNDING_ALIASES.items() if c == m)
+                      for m in allowed)
+    if not isinstance(rounding, str):
+        raise _type_error(error)(f"{what} must be a string, one of {names}, not {rounding!r}")
+    canonical = ROUNDING_ALIASES.get(rounding, rounding)
+    if canonical not in allowed:
+        raise error(f"{what} must be one of {names}, not {rounding!r}")
+    return canonical
+
+
+def check_overflow(overflow) -> str:
+    """``overflow`` checked to be one of ``OVERFLOWS``."""
+    if not isinstance(overflow, str):
+        raise FormatTypeError(f"overflow must be a string, one of {', '.join(OVERFLOWS)}, not {overflow!r}")
     if overflow not in OVERFLOWS:
         raise FormatError(f"overflow must be one of {', '.join(OVERFLOWS)}, not {overflow!r}")
     return overflow
+
+
+def check_int(what: str, value, lo: int | None = None, hi: int | None = None, *,
+              error: type[ValueError] = FormatError) -> int:
+    """``value`` as an int, checked to be an integer (not a bool) in ``lo..hi`` (either bound
+    may be None): the one integer-parameter checker of ``hw``.
+
+    Messages: "<what> must be an integer in lo..hi", "... a positive integer" (lo = 1, no upper
+    bound), "... an integer >= lo", "... an integer <= hi", "... an integer", then
+    ", not <value!r>".
+
+    Raises
+    ------
+    TypeError
+        (the ``TypeError`` subclass of ``error``) for a value that is not an integer.
+    error
+        For an integer out of range.
+    """
+    if lo is not None and hi is not None:
+        rule = f"an integer in {lo}..{hi}"
+    elif lo == 1:
+        rule = "a positive integer"
+    elif lo is not None:
+        rule = f"an integer >= {lo}"
+    elif hi is not None:
+        rule = f"an integer <= {hi}"
+    else:
+        rule = "an integer"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise _type_error(error)(f"{what} must be {rule}, not {value!r}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise error(f"{what} must be {rule}, not {value!r}")
+    return int(value)
 
 
 def code_dtype(bits: int) -> type:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import FormatError, NumericsError
-from ._base import Format, as_float64, check_rounding, code_dtype
-from ._float import FloatFormat, ScaleFormat, _check_int
+from ._base import Format, as_float64, check_int, check_rounding, code_dtype
+from ._float import FloatFormat, ScaleFormat
 from ._int import IntFormat
 
 __all__ = ["BlockFormat", "MX_ELEMENT_NAMES"]
@@ -50,7 +50,7 @@ class BlockFormat(Format):
     def __post_init__(self) -> None:
         if not isinstance(self.element, (FloatFormat, IntFormat)):
             raise FormatError(f"element must be a float or integer format, not {self.element!r}")
-        _check_int("block_size", self.block_size, 1, 1 << 16)
+        check_int("block_size", self.block_size, 1, 1 << 16)
         if not isinstance(self.scale, (ScaleFormat, FloatFormat)):
             raise FormatError(f"scale must be a power-of-two scale or float format, not {self.scale!r}")
 
@@ -125,7 +125,7 @@ class BlockFormat(Format):
         (scale_codes, element_codes): scale codes of shape ``x.shape[:-1] + (nblocks,)`` (a
         partial last block is padded with zeros for its amax) and element codes of ``x.shape``.
         """
-        check_rounding(rounding)
+        rounding = check_rounding(rounding)
         x = as_float64(x)
         if x.ndim == 0:
             raise NumericsError(f"values quantized to {self} must have at least one axis")

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import FormatError, NumericsError
-from ._base import (Format, as_float64, check_overflow, check_rounding, code_dtype,
+from ._base import (Format, as_float64, check_int, check_overflow, check_rounding, code_dtype,
                     nearest_in_table, rng_of, round_scaled)
 
 __all__ = ["FloatFormat", "ScaleFormat", "SPECIALS"]
@@ -55,14 +55,6 @@ __all__ = ["FloatFormat", "ScaleFormat", "SPECIALS"]
 SPECIALS = ("ieee", "fn", "fnuz", "none")
 _NUMPY_IEEE = {"float32": (np.float32, np.uint32), "float16": (np.float16, np.uint16)}
 _IEEE_NAMES = {(8, 23): "float32", (5, 10): "float16", (8, 7): "bfloat16"}
-
-
-def _check_int(what: str, value, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise FormatError(f"{what} must be an integer in {lo}..{hi}, not {value!r}")
-    if not lo <= int(value) <= hi:
-        raise FormatError(f"{what} must be in {lo}..{hi}, not {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -87,8 +79,8 @@ class FloatFormat(Format):
     kind = "float"
 
     def __post_init__(self) -> None:
-        _check_int("exp_bits", self.exp_bits, 1, 8)
-        _check_int("man_bits", self.man_bits, 0, 23)
+        check_int("exp_bits", self.exp_bits, 1, 8)
+        check_int("man_bits", self.man_bits, 0, 23)
         if self.specials not in SPECIALS:
             raise FormatError(f"specials must be one of {', '.join(SPECIALS)}, not {self.specials!r}")
         if self.specials == "ieee" and self.exp_bits < 2:
@@ -99,7 +91,7 @@ class FloatFormat(Format):
         if self.bias is None:
             object.__setattr__(self, "bias", (1 << (self.exp_bits - 1)) - (0 if self.specials == "fnuz" else 1))
         else:
-            _check_int("bias", self.bias, -(1 << 8), 1 << 8)
+            check_int("bias", self.bias, -(1 << 8), 1 << 8)
             object.__setattr__(self, "bias", int(self.bias))
         if self.neg_zero_value is not None:
             if self.specials in ("fnuz", "ieee"):
@@ -318,7 +310,7 @@ class FloatFormat(Format):
         NumericsError
             Under "raise", for values that overflow; for non-numeric input (a ``TypeError``).
         """
-        check_rounding(rounding)
+        rounding = check_rounding(rounding)
         policy = self._overflow_policy(overflow, rounding)
         x = as_float64(x)
         nan = np.isnan(x)
@@ -478,11 +470,11 @@ class ScaleFormat(Format):
     kind = "scale"
 
     def __post_init__(self) -> None:
-        _check_int("exp_bits", self.exp_bits, 1, 8)
+        check_int("exp_bits", self.exp_bits, 1, 8)
         if self.bias is None:
             object.__setattr__(self, "bias", (1 << (self.exp_bits - 1)) - 1)
         else:
-            object.__setattr__(self, "bias", _check_int("bias", self.bias, -(1 << 8), 1 << 8))
+            object.__setattr__(self, "bias", check_int("bias", self.bias, -(1 << 8), 1 << 8))
 
     def __str__(self) -> str:
         default = (1 << (self.exp_bits - 1)) - 1
@@ -552,7 +544,7 @@ class ScaleFormat(Format):
         (ml_dtypes agrees for values that are normal float32 numbers; it converts through
         float32, so values below float32's range become 0 and then NaN there).
         """
-        check_rounding(rounding)
+        rounding = check_rounding(rounding)
         check_overflow(overflow)
         if overflow in ("inf", "wrap"):
             raise FormatError(f"overflow must be 'default', 'saturate', 'nan' or 'raise' for {self}, not {overflow!r}")

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import FormatError, NumericsError
-from ._base import Format, as_float64, check_overflow, check_rounding, code_dtype, round_scaled
-from ._float import _check_int
+from ..errors import FormatError, FormatTypeError, NumericsError
+from ._base import (Format, as_float64, check_int, check_overflow, check_rounding, code_dtype,
+                    round_scaled)
 
 __all__ = ["IntFormat"]
 
@@ -37,12 +37,12 @@ class IntFormat(Format):
     kind = "int"
 
     def __post_init__(self) -> None:
-        _check_int("bits", self.bits, 1, 32)
+        check_int("bits", self.bits, 1, 32)
         if not isinstance(self.signed, bool):
-            raise FormatError(f"signed must be a bool, not {self.signed!r}")
+            raise FormatTypeError(f"signed must be a bool, not {self.signed!r}")
         if self.signed and self.bits < 2:
             raise FormatError(f"bits of a signed integer must be in 2..32, not {self.bits!r}")
-        _check_int("frac_bits", self.frac_bits, 0, 32)
+        check_int("frac_bits", self.frac_bits, 0, 32)
         if self.symmetric and not self.signed:
             raise FormatError("symmetric must be False for an unsigned integer, not True")
 
@@ -121,7 +121,7 @@ class IntFormat(Format):
         overflow: "default"/"saturate" clamp to [min, max]; "wrap" keeps the low bits; "raise"
         raises on values outside the range. NaN encodes as 0 ("raise" raises); ±inf saturate.
         """
-        check_rounding(rounding)
+        rounding = check_rounding(rounding)
         check_overflow(overflow)
         if overflow in ("inf", "nan"):
             raise FormatError(f"overflow must be 'saturate', 'wrap' or 'raise' for {self}, not {overflow!r}")

@@ -26,7 +26,7 @@ from statistics import NormalDist
 import numpy as np
 
 from ..errors import FormatError, NumericsError
-from ._base import (Format, as_float64, check_overflow, check_rounding, code_dtype,
+from ._base import (Format, as_float64, check_int, check_overflow, check_rounding, code_dtype,
                     nearest_in_table, rng_of)
 
 __all__ = ["LookupFormat", "HybridFormat", "NF4", "SF4", "APOT4", "student_float_values",
@@ -84,7 +84,7 @@ class LookupFormat(Format):
 
     def encode(self, x, rounding: str = "rne", *, overflow: str = "default",
                seed: int | None = None) -> np.ndarray:
-        check_rounding(rounding)
+        rounding = check_rounding(rounding)
         check_overflow(overflow)
         x = as_float64(x)
         nan = np.isnan(x)
@@ -158,11 +158,9 @@ class HybridFormat(LookupFormat):
     through the generated table. Name ``dint<bits>_d<k>``."""
 
     def __init__(self, int_bits: int = 4, denormal_codes: int = 1) -> None:
-        if not isinstance(int_bits, int) or not 2 <= int_bits <= 8:
-            raise FormatError(f"int_bits must be an integer in 2..8, not {int_bits!r}")
+        check_int("int_bits", int_bits, 2, 8)
         top = (1 << (int_bits - 1)) - 1
-        if not isinstance(denormal_codes, int) or not 1 <= denormal_codes < top:
-            raise FormatError(f"denormal_codes must be an integer in 1..{top - 1}, not {denormal_codes!r}")
+        check_int("denormal_codes", denormal_codes, 1, top - 1)
         k = denormal_codes
         mags = [j / (k + 1) for j in range(1, k + 1)] + [float(m - k) for m in range(k + 1, top + 1)]
         codes = [0.0] * (1 << int_bits)

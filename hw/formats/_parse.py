@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from ..errors import FormatError
+from ..errors import FormatError, FormatTypeError
 from ._base import Format
 from ._block import E8M0, MX_ELEMENT_NAMES, BlockFormat
 from ._float import FloatFormat, ScaleFormat
@@ -59,11 +59,13 @@ def parse(name: str) -> Format:
 
     Raises
     ------
+    FormatTypeError
+        If the name is not a string (a ``TypeError``, also a ``FormatError``).
     FormatError
-        If the name is not a string or names no format.
+        If it names no format.
     """
     if not isinstance(name, str):
-        raise FormatError(f"format name must be a string, not {name!r}")
+        raise FormatTypeError(f"format name must be a string, not {name!r}")
     key = name.strip().lower()
     key = ALIASES.get(key, key)
     if key in _IEEE:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import FormatError, NumericsError
-from ._base import Format, as_float64, check_rounding
+from ..errors import FormatError, FormatTypeError, NumericsError
+from ._base import Format, as_float64, check_int, check_rounding
 from ._block import BlockFormat
 from ._float import FloatFormat, ScaleFormat
 from ._int import IntFormat
@@ -43,15 +43,14 @@ class Quantizer:
 
     def __post_init__(self) -> None:
         if not isinstance(self.format, Format):
-            raise FormatError(f"format must be a format descriptor, not {self.format!r}")
+            raise FormatTypeError(f"format must be a format descriptor, not {self.format!r}")
         if self.granularity not in GRANULARITIES:
             raise FormatError(f"granularity must be one of {', '.join(GRANULARITIES)}, not {self.granularity!r}")
         if (self.granularity == "block") != isinstance(self.format, BlockFormat):
             raise FormatError(f"granularity must be 'block' exactly when the format is a block format, "
                               f"not {self.granularity!r} for {self.format}")
         if self.granularity == "group":
-            if not isinstance(self.group_size, int) or self.group_size < 1:
-                raise FormatError(f"group_size must be a positive integer for granularity 'group', not {self.group_size!r}")
+            check_int("group_size", self.group_size, 1)
         elif self.group_size is not None:
             raise FormatError(f"group_size must be None for granularity {self.granularity!r}, not {self.group_size!r}")
         if not isinstance(self.scale_format, (FloatFormat, ScaleFormat, IntFormat)) or (
@@ -75,7 +74,7 @@ class Quantizer:
                  ) -> tuple[np.ndarray, np.ndarray]:
         """(scale_codes, codes): codes of ``x.shape``; scale codes of shape () for "tensor",
         ``x.shape[:-1]`` for channel/token, ``x.shape[:-1] + (ngroups,)`` for group/block."""
-        check_rounding(rounding)
+        rounding = check_rounding(rounding)
         if self.granularity == "block":
             return self.format.quantize(x, rounding, seed=seed)
         x = as_float64(x)

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..errors import FormatError, NumericsError
 from ..formats import BlockFormat, FloatFormat, Format, IntFormat, LookupFormat, parse
-from ..formats._base import check_overflow, check_rounding, rng_of
+from ..formats._base import check_int, check_overflow, check_rounding, rng_of
 from ._arith import as_format, round_exact, round_fraction, two_sum
 
 __all__ = ["gemm", "dot", "operand_values", "exact_accumulator_width", "exact_sum_values"]
@@ -76,8 +76,7 @@ def exact_accumulator_width(a_fmt, b_fmt, max_k: int) -> int:
     2**ea + ma + 2**eb + mb + ceil(log2 K) - 1 up to the bias/specials-dependent top binade.
     """
     a_fmt, b_fmt = _fmt(a_fmt, "a_fmt"), _fmt(b_fmt, "b_fmt")
-    if isinstance(max_k, bool) or not isinstance(max_k, int) or max_k < 1:
-        raise NumericsError(f"max_k must be a positive integer, not {max_k!r}")
+    check_int("max_k", max_k, 1, error=NumericsError)
     ea, eb = (f.element if isinstance(f, BlockFormat) else f for f in (a_fmt, b_fmt))
     top = Fraction(max_k) * _max_magnitude(ea) * _max_magnitude(eb) / (_quantum(ea) * _quantum(eb))
     return math.ceil(top).bit_length() + 1
@@ -270,7 +269,7 @@ def gemm(a_codes, a_fmt, b_codes, b_fmt, out_fmt, accumulate="exact", rounding: 
     -------
     M x N codes of ``out_fmt``. An exactly-zero sum is -0 iff all its K products are -0.
     """
-    check_rounding(rounding)
+    rounding = check_rounding(rounding)
     check_overflow(overflow)
     rng = rng_of(seed) if rounding == "stochastic" else None
     a_fmt, b_fmt, out_fmt = _fmt(a_fmt, "a_fmt"), _fmt(b_fmt, "b_fmt"), _fmt(out_fmt, "out_fmt")
@@ -372,7 +371,7 @@ def dot(a_codes, a_fmt, b_codes, b_fmt, out_fmt, accumulate="exact", rounding: s
         seed=None) -> np.ndarray:
     """Dot products along the last axis of equally shaped code arrays (rows x K -> rows); the
     parameters are those of ``gemm`` (one random generator serves every row)."""
-    check_rounding(rounding)
+    rounding = check_rounding(rounding)
     rng = rng_of(seed) if rounding == "stochastic" else None
     a_codes, b_codes = np.atleast_2d(a_codes), np.atleast_2d(b_codes)
     if a_codes.shape != b_codes.shape:

@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import UnitConfigError
 from ..formats import HEADLINE_FORMATS, BlockFormat, IntFormat, parse
 from .. import numerics
+from ._checks import check_int
 from ._factory import build_mac, build_mxdot
 from ._sim import run_stream
 
@@ -74,8 +75,7 @@ def demo_check(formats: Iterable = HEADLINE_FORMATS, n: int = 2000, *, lanes: in
     UnitConfigError
         If ``n`` is not a positive integer or a format cannot be built into a unit.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise UnitConfigError(f"n must be a positive integer, not {n!r}")
+    check_int("n", n, 1, error=UnitConfigError)
     rng = np.random.default_rng(seed)
     rows = []
     for name in formats:

@@ -1,10 +1,14 @@
-"""Construction helper shared by the units: a component whose parameters are rejected is never
-elaborated, so Amaranth's unused-elaboratable warning is silenced for it."""
+"""Construction helpers shared by the units: ``validated_init`` (a component whose parameters
+are rejected is never elaborated, so Amaranth's unused-elaboratable warning is silenced for it)
+and, re-exported from ``hw.formats``, the one integer-parameter checker ``check_int`` and the
+rounding-mode checker ``check_rounding`` (pass ``error=UnitConfigError``)."""
 from __future__ import annotations
 
 import functools
 
-__all__ = ["validated_init"]
+from ..formats._base import check_int, check_rounding
+
+__all__ = ["check_int", "check_rounding", "validated_init"]
 
 
 def validated_init(init):

@@ -27,7 +27,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..errors import UnitConfigError
 from ..formats import BlockFormat, FloatFormat, Format, IntFormat, LookupFormat, parse
-from ._checks import validated_init
+from ._checks import check_int, validated_init
 
 __all__ = ["DecodeInfo", "decode_info", "OperandDecoder", "ExactProduct", "product_width",
            "exact_accumulator_bits", "literature_accumulator_bits", "operand_format"]
@@ -237,8 +237,7 @@ def exact_accumulator_bits(a_fmt, b_fmt, max_k: int) -> int:
     UnitConfigError
         If ``max_k`` is not a positive integer.
     """
-    if isinstance(max_k, bool) or not isinstance(max_k, int) or max_k < 1:
-        raise UnitConfigError(f"max_k must be a positive integer, not {max_k!r}")
+    check_int("max_k", max_k, 1, error=UnitConfigError)
     ia, ib = decode_info(a_fmt), decode_info(b_fmt)
     return (max_k * ia.max_fixed * ib.max_fixed).bit_length() + 1
 

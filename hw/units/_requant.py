@@ -18,13 +18,15 @@ from amaranth.lib.wiring import In, Out
 
 from ..errors import UnitConfigError
 from ..formats import IntFormat, parse
-from ._checks import validated_init
+from ._checks import check_int, check_rounding, validated_init
 from ._round import FormatConverter
 from ._timing import Timing
 
 __all__ = ["Requantizer", "QuantizeUnit", "requant_timing", "quantize_timing", "REQUANT_ROUNDINGS"]
 
-REQUANT_ROUNDINGS = ("half_even", "half_up", "floor")
+#: rounding modes of ``Requantizer`` (names of the one vocabulary ``hw.formats.ROUNDINGS`` /
+#: ``INTEGER_ROUNDINGS``; "half_even", the older spelling, is accepted as an alias of "rne")
+REQUANT_ROUNDINGS = ("rne", "half_up", "floor")
 
 
 def requant_timing(*, pipeline: int = 0) -> Timing:
@@ -55,7 +57,8 @@ class Requantizer(wiring.Component):
     multiplier_bits : width of the unsigned multiplier port (1..32).
     max_shift : largest shift ``E`` (0..96).
     min_shift : smallest shift (-32..0); a negative ``E`` multiplies by ``2**-E`` exactly.
-    rounding : "half_even", "half_up" or "floor".
+    rounding : "rne" (ties to even; alias "half_even", the default spelling, which ``rounding``
+        and the metadata report as given), "half_up" (ties toward +inf) or "floor".
     pipeline : 0 or 1.
 
     Ports
@@ -69,14 +72,10 @@ class Requantizer(wiring.Component):
                  max_shift: int = 63, min_shift: int = 0, rounding: str = "half_even",
                  pipeline: int = 0) -> None:
         fi, fo = _int_format(in_format, "in_format"), _int_format(out_format, "out_format")
-        if isinstance(multiplier_bits, bool) or not isinstance(multiplier_bits, int) or not 1 <= multiplier_bits <= 32:
-            raise UnitConfigError(f"multiplier_bits must be an integer in 1..32, not {multiplier_bits!r}")
-        if isinstance(max_shift, bool) or not isinstance(max_shift, int) or not 0 <= max_shift <= 96:
-            raise UnitConfigError(f"max_shift must be an integer in 0..96, not {max_shift!r}")
-        if isinstance(min_shift, bool) or not isinstance(min_shift, int) or not -32 <= min_shift <= 0:
-            raise UnitConfigError(f"min_shift must be an integer in -32..0, not {min_shift!r}")
-        if rounding not in REQUANT_ROUNDINGS:
-            raise UnitConfigError(f"rounding must be one of {', '.join(REQUANT_ROUNDINGS)}, not {rounding!r}")
+        check_int("multiplier_bits", multiplier_bits, 1, 32, error=UnitConfigError)
+        check_int("max_shift", max_shift, 0, 96, error=UnitConfigError)
+        check_int("min_shift", min_shift, -32, 0, error=UnitConfigError)
+        self._mode = check_rounding(rounding, REQUANT_ROUNDINGS, error=UnitConfigError)
         if pipeline not in (0, 1):
             raise UnitConfigError(f"pipeline must be 0 or 1, not {pipeline!r}")
         self._in, self._outf, self._mb, self._max_shift = fi, fo, multiplier_bits, max_shift
@@ -86,10 +85,25 @@ class Requantizer(wiring.Component):
                           "shift": In(range(min_shift, max_shift + 1)), "valid": In(1),
                           "out": Out(signed(fo.bits)), "out_valid": Out(1)})
 
-    in_format = property(lambda self: self._in)
-    out_format = property(lambda self: self._outf)
-    rounding = property(lambda self: self._rounding)
-    pipeline = property(lambda self: self._pipeline)
+    @property
+    def in_format(self) -> IntFormat:
+        """Signed integer format of ``value``."""
+        return self._in
+
+    @property
+    def out_format(self) -> IntFormat:
+        """Signed integer format of ``out`` (the clamp range)."""
+        return self._outf
+
+    @property
+    def rounding(self) -> str:
+        """The rounding mode as it was given ("half_even", "rne", "half_up" or "floor")."""
+        return self._rounding
+
+    @property
+    def pipeline(self) -> int:
+        """Extra register stages after the multiplier (0 or 1)."""
+        return self._pipeline
 
     @property
     def timing(self) -> Timing:
@@ -113,7 +127,7 @@ class Requantizer(wiring.Component):
         m.d.comb += rs.eq(Mux(shift < 0, 0, shift))
         q = Signal(signed(pw))
         m.d.comb += q.eq(prod >> rs)
-        if self._rounding == "floor":
+        if self._mode == "floor":
             up = 0
         else:
             sh1 = Signal(range(self._max_shift + 1))
@@ -123,7 +137,7 @@ class Requantizer(wiring.Component):
             mask = Signal(pw)
             m.d.comb += mask.eq(Mux(rs == 0, 0, (ones << sh1)[:pw] ^ ones))  # sh1 low ones
             sticky = (prod.as_unsigned() & mask) != 0
-            up = guard & (sticky | q[0]) if self._rounding == "half_even" else guard
+            up = guard & (sticky | q[0]) if self._mode == "rne" else guard
         r = Signal(signed(pw - self._min_shift + 1))
         if self._min_shift < 0:
             ls = Signal(range(-self._min_shift + 1))

@@ -20,13 +20,15 @@ from amaranth.lib.wiring import In, Out
 
 from ..errors import UnitConfigError
 from ..formats import FloatFormat, Format, IntFormat, parse
-from ._checks import validated_init
+from ._checks import check_int, check_rounding, validated_init
 from ._decode import OperandDecoder, decode_info, operand_format
 
 __all__ = ["AccumulatorRounder", "FloatAdder", "FormatConverter", "aligned", "output_format",
            "OUTPUT_OVERFLOWS", "INT_ROUNDINGS"]
 
 OUTPUT_OVERFLOWS = ("default", "saturate", "wrap")
+#: rounding modes of ``AccumulatorRounder`` (names of the one vocabulary, ``hw.formats.ROUNDINGS``
+#: and ``INTEGER_ROUNDINGS``; "half_even" is accepted as an alias of "rne")
 INT_ROUNDINGS = ("rne", "half_up")
 
 
@@ -71,7 +73,7 @@ class AccumulatorRounder(wiring.Component):
     offset_width : bits of the signed run-time exponent ``offset`` (0: no such port); float
         outputs only.
     overflow : "default" (the format's policy), "saturate", or "wrap" (integer outputs).
-    rounding : "rne" or "half_up" (half toward +inf; integer outputs only).
+    rounding : "rne" (alias "half_even") or "half_up" (half toward +inf; integer outputs only).
 
     Ports
     -----
@@ -83,15 +85,13 @@ class AccumulatorRounder(wiring.Component):
     @validated_init
     def __init__(self, *, width: int, lsb_exp: int, out_format, offset_width: int = 0,
                  overflow: str = "default", rounding: str = "rne") -> None:
-        if not isinstance(width, int) or width < 2:
-            raise UnitConfigError(f"width must be an integer >= 2, not {width!r}")
+        check_int("width", width, 2, error=UnitConfigError)
         out = output_format(out_format)
-        if overflow not in OUTPUT_OVERFLOWS:
+        if not isinstance(overflow, str) or overflow not in OUTPUT_OVERFLOWS:
             raise UnitConfigError(f"overflow must be one of {', '.join(OUTPUT_OVERFLOWS)}, not {overflow!r}")
         if overflow == "wrap" and not isinstance(out, IntFormat):
             raise UnitConfigError(f"overflow must not be 'wrap' for the float output {out}")
-        if rounding not in INT_ROUNDINGS:
-            raise UnitConfigError(f"rounding must be one of {', '.join(INT_ROUNDINGS)}, not {rounding!r}")
+        rounding = check_rounding(rounding, INT_ROUNDINGS, error=UnitConfigError)
         if rounding != "rne" and not isinstance(out, IntFormat):
             raise UnitConfigError(f"rounding must be 'rne' for the float output {out}, not {rounding!r}")
         if offset_width and isinstance(out, IntFormat):

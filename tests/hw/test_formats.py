@@ -295,9 +295,9 @@ def test_saturating_formats_never_produce_nan_or_inf(name: str, xs) -> None:
 
 
 @pytest.mark.parametrize("bad,message", [
-    ("e9m2", "exp_bits must be in 1..8, not 9"),
-    ("e4m24", "man_bits must be in 0..23, not 24"),
-    ("int33", "bits must be in 1..32, not 33"),
+    ("e9m2", "exp_bits must be an integer in 1..8, not 9"),
+    ("e4m24", "man_bits must be an integer in 0..23, not 24"),
+    ("int33", "bits must be an integer in 1..32, not 33"),
     ("fp7", "format name must be a known format (e.g. int8, e4m3fn, e5m2, mxfp4, bf16, nf4; see `lowbit formats`), not 'fp7'"),
 ])
 def test_bad_names(bad: str, message: str) -> None:

@@ -392,7 +392,7 @@ def test_gemm_into_integer_output_validates_rounding() -> None:
     i8 = parse("int8")
     a = i8.encode([[1.0, 2.0]])
     b = i8.encode([[3.0], [4.0]])
-    with pytest.raises(FormatError, match=r"^rounding must be one of rne, rtz, rna, stochastic, not 'nearest'$"):
+    with pytest.raises(FormatError, match=r"^rounding must be one of rne \(alias half_even\), rtz, rna, stochastic, not 'nearest'$"):
         gemm(a, i8, b, i8, "int32", rounding="nearest")
     assert parse("int32").to_int(gemm(a, i8, b, i8, "int32", rounding="rtz")).tolist() == [[11]]
 
@@ -417,3 +417,64 @@ def test_symmetric_all_codes_are_decodable() -> None:
         assert len(codes) == f.code_count - 1 and (1 << (f.bits - 1)) not in codes.tolist()
         ints = f.to_int(codes)
         assert sorted(ints.tolist()) == list(range(f.min_int, f.max_int + 1))
+
+
+# ---- one rounding vocabulary, one integer checker, TypeError for wrong kinds (§3) ----------
+def test_one_rounding_vocabulary() -> None:
+    from amaranth.back import verilog
+
+    from hw.formats import INTEGER_ROUNDINGS, ROUNDING_ALIASES, ROUNDINGS
+    from hw.units import AccumulatorRounder, Requantizer
+
+    assert ROUNDINGS == ("rne", "rtz", "rna", "stochastic") and INTEGER_ROUNDINGS == ("half_up", "floor")
+    assert ROUNDING_ALIASES == {"half_even": "rne"}
+    x = np.array([0.5, 1.5, 2.5, -2.5, 0.49999999999999994])
+    for name in ("int8", "e4m3fn", "nf4"):
+        f = parse(name)
+        assert np.array_equal(f.encode(x, "half_even"), f.encode(x, "rne"))
+    i8 = parse("int8")
+    assert np.array_equal(gemm(i8.encode([[3.0]]), i8, i8.encode([[1.0]]), i8, "e2m1fn", rounding="half_even"),
+                          gemm(i8.encode([[3.0]]), i8, i8.encode([[1.0]]), i8, "e2m1fn", rounding="rne"))
+    # the requantizer and the accumulator rounder take the same names: "rne" and its alias build
+    # the same hardware
+    same = [verilog.convert(Requantizer(rounding=r), name="rq") for r in ("rne", "half_even")]
+    assert same[0] == same[1]
+    same = [verilog.convert(AccumulatorRounder(width=12, lsb_exp=-2, out_format="int8", rounding=r), name="ar")
+            for r in ("rne", "half_even")]
+    assert same[0] == same[1]
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: parse(8), "format name must be a string, not 8"),
+    (lambda: FloatFormat(4.0, 3), "exp_bits must be an integer in 1..8, not 4.0"),
+    (lambda: IntFormat(True), "bits must be an integer in 1..32, not True"),
+    (lambda: IntFormat(8, signed=1), "signed must be a bool, not 1"),
+    (lambda: parse("e4m3fn").encode([1.0], 3), "rounding must be a string, one of rne (alias half_even), rtz, rna, "
+                                               "stochastic, not 3"),
+    (lambda: parse("e4m3fn").encode([1.0], overflow=None), "overflow must be a string, one of default, saturate, inf, "
+                                                           "nan, raise, wrap, not None"),
+    (lambda: __import__("hw.units", fromlist=["Requantizer"]).Requantizer(multiplier_bits="8"),
+     "multiplier_bits must be an integer in 1..32, not '8'"),
+    (lambda: __import__("hw.units", fromlist=["AccumulatorRounder"]).AccumulatorRounder(
+        width=2.0, lsb_exp=0, out_format="int8"), "width must be an integer >= 2, not 2.0"),
+    (lambda: __import__("hw.numerics", fromlist=["exact_accumulator_width"]).exact_accumulator_width(
+        "int8", "int8", 4.0), "max_k must be a positive integer, not 4.0"),
+])
+def test_wrong_kinds_raise_type_errors(call, message: str) -> None:
+    with pytest.raises(TypeError, match="^" + __import__("re").escape(message) + "$") as info:
+        call()
+    assert isinstance(info.value, ValueError)  # also the project's value error: old callers keep working
+
+
+def test_bad_values_raise_value_errors() -> None:
+    from hw.errors import UnitConfigError
+    from hw.units import Requantizer
+
+    for call, message in [(lambda: FloatFormat(9, 3), "exp_bits must be an integer in 1..8, not 9"),
+                          (lambda: Requantizer(max_shift=97), "max_shift must be an integer in 0..96, not 97"),
+                          (lambda: parse("int8").encode([1.0], "nearest"),
+                           "rounding must be one of rne (alias half_even), rtz, rna, stochastic, not 'nearest'")]:
+        with pytest.raises(ValueError, match="^" + __import__("re").escape(message) + "$") as info:
+            call()
+        assert not isinstance(info.value, TypeError)
+    assert issubclass(UnitConfigError, ValueError)
