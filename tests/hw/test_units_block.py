@@ -170,5 +170,5 @@ def test_requantizer_negative_shifts() -> None:
 
 
 def test_requantizer_rejects_bad_rounding() -> None:
-    with pytest.raises(UnitConfigError, match=r"^rounding must be one of half_even, half_up, floor, not 'rne'$"):
-        Requantizer(rounding="rne")
+    with pytest.raises(UnitConfigError, match=r"^rounding must be one of rne \(alias half_even\), half_up, floor, not 'rtz'$"):
+        Requantizer(rounding="rtz")

@@ -71,7 +71,7 @@ def test_cli_writes_verilog_and_metadata(tmp_path: Path, capsys) -> None:
     (["verilog", "mac", "--b", "e4m3fn"], "--a must be given for a mac unit, not omitted"),
     (["verilog", "mxdot", "--a", "e4m3fn", "--b", "mxfp4"],
      "a_format must be a block format (mxfp8_e4m3, mxfp4, mxint8, mxint4, BFP, nvfp4), not e4m3fn"),
-    (["verilog", "requant", "--rounding", "rne"], "rounding must be one of half_even, half_up, floor, not 'rne'"),
+    (["verilog", "requant", "--rounding", "rtz"], "rounding must be one of rne (alias half_even), half_up, floor, not 'rtz'"),
     (["verilog", "blender"], f"unit must be one of {', '.join(_KINDS)}, not 'blender'"),
 ])
 def test_cli_bad_parameters_exit_2(tmp_path: Path, capsys, argv: list[str], message: str) -> None:
