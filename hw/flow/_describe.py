@@ -278,10 +278,11 @@ def _cycle_formula(params: Mapping[str, Any]) -> dict[str, Any]:
     from ..arrays import tile_cycles
 
     R, C, df, P = params["rows"], params["cols"], params["dataflow"], params.get("pipeline", 0)
-    lim = params["tile_limits"]
+    Q = params.get("packing", 1)  # packed PEs: affine in ceil(k / Q), the K steps (H4's edit)
+    lim = dict(params["tile_limits"], k=-(-params["tile_limits"]["k"] // Q))
 
     def t(m: int, k: int, n: int):
-        return tile_cycles(rows=R, cols=C, dataflow=df, m=m, k=k, n=n, pe_pipeline=P)
+        return tile_cycles(rows=R, cols=C, dataflow=df, m=m, k=k * Q, n=n, pe_pipeline=P, packing=Q)
 
     base = t(1, 1, 1)
     coef = {}
@@ -298,7 +299,8 @@ def _cycle_formula(params: Mapping[str, Any]) -> dict[str, Any]:
         got = const[part] + sum(c[part][d] * lim[d] for d in "mkn")
         if got != getattr(top, part):
             raise UnitConfigError(f"tile {part} cycles must be affine in m, k, n, not {got} != {getattr(top, part)}")
-    text = " + ".join([str(const["total"])] + [f"{c['total'][d]}*{d}" for d in "mkn" if c["total"][d]])
+    var = {"m": "m", "k": "k" if Q == 1 else f"ceil(k/{Q})", "n": "n"}
+    text = " + ".join([str(const["total"])] + [f"{c['total'][d]}*{var[d]}" for d in "mkn" if c["total"][d]])
     return {"expression": f"total = {text}",
             "constant": const["total"], "m": c["total"]["m"], "k": c["total"]["k"], "n": c["total"]["n"],
             "weight_load": {"constant": const["weight_load"], "m": c["weight_load"]["m"],
