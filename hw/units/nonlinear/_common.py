@@ -63,25 +63,25 @@ def divider_cycles(dividend_width: int, bits_per_cycle: int) -> int:
     return math.ceil(dividend_width / bits_per_cycle)
 
 
-def restoring_steps(m: Module, rem: Value, quo: Value, dvs: Value, k: int, name: str) -> tuple[Signal, Signal]:
-    """``k`` steps of unsigned restoring division as combinational logic: each shifts the next
-    dividend bit (the MSB of ``quo``) into the partial remainder ``rem``, subtracts ``dvs`` when
-    it fits and shifts the quotient bit into ``quo``'s LSB. Returns the new (rem, quo)."""
-    wd = len(dvs)
+def restoring_steps(m: Module, rem: Value, quo: Value, dvs: Value, k: int, name: str) -> tuple[Value, Value]:
+    """``k`` steps of unsigned restoring division as combinational logic: step ``i`` shifts the
+    next dividend bit (bit ``i`` from the top of ``quo``) into the partial remainder, subtracts
+    ``dvs`` when it fits, and yields one quotient bit; the quotient bits enter ``quo`` from the
+    bottom. Returns the new (rem, quo). Only the remainders are chained, so no signal depends on
+    another bit of itself (Verilator sees no combinational loop)."""
+    wd, wq = len(dvs), len(quo)
     r: Value = rem
-    q: Value = quo
+    bits = []
     for step in range(k):
-        # named signals per unrolled step keep the expression tree linear in k
         trial = Signal(wd + 1, name=f"{name}trial{step}")
         ge = Signal(name=f"{name}ge{step}")
         r_next = Signal(wd + 1, name=f"{name}rem{step}")
-        q_next = Signal(len(quo), name=f"{name}quo{step}")
-        m.d.comb += [trial.eq(Cat(q[-1], r[:wd])),  # (r << 1) | next dividend bit
+        m.d.comb += [trial.eq(Cat(quo[wq - 1 - step], r[:wd])),  # (r << 1) | next dividend bit
                      ge.eq(trial >= dvs),
-                     r_next.eq(Mux(ge, trial - dvs, trial)),
-                     q_next.eq(Cat(ge, q[:-1]))]
-        r, q = r_next, q_next
-    return r, q
+                     r_next.eq(Mux(ge, trial - dvs, trial))]
+        r = r_next
+        bits.append(ge)
+    return r, Cat(*reversed(bits), quo[:wq - k])
 
 
 class IterativeDivider(wiring.Component):
