@@ -40,7 +40,7 @@ Tile interface (both dataflows; see ``_timing`` for the cycle counts)
 """
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal, Value
+from amaranth import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -83,6 +83,12 @@ class SystolicArray(wiring.Component):
         critical path).
     formats : a ``hw.units.MacFormats`` instead of ``a_format``, ``b_format``, ``acc``,
         ``out_format`` and ``max_k`` (the array's ``max_k`` is then ``formats.max_k``).
+    packing : products per PE per cycle: None (default) for the formats' packing
+        (``MacFormats.packing``: INT8 x INT8 1, INT4 x INT8 / FP4 x FP8 2, INT4 x INT4 /
+        FP4 x FP4 4), or 1 for unpacked PEs. Every operand lane then carries ``packing``
+        consecutive K elements (element p of a lane is K index ``lane * packing + p`` of a WS
+        tile, ``index * packing + p`` of an OS stream); ``b_index`` (and OS ``a_index``) count
+        packed rows (columns).
 
     Raises
     ------
@@ -92,7 +98,8 @@ class SystolicArray(wiring.Component):
 
     def __init__(self, *, rows: int, cols: int, dataflow: str = "ws", a_format="int8", b_format="int8",
                  acc="exact", out_format=None, max_m: int = 4096, max_k: int = 4096,
-                 double_buffer: bool = False, pipeline: int = 0, formats: MacFormats | None = None) -> None:
+                 double_buffer: bool = False, pipeline: int = 0, formats: MacFormats | None = None,
+                 packing: int | None = None) -> None:
         if formats is not None:
             if not isinstance(formats, MacFormats):
                 raise UnitConfigError(f"formats must be a MacFormats, not {formats!r}")
@@ -114,15 +121,20 @@ class SystolicArray(wiring.Component):
         self._pipeline = pipeline
         self._f = f = formats if formats is not None else MacFormats(
             a_format=a_format, b_format=b_format, acc=acc, out_format=out_format, max_k=max_k)
+        if packing is None:
+            packing = f.packing
+        f.check_packing(packing)
+        self._packing = packing
         R, C = self._rows, self._cols
         lm, lk, ln = self.limits
+        kp = -(-lk // packing)  # packed rows (WS) / stream steps (OS) of the longest tile
         ports = {
             "start": In(1), "tile_m": In(range(lm + 1)), "tile_k": In(range(lk + 1)), "tile_n": In(range(ln + 1)),
             "busy": Out(1), "done": Out(1),
-            "a_req": Out(1), "a_index": Out(range(max(lm, lk))),
-            "a_data": In(data.ArrayLayout(f.lane("a"), R)),
-            "b_req": Out(1), "b_index": Out(range(lk)),
-            "b_data": In(data.ArrayLayout(f.lane("b"), C)),
+            "a_req": Out(1), "a_index": Out(range(max(lm, kp))),
+            "a_data": In(data.ArrayLayout(self.lane_layout("a"), R)),
+            "b_req": Out(1), "b_index": Out(range(kp)),
+            "b_data": In(data.ArrayLayout(self.lane_layout("b"), C)),
             "c_valid": Out(1), "c_index": Out(range(lm)),
             "c_data": Out(data.ArrayLayout(f.out_format.bits, C)),
         }
@@ -146,15 +158,27 @@ class SystolicArray(wiring.Component):
     formats = property(lambda self: self._f)
 
     @property
+    def packing(self) -> int:
+        """Products per PE per cycle (K elements per operand lane)."""
+        return self._packing
+
+    def lane_layout(self, which: str):
+        """Layout of one operand lane of ``a_data``/``b_data`` (``which`` "a" or "b"): the
+        element lane of the formats, or ``packing`` of them."""
+        lane = self._f.lane(which)
+        return lane if self._packing == 1 else data.ArrayLayout(lane, self._packing)
+
+    @property
     def limits(self) -> tuple[int, int, int]:
         """Largest (m, k, n) of one tile."""
         if self._dataflow == "ws":
-            return self._max_m, self._rows, self._cols
+            return self._max_m, self._rows * self._packing, self._cols
         return self._rows, self._max_k, self._cols
 
     def check_tile(self, *, m: int, k: int, n: int) -> None:
         """Raise ``UnitConfigError`` unless ``1 <= m, k, n <= limits``."""
-        names = ("max_m", "rows", "cols") if self._dataflow == "ws" else ("rows", "max_k", "cols")
+        rows = "rows" if self._packing == 1 else "rows x packing"
+        names = ("max_m", rows, "cols") if self._dataflow == "ws" else ("rows", "max_k", "cols")
         for what, v, lim, name in zip("mkn", (m, k, n), self.limits, names):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise UnitConfigError(f"tile {what} must be a positive integer, not {v!r}")
@@ -166,7 +190,7 @@ class SystolicArray(wiring.Component):
         """Cycles of one tile (``tile_cycles(...).total`` for a tile within the limits)."""
         self.check_tile(m=m, k=k, n=n)
         return tile_cycles(rows=self._rows, cols=self._cols, dataflow=self._dataflow, m=m, k=k, n=n,
-                           pe_pipeline=self._pipeline).total
+                           pe_pipeline=self._pipeline, packing=self._packing).total
 
     def metadata(self) -> dict:
         """Parameters, widths and timing facts, for the JSON exported next to the Verilog."""
@@ -178,9 +202,9 @@ class SystolicArray(wiring.Component):
 
         return {"unit": "array", "rows": self._rows, "cols": self._cols, "dataflow": self._dataflow,
                 "max_m": self._max_m, "max_k": self._max_k, "double_buffer": self._double_buffer,
-                "pipeline": self._pipeline, "tile_limits": {"m": lm, "k": lk, "n": ln},
+                "pipeline": self._pipeline, "packing": self._packing, "tile_limits": {"m": lm, "k": lk, "n": ln},
                 **f.describe(), "block": f.block,
-                "lane_bits": {"a": bits(f.lane("a")), "b": bits(f.lane("b"))},
+                "lane_bits": {"a": bits(self.lane_layout("a")), "b": bits(self.lane_layout("b"))},
                 "acc_bits": bits(f.acc_layout()), "timing": "hw.arrays.tile_cycles"}
 
     # ---- hardware ------------------------------------------------------------------------
@@ -193,7 +217,7 @@ class SystolicArray(wiring.Component):
         return m
 
     def _pe(self, m: Module, i: int, j: int) -> MacPe:
-        pe = MacPe(self._f, pipeline=self._pipeline)
+        pe = MacPe(self._f, lanes=self._packing, pipeline=self._pipeline)
         m.submodules[f"pe_{i}_{j}"] = pe
         return pe
 
@@ -212,11 +236,23 @@ class SystolicArray(wiring.Component):
         m.submodules[f"out_convert_{j}"] = er
         return er
 
+    def _packed(self, m: Module, k, name: str) -> Signal:
+        """``ceil(k / packing)``: packed rows (WS) or stream steps (OS) of ``k`` K elements."""
+        Q = self._packing
+        kp = Signal(range((1 << len(k)) // Q + 2), name=name)
+        m.d.comb += kp.eq((k + (Q - 1)) >> (Q.bit_length() - 1))
+        return kp
+
+    def _lane_enables(self, first_k, tk) -> Value:
+        """Enables of one PE's ``packing`` lanes: lane p is on iff ``first_k + p < tk``."""
+        return Cat(*[(first_k + p) < tk for p in range(self._packing)])
+
     def _elaborate_ws(self, m: Module) -> None:
         R, C, f = self._rows, self._cols, self._f
-        lane_a, lane_b, accl = f.lane("a"), f.lane("b"), f.acc_layout()
+        lane_a, lane_b, accl = self.lane_layout("a"), self.lane_layout("b"), f.acc_layout()
         tm, tk, tn = (Signal.like(self.tile_m, name="m_r"), Signal.like(self.tile_k, name="k_r"),
                       Signal.like(self.tile_n, name="n_r"))
+        tkp = self._packed(m, tk, "kp_r")
         cnt = Signal(range(max(self._max_m, R) + 1))
         # weights: w[i][j], pushed down the columns while loading
         w = [[Signal(lane_b, name=f"w_{i}_{j}") for j in range(C)] for i in range(R)]
@@ -237,11 +273,12 @@ class SystolicArray(wiring.Component):
                 m.d.sync += [active[i][j].eq(self.b_data[j] if i == 0 else w[i - 1][j])
                              for i in range(R) for j in range(C)]
             pre_r, pk = Signal(), Signal.like(self.pre_k, name="pre_k_r")
+            pkp = self._packed(m, pk, "pre_kp_r")
             pf, pcnt, shadow_full = Signal(), Signal(range(R + 1)), Signal()
             with m.If(pf):  # prefetch of the next tile's weights while this tile streams
-                m.d.comb += [self.b_req.eq(1), self.b_next.eq(1), self.b_index.eq(pk - 1 - pcnt), load.eq(1)]
+                m.d.comb += [self.b_req.eq(1), self.b_next.eq(1), self.b_index.eq(pkp - 1 - pcnt), load.eq(1)]
                 m.d.sync += pcnt.eq(pcnt + 1)
-                with m.If(pcnt == pk - 1):
+                with m.If(pcnt == pkp - 1):
                     m.d.sync += [pf.eq(0), pcnt.eq(0), shadow_full.eq(1)]
         else:
             active = w
@@ -269,9 +306,9 @@ class SystolicArray(wiring.Component):
                     else:
                         m.next = "LOAD"
             with m.State("LOAD"):
-                m.d.comb += [self.busy.eq(1), self.b_req.eq(1), self.b_index.eq(tk - 1 - cnt), load.eq(1)]
+                m.d.comb += [self.busy.eq(1), self.b_req.eq(1), self.b_index.eq(tkp - 1 - cnt), load.eq(1)]
                 m.d.sync += cnt.eq(cnt + 1)
-                with m.If(cnt == tk - 1):
+                with m.If(cnt == tkp - 1):
                     m.d.sync += cnt.eq(0)
                     if db:
                         m.d.comb += copy_shifted.eq(1)
@@ -298,9 +335,9 @@ class SystolicArray(wiring.Component):
         # partial sums: column j's input skewed by 1 + j (+1 with the PE product register)
         # registers, one register per PE down
         ps_top = [self._delay(m, self.a_psum[j], accl, 1 + j + P, f"psum_skew{j}") for j in range(C)]
-        row_en = [Signal(name=f"row_en{i}") for i in range(R)]
+        row_en = [Signal(self._packing, name=f"row_en{i}") for i in range(R)]
         for i in range(R):
-            m.d.comb += row_en[i].eq(i < tk)
+            m.d.comb += row_en[i].eq(self._lane_enables(i * self._packing, tk))
         bottom = []
         for j in range(C):
             ps = ps_top[j]
@@ -318,12 +355,13 @@ class SystolicArray(wiring.Component):
             m.d.sync += [self.c_data[j].eq(er.code), self.c_acc[j].eq(v)]
 
     def _elaborate_os(self, m: Module) -> None:
-        R, C, f = self._rows, self._cols, self._f
-        lane_a, lane_b, accl = f.lane("a"), f.lane("b"), f.acc_layout()
+        R, C, f, Q = self._rows, self._cols, self._f, self._packing
+        lane_a, lane_b, accl = self.lane_layout("a"), self.lane_layout("b"), f.acc_layout()
         tm, tk, tn = (Signal.like(self.tile_m, name="m_r"), Signal.like(self.tile_k, name="k_r"),
                       Signal.like(self.tile_n, name="n_r"))
+        tkp = self._packed(m, tk, "kp_r")
         cnt = Signal(range(max(self._max_k, R + C) + 1))
-        first, valid, drain = Signal(), Signal(), Signal()
+        first, valid, drain = Signal(), Signal(Q), Signal()
         out_v, out_l = Signal(), Signal()
         m.d.comb += [self.c_valid.eq(out_v), self.done.eq(out_v & out_l)]
         m.d.sync += [out_v.eq(0), out_l.eq(0)]
@@ -334,9 +372,10 @@ class SystolicArray(wiring.Component):
                     m.next = "STREAM"
             with m.State("STREAM"):
                 m.d.comb += [self.busy.eq(1), self.a_req.eq(1), self.b_req.eq(1), self.a_index.eq(cnt),
-                             self.b_index.eq(cnt), valid.eq(1), first.eq(cnt == 0)]
+                             self.b_index.eq(cnt), valid.eq(self._lane_enables(cnt * Q, tk)),
+                             first.eq(cnt == 0)]
                 m.d.sync += cnt.eq(cnt + 1)
-                with m.If(cnt == tk - 1):
+                with m.If(cnt == tkp - 1):
                     m.d.sync += cnt.eq(0)
                     m.next = "SETTLE"
             with m.State("SETTLE"):
@@ -356,8 +395,8 @@ class SystolicArray(wiring.Component):
             with m.State("LAST"):
                 m.d.comb += self.busy.eq(1)
                 m.next = "IDLE"
-        # operands and the (valid, first) token, skewed: row i by 1 + i, column j by 1 + j
-        ctl = data.StructLayout({"valid": 1, "first": 1})
+        # operands and the (valid lanes, first) token, skewed: row i by 1 + i, column j by 1 + j
+        ctl = data.StructLayout({"valid": Q, "first": 1})
         tok = Signal(ctl)
         m.d.comb += [tok.valid.eq(valid), tok.first.eq(first)]
         a_in = [[None] * C for _ in range(R)]
@@ -379,11 +418,12 @@ class SystolicArray(wiring.Component):
             for j in range(C):
                 pe = self._pe(m, i, j)
                 t = self._delay(m, t_in[i][j], ctl, 1, f"t_pe_{i}_{j}") if self._pipeline else t_in[i][j]
-                m.d.comb += [pe.a.eq(a_in[i][j]), pe.b.eq(b_in[i][j]), pe.en.eq(t.valid),
+                # en with the operands (the PE delays it with its product register)
+                m.d.comb += [pe.a.eq(a_in[i][j]), pe.b.eq(b_in[i][j]), pe.en.eq(t_in[i][j].valid),
                              pe.acc_in.eq(Mux(t.first, Value.cast(zero), Value.cast(acc[i][j])))]
                 with m.If(drain):
                     m.d.sync += acc[i][j].eq(acc[i + 1][j] if i + 1 < R else zero)
-                with m.Elif(t.valid):
+                with m.Elif(t.valid != 0):
                     m.d.sync += acc[i][j].eq(pe.acc_out)
         for j in range(C):
             er = self._edge(m, j)

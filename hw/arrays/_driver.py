@@ -62,8 +62,8 @@ def _unpack(word: int, width: int, count: int) -> list[int]:
 
 
 def _lane_width(arr: SystolicArray, which: str) -> int:
-    lane = arr.formats.lane(which)
-    return data.Layout.cast(lane).size if arr.formats.block else lane.width
+    lane = arr.lane_layout(which)
+    return data.Layout.cast(lane).size if isinstance(lane, data.Layout) else lane.width
 
 
 def _lanes(codes: np.ndarray, scales: np.ndarray | None, elem_bits: int) -> list[int]:
@@ -134,9 +134,12 @@ def run_gemm(arr: SystolicArray, a_codes, b_codes, *, a_scales=None, b_scales=No
     sa = _expand_scales(a_scales, f.a_format, a.shape, 1)
     sb = _expand_scales(b_scales, f.b_format, b.shape, 0)
     R, C, ws = arr.rows, arr.cols, arr.dataflow == "ws"
-    tiles = tile_shapes(rows=R, cols=C, dataflow=arr.dataflow, m=M, k=K, n=N, max_m=arr.max_m, max_k=arr.max_k)
+    Q = arr.packing
+    tiles = tile_shapes(rows=R, cols=C, dataflow=arr.dataflow, m=M, k=K, n=N, max_m=arr.max_m, max_k=arr.max_k,
+                        packing=Q)
     wa, wb = _lane_width(arr, "a"), _lane_width(arr, "b")
     ea, eb = f.a_element.bits, f.b_element.bits
+    la, lb = wa // Q, wb // Q  # bits of one element lane (code, or code and scale)
     wo = f.out_format.bits
     out = np.zeros((M, N), dtype=np.int64)
     measured: list[int] = []
@@ -144,19 +147,25 @@ def run_gemm(arr: SystolicArray, a_codes, b_codes, *, a_scales=None, b_scales=No
 
     def a_word(tile, idx: int) -> int:
         m0, k0, n0, mt, kt, nt = tile
-        if ws:  # row m0 + idx of A, lanes k0 .. k0 + kt - 1
-            codes = list(a[m0 + idx, k0:k0 + kt]) + [0] * (R - kt)
-            scs = None if sa is None else list(sa[m0 + idx, k0:k0 + kt]) + [0] * (R - kt)
-        else:  # column k0 + idx of A, lanes m0 .. m0 + mt - 1
-            codes = list(a[m0:m0 + mt, k0 + idx]) + [0] * (R - mt)
-            scs = None if sa is None else list(sa[m0:m0 + mt, k0 + idx]) + [0] * (R - mt)
-        return _pack(_lanes(codes, scs, ea), wa)
+        if ws:  # row m0 + idx of A: lane i, element p = A[row, k0 + i * Q + p] (K < kt)
+            ks = [k0 + i * Q + p for i in range(R) for p in range(Q)]
+            rows = [m0 + idx] * len(ks)
+        else:  # packed column idx of A: lane i, element p = A[m0 + i, k0 + idx * Q + p]
+            ks = [k0 + idx * Q + p for i in range(R) for p in range(Q)]
+            rows = [m0 + i for i in range(R) for p in range(Q)]
+        used = [r < m0 + mt and kk < k0 + kt for r, kk in zip(rows, ks)]
+        codes = [a[r, kk] if u else 0 for r, kk, u in zip(rows, ks, used)]
+        scs = None if sa is None else [sa[r, kk] if u else 0 for r, kk, u in zip(rows, ks, used)]
+        return _pack(_lanes(codes, scs, ea), la)
 
     def b_word(tile, idx: int) -> int:
         m0, k0, n0, mt, kt, nt = tile
-        codes = list(b[k0 + idx, n0:n0 + nt]) + [0] * (C - nt)
-        scs = None if sb is None else list(sb[k0 + idx, n0:n0 + nt]) + [0] * (C - nt)
-        return _pack(_lanes(codes, scs, eb), wb)
+        # packed row idx of B: lane j, element p = B[k0 + idx * Q + p, n0 + j]
+        cells = [(k0 + idx * Q + p, n0 + j) for j in range(C) for p in range(Q)]
+        used = [kk < k0 + kt and n < n0 + nt for kk, n in cells]
+        codes = [b[kk, n] if u else 0 for (kk, n), u in zip(cells, used)]
+        scs = None if sb is None else [sb[kk, n] if u else 0 for (kk, n), u in zip(cells, used)]
+        return _pack(_lanes(codes, scs, eb), lb)
 
     async def bench(ctx):
         p = arr
@@ -236,11 +245,11 @@ class ArrayUnit:
 
 def build_array(*, rows: int, cols: int, dataflow: str = "ws", a_format="int8", b_format=None,
                 acc="exact", out_format=None, max_m: int = 4096, max_k: int = 4096,
-                double_buffer: bool = False, pipeline: int = 0) -> ArrayUnit:
+                double_buffer: bool = False, pipeline: int = 0, packing: int | None = None) -> ArrayUnit:
     """Build a ``SystolicArray`` for export (``lowbit verilog array ...``).
 
-    ``b_format`` defaults to ``a_format``. The module name is
-    ``array_<dataflow>_<rows>x<cols>_<a>x<b>_<acc>``.
+    ``b_format`` defaults to ``a_format``; ``packing`` as ``SystolicArray``'s. The module name
+    is ``array_<dataflow>_<rows>x<cols>_<a>x<b>_<acc>`` (+ ``_db``, ``_p1``, ``_x<packing>``).
 
     Raises
     ------
@@ -257,7 +266,7 @@ def build_array(*, rows: int, cols: int, dataflow: str = "ws", a_format="int8", 
     b_format = a_format if b_format is None else b_format
     arr = SystolicArray(rows=rows, cols=cols, dataflow=dataflow, a_format=a_format, b_format=b_format,
                         acc=acc, out_format=out_format, max_m=max_m, max_k=max_k, double_buffer=double_buffer,
-                        pipeline=pipeline)
+                        pipeline=pipeline, packing=packing)
     f = arr.formats
 
     def tag(x) -> str:
@@ -265,6 +274,7 @@ def build_array(*, rows: int, cols: int, dataflow: str = "ws", a_format="int8", 
 
     name = f"array_{dataflow}_{rows}x{cols}_{tag(f.a_format)}x{tag(f.b_format)}_{tag(f.acc)}"
     name += ("_db" if double_buffer else "") + ("_p1" if pipeline else "")
+    name += f"_x{arr.packing}" if arr.packing != 1 else ""
     return ArrayUnit(component=arr, name=name, metadata=arr.metadata())
 
 
@@ -305,6 +315,6 @@ def demo_check(*, rows: int = 4, cols: int = 4, dataflow: str = "ws", m: int = 5
         want = golden_gemm(arr, a, b, a_scales=sa, b_scales=sb)
         exact = bool(np.array_equal(run.codes, want))
         model = tile_cycles(rows=rows, cols=cols, dataflow=dataflow, m=m, k=k, n=n, max_m=arr.max_m,
-                            max_k=arr.max_k, pe_pipeline=arr.pipeline).total
+                            max_k=arr.max_k, pe_pipeline=arr.pipeline, packing=arr.packing).total
         rows_out.append((label, "yes" if exact else "no", run.cycles, model))
     return rows_out

@@ -28,6 +28,12 @@ Output-stationary tile (``m <= rows``, ``n <= cols`` pinned, ``k`` streams)::
 A register after each PE's product (``pe_pipeline=1``, the RTL's ``pipeline=1``) delays the
 partial sums (WS) or the accumulator update (OS) by one cycle: one more fill cycle per tile.
 
+Packed PEs (``packing`` P products per PE per cycle, ``hw.units.MacFormats.packing``: two 4-bit
+operands to an 8-bit slot): every operand lane carries P consecutive K elements, so a WS tile
+pins ``k <= rows * P`` rows of B, loaded ``ceil(k / P)`` cycles (one packed row of B per cycle),
+and an OS tile streams ``ceil(k / P)`` packed columns of A and rows of B. The formulas above
+hold with ``k`` (load, OS steady) replaced by ``ceil(k / P)`` and WS folds of ``rows * P``.
+
 Double-buffered weights (WS, ``double_buffer=True``): every tile after the first finds its
 weights preloaded, so its ``k`` load cycles vanish; a GEMM's weight_load is the first tile's
 ``min(k, rows)``.
@@ -98,30 +104,31 @@ def _dataflow(value) -> str:
 
 
 def tile_limits(*, rows: int, cols: int, dataflow: str, max_m: int | None = None,
-                max_k: int | None = None) -> tuple[int | None, int | None, int]:
-    """Largest (m, k, n) of one tile: WS ``(max_m, rows, cols)``, OS ``(rows, max_k, cols)``
-    (``None``: unbounded in the timing model)."""
+                max_k: int | None = None, packing: int = 1) -> tuple[int | None, int | None, int]:
+    """Largest (m, k, n) of one tile: WS ``(max_m, rows * packing, cols)``, OS
+    ``(rows, max_k, cols)`` (``None``: unbounded in the timing model)."""
     if dataflow == "ws":
-        return max_m, rows, cols
+        return max_m, rows * packing, cols
     return rows, max_k, cols
 
 
 def single_tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
-                       pe_pipeline: int = 0) -> tuple[int, int, int, int]:
+                       pe_pipeline: int = 0, packing: int = 1) -> tuple[int, int, int, int]:
     """(fill, steady, drain, weight_load) of one tile that fits the array (no validation: the
     caller has checked; see the module docstring for the formulas)."""
+    kp = -(-k // packing)
     if dataflow == "ws":
-        return rows + 2 + pe_pipeline, m, cols, k
-    return m + n + 1 + pe_pipeline, k, m, 0
+        return rows + 2 + pe_pipeline, m, cols, kp
+    return m + n + 1 + pe_pipeline, kp, m, 0
 
 
 def tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
                 max_m: int | None = None, max_k: int | None = None, double_buffer: bool = False,
-                pe_pipeline: int = 0) -> TileTiming:
+                pe_pipeline: int = 0, packing: int = 1) -> TileTiming:
     """Cycles of an ``m x k x n`` GEMM (A is m x k, B is k x n) on a ``rows x cols`` array.
 
     The GEMM is split into tiles as ``tile_shapes`` (and the GEMM driver) split it: WS pins
-    ``k x n`` blocks of B (folds ``ceil(k/rows) * ceil(n/cols)``, times ``ceil(m/max_m)``),
+    ``k x n`` blocks of B (folds ``ceil(k/(rows*packing)) * ceil(n/cols)``, times ``ceil(m/max_m)``),
     partial sums of the K folds chained through the array in the accumulator format; OS pins
     ``m x n`` blocks of C (folds ``ceil(m/rows) * ceil(n/cols)``, times ``ceil(k/max_k)``).
     Tiles run back to back; the result is exact for the RTL (see the module docstring).
@@ -140,6 +147,8 @@ def tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
         cycles), so only the first tile's load, ``min(k, rows)`` cycles, is exposed.
     pe_pipeline : 0 or 1 register stages after each PE's product (the RTL's ``pipeline``):
         one more fill cycle per tile.
+    packing : products per PE per cycle (the RTL's ``packing``, ``hw.units.MacFormats.packing``
+        of the formats): K advances ``packing`` elements per cycle (see the module docstring).
 
     Returns
     -------
@@ -159,28 +168,37 @@ def tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
         raise UnitConfigError(f"pe_pipeline must be 0 or 1, not {pe_pipeline!r}")
     if double_buffer is not True and double_buffer is not False:
         raise UnitConfigError(f"double_buffer must be a bool, not {double_buffer!r}")
+    if type(packing) is not int or packing < 1 or packing & (packing - 1):
+        raise UnitConfigError(f"packing must be a power of two, not {packing!r}")
     if max_m is not None:
         _positive(max_m, "max_m")
     if max_k is not None:
         _positive(max_k, "max_k")
     if dataflow == "ws":
-        # per tile: fill R+2, steady m_t, drain C, load k_t
+        # per tile: fill R+2, steady m_t, drain C, load ceil(k_t / P); the K folds of one output
+        # block (rows*P each) load ceil(k / P) cycles in all
         fm = 1 if max_m is None else -(-m // max_m)
-        fk, fn = -(-k // rows), -(-n // cols)
+        fk, fn = -(-k // (rows * packing)), -(-n // cols)
         folds = fm * fk * fn
         fill = folds * (rows + 2 + pe_pipeline)
         steady = m * fk * fn
         drain = folds * cols
-        load = min(k, rows) if double_buffer is True else k * fm * fn
+        kp = -(-k // packing)
+        load = min(kp, rows) if double_buffer is True else kp * fm * fn
     else:
         if double_buffer is not False:
             raise UnitConfigError(f"double_buffer must be False for dataflow 'os', not {double_buffer!r}")
-        # per tile: fill m_t + n_t + 1, steady k_t, drain m_t
+        # per tile: fill m_t + n_t + 1, steady ceil(k_t / P), drain m_t
         fm, fn = -(-m // rows), -(-n // cols)
         fk = 1 if max_k is None else -(-k // max_k)
         folds = fm * fk * fn
         fill = m * fk * fn + n * fm * fk + folds * (1 + pe_pipeline)
-        steady = k * fm * fn
+        if max_k is None or packing == 1:
+            k_cycles = -(-k // packing)
+        else:
+            whole, rest = divmod(k, max_k)
+            k_cycles = whole * -(-max_k // packing) + -(-rest // packing)
+        steady = k_cycles * fm * fn
         drain = m * fk * fn
         load = 0
     return TileTiming(total=fill + steady + drain + load, fill=fill, steady=steady, drain=drain,
@@ -188,16 +206,17 @@ def tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
 
 
 def tile_shapes(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
-                max_m: int | None = None, max_k: int | None = None
+                max_m: int | None = None, max_k: int | None = None, packing: int = 1
                 ) -> list[tuple[int, int, int, int, int, int]]:
     """The tiles of a GEMM in the order the driver runs them: (m0, k0, n0, mt, kt, nt) with
     offsets and sizes; K folds of one output block are consecutive (WS chains their partial
-    sums)."""
+    sums; a WS tile takes up to ``rows * packing`` of K)."""
     rows, cols = _positive(rows, "rows"), _positive(cols, "cols")
     dataflow = _dataflow(dataflow)
     m, k, n = _positive(m, "m"), _positive(k, "k"), _positive(n, "n")
+    packing = _positive(packing, "packing")
     if dataflow == "ws":
-        lm, lk, ln = max_m or m, rows, cols
+        lm, lk, ln = max_m or m, rows * packing, cols
     else:
         lm, lk, ln = rows, max_k or k, cols
     out = []

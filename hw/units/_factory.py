@@ -59,20 +59,21 @@ def _acc_name(acc) -> str:
 
 
 def _mac_like(kind: str, *, a=None, b=None, acc="exact", out="float32", lanes: int = 1, max_k: int = DEFAULT_MAX_K,
-              pipeline: int = 0, overflow: str = "default", formats: MacFormats | None = None) -> Unit:
+              pipeline: int = 0, overflow: str = "default", formats: MacFormats | None = None,
+              packing: int = 1) -> Unit:
     if formats is not None:
         if a is not None or b is not None:
             raise UnitConfigError(f"a and b must be omitted when formats is given, not {a!r} and {b!r}")
-        comp = MacUnit(formats=formats, pipeline=pipeline) if lanes == 1 and kind == "mac" else \
-            DotProductLane(formats=formats, lanes=lanes, pipeline=pipeline)
+        cls_kwargs: dict[str, Any] = dict(formats=formats, pipeline=pipeline, packing=packing)
     else:
         cls_kwargs = dict(a_format=a, b_format=b, acc=acc, out_format=out, max_k=max_k, pipeline=pipeline,
-                          overflow=overflow)
-        comp = MacUnit(**cls_kwargs) if lanes == 1 and kind == "mac" else DotProductLane(lanes=lanes, **cls_kwargs)
+                          overflow=overflow, packing=packing)
+    comp = MacUnit(**cls_kwargs) if lanes == 1 and kind == "mac" else DotProductLane(lanes=lanes, **cls_kwargs)
     f = comp.formats
     meta = comp.metadata()
     meta["unit"] = kind
     name = _ident(kind, f.a_format, f.b_format, _acc_name(f.acc), f.out_format, f"l{lanes}",
+                  f"x{packing}" if packing != 1 else "",
                   f"p{pipeline}" if pipeline else "", f"k{f.max_k}" if f.max_k != DEFAULT_MAX_K else "",
                   f.overflow if f.overflow != "default" else "")
     meta["name"] = name
@@ -80,7 +81,8 @@ def _mac_like(kind: str, *, a=None, b=None, acc="exact", out="float32", lanes: i
 
 
 def build_mac(*, a=None, b=None, acc="exact", out="float32", lanes: int = 1, max_k: int = DEFAULT_MAX_K,
-              pipeline: int = 0, overflow: str = "default", formats: MacFormats | None = None) -> Unit:
+              pipeline: int = 0, overflow: str = "default", formats: MacFormats | None = None,
+              packing: int = 1) -> Unit:
     """A MAC (``lanes == 1``) or dot-product lane (``lanes`` products per cycle): the ``MacPe``
     datapath, an accumulator register and an ``OutputConverter``.
 
@@ -90,6 +92,9 @@ def build_mac(*, a=None, b=None, acc="exact", out="float32", lanes: int = 1, max
     out : output format; lanes : power of two; max_k : longest reduction; pipeline : 0..2;
     overflow : "default", "saturate" or "wrap" (integer outputs).
     formats : a ``MacFormats`` instead of ``a``, ``b``, ``acc``, ``out``, ``max_k``, ``overflow``.
+    packing : products per lane per cycle: 1 or ``MacFormats.packing`` of the formats (the
+        ports then carry ``lanes * packing`` codes; metadata ``lanes`` counts them all). Name
+        suffix ``_x<packing>``.
 
     Raises
     ------
@@ -97,19 +102,23 @@ def build_mac(*, a=None, b=None, acc="exact", out="float32", lanes: int = 1, max
         For parameters the unit cannot take (worded "<what> must be <rule>, not <value>").
     """
     return _mac_like("mac", a=a, b=b, acc=acc, out=out, lanes=lanes, max_k=max_k, pipeline=pipeline,
-                     overflow=overflow, formats=formats)
+                     overflow=overflow, formats=formats, packing=packing)
 
 
-def build_pe(formats: MacFormats, *, lanes: int = 1, pipeline: int = 0) -> Unit:
+def build_pe(formats: MacFormats, *, lanes: int | None = None, pipeline: int = 0) -> Unit:
     """The processing element of ``formats`` (``MacPe``), as the systolic arrays instantiate it:
-    the unit ``hw.cost`` prices per PE. Its module name is ``pe_<a>_<b>_<acc>_<out>_l<lanes>``
-    (+ ``_p1``, ``_k<max_k>``, overflow as ``build_mac``'s).
+    the unit ``hw.cost`` prices per PE. ``lanes``: products per cycle, by default
+    ``formats.packing`` (what an array of these formats uses). Its module name is
+    ``pe_<a>_<b>_<acc>_<out>_l<lanes>`` (+ ``_p1``, ``_k<max_k>``, overflow as ``build_mac``'s).
 
     Raises
     ------
     UnitConfigError
         For bad ``formats``, ``lanes`` or ``pipeline``.
     """
+    if not isinstance(formats, MacFormats):
+        raise UnitConfigError(f"formats must be a MacFormats, not {formats!r}")
+    lanes = formats.packing if lanes is None else lanes
     comp = MacPe(formats, lanes=lanes, pipeline=pipeline)
     f = formats
     name = _ident("pe", f.a_format, f.b_format, _acc_name(f.acc), f.out_format, f"l{lanes}",
@@ -120,9 +129,12 @@ def build_pe(formats: MacFormats, *, lanes: int = 1, pipeline: int = 0) -> Unit:
     return Unit(comp, name, meta, None)
 
 
-def recipe_mac(recipe, *, lanes: int = 1, max_k: int = DEFAULT_MAX_K, pipeline: int = 0) -> Unit:
+def recipe_mac(recipe, *, lanes: int = 1, max_k: int = DEFAULT_MAX_K, pipeline: int = 0,
+               packing: int = 1) -> Unit:
     """The MAC unit (``build_mac``) of a recipe's GEMMs: ``recipe_mac_formats(recipe)``
-    (activations x weights element formats, the recipe's accumulation and accumulator format).
+    (activations x weights element formats, the recipe's accumulation and accumulator format);
+    ``packing`` as ``build_mac``'s (``recipe_mac_formats(recipe).packing`` for the array's PE
+    throughput).
     ``recipe`` is any object with ``activations.format``, ``weights.format``, ``accumulate`` and
     ``accumulator`` (``mapping.Recipe``).
 
@@ -131,7 +143,8 @@ def recipe_mac(recipe, *, lanes: int = 1, max_k: int = DEFAULT_MAX_K, pipeline: 
     UnitConfigError
         For a recipe whose formats a MAC cannot take.
     """
-    return build_mac(formats=recipe_mac_formats(recipe, max_k=max_k), lanes=lanes, pipeline=pipeline)
+    return build_mac(formats=recipe_mac_formats(recipe, max_k=max_k), lanes=lanes, pipeline=pipeline,
+                     packing=packing)
 
 
 def build_mxdot(*, a, b, out="float32", pipeline: int = 0) -> Unit:
@@ -170,8 +183,7 @@ def build_unit(kind: str, **params: Any) -> Unit:
     """
     try:
         if kind in ("mac", "dot"):
-            return _mac_like(kind, **{"acc": "exact", "out": "float32", "lanes": 1 if kind == "mac" else 8,
-                                      "max_k": DEFAULT_MAX_K, "pipeline": 0, "overflow": "default", **params})
+            return _mac_like(kind, **{"lanes": 1 if kind == "mac" else 8, **params})
         if kind == "mxdot":
             return build_mxdot(**params)
         if kind == "requant":

@@ -58,7 +58,7 @@ class _ReductionUnit(wiring.Component):
     @validated_init
     def __init__(self, *, a_format=None, b_format=None, acc="exact", out_format="float32", max_k: int = 4096,
                  lanes: int = 1, pipeline: int = 0, overflow: str = "default",
-                 formats: MacFormats | None = None) -> None:
+                 formats: MacFormats | None = None, packing: int = 1) -> None:
         if formats is None:
             _element_operand(a_format, "a_format")
             _element_operand(b_format, "b_format")
@@ -77,7 +77,11 @@ class _ReductionUnit(wiring.Component):
         if formats.block:
             raise UnitConfigError(f"a_format must be an element format (block formats go to MxDotUnit), "
                                   f"not {formats.a_format}")
-        self._f, self._lanes, self._pipeline = formats, lanes, pipeline
+        formats.check_packing(packing)
+        lanes *= packing
+        if k < lanes:
+            raise UnitConfigError(f"max_k must be an integer >= lanes x packing ({lanes}), not {k!r}")
+        self._f, self._lanes, self._pipeline, self._packing = formats, lanes, pipeline, packing
         la, lb = formats.lane("a"), formats.lane("b")
         if lanes > 1:
             la, lb = data.ArrayLayout(la, lanes), data.ArrayLayout(lb, lanes)
@@ -117,8 +121,14 @@ class _ReductionUnit(wiring.Component):
 
     @property
     def lanes(self) -> int:
-        """Products per cycle."""
+        """Products per cycle (the ``lanes`` parameter times ``packing``): the operand ports'
+        code count."""
         return self._lanes
+
+    @property
+    def packing(self) -> int:
+        """Products per lane per cycle (1, or ``formats.packing``)."""
+        return self._packing
 
     @property
     def pipeline(self) -> int:
@@ -142,7 +152,8 @@ class _ReductionUnit(wiring.Component):
     def metadata(self) -> dict:
         """Parameters, widths and timing, for the JSON exported next to the Verilog."""
         return {"unit": "mac" if self._lanes == 1 else "dot", **self._f.describe(), "lanes": self._lanes,
-                "pipeline": self._pipeline, "ops_per_cycle": self._lanes, **self.timing.as_dict()}
+                "packing": self._packing, "pipeline": self._pipeline, "ops_per_cycle": self._lanes,
+                **self.timing.as_dict()}
 
     # ---- hardware ------------------------------------------------------------------------
     def elaborate(self, platform) -> Module:
@@ -152,9 +163,10 @@ class _ReductionUnit(wiring.Component):
         stage = m.d.sync if self._pipeline >= 1 else m.d.comb
         valid, first, last = Signal(), Signal(), Signal()
         stage += [valid.eq(self.valid), first.eq(self.first), last.eq(self.last)]
-        # en = valid, as in the arrays: the PE is driven like the array's (no port tied to a
-        # constant, so the synthesised PE is the same circuit)
-        m.d.comb += [pe.a.eq(self.a), pe.b.eq(self.b), pe.en.eq(valid)]
+        # en = valid (with the operands; the PE delays it with its pipeline register), as in the
+        # arrays: no PE port tied to a constant, so the synthesised PE is the same circuit
+        n = self._lanes
+        m.d.comb += [pe.a.eq(self.a), pe.b.eq(self.b), pe.en.eq(Mux(self.valid, (1 << n) - 1, 0))]
         acc = Signal(f.acc_layout(), name="acc")
         zero = Signal(f.acc_layout(), name="acc_zero")  # the empty sum (+0 for a float accumulator)
         m.d.comb += pe.acc_in.eq(Mux(first, Value.cast(zero), Value.cast(acc)))
@@ -189,6 +201,8 @@ class MacUnit(_ReductionUnit):
     overflow : "default", "saturate" or "wrap" (integer outputs).
     formats : a ``MacFormats`` instead of the format parameters above (and ``max_k``,
         ``overflow``).
+    packing : products per cycle: 1, or ``formats.packing`` (two 4-bit operands to an 8-bit
+        slot: the ports then carry ``packing`` codes, summed into the one accumulator).
 
     Ports
     -----
@@ -203,9 +217,11 @@ class MacUnit(_ReductionUnit):
 
     @validated_init
     def __init__(self, *, a_format=None, b_format=None, acc="exact", out_format="float32", max_k: int = 4096,
-                 pipeline: int = 0, overflow: str = "default", formats: MacFormats | None = None) -> None:
+                 pipeline: int = 0, overflow: str = "default", formats: MacFormats | None = None,
+                 packing: int = 1) -> None:
         super().__init__(a_format=a_format, b_format=b_format, acc=acc, out_format=out_format,
-                         max_k=max_k, lanes=1, pipeline=pipeline, overflow=overflow, formats=formats)
+                         max_k=max_k, lanes=1, pipeline=pipeline, overflow=overflow, formats=formats,
+                         packing=packing)
 
 
 class DotProductLane(_ReductionUnit):
@@ -216,6 +232,7 @@ class DotProductLane(_ReductionUnit):
     @validated_init
     def __init__(self, *, a_format=None, b_format=None, lanes: int = 8, acc="exact", out_format="float32",
                  max_k: int = 4096, pipeline: int = 0, overflow: str = "default",
-                 formats: MacFormats | None = None) -> None:
+                 formats: MacFormats | None = None, packing: int = 1) -> None:
         super().__init__(a_format=a_format, b_format=b_format, acc=acc, out_format=out_format,
-                         max_k=max_k, lanes=lanes, pipeline=pipeline, overflow=overflow, formats=formats)
+                         max_k=max_k, lanes=lanes, pipeline=pipeline, overflow=overflow, formats=formats,
+                         packing=packing)

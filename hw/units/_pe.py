@@ -3,9 +3,17 @@
 the output converter (``OutputConverter``) that rounds an accumulator once per output, and
 ``recipe_mac_formats``, the one mapping from a recipe's formats to them.
 
-The PE computes ``acc_out = acc_in + sum(a[i] * b[i] for i in lanes)`` when ``en`` (else
-``acc_out = acc_in``), in the accumulator format; it holds no accumulator: the array keeps
-partial sums in its own registers, the MAC unit in an accumulator register.
+The PE computes ``acc_out = acc_in + sum(a[i] * b[i] for the lanes i with en[i])`` (no lane
+enabled: ``acc_out = acc_in``), in the accumulator format; it holds no accumulator: the array
+keeps partial sums in its own registers, the MAC unit in an accumulator register.
+
+Packing (``MacFormats.packing``, the one place it is decided): an 8-bit operand slot holds two
+operands of at most 4 bits, so a PE of the arrays takes ``packing`` products per cycle, summed
+into its one accumulator: INT8 x INT8 1; INT4 x INT8, FP4 x FP8 2; INT4 x INT4, FP4 x FP4 4
+(exact accumulation only: a float accumulator keeps one product per cycle). A packed PE is a
+``MacPe`` with ``lanes = packing``: one decoder pair, multiplier and aligner per packed product
+(four 4x4 multipliers in about the area of one 8x8), so the cost model prices the packing as
+area.
 
 Accumulator formats ("the accumulator layout", ``MacFormats.acc_layout``):
 
@@ -68,12 +76,16 @@ from ._decode import DecodeInfo, OperandDecoder, decode_info, exact_accumulator_
 from ._round import OUTPUT_OVERFLOWS, AccumulatorRounder, FloatAdder, FormatConverter, output_format
 
 __all__ = ["MacFormats", "MacPe", "OutputConverter", "SignificandMultiplier", "ExactAligner", "ProductRounder",
-           "BlockScale", "LINE_ITEMS", "line_item", "recipe_mac_formats", "ACCUMULATE_MODES"]
+           "BlockScale", "LINE_ITEMS", "line_item", "recipe_mac_formats", "ACCUMULATE_MODES", "PACK_SLOT_BITS"]
 
 #: line items of a MAC's cost, by submodule name prefix (see the module docstring)
 LINE_ITEMS = {"decode_a": "decode", "decode_b": "decode", "multiply": "multiply", "align": "align",
               "scale": "scale", "reduce": "accumulate", "accumulate": "accumulate", "out_convert": "output",
               "pe": "pe"}
+
+#: operand bits that fill one slot of a PE's multiplier; operands of at most half of it pack two
+#: to a slot (see ``MacFormats.packing``)
+PACK_SLOT_BITS = 8
 
 #: a recipe's accumulation modes -> the MAC's ``acc``
 ACCUMULATE_MODES = {"exact": "exact", "fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
@@ -171,6 +183,35 @@ class MacFormats:
     def block(self) -> bool:
         """Both operands are block formats (lanes carry element and scale codes)."""
         return isinstance(self.a_format, BlockFormat)
+
+    @property
+    def packing(self) -> int:
+        """Products per cycle of one PE of the arrays: each operand of at most
+        ``PACK_SLOT_BITS // 2`` bits packs two to an 8-bit slot, so INT8 x INT8 1, INT4 x INT8
+        and FP4 x FP8 2, INT4 x INT4 and FP4 x FP4 4; 1 for a float accumulator (its rounding
+        order would change) and for block operands."""
+        if self.acc != "exact" or self.block:
+            return 1
+        half = PACK_SLOT_BITS // 2
+        return (2 if self.a_element.bits <= half else 1) * (2 if self.b_element.bits <= half else 1)
+
+    def check_packing(self, packing) -> int:
+        """``packing`` if a PE of these formats can take that many products per cycle (1, or
+        ``self.packing``).
+
+        Raises
+        ------
+        UnitConfigError
+            Otherwise, worded "packing must be ..., not <value>".
+        """
+        if isinstance(packing, bool) or packing not in (1, self.packing):
+            pair = f"{self.a_element} x {self.b_element}"
+            if self.acc != "exact":
+                pair += f" with acc={str(self.acc)!r}"
+            if self.packing == 1:
+                raise UnitConfigError(f"packing must be 1 ({pair} do not pack), not {packing!r}")
+            raise UnitConfigError(f"packing must be 1 or {self.packing} (the packing of {pair}), not {packing!r}")
+        return packing
 
     @property
     def a_info(self) -> DecodeInfo:
@@ -290,17 +331,18 @@ class SignificandMultiplier(wiring.Component):
 class ExactAligner(wiring.Component):
     """Combinational: an unaligned product -> an exact term (``fmts.term_layout(product_bits)``):
     ``±(raw << shift)`` in units of the product LSB (0 for NaN/inf), the NaN/+inf/-inf flags and
-    ``plus_zero`` (the product is not -0).
+    ``plus_zero`` (the product is not -0); with ``en`` low, the empty term (all zero: it adds
+    nothing, flags included).
 
     Ports
     -----
-    p : In(product layout); term : Out(term layout).
+    p : In(product layout); en : In(1); term : Out(term layout).
     """
 
     @validated_init
     def __init__(self, fmts: MacFormats) -> None:
         self._f = fmts
-        super().__init__({"p": In(_product_layout(fmts.a_info, fmts.b_info)),
+        super().__init__({"p": In(_product_layout(fmts.a_info, fmts.b_info)), "en": In(1),
                           "term": Out(fmts.term_layout(fmts.product_bits))})
 
     def elaborate(self, platform) -> Module:
@@ -309,9 +351,10 @@ class ExactAligner(wiring.Component):
         mag = Signal(self._f.product_bits - 1)
         m.d.comb += mag.eq(p.raw << p.shift)
         special = p.nan | p.inf
-        m.d.comb += [t.value.eq(Mux(special, 0, Mux(p.sign, -mag, mag))), t.nan.eq(p.nan),
-                     t.pinf.eq(p.inf & ~p.sign), t.ninf.eq(p.inf & p.sign),
-                     t.plus_zero.eq(~p.sign | (p.raw != 0))]
+        en = self.en
+        m.d.comb += [t.value.eq(Mux(special | ~en, 0, Mux(p.sign, -mag, mag))), t.nan.eq(p.nan & en),
+                     t.pinf.eq(p.inf & ~p.sign & en), t.ninf.eq(p.inf & p.sign & en),
+                     t.plus_zero.eq((~p.sign | (p.raw != 0)) & en)]
         return m
 
 
@@ -448,19 +491,22 @@ class _FloatReduce(wiring.Component):
 
 
 class _Accumulate(wiring.Component):
-    """``acc_out = acc_in + beat`` when ``en`` else ``acc_in`` (exact: fixed-point add, flags
-    OR-ed; float: one ``FloatAdder``)."""
+    """Exact: ``acc_out = acc_in + beat`` (fixed-point add, flags OR-ed; disabled lanes were
+    already emptied by their aligners). Float: ``acc_in + beat`` (one ``FloatAdder``) when
+    ``en``, else ``acc_in``."""
 
     def __init__(self, fmts: MacFormats, beat_layout) -> None:
         self._f = fmts
-        super().__init__({"acc_in": In(fmts.acc_layout()), "beat": In(beat_layout), "en": In(1),
-                          "acc_out": Out(fmts.acc_layout())})
+        ports = {"acc_in": In(fmts.acc_layout()), "beat": In(beat_layout), "acc_out": Out(fmts.acc_layout())}
+        if fmts.acc != "exact":
+            ports["en"] = In(1)
+        super().__init__(ports)
 
     def elaborate(self, platform) -> Module:
         m = Module()
         if self._f.acc == "exact":
             s = _exact_sum(m, [self.acc_in, self.beat], self._f.acc_layout())
-            m.d.comb += self.acc_out.eq(Mux(self.en, s.as_value(), self.acc_in.as_value()))
+            m.d.comb += self.acc_out.eq(s)
         else:
             m.submodules.add = add = FloatAdder(self._f.acc)
             m.d.comb += [add.a.eq(self.acc_in), add.b.eq(self.beat),
@@ -469,12 +515,13 @@ class _Accumulate(wiring.Component):
 
 
 class MacPe(wiring.Component):
-    """The processing element: ``acc_out = acc_in + sum_i a[i] * b[i]`` (``lanes`` products)
-    when ``en``, else ``acc_out = acc_in`` (an inactive PE passes its partial sum through).
+    """The processing element: ``acc_out = acc_in + sum_i a[i] * b[i]`` over the ``lanes``
+    products whose ``en[i]`` is high; ``acc_out = acc_in`` when none is (an inactive PE passes
+    its partial sum through). A float accumulator takes all lanes or none (``en`` non-zero).
 
     Combinational for ``pipeline=0``; with ``pipeline=1`` the beat (the lanes' products, summed)
-    is registered, so ``acc_out`` adds the products of the operands of the previous cycle.
-    Submodule names and line items: see the module docstring.
+    and ``en`` are registered, so ``acc_out`` adds the products of the operands (and enables) of
+    the previous cycle. Submodule names and line items: see the module docstring.
 
     Parameters
     ----------
@@ -484,8 +531,9 @@ class MacPe(wiring.Component):
 
     Ports
     -----
-    a, b : In(``formats.lane``) for one lane, else In(ArrayLayout(lane, lanes)); en : In(1);
-    acc_in : In(acc layout); acc_out : Out(acc layout).
+    a, b : In(``formats.lane``) for one lane, else In(ArrayLayout(lane, lanes)); en : In(lanes)
+    (one enable per lane, taken with the operands); acc_in : In(acc layout); acc_out : Out(acc
+    layout).
 
     Raises
     ------
@@ -507,7 +555,7 @@ class MacPe(wiring.Component):
         la, lb = formats.lane("a"), formats.lane("b")
         if lanes > 1:
             la, lb = data.ArrayLayout(la, lanes), data.ArrayLayout(lb, lanes)
-        super().__init__({"a": In(la), "b": In(lb), "en": In(1),
+        super().__init__({"a": In(la), "b": In(lb), "en": In(lanes),
                           "acc_in": In(formats.acc_layout()), "acc_out": Out(formats.acc_layout())})
 
     @property
@@ -545,6 +593,8 @@ class MacPe(wiring.Component):
             a, b = self._lane(self.a, i), self._lane(self.b, i)
             m.d.comb += [da.code.eq(a.code if f.block else a), db.code.eq(b.code if f.block else b),
                          mul.a.eq(da.out), mul.b.eq(db.out), al.p.eq(mul.p)]
+            if exact:
+                m.d.comb += al.en.eq(self.en[i])
             if f.block:
                 m.d.comb += [al.offset.eq(scale.offset), al.scale_nan.eq(scale.nan)]
             terms.append(al.term if exact else al.code)
@@ -557,13 +607,14 @@ class MacPe(wiring.Component):
             m.d.comb += [port[i].eq(t) for i, t in enumerate(terms)]
             beat_value = red.sum
         beat = Signal(beat_value.shape(), name="beat")
-        if self._pipeline:
-            m.d.sync += beat.eq(beat_value)
-        else:
-            m.d.comb += beat.eq(beat_value)
         m.submodules.accumulate = acc = _Accumulate(f, beat.shape())
-        m.d.comb += [acc.acc_in.eq(self.acc_in), acc.beat.eq(beat), acc.en.eq(self.en),
-                     self.acc_out.eq(acc.acc_out)]
+        stage = m.d.sync if self._pipeline else m.d.comb
+        stage += beat.eq(beat_value)
+        if not exact:
+            en = Signal(name="beat_en")
+            stage += en.eq(self.en != 0)
+            m.d.comb += acc.en.eq(en)
+        m.d.comb += [acc.acc_in.eq(self.acc_in), acc.beat.eq(beat), self.acc_out.eq(acc.acc_out)]
         return m
 
 

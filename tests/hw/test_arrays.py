@@ -13,6 +13,7 @@ from hw.arrays import (MAX_EXPORT_PES, SystolicArray, build_array, demo_check, r
 from hw.errors import UnitConfigError
 from hw.formats import BlockFormat, parse
 from hw.numerics import gemm
+from hw.units import MacFormats
 
 from ._signed_zero import with_ieee_zero_sign
 
@@ -23,6 +24,11 @@ PAIRINGS = {
     "bf16": ("bfloat16", "bfloat16", "float32", "float32"),
     "mxfp4": ("mxfp4", "mxfp4", "float32", "float32"),
     "w4a8": ("e4m3fn", "int4", "exact", "float32"),  # a mixed pair: FP8 activations x INT4 weights
+    # packed PEs (MacFormats.packing products per PE per cycle)
+    "int4xint8": ("int4", "int8", "exact", "int32"),
+    "fp4xfp8": ("e2m1fn", "e4m3fn", "exact", "float32"),
+    "int4": ("int4", "int4", "exact", "int32"),
+    "fp4": ("e2m1fn", "e2m1fn", "exact", "float32"),
 }
 
 
@@ -54,10 +60,11 @@ def _assert_same_codes(got: np.ndarray, want: np.ndarray, acc: str) -> None:
 
 
 def _check(pairing: str, rows: int, cols: int, dataflow: str, m: int, k: int, n: int, seed: int = 0,
-           pipeline: int = 0) -> None:
+           pipeline: int = 0, packing: int | None = None) -> None:
     fa, fb, acc, out = PAIRINGS[pairing]
     arr = SystolicArray(rows=rows, cols=cols, dataflow=dataflow, a_format=fa, b_format=fb, acc=acc,
-                        out_format=out, max_k=max(k, 64), pipeline=pipeline)
+                        out_format=out, max_k=max(k, 64), pipeline=pipeline, packing=packing)
+    P = arr.packing
     rng = np.random.default_rng(seed)
     a, b, sa, sb = _operands(fa, fb, m, k, n, rng)
     run = run_gemm(arr, a, b, a_scales=sa, b_scales=sb)
@@ -69,9 +76,9 @@ def _check(pairing: str, rows: int, cols: int, dataflow: str, m: int, k: int, n:
     _assert_same_codes(run.codes, want, acc)
     for (m0, k0, n0, mt, kt, nt), measured in zip(run.tiles, run.tile_cycles):
         assert measured == tile_cycles(rows=rows, cols=cols, dataflow=dataflow, m=mt, k=kt, n=nt,
-                                       pe_pipeline=pipeline).total
+                                       pe_pipeline=pipeline, packing=P).total
     model = tile_cycles(rows=rows, cols=cols, dataflow=dataflow, m=m, k=k, n=n, max_m=arr.max_m, max_k=arr.max_k,
-                        pe_pipeline=pipeline)
+                        pe_pipeline=pipeline, packing=P)
     assert run.cycles == model.total
     assert len(run.tiles) == model.folds
 
@@ -123,6 +130,89 @@ def test_rtl_bit_exact_and_cycle_exact_large(case) -> None:
     _check(*case, seed=1)
 
 
+# ---- packed PEs ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("a,b,acc,packing", [
+    ("int8", "int8", "exact", 1), ("int4", "int8", "exact", 2), ("int8", "int4", "exact", 2),
+    ("e2m1fn", "e4m3fn", "exact", 2), ("int4", "e4m3fn", "exact", 2), ("int4", "int4", "exact", 4),
+    ("e2m1fn", "e2m1fn", "exact", 4), ("e2m1fn", "int4", "exact", 4), ("e4m3fn", "e4m3fn", "exact", 1),
+    ("e3m2fn", "e3m2fn", "exact", 1), ("bfloat16", "bfloat16", "float32", 1),
+    ("e2m1fn", "e2m1fn", "float32", 1), ("mxfp4", "mxfp4", "float32", 1),
+])
+def test_packing_follows_the_operand_widths(a: str, b: str, acc: str, packing: int) -> None:
+    """Issue 14's pairs: two <= 4-bit operands to an 8-bit slot, exact accumulation only."""
+    f = MacFormats(a_format=a, b_format=b, acc=acc)
+    assert f.packing == packing
+    arr = SystolicArray(rows=3, cols=2, a_format=a, b_format=b, acc=acc)
+    arr._MustUse__silence = True
+    assert arr.packing == packing and arr.limits == (4096, 3 * packing, 2)
+
+
+# (pairing, rows, cols, dataflow, m, k, n): K not a multiple of the packing, over several folds
+PACKED_CASES = [
+    ("int4xint8", 2, 3, "ws", 3, 11, 4), ("int4xint8", 3, 2, "os", 4, 9, 3),
+    ("fp4xfp8", 2, 2, "ws", 3, 9, 3), ("fp4xfp8", 2, 2, "os", 3, 7, 2),
+    ("int4", 2, 2, "ws", 3, 19, 3), ("int4", 3, 2, "os", 4, 13, 3),
+    ("fp4", 2, 3, "ws", 2, 10, 4), ("fp4", 2, 2, "os", 3, 6, 3), ("fp4", 2, 2, "ws", 1, 1, 1),
+]
+
+
+@pytest.mark.parametrize("case", PACKED_CASES, ids=lambda c: "-".join(map(str, c)))
+def test_packed_pes_bit_exact_and_cycle_exact(case) -> None:
+    _check(*case, seed=3)
+
+
+@pytest.mark.parametrize("case", [("int4", 2, 3, "ws", 3, 9, 4), ("fp4xfp8", 3, 2, "os", 4, 7, 1)],
+                         ids=lambda c: "-".join(map(str, c)))
+def test_packed_pipelined_pes(case) -> None:
+    _check(*case, seed=4, pipeline=1)
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_packing_shortens_the_k_stream(dataflow: str) -> None:
+    """The same INT4 GEMM unpacked (packing=1) and packed (4 products per PE per cycle): both
+    bit-exact; the packed array's measured cycles are its ``tile_cycles``, with K streamed or
+    loaded in a quarter of the cycles."""
+    rng = np.random.default_rng(9)
+    m, k, n = 3, 16, 2
+    a, b = rng.integers(0, 16, (m, k)), rng.integers(0, 16, (k, n))
+    want = gemm(a, "int4", b, "int4", "int32", "exact")
+    runs = {}
+    for packing in (1, 4):
+        arr = SystolicArray(rows=4, cols=2, dataflow=dataflow, a_format="int4", b_format="int4", packing=packing)
+        run = run_gemm(arr, a, b)
+        np.testing.assert_array_equal(run.codes, want)
+        t = tile_cycles(rows=4, cols=2, dataflow=dataflow, m=m, k=k, n=n, max_m=arr.max_m, max_k=arr.max_k,
+                        packing=packing)
+        assert run.cycles == t.total
+        runs[packing] = t
+    if dataflow == "ws":  # 4 K folds of 4 rows, or one fold of 16 packed into 4 rows
+        assert (runs[1].folds, runs[4].folds) == (4, 1)
+        assert (runs[1].weight_load, runs[4].weight_load) == (k, k // 4)
+    else:
+        assert (runs[1].steady, runs[4].steady) == (k, k // 4)
+    assert runs[4].total < runs[1].total
+
+
+def test_packed_double_buffered_ws() -> None:
+    rows, cols, m, k, n = 2, 2, 3, 21, 3
+    arr = SystolicArray(rows=rows, cols=cols, dataflow="ws", a_format="int4", b_format="int8", double_buffer=True)
+    assert arr.packing == 2
+    rng = np.random.default_rng(6)
+    a, b = rng.integers(0, 16, (m, k)), rng.integers(0, 256, (k, n))
+    run = run_gemm(arr, a, b)
+    np.testing.assert_array_equal(run.codes, gemm(a, "int4", b, "int8", "int32", "exact"))
+    model = tile_cycles(rows=rows, cols=cols, dataflow="ws", m=m, k=k, n=n, double_buffer=True, packing=2)
+    assert run.cycles == model.total and model.weight_load == min(-(-k // 2), rows)
+
+
+def test_packing_rejects_other_factors() -> None:
+    with pytest.raises(UnitConfigError, match=r"^packing must be 1 or 4 \(the packing of int4 x int4\), not 2$"):
+        SystolicArray(rows=2, cols=2, a_format="int4", b_format="int4", packing=2)
+    with pytest.raises(UnitConfigError, match=r"^packing must be a power of two, not 3$"):
+        tile_cycles(rows=2, cols=2, dataflow="ws", m=1, k=1, n=1, packing=3)
+
+
 def test_demo_check_rows() -> None:
     rows = demo_check(rows=2, cols=2, m=3, k=32, n=3)
     assert [r[0] for r in rows] == ["int8", "fp8 e4m3fn", "mxfp4"]
@@ -167,10 +257,11 @@ def test_gemm_timing_is_the_sum_of_its_tiles(dataflow: str) -> None:
         m, k, n = (int(x) for x in rng.integers(1, 300, 3))
         lim = int(rng.integers(1, 100))
         kw = {"max_m": lim} if dataflow == "ws" else {"max_k": lim}
+        kw["packing"] = int(rng.choice([1, 2, 4]))
         whole = tile_cycles(rows=rows, cols=cols, dataflow=dataflow, m=m, k=k, n=n, **kw)
         tiles = tile_shapes(rows=rows, cols=cols, dataflow=dataflow, m=m, k=k, n=n, **kw)
-        parts = [single_tile_cycles(rows=rows, cols=cols, dataflow=dataflow, m=mt, k=kt, n=nt)
-                 for _, _, _, mt, kt, nt in tiles]
+        parts = [single_tile_cycles(rows=rows, cols=cols, dataflow=dataflow, m=mt, k=kt, n=nt,
+                                    packing=kw["packing"]) for _, _, _, mt, kt, nt in tiles]
         assert whole.folds == len(tiles)
         assert (whole.fill, whole.steady, whole.drain, whole.weight_load) == tuple(map(sum, zip(*parts)))
         assert whole.total == whole.fill + whole.steady + whole.drain + whole.weight_load
@@ -288,14 +379,17 @@ def _pe_cells(design, top: str, pe_module: str, tmp_path) -> dict:
 
     work = tmp_path / top
     work.mkdir()
-    script = (f"read_rtlil design.il\nhierarchy -top {pe_module}\nproc\nflatten\nopt -full -purge\n"
+    # opt_clean before flatten: yosys otherwise stops on the init values of a register bit that
+    # is constant (the NaN flag of an integer PE's product register): "Conflicting init values"
+    script = (f"read_rtlil design.il\nhierarchy -top {pe_module}\nproc\nopt_clean\nflatten\nopt -full -purge\n"
               f"wreduce\nopt_clean -purge\ntee -q -o stat.json stat -width -json\n")
     run_yosys(script, workdir=work, step="pe stat", files={"design.il": rtlil.convert(design, name=top)})
     (stats,) = json.loads((work / "stat.json").read_text())["modules"].values()
     return {"cells": stats["num_cells_by_type"], "num_cells": stats["num_cells"], "ports": stats["num_port_bits"]}
 
 
-@pytest.mark.parametrize("a_format,acc,pipeline", [("e4m3fn", "exact", 0), ("bfloat16", "float32", 1)])
+@pytest.mark.parametrize("a_format,acc,pipeline", [("e4m3fn", "exact", 0), ("bfloat16", "float32", 1),
+                                                   ("int4", "exact", 1)])
 def test_array_pe_is_the_costed_pe(tmp_path, a_format: str, acc: str, pipeline: int) -> None:
     """The PE inside an exported array (both dataflows) and inside the MAC unit synthesises to the
     same cells, type by type and width by width, as the standalone PE ``hw.cost`` prices
@@ -310,7 +404,7 @@ def test_array_pe_is_the_costed_pe(tmp_path, a_format: str, acc: str, pipeline: 
     f = ws.component.formats
     assert os_.component.formats == f
     pe = build_pe(f, pipeline=pipeline)
-    mac = build_mac(formats=f, pipeline=pipeline)
+    mac = build_mac(formats=f, pipeline=pipeline, packing=f.packing)
     costed = _pe_cells(pe.component, pe.name, pe.name, tmp_path)
     assert costed["num_cells"] > 10
     assert _pe_cells(ws.component, ws.name, f"{ws.name}.pe_1_0", tmp_path) == costed

@@ -261,6 +261,37 @@ def test_dot_lane_matches_golden(a: str, b: str, acc: str, out: str, lanes: int)
     assert _same(got, _golden(unit, A, B), unit.out_format).all()
 
 
+@pytest.mark.parametrize("a,b,out,lanes,packing", [("int4", "int4", "int32", 1, 4), ("e2m1fn", "e4m3fn", "float32", 1, 2),
+                                                   ("int8", "int4", "int32", 2, 2), ("e2m1fn", "e2m1fn", "bfloat16", 1, 4)])
+def test_packed_mac_matches_golden_and_timing(a: str, b: str, out: str, lanes: int, packing: int) -> None:
+    """A packed MAC/dot unit (``packing`` products per lane per cycle): bit-exact to the golden
+    model, ``lanes * packing`` products per beat with the unpacked unit's latency."""
+    kind = MacUnit if lanes == 1 else DotProductLane
+    kw = {} if lanes == 1 else {"lanes": lanes}
+    unit = kind(a_format=a, b_format=b, acc="exact", out_format=out, max_k=64, packing=packing, **kw)
+    n = lanes * packing
+    assert (unit.lanes, unit.packing, unit.metadata()["ops_per_cycle"]) == (n, packing, n)
+    rng = np.random.default_rng(11)
+    k = 3 * n
+    A = rng.integers(0, unit.a_format.code_count, (6, k))
+    B = rng.integers(0, unit.b_format.code_count, (6, k))
+    got, cycles = _stream(unit, A, B)
+    assert _same(got, _golden(unit, A, B), unit.out_format).all()
+    t = mac_timing(lanes=n)
+    assert unit.timing == t and cycles[0] == t.reduction_cycles(k) == 3
+    assert set(np.diff(cycles)) == {3}
+
+
+def test_packing_must_follow_the_formats() -> None:
+    with pytest.raises(UnitConfigError, match=r"^packing must be 1 \(int8 x int8 do not pack\), not 2$"):
+        MacUnit(a_format="int8", b_format="int8", packing=2)
+    with pytest.raises(UnitConfigError, match=r"^packing must be 1 or 2 \(the packing of int4 x int8\), not 4$"):
+        MacUnit(a_format="int4", b_format="int8", packing=4)
+    with pytest.raises(UnitConfigError, match=r"^packing must be 1 \(e2m1fn x e2m1fn with acc='float32' do not pack\), "
+                                              r"not 4$"):
+        DotProductLane(a_format="e2m1fn", b_format="e2m1fn", acc="float32", packing=4)
+
+
 @pytest.mark.parametrize("lanes", [16, 32])
 def test_wide_dot_lanes_exact(lanes: int) -> None:
     unit = DotProductLane(a_format="e4m3fn", b_format="e2m1fn", acc="exact", out_format="float32",

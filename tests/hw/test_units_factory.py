@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from hw.errors import UnitConfigError
-from hw.units import DotProductLane, MacUnit, build_mac, build_unit, exact_accumulator_bits, mac_timing
+from hw.units import (DotProductLane, MacFormats, MacUnit, build_mac, build_pe, build_unit, exact_accumulator_bits,
+                      mac_timing)
 from reports.cli import main
 
 try:
@@ -32,6 +33,19 @@ def test_build_mac_names_and_metadata() -> None:
     assert scalar.metadata["latency_cycles"] == 3
     wrap = build_mac(a="int8", b="int8", out="int16", overflow="wrap")
     assert wrap.name == "mac_int8_int8_exact_int16_l1_wrap" and wrap.metadata["accumulator_bits"] == 16
+
+
+def test_packed_units_and_the_array_pe() -> None:
+    packed = build_mac(a="int4", b="int4", out="int32", packing=4)
+    assert packed.name == "mac_int4_int4_exact_int32_l1_x4"
+    assert (packed.metadata["lanes"], packed.metadata["packing"], packed.metadata["ops_per_cycle"]) == (4, 4, 4)
+    assert packed.timing == mac_timing(lanes=4)
+    f = MacFormats(a_format="int4", b_format="e4m3fn", max_k=256)
+    pe = build_pe(f)  # the array's PE: formats.packing products per cycle
+    assert pe.name == "pe_int4_e4m3fn_exact_float32_l2_k256" and pe.component.lanes == f.packing == 2
+    assert (pe.metadata["unit"], pe.metadata["ops_per_cycle"]) == ("pe", 2)
+    for u in (packed, pe):
+        u.component._MustUse__silence = True  # only named here
 
 
 def test_build_unit_kinds() -> None:
