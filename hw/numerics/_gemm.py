@@ -303,22 +303,25 @@ def gemm(a_codes, a_fmt, b_codes, b_fmt, out_fmt, accumulate="exact", rounding: 
 
 
 def _signed_zeros(codes: np.ndarray, a: np.ndarray, b: np.ndarray, out: Format) -> np.ndarray:
-    """``codes`` with -0 where the exact sum is zero and every product a[i,k]*b[k,j] is -0."""
-    if not out.has_neg_zero:
+    """``codes`` with -0 where the exact sum is zero and every product a[i,k]*b[k,j] is -0.
+
+    Two BLAS counts over the rows and columns that hold a zero result: every product is zero iff
+    sum_k [a != 0][b != 0] == 0, and every product's sign is negative iff
+    sum_k sgn(a) sgn(b) == -K with sgn = -1 for a set sign bit, +1 otherwise (counts < 2**53,
+    exact). Non-finite operands give NaN/inf results, which the caller overrides.
+    """
+    if not isinstance(out, FloatFormat) or not out.has_neg_zero:
         return codes
-    zero = out.decode(codes) == 0
+    zero = codes == 0  # the exact sum is rounded from +0 here (never -0 before this pass)
     if not zero.any():
         return codes
     rows, cols = np.flatnonzero(zero.any(axis=1)), np.flatnonzero(zero.any(axis=0))
     sa, sb = a[rows], b[:, cols]
-    f = lambda m: m.astype(np.float64)  # noqa: E731
-    za, zb, na, nb = sa == 0, sb == 0, np.signbit(sa), np.signbit(sb)
-    # a product is -0 when one factor is zero and the signs differ (inf x 0 is NaN: special)
-    count = (f(za & na) @ f(~nb) + f(~za & na) @ f(zb & ~nb)
-             + f(za & ~na) @ f(nb) + f(~za & ~na) @ f(zb & nb))
+    nonzero = (sa != 0).astype(np.float64) @ (sb != 0).astype(np.float64)
+    sign = np.where(np.signbit(sa), -1.0, 1.0) @ np.where(np.signbit(sb), -1.0, 1.0)
     neg_zero = np.zeros(codes.shape, dtype=bool)
-    neg_zero[np.ix_(rows, cols)] = count == a.shape[1]
-    return np.where(neg_zero & zero, out.encode(-0.0), codes)
+    neg_zero[np.ix_(rows, cols)] = (nonzero == 0) & (sign == -a.shape[1])
+    return np.where(neg_zero & zero, np.asarray(1 << (out.bits - 1), dtype=codes.dtype), codes)
 
 
 def _operand_quantum(fmt: Format) -> float | None:
