@@ -13,17 +13,20 @@ One architecture walk (``_walk``) drives three backends:
   accumulator format (float32 for every built-in recipe: numpy float32 arithmetic, elementary
   functions correctly rounded to float32), and the outputs of softmax / GELU / SiLU / norms are
   rounded to ``recipe.nonlinear_io``.
-* integer-only recipes (``recipe.nonlinear == "ibert"``) on BERT-family encoders: I-BERT. The
-  embedding tables are int8 (per-tensor scales); from the token ids on every tensor is an
-  integer array: int8 x int8 GEMMs accumulate exactly into the recipe's int32 accumulator,
-  biases are int32 at the accumulator's scale, and dyadic requantisers (``x * M >> E``, half to
-  even, the ``hw.nonlinear.DyadicRequantizer`` function with per-channel constants) rescale
-  between ops; softmax, GELU and LayerNorm are the bit-exact I-BERT kernels of ``hw.nonlinear``
-  (``"exact"`` variant: integer arithmetic only). Activation scales are static, calibrated from
-  the float64 reference on the calibration lines (I-BERT's QuantAct ranges); the kernels'
-  constants derive from them once. Hidden states are dequantized only to be measured.
-  Decoders under an integer recipe use the float backend's nonlinear functions (float32): there
-  are no integer RMSNorm / SiLU kernels in ``hw.nonlinear`` yet; ``RecipeForward.notes`` says so.
+* integer-only recipes (``recipe.nonlinear == "ibert"``): I-BERT's scheme on every family. The
+  embedding tables are in the recipe's weight format (int8, one scale per row); from the token
+  ids on every tensor is an integer array: int8 x int8 GEMMs accumulate exactly into the
+  recipe's int32 accumulator, biases are int32 at the accumulator's scale, and dyadic
+  requantisers (``x * M >> E``, half to even: ``hw.nonlinear.DyadicRequantizer`` vectorised over
+  per-channel constants) rescale between ops. The kernels are the bit-exact golden models of
+  ``hw.nonlinear`` (``"exact"`` variant, integer arithmetic only): I-BERT softmax (causal
+  positions masked with the accumulator's minimum), GELU and LayerNorm; integer RMSNorm and
+  SiLU/SwiGLU for LLaMA-family models; rotary embeddings multiply by integer cos/sin tables
+  (14 fraction bits). Activation scales are static, calibrated from the float64 reference on the
+  calibration lines (I-BERT's QuantAct ranges); the kernels' constants derive from them once.
+  Hidden states are dequantized only to be measured; decoders' logits are the LM head's int32
+  accumulator times its scales (the output). ``nonlinear == "ivit"`` is not wired here: such
+  recipes run the float backend's kernels, and ``RecipeForward.notes`` says so.
 
 Decoders run a prefill, then decode token by token (teacher forcing) with the KV cache stored
 in the recipe's KV format: K and V are quantized when written (per token row and KV head; a

@@ -90,6 +90,12 @@ def _file_stem(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]", "_", name)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _nan_to_null(x):
     """JSON has no NaN: undefined metrics (Spearman of fewer than 3 lines) become null."""
     if isinstance(x, dict):
@@ -107,6 +113,7 @@ def _write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -144,6 +151,7 @@ def _write_outputs(path: Path, arrays: dict[str, list[np.ndarray]]) -> None:
         for stem, lines in arrays.items():
             np.savez(tmp / f"{stem}.npz", **{f"line{i}": np.asarray(x, dtype=np.float64) for i, x in enumerate(lines)})
         if not path.exists():
+            os.chmod(tmp, 0o777 & ~_umask())
             os.replace(tmp, path)
             return
         for f in tmp.iterdir():
