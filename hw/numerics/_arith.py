@@ -24,6 +24,9 @@ unbiased (mean of up-decisions against (x - lo) / (hi - lo) over many draws). Wh
 smaller than the number of discarded bits, the RTL rounds with probability
 floor(F_r) / 2**r (F truncated to r bits), which differs from the golden model's exact
 probability by at most 2**-r: part (2) is the bit-exact check, part (3) the statistical one.
+For add/fma/gemm the probability is computed from the float64 sum s moved at most one float64
+ulp toward the exact value s + err, so it is exact to within 2**-29 of the gap (formats with
+M <= 23); ``encode`` and ``convert`` use the exact fraction.
 """
 from __future__ import annotations
 

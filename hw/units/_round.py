@@ -241,7 +241,10 @@ class FloatAdder(wiring.Component):
     aligned to the larger one keeping a guard, a round and a sticky bit (exact rounding needs
     no more), added or subtracted, then normalised and rounded by ``AccumulatorRounder`` (the
     larger operand's exponent is its run-time ``offset``), with the format's overflow policy.
-    Specials: NaN in -> NaN; inf - inf -> NaN; (-0) + (-0) = -0; x + (-x) = +0.
+    Specials: NaN in -> NaN; inf - inf -> NaN; (-0) + (-0) = -0; x + (-x) = +0 (IEEE 754 in
+    RNE; also the rule of ``hw.numerics`` for exact sums of K terms: an exactly-zero sum is -0
+    iff every term is -0, so an accumulator built from this adder agrees with the golden model
+    when it starts from its first term rather than from a +0 register).
 
     Ports
     -----

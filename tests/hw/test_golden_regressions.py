@@ -16,7 +16,7 @@ import pytest
 
 from hw.errors import FormatError, NumericsError
 from hw.formats import FloatFormat, IntFormat, parse
-from hw.numerics import add, convert, dot, fma, gemm, mul
+from hw.numerics import add, convert, dot, fma, gemm, mul, reference_gemm
 from hw.units import FloatAdder, OperandDecoder, decode_info
 from hw.units._sim import simulate_comb
 
@@ -144,12 +144,14 @@ def test_rna_reaches_mx_quantize_and_gemm() -> None:
     x[0, 1] = np.nextafter(0.5 / 64, 0.0)  # just below half an element step
     _, codes = f.quantize(x, "rna")
     assert parse("int8_f6_sym").to_int(codes[:, :2]).tolist() == [[64, 0]]
-    i8 = parse("int8")
-    a = i8.encode([[1.0]])
-    b = i8.encode([[1.0]])
-    # 1 * 1 = 1 rounded to int8_f1 -> exact; the product 1/2**54-below-half case via fp32 output of e5m2
-    out = parse("int8")
-    assert out.to_int(gemm(a, i8, b, i8, out, rounding="rna")).tolist() == [[1]]
+    # an exact GEMM sum 0.25 - 2**-60 rounded to e2m1fn (grid 0, 0.5): just below the tie at 0.25
+    f32, e2 = parse("float32"), parse("e2m1fn")
+    a = f32.encode([[0.25, -2.0 ** -40]])
+    b = f32.encode([[1.0], [2.0 ** -20]])
+    exact = Fraction(1, 4) - Fraction(1, 2 ** 60)
+    assert _rna_fraction(exact / Fraction(1, 2)) == 0  # in units of e2m1fn's step 0.5
+    assert e2.decode(gemm(a, f32, b, f32, e2, rounding="rna")).tolist() == [[0.0]]
+    assert e2.decode(reference_gemm(f32.decode(a), f32.decode(b), e2, "rna")).tolist() == [[0.0]]
 
 
 # ---- stochastic rounding is seeded everywhere ----------------------------------------------
