@@ -17,8 +17,11 @@ dequantized inputs and round their output to ``recipe.nonlinear_io`` — a float
 not an RTL golden model. Integer recipes run the bit-exact golden models of their kernels
 instead (``Recipe.kernels``: I-BERT's i-exp softmax, i-GELU and i-sqrt LayerNorm; I-ViT's
 Shiftmax, ShiftGELU and I-LayerNorm; I-LLM-style integer RMSNorm and SiLU·up for LLaMA-class
-layers; constants from the input scale): the input is quantized to ``INT_KERNEL_BITS`` integers
-(16 bits for I-BERT, 8 for I-ViT) with one scale per tensor. Integer GEMMs accumulate exactly into the recipe's
+layers; constants from the input scale): the input is ``INT_KERNEL_BITS`` integers (16 bits for
+I-BERT, 8 for I-ViT) with one scale per tensor (max |x| -> largest code, the calibration),
+obtained from the producing GEMM's int32 accumulator by integer dyadic requantisation
+(multiplier and shift per output channel, ``hw.nonlinear.DyadicRequantizer``) for softmax,
+GELU and SiLU·up; norm inputs (residual sums) are quantized from their real values. Integer GEMMs accumulate exactly into the recipe's
 int32 accumulator (saturating).
 Residual adds are float64. Rotary embeddings are not applied (they do not change the GEMM
 numerics studied here); attention uses a causal mask for decoders.
@@ -188,6 +191,8 @@ class _Layer:
         self.m, self.r, self.w = model, recipe, weights
         self.records: list[GemmRecord] = []
         self.outputs: dict[str, np.ndarray] = {}
+        #: integer accumulators of the last GEMMs: name -> (codes, real value of one LSB per element)
+        self.acc: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     # ---- primitives ---------------------------------------------------------------------
     def matmul(self, name: str, a: np.ndarray, b_nk: np.ndarray, b_role: str) -> np.ndarray:
@@ -206,10 +211,14 @@ class _Layer:
                      overflow="saturate" if isinstance(out_fmt, IntFormat) else "default")
         self.records.append(GemmRecord(name, ac, af, asc, bc.T, bf, None if bsc is None else bsc.T, out_fmt, codes))
         out = out_fmt.decode(codes)
+        lsb = np.ones(out.shape)
         if aouter is not None:
-            out = out * aouter
+            lsb = lsb * aouter
         if bouter is not None:
-            out = out * (bouter.T if np.ndim(bouter) else bouter)
+            lsb = lsb * (bouter.T if np.ndim(bouter) else bouter)
+        if isinstance(out_fmt, IntFormat) and out_fmt.frac_bits == 0:
+            self.acc[name] = (out.astype(np.int64), lsb)  # the signed accumulator values
+        out = out * lsb
         self.outputs[name] = out
         return out
 
@@ -223,31 +232,53 @@ class _Layer:
         return x
 
     # ---- integer shift-add kernels (recipe.nonlinear == "ibert") -------------------------
-    def _int_in(self, x: np.ndarray) -> tuple[np.ndarray, float]:
+    def _int_in(self, x: np.ndarray, acc: tuple | None = None, factor: float = 1.0) -> tuple[np.ndarray, float]:
         """x as integers of ``INT_KERNEL_BITS`` bits (of the recipe's kind) with a per-tensor
-        scale (max |x| -> max)."""
-        hi = (1 << (INT_KERNEL_BITS[self.r.nonlinear] - 1)) - 1
-        amax = float(np.max(np.abs(x[np.isfinite(x)]))) if np.isfinite(x).any() else 1.0
-        s_in = float(np.float32(amax / hi)) or 1.0
-        return np.clip(np.rint(np.where(np.isfinite(x), x, -np.inf) / s_in), -hi, hi).astype(np.int64), s_in
+        scale s_in (max |x| -> max, the calibration). With ``acc`` = (accumulator codes, LSB
+        value per element) of the GEMM that produced x (times ``factor``, e.g. 1/sqrt(d_head)),
+        the integers come from the accumulator by dyadic requantisation (``DyadicRequantizer``:
+        multiplier and shift from LSB * factor / s_in, one per distinct ratio, i.e. per output
+        channel), as integer-only hardware does; masked (-inf) entries go to the lowest code."""
+        from hw.nonlinear import DyadicRequantizer, batch_frexp
 
-    def int_kernel(self, fn: str, x: np.ndarray, **kw) -> np.ndarray:
-        """The recipe's integer kernel for model function ``fn`` on ``x`` (real values out)."""
+        hi = (1 << (INT_KERNEL_BITS[self.r.nonlinear] - 1)) - 1
+        finite = np.isfinite(x)
+        amax = float(np.max(np.abs(x[finite]))) if finite.any() else 1.0
+        s_in = float(np.float32(amax / hi)) or 1.0
+        if acc is None:
+            return np.clip(np.rint(np.where(finite, x, -np.inf) / s_in), -hi, hi).astype(np.int64), s_in
+        codes, lsb = acc
+        ratio = lsb * factor / s_in
+        out = np.empty(codes.shape, dtype=np.int64)
+        for r in np.unique(ratio):
+            sel = ratio == r
+            if r > 0:
+                m, e = batch_frexp(float(r))
+                out[sel] = DyadicRequantizer(m, e, -hi, hi).forward(codes[sel])
+            else:
+                out[sel] = 0
+        return np.where(finite, out, -hi), s_in
+
+    def int_kernel(self, fn: str, x: np.ndarray, *, acc: tuple | None = None, factor: float = 1.0,
+                   **kw) -> np.ndarray:
+        """The recipe's integer kernel for model function ``fn`` on ``x`` (real values out);
+        ``acc``/``factor``: see ``_int_in``."""
         from hw.nonlinear import consts_from_scale, from_scale
 
         name = self.r.kernels[fn]
-        xi, s_in = self._int_in(x)
+        xi, s_in = self._int_in(x, acc, factor)
         k = from_scale(name, s_in, **kw)
         y = np.asarray(k.forward(xi), dtype=np.float64)
         return y * np.asarray(consts_from_scale(name, s_in, **kw)["s_out"], dtype=np.float64)
 
     def int_swiglu(self, gate: np.ndarray, up: np.ndarray) -> np.ndarray:
-        """SiLU(gate) * up on the recipe's integer SiLU kernel (``IntSiLU.swiglu``)."""
+        """SiLU(gate) * up on the recipe's integer SiLU kernel (``IntSiLU.swiglu``), its inputs
+        requantised from the gate and up accumulators."""
         from hw.nonlinear import consts_from_scale, from_scale
 
         name = self.r.kernels["silu_mul"]
-        gi, s_g = self._int_in(gate)
-        ui, s_u = self._int_in(up)
+        gi, s_g = self._int_in(gate, self.acc.get("gate_proj"))
+        ui, s_u = self._int_in(up, self.acc.get("up_proj"))
         y = np.asarray(from_scale(name, s_g).swiglu(gi, ui), dtype=np.float64)
         return y * float(consts_from_scale(name, s_g)["s_out"]) * s_u
 
@@ -285,7 +316,8 @@ class _Layer:
             sc = self.matmul(f"attn_scores[{j}]", qs, kj, kv_role) / math.sqrt(hd)
             sc = sc + np.tile(mask, (g, 1)) if m.decoder else sc
             if self.integer:
-                p = self.int_kernel("softmax", sc, out_bit=8)
+                p = self.int_kernel("softmax", sc, acc=self.acc.get(f"attn_scores[{j}]"),
+                                    factor=1 / math.sqrt(hd), out_bit=8)
             else:
                 p = np.exp(sc - sc.max(axis=-1, keepdims=True))
                 p = self.io(p / p.sum(axis=-1, keepdims=True))
@@ -308,7 +340,7 @@ class _Layer:
         if self.m.ffn == "relu":
             a = self.io(np.maximum(u, 0.0))
         elif self.integer:
-            a = self.int_kernel("gelu", u)
+            a = self.int_kernel("gelu", u, acc=self.acc.get("ffn_up"))
         else:
             a = self.io(0.5 * u * (1 + _erf(u / math.sqrt(2))))
         return self.matmul("ffn_down", a, self.w["ffn_down"], "weight")

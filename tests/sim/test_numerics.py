@@ -11,7 +11,8 @@ import pytest
 from hw.formats import BlockFormat
 from hw.numerics import gemm
 from sim import SimulationError
-from sim._numerics import run_layer_numerics
+from mapping import load_model, parse_recipe
+from sim._numerics import run_layer_numerics, seeded_weights
 
 RECIPES = ("FP16", "INT8", "W4A8", "FP8", "MXFP4")
 
@@ -149,3 +150,22 @@ def test_ibert_recipe_runs_the_integer_kernels():
                                                  nonlinear_io=parse("float16")), tokens=4, seed=2)
     assert not (r.output == fl.output).all()
     assert 0 < fl.rel_rms_error < r.rel_rms_error < 1
+
+
+def test_integer_recipes_requantise_accumulators_by_dyadic_multipliers():
+    """The integer kernel inputs come from the GEMM's int32 accumulator through
+    ``DyadicRequantizer`` (one multiplier/shift per output channel); they agree with rounding the
+    real values on the same scale to within one LSB (numpy reference)."""
+    from sim._numerics import INT_KERNEL_BITS, _Layer
+
+    m = load_model("bert-base")
+    layer = _Layer(m, parse_recipe("I-BERT"), seeded_weights(m, 3))
+    x = np.random.default_rng(4).standard_normal((6, m.d_model))
+    u = layer.matmul("ffn_up", x, layer.w["ffn_up"], "weight")
+    codes, lsb = layer.acc["ffn_up"]
+    assert codes.dtype == np.int64 and np.array_equal(codes * lsb, u)
+    got, s_in = layer._int_in(u, layer.acc["ffn_up"])
+    hi = (1 << (INT_KERNEL_BITS["ibert"] - 1)) - 1
+    want = np.clip(np.rint(u / s_in), -hi, hi)
+    assert np.abs(got - want).max() <= 1 and got.dtype == np.int64
+    assert len(np.unique(lsb)) == m.d_ff  # per-channel weight scales: one requantizer per column
