@@ -106,8 +106,11 @@ def _build(a: str, b: str, acc: str, *, lanes: int, pipeline: int):
 
     fa, fb = parse(a), parse(b)
     if hasattr(fa, "block_size") or hasattr(fb, "block_size"):
-        return build_mxdot(a=fa, b=fb, pipeline=pipeline)
-    return build_mac(a=fa, b=fb, acc=_ACCS.get(acc, acc), lanes=lanes, pipeline=pipeline)
+        unit = build_mxdot(a=fa, b=fb, pipeline=pipeline)
+    else:
+        unit = build_mac(a=fa, b=fb, acc=_ACCS.get(acc, acc), lanes=lanes, pipeline=pipeline)
+    unit.metadata["design_key"] = f"hw.units factory: {unit.name}"  # the name encodes every parameter
+    return unit
 
 
 def _print(df, columns: list[str]) -> None:
