@@ -25,8 +25,10 @@ hardware's ``dataflows``) only to GEMMs with fewer rows of A than the array has 
 weight-stationary folds cannot amortise their weight loads; WS and OS keep
 ``hw.arrays.tile_cycles``, checked against the RTL.
 
-``StepTiming`` is what the mapper and the engine call: GEMV steps here, everything else from
-``sim._timing.TimingSources`` (``hw.arrays.tile_cycles`` and the vector-unit registry).
+``StepTiming`` is what the mapper and the engine call: GEMV steps here, WS/OS tiles from
+``hw.arrays.tile_cycles`` with the recipe's packing (products per PE per cycle, from
+``hw.units.recipe_mac_formats(recipe).packing``: INT4 x INT8 2, INT4 x INT4 4, ...), vector
+steps from ``sim._timing.TimingSources`` (the vector-unit registry).
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ from ._hwconfig import HardwareConfig
 from ._timing import TimingSources, timing_sources
 from .errors import SimulationError
 
-__all__ = ["GemvTiming", "StepTiming", "gemv_timing", "step_timing", "GEMV_SOURCE"]
+__all__ = ["GemvTiming", "StepTiming", "gemv_timing", "recipe_packing", "step_timing", "GEMV_SOURCE"]
 
 GEMV_SOURCE = "model: GEMV mode, rows x cols x packing weights/cycle (sim._gemv; no RTL unit)"
 
@@ -91,19 +93,21 @@ class StepTiming:
         """``hw.arrays.tile_cycles`` (or None where it is missing)."""
         return self.sources.tile_cycles
 
-    def array_cycles(self, dataflow: str, m: int, k: int, n: int) -> int | None:
+    def array_cycles(self, dataflow: str, m: int, k: int, n: int) -> int:
         """Cycles of one m x k x n tile on the array in ``dataflow`` (GEMV: its steady cycles;
         the fill is paid once per op, see ``tail_cycles``)."""
         if dataflow == "gemv":
             return gemv_timing(rows=self.hw.array_rows, cols=self.hw.array_cols, m=m, k=k, n=n,
                                packing=self.packing).steady
-        return self.sources.array_cycles(dataflow, m, k, n)
+        return _tile(self.sources.tile_cycles, self.hw.array_rows, self.hw.array_cols, dataflow, m, k, n,
+                     self.packing)[0]
 
-    def array_parts(self, dataflow: str, m: int, k: int, n: int) -> tuple[int, int, int, int] | None:
+    def array_parts(self, dataflow: str, m: int, k: int, n: int) -> tuple[int, int, int, int]:
         """(fill, steady, drain, weight_load) cycles of one tile (GEMV: steady only)."""
         if dataflow == "gemv":
             return 0, self.array_cycles(dataflow, m, k, n), 0, 0
-        return self.sources.array_parts(dataflow, m, k, n)
+        return _tile(self.sources.tile_cycles, self.hw.array_rows, self.hw.array_cols, dataflow, m, k, n,
+                     self.packing)[1:]
 
     def tail_cycles(self, dataflow: str) -> int:
         """Cycles after an op's last step before its last output leaves the array (GEMV: the
@@ -118,11 +122,31 @@ class StepTiming:
 
     def source_of(self, work: tuple, dataflow: str = "") -> str:
         """Provenance text of the duration of a step's ``work``."""
-        if work[0] == "gemm" and dataflow == "gemv":
-            return GEMV_SOURCE
+        if work[0] == "gemm":
+            src = GEMV_SOURCE if dataflow == "gemv" else "hw.arrays.tile_cycles"
+            return src + (f", packing {self.packing}" if self.packing > 1 else "")
         return self.sources.source_of(work)
 
 
-def step_timing(hw: HardwareConfig, *, packing: int = 1) -> StepTiming:
-    """The step timing of ``hw`` (``packing``: products per PE per cycle of the recipe)."""
-    return StepTiming(hw, timing_sources(hw), packing)
+@lru_cache(maxsize=65536)
+def _tile(fn, rows: int, cols: int, dataflow: str, m: int, k: int, n: int, packing: int) -> tuple[int, ...]:
+    """(total, fill, steady, drain, weight_load) of ``hw.arrays.tile_cycles`` for one SRAM tile
+    (the array folds it itself; tiles run back to back)."""
+    t = fn(rows=rows, cols=cols, dataflow=dataflow, m=m, k=k, n=n, packing=packing)
+    return int(t.total), int(t.fill), int(t.steady), int(t.drain), int(t.weight_load)
+
+
+def recipe_packing(recipe) -> int:
+    """Products per PE per cycle of the array built for ``recipe`` (``hw.units.recipe_mac_formats``;
+    1 where the recipe's formats have no MAC unit)."""
+    from hw.units import recipe_mac_formats
+
+    try:
+        return recipe_mac_formats(recipe).packing
+    except (ValueError, TypeError):
+        return 1
+
+
+def step_timing(hw: HardwareConfig, recipe=None) -> StepTiming:
+    """The step timing of ``hw`` for the array built for ``recipe`` (its packing; 1 if None)."""
+    return StepTiming(hw, timing_sources(hw), 1 if recipe is None else recipe_packing(recipe))

@@ -11,7 +11,9 @@ ops outside the stack (embedding lookup, final norm, LM head: ``mapping.model_op
 per phase step (``scope`` column "model", ``layers`` 1).
 
 The array's GEMMs are timed by ``hw.arrays.tile_cycles`` (WS/OS) or the GEMV-mode model of
-``sim._gemv`` (decode GEMVs, where the hardware offers it); the summary compares the decode
+``sim._gemv`` (decode GEMVs, where the hardware offers it), both with the packing of the PE
+built for the recipe's formats (``sim._gemv.recipe_packing``; MAC utilisation is relative to
+rows x cols x packing products per cycle); the summary compares the decode
 phase with its DRAM bytes / bandwidth and says in one line when the array, not DRAM, bounds it.
 
 The work is sized before it starts: a request whose schedule would exceed ``MAX_TILE_STEPS``
@@ -66,7 +68,8 @@ class SimResult:
         s = self.summary
         lines = [f"model {s['model']}  recipe {s['recipe']}  hw {s['hw']}  batch {s['batch']}  "
                  f"prefill {s['prefill']}  decode {s['decode']}  layers {s['layers']}",
-                 s["hw_description"],
+                 s["hw_description"] + (f"; PEs packed {s['packing']} products/cycle for {s['recipe']}"
+                                        if s["packing"] > 1 else ""),
                  f"cycles {s['cycles']:.0f}  time {s['seconds'] * 1e3:.3f} ms"
                  + (f"  decode {s['decode_tokens_per_s']:.1f} tokens/s" if s['decode'] else ""),
                  f"prefill cycles {s['prefill_cycles']:.0f}  decode cycles {s['decode_cycles']:.0f}",
@@ -119,7 +122,7 @@ def _sram_bytes(mp, steps, hw: HardwareConfig, run: OpRun) -> tuple[int, int]:
 def simulate_op(op, recipe: Recipe, hw: HardwareConfig, timing: StepTiming | None = None, *,
                 trace: bool = False, mapping=None) -> tuple[object, OpRun]:
     """Map (unless ``mapping`` is given) and simulate one op: (mapping, OpRun)."""
-    timing = timing or step_timing(hw)
+    timing = timing or step_timing(hw, recipe)
     mp = mapping if mapping is not None else map_op(op, recipe, hw.limits(), timing.array_cycles)
     steps = steps_of(mp)
     run = run_steps(steps, hw, timing, dataflow=getattr(mp, "dataflow", "ws"), trace=trace)
@@ -216,7 +219,7 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
     if decode_only and not decode:
         raise SimulationError(f"decode must be positive with decode_only, not {decode!r}")
     hw, area_note = _sized_hardware(hw, recipe)
-    timing = step_timing(hw)
+    timing = step_timing(hw, recipe)
     energy = energy_model(hw, recipe, mac_cost)
     whole = n_layers == model.n_layers
     phases = _phases(model, prefill, decode, decode_only)
@@ -241,7 +244,7 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
                 events.append((f"{phase} {step}" if phase == "decode" else "prefill", op.name, offset, run, mult))
             offset += run.cycles * mult
     ops = pd.DataFrame(rows)
-    summary = _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, memo, whole)
+    summary = _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, memo, whole, timing.packing)
     if area_note:
         summary["notes"].insert(0, area_note)
     return SimResult(ops, _layers_table(ops), summary, events)
@@ -274,7 +277,7 @@ def _row(phase, step, kv_len, scope, op, mp, run: OpRun, hw, timing: StepTiming,
         "array_weight_load": run.array_weight_load if gemm and not missing else np.nan,
         "bound": ("unknown" if missing else "memory" if run.dram_busy_cycles > run.compute_cycles else "compute"),
         "sram_read_bytes": sram_r, "sram_write_bytes": sram_w, "macs": macs,
-        "mac_utilisation": (macs / (hw.array_rows * hw.array_cols * run.cycles)
+        "mac_utilisation": (macs / (hw.array_rows * hw.array_cols * timing.packing * run.cycles)
                             if gemm and run.cycles and not missing else np.nan),
         **e, "reused": reused,
         "total_cycles": run.cycles * mult,
@@ -321,7 +324,7 @@ def _decode_bound(ops: pd.DataFrame, hw: HardwareConfig, decode: int) -> tuple[d
     return info, text
 
 
-def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, memo, whole) -> dict:
+def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, memo, whole, packing) -> dict:
     L = ops["layers"]
     tot = lambda col: float((ops[col] * L).sum(skipna=False))  # noqa: E731  (NaN if any row is missing)
     cycles = float(ops["total_cycles"].sum())
@@ -351,7 +354,8 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, m
         "decode": decode, "layers": n_layers, "cycles": cycles, "seconds": secs,
         "prefill_cycles": pre, "decode_cycles": dec,
         "decode_tokens_per_s": batch * decode / (dec / (hw.clock_mhz * 1e6)) if decode and dec else float("nan"),
-        "mac_utilisation": (tot("macs") / (hw.array_rows * hw.array_cols * cycles)
+        "packing": packing,
+        "mac_utilisation": (tot("macs") / (hw.array_rows * hw.array_cols * packing * cycles)
                             if cycles and not ops.loc[ops.unit == "array", "compute_cycles"].isna().any()
                             else float("nan")),
         "dram_utilisation": tot("dram_busy_cycles") / cycles if cycles else float("nan"),

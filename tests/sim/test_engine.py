@@ -107,11 +107,16 @@ def test_tiled_gemm_with_unlimited_bandwidth_is_the_sum_over_its_tiles(shape):
     from hw.arrays import tile_cycles
     from mapping import GemmOp
 
-    mp, run = simulate_op(GemmOp("g", *shape), parse_recipe("W4A8"), replace(UNLIMITED, dataflows=("ws", "os")))
+    from hw.units import recipe_mac_formats
+
+    r = parse_recipe("W4A8")
+    packing = recipe_mac_formats(r).packing
+    assert packing == 2  # INT8 activations x INT4 weights: two products per PE per cycle
+    mp, run = simulate_op(GemmOp("g", *shape), r, replace(UNLIMITED, dataflows=("ws", "os")))
     steps = steps_of(mp)
     assert len(steps) > 1
-    want = sum(tile_cycles(rows=32, cols=32, dataflow=mp.dataflow, m=s.work[1], k=s.work[2], n=s.work[3]).total
-               for s in steps)
+    want = sum(tile_cycles(rows=32, cols=32, dataflow=mp.dataflow, m=s.work[1], k=s.work[2], n=s.work[3],
+                           packing=packing).total for s in steps)
     assert run.cycles == want
 
 
@@ -167,11 +172,11 @@ def test_gemv_tiles_with_unlimited_bandwidth_take_the_gemv_formula():
 
     mp, run = simulate_op(GemmOp("down_proj", 1, 11008, 4096), parse_recipe("W4A8"), UNLIMITED)
     assert mp.dataflow == "gemv"
-    # independent arithmetic of the documented model: ceil(k/R) * ceil(n/C) per row of A and tile,
-    # tiles streamed back to back, rows + 1 fill once
-    want = 32 + 1 + sum(s.work[1] * -(-s.work[2] // 32) * -(-s.work[3] // 32) for s in steps_of(mp))
+    # independent arithmetic of the documented model: ceil(k/(R*packing)) * ceil(n/C) per row of A
+    # and tile, tiles streamed back to back, rows + 1 fill once; W4A8 packs 2 products per PE
+    want = 32 + 1 + sum(s.work[1] * -(-s.work[2] // 64) * -(-s.work[3] // 32) for s in steps_of(mp))
     assert run.cycles == want == run.compute_cycles
-    assert run.array_steady == 11008 * 4096 // (32 * 32)
+    assert run.array_steady == 11008 * 4096 // (64 * 32)
 
 
 def test_gemv_is_offered_only_below_the_array_rows():
@@ -246,3 +251,15 @@ def test_size_limits_refuse_up_front():
     with pytest.raises(SimulationError) as e:
         simulate("llama2-7b", "INT8", HW, prefill=2048, batch=2048)
     assert str(e.value).startswith("simulation size must be at most 5000000 tile steps, not about ")
+
+
+def test_packed_pes_speed_up_compute_bound_prefill():
+    from hw.units import recipe_mac_formats
+    from mapping import GemmOp
+
+    op = GemmOp("ffn", 512, 1024, 1024)
+    _, r8 = simulate_op(op, parse_recipe("INT8"), BIG_SRAM)
+    _, r4 = simulate_op(op, parse_recipe("W4A8"), BIG_SRAM)
+    assert recipe_mac_formats(parse_recipe("W4A8")).packing == 2
+    assert r4.array_steady * 2 == r8.array_steady  # half the K folds at two products per PE
+    assert r4.cycles < r8.cycles
