@@ -10,7 +10,8 @@ TOML layout (every key optional; see ``examples/hw_edge_16x16.toml``)::
     [dram]       channels = 8, gbps_per_channel = 25.6, latency_ns = 100.0, technology = "hbm2"
     [dma]        engines = 2
     [vector]     lanes = 32, row_units = 4, x_bits = 16, divider_bits_per_cycle = 1
-    [nonlinear]  softmax = "ivit_shiftmax", gelu = "ibert_int_gelu", layernorm = "ivit_int_layernorm"
+    [nonlinear]  softmax = "ivit_shiftmax", gelu = "ibert_int_gelu", layernorm = "ivit_int_layernorm",
+                 rmsnorm = "int_rmsnorm", silu_mul = "int_silu"
 
 There is one set of defaults: a file without ``preset`` starts from ``DEFAULT_PRESET``, and
 ``HardwareConfig()`` *is* that preset's configuration (``describe()`` prints every field).
@@ -173,6 +174,7 @@ class HardwareConfig:
     vector_lanes: int = 32
     row_units: int = 16
     nonlinear_units: tuple[tuple[str, str], ...] = (("gelu", "ibert_int_gelu"), ("layernorm", "ivit_int_layernorm"),
+                                                    ("rmsnorm", "int_rmsnorm"), ("silu_mul", "int_silu"),
                                                     ("softmax", "ivit_shiftmax"))
     nonlinear_x_bits: int = 16
     divider_bits_per_cycle: int = 1

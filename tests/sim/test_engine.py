@@ -263,3 +263,14 @@ def test_packed_pes_speed_up_compute_bound_prefill():
     assert recipe_mac_formats(parse_recipe("W4A8")).packing == 2
     assert r4.array_steady * 2 == r8.array_steady  # half the K folds at two products per PE
     assert r4.cycles < r8.cycles
+
+
+@pytest.mark.parametrize("model", ["llama2-7b", "mistral-7b", "qwen2-7b"])
+def test_supported_decoders_have_every_op_timed(model):
+    res = simulate(model, "W4A8", HW, prefill=16, decode=1, layers=1)
+    assert res.ops.compute_cycles.notna().all()
+    assert not any("lower bound" in n for n in res.summary["notes"])
+    ops = res.ops.set_index(["phase", "op"])
+    assert ops.loc[("prefill", "attn_norm"), "timing_source"].endswith("(int_rmsnorm)")
+    assert ops.loc[("prefill", "silu_mul"), "timing_source"].endswith("(int_silu)")
+    assert ops.loc[("prefill", "rope_q"), "timing_source"].startswith("assumed: 1 element/lane/cycle")
