@@ -13,8 +13,6 @@ from hw.units import (DotProductLane, ExactProduct, FloatAdder, FormatConverter,
                       OperandDecoder, decode_info, exact_accumulator_bits,
                       literature_accumulator_bits, mac_timing, run_stream, simulate_comb)
 
-from ._signed_zero import with_ieee_zero_sign
-
 SMALL = ["e4m3fn", "e5m2", "e2m3fn", "e3m2fn", "e2m1fn", "int4", "int8", "uint8", "nf4", "apot4",
          "dint4", "e4m3fnuz", "int8_f6_sym"]
 VEC = {"e4m3fn": "float8_e4m3fn", "e5m2": "float8_e5m2", "e2m3fn": "float6_e2m3fn",
@@ -203,12 +201,8 @@ def _stream(unit, A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, list[int]]:
 
 def _golden(unit, A, B):
     order = "sequential" if unit.lanes == 1 else ("tree", unit.lanes)
-    want = numerics.dot(A, unit.a_format, B, unit.b_format, unit.out_format, accumulate=unit.acc,
-                        order=order, overflow=unit.overflow)
-    if unit.acc != "exact":
-        return want
-    products = unit.a_format.decode(A).astype(np.float64) * unit.b_format.decode(B).astype(np.float64)
-    return with_ieee_zero_sign(want, products, unit.out_format)
+    return numerics.dot(A, unit.a_format, B, unit.b_format, unit.out_format, accumulate=unit.acc,
+                         order=order, overflow=unit.overflow)
 
 
 MAC_CASES = [
@@ -404,4 +398,29 @@ def test_exact_accumulation_is_order_independent_in_rtl() -> None:
     got, _ = _stream(unit, A, B)
     got_perm, _ = _stream(unit, A[:, perm], B[:, perm])
     assert np.array_equal(got, got_perm)
+    assert np.array_equal(got, _golden(unit, A, B))
+
+
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_exact_sum_of_negative_zeros_is_negative_zero(lanes: int) -> None:
+    """An exactly-zero exact sum is -0 iff every product is -0 (IEEE 754's sum of zeros): per row,
+    the sign of zero from numpy's float64 products, and the golden model agrees."""
+    f = parse("e4m3fn")
+    neg0, pos0, one, neg1 = 0x80, 0x00, 0x38, 0xB8
+    rows = [
+        ([neg0] * 8, [one] * 8),                       # all -0 x 1: -0
+        ([pos0] * 8, [neg1] * 8),                      # +0 x -1 = -0 every time: -0
+        ([neg0] * 7 + [pos0], [one] * 8),              # one +0 product: +0
+        ([one, neg1] + [neg0] * 6, [one] * 8),         # 1 - 1 + (-0)...: exact zero, not all -0: +0
+        ([neg0] * 8, [neg0] * 8),                      # -0 x -0 = +0: +0
+    ]
+    A = np.array([r[0] for r in rows])
+    B = np.array([r[1] for r in rows])
+    unit = (MacUnit(a_format=f, b_format=f, acc="exact", out_format="float32", max_k=64) if lanes == 1 else
+            DotProductLane(a_format=f, b_format=f, acc="exact", out_format="float32", lanes=lanes, max_k=64))
+    got, _ = _stream(unit, A, B)
+    prods = f.decode(A).astype(np.float64) * f.decode(B).astype(np.float64)
+    all_neg_zero = np.all((prods == 0) & np.signbit(prods), axis=1)
+    assert list(all_neg_zero) == [True, True, False, False, False]
+    assert list(got) == [0x80000000 if z else 0 for z in all_neg_zero]
     assert np.array_equal(got, _golden(unit, A, B))
