@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 from ...errors import UnitConfigError
 
 __all__ = ["RowTiming", "IterativeDivider", "divider_cycles", "exp_shift", "check_int",
-           "restoring_steps", "signed_bits", "unsigned_bits"]
+           "isqrt_states", "restoring_steps", "signed_bits", "unsigned_bits"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,32 @@ def restoring_steps(m: Module, rem: Value, quo: Value, dvs: Value, k: int, name:
         r = r_next
         bits.append(ge)
     return r, Cat(*reversed(bits), quo[:wq - k])
+
+
+def isqrt_states(m: Module, radicand: Value, root_w: int, *, on_done, next_state: str) -> None:
+    """FSM states computing ``isqrt(radicand)`` one root bit per cycle (call inside ``m.FSM()``):
+    ``ISQRT_INIT`` (1 cycle, latches ``radicand``), ``ISQRT`` (``root_w`` cycles) and
+    ``ISQRT_DONE`` (1 cycle), which applies the statements ``on_done(root)`` and goes to
+    ``next_state``. ``radicand`` must be below ``2^(2 root_w)``."""
+    op = Signal(unsigned(2 * root_w), name="isqrt_op")
+    res = Signal(unsigned(2 * root_w), name="isqrt_res")
+    one = Signal(unsigned(2 * root_w), name="isqrt_one")
+    with m.State("ISQRT_INIT"):
+        m.d.sync += [op.eq(radicand), res.eq(0), one.eq(1 << (2 * root_w - 2))]
+        m.next = "ISQRT"
+    with m.State("ISQRT"):
+        # if op >= res + one: op -= res + one; res = res/2 + one; else res = res/2; one /= 4
+        trial = res + one
+        with m.If(op >= trial):
+            m.d.sync += [op.eq(op - trial), res.eq((res >> 1) + one)]
+        with m.Else():
+            m.d.sync += res.eq(res >> 1)
+        m.d.sync += one.eq(one >> 2)
+        with m.If(one == 1):
+            m.next = "ISQRT_DONE"
+    with m.State("ISQRT_DONE"):
+        m.d.sync += list(on_done(res))
+        m.next = next_state
 
 
 class IterativeDivider(wiring.Component):

@@ -17,8 +17,8 @@ from amaranth.lib.wiring import Out
 from ...errors import UnitConfigError
 from ...nonlinear import IBertIntLayerNorm, kernel
 from ._base import RowUnit
-from ._common import (IterativeDivider, RowTiming, check_int, divider_cycles, signed_bits,
-                      unsigned_bits)
+from ._common import (IterativeDivider, RowTiming, check_int, divider_cycles, isqrt_states,
+                      signed_bits, unsigned_bits)
 
 __all__ = ["IBertLayerNormUnit", "ibert_layernorm_timing"]
 
@@ -126,9 +126,6 @@ class IBertLayerNormUnit(RowUnit):
         m.d.comb += prod.eq(Mux(zero_std, 0, y * div.quotient[:32]))
         m.d.comb += [self.o.payload.eq((prod >> 1) + rom_rd.data),
                      self.row_error.eq(zero_std & self.o.valid)]
-        op = Signal(unsigned(2 * root_w))
-        res = Signal(unsigned(2 * root_w))
-        one = Signal(unsigned(2 * root_w))
 
         with m.FSM(name="phase"):
             self.load_state(m, idx, last, wr=wr, next_state="MEAN_ISSUE",
@@ -155,21 +152,8 @@ class IBertLayerNormUnit(RowUnit):
                 m.d.sync += [var.eq(var + y_sh * y_sh), idx.eq(Mux(last, 0, idx + 1))]
                 with m.If(last):
                     m.next = "ISQRT_INIT"
-            with m.State("ISQRT_INIT"):
-                m.d.sync += [op.eq(var), res.eq(0), one.eq(1 << (2 * root_w - 2))]
-                m.next = "ISQRT"
-            with m.State("ISQRT"):
-                trial = res + one
-                with m.If(op >= trial):
-                    m.d.sync += [op.eq(op - trial), res.eq((res >> 1) + one)]
-                with m.Else():
-                    m.d.sync += res.eq(res >> 1)
-                m.d.sync += one.eq(one >> 2)
-                with m.If(one == 1):
-                    m.next = "ISQRT_DONE"
-            with m.State("ISQRT_DONE"):
-                m.d.sync += [std.eq(res << shift), zero_std.eq(res == 0)]
-                m.next = "FACTOR_ISSUE"
+            isqrt_states(m, var, root_w, next_state="FACTOR_ISSUE",
+                         on_done=lambda root: [std.eq(root << shift), zero_std.eq(root == 0)])
             with m.State("FACTOR_ISSUE"):
                 m.d.comb += [div.start.eq(1), div.dividend.eq(1 << 31), div.divisor.eq(std)]
                 m.next = "FACTOR_WAIT"

@@ -13,8 +13,8 @@ from amaranth.lib.wiring import Out
 from ...errors import UnitConfigError
 from ...nonlinear import INT31, VARIANTS, IViTIntLayerNorm, kernel
 from ._base import RowUnit
-from ._common import (IterativeDivider, RowTiming, check_int, divider_cycles, signed_bits,
-                      unsigned_bits)
+from ._common import (IterativeDivider, RowTiming, check_int, divider_cycles, isqrt_states,
+                      signed_bits, unsigned_bits)
 
 __all__ = ["IntLayerNormUnit", "isqrt_steps", "layernorm_timing", "layernorm_divider_width"]
 
@@ -133,9 +133,6 @@ class IntLayerNormUnit(RowUnit):
         root_w = (var_w + 1) // 2
         if self._variant == "exact":
             m.d.comb += self.row_error.eq(zero_std & self.o.valid)
-        op = Signal(unsigned(2 * root_w))
-        res = Signal(unsigned(2 * root_w))
-        one = Signal(unsigned(2 * root_w))
 
         with m.FSM(name="phase"):
             self.load_state(m, idx, last, wr=wr, next_state="MEAN_ISSUE",
@@ -152,22 +149,8 @@ class IntLayerNormUnit(RowUnit):
                 with m.If(last):
                     m.d.sync += [k.eq(NEWTON_START), it.eq(0)]
                     m.next = "NEWTON_ISSUE" if self._variant == "reference" else "ISQRT_INIT"
-            with m.State("ISQRT_INIT"):
-                m.d.sync += [op.eq(var), res.eq(0), one.eq(1 << (2 * root_w - 2))]
-                m.next = "ISQRT"
-            with m.State("ISQRT"):
-                # one root bit per cycle: if op >= res + one: op -= res + one; res = res/2 + one
-                trial = res + one
-                with m.If(op >= trial):
-                    m.d.sync += [op.eq(op - trial), res.eq((res >> 1) + one)]
-                with m.Else():
-                    m.d.sync += res.eq(res >> 1)
-                m.d.sync += one.eq(one >> 2)
-                with m.If(one == 1):
-                    m.next = "ISQRT_DONE"
-            with m.State("ISQRT_DONE"):
-                m.d.sync += [k.eq(res), zero_std.eq(res == 0)]
-                m.next = "FACTOR_ISSUE"
+            isqrt_states(m, var, root_w, next_state="FACTOR_ISSUE",
+                         on_done=lambda root: [k.eq(root), zero_std.eq(root == 0)])
             with m.State("NEWTON_ISSUE"):
                 m.d.comb += [div.start.eq(1), div.dividend.eq(var), div.divisor.eq(k)]
                 m.next = "NEWTON_WAIT"

@@ -9,7 +9,7 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 from ...errors import UnitConfigError
 from ...nonlinear import INT31, kernel
 from ._base import RowUnit
-from ._common import IterativeDivider, RowTiming, check_int, divider_cycles, unsigned_bits
+from ._common import IterativeDivider, RowTiming, check_int, divider_cycles, isqrt_states, unsigned_bits
 
 __all__ = ["RMSNormUnit", "rmsnorm_timing", "rmsnorm_var_bits"]
 
@@ -77,9 +77,6 @@ class RMSNormUnit(RowUnit):
         idx, last = self.row_index(m)
         var = Signal(unsigned(var_w))
         x_in = self.i.payload
-        op = Signal(unsigned(2 * root_w))
-        res = Signal(unsigned(2 * root_w))
-        one = Signal(unsigned(2 * root_w))
         std = Signal(unsigned(root_w))
 
         prod = Signal(signed(xb + 31))
@@ -88,22 +85,8 @@ class RMSNormUnit(RowUnit):
         with m.FSM(name="phase"):
             self.load_state(m, idx, last, wr=wr, next_state="ISQRT_INIT",
                             on_element=[var.eq(Mux(idx == 0, eps, var) + x_in * x_in)])
-            with m.State("ISQRT_INIT"):
-                m.d.sync += [op.eq(var), res.eq(0), one.eq(1 << (2 * root_w - 2))]
-                m.next = "ISQRT"
-            with m.State("ISQRT"):
-                # one root bit per cycle: if op >= res + one: op -= res + one; res = res/2 + one
-                trial = res + one
-                with m.If(op >= trial):
-                    m.d.sync += [op.eq(op - trial), res.eq((res >> 1) + one)]
-                with m.Else():
-                    m.d.sync += res.eq(res >> 1)
-                m.d.sync += one.eq(one >> 2)
-                with m.If(one == 1):
-                    m.next = "ISQRT_DONE"
-            with m.State("ISQRT_DONE"):
-                m.d.sync += std.eq(res)  # 0 only for an all-zero row with eps_int = 0: outputs are 0
-                m.next = "FACTOR_ISSUE"
+            # std = 0 only for an all-zero row with eps_int = 0: its outputs are 0 anyway
+            isqrt_states(m, var, root_w, on_done=lambda root: [std.eq(root)], next_state="FACTOR_ISSUE")
             with m.State("FACTOR_ISSUE"):
                 m.d.comb += [div.start.eq(1), div.dividend.eq(INT31), div.divisor.eq(std)]
                 m.next = "FACTOR_WAIT"
