@@ -4,7 +4,8 @@ call.
 
 Area: ``rows x cols`` times the area of the recipe's MAC unit (``hw.units.recipe_mac``: the
 array's PE datapath for the activation x weight element formats with the recipe's accumulation,
-plus an accumulator register and an output converter; characterised by
+packed as the array packs it (``MacFormats.packing`` products per PE per cycle), plus an
+accumulator register and an output converter; characterised by
 ``hw.cost.characterize`` from its own RTL, cached by design hash) — the MAC array only, without SRAM, DMA or the vector unit. The
 MAC energy per op needs a switching-activity stimulus that the cost model draws per format; it
 comes from the same characterisation on ``hw.cost.unit_stimulus`` (or the caller's

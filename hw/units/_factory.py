@@ -130,21 +130,22 @@ def build_pe(formats: MacFormats, *, lanes: int | None = None, pipeline: int = 0
 
 
 def recipe_mac(recipe, *, lanes: int = 1, max_k: int = DEFAULT_MAX_K, pipeline: int = 0,
-               packing: int = 1) -> Unit:
+               packing: int | None = None) -> Unit:
     """The MAC unit (``build_mac``) of a recipe's GEMMs: ``recipe_mac_formats(recipe)``
-    (activations x weights element formats, the recipe's accumulation and accumulator format);
-    ``packing`` as ``build_mac``'s (``recipe_mac_formats(recipe).packing`` for the array's PE
-    throughput).
-    ``recipe`` is any object with ``activations.format``, ``weights.format``, ``accumulate`` and
-    ``accumulator`` (``mapping.Recipe``).
+    (activations x weights element formats, the recipe's accumulation and accumulator format),
+    packed as the arrays' PE is (``packing`` None: ``MacFormats.packing`` products per lane per
+    cycle, so the unit's area and energy per product are those of the packed datapath the
+    array's throughput assumes). ``recipe`` is any object with ``activations.format``,
+    ``weights.format``, ``accumulate`` and ``accumulator`` (``mapping.Recipe``).
 
     Raises
     ------
     UnitConfigError
         For a recipe whose formats a MAC cannot take.
     """
-    return build_mac(formats=recipe_mac_formats(recipe, max_k=max_k), lanes=lanes, pipeline=pipeline,
-                     packing=packing)
+    formats = recipe_mac_formats(recipe, max_k=max_k)
+    return build_mac(formats=formats, lanes=lanes, pipeline=pipeline,
+                     packing=formats.packing if packing is None else packing)
 
 
 def build_mxdot(*, a, b, out="float32", pipeline: int = 0) -> Unit:

@@ -174,7 +174,8 @@ class AccuracySource(MetricSource):
 def mac_unit_for(recipe: Recipe):
     """``(unit, note)``: the recipe's MAC unit (``hw.units.recipe_mac``: activation x weight
     element formats, accumulating as the recipe says and rounding to its accumulator format;
-    the array's PE datapath with an accumulator register and an output converter). ``note``
+    the array's PE datapath, packed as the array packs it, with an accumulator register and an
+    output converter; its area is per PE, its energy per product). ``note``
     says what the unit leaves out: for block formats (MX, group scales) the shared-scale
     handling is not in the scalar MAC and not counted."""
     from hw.formats import BlockFormat
