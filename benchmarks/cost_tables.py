@@ -1,14 +1,18 @@
-"""The per-format cost tables of issue 6, produced by ``lowbit cost`` and gathered into one
-Markdown file (default ``docs/cost_tables.md``): the Horowitz check, a MAC and a 32-lane dot-product unit, each with
-an exact and an FP32 accumulator, W4A8 (INT4 x FP8) included, and the MX / NV block dot-product
-units; every unit measured on uniform codes and on Gaussian data, next to the published ratios.
+"""The per-format cost tables (issues 6 and 13), produced by ``lowbit cost`` and gathered into one
+Markdown file (default ``docs/cost_tables.md``). Default tables, on the standard-cell flow (OSU
+0.18 um cells, OpenSTA timing and power, figures scaled to 45 nm by Stillmaker & Baas, derived):
+MACs with exact and FP32 accumulators (W4A8 included), the MX/NV block dot-product units, every
+unit on uniform codes and on Gaussian data, with line items; an accelerator budget
+(``--hw``); and the published comparisons with matched definitions
+(``hw.cost.matched_comparisons``). The calibrated generic-gate tables of issue 6 (with FPGA
+resources, and the 32-lane units) are the ``generic_*`` tables (``--tables generic_mac_exact,...``).
 
 Each table is one ``lowbit cost ... --csv`` run (the commands are written into the file);
 results come from the cost cache when present (``--cache``, default ``$LOWBIT_CACHE_DIR`` or
 ``~/.cache/lowbit``), so a re-run only measures what changed. Runs ``--jobs`` tables at once.
 Prints each table and the wall time.
 
-Usage: python benchmarks/cost_tables.py [--tables reference,mx,mac_exact,...] (default: all)
+Usage: python benchmarks/cost_tables.py [--tables mac,mac_fp32,block,budget,matched] (default)
        [--out docs/cost_tables.md] [--jobs 2] [--cache DIR]
 """
 from __future__ import annotations
@@ -31,47 +35,61 @@ BLOCK_FORMATS = "mxint8,mxfp8_e4m3,mxfp4,nvfp4,nvint4"
 NARROW_FORMATS = "int4,int8,e4m3fn,e2m3fn,e3m2fn,e2m1fn,int4:e4m3fn"
 #: the 32-lane FP32-accumulating units priced by default: integers, FP8 and W4A8
 DOT32_FP32_FORMATS = "int4,int8,e4m3fn,int4:e4m3fn"
+LIBERTY_MAC_FORMATS = "int4,int8,e4m3fn,e5m2,e2m1fn,int4:e4m3fn"
 TABLES = {  # table -> (title, lowbit cost arguments); run in this order
-    "reference": ("Horowitz ISSCC 2014 operators (45 nm): our predictions and the ratios "
-                  "(int8_mul is the calibration anchor)", ["--reference"]),
-    "mx": ("Block dot-product units (one block per cycle, result rounded to FP32)",
-           [f"--formats={BLOCK_FORMATS}", "--fpga=none"]),
-    "mac_exact": ("MAC, exact (Kulisch-style) accumulator", [f"--formats={ELEMENT_FORMATS}", "--acc=exact",
-                                                             "--lanes=1", "--fpga=ecp5"]),
-    "mac_fp32": ("MAC, FP32 accumulator (and the exact-accumulator INT8 MAC that van Baalen et al. "
-                 "compare the FP32-accumulating FP8 MAC with)",
-                 [f"--formats={ELEMENT_FORMATS},int8@exact", "--acc=fp32", "--lanes=1", "--fpga=ecp5"]),
-    "dot32_exact": ("32-lane dot-product unit, exact accumulator",
-                    [f"--formats={NARROW_FORMATS}", "--acc=exact", "--lanes=32", "--fpga=none"]),
-    "dot32_exact_wide": ("32-lane dot-product unit, exact accumulator, wide formats: area only (the "
-                         "gate-level Verilator build of the fp16 netlist was still compiling after 8 min; bf16 is left out: "
-                         "each of its 32 exact products is 523 bits wide)",
-                         ["--formats=e5m2,fp16", "--acc=exact", "--lanes=32", "--fpga=none", "--no-energy"]),
-    "dot32_fp32": ("32-lane dot-product unit, FP32 accumulator (32 products rounded to FP32, a tree of "
-                   "31 FP32 adders): area only, the netlists are larger still (~100 000 NAND2-eq); "
-                   "representative formats, each takes ~4 min of yosys",
-                   [f"--formats={DOT32_FP32_FORMATS}", "--acc=fp32", "--lanes=32", "--fpga=none", "--no-energy"]),
+    "mac": ("MAC, exact (Kulisch-style) accumulator, standard cells (45 nm, derived)",
+            [f"--formats={LIBERTY_MAC_FORMATS}", "--acc=exact", "--node=45"]),
+    "mac_fp32": ("MAC, FP32 accumulator, standard cells (45 nm, derived)",
+                 ["--formats=int8,e4m3fn,int4:e4m3fn", "--acc=fp32", "--node=45"]),
+    "block": ("Block dot-product units (one block per cycle, sum rounded to FP32), standard cells (45 nm, derived)",
+              ["--formats=mxfp8_e4m3,mxint8,nvfp4,nvint4", "--node=45"]),
+    "budget": ("Accelerator budget: examples/hw_edge_16x16.toml, INT8 recipe, 7 nm (derived)",
+               ["--hw=examples/hw_edge_16x16.toml", "--recipe=INT8", "--node=7"]),
+    "matched": ("Published comparisons with matched definitions (hw.cost.matched_comparisons, 45 nm derived)", []),
+    "generic_reference": ("Generic flow: Horowitz ISSCC 2014 operators (45 nm): calibrated predictions and the "
+                          "ratios (int8_mul is the calibration anchor)", ["--flow=generic", "--reference"]),
+    "generic_mx": ("Generic flow: block dot-product units", ["--flow=generic", f"--formats={BLOCK_FORMATS}"]),
+    "generic_mac_exact": ("Generic flow: MAC, exact accumulator", ["--flow=generic", f"--formats={ELEMENT_FORMATS}",
+                                                                   "--acc=exact", "--lanes=1", "--fpga=ecp5"]),
+    "generic_mac_fp32": ("Generic flow: MAC, FP32 accumulator", ["--flow=generic", f"--formats={ELEMENT_FORMATS},int8@exact",
+                                                                 "--acc=fp32", "--lanes=1", "--fpga=ecp5"]),
+    "generic_dot32_exact": ("Generic flow: 32-lane dot-product unit, exact accumulator",
+                            ["--flow=generic", f"--formats={NARROW_FORMATS}", "--acc=exact", "--lanes=32"]),
+    "generic_dot32_fp32": ("Generic flow: 32-lane dot-product unit, FP32 accumulator (area only)",
+                           ["--flow=generic", f"--formats={DOT32_FP32_FORMATS}", "--acc=fp32", "--lanes=32",
+                            "--no-energy"]),
 }
+DEFAULT_TABLES = ("mac", "mac_fp32", "block", "budget", "matched")
 DISTRIBUTIONS = ("uniform", "gaussian")
 
 
 def _distributions(table: str) -> tuple[str, ...]:
     """The reference operators have one fixed stimulus (``hw.cost.reference_stimulus``); tables
     without energy need no stimulus at all."""
-    if table == "reference":
+    if table in ("generic_reference", "budget", "matched"):
         return ("reference",)
     return ("none",) if "--no-energy" in TABLES[table][1] else DISTRIBUTIONS
 
 
 def _command(table: str, distribution: str, csv: Path, cache: str | None) -> list[str]:
+    if table == "matched":
+        return ["matched", str(csv), *([cache] if cache else [])]
     dist = [f"--distribution={distribution}"] if distribution in DISTRIBUTIONS else []
     cmd = ["lowbit", "cost", *TABLES[table][1], *dist, "--no-progress", f"--csv={csv}"]
     return cmd + ([f"--cache={cache}"] if cache else [])
 
 
+#: the matched-comparison table is a Python call, run in a subprocess like the others
+_MATCHED = ("import sys; from hw.cost import matched_comparisons; "
+            "matched_comparisons(cache=sys.argv[2] if len(sys.argv) > 2 else None).to_csv(sys.argv[1], index=False)")
+
+
 def _run(cmd: list[str]) -> tuple[list[str], int, str, float]:
     t0 = time.perf_counter()
-    exe = [sys.executable, "-c", "import sys; from reports.cli import main; sys.exit(main())", *cmd[1:]]
+    if cmd[0] == "matched":
+        exe = [sys.executable, "-c", _MATCHED, *cmd[1:]]
+    else:
+        exe = [sys.executable, "-c", "import sys; from reports.cli import main; sys.exit(main())", *cmd[1:]]
     proc = subprocess.run(exe, capture_output=True, text=True)
     return cmd, proc.returncode, proc.stdout + proc.stderr, time.perf_counter() - t0
 
@@ -88,12 +106,33 @@ def _markdown(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _liberty_table(frames: dict[str, pd.DataFrame]) -> str:
+    base = frames.get("uniform", next(iter(frames.values())))
+    node = int(base["node_nm"].iloc[0])
+    out = pd.DataFrame({"unit": base["name"], "pipeline": base["pipeline"],
+                        f"fmax_mhz_{node}nm": base[f"fmax_mhz_{node}nm"],
+                        f"area_um2_{node}nm": base[f"area_um2_{node}nm"],
+                        "area_um2_per_product": base[f"area_um2_{node}nm"] / base["ops_per_cycle"]})
+    for d, f in frames.items():
+        out[f"pJ_per_product_{d}"] = f[f"energy_pj_per_op_{node}nm"].values
+        amort = [c for c in f.columns if c.startswith("energy_pj_per_product_k")]
+        if amort:
+            out[f"pJ_per_product_{d}_{amort[0].split('_')[4]}"] = f[amort[0]].values
+    items = [c for c in base.columns if c.startswith("area_") and c.endswith("_um2") and c not in
+             ("area_um2", f"area_um2_{node}nm")]
+    for c in items:
+        out[f"%{c[5:-4]}"] = (100 * base[c] / base["area_um2"]).round(1).values
+    return _markdown(out)
+
+
 def _table(name: str, csvs: dict[str, Path]) -> tuple[str, list[pd.DataFrame]]:
     frames = {d: pd.read_csv(p) for d, p in csvs.items() if p.exists()}
     if not frames:
         return "not characterised (see the command output above)", []
-    if name == "reference":
+    if name in ("generic_reference", "budget", "matched"):
         return _markdown(frames["reference"]), []
+    if not name.startswith("generic_"):
+        return _liberty_table(frames), []
     base = frames.get("uniform", next(iter(frames.values())))
     ops = base["ops_per_cycle"] if "ops_per_cycle" in base else 1
     out = pd.DataFrame({"unit": base["name"], "area_um2": base["area_um2"],
@@ -117,7 +156,7 @@ def _table(name: str, csvs: dict[str, Path]) -> tuple[str, list[pd.DataFrame]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tables", default=",".join(TABLES))
+    parser.add_argument("--tables", default=",".join(DEFAULT_TABLES))
     parser.add_argument("--out", default="docs/cost_tables.md")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--cache", default=None)
@@ -141,15 +180,20 @@ def main() -> None:
         parts = [
             "# Cost tables (generated)",
             "",
-            f"Generated by `python benchmarks/cost_tables.py` on {datetime.date.today().isoformat()}; "
-            "every figure below is a measurement of our own RTL (yosys generic-CMOS synthesis, "
-            "gate-level Verilator toggles) scaled by the calibration on Horowitz's 8-bit multiply "
-            "(45 nm estimates). How to read them and how they compare with published figures: "
-            "`docs/cost.md`. Energies are per multiply-accumulate; `uniform`: uniform codes, "
-            "`gaussian`: N(0, (max/4)^2) quantised to the format. Commands (per distribution):",
+            f"Generated by `python benchmarks/cost_tables.py --tables {','.join(tables)}` on "
+            f"{datetime.date.today().isoformat()}. Standard-cell tables: our own RTL mapped onto the OSU 0.18 um "
+            "cells (yosys + ABC, hierarchy kept per submodule), timed and powered by OpenSTA with per-pin "
+            "activities of our zero-delay gate-level simulation (500 cycles), then scaled to the node by "
+            "Stillmaker & Baas 2017 (derived, not measured). Energies are per product (dynamic, at the "
+            "library's supply scaled); `pJ_per_product_<dist>_k4096` amortises the output conversion over "
+            "4096 products; `%<item>`: line items' share of the unit's area. `uniform`: uniform codes, "
+            "`gaussian`: N(0, (max/4)^2) quantised to the format. How to read them: `docs/cost.md`. "
+            "Commands (per distribution):",
             "",
         ]
-        parts += [f"    {shlex.join(_command(t, _distributions(t)[0], Path(f'{t}.csv'), None))}" for t in tables]
+        parts += [f"    {shlex.join(_command(t, _distributions(t)[0], Path(f'{t}.csv'), None))}" if t != "matched"
+                  else "    python -c 'from hw.cost import matched_comparisons; print(matched_comparisons())'"
+                  for t in tables]
         published = []
         for t in tables:
             md, pub = _table(t, csvs[t])

