@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
-from amaranth import Module, Mux, Signal
+from amaranth import Module, Mux, Signal, unsigned
 from amaranth.hdl import Shape, ShapeLike, Value
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -142,6 +142,27 @@ class RowUnit(wiring.Component):
                     m.next = after_element
                 with m.If(last):
                     m.next = "LOAD"
+
+    def divide_states(self, m: Module, div, name: str, *, dividend: Value, divisor: Value,
+                      next_state: str, on_done: list = ()) -> None:
+        """States ``<name>_ISSUE`` (start the iterative divider ``div`` on the operands, 1 cycle)
+        and ``<name>_WAIT`` (until ``div.done``, ``div.cycles + 1`` cycles; then apply
+        ``on_done`` and go to ``next_state``). Call inside ``m.FSM()``."""
+        with m.State(f"{name}_ISSUE"):
+            m.d.comb += [div.start.eq(1), div.dividend.eq(dividend), div.divisor.eq(divisor)]
+            m.next = f"{name}_WAIT"
+        with m.State(f"{name}_WAIT"):
+            with m.If(div.done):
+                m.d.sync += list(on_done)
+                m.next = next_state
+
+    def rounded_mean(self, m: Module, div, offset: int) -> Value:
+        """``rne(sum / length)`` from ``div``'s quotient and remainder of ``(sum + offset *
+        length) // length`` (the offset keeps the dividend non-negative)."""
+        rem2 = Signal(unsigned(len(div.remainder) + 1), name="mean_rem2")
+        m.d.comb += rem2.eq(div.remainder << 1)
+        up = (rem2 > self._length) | ((rem2 == self._length) & div.quotient[0])
+        return div.quotient + up - offset
 
     def running_max(self, idx: Signal, mx: Signal) -> list:
         """Statements keeping ``mx`` the maximum of the row's elements accepted so far."""

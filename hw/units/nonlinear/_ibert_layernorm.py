@@ -114,9 +114,6 @@ class IBertLayerNormUnit(RowUnit):
 
         y = Signal(signed(xb + 1))
         m.d.comb += [rd.addr.eq(idx), rom_rd.addr.eq(idx), y.eq(rd.data - mean)]
-        rem2 = Signal(unsigned(len(div.remainder) + 1))
-        m.d.comb += rem2.eq(div.remainder << 1)
-        up = (rem2 > L) | ((rem2 == L) & div.quotient[0])
         y_sh = Signal(signed(xb + 1))
         m.d.comb += y_sh.eq(y >> shift)  # arithmetic: floor(y / 2^shift)
         # smallest s with sq <= 2^(32 + 2 s), at least s0 (when sq0 >= 2^32)
@@ -130,13 +127,8 @@ class IBertLayerNormUnit(RowUnit):
         with m.FSM(name="phase"):
             self.load_state(m, idx, last, wr=wr, next_state="MEAN_ISSUE",
                             on_element=[total.eq(Mux(idx == 0, offset, total + offset) + self.i.payload)])
-            with m.State("MEAN_ISSUE"):
-                m.d.comb += [div.start.eq(1), div.dividend.eq(total), div.divisor.eq(L)]
-                m.next = "MEAN_WAIT"
-            with m.State("MEAN_WAIT"):
-                with m.If(div.done):
-                    m.d.sync += [mean.eq(div.quotient + up - offset), sq.eq(0), sq0.eq(0)]
-                    m.next = "SQUARES"
+            self.divide_states(m, div, "MEAN", dividend=total, divisor=L, next_state="SQUARES",
+                               on_done=[mean.eq(self.rounded_mean(m, div, offset)), sq.eq(0), sq0.eq(0)])
             with m.State("SQUARES"):
                 m.d.sync += [sq.eq(sq + y * y), idx.eq(Mux(last, 0, idx + 1))]
                 if s0:
@@ -154,11 +146,6 @@ class IBertLayerNormUnit(RowUnit):
                     m.next = "ISQRT_INIT"
             isqrt_states(m, var, root_w, next_state="FACTOR_ISSUE",
                          on_done=lambda root: [std.eq(root << shift), zero_std.eq(root == 0)])
-            with m.State("FACTOR_ISSUE"):
-                m.d.comb += [div.start.eq(1), div.dividend.eq(1 << 31), div.divisor.eq(std)]
-                m.next = "FACTOR_WAIT"
-            with m.State("FACTOR_WAIT"):
-                with m.If(div.done):
-                    m.next = "OUT"
+            self.divide_states(m, div, "FACTOR", dividend=1 << 31, divisor=std, next_state="OUT")
             self.out_state(m, idx, last)
         return m

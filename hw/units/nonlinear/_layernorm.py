@@ -122,10 +122,6 @@ class IntLayerNormUnit(RowUnit):
 
         y = Signal(signed(xb + 1))
         m.d.comb += [rd.addr.eq(idx), rom_rd.addr.eq(idx), y.eq(rd.data - mean)]
-        # rounded mean from the quotient/remainder of (sum + offset*N) // N, half to even
-        rem2 = Signal(unsigned(k_w + 1))
-        m.d.comb += rem2.eq(div.remainder << 1)
-        up = (rem2 > L) | ((rem2 == L) & div.quotient[0])
         prod = Signal(signed(xb + 1 + 31))
         zero_std = Signal()
         m.d.comb += prod.eq(Mux(zero_std, 0, y * div.quotient[:31]))
@@ -137,13 +133,8 @@ class IntLayerNormUnit(RowUnit):
         with m.FSM(name="phase"):
             self.load_state(m, idx, last, wr=wr, next_state="MEAN_ISSUE",
                             on_element=[total.eq(Mux(idx == 0, offset, total + offset) + self.i.payload)])
-            with m.State("MEAN_ISSUE"):
-                m.d.comb += [div.start.eq(1), div.dividend.eq(total), div.divisor.eq(L)]
-                m.next = "MEAN_WAIT"
-            with m.State("MEAN_WAIT"):
-                with m.If(div.done):
-                    m.d.sync += [mean.eq(div.quotient + up - offset), var.eq(0)]
-                    m.next = "VAR"
+            self.divide_states(m, div, "MEAN", dividend=total, divisor=L, next_state="VAR",
+                               on_done=[mean.eq(self.rounded_mean(m, div, offset)), var.eq(0)])
             with m.State("VAR"):
                 m.d.sync += [var.eq(var + y * y), idx.eq(Mux(last, 0, idx + 1))]
                 with m.If(last):
@@ -161,11 +152,6 @@ class IntLayerNormUnit(RowUnit):
                         m.next = "FACTOR_ISSUE"
                     with m.Else():
                         m.next = "NEWTON_ISSUE"
-            with m.State("FACTOR_ISSUE"):
-                m.d.comb += [div.start.eq(1), div.dividend.eq(INT31), div.divisor.eq(k)]
-                m.next = "FACTOR_WAIT"
-            with m.State("FACTOR_WAIT"):
-                with m.If(div.done):
-                    m.next = "OUT"
+            self.divide_states(m, div, "FACTOR", dividend=INT31, divisor=k, next_state="OUT")
             self.out_state(m, idx, last)
         return m

@@ -87,11 +87,6 @@ class RMSNormUnit(RowUnit):
                             on_element=[var.eq(Mux(idx == 0, eps, var) + x_in * x_in)])
             # std = 0 only for an all-zero row with eps_int = 0: its outputs are 0 anyway
             isqrt_states(m, var, root_w, on_done=lambda root: [std.eq(root)], next_state="FACTOR_ISSUE")
-            with m.State("FACTOR_ISSUE"):
-                m.d.comb += [div.start.eq(1), div.dividend.eq(INT31), div.divisor.eq(std)]
-                m.next = "FACTOR_WAIT"
-            with m.State("FACTOR_WAIT"):
-                with m.If(div.done):
-                    m.next = "OUT"
+            self.divide_states(m, div, "FACTOR", dividend=INT31, divisor=std, next_state="OUT")
             self.out_state(m, idx, last)
         return m
