@@ -8,6 +8,13 @@ published figures it is compared with; latency, energy and area per design point
 of energy / area / latency against output error with the frontier points labelled; the
 FP8-vs-INT8 and FP6-vs-FP16 comparisons on the sweep's own points; provenance of every figure.
 
+The page is rendered from the Jinja2 template ``templates/report.html.j2`` (with
+``report.css``); this module builds its sections as lists of blocks. The Pareto plots are inline
+SVG with their text kept as text: one colour and marker per recipe, every point labelled, the
+legend outside the axes, the accuracy source and its limits stated above them; when the sweep
+has MAC array areas and several array sizes, each cost is also plotted against area per recipe
+so formats are compared at equal area.
+
 A column whose source has not landed (or is empty for every point) is left out, and the page
 says so; no figure is filled in. Latency is plotted only for points whose timing is complete
 (every op's compute timed), since otherwise the simulator's cycles are a lower bound.
@@ -15,7 +22,6 @@ says so; no figure is filled in. Latency is plotted only for points whose timing
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 import math
@@ -31,7 +37,7 @@ import pandas as pd
 from ..errors import SpecError
 from ._run import MANIFEST, RESULTS_CSV, RESULTS_PARQUET, check_output_dir, file_sha256
 
-__all__ = ["REPORT_MARKER", "check_report_dir", "load_results", "pareto_front", "write_report"]
+__all__ = ["REPORT_MARKER", "accuracy_statement", "check_report_dir", "load_results", "pareto_front", "write_report"]
 
 #: (column, axis label, scale to display units) of the cost metrics plotted against output error
 COSTS = (("energy_pj", "energy (uJ)", 1e-6), ("array_area_mm2", "MAC array area (mm^2)", 1.0),
@@ -109,21 +115,39 @@ def pareto_front(cost: np.ndarray, error: np.ndarray) -> np.ndarray:
     return np.asarray(front, dtype=int)
 
 
-def _figure(height: float = 4.2):
+def _figure(height: float = 4.2, width: float = 6.4):
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.4 if height <= 4.2 else 8.0, height), dpi=100)
+    fig = Figure(figsize=(width, height), dpi=100)
     return fig, fig.add_subplot(1, 1, 1)
 
 
 def _save(fig, plots: Path, stem: str) -> str:
-    """Write ``stem``.svg and ``stem``.png; returns the PNG as a data URI."""
-    fig.tight_layout()
-    fig.savefig(plots / f"{stem}.svg", format="svg", metadata={"Date": None})
+    """Write ``stem``.svg and ``stem``.png (legends outside the axes included); returns the PNG
+    as a data URI."""
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.hashsalt": "lowbit"}):
+        fig.savefig(plots / f"{stem}.svg", format="svg", metadata={"Date": None}, bbox_inches="tight")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
+    fig.savefig(buf, format="png", metadata={"Software": None}, bbox_inches="tight")
     (plots / f"{stem}.png").write_bytes(buf.getvalue())
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _inline_svg(fig) -> str:
+    """The figure as an inline ``<svg>`` element with its text kept as text (so the page can be
+    searched and checked: every label is a ``<text>``), ids unique to this figure."""
+    import matplotlib
+
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "lowbit"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    text = buf.getvalue()
+    text = text[text.index("<svg"):]
+    # inside HTML the namespaces are implied and the RDF metadata is noise: both name URLs only
+    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, count=1, flags=re.S)
+    return re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", text, count=2)
 
 
 def _usable(frame: pd.DataFrame, col: str) -> pd.Series | None:
@@ -134,38 +158,109 @@ def _usable(frame: pd.DataFrame, col: str) -> pd.Series | None:
 
 
 WORKLOAD = ["model", "seq_len", "batch", "decode"]
+#: marker per recipe (colour from matplotlib's tab10 cycle), so formats are told apart on a plot
+MARKERS = "osD^v<>Ph*X"
+
+
+def _series_style(names: list[str]) -> dict[str, tuple[str, str]]:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    return {n: (cmap(i % 10), MARKERS[i % len(MARKERS)]) for i, n in enumerate(names)}
+
+
+def _point_name(label: str, recipe: str) -> str:
+    """A point's label without its recipe (the legend gives the recipe), or the recipe alone."""
+    rest = " ".join(w for w in str(label).split() if w != recipe)
+    return rest or str(recipe)
 
 
 def _pareto_plot(frame: pd.DataFrame, col: str, label: str, scale: float, plots: Path,
-                 workload: str = "", stem: str = "") -> tuple[str, pd.DataFrame]:
+                 workload: str = "", stem: str = "") -> tuple[str, str, pd.DataFrame]:
+    """Cost against output error: one colour and marker per recipe (format), every point
+    labelled (SVG ids ``pareto-point-I`` / ``pareto-label-I``), the Pareto front drawn through
+    the non-dominated points, the legend outside the axes. Returns (plot id, inline SVG, front
+    table); the SVG, PNG and front CSV are also written to ``plots``."""
     ok = frame[np.isfinite(frame[col].astype(float)) & np.isfinite(frame[ERROR[0]].astype(float))]
     cost = ok[col].to_numpy(dtype=float) * scale
     err = ok[ERROR[0]].to_numpy(dtype=float)
     front = pareto_front(cost, err)
-    fig, ax = _figure()
-    ax.scatter(cost, err, s=28, color="#9aa5b1", label="design points", zorder=2)
-    ax.plot(cost[front], err[front], "-o", color="#c0392b", ms=6, label="Pareto front", zorder=3)
-    labels = ok["label"].to_numpy()
-    for i in front:
-        ax.annotate(str(labels[i]), (cost[i], err[i]), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    recipes = list(dict.fromkeys(ok["recipe"].astype(str)))
+    style = _series_style(recipes)
+    fig, ax = _figure(height=4.4, width=7.6)
+    ax.plot(cost[front], err[front], "--", color="#555555", lw=1.2, label="Pareto front", zorder=2)
+    seen: set[str] = set()
+    labels, recs = ok["label"].astype(str).to_numpy(), ok["recipe"].astype(str).to_numpy()
+    on_front = set(front.tolist())
+    for i in range(len(ok)):
+        color, marker = style[recs[i]]
+        (pt,) = ax.plot([cost[i]], [err[i]], linestyle="none", marker=marker, ms=8 if i in on_front else 6,
+                        color=color, markeredgecolor="black" if i in on_front else color, zorder=3,
+                        label=recs[i] if recs[i] not in seen else None)
+        pt.set_gid(f"pareto-point-{i}")
+        seen.add(recs[i])
+        ann = ax.annotate(_point_name(labels[i], recs[i]) if len(recipes) > 1 else labels[i], (cost[i], err[i]),
+                          textcoords="offset points", xytext=(6, 6 if i % 2 == 0 else -11), fontsize=7,
+                          color="#222222")
+        ann.set_gid(f"pareto-label-{i}")
     ax.set_xlabel(label)
     ax.set_ylabel("output error (relative RMS)")
     if err.min() > 0:
         ax.set_yscale("log")
+    ax.margins(x=0.15, y=0.15)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, title="recipe",
+              title_fontsize=8).set_gid("plot-legend")
     ax.set_title(f"{label.split(' (')[0]} vs output error" + (f": {workload}" if workload else ""), fontsize=10)
-    uri = _save(fig, plots, f"pareto_{col}{stem}")
+    name = f"pareto_{col}{stem}"
+    _save(fig, plots, name)
+    svg = _inline_svg(fig)
     table = ok.iloc[front][["label", col, ERROR[0]]].copy()
     table[col] = table[col].astype(float) * scale
     table = table.rename(columns={col: label, ERROR[0]: "output error"})
-    table.to_csv(plots / f"pareto_{col}{stem}.csv", index=False)
-    return uri, table
+    table.to_csv(plots / f"{name}.csv", index=False)
+    return name, svg, table
+
+
+def _equal_area_plot(frame: pd.DataFrame, col: str, label: str, scale: float, plots: Path,
+                     workload: str = "", stem: str = "") -> tuple[str, str] | None:
+    """``col`` against MAC array area, one line per recipe (format) through its array sizes: the
+    formats compared at equal area (read along a vertical line). ``None`` when the sweep has no
+    area figure or a single array size."""
+    if _usable(frame, "array_area_mm2") is None or frame[["array_rows", "array_cols"]].drop_duplicates().shape[0] < 2:
+        return None
+    ok = frame[np.isfinite(frame[col].astype(float)) & np.isfinite(frame["array_area_mm2"].astype(float))]
+    if ok.empty:
+        return None
+    recipes = list(dict.fromkeys(ok["recipe"].astype(str)))
+    style = _series_style(recipes)
+    fig, ax = _figure(height=4.4, width=7.6)
+    k = 0
+    for rec in recipes:
+        grp = ok[ok["recipe"].astype(str) == rec].sort_values("array_area_mm2")
+        color, marker = style[rec]
+        x, y = grp["array_area_mm2"].to_numpy(dtype=float), grp[col].to_numpy(dtype=float) * scale
+        ax.plot(x, y, "-", marker=marker, color=color, label=rec, zorder=3)
+        for xi, yi, lab in zip(x, y, grp["label"].astype(str)):
+            ann = ax.annotate(_point_name(lab, rec), (xi, yi), textcoords="offset points", xytext=(6, 4), fontsize=7)
+            ann.set_gid(f"area-label-{k}")
+            k += 1
+    ax.set_xlabel("MAC array area (mm²)")
+    ax.set_ylabel(label)
+    ax.margins(x=0.15, y=0.15)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, title="recipe",
+              title_fontsize=8).set_gid("plot-legend")
+    ax.set_title(f"{label.split(' (')[0]} against MAC array area" + (f": {workload}" if workload else ""),
+                 fontsize=10)
+    name = f"area_{col}{stem}"
+    _save(fig, plots, name)
+    return name, _inline_svg(fig)
 
 
 def _bar_plot(frame: pd.DataFrame, col: str, label: str, scale: float, plots: Path) -> str:
     ok = frame[np.isfinite(frame[col].astype(float))]
-    fig, ax = _figure(height=max(4.2, 1.2 + 0.2 * len(ok)))
+    fig, ax = _figure(height=max(4.2, 1.2 + 0.2 * len(ok)), width=8.0)
     ax.barh(ok["label"].astype(str), ok[col].to_numpy(dtype=float) * scale, color="#2e86c1")
     ax.set_xlabel(label)
     ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
@@ -176,17 +271,25 @@ def _bar_plot(frame: pd.DataFrame, col: str, label: str, scale: float, plots: Pa
     return _save(fig, plots, f"bars_{col}")
 
 
-def _table(df: pd.DataFrame) -> str:
-    return df.to_html(index=False, escape=True, na_rep="—", float_format=lambda v: f"{v:.4g}", border=0,
-                      classes="t")
+def _table(df: pd.DataFrame) -> dict:
+    return {"kind": "table", "html": df.to_html(index=False, escape=True, na_rep="—",
+                                                float_format=lambda v: f"{v:.4g}", border=0, classes="t")}
 
 
-def _p(text: str) -> str:
-    return f"<p>{html.escape(text)}</p>"
+def _p(text: str) -> dict:
+    return {"kind": "p", "text": text}
 
 
-def _img(uri: str, alt: str) -> str:
-    return f'<figure><img src="{uri}" alt="{html.escape(alt)}"><figcaption>{html.escape(alt)}</figcaption></figure>'
+def _note(text: str) -> dict:
+    return {"kind": "note", "text": text}
+
+
+def _h3(text: str) -> dict:
+    return {"kind": "h3", "text": text}
+
+
+def _img(uri: str, caption: str) -> dict:
+    return {"kind": "img", "uri": uri, "caption": caption}
 
 
 def _published_table() -> tuple[pd.DataFrame | None, str]:
@@ -208,13 +311,13 @@ def _nonlinear_table() -> tuple[pd.DataFrame | None, str]:
     return t[["kernel", "variant", "s_in", "max_abs_err", "mean_abs_err", "max_abs_ref"]], ""
 
 
-def _comparisons(frame: pd.DataFrame, metric_cols: list[tuple[str, str, float]]) -> list[str]:
-    out = []
+def _comparisons(frame: pd.DataFrame, metric_cols: list[tuple[str, str, float]]) -> list[dict]:
+    out: list[dict] = []
     hw_cols = ["model", "seq_len", "batch", "decode", "hardware", "array_rows", "array_cols", "dataflows",
                "sram_kib", "dram_gbps", "accumulate"]
     for title, rec, base in COMPARISONS:
-        out.append(f"<h3>{html.escape(title)}</h3>")
-        out.append(f'<p class="note">Published claim (relayed): {html.escape(PUBLISHED_CLAIMS[title])}</p>')
+        out.append(_h3(title))
+        out.append(_note(f"Published claim (relayed): {PUBLISHED_CLAIMS[title]}"))
         a, b = frame[frame.recipe.str.upper() == rec], frame[frame.recipe.str.upper() == base]
         if a.empty or b.empty:
             out.append(_p(f"Not in this sweep: it needs points of both recipes {rec} and {base} "
@@ -245,12 +348,16 @@ def _comparisons(frame: pd.DataFrame, metric_cols: list[tuple[str, str, float]])
     return out
 
 
-CSS = """body{font-family:system-ui,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;
-color:#222;padding:0 1em}h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.8em}
-table.t{border-collapse:collapse;font-size:.85em;margin:.6em 0}table.t th,table.t td{border:1px solid #ddd;
-padding:.25em .5em;text-align:right}table.t th{background:#f4f6f8}table.t td:first-child{text-align:left}
-figure{display:inline-block;margin:.5em 1em .5em 0}figure img{max-width:100%;border:1px solid #eee}
-figcaption{font-size:.8em;color:#555}.note{color:#8a4b00}code{font-size:.85em}"""
+def accuracy_statement(manifest: dict, frame: pd.DataFrame) -> str:
+    """What the output error on the plots is, where it comes from and what it does not say."""
+    acc = manifest.get("accuracy", {}) if isinstance(manifest.get("accuracy"), dict) else {}
+    models = ", ".join(sorted(set(frame["model"].astype(str)))) if "model" in frame.columns else "the model"
+    return (f"Accuracy source: output error = ||y - y_ref|| / ||y_ref|| of one {models} layer in numerics mode "
+            f"(sim.run_layer_numerics): {acc.get('tokens', '?')} tokens of N(0, 1) activations and seeded random "
+            f"weights (seed {acc.get('seed', '?')}), quantized per the recipe on the bit-exact golden models, "
+            f"against the same layer in float64. Limits: one layer, synthetic inputs and weights, no task "
+            f"metric (perplexity or accuracy on a dataset); it ranks recipes by quantization error, it does "
+            f"not predict model quality.")
 
 
 #: the file listing what a report wrote in its folder (so a later report replaces only those)
@@ -352,21 +459,38 @@ def write_report(results: str | Path, out_dir: str | Path, *, title: str | None 
 
 
 def _build(frame: pd.DataFrame, manifest: dict, folder: Path, title: str) -> None:
+    """Write ``index.html`` and ``plots/`` into ``folder``, in three phases: :func:`_figures`
+    (which figures exist, with the reason for each left out), the sections (each a list of
+    blocks: paragraphs, notes, tables, plots), and :func:`_render` (the Jinja2 template)."""
     plots = folder / "plots"
     plots.mkdir()
-    body: list[str] = [f"<h1>{html.escape(title)}</h1>"]
-    if manifest.get("description"):
-        body.append(_p(manifest["description"]))
-    n_fail = int((frame.status != "ok").sum())
-    body.append("<h2>Summary</h2>")
-    body.append(_p(f"{len(frame)} design points, {len(frame) - n_fail} complete, {n_fail} with an error; "
-                   f"metrics asked for: {', '.join(manifest.get('metrics', []))}."))
-    for metric, reason in manifest.get("unavailable", {}).items():
-        body.append(f'<p class="note">{html.escape(f"Metric {metric}: not available ({reason}); its columns are left out.")}</p>')
-    if n_fail:
-        body.append(_table(frame.loc[frame.status != "ok", ["label", "error"]]))
+    frame, available, notes, has_error = _figures(frame, manifest)
+    sections = [
+        _section_summary(frame, manifest),
+        _section_units(frame, manifest),
+        _section_per_point(frame, available, notes, plots),
+        _section_pareto(frame, manifest, available, has_error, plots),
+        {"id": "reproductions", "title": "Reproductions",
+         "blocks": _comparisons(frame, list(available) + ([(ERROR[0], "output error", 1.0)] if has_error else []))},
+        _section_nonlinear(),
+        _section_provenance(frame, manifest),
+    ]
+    page = _render(title=title, description=manifest.get("description", ""), sections=sections)
+    (folder / "index.html").write_text(page, encoding="utf-8")
 
-    # which figures exist
+
+def _render(**context) -> str:
+    """The page from ``templates/report.html.j2`` (autoescaped)."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    env = Environment(loader=PackageLoader("reports.sweep", "templates"), undefined=StrictUndefined,
+                      autoescape=select_autoescape(["html", "j2"]), keep_trailing_newline=True)
+    return env.get_template("report.html.j2").render(**context)
+
+
+def _figures(frame: pd.DataFrame, manifest: dict) -> tuple[pd.DataFrame, list, list[str], bool]:
+    """Phase 1: (frame with incomplete latencies blanked, available (column, label, scale) cost
+    figures, notes saying what is left out and why, whether output error exists)."""
     frame = frame.copy()
     notes: list[str] = []
     if "latency_s" in frame.columns and "latency_complete" in frame.columns:
@@ -391,97 +515,123 @@ def _build(frame: pd.DataFrame, manifest: dict, folder: Path, title: str) -> Non
         notes.append("Output error: no figure in these results"
                      + (f" ({manifest['unavailable']['accuracy']})" if "accuracy" in manifest.get("unavailable", {})
                         else "") + "; Pareto fronts left out.")
+    return frame, available, notes, has_error
 
-    body.append("<h2>Unit cost per format</h2>")
+
+def _section_summary(frame: pd.DataFrame, manifest: dict) -> dict:
+    n_fail = int((frame.status != "ok").sum())
+    blocks = [_p(f"{len(frame)} design points, {len(frame) - n_fail} complete, {n_fail} with an error; "
+                 f"metrics asked for: {', '.join(manifest.get('metrics', []))}.")]
+    for metric, reason in manifest.get("unavailable", {}).items():
+        blocks.append(_note(f"Metric {metric}: not available ({reason}); its columns are left out."))
+    if n_fail:
+        blocks.append(_table(frame.loc[frame.status != "ok", ["label", "error"]]))
+    return {"id": "summary", "title": "Summary", "blocks": blocks}
+
+
+def _section_units(frame: pd.DataFrame, manifest: dict) -> dict:
+    blocks = []
     unit_cols = [c for c in ("mac_unit", "weights", "activations", "accumulator") if c in frame.columns]
     unit_cols += [c for c in frame.columns if c.startswith("mac_") and c not in unit_cols and c != "mac_utilisation"]
     if "mac_unit" in unit_cols:
         units = frame[unit_cols].drop_duplicates("mac_unit")
         units = units[[c for c in units.columns if c in ("mac_unit", "weights", "activations", "accumulator")
                        or np.isfinite(pd.to_numeric(units[c], errors="coerce").to_numpy(dtype=float)).any()]]
-        body.append(_table(units))
-        body.append(_p("Our figures: the MAC unit's own RTL characterised by hw.cost (45 nm estimates calibrated on "
-                       "one published point; see Provenance)."))
+        blocks.append(_table(units))
+        blocks.append(_p("Our figures: the MAC unit's own RTL characterised by hw.cost (45 nm estimates calibrated on "
+                         "one published point; see Provenance)."))
     else:
         reason = manifest.get("unavailable", {}).get("area", "area not asked for in this sweep")
-        body.append(f'<p class="note">{html.escape(f"Characterised unit figures: not available ({reason}).")}</p>')
+        blocks.append(_note(f"Characterised unit figures: not available ({reason})."))
     pub, why = _published_table()
     if pub is not None:
-        body.append(_p("Published figures they are compared with (relayed, not measured here):"))
-        body.append(_table(pub))
+        blocks.append(_p("Published figures they are compared with (relayed, not measured here):"))
+        blocks.append(_table(pub))
     else:
-        body.append(_p(f"Published figures: not available ({why})."))
+        blocks.append(_p(f"Published figures: not available ({why})."))
+    return {"id": "units", "title": "Unit cost per format", "blocks": blocks}
 
-    body.append("<h2>Latency, energy and area per design point</h2>")
-    per_point = ["label", "recipe", "array_rows", "array_cols"]
-    shown = frame[per_point].copy()
+
+def _section_per_point(frame: pd.DataFrame, available: list, notes: list[str], plots: Path) -> dict:
+    shown = frame[["label", "recipe", "array_rows", "array_cols"]].copy()
     for col, label, scale in available:
         shown[label] = frame[col].astype(float) * scale
     for extra, label in (("cycles", "cycles"), ("mac_utilisation", "MAC utilisation"), (ERROR[0], "output error"),
                          ("output_sqnr_db", "SQNR (dB)")):
         if _usable(frame, extra) is not None:
             shown[label] = frame[extra].astype(float)
+    if "cycles" in shown.columns:
+        shown["cycles"] = np.ceil(shown["cycles"]).astype("Int64")  # whole cycles
     shown["status"] = frame["status"]
-    body.append(_table(shown))
-    for n in notes:
-        body.append(f'<p class="note">{html.escape(n)}</p>')
+    blocks = [_table(shown), *(_note(n) for n in notes)]
     for col, label, scale in available:
-        body.append(_img(_bar_plot(frame, col, label, scale, plots), f"{label} per design point"))
+        blocks.append(_img(_bar_plot(frame, col, label, scale, plots), f"{label} per design point"))
+    return {"id": "per-point", "title": "Latency, energy and area per design point", "blocks": blocks}
 
-    body.append("<h2>Pareto fronts: cost against output error</h2>")
-    if has_error and available:
-        groups = list(frame.groupby(WORKLOAD, sort=False))
+
+def _section_pareto(frame: pd.DataFrame, manifest: dict, available: list, has_error: bool, plots: Path) -> dict:
+    blocks: list[dict] = []
+    if not (has_error and available):
+        blocks.append(_note("No Pareto front: it needs output error and at least one cost figure."))
+        return {"id": "pareto", "title": "Pareto fronts: cost against output error", "blocks": blocks}
+    blocks.append(_p("Each recipe (number format) has its own colour and marker; every point is labelled with the "
+                     "rest of its design point (array size and the other axes that vary); the dashed line joins "
+                     "the points no other point beats on both cost and error (outlined markers)."))
+    blocks.append(_note(accuracy_statement(manifest, frame)))
+    groups = list(frame.groupby(WORKLOAD, sort=False))
+    if len(groups) > 1:
+        blocks.append(_p("One front per workload (a cost is comparable only on the same model and tokens)."))
+    for key, grp in groups:
+        workload = f"{key[0]}, {key[1]} tokens, batch {key[2]}" + (f", {key[3]} decode steps" if key[3] else "")
+        stem = "" if len(groups) == 1 else "_" + "_".join(str(k) for k in key)
         if len(groups) > 1:
-            body.append(_p("One front per workload (a cost is comparable only on the same model and tokens)."))
-        for key, grp in groups:
-            workload = f"{key[0]}, {key[1]} tokens, batch {key[2]}" + (f", {key[3]} decode steps" if key[3] else "")
-            stem = "" if len(groups) == 1 else "_" + "_".join(str(k) for k in key)
-            if len(groups) > 1:
-                body.append(f"<h3>{html.escape(workload)}</h3>")
-            for col, label, scale in available:
-                if _usable(grp, col) is None or _usable(grp, ERROR[0]) is None:
-                    continue
-                uri, front = _pareto_plot(grp, col, label, scale, plots, workload, stem)
-                body.append(_img(uri, f"{label} vs output error ({workload}); frontier points labelled"))
-                body.append(_table(front))
-    else:
-        body.append(f'<p class="note">{html.escape("No Pareto front: it needs output error and at least one cost figure.")}</p>')
+            blocks.append(_h3(workload))
+        for col, label, scale in available:
+            if _usable(grp, col) is None or _usable(grp, ERROR[0]) is None:
+                continue
+            name, svg, front = _pareto_plot(grp, col, label, scale, plots, workload, stem)
+            blocks.append({"kind": "svg", "id": name, "svg": svg,
+                           "caption": f"{label} vs output error ({workload}); every point labelled, front outlined"})
+            blocks.append(_table(front))
+        for col, label, scale in available:
+            if col == "array_area_mm2":
+                continue
+            eq = _equal_area_plot(grp, col, label, scale, plots, workload, stem)
+            if eq is not None:
+                blocks.append({"kind": "svg", "id": eq[0], "svg": eq[1],
+                               "caption": f"{label} against MAC array area per recipe ({workload}): formats compared "
+                                          f"at equal area along a vertical line"})
+    return {"id": "pareto", "title": "Pareto fronts: cost against output error", "blocks": blocks}
 
-    body.append("<h2>Reproductions</h2>")
-    body += _comparisons(frame, [(c, lab, s) for c, lab, s in available] + ([(ERROR[0], "output error", 1.0)]
-                                                                            if has_error else []))
 
-    body.append("<h2>Nonlinear units: accuracy of the integer kernels</h2>")
+def _section_nonlinear() -> dict:
     nl, why = _nonlinear_table()
-    if nl is not None:
-        body.append(_p("Shift-add / integer GELU, softmax and LayerNorm kernels (the I-BERT recipe's nonlinear "
-                       "units) against float64, 8-bit inputs, per input scale s_in; errors in real output units. "
-                       "Measured: hw.nonlinear.accuracy_table (bit-exact golden models), seed 0."))
-        body.append(_table(nl))
-    else:
-        body.append(f'<p class="note">{html.escape(f"Not available ({why}).")}</p>')
+    if nl is None:
+        return {"id": "nonlinear", "title": "Nonlinear units: accuracy of the integer kernels",
+                "blocks": [_note(f"Not available ({why}).")]}
+    return {"id": "nonlinear", "title": "Nonlinear units: accuracy of the integer kernels", "blocks": [
+        _p("Shift-add / integer GELU, softmax and LayerNorm kernels (the I-BERT recipe's nonlinear units) against "
+           "float64, 8-bit inputs, per input scale s_in; errors in real output units. Measured: "
+           "hw.nonlinear.accuracy_table (bit-exact golden models), seed 0."),
+        _table(nl)]}
 
-    body.append("<h2>Provenance</h2>")
-    prov_cols = [c for c in frame.columns if c.endswith("_provenance")]
-    for c in prov_cols:
-        vals = sorted({v for v in frame[c].astype(str) if v})
-        body.append(f"<h3>{html.escape(c.replace('_provenance', ''))}</h3>")
-        body.append("<ul>" + "".join(f"<li>{html.escape(v)}</li>" for v in vals) + "</ul>")
-    tools = sorted(set(frame["tool_versions"])) if "tool_versions" in frame.columns else []
-    body.append("<h3>Tools and code</h3>")
-    for t in tools:
-        body.append(f"<p><code>{html.escape(t)}</code></p>")
+
+def _section_provenance(frame: pd.DataFrame, manifest: dict) -> dict:
+    blocks: list[dict] = []
+    for c in [c for c in frame.columns if c.endswith("_provenance")]:
+        blocks.append(_h3(c.replace("_provenance", "")))
+        blocks.append({"kind": "list", "items": sorted({v for v in frame[c].astype(str) if v})})
+    blocks.append(_h3("Tools and code"))
+    for t in (sorted(set(frame["tool_versions"])) if "tool_versions" in frame.columns else []):
+        blocks.append({"kind": "code", "text": t})
     if "code_sha256" in frame.columns:
         for t in sorted(set(frame["code_sha256"])):
-            body.append(f"<p>source hashes: <code>{html.escape(t)}</code></p>")
+            blocks.append({"kind": "code", "text": f"source hashes: {t}"})
     keys = frame[["label", "cache_key"] + (["rtl_sha256"] if "rtl_sha256" in frame.columns else [])].copy()
-    body.append(_p("Cache key of every point (hash of its descriptor, the RTL it generates and the tool versions):"))
-    body.append(_table(keys))
+    blocks.append(_p("Cache key of every point (hash of its descriptor, the RTL it generates and the tool versions):"))
+    blocks.append(_table(keys))
     run = manifest.get("run", {})
-    body.append(_p(f"Sweep spec {manifest.get('spec', '')}; last run: {run.get('computed', '?')} computed, "
-                   f"{run.get('cached', '?')} cached, {run.get('failed', '?')} failed."))
-
-    page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)}</title><link rel=\"icon\" href=\"data:,\">"
-            f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
-    (folder / "index.html").write_text(page, encoding="utf-8")
+    blocks.append(_p(f"Sweep spec {manifest.get('spec', '')} (sweep id {manifest.get('sweep_id', '?')}); last run: "
+                     f"{run.get('computed', '?')} computed, {run.get('cached', '?')} cached, "
+                     f"{run.get('failed', '?')} failed."))
+    return {"id": "provenance", "title": "Provenance", "blocks": blocks}

@@ -1,6 +1,8 @@
 """The HTML report in a real headless Chromium (Debian's ``chromium``; installed here with
-apt-get if missing): the page loads with no console errors, every image loads, and a screenshot
-is produced. Driven over the Chrome DevTools protocol with tornado's websocket client (tornado
+apt-get if missing): the page loads with no console errors, every image loads, no text overflows
+its box and the page does not scroll sideways, every Pareto point has a visible label inside its
+plot and no legend covers a point; a screenshot is kept as an artifact
+(``$LOWBIT_TEST_ARTIFACTS`` or ``out/test-artifacts/``, ignored by git). Driven over the Chrome DevTools protocol with tornado's websocket client (tornado
 comes with Dask distributed). A control page with a missing image checks that the probe does
 see a broken image and the console error it causes."""
 from __future__ import annotations
@@ -109,6 +111,7 @@ class Browser:
             "Promise.all(Array.from(document.images).map(i => i.decode().then(() => true, () => false)))"
             ".then(ok => Array.from(document.images).map((i, k) => "
             "({src: i.src.slice(0, 40), ok: ok[k] && i.complete && i.naturalWidth > 0, w: i.naturalWidth})))")))
+        layout = (await call("Runtime.evaluate", returnByValue=True, expression=LAYOUT_PROBE))["result"]["value"]
         shot = await call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
         # let late log events arrive
         try:
@@ -122,7 +125,44 @@ class Browser:
                 pass
         except asyncio.TimeoutError:
             pass
-        return {"loaded": loaded, "errors": errors, "images": images["result"]["value"], "png": shot["data"]}
+        return {"loaded": loaded, "errors": errors, "images": images["result"]["value"], "png": shot["data"],
+                "layout": layout}
+
+
+#: measured in the page: text boxes whose content is wider than the box, the page's horizontal
+#: overflow, and per plot the points, their labels (with whether each lies inside the plot) and
+#: the points the legend covers
+LAYOUT_PROBE = r"""(() => {
+  const overflow = [];
+  for (const el of document.querySelectorAll('p, li, td, th, h1, h2, h3, figcaption')) {
+    if (el.scrollWidth > el.clientWidth + 1) overflow.push(el.tagName + ': ' + el.textContent.slice(0, 60));
+  }
+  const inside = (a, b) => a.left >= b.left - 1 && a.right <= b.right + 1 && a.top >= b.top - 1 && a.bottom <= b.bottom + 1;
+  const meets = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  const plots = [];
+  for (const fig of document.querySelectorAll('figure.plot')) {
+    const svg = fig.querySelector('svg');
+    const box = svg.getBoundingClientRect();
+    const points = Array.from(svg.querySelectorAll('[id^="pareto-point-"]'));
+    const labels = Array.from(svg.querySelectorAll('[id^="pareto-label-"], [id^="area-label-"]'));
+    const legend = svg.querySelector('#plot-legend');
+    const lbox = legend ? legend.getBoundingClientRect() : null;
+    plots.push({id: fig.id, points: points.map(p => p.id.split('-').pop()),
+                labels: labels.map(l => ({n: l.id.split('-').pop(), text: l.textContent.trim(),
+                                          inside: inside(l.getBoundingClientRect(), box)})),
+                covered: lbox ? points.filter(p => meets(p.getBoundingClientRect(), lbox)).map(p => p.id) : [],
+                legend: !!legend});
+  }
+  return {overflow, pageWidth: document.documentElement.scrollWidth, viewport: window.innerWidth, plots};
+})()"""
+
+
+def _artifacts() -> Path:
+    import os
+
+    root = Path(os.environ.get("LOWBIT_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "out" / "test-artifacts"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +177,7 @@ def browser(tmp_path_factory):
 def report(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("report")
     spec = spec_from_dict({"name": "browser", "metrics": ["latency", "accuracy"], "layers": 1,
-                           "axes": {"recipe": ["INT8", "FP16"], "seq_len": 32, "array": ["8x8", "16x16"]}})
+                           "axes": {"recipe": ["INT8", "FP16", "FP8"], "seq_len": 32, "array": ["8x8", "16x16"]}})
     run_sweep(spec, base / "results", workers=1, cache=base / "cache", progress=False)
     return write_report(base / "results", base / "report")
 
@@ -153,7 +193,7 @@ def test_report_loads_in_chromium_with_images_and_screenshot(browser, report, tm
     html = report.read_text()
     assert "http://" not in html and "https://" not in html  # nothing to fetch from a network
     n_img = html.count("<img ")
-    assert n_img >= 2
+    assert n_img >= 1 and html.count('<figure class="plot"') >= 1  # bar plots as PNG, Pareto plots inline SVG
     r = browser.probe(report.as_uri())
     assert r["loaded"]
     assert r["errors"] == []
@@ -161,7 +201,18 @@ def test_report_loads_in_chromium_with_images_and_screenshot(browser, report, tm
     png = base64.b64decode(r["png"])
     w, h = _png_size(png)
     assert w > 300 and h > 1000
-    (tmp_path / "report.png").write_bytes(png)
+    (_artifacts() / "report_browser.png").write_bytes(png)
+    layout = r["layout"]
+    assert layout["overflow"] == [], layout["overflow"]
+    assert layout["pageWidth"] <= layout["viewport"], layout
+    pareto = [p for p in layout["plots"] if p["id"].startswith("pareto_")]
+    assert [p["id"] for p in pareto] == ["pareto_latency_s"]
+    for plot in layout["plots"]:
+        assert plot["legend"] and plot["covered"] == [], plot
+        assert all(lab["inside"] and lab["text"] for lab in plot["labels"]), plot["labels"]
+    for plot in pareto:  # one point per design point, each with its own label
+        assert len(plot["points"]) == 6
+        assert sorted(plot["points"]) == sorted(lab["n"] for lab in plot["labels"])
     # the plots also exist as separate files for papers
     plots = sorted(p.name for p in (report.parent / "plots").iterdir())
     assert "pareto_latency_s.svg" in plots and "pareto_latency_s.png" in plots
