@@ -13,7 +13,7 @@ from amaranth.hdl import Shape, ShapeLike, Value
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ...errors import UnitConfigError
+from ...errors import UnitConfigTypeError
 from ...nonlinear import KERNELS, NonlinearKernel
 from ._common import RowTiming, check_int
 
@@ -50,8 +50,20 @@ class RowUnit(wiring.Component):
     def __init__(self, kernel: NonlinearKernel, *, x_bits: int, length: int, out_shape: ShapeLike,
                  in_shape: ShapeLike | None = None, options: Mapping[str, Any] | None = None,
                  extra: Mapping[str, Any] | None = None) -> None:
+        """
+        Parameters
+        ----------
+        kernel : the golden kernel descriptor (an instance of ``KERNELS[kernel_name]``).
+        x_bits : input width in bits (signed), 2..``max_x_bits``.
+        length : row length L in elements, 1..``max_length``.
+        out_shape : shape of the ``o`` stream's payload.
+        in_shape : shape or layout of the ``i`` stream's payload (default ``signed(x_bits)``).
+        options : the unit's parameters besides ``x_bits``, ``length`` and the kernel's
+            constants (e.g. ``divider_bits_per_cycle``), reported by ``params()``.
+        extra : further signature members (e.g. ``{"row_error": Out(1)}``).
+        """
         if not isinstance(kernel, KERNELS[self.kernel_name]):
-            raise UnitConfigError(f"{type(self).__name__} kernel must be a {KERNELS[self.kernel_name].__name__}, "
+            raise UnitConfigTypeError(f"{type(self).__name__} kernel must be a {KERNELS[self.kernel_name].__name__}, "
                                   f"not {type(kernel).__name__}")
         self._kernel = kernel
         self._x_bits = check_int("x_bits", x_bits, 2, self.max_x_bits)
