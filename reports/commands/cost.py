@@ -1,4 +1,6 @@
-"""Print the cost of MAC units built from number formats, characterised from their own RTL on a
+"""Print the cost (area, Fmax, energy) of MAC units per number format, measured on their own RTL.
+
+Print the cost of MAC units built from number formats, characterised from their own RTL on a
 real standard-cell library (OSU 0.18 um) with static timing and power (OpenSTA): area, Fmax at
 a clock target, energy per product, leakage, split into line items (operand decode, multiply,
 align, scale, accumulate, registers, output conversion), scaled to a target node (Stillmaker &

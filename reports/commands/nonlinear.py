@@ -1,4 +1,6 @@
-"""Integer nonlinear kernels (I-BERT / I-ViT): accuracy table against float64, or the constants a
+"""Integer nonlinear kernels (I-BERT / I-ViT): their accuracy table, or a unit's constants.
+
+Integer nonlinear kernels (I-BERT / I-ViT): accuracy table against float64, or the constants a
 unit is configured with for an input scale.
 
 ``lowbit nonlinear --accuracy [--csv PATH]`` prints max/mean absolute error per kernel, input
