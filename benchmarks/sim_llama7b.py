@@ -1,5 +1,5 @@
 """Benchmark: whole LLaMA-2-7B (32 layers), prefill 2048 tokens + 128 decode steps, timing mode,
-default hardware preset, W4A8. Goal: <= 10 s wall and <= 1 GB on a 2-core machine.
+default hardware preset, W4A8. Goal (issue 14): <= 5 s wall and <= 1 GB on a 2-core machine.
 
 Prints wall time, CPU time of this process (less sensitive to other load on the machine), peak
 resident memory, and the simulation's size (distinct ops simulated, tile steps, rows).

@@ -31,7 +31,7 @@ from ._workload import GemmOp, Op, VectorOp
 from .errors import MappingError
 
 __all__ = ["MapperLimits", "GemmMapping", "VectorMapping", "Step", "map_op", "gemm_steps",
-           "vector_steps", "steps_of", "block_quantum", "ROW_FUNCTIONS"]
+           "vector_steps", "steps_of", "block_quantum", "ROW_FUNCTIONS", "SPLIT_ROW_FUNCTIONS"]
 
 ComputeCycles = Callable[[str, int, int, int], int]
 
@@ -49,6 +49,7 @@ class MapperLimits:
     dram_bytes_per_cycle: float
     dataflows: tuple[str, ...] = ("ws", "os")
     dram_latency_cycles: float = 0.0
+    row_units: int = 1
     """dataflows of the array; "gemv" (a weight-streaming GEMV mode) is offered only to GEMMs
     with fewer rows of A (M) than the array has rows."""
 
@@ -221,12 +222,33 @@ def _map_gemm(op: GemmOp, recipe: Recipe, lim: MapperLimits, fn: ComputeCycles |
 
 #: vector functions that need a whole row at once (reductions along the row)
 ROW_FUNCTIONS = ("softmax", "layernorm", "rmsnorm", "gelu")
+#: element-wise functions computed by row units: their rows may be cut into shorter ones so that
+#: every row unit has work (a decode step's single row of d_ff elements)
+SPLIT_ROW_FUNCTIONS = ("gelu", "silu_mul")
+
+
+def _split_rows(op: VectorOp, row_bytes: float, lim: MapperLimits) -> VectorOp:
+    """``op`` with its rows cut into pieces of a divisor L of its length so that every row unit
+    has a row: the longest L giving at least ``row_units`` rows of which two chunks of
+    ``row_units`` rows fit the buffer; failing that, the longest L of which two rows fit."""
+    divisors = [L for L in range(op.length, 0, -1) if op.length % L == 0]
+    units = lim.row_units
+    best = [L for L in divisors if op.rows * (op.length // L) >= units
+            and 2 * units * math.ceil(L * row_bytes) <= lim.v_bytes]
+    if not best:
+        best = [L for L in divisors if 2 * math.ceil(L * row_bytes) <= lim.v_bytes] or [op.length]
+    L = best[0]
+    if L == op.length:
+        return op
+    return VectorOp(op.name, op.function, op.rows * (op.length // L), L, op.inputs, op.in_role, op.out_role)
 
 
 def _map_vector(op: VectorOp, recipe: Recipe, lim: MapperLimits) -> VectorMapping:
     i = _bpe(recipe, op.in_role)
     o = _bpe(recipe, op.out_role)
-    if op.function not in ROW_FUNCTIONS:  # elementwise: any chunk of elements will do
+    if op.function in SPLIT_ROW_FUNCTIONS:
+        op = _split_rows(op, op.inputs * i + o, lim)
+    elif op.function not in ROW_FUNCTIONS:  # elementwise: any chunk of elements will do
         op = VectorOp(op.name, op.function, 1, op.rows * op.length, op.inputs, op.in_role, op.out_role)
         per = op.inputs * i + o
         if 2 * math.ceil(per) > lim.v_bytes:

@@ -221,7 +221,7 @@ class HardwareConfig:
         k = 1024
         return MapperLimits(self.array_rows, self.array_cols, self.sram_a_kib * k, self.sram_b_kib * k,
                             self.sram_c_kib * k, self.sram_v_kib * k, self.dram_bytes_per_cycle,
-                            tuple(self.dataflows), self.dram_latency_cycles)
+                            tuple(self.dataflows), self.dram_latency_cycles, self.row_units)
 
     def sized_for(self, pe_area_um2: float) -> HardwareConfig:
         """This configuration with a square array of the largest side whose PEs fit

@@ -53,3 +53,19 @@ def test_sram_too_small():
         map_op(GemmOp("q_proj", 512, 768, 768), parse_recipe("INT8"), tiny)
     assert str(e.value) == ("SRAM buffer 'a' must hold two tiles of the smallest legal tile of q_proj "
                             "(1 x 16 x 16: 32 bytes), not 16 bytes")
+
+
+def test_elementwise_row_unit_ops_are_split_across_row_units():
+    from mapping import MapperLimits, VectorOp, map_op, parse_recipe, steps_of
+
+    lim = MapperLimits(32, 32, 1 << 18, 1 << 19, 1 << 17, 1 << 18, 64.0, row_units=16)
+    op = VectorOp("silu_mul", "silu_mul", 1, 11008, inputs=2, in_role="accumulator")
+    mp = map_op(op, parse_recipe("INT8"), lim)
+    assert mp.op.rows * mp.op.length == 11008 and mp.op.rows >= 16 and 11008 % mp.op.length == 0
+    steps = steps_of(mp)
+    assert sum(s.work[2] * s.work[3] for s in steps) == 11008
+    # bytes are those of the whole op: two fp32 inputs in, one int8 output
+    assert mp.dram_read_bytes == 2 * 11008 * 4 and mp.dram_write_bytes == 11008
+    # a reduction keeps its rows whole
+    norm = map_op(VectorOp("n", "rmsnorm", 1, 4096), parse_recipe("INT8"), lim)
+    assert (norm.op.rows, norm.op.length) == (1, 4096)
