@@ -96,6 +96,7 @@ def _summary_lines(s: dict, hw, mac) -> list[str]:
 
     lines = [f"model {s['model']}  recipe {s['recipe']}  hw {s['hw']}  batch {s['batch']}  "
              f"prefill {s['prefill']}  decode {s['decode']}  layers {s['layers']}",
+             s["hw_description"] + (f"; PEs packed {s['packing']} products/cycle" if s["packing"] > 1 else ""),
              f"time {fmt_seconds(s['seconds'])}  ({fmt_count(s['cycles'])} cycles at {hw.clock_mhz:g} MHz)"
              + (f"  decode {s['decode_tokens_per_s']:.3g} tokens/s" if s['decode'] else ""),
              f"cycles: prefill {fmt_count(s['prefill_cycles'])}  decode {fmt_count(s['decode_cycles'])}",
@@ -110,12 +111,15 @@ def _summary_lines(s: dict, hw, mac) -> list[str]:
     total = s["energy_pj"]
     lines.append(f"energy {fmt_energy_pj(total)}  ({parts})" if not math.isnan(total)
                  else f"energy: total not available ({parts})")
+    if s["decode"]:
+        lines.append(s["decode_bound_text"])
     if isinstance(mac, str):
         lines.append(f"MAC energy: {mac}")
     else:
         stim = mac.provenance.measured.get("stimulus", {}).get("description", "") or "not recorded"
-        lines.append(f"MAC unit {mac.name}: {mac.area_um2:.4g} µm² ({hw.array_rows}x{hw.array_cols} array "
-                     f"{mac.area_um2 * hw.array_rows * hw.array_cols / 1e6:.4g} mm²), "
+        rows, cols = s["array_rows"], s["array_cols"]  # the simulated array (iso-area sizing included)
+        lines.append(f"MAC unit {mac.name}: {mac.area_um2:.4g} µm² ({rows}x{cols} array "
+                     f"{mac.area_um2 * rows * cols / 1e6:.4g} mm²), "
                      f"{mac.energy_pj_per_op:.4g} pJ/MAC; hw.cost 45 nm estimate, stimulus: {stim}")
     lines += [f"note: {n}" for n in s["notes"] if "pass a hw.cost CostRecord" not in n]
     return lines
