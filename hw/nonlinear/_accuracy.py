@@ -70,7 +70,8 @@ def accuracy_table(*, scales: Sequence[float] = (0.1, 0.05, 0.02, 0.01, 0.002),
     DataFrame with columns kernel, variant, s_in, x_bits, max_abs_err, mean_abs_err,
     rel_rms_err (RMS error over RMS of the float64 output), max_abs_ref (largest |float64
     output|, for scale) and n_values. A kernel of ``SCALE_LIMITED`` has no row at a scale its
-    derivation does not cover (``consts_from_scale`` rejects it: I-BERT GELU above ~0.0206).
+    derivation does not cover (``consts_from_scale`` rejects it: I-BERT GELU above ~0.0206);
+    ``table.attrs["omitted"]`` lists those points with the reason.
     """
     if not isinstance(length, int) or length < 2:
         raise UnitConfigError(f"length must be an integer >= 2, not {length!r}")
@@ -83,6 +84,7 @@ def accuracy_table(*, scales: Sequence[float] = (0.1, 0.05, 0.02, 0.01, 0.002),
         if name not in KERNELS or name == "dyadic_requant":
             raise UnitConfigError(f"kernel name must be a GELU, SiLU, softmax, LayerNorm or RMSNorm kernel, not {name!r}")
     records = []
+    omitted: list[str] = []
     for b in bits:
         rng = np.random.default_rng([seed, b])
         x_int = rng.integers(-(1 << (b - 1)), 1 << (b - 1), size=(rows, length))
@@ -95,9 +97,11 @@ def accuracy_table(*, scales: Sequence[float] = (0.1, 0.05, 0.02, 0.01, 0.002),
                         consts = consts_from_scale(name, s, weight=np.ones(length), bias=np.zeros(length))
                     else:
                         consts = consts_from_scale(name, s, length=length)
-                except UnitConfigError:
-                    if name in SCALE_LIMITED:
-                        continue  # a scale its derivation does not cover: no row (documented)
+                except UnitConfigError as exc:
+                    if name in SCALE_LIMITED:  # a scale its derivation does not cover: no row
+                        if b == bits[0]:
+                            omitted.append(f"{name} ({variant}) at s_in = {s:g}: {exc}")
+                        continue
                     raise
                 y = kernel(name, consts, variant=variant).forward(x_int) * np.asarray(consts["s_out"])
                 ref = float_reference(name, xr)
@@ -107,7 +111,9 @@ def accuracy_table(*, scales: Sequence[float] = (0.1, 0.05, 0.02, 0.01, 0.002),
                                 "mean_abs_err": float(err.mean()),
                                 "rel_rms_err": float(np.sqrt(np.mean(err ** 2) / np.mean(ref ** 2))),
                                 "max_abs_ref": float(np.abs(ref).max()), "n_values": int(err.size)})
-    return pd.DataFrame.from_records(records)
+    table = pd.DataFrame.from_records(records)
+    table.attrs["omitted"] = omitted
+    return table
 
 
 #: what each kernel approximates and how, for the Markdown tables
@@ -149,6 +155,8 @@ def accuracy_markdown(table: pd.DataFrame, *, command: str, rows: int, length: i
            "`rel. RMS` is RMS(error) / RMS(float64 output); `max |ref|` gives the output's scale. "
            "Section numbers (§4.x) refer to the kernel specification in the test vectors' README "
            "(`tests/../shared/vectors/README.md`).", ""]
+    for note in table.attrs.get("omitted", []):
+        out += [f"Not in the tables: {note}.", ""]
     rank = {kv: i for i, kv in enumerate(ACCURACY_KERNELS)}
     groups = sorted(table.groupby(["kernel", "variant"], sort=False), key=lambda g: rank.get(g[0], len(rank)))
     for (name, variant), part in groups:
