@@ -23,7 +23,8 @@ from hw.formats import BlockFormat, FloatFormat, IntFormat, LookupFormat, parse
 
 DEFAULT = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 BLOCK_DEFAULT = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-THOROUGH = settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+THOROUGH = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+BLOCK_THOROUGH = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MODES = ("rne", "rtz", "rna")
 
 FLOATS = ["e4m3fn", "e5m2", "e4m3fnuz", "e5m2fnuz", "e4m3b11fnuz", "e3m4", "e2m3fn", "e3m2fn", "e2m1fn",
@@ -325,7 +326,7 @@ def test_block_quantize_matches_exact_rationals(name: str, mode: str, data) -> N
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", BLOCKS)
-@THOROUGH
+@BLOCK_THOROUGH
 @given(data=st.data())
 def test_block_quantize_matches_exact_rationals_thorough(name: str, mode: str, data) -> None:
     f = parse(name)
