@@ -636,7 +636,14 @@ class IntSiLU(NonlinearKernel):
         return ((num >> self.drop) << (self.out_bit - 1)) // ((e + self.e0) >> self.drop)
 
     def forward(self, x_int: Any) -> np.ndarray:
-        x, one_d = as_rows(x_int, kernel=self.name)
+        """SiLU of integers ``x_int`` (rows x L, or one row); SwiGLU of (gate, up) pairs given
+        as a rows x L x 2 array (``swiglu(x[..., 0], x[..., 1])``)."""
+        arr = np.asarray(x_int)
+        if arr.ndim == 3:
+            if arr.shape[2] != 2:
+                raise NumericsError(f"{self.name} pairs must be rows x L x 2 (gate, up), not shape {arr.shape}")
+            return self.swiglu(arr[..., 0], arr[..., 1])
+        x, one_d = as_rows(arr, kernel=self.name)
         return _finish(x * self._sig(x), one_d)
 
     def swiglu(self, gate_int: Any, up_int: Any) -> np.ndarray:

@@ -370,5 +370,6 @@ def test_swiglu_is_silu_times_up() -> None:
     g = rng.integers(-128, 128, size=(3, 40))
     u = rng.integers(-128, 128, size=(3, 40))
     np.testing.assert_array_equal(k.swiglu(g, u), k.forward(g) * u)
+    np.testing.assert_array_equal(k.forward(np.stack([g, u], axis=-1)), k.swiglu(g, u))  # pairs, rows x L x 2
     with pytest.raises(NumericsError, match=r"^int_silu up must have the shape of gate \(3, 40\), not \(3, 39\)$"):
         k.swiglu(g, u[:, 1:])

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, ClassVar, Mapping
 
-import numpy as np
 from amaranth import Module, Mux, Signal, unsigned
 from amaranth.hdl import Shape, ShapeLike, Value
 from amaranth.lib import memory, stream, wiring
@@ -97,10 +96,6 @@ class RowUnit(wiring.Component):
     def input_ranges(self) -> list[tuple[int, int]]:
         """(lo, hi) of each input field (one range for an integer payload)."""
         return [(-(1 << (self._x_bits - 1)), (1 << (self._x_bits - 1)) - 1)]
-
-    def golden(self, rows: Any) -> np.ndarray:
-        """The golden model's outputs for ``rows`` (rows x L, or rows x L x fields)."""
-        return self._kernel.forward(rows)
 
     def params(self) -> dict[str, Any]:
         """The keyword parameters that rebuild this unit: ``type(u)(**u.params())``."""

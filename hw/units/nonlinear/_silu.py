@@ -6,7 +6,6 @@ over ``ceil(W / k)`` stages of ``k`` quotient bits, and the products ``x * sig``
 pipeline. No row buffer: rows only set the timing figures."""
 from __future__ import annotations
 
-import numpy as np
 from amaranth import C, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data
 
@@ -59,9 +58,9 @@ class SiLUUnit(RowUnit):
         k = kernel(self.kernel_name, {"x0_int": x0_int, "n": n, "out_bit": out_bit, "den_bits": den_bits})
         xb = check_int("x_bits", x_bits, 2, self.max_x_bits)
         self._k = check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 64)
-        if not isinstance(gated, bool):
-            raise UnitConfigTypeError(f"gated must be a bool, not {gated!r}")
-        self._gated = gated
+        if not isinstance(gated, (bool, int)) or gated not in (0, 1):
+            raise UnitConfigTypeError(f"gated must be a bool (or 0/1), not {gated!r}")
+        self._gated = bool(gated)
         self._up_bits = check_int("up_bits", xb if up_bits is None else up_bits, 2, 32)
         lo, hi = -(1 << (xb - 1)) << (k.out_bit - 1), ((1 << (xb - 1)) - 1) << (k.out_bit - 1)
         options: dict = {"divider_bits_per_cycle": self._k}
@@ -85,13 +84,6 @@ class SiLUUnit(RowUnit):
         if self._gated:
             ranges.append((-(1 << (self._up_bits - 1)), (1 << (self._up_bits - 1)) - 1))
         return ranges
-
-    def golden(self, rows) -> "np.ndarray":
-        """``kernel.forward(rows)``, or ``kernel.swiglu(gate, up)`` of (rows x L x 2) pairs."""
-        if not self._gated:
-            return super().golden(rows)
-        arr = np.asarray(rows)
-        return self.kernel.swiglu(arr[..., 0], arr[..., 1])
 
     def elaborate(self, platform) -> Module:
         m = Module()

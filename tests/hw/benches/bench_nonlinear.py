@@ -1,6 +1,7 @@
 """cocotb bench for the exported nonlinear row units (hw.units.nonlinear): a driver feeding rows
 on the ``i`` stream, a monitor collecting the ``o`` stream, the golden model
-(``hw.nonlinear.kernel``; SwiGLU pairs packed into the layout payload) and a checker. Design parameters, kernel constants and the timing
+(``hw.nonlinear.kernel``; SwiGLU's (gate, up) pairs packed into the layout payload, rows x L x 2
+for the model) and a checker. Design parameters, kernel constants and the timing
 figures come from the metadata JSON exported beside the Verilog (``LOWBIT_META``); extra rows
 (e.g. from the shared vectors) from ``LOWBIT_ROWS``."""
 from __future__ import annotations
@@ -54,13 +55,6 @@ def make_rows(meta: dict, rng: random.Random) -> list[list]:
     return rows
 
 
-def golden(meta: dict, rows: list[list]) -> np.ndarray:
-    """The golden model's outputs (``IntSiLU.swiglu`` for SwiGLU's (gate, up) pairs)."""
-    k = kernel(meta["kernel"], meta["consts"], variant=meta["variant"])
-    arr = np.array(rows, dtype=np.int64)
-    return k.swiglu(arr[..., 0], arr[..., 1]) if meta["params"].get("gated") else k.forward(arr)
-
-
 class Counter:
     def __init__(self) -> None:
         self.cycle = 0
@@ -112,7 +106,7 @@ async def rows_match_golden_model(dut) -> None:
     rng = random.Random(7)
     rows = make_rows(meta, rng)
     length = meta["params"]["length"]
-    expected = golden(meta, rows)
+    expected = kernel(meta["kernel"], meta["consts"], variant=meta["variant"]).forward(np.array(rows, dtype=np.int64))
 
     counter = Counter()
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
