@@ -301,11 +301,12 @@ def _cycle_formula(params: Mapping[str, Any]) -> dict[str, Any]:
             raise UnitConfigError(f"tile {part} cycles must be affine in m, k, n, not {got} != {getattr(top, part)}")
     var = {"m": "m", "k": "k" if Q == 1 else f"ceil(k/{Q})", "n": "n"}
     text = " + ".join([str(const["total"])] + [f"{c['total'][d]}*{var[d]}" for d in "mkn" if c["total"][d]])
-    return {"expression": f"total = {text}",
+    return {"expression": f"total = {text}", "packing": Q, "k_term": var["k"],
             "constant": const["total"], "m": c["total"]["m"], "k": c["total"]["k"], "n": c["total"]["n"],
             "weight_load": {"constant": const["weight_load"], "m": c["weight_load"]["m"],
                             "k": c["weight_load"]["k"], "n": c["weight_load"]["n"]},
-            "meaning": "cycles of one tile of m x k x n within the tile limits: start is sampled in cycle 0, "
+            "meaning": "cycles of one tile of m x k x n within the tile limits (the k coefficient multiplies "
+                       "k_term: k, or ceil(k/packing) for packed PEs): start is sampled in cycle 0, "
                        "done is high in cycle total-1, the next start can be sampled in cycle total. "
                        "Back-to-back tiles take the sum. A double-buffered array's prefetched tile "
                        "takes total - weight_load.",

@@ -206,15 +206,29 @@ def _row_vectors(meta, count: int, rng) -> dict[str, Any]:
     p = meta["parameters"]
     ports = _ports(meta)
     q = p["params"]
-    length, bits = q["length"], q["x_bits"]
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    rows = rng.integers(lo, hi + 1, size=(count, length))
-    rows = np.vstack([rows, np.full((1, length), lo)])
+    length = q["length"]
+    lay = ports["i__payload"]["layout"]
+    # one field (x) or a struct of fields (SwiGLU's gate and up), each a signed integer
+    fields = [(f["name"], f["offset"], f["width"]) for f in lay["fields"]] if lay["kind"] == "struct" \
+        else [("x", 0, ports["i__payload"]["width"])]
+    cols = []
+    for _, _, width in fields:
+        lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+        x = rng.integers(lo, hi + 1, size=(count + 1, length))
+        x[-1] = [lo if j % 2 == 0 else hi for j in range(length)]  # extremes (not a constant row:
+        x[:, -1] += x[:, -1] == x[:, 0]                            # the exact LayerNorms reject those)
+        cols.append(np.clip(x, lo, hi))
+    rows = cols[0] if len(cols) == 1 else np.stack(cols, axis=-1)
     want = kernel(p["kernel"], p["consts"], variant=p["variant"]).forward(rows.astype(np.int64))
     t = meta["timing"]
-    wi, wo = ports["i__payload"]["width"], ports["o__payload"]["width"]
+    wo = ports["o__payload"]["width"]
+
+    def word(v) -> int:
+        vals = np.atleast_1d(v)
+        return sum(_word(int(x), w) << off for x, (_, off, w) in zip(vals, fields))
+
     return {"protocol": "valid_ready", "seed": int(rng.integers(0, 1 << 31)), "length": length, "timed_rows": 2,
-            "rows": [[_word(v, wi) for v in row] for row in rows],
+            "rows": [[word(v) for v in row] for row in rows],
             "expect": [_word(v, wo) for v in np.asarray(want).ravel()],
             "max_cycles": 8 * (len(rows) + 2) * (t["initiation_interval"] + length) + 4 * t["latency_cycles"]}
 
@@ -229,8 +243,9 @@ def _gemm_shapes(p) -> list[tuple[int, int, int]]:
     def kk(k: int) -> int:  # a multiple of the block size, within max_k
         return max(bs, min(kmax, -(-k // bs) * bs))
 
-    if p["dataflow"] == "ws":
-        shapes = [(min(R + 1, p["max_m"]), kk(R), C), (min(3, p["max_m"]), kk(2 * R + 1), C + 1)]
+    if p["dataflow"] == "ws":  # one full tile; three K folds and two N folds
+        lk = p["tile_limits"]["k"]
+        shapes = [(min(R + 1, p["max_m"]), kk(lk), C), (min(3, p["max_m"]), kk(2 * lk + 1), C + 1)]
     else:
         shapes = [(R, kk(R + 2), C), (R + 1, kk(3), C + 1)]
     return shapes + [(1, kk(1), 1)]
@@ -242,7 +257,7 @@ def _tile_vectors(meta, count: int | None, rng) -> dict[str, Any]:
 
     p = meta["parameters"]
     ports = _ports(meta)
-    R, C, df, P = p["rows"], p["cols"], p["dataflow"], p.get("pipeline", 0)
+    R, C, df, P, Q = p["rows"], p["cols"], p["dataflow"], p.get("pipeline", 0), p.get("packing", 1)
     fa, fb, fo = parse(p["a_format"]), parse(p["b_format"]), parse(p["out_format"])
     block = isinstance(fa, BlockFormat)
     ea, eb = (fa.element, fb.element) if block else (fa, fb)
@@ -264,24 +279,32 @@ def _tile_vectors(meta, count: int | None, rng) -> dict[str, Any]:
         def lane(codes, scales, i, j, elem_bits):
             return int(codes[i, j]) | (int(scales[i, j]) << elem_bits if scales is not None else 0)
 
-        tiles = tile_shapes(rows=R, cols=C, dataflow=df, m=m, k=k, n=n, max_m=p["max_m"], max_k=p["max_k"])
+        def a_lane(r, k0, ks, kt):  # A[r, k0 + ks...] packed Q to a lane (zeros beyond the tile's K)
+            return _pack([lane(a, ea_s, r, k0 + kk, ea.bits) if kk < kt else 0 for kk in ks], la // Q)
+
+        def b_lane(c, k0, ks, kt):
+            return _pack([lane(b, eb_s, k0 + kk, c, eb.bits) if kk < kt else 0 for kk in ks], lb // Q)
+
+        tiles = tile_shapes(rows=R, cols=C, dataflow=df, m=m, k=k, n=n, max_m=p["max_m"], max_k=p["max_k"],
+                            packing=Q)
         out_tiles = []
         for ti, (m0, k0, n0, mt, kt, nt) in enumerate(tiles):
-            def a_words(t):
+            def a_words(t):  # WS: row r, lane i = K i*Q..; OS: packed column s, lane i = row m0 + i
                 m0, k0, n0, mt, kt, nt = t
+                steps = -(-kt // Q)
                 if df == "ws":
-                    return [_pack([lane(a, ea_s, m0 + r, k0 + i, ea.bits) if i < kt else 0 for i in range(R)], la)
+                    return [_pack([a_lane(m0 + r, k0, range(i * Q, i * Q + Q), kt) for i in range(R)], la)
                             for r in range(mt)]
-                return [_pack([lane(a, ea_s, m0 + i, k0 + c, ea.bits) if i < mt else 0 for i in range(R)], la)
-                        for c in range(kt)]
+                return [_pack([a_lane(m0 + i, k0, range(s * Q, s * Q + Q), kt) if i < mt else 0 for i in range(R)], la)
+                        for s in range(steps)]
 
-            def b_words(t):
+            def b_words(t):  # packed row s of B: lane j = B[k0 + s*Q + p, n0 + j]
                 m0, k0, n0, mt, kt, nt = t
-                return [_pack([lane(b, eb_s, k0 + r, n0 + j, eb.bits) if j < nt else 0 for j in range(C)], lb)
-                        for r in range(kt)]
+                return [_pack([b_lane(n0 + j, k0, range(s * Q, s * Q + Q), kt) if j < nt else 0 for j in range(C)], lb)
+                        for s in range(-(-kt // Q))]
 
             nxt = tiles[ti + 1] if ti + 1 < len(tiles) else None
-            timing = tile_cycles(rows=R, cols=C, dataflow=df, m=mt, k=kt, n=nt, pe_pipeline=P)
+            timing = tile_cycles(rows=R, cols=C, dataflow=df, m=mt, k=kt, n=nt, pe_pipeline=P, packing=Q)
             cycles = timing.total - (timing.weight_load if p.get("double_buffer") and ti > 0 else 0)
             last_fold = df == "os" or k0 + kt >= k
             expect_c = nan = None

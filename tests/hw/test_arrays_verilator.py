@@ -20,6 +20,10 @@ ARRAYS = [
                       max_k=64), id="ws-2x3-e4m3fn-db-p1", marks=pytest.mark.slow),
     pytest.param(dict(rows=2, cols=2, dataflow="os", a_format="mxfp4", acc="float32", max_k=64), id="os-2x2-mxfp4",
                  marks=pytest.mark.slow),
+    pytest.param(dict(rows=2, cols=3, dataflow="ws", a_format="int4", b_format="int8", max_m=16, max_k=64),
+                 id="ws-2x3-int4xint8-packed", marks=pytest.mark.slow),
+    pytest.param(dict(rows=2, cols=2, dataflow="os", a_format="e2m1fn", b_format="e2m1fn", max_k=64),
+                 id="os-2x2-fp4-packed", marks=pytest.mark.slow),
     pytest.param(dict(rows=16, cols=16, dataflow="ws", a_format="int8"), id="ws-16x16-int8", marks=pytest.mark.slow),
 ]
 
@@ -30,10 +34,12 @@ def test_exported_array_bench_passes(tmp_path: Path, params: dict) -> None:
     res = export_checked(unit, tmp_path)
     f = res.metadata["timing"]["cycle_formula"]
     lim = res.metadata["parameters"]["tile_limits"]
-    for m, k, n in [(1, 1, 1), (lim["m"], lim["k"], lim["n"]), (2, 1, min(2, lim["n"]))]:
+    q = f["packing"]
+    assert q == unit.component.packing and f["k_term"] == ("k" if q == 1 else f"ceil(k/{q})")
+    for m, k, n in [(1, 1, 1), (lim["m"], lim["k"], lim["n"]), (2, 1, min(2, lim["n"])), (1, min(3, lim["k"]), 1)]:
         want = tile_cycles(rows=unit.component.rows, cols=unit.component.cols, dataflow=params["dataflow"],
-                           m=m, k=k, n=n, pe_pipeline=params.get("pipeline", 0)).total
-        assert f["constant"] + f["m"] * m + f["k"] * k + f["n"] * n == want
+                           m=m, k=k, n=n, pe_pipeline=params.get("pipeline", 0), packing=q).total
+        assert f["constant"] + f["m"] * m + f["k"] * -(-k // q) + f["n"] * n == want
     run = run_bench(res)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert f"{unit.name}: 1/1 cocotb tests passed" in run.stdout

@@ -15,17 +15,25 @@ from hw.units import build_unit
 from ._exports import export_checked, run_bench
 
 
-def _nonlinear(name: str, **params):
-    # I-BERT GELU's constants exist only up to s_in ~0.0206 (consts_from_scale rejects coarser scales)
-    c = consts_from_scale(name, 0.01 if name == "ibert_int_gelu" else 0.05)
-    keys = {"ivit_shiftmax": ("x0_int", "out_bit", "n"), "ivit_shiftgelu": ("x0_int", "out_bit", "n"),
-            "ibert_int_gelu": ("b_int", "c_int", "shift_int", "n"),
-            "ibert_int_softmax": ("x0_int", "b_int", "c_int", "exp_sf", "act_sf16", "n", "out_bit")}[name]
-    return dict(kind=name, **{k: c[k] for k in keys}, **params)
+#: small parameters of every registered nonlinear unit (as tests/hw/test_nonlinear_units.py's)
+NONLINEAR = {
+    "ivit_shiftmax": dict(x_bits=8, length=6, x0_int=-10, divider_bits_per_cycle=2),
+    "ivit_shiftgelu": dict(x_bits=8, length=6, x0_int=-9),
+    "ibert_int_gelu": dict(x_bits=8, length=6, b_int=-251, c_int=-69251, shift_int=-5),
+    "ivit_int_layernorm": dict(x_bits=8, length=6, bias_int=[3, -2, 0, 100, -7, 1]),
+    "ibert_int_softmax": dict(x_bits=8, length=6, divider_bits_per_cycle=8,
+                              **{k: v for k, v in consts_from_scale("ibert_int_softmax", 0.05).items()
+                                 if k in ("x0_int", "b_int", "c_int", "exp_sf", "act_sf16")}),
+    "ibert_int_layernorm": dict(x_bits=8, length=6, bias_int=[3, -2, 0, 100, -7, 1], divider_bits_per_cycle=3),
+    "int_rmsnorm": dict(x_bits=8, length=6, eps_int=5, divider_bits_per_cycle=2),
+    "int_silu": dict(x_bits=8, length=6, x0_int=-12, divider_bits_per_cycle=4),
+    "swiglu": dict(kind="int_silu", x_bits=8, length=6, x0_int=-12, divider_bits_per_cycle=4, gated=True, up_bits=8),
+}
 
 
 UNITS = [
-    pytest.param(dict(kind="mac", a="e4m3fn", b="e5m2", acc="exact", out="float32"), id="mac-e4m3xe5m2-exact"),
+    pytest.param(dict(kind="mac", a="e4m3fn", b="e5m2", acc="exact", out="float32", tamper=True),
+                 id="mac-e4m3xe5m2-exact"),
     pytest.param(dict(kind="dot", a="int4", b="e4m3fn", acc="float32", out="bfloat16", lanes=4, pipeline=2),
                  id="dot4-w4a8-fp32acc"),
     pytest.param(dict(kind="mxdot", a="mxfp4", b="mxfp8_e4m3", out="float32", pipeline=1), id="mxdot-mxfp4xmxfp8"),
@@ -47,35 +55,31 @@ UNITS = [
                  marks=pytest.mark.slow),
     pytest.param(dict(kind="quantize", src="bfloat16", dst="int8"), id="quantize-bf16-int8",
                  marks=pytest.mark.slow),
-    pytest.param(_nonlinear("ivit_shiftmax", x_bits=8, length=16, divider_bits_per_cycle=2), id="ivit_shiftmax",
-                 marks=pytest.mark.slow),
-    pytest.param(_nonlinear("ivit_shiftgelu", x_bits=8, length=16), id="ivit_shiftgelu", marks=pytest.mark.slow),
-    pytest.param(_nonlinear("ibert_int_gelu", x_bits=16, length=4), id="ibert_int_gelu", marks=pytest.mark.slow),
-    pytest.param(_nonlinear("ibert_int_softmax", x_bits=16, length=8, divider_bits_per_cycle=8),
-                 id="ibert_int_softmax", marks=pytest.mark.slow),
-    pytest.param(dict(kind="ivit_int_layernorm", x_bits=8, length=12, bias_int=[3, -2] * 6),
-                 id="ivit_int_layernorm", marks=pytest.mark.slow),
+    *[pytest.param({"kind": name, **params}, id=name, marks=pytest.mark.slow) for name, params in NONLINEAR.items()],
 ]
 
 
 @pytest.mark.parametrize("params", UNITS)
 def test_exported_unit_bench_passes(tmp_path: Path, params: dict) -> None:
     params = dict(params)
+    tamper = params.pop("tamper", False)
     unit = build_unit(params.pop("kind"), **params)
     res = export_checked(unit, tmp_path)
     run = run_bench(res)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert f"{unit.name}: 1/1 cocotb tests passed" in run.stdout
+    if tamper:  # the checker is not vacuous: one expected bit flipped, the same bench fails
+        vec = json.loads(res.vectors_path.read_text())
+        vec["expect"][5]["values"]["out"] ^= 1
+        res.vectors_path.write_text(json.dumps(vec))
+        run = run_bench(res)
+        assert run.returncode == 1
+        assert "1 mismatches (cycle, port, got, expected)" in run.stdout + run.stderr
 
 
-def test_bench_catches_a_wrong_result(tmp_path: Path) -> None:
-    """The generated checker is not vacuous: one expected bit flipped, the bench fails."""
-    unit = build_unit("mac", a="int4", b="int4", acc="exact", out="int16", max_k=16)
-    res = export_checked(unit, tmp_path, vector_count=12)
-    assert run_bench(res).returncode == 0
-    vec = json.loads(res.vectors_path.read_text())
-    vec["expect"][5]["values"]["out"] ^= 1
-    res.vectors_path.write_text(json.dumps(vec))
-    run = run_bench(res)
-    assert run.returncode == 1
-    assert "1 mismatches (cycle, port, got, expected)" in run.stdout + run.stderr
+def test_every_unit_kind_has_a_bench_case() -> None:
+    from hw.units import UNIT_KINDS
+    from hw.units.nonlinear import UNITS as NONLINEAR_UNITS
+
+    covered = {p.values[0]["kind"] for p in UNITS}
+    assert covered == {*UNIT_KINDS, *NONLINEAR_UNITS}
