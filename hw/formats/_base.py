@@ -14,7 +14,7 @@ from ..errors import FormatError, FormatTypeError, NumericsError, NumericsTypeEr
 
 __all__ = ["Format", "ROUNDINGS", "INTEGER_ROUNDINGS", "ROUNDING_ALIASES", "OVERFLOWS", "check_rounding",
            "check_overflow", "check_int", "code_dtype",
-           "round_scaled", "as_float64", "rng_of", "nearest_in_table"]
+           "round_scaled", "as_float64", "rng_of", "nearest_in_table", "mod_2_64"]
 
 #: rounding modes of every ``encode`` and of the golden arithmetic (``hw.numerics``):
 #: "rne" ties to even, "rtz" toward zero, "rna" ties away from zero, "stochastic" up with
@@ -129,6 +129,19 @@ def _is_ml_float(dtype: np.dtype) -> bool:
     their kind as 'V'."""
     return dtype.kind == "V" and dtype.fields is None and type(dtype.type).__module__ != "numpy" \
         and dtype.type.__module__.startswith("ml_dtypes")
+
+
+def mod_2_64(t: np.ndarray) -> np.ndarray:
+    """Finite float64 integers ``t`` (any magnitude) modulo 2**64, as uint64 (exact)."""
+    t = np.asarray(t, dtype=np.float64)
+    mant, exp = np.frexp(np.abs(t))
+    m = np.ldexp(mant, 53).astype(np.uint64)  # |t| = m * 2**(exp - 53), m < 2**53
+    e = exp.astype(np.int64) - 53
+    small = e <= 0
+    out = np.where(small, np.abs(np.where(small, t, 0.0)).astype(np.uint64), np.uint64(0))
+    big = ~small & (e < 64)
+    out = np.where(big, np.left_shift(m, np.where(big, e, 0).astype(np.uint64)), out)
+    return np.where(t < 0, np.uint64(0) - out, out)
 
 
 def rng_of(seed) -> np.random.Generator:

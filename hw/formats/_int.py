@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import FormatError, FormatTypeError, NumericsError
 from ._base import (Format, as_float64, check_int, check_overflow, check_rounding, code_dtype,
-                    round_scaled)
+                    mod_2_64, round_scaled)
 
 __all__ = ["IntFormat"]
 
@@ -118,8 +118,10 @@ class IntFormat(Format):
                seed: int | None = None) -> np.ndarray:
         """Round values to integers * 2**-frac_bits and return codes.
 
-        overflow: "default"/"saturate" clamp to [min, max]; "wrap" keeps the low bits; "raise"
-        raises on values outside the range. NaN encodes as 0 ("raise" raises); ±inf saturate.
+        overflow: "default"/"saturate" clamp to [min, max]; "wrap" keeps the low bits of the
+        rounded integer (exact modular arithmetic for any finite value: float64 values of 2**52
+        and above are integers already); "raise" raises on values outside the range. NaN encodes
+        as 0 ("raise" raises); ±inf saturate ("wrap" raises: infinity has no low bits).
         """
         rounding = check_rounding(rounding)
         check_overflow(overflow)
@@ -139,9 +141,10 @@ class IntFormat(Format):
             bad = x[over | nan].flat[0]
             raise NumericsError(f"values encoded to {self} must be within {self.min:g}..{self.max:g}, not {bad!r}")
         if overflow == "wrap":
-            if np.any(huge):
-                raise NumericsError(f"values wrapped to {self} must be finite and below 2**52")
-            ints = np.asarray(r, dtype=np.int64)
+            if np.any(np.isinf(x)):
+                raise NumericsError(f"values wrapped to {self} must be finite, not {float(x[np.isinf(x)].flat[0])!r}")
+            low = mod_2_64(np.where(huge, np.where(nan, 0.0, s), r))
+            ints = (low & np.uint64((1 << self.bits) - 1)).astype(np.int64)
         else:
             ints = np.clip(np.where(huge, np.where(neg, lo, hi), r), lo, hi).astype(np.int64)
         ints = np.where(nan, 0, ints)

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..errors import FormatError, NumericsError
 from ..formats import BlockFormat, FloatFormat, Format, IntFormat, LookupFormat, parse
-from ..formats._base import check_int, check_overflow, check_rounding, rng_of
+from ..formats._base import check_int, check_overflow, check_rounding, mod_2_64, rng_of
 from ._arith import as_format, round_exact, round_fraction, two_sum
 
 __all__ = ["gemm", "dot", "operand_values", "exact_accumulator_width", "exact_sum_values"]
@@ -331,19 +331,6 @@ def _operand_quantum(fmt: Format) -> float | None:
     return None
 
 
-def _mod64(t: np.ndarray) -> np.ndarray:
-    """Exact float64 integers ``t`` (any magnitude) modulo 2**64, as uint64."""
-    mant, exp = np.frexp(np.abs(t))
-    m = np.ldexp(mant, 53).astype(np.uint64)  # |t| = m * 2**(exp - 53), m < 2**53
-    e = exp.astype(np.int64) - 53
-    small = e <= 0
-    out = np.where(small, np.abs(np.where(small, t, 0.0)).astype(np.uint64), np.uint64(0))
-    big = ~small & (e < 64)
-    shifted = np.left_shift(m, np.where(big, e, 0).astype(np.uint64))
-    out = np.where(big, shifted, out)
-    return np.where(t < 0, np.uint64(0) - out, out)
-
-
 def _int_gemm(a, a_fmt, b, b_fmt, out: IntFormat, overflow: str) -> np.ndarray:
     if not (isinstance(a_fmt, IntFormat) and isinstance(b_fmt, IntFormat)):
         raise FormatError(f"an integer out_fmt needs integer operands, not {a_fmt} x {b_fmt}")
@@ -358,7 +345,7 @@ def _int_gemm(a, a_fmt, b, b_fmt, out: IntFormat, overflow: str) -> np.ndarray:
     total = np.zeros(terms[0].shape, dtype=np.uint64)  # the exact sum modulo 2**64
     with np.errstate(over="ignore"):
         for t in terms:
-            total += _mod64(t)
+            total += mod_2_64(t)
     if overflow == "wrap":
         return out.from_int((total & np.uint64((1 << out.bits) - 1)).astype(np.int64))
     s, errs = _vecsum(terms)

@@ -480,3 +480,17 @@ def test_bad_values_raise_value_errors() -> None:
             call()
         assert not isinstance(info.value, TypeError)
     assert issubclass(UnitConfigError, ValueError)
+
+
+def test_integer_encode_wrap_is_exact_for_any_finite_value() -> None:
+    """``overflow="wrap"`` of values beyond 2**52 (integers in float64) against Python ints."""
+    xs = [2.0 ** 52 + 3, -(2.0 ** 60) - 2 ** 9, 2.0 ** 70, 1e300, -(2.0 ** 63), 12345.5, -7.5]
+    for name in ("int8", "uint16", "int32", "int4_f2"):
+        f = parse(name)
+        got = f.to_int(f.encode(xs, overflow="wrap"))
+        span = 1 << f.bits
+        lo = f.min_int
+        want = [(round(Fraction(x) * 2 ** f.frac_bits) - lo) % span + lo for x in xs]
+        assert got.tolist() == want, name
+    with pytest.raises(NumericsError, match=r"^values wrapped to int8 must be finite, not inf$"):
+        parse("int8").encode([np.inf], overflow="wrap")
