@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import FormatError, NumericsError
+from ..errors import FormatError, FormatTypeError, NumericsError
 from ._base import Format, as_float64, check_int, check_rounding, code_dtype
 from ._float import FloatFormat, ScaleFormat
 from ._int import IntFormat
@@ -49,10 +49,12 @@ class BlockFormat(Format):
 
     def __post_init__(self) -> None:
         if not isinstance(self.element, (FloatFormat, IntFormat)):
-            raise FormatError(f"element must be a float or integer format, not {self.element!r}")
+            error = FormatError if isinstance(self.element, Format) else FormatTypeError
+            raise error(f"element must be a float or integer format, not {self.element!r}")
         check_int("block_size", self.block_size, 1, 1 << 16)
         if not isinstance(self.scale, (ScaleFormat, FloatFormat)):
-            raise FormatError(f"scale must be a power-of-two scale or float format, not {self.scale!r}")
+            error = FormatError if isinstance(self.scale, Format) else FormatTypeError
+            raise error(f"scale must be a power-of-two scale or float format, not {self.scale!r}")
 
     def __str__(self) -> str:
         el, sc, bs = str(self.element), self.scale, self.block_size

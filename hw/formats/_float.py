@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import FormatError, NumericsError
+from ..errors import FormatError, FormatTypeError, NumericsError
 from ._base import (Format, as_float64, check_int, check_overflow, check_rounding, code_dtype,
                     nearest_in_table, rng_of, round_scaled)
 
@@ -81,6 +81,8 @@ class FloatFormat(Format):
     def __post_init__(self) -> None:
         check_int("exp_bits", self.exp_bits, 1, 8)
         check_int("man_bits", self.man_bits, 0, 23)
+        if not isinstance(self.specials, str):
+            raise FormatTypeError(f"specials must be one of {', '.join(SPECIALS)}, not {self.specials!r}")
         if self.specials not in SPECIALS:
             raise FormatError(f"specials must be one of {', '.join(SPECIALS)}, not {self.specials!r}")
         if self.specials == "ieee" and self.exp_bits < 2:
@@ -96,6 +98,9 @@ class FloatFormat(Format):
         if self.neg_zero_value is not None:
             if self.specials in ("fnuz", "ieee"):
                 raise FormatError(f"neg_zero_value needs a format with a -0 code and no inf, not specials={self.specials!r}")
+            if isinstance(self.neg_zero_value, (bool, np.bool_)) \
+                    or not isinstance(self.neg_zero_value, (int, float, np.integer, np.floating)):
+                raise FormatTypeError(f"neg_zero_value must be a finite non-zero number, not {self.neg_zero_value!r}")
             v = float(self.neg_zero_value)
             if not math.isfinite(v) or v == 0.0:
                 raise FormatError(f"neg_zero_value must be a finite non-zero number, not {self.neg_zero_value!r}")

@@ -44,6 +44,8 @@ class Quantizer:
     def __post_init__(self) -> None:
         if not isinstance(self.format, Format):
             raise FormatTypeError(f"format must be a format descriptor, not {self.format!r}")
+        if not isinstance(self.granularity, str):
+            raise FormatTypeError(f"granularity must be one of {', '.join(GRANULARITIES)}, not {self.granularity!r}")
         if self.granularity not in GRANULARITIES:
             raise FormatError(f"granularity must be one of {', '.join(GRANULARITIES)}, not {self.granularity!r}")
         if (self.granularity == "block") != isinstance(self.format, BlockFormat):

@@ -451,6 +451,12 @@ def test_one_rounding_vocabulary() -> None:
     (lambda: FloatFormat(4.0, 3), "exp_bits must be an integer in 1..8, not 4.0"),
     (lambda: IntFormat(True), "bits must be an integer in 1..32, not True"),
     (lambda: IntFormat(8, signed=1), "signed must be a bool, not 1"),
+    (lambda: FloatFormat(2, 1, specials=None), "specials must be one of ieee, fn, fnuz, none, not None"),
+    (lambda: FloatFormat(2, 1, specials="none", neg_zero_value="8"), "neg_zero_value must be a finite non-zero number, not '8'"),
+    (lambda: __import__("hw.formats", fromlist=["BlockFormat"]).BlockFormat("e2m1fn", 32),
+     "element must be a float or integer format, not 'e2m1fn'"),
+    (lambda: __import__("hw.formats", fromlist=["Quantizer"]).Quantizer("int8"),
+     "format must be a format descriptor, not 'int8'"),
     (lambda: parse("e4m3fn").encode([1.0], 3), "rounding must be a string, one of rne (alias half_even), rtz, rna, "
                                                "stochastic, not 3"),
     (lambda: parse("e4m3fn").encode([1.0], overflow=None), "overflow must be a string, one of default, saturate, inf, "
