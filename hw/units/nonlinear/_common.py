@@ -14,7 +14,8 @@ from amaranth.lib.wiring import In, Out
 
 from ...errors import UnitConfigError
 
-__all__ = ["RowTiming", "IterativeDivider", "divider_cycles", "exp_shift", "check_int",
+__all__ = ["MAX_DIVIDER_BITS", "RowTiming", "IterativeDivider", "divider_cycles", "exp_shift", "check_int",
+           "check_divider_bits",
            "isqrt_states", "restoring_steps", "signed_bits", "unsigned_bits"]
 
 
@@ -43,6 +44,16 @@ def check_int(name: str, value: object, lo: int, hi: int | None = None) -> int:
         rule = f"in [{lo}, {hi}]" if hi is not None else f"at least {lo}"
         raise UnitConfigError(f"{name} must be {rule}, not {value!r}")
     return value
+
+
+#: most quotient bits a divider retires per cycle (or per pipeline stage)
+MAX_DIVIDER_BITS = 64
+
+
+def check_divider_bits(value: object, name: str = "divider_bits_per_cycle") -> int:
+    """``value`` as quotient bits per cycle, in ``[1, MAX_DIVIDER_BITS]`` (one rule for every
+    unit and its timing function)."""
+    return check_int(name, value, 1, MAX_DIVIDER_BITS)
 
 
 def signed_bits(lo: int, hi: int) -> int:
@@ -121,7 +132,7 @@ class IterativeDivider(wiring.Component):
     def __init__(self, *, dividend_width: int, divisor_width: int, bits_per_cycle: int = 1) -> None:
         self._wn = check_int("dividend_width", dividend_width, 1, 256)
         self._wd = check_int("divisor_width", divisor_width, 1, 128)
-        self._k = check_int("bits_per_cycle", bits_per_cycle, 1, 32)
+        self._k = check_divider_bits(bits_per_cycle, "bits_per_cycle")
         super().__init__({
             "start": In(1), "dividend": In(unsigned(self._wn)), "divisor": In(unsigned(self._wd)),
             "busy": Out(1), "done": Out(1),

@@ -17,8 +17,8 @@ from amaranth.lib.wiring import Out
 from ...errors import UnitConfigError
 from ...nonlinear import IBertIntLayerNorm, kernel
 from ._base import RowUnit
-from ._common import (IterativeDivider, RowTiming, check_int, divider_cycles, isqrt_states,
-                      signed_bits, unsigned_bits)
+from ._common import (IterativeDivider, RowTiming, check_divider_bits, check_int, divider_cycles,
+                      isqrt_states, signed_bits, unsigned_bits)
 
 __all__ = ["IBertLayerNormUnit", "ibert_layernorm_timing"]
 
@@ -45,7 +45,7 @@ def ibert_layernorm_timing(length: int, *, x_bits: int, divider_bits_per_cycle: 
     check_int("length", length, 1)
     check_int("x_bits", x_bits, 2, IBertLayerNormUnit.max_x_bits)
     d = divider_cycles(ibert_layernorm_divider_width(x_bits, length),
-                       check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 64))
+                       check_divider_bits(divider_bits_per_cycle))
     root_w = _widths(x_bits, length)[3]
     first = 3 * length + 1 + 2 * (d + 2) + root_w + 2
     return RowTiming(cycles_per_row=first + length, latency_cycles=first)
@@ -80,7 +80,7 @@ class IBertLayerNormUnit(RowUnit):
             raise UnitConfigError(f"bias_int must have length {length}, not {len(bias_int)}")
         k = kernel(self.kernel_name, {"bias_int": list(bias_int), "shift": shift}, variant="exact")
         self._bias = k.bias_int
-        self._k = check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 64)
+        self._k = check_divider_bits(divider_bits_per_cycle)
         xb = check_int("x_bits", x_bits, 2, self.max_x_bits)
         y_max = (1 << xb) - 1
         prod_max = (y_max * (1 << 31)) >> 1  # std >= 1

@@ -13,8 +13,8 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 from ...errors import UnitConfigError
 from ...nonlinear import kernel
 from ._base import RowUnit
-from ._common import (IterativeDivider, RowTiming, check_int, divider_cycles, signed_bits,
-                      unsigned_bits)
+from ._common import (IterativeDivider, RowTiming, check_divider_bits, check_int, divider_cycles,
+                      signed_bits, unsigned_bits)
 
 __all__ = ["IBertSoftmaxUnit", "ibert_softmax_timing", "ibert_softmax_dividend_width"]
 
@@ -38,7 +38,7 @@ def ibert_softmax_timing(length: int, *, dividend_width: int, divider_bits_per_c
     """Cycles of ``IBertSoftmaxUnit``: load L; per element ceil(W/k) + 2 (requantising
     division); factor division ceil(33/k) + 2; output L."""
     check_int("length", length, 1)
-    k = check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 64)
+    k = check_divider_bits(divider_bits_per_cycle)
     d = divider_cycles(check_int("dividend_width", dividend_width, 1, 256), k)
     d2 = divider_cycles(33, k)
     first = length + length * (d + 2) + d2 + 2
@@ -73,7 +73,7 @@ class IBertSoftmaxUnit(RowUnit):
         self._b = check_int("b_int", k.b_int, 1, 1 << 24)
         self._c = check_int("c_int", k.c_int, 1, 1 << 40)
         self._n, self._out_bit = k.n, k.out_bit
-        self._k = check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 64)
+        self._k = check_divider_bits(divider_bits_per_cycle)
         self._M, self._E = k.multiplier, k.e_shift
         self._num, self._p, self._wa = _constants(self._c, self._n, k.exp_sf)
         if self._wa > 256:

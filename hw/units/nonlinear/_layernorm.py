@@ -13,8 +13,8 @@ from amaranth.lib.wiring import Out
 from ...errors import UnitConfigError
 from ...nonlinear import INT31, VARIANTS, IViTIntLayerNorm, kernel
 from ._base import RowUnit
-from ._common import (IterativeDivider, RowTiming, check_int, divider_cycles, isqrt_states,
-                      signed_bits, unsigned_bits)
+from ._common import (IterativeDivider, RowTiming, check_divider_bits, check_int, divider_cycles,
+                      isqrt_states, signed_bits, unsigned_bits)
 
 __all__ = ["IntLayerNormUnit", "isqrt_steps", "layernorm_timing", "layernorm_divider_width"]
 
@@ -55,7 +55,7 @@ def layernorm_timing(length: int, *, x_bits: int, divider_bits_per_cycle: int = 
     if variant not in VARIANTS:
         raise UnitConfigError(f"variant must be one of {VARIANTS!r}, not {variant!r}")
     d = divider_cycles(layernorm_divider_width(x_bits, length),
-                       check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 64))
+                       check_divider_bits(divider_bits_per_cycle))
     root = NEWTON_ITERATIONS * (d + 2) if variant == "reference" else isqrt_steps(x_bits, length) + 2
     first = 2 * length + 2 * (d + 2) + root
     return RowTiming(cycles_per_row=first + length, latency_cycles=first)
@@ -91,7 +91,7 @@ class IntLayerNormUnit(RowUnit):
             raise UnitConfigError(f"bias_int must have length {length}, not {len(bias_int)}")
         k = kernel(self.kernel_name, {"bias_int": list(bias_int)}, variant=variant)
         self._bias = k.bias_int
-        self._k = check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 64)
+        self._k = check_divider_bits(divider_bits_per_cycle)
         self._variant = variant
         xb = check_int("x_bits", x_bits, 2, self.max_x_bits)
         y_max = (1 << xb) - 1

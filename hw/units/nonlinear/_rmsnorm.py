@@ -9,7 +9,8 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 from ...errors import UnitConfigError
 from ...nonlinear import INT31, kernel
 from ._base import RowUnit
-from ._common import IterativeDivider, RowTiming, check_int, divider_cycles, isqrt_states, unsigned_bits
+from ._common import (IterativeDivider, RowTiming, check_divider_bits, check_int, divider_cycles,
+                      isqrt_states, unsigned_bits)
 
 __all__ = ["RMSNormUnit", "rmsnorm_timing", "rmsnorm_var_bits"]
 
@@ -26,7 +27,7 @@ def rmsnorm_timing(length: int, *, x_bits: int, divider_bits_per_cycle: int = 1)
     ``ceil(var_bits / 2) + 2``, factor division ``ceil(31 / k) + 2``, output L."""
     check_int("length", length, 1)
     check_int("x_bits", x_bits, 2, RMSNormUnit.max_x_bits)
-    d = divider_cycles(31, check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 64))
+    d = divider_cycles(31, check_divider_bits(divider_bits_per_cycle))
     first = length + (rmsnorm_var_bits(x_bits, length) + 1) // 2 + 2 + d + 2
     return RowTiming(cycles_per_row=first + length, latency_cycles=first)
 
@@ -56,7 +57,7 @@ class RMSNormUnit(RowUnit):
         if k.eps_int > k.N << (2 * xb - 2):
             raise UnitConfigError(f"eps_int must be at most N * 2**(2*x_bits - 2) = {k.N << (2 * xb - 2)}, "
                                   f"not {k.eps_int!r}")
-        self._k = check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 64)
+        self._k = check_divider_bits(divider_bits_per_cycle)
         super().__init__(k, x_bits=x_bits, length=length, out_shape=signed(31),
                          options={"divider_bits_per_cycle": self._k})
 

@@ -8,8 +8,8 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 
 from ...nonlinear import INT31, kernel
 from ._base import RowUnit
-from ._common import (IterativeDivider, RowTiming, check_int, divider_cycles, exp_shift,
-                      signed_bits, unsigned_bits)
+from ._common import (IterativeDivider, RowTiming, check_divider_bits, check_int, divider_cycles,
+                      exp_shift, signed_bits, unsigned_bits)
 
 __all__ = ["ShiftGELUUnit", "shiftgelu_timing"]
 
@@ -18,7 +18,7 @@ def shiftgelu_timing(length: int, *, divider_bits_per_cycle: int = 1) -> RowTimi
     """Cycles of ``ShiftGELUUnit``: load L, then per element 1 (issue) + ceil(31/k) (divide)
     + 1 (done) + 1 (output): ``L + L (ceil(31/k) + 3)`` per row."""
     check_int("length", length, 1)
-    d = divider_cycles(31, check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 31))
+    d = divider_cycles(31, check_divider_bits(divider_bits_per_cycle))
     return RowTiming(cycles_per_row=length + length * (d + 3), latency_cycles=length + d + 2)
 
 
@@ -45,7 +45,7 @@ class ShiftGELUUnit(RowUnit):
     def __init__(self, *, x_bits: int, length: int, x0_int: int, out_bit: int = 8, n: int = 23,
                  divider_bits_per_cycle: int = 1) -> None:
         k = kernel(self.kernel_name, {"x0_int": x0_int, "out_bit": out_bit, "n": n})
-        self._k = check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 31)
+        self._k = check_divider_bits(divider_bits_per_cycle)
         e_max = -2 * k.x0_int << (k.n - 1)
         self._sig_max = max(INT31, e_max) >> (32 - k.out_bit)
         xb = check_int("x_bits", x_bits, 2, self.max_x_bits)

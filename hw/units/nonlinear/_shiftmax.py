@@ -7,8 +7,8 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 
 from ...nonlinear import INT31, kernel
 from ._base import MAX_LENGTH, RowUnit
-from ._common import (IterativeDivider, RowTiming, check_int, divider_cycles, exp_shift,
-                      unsigned_bits)
+from ._common import (IterativeDivider, RowTiming, check_divider_bits, check_int, divider_cycles,
+                      exp_shift, unsigned_bits)
 
 __all__ = ["ShiftmaxUnit", "shiftmax_timing"]
 
@@ -19,7 +19,7 @@ def shiftmax_timing(length: int, *, divider_bits_per_cycle: int = 1) -> RowTimin
 
     load L + exp/sum L + divide ceil(31/k) + 1 + output L."""
     check_int("length", length, 1)
-    d = divider_cycles(31, check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 31))
+    d = divider_cycles(31, check_divider_bits(divider_bits_per_cycle))
     return RowTiming(cycles_per_row=3 * length + d + 1, latency_cycles=2 * length + d + 1)
 
 
@@ -46,7 +46,7 @@ class ShiftmaxUnit(RowUnit):
     def __init__(self, *, x_bits: int, length: int, x0_int: int, out_bit: int = 8, n: int = 15,
                  divider_bits_per_cycle: int = 1) -> None:
         k = kernel(self.kernel_name, {"x0_int": x0_int, "out_bit": out_bit, "n": n})
-        self._k = check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 31)
+        self._k = check_divider_bits(divider_bits_per_cycle)
         self._e_max = -2 * k.x0_int << (k.n - 1)
         self._sum_w = unsigned_bits(check_int("length", length, 1, MAX_LENGTH) * self._e_max)
         y_max = max(INT31, self._e_max) >> (32 - k.out_bit)

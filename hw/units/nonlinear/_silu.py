@@ -12,8 +12,8 @@ from amaranth.lib import data
 from ...errors import UnitConfigTypeError
 from ...nonlinear import kernel
 from ._base import RowUnit
-from ._common import (RowTiming, check_int, divider_cycles, exp_shift, restoring_steps, signed_bits,
-                      unsigned_bits)
+from ._common import (RowTiming, check_divider_bits, check_int, divider_cycles, exp_shift,
+                      restoring_steps, signed_bits, unsigned_bits)
 
 __all__ = ["SiLUUnit", "silu_timing"]
 
@@ -24,7 +24,7 @@ def silu_timing(length: int, *, divider_bits_per_cycle: int = 1, out_bit: int = 
     ``D = ceil((den_bits + out_bit - 1) / k)`` divider stages of ``k`` quotient bits each."""
     check_int("length", length, 1)
     w = check_int("den_bits", den_bits, 2, 31) + check_int("out_bit", out_bit, 2, 31) - 1
-    d = divider_cycles(w, check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 64))
+    d = divider_cycles(w, check_divider_bits(divider_bits_per_cycle))
     return RowTiming(cycles_per_row=length, latency_cycles=d + 1)
 
 
@@ -57,7 +57,7 @@ class SiLUUnit(RowUnit):
                  length: int = 1) -> None:
         k = kernel(self.kernel_name, {"x0_int": x0_int, "n": n, "out_bit": out_bit, "den_bits": den_bits})
         xb = check_int("x_bits", x_bits, 2, self.max_x_bits)
-        self._k = check_int("divider_bits_per_cycle", divider_bits_per_cycle, 1, 64)
+        self._k = check_divider_bits(divider_bits_per_cycle)
         if not isinstance(gated, (bool, int)) or gated not in (0, 1):
             raise UnitConfigTypeError(f"gated must be a bool (or 0/1), not {gated!r}")
         self._gated = bool(gated)
