@@ -29,16 +29,19 @@ TOML layout (every key optional; see ``examples/sweep_small.toml``)::
 
     [units]                    # the MAC characterisation (hw.cost) of the area / energy metrics
     fpga = []                  # FPGA families to place and route too: "ecp5", "ecp5-nodsp", "ice40"
-    energy = false             # measure the MAC's energy per operation (gate-level simulation,
-                               # slow) and give it to the simulator: without it, energy is left out
+    energy = true              # measure the MAC's energy per operation (gate-level simulation of
+                               # the recipe's MAC on Gaussian operands, sigma = max/4; cached by
+                               # hw.cost) and give it to the simulator (default); false: the
+                               # energy columns cover memory only and say so
 
     [[point]]                  # optional: an explicit list of points instead of the cross
     recipe = "FP8"             # product; a key left out takes the single value of [axes]
     array = "64x64"            # (an axis with several values may not be left out) or its default
 
-Every value is validated while parsing (models, recipes and hardware are resolved through
-``mapping`` and ``sim``), so a bad spec fails before any work starts, with a one-line
-:class:`reports.errors.SpecError` naming the field.
+Every value is validated while parsing, so a bad spec fails before any work starts, with a
+one-line :class:`reports.errors.SpecError` naming the field: the document's shape (known keys,
+types, ranges) by a pydantic model whose first error is reworded into that line, the axis values
+by resolving models, recipes and hardware through ``mapping`` and ``sim``.
 """
 from __future__ import annotations
 
@@ -49,7 +52,9 @@ import tomllib
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hw.formats import parse as parse_format
 from mapping import MODEL_NAMES, RECIPE_NAMES, Recipe, load_model, parse_recipe, recipe_from_dict
@@ -207,7 +212,7 @@ class SweepSpec:
     points: tuple[DesignPoint, ...]
     accuracy: AccuracySettings = field(default_factory=AccuracySettings)
     fpga: tuple[str, ...] = ()
-    unit_energy: bool = False
+    unit_energy: bool = True
     description: str = ""
     source: str = ""
 
@@ -309,64 +314,88 @@ def _check_value(src: str, axis: str, where: str, v: Any, base_dir: Path) -> Any
     raise AssertionError(axis)  # pragma: no cover
 
 
-def spec_from_dict(data: dict, *, source: str = "spec", base_dir: str | Path = ".") -> SweepSpec:
-    """Build a :class:`SweepSpec` from a parsed TOML document (see the module docstring).
+class _Table(BaseModel):
+    """A TOML table of the spec: unknown keys refused, no type coercion (``"3"`` is not 3)."""
 
-    Raises
-    ------
-    SpecError
-        For an unknown key, axis or metric, a bad value, or a point the hardware cannot take;
-        the message names the field.
-    """
-    base_dir = Path(base_dir)
-    for key in data:
-        if key not in TOP_KEYS:
-            raise _fail(f"{source}: top-level key", f"one of {', '.join(TOP_KEYS)}", key)
-    name = data.get("name", Path(source).stem)
-    if not isinstance(name, str) or not name:
-        raise _fail(f"{source}: name", "a non-empty string", name)
-    description = data.get("description", "")
-    if not isinstance(description, str):
-        raise _fail(f"{source}: description", "a string", description)
-    metrics = data.get("metrics", list(METRICS))
-    if not isinstance(metrics, list) or not metrics:
-        raise _fail(f"{source}: metrics", f"a non-empty list among {', '.join(METRICS)}", metrics)
-    for i, m in enumerate(metrics):
-        if m not in METRICS:
-            raise _fail(f"{source}: metrics[{i}]", f"one of {', '.join(METRICS)}", m)
-    layers = data.get("layers")
-    if layers is not None:
-        layers = _int(f"{source}: layers", layers, 1)
-    acc = data.get("accuracy", {})
-    if not isinstance(acc, dict):
-        raise _fail(f"{source}: [accuracy]", "a table", acc)
-    for key in acc:
-        if key not in ("tokens", "seed"):
-            raise _fail(f"{source}: accuracy key", "one of tokens, seed", key)
-    accuracy = AccuracySettings(_int(f"{source}: accuracy.tokens", acc.get("tokens", 16), 1),
-                                _int(f"{source}: accuracy.seed", acc.get("seed", 0), 0))
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    units = data.get("units", {})
-    if not isinstance(units, dict):
-        raise _fail(f"{source}: [units]", "a table", units)
-    for key in units:
-        if key not in ("fpga", "energy"):
-            raise _fail(f"{source}: units key", "one of fpga, energy", key)
-    unit_energy = units.get("energy", False)
-    if not isinstance(unit_energy, bool):
-        raise _fail(f"{source}: units.energy", "true or false", unit_energy)
-    fpga = units.get("fpga", [])
-    if not isinstance(fpga, list):
-        raise _fail(f"{source}: units.fpga", f"a list among {', '.join(FPGA_FAMILIES)}", fpga)
-    for i, fam in enumerate(fpga):
-        if fam not in FPGA_FAMILIES:
-            raise _fail(f"{source}: units.fpga[{i}]", f"one of {', '.join(FPGA_FAMILIES)}", fam)
 
-    axes = data.get("axes", {})
-    if not isinstance(axes, dict):
-        raise _fail(f"{source}: [axes]", "a table", axes)
+class _AccuracyTable(_Table):
+    tokens: int = Field(16, ge=1)
+    seed: int = Field(0, ge=0)
+
+
+class _UnitsTable(_Table):
+    fpga: list[Literal["ecp5", "ecp5-nodsp", "ice40"]] = []
+    energy: bool = True
+
+
+class _SpecDocument(_Table):
+    """The shape of a sweep spec document (pydantic); the axis values are checked by
+    :func:`_check_value`, which resolves models, recipes and hardware."""
+
+    name: str | None = Field(None, min_length=1)
+    description: str = ""
+    metrics: list[Literal["latency", "energy", "area", "accuracy"]] = Field(default_factory=lambda: list(METRICS),
+                                                                         min_length=1)
+    layers: int | None = Field(None, ge=1)
+    axes: dict[str, Any] = {}
+    accuracy: _AccuracyTable = _AccuracyTable()
+    units: _UnitsTable = _UnitsTable()
+    point: list[dict[str, Any]] | None = Field(None, min_length=1)
+
+
+#: the rule each document field must follow, worded for the one-line error ("[]" for any index)
+_RULES = {
+    "name": "a non-empty string", "description": "a string",
+    "metrics": f"a non-empty list among {', '.join(METRICS)}", "metrics[]": f"one of {', '.join(METRICS)}",
+    "layers": "a positive integer", "axes": "a table", "accuracy": "a table", "units": "a table",
+    "accuracy.tokens": "a positive integer", "accuracy.seed": "a non-negative integer",
+    "units.energy": "true or false", "units.fpga": f"a list among {', '.join(FPGA_FAMILIES)}",
+    "units.fpga[]": f"one of {', '.join(FPGA_FAMILIES)}", "point": "a non-empty array of tables",
+    "point[]": "a non-empty array of tables",
+}
+_TABLE_NAMES = {"axes": "[axes]", "accuracy": "[accuracy]", "units": "[units]", "point": "[[point]]",
+                "point[]": "[[point]]"}
+_KEYS = {(): TOP_KEYS, ("accuracy",): ("tokens", "seed"), ("units",): ("fpga", "energy")}
+
+
+def _where(loc: tuple) -> str:
+    return "".join(f"[{x}]" if isinstance(x, int) else (f".{x}" if i else str(x)) for i, x in enumerate(loc))
+
+
+def _spec_error(source: str, exc: ValidationError) -> SpecError:
+    """The first error of a pydantic validation, in our one-line format naming the field."""
+    errors = exc.errors(include_url=False)
+    extra = [e for e in errors if e["type"] == "extra_forbidden"]
+    e = min(extra, key=lambda e: len(e["loc"])) if extra else errors[0]
+    loc = tuple(e["loc"])
+    if e["type"] == "extra_forbidden":
+        parent = loc[:-1]
+        what = "top-level key" if not parent else f"{_where(parent)} key"
+        return _fail(f"{source}: {what}", f"one of {', '.join(_KEYS[parent])}", loc[-1])
+    generic = _where(tuple("[]" if isinstance(x, int) else x for x in loc)).replace(".[]", "[]")
+    rule = _RULES.get(generic, e["msg"].lower())
+    table_error = e["type"] in ("model_type", "dict_type") or generic == "point"
+    where = _TABLE_NAMES.get(generic, _where(loc)) if table_error else _where(loc)
+    return _fail(f"{source}: {where}", rule, e.get("input"))
+
+
+def _parse_document(data: Any, source: str) -> _SpecDocument:
+    """Phase 1: the document's shape (pydantic): known keys, types and ranges of every field
+    but the axis values."""
+    if not isinstance(data, dict):
+        raise _fail(f"{source}: spec", "a table", data)
+    try:
+        return _SpecDocument.model_validate(data)
+    except ValidationError as exc:
+        raise _spec_error(source, exc) from None
+
+
+def _axis_values(doc: _SpecDocument, source: str, base_dir: Path) -> dict[str, list]:
+    """Phase 2: every value of ``[axes]``, checked and resolved (a scalar is a 1-element list)."""
     values: dict[str, list] = {}
-    for axis, raw in axes.items():
+    for axis, raw in doc.axes.items():
         if axis not in AXES:
             raise _fail(f"{source}: axes key", f"one of {', '.join(AXES)}", axis)
         lst = raw if isinstance(raw, list) else [raw]
@@ -374,37 +403,42 @@ def spec_from_dict(data: dict, *, source: str = "spec", base_dir: str | Path = "
             raise _fail(f"{source}: axes.{axis}", "a non-empty list", raw)
         values[axis] = [_check_value(source, axis, f"axes.{axis}[{i}]" if isinstance(raw, list) else f"axes.{axis}",
                                      v, base_dir) for i, v in enumerate(lst)]
-
     if "format" in values and "recipe" in values:
         raise _fail(f"{source}: axes.format", "left out when axes.recipe is given (one or the other)", values["format"])
-    combos: list[dict[str, Any]] = []
-    explicit = data.get("point")
-    if explicit is not None:
-        if not isinstance(explicit, list) or not explicit or not all(isinstance(p, dict) for p in explicit):
-            raise _fail(f"{source}: [[point]]", "a non-empty array of tables", explicit)
-        for i, p in enumerate(explicit):
-            combo = {}
-            for axis in AXES:
-                if axis in p:
-                    combo[axis] = _check_value(source, axis, f"point[{i}].{axis}", p[axis], base_dir)
-                elif axis in values:
-                    if len(values[axis]) != 1:
-                        raise _fail(f"{source}: point[{i}].{axis}",
-                                    "given (axes." + axis + " has several values)", None)
-                    combo[axis] = values[axis][0]
-                else:
-                    combo[axis] = _check_value(source, axis, axis, AXES[axis], base_dir)
-            for key in p:
-                if key not in AXES:
-                    raise _fail(f"{source}: point[{i}] key", f"one of {', '.join(AXES)}", key)
-            if "format" in p and "recipe" in p:
-                raise _fail(f"{source}: point[{i}].format", "left out when point[{i}].recipe is given", p["format"])
-            combos.append(combo)
-    else:
+    return values
+
+
+def _combinations(doc: _SpecDocument, values: dict[str, list], source: str, base_dir: Path) -> list[dict[str, Any]]:
+    """Phase 3: the axis combinations, from ``[[point]]`` (keys left out take the single value
+    of ``[axes]`` or the default) or the cross product of ``[axes]``."""
+    if doc.point is None:
         names = list(AXES)
         lists = [values.get(a, [_check_value(source, a, a, AXES[a], base_dir)]) for a in names]
-        combos = [dict(zip(names, c)) for c in itertools.product(*lists)]
+        return [dict(zip(names, c)) for c in itertools.product(*lists)]
+    combos = []
+    for i, p in enumerate(doc.point):
+        combo = {}
+        for axis in AXES:
+            if axis in p:
+                combo[axis] = _check_value(source, axis, f"point[{i}].{axis}", p[axis], base_dir)
+            elif axis in values:
+                if len(values[axis]) != 1:
+                    raise _fail(f"{source}: point[{i}].{axis}", "given (axes." + axis + " has several values)", None)
+                combo[axis] = values[axis][0]
+            else:
+                combo[axis] = _check_value(source, axis, axis, AXES[axis], base_dir)
+        for key in p:
+            if key not in AXES:
+                raise _fail(f"{source}: point[{i}] key", f"one of {', '.join(AXES)}", key)
+        if "format" in p and "recipe" in p:
+            raise _fail(f"{source}: point[{i}].format", "left out when point[{i}].recipe is given", p["format"])
+        combos.append(combo)
+    return combos
 
+
+def _design_points(combos: list[dict[str, Any]], layers: int | None, source: str) -> tuple[DesignPoint, ...]:
+    """Phase 4: the frozen design points (duplicates dropped, in order), each checked against
+    its model and hardware."""
     points = []
     seen = set()
     for i, c in enumerate(combos):
@@ -432,8 +466,29 @@ def spec_from_dict(data: dict, *, source: str = "spec", base_dir: str | Path = "
             continue
         seen.add(pt)
         points.append(pt)
-    return SweepSpec(name=name, metrics=tuple(metrics), points=tuple(points), accuracy=accuracy,
-                     fpga=tuple(fpga), unit_energy=unit_energy, description=description, source=source)
+    return tuple(points)
+
+
+def spec_from_dict(data: dict, *, source: str = "spec", base_dir: str | Path = ".") -> SweepSpec:
+    """Build a :class:`SweepSpec` from a parsed TOML document (see the module docstring), in four
+    phases: the document's shape (a pydantic model), the axis values, their combinations, and
+    the design points.
+
+    Raises
+    ------
+    SpecError
+        For an unknown key, axis or metric, a bad value, or a point the hardware cannot take;
+        the message names the field ("<source>: <field> must be <rule>, not <value!r>").
+    """
+    base_dir = Path(base_dir)
+    doc = _parse_document(data, source)
+    values = _axis_values(doc, source, base_dir)
+    combos = _combinations(doc, values, source, base_dir)
+    points = _design_points(combos, doc.layers, source)
+    return SweepSpec(name=doc.name if doc.name is not None else Path(source).stem, metrics=tuple(doc.metrics),
+                     points=points, accuracy=AccuracySettings(doc.accuracy.tokens, doc.accuracy.seed),
+                     fpga=tuple(doc.units.fpga), unit_energy=doc.units.energy, description=doc.description,
+                     source=source)
 
 
 def load_spec(path: str | Path) -> SweepSpec:

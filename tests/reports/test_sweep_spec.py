@@ -71,6 +71,18 @@ AXIS_LIST = ", ".join(AXES)
     ({"axes": {"dataflow": "diagonal"}}, "spec: axes.dataflow must be one of ws, os, ws+os, not 'diagonal'"),
     ({"axes": {"recipe": ["INT8", "FP8"]}, "point": [{"array": "8x8"}]},
      "spec: point[0].recipe must be given (axes.recipe has several values), not None"),
+    # the document's shape, checked by the pydantic model and reworded into the same one line
+    ({"metrics": []}, "spec: metrics must be a non-empty list among latency, energy, area, accuracy, not []"),
+    ({"name": ""}, "spec: name must be a non-empty string, not ''"),
+    ({"layers": True}, "spec: layers must be a positive integer, not True"),
+    ({"accuracy": 5}, "spec: [accuracy] must be a table, not 5"),
+    ({"accuracy": {"tokens": 0}}, "spec: accuracy.tokens must be a positive integer, not 0"),
+    ({"accuracy": {"tokens": "16"}}, "spec: accuracy.tokens must be a positive integer, not '16'"),
+    ({"accuracy": {"shots": 1}}, "spec: accuracy key must be one of tokens, seed, not 'shots'"),
+    ({"units": {"energy": "yes"}}, "spec: units.energy must be true or false, not 'yes'"),
+    ({"units": {"fpga": ["xc7"]}}, "spec: units.fpga[0] must be one of ecp5, ecp5-nodsp, ice40, not 'xc7'"),
+    ({"point": []}, "spec: [[point]] must be a non-empty array of tables, not []"),
+    ({"axes": {"sram_kib": [0]}}, "spec: axes.sram_kib[0] must be an integer of at least 4, not 0"),
 ])
 def test_bad_spec_names_the_field(doc, message) -> None:
     with pytest.raises(SpecError) as exc:
