@@ -287,7 +287,8 @@ def test_divider_against_python() -> None:
 
 
 @pytest.mark.parametrize("build,message", [
-    (lambda: ShiftmaxUnit(x_bits=8, length=0, x0_int=-4), "length must be in [1, 4096], not 0"),
+    (lambda: ShiftmaxUnit(x_bits=8, length=0, x0_int=-4), "length must be in [1, 1048576], not 0"),
+    (lambda: ROW_UNITS["ivit_shiftmax"].cycles(2, 1 << 21), "length must be in [1, 1048576], not 2097152"),
     (lambda: ShiftmaxUnit(x_bits=8, length=4, x0_int=4),
      "ivit_shiftmax constant x0_int must be in [-2**20, -1], not 4"),  # the kernel's rule
     (lambda: ShiftGELUUnit(x_bits=30, length=4, x0_int=-4), "x_bits must be in [2, 24], not 30"),

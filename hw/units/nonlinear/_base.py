@@ -18,8 +18,8 @@ from ._common import RowTiming, check_int
 
 __all__ = ["RowUnit", "MAX_LENGTH"]
 
-#: longest row a unit buffers (elements)
-MAX_LENGTH = 4096
+#: longest row a unit takes (elements; the row buffer's depth): 2**20, the kernels' bound
+MAX_LENGTH = 1 << 20
 
 
 class RowUnit(wiring.Component):
@@ -43,7 +43,7 @@ class RowUnit(wiring.Component):
     timing_params: ClassVar[tuple[str, ...]] = ()
     #: widest input the datapath takes (bits)
     max_x_bits: ClassVar[int] = 24
-    #: longest row (elements): the row buffer's depth, or a timing bound for element-wise units
+    #: longest row (elements): the row buffer's depth (for element-wise units, a timing bound)
     max_length: ClassVar[int] = MAX_LENGTH
 
     def __init__(self, kernel: NonlinearKernel, *, x_bits: int, length: int, out_shape: ShapeLike,

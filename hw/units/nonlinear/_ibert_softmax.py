@@ -51,7 +51,7 @@ class IBertSoftmaxUnit(RowUnit):
     Parameters (keyword-only)
     -------------------------
     x_bits : input width (signed), 2..32.
-    length : row length L, 1..4096.
+    length : row length L, 1..2**20.
     x0_int, b_int, c_int, exp_sf, act_sf16 : the kernel consts (as in the vector records).
     n : exponent constant (30 in I-BERT).
     out_bit : output bits (8 in I-BERT).

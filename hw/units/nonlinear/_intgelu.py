@@ -39,7 +39,6 @@ class IntGELUUnit(RowUnit):
     function = "gelu"
     row_timing = staticmethod(intgelu_timing)
     max_x_bits = 32
-    max_length = 1 << 20  # element-wise: no row buffer
 
     def __init__(self, *, x_bits: int, b_int: int, c_int: int, shift_int: int, n: int = 14,
                  length: int = 1) -> None:

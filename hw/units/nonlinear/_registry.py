@@ -67,6 +67,7 @@ class RowUnitSpec:
     def row_timing(self, length: int, **params: Any) -> RowTiming:
         """``timing(length, ...)`` with the ``params`` it takes; ``HARDWARE_PARAMS`` it does not
         take are ignored, any other name raises ``UnitConfigError``."""
+        check_int("length", length, 1, self.build.max_length)  # a row the RTL can be built for
         unknown = sorted(set(params) - set(self.timing_params) - set(HARDWARE_PARAMS))
         if unknown:
             raise UnitConfigError(f"{self.kernel} timing parameters must be among "

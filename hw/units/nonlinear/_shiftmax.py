@@ -29,7 +29,7 @@ class ShiftmaxUnit(RowUnit):
     Parameters (keyword-only)
     -------------------------
     x_bits : input width in bits (signed), 2..24.
-    length : row length L, 1..4096.
+    length : row length L, 1..2**20.
     x0_int : ``floor(-1/s)`` constant (negative), as in the kernel consts.
     out_bit : output bits (8 or 16 in I-ViT); outputs are ``(e * factor) >> (32 - out_bit)``.
     n : exponent constant (15 in I-ViT).

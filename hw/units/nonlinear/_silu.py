@@ -50,7 +50,6 @@ class SiLUUnit(RowUnit):
     function = "silu_mul"
     row_timing = staticmethod(silu_timing)
     timing_params = ("divider_bits_per_cycle", "out_bit", "den_bits")
-    max_length = 1 << 20  # element-wise: no row buffer
 
     def __init__(self, *, x_bits: int, x0_int: int, n: int = 15, out_bit: int = 16, den_bits: int = 16,
                  divider_bits_per_cycle: int = 1, gated: bool = False, up_bits: int | None = None,
