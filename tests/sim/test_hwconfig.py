@@ -107,3 +107,18 @@ def test_iso_area_too_small():
     with pytest.raises(HardwareConfigError) as e:
         hw.sized_for(200.0)
     assert str(e.value) == "hardware field array.area_mm2 must hold at least one PE of 200.0 um2, not 0.0001"
+
+
+def test_iso_area_example_sizes_the_array_from_the_cost_model():
+    # the PE area comes from hw.cost's characterisation of the recipe's MAC unit (cached)
+    from sim import mac_unit_cost, simulate
+
+    hw = load_hardware(str(EXAMPLES / "hw_iso_area_1mm2.toml"))
+    assert (hw.name, hw.array_area_mm2, hw.array_rows) == ("iso-area-1mm2", 1.0, 32)
+    res = simulate("bert-base", "INT8", hw, prefill=16, layers=1)
+    from mapping import parse_recipe
+
+    pe_um2 = mac_unit_cost(parse_recipe("INT8"), energy=False).area_um2
+    side = math.isqrt(int(1e6 // pe_um2))
+    assert (res.summary["array_rows"], res.summary["array_cols"]) == (side, side)
+    assert res.summary["notes"][0].startswith(f"iso-area: 1.0 mm2 / {pe_um2:.1f} um2 per PE")
