@@ -12,9 +12,9 @@ import random
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
+from hw.flow.tbkit import reset_dut, start_clock
 from hw.nonlinear import kernel
 
 TIMED_ROWS = 2  # rows streamed without gaps, used to check the timing figures
@@ -100,8 +100,8 @@ signed_out = True
 @cocotb.test()
 async def rows_match_golden_model(dut) -> None:
     global signed_out
-    meta = json.loads(open(os.environ["LOWBIT_META"]).read())
-    meta = {**meta["parameters"], "ports": meta["ports"]}  # the unit metadata sits under "parameters"
+    export = json.loads(open(os.environ["LOWBIT_META"]).read())
+    meta = {**export["parameters"], "ports": export["ports"]}  # the unit metadata sits under "parameters"
     signed_out = {p["name"]: p["signed"] for p in meta["ports"]}["o__payload"]
     rng = random.Random(7)
     rows = make_rows(meta, rng)
@@ -109,13 +109,8 @@ async def rows_match_golden_model(dut) -> None:
     expected = kernel(meta["kernel"], meta["consts"], variant=meta["variant"]).forward(np.array(rows, dtype=np.int64))
 
     counter = Counter()
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    dut.i__valid.value = 0
-    dut.o__ready.value = 0
-    await RisingEdge(dut.clk)
-    await FallingEdge(dut.clk)
-    dut.rst.value = 0
+    start_clock(dut, export)  # clock and reset as the export's JSON describes them (hw.flow.tbkit)
+    await reset_dut(dut, export)
     cocotb.start_soon(counter.run(dut.clk))
     got: list[int] = []
     in_fired: list[int] = []
