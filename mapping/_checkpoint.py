@@ -1,9 +1,10 @@
 """Hugging Face model folders: ``config.json``, ``model.safetensors`` (or shards with their
 ``model.safetensors.index.json``) and ``tokenizer.json``, loaded into one frozen ``Checkpoint``.
 
-The layer shapes come from ``mapping``'s one config parser (``model_from_dict``); this module adds
-only what a forward pass needs beyond shapes (vocabulary size, norm epsilon, activation, rotary
-base, tied embeddings) and maps every weight of a family to one canonical name:
+The layer shapes, vocabulary size, tied embeddings and Q/K/V biases come from ``mapping``'s one
+config parser (``model_from_dict``); this module adds only what a forward pass needs beyond them
+(norm epsilon, activation, rotary base, RoBERTa's position offset) and maps every weight of a
+family to one canonical name:
 
 ======================== =============================== ============================== ===============================
 canonical name           BERT / RoBERTa / MiniLM         GPT-2                          LLaMA / Mistral / Qwen2
@@ -203,7 +204,7 @@ def _spec(family: str, cfg: ModelConfig, raw: dict, names: set[str]) -> list[tup
     """(canonical, HF name, shape (out x in), required, transpose) of every tensor."""
     d, ff, L = cfg.d_model, cfg.d_ff, cfg.n_layers
     hq, hkv = cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim
-    vocab = raw["vocab_size"]
+    vocab = cfg.vocab_size
     out: list[tuple[str, str, tuple, bool, bool]] = []
     if family == "bert":
         pre = next((p for p in ("", "bert.", "roberta.")
@@ -249,11 +250,11 @@ def _spec(family: str, cfg: ModelConfig, raw: dict, names: set[str]) -> list[tup
             for c, hf in (("attn_norm", "ln_1"), ("mlp_norm", "ln_2")):
                 out += [(f"L{i}.{c}.weight", p + hf + ".weight", (d,), True, False),
                         (f"L{i}.{c}.bias", p + hf + ".bias", (d,), True, False)]
-        if "lm_head.weight" in names and not raw.get("tie_word_embeddings", True):
+        if "lm_head.weight" in names and not cfg.tied_embeddings:
             out.append(("lm_head.weight", "lm_head.weight", (vocab, d), True, False))
         return out
     # llama family
-    qkv_bias = raw.get("model_type") == "qwen2" or bool(raw.get("attention_bias", False))
+    qkv_bias = cfg.qkv_bias or bool(raw.get("attention_bias", False))
     out += [("embed.tokens", "model.embed_tokens.weight", (vocab, d), True, False),
             ("final_norm.weight", "model.norm.weight", (d,), True, False)]
     for i in range(L):
@@ -269,16 +270,9 @@ def _spec(family: str, cfg: ModelConfig, raw: dict, names: set[str]) -> list[tup
                 out.append((f"L{i}.o.bias", p + hf + ".bias", (n,), True, False))
         out += [(f"L{i}.attn_norm.weight", p + "input_layernorm.weight", (d,), True, False),
                 (f"L{i}.mlp_norm.weight", p + "post_attention_layernorm.weight", (d,), True, False)]
-    if not raw.get("tie_word_embeddings", False):
+    if not cfg.tied_embeddings:
         out.append(("lm_head.weight", "lm_head.weight", (vocab, d), True, False))
     return out
-
-
-def _positive_int(raw: dict, key: str, source: str) -> int:
-    v = raw.get(key)
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise CheckpointError(f"config.json field {key!r} must be a positive integer ({source}), not {v!r}")
-    return v
 
 
 def load_checkpoint(folder: str | Path) -> Checkpoint:
@@ -301,8 +295,8 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
         raise CheckpointError(f"config.json model_type must be one of {', '.join(CHECKPOINT_FAMILIES)} "
                               f"({source}), not {mt!r}")
     family = CHECKPOINT_FAMILIES[mt]
-    cfg = model_from_dict({**raw, "model_type": family}, name=folder.name, source=source)
-    vocab = _positive_int(raw, "vocab_size", source)
+    cfg = model_from_dict(raw, name=folder.name, source=source)
+    vocab = cfg.vocab_size
     files = _weight_files(folder)
     act_key = {"bert": "hidden_act", "gpt2": "activation_function", "llama": "hidden_act"}[family]
     act_raw = raw.get(act_key, {"bert": "gelu", "gpt2": "gelu_new", "llama": "silu"}[family])
@@ -315,7 +309,7 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
         raise CheckpointError(f"config.json {eps_key} must be a finite non-negative number ({source}), not {eps!r}")
     rope = None
     if family == "llama":
-        if raw.get("rope_scaling") is not None:
+        if cfg.rope_scaling is not None:
             raise CheckpointError(f"config.json rope_scaling must be null (scaled rotary embeddings are not "
                                   f"implemented) ({source}), not {raw['rope_scaling']!r}")
         rope = float(raw.get("rope_theta", 10000.0))
@@ -327,7 +321,7 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
     names = reader.names()
     tensors: dict[str, np.ndarray] = {}
     sources: dict[str, str] = {}
-    for canon, hf, shape, _required, transpose in _spec(family, cfg, {**raw, "vocab_size": vocab}, names):
+    for canon, hf, shape, _required, transpose in _spec(family, cfg, raw, names):
         if hf not in names:
             raise CheckpointError(f"tensor {hf!r} must be in the checkpoint ({str(folder)}), not missing")
         arr = reader.get(hf)

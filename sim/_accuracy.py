@@ -66,7 +66,7 @@ def tokenize_lines(ckpt: Checkpoint, lines: list[str], *, max_tokens: int) -> li
     to ``max_tokens``)."""
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
         raise SimulationError(f"max_tokens must be a positive integer, not {max_tokens!r}")
-    limit = ckpt.config.max_positions - ckpt.position_offset
+    limit = ckpt.config.max_positions
     tok = ckpt.tokenizer(max_tokens=min(max_tokens, limit))
     out = []
     for i, line in enumerate(lines):

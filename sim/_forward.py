@@ -669,9 +669,13 @@ def _check_ids(ckpt: Checkpoint, ids) -> np.ndarray:
         raise SimulationError(f"token ids must be a non-empty 1-D integer array, not {ids!r}")
     if int(ids.min()) < 0 or int(ids.max()) >= ckpt.vocab_size:
         raise SimulationError(f"token ids must be in 0..{ckpt.vocab_size - 1}, not {int(ids.max())!r}")
-    limit = ckpt.config.max_positions - ckpt.position_offset
+    limit = ckpt.config.max_positions
     if len(ids) > limit:
         raise SimulationError(f"sequence length must be at most {limit} tokens, not {len(ids)!r}")
+    window = ckpt.config.sliding_window
+    if window is not None and len(ids) > window:
+        raise SimulationError(f"sequence length must be at most the sliding window of {window} tokens "
+                              f"(sliding-window attention is not implemented), not {len(ids)!r}")
     return ids.astype(np.int64)
 
 
