@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 
@@ -62,7 +63,17 @@ def operand_values(codes, fmt: Format, scales=None, *, axis: int) -> np.ndarray:
         return np.moveaxis(fmt.dequantize(sc, moved), -1, axis)
     if scales is not None:
         raise NumericsError(f"scales must be None for the non-block format {fmt}")
+    if isinstance(fmt, (IntFormat, FloatFormat)) and fmt.bits <= 8:
+        return _value_table(fmt)[fmt.check_codes(codes)]  # the same values as fmt.decode, by lookup
     return fmt.decode(codes)
+
+
+@lru_cache(maxsize=None)
+def _value_table(fmt: Format) -> np.ndarray:
+    """Every code's float64 value (formats of at most 8 bits): decode as a table lookup."""
+    table = fmt.decode(fmt.all_codes())
+    table.setflags(write=False)
+    return table
 
 
 def exact_accumulator_width(a_fmt, b_fmt, max_k: int) -> int:
@@ -133,12 +144,34 @@ def exact_sum_values(a: np.ndarray, b: np.ndarray, a_quantum: float | None = Non
     bits = (53 - max(1, math.ceil(math.log2(max(k, 2))))) // 2
     sa = _slices(a, 1, bits, a_quantum)
     sb = _slices(b, 0, bits, b_quantum)
+    if len(sa) == 1 and len(sb) == 1:
+        fast = _float32_chunked(sa[0][0], sb[0][0])
+        if fast is not None:
+            return [np.ldexp(fast, sa[0][1] + sb[0][1])]
     terms = []
     for ia, ea in sa:
         for ib, eb in sb:
             c = ia @ ib
             terms.append(np.ldexp(c, ea + eb))
     return terms
+
+
+def _float32_chunked(ia: np.ndarray, ib: np.ndarray) -> np.ndarray | None:
+    """ia @ ib (integer-valued float64) exactly, by float32 BLAS on chunks of K short enough
+    that every partial sum stays below 2**24 (exact in float32 in any order, FMA or not); the
+    chunk results are added in float64 (exact: the total is below 2**53). None when a chunk
+    would hold fewer than 16 products (the float64 path is then as fast)."""
+    top = float(np.abs(ia).max(initial=0.0)) * float(np.abs(ib).max(initial=0.0))
+    chunk = int(2.0 ** 24 // top) if top > 0 else ia.shape[1]
+    if chunk < 16:
+        return None
+    a32, b32 = ia.astype(np.float32), ib.astype(np.float32)
+    k = ia.shape[1]
+    total = None
+    for c0 in range(0, k, chunk):
+        part = (a32[:, c0:c0 + chunk] @ b32[c0:c0 + chunk]).astype(np.float64)
+        total = part if total is None else total + part
+    return total
 
 
 def _special_results(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
@@ -313,6 +346,12 @@ def _signed_zeros(codes: np.ndarray, a: np.ndarray, b: np.ndarray, out: Format) 
     if not isinstance(out, FloatFormat) or not out.has_neg_zero:
         return codes
     zero = codes == 0  # the exact sum is rounded from +0 here (never -0 before this pass)
+    if not zero.any():
+        return codes
+    # pigeonhole: at least K - za[i] - zb[j] products of (i, j) are non-zero (za, zb: zeros per
+    # row of A / column of B), so only elements with za[i] + zb[j] >= K can have all products zero
+    za, zb = np.count_nonzero(a == 0, axis=1), np.count_nonzero(b == 0, axis=0)
+    zero &= (za[:, None] + zb[None, :]) >= a.shape[1]
     if not zero.any():
         return codes
     rows, cols = np.flatnonzero(zero.any(axis=1)), np.flatnonzero(zero.any(axis=0))
