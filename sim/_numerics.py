@@ -47,7 +47,8 @@ from .errors import SimulationError
 #: whose ShiftGELU derivation covers 8-bit inputs)
 INT_KERNEL_BITS = {"ibert": 16, "ivit": 8}
 
-__all__ = ["NumericsResult", "GemmRecord", "run_layer_numerics", "seeded_weights", "check_gemm_record"]
+__all__ = ["NumericsResult", "GemmRecord", "run_layer_numerics", "seeded_weights", "check_gemm_record",
+           "numerics_bytes", "NUMERICS_MAX_BYTES"]
 
 
 @dataclass
@@ -408,6 +409,21 @@ def check_gemm_record(rec: GemmRecord, *, samples: int = 32, seed: int = 0) -> t
     return equal, len(idx)
 
 
+#: largest working memory numerics mode may use (bytes, estimated by ``numerics_bytes``)
+NUMERICS_MAX_BYTES = 8e9
+
+
+def numerics_bytes(model: ModelConfig, tokens: int) -> int:
+    """Working memory of one numerics-mode layer (bytes, an estimate; LLaMA-2-7B, 16 tokens:
+    4.3 GB estimated, 4.2 GB peak RSS measured): the float32 weights and the operand codes the
+    GEMM records keep (~16 bytes per weight element), the float64 scaled copies of the largest
+    weight matrix while its GEMM runs (~24 bytes per element), and float64 activations, scores and
+    their quantized copies (~64 bytes per element of the widest)."""
+    shapes = [n * k for n, k in _weight_shapes(model).values()]
+    widest = max(model.d_ff, model.d_model, model.group_size * tokens) * tokens
+    return 16 * sum(shapes) + 24 * max(shapes) + 64 * widest
+
+
 def run_layer_numerics(model: ModelConfig | str, recipe: Recipe | str, *, tokens: int = 16, seed: int = 0,
                        weights=None, layer: int = 0) -> NumericsResult:
     """Run one layer of ``model`` on ``tokens`` seeded input tokens (N(0, 1) activations) with
@@ -418,12 +434,18 @@ def run_layer_numerics(model: ModelConfig | str, recipe: Recipe | str, *, tokens
     Raises
     ------
     SimulationError
-        Bad token count, weights of the wrong names/shapes, or a recipe numerics mode cannot run.
+        Bad token count, weights of the wrong names/shapes, a layer needing more memory than
+        ``NUMERICS_MAX_BYTES``, or a recipe numerics mode cannot run.
     """
     model = load_model(model) if not isinstance(model, ModelConfig) else model
     recipe = parse_recipe(recipe) if not isinstance(recipe, Recipe) else recipe
     if isinstance(tokens, bool) or not isinstance(tokens, int) or not 1 <= tokens <= model.max_positions:
         raise SimulationError(f"tokens must be an integer in 1..{model.max_positions}, not {tokens!r}")
+    need = numerics_bytes(model, tokens)
+    if need > NUMERICS_MAX_BYTES:
+        raise SimulationError(f"numerics-mode memory must be at most {NUMERICS_MAX_BYTES / 1e9:g} GB, not about "
+                              f"{need / 1e9:.1f} GB (one layer of {model.name}: d_model {model.d_model}, "
+                              f"intermediate size {model.d_ff}, {tokens} tokens)")
     w = seeded_weights(model, seed) if weights is None else _load_weights(model, weights, layer)
     x = np.random.default_rng(seed + 1).standard_normal((tokens, model.d_model))
     ref_layer = _Layer(model, None, w)

@@ -169,3 +169,15 @@ def test_integer_recipes_requantise_accumulators_by_dyadic_multipliers():
     want = np.clip(np.rint(u / s_in), -hi, hi)
     assert np.abs(got - want).max() <= 1 and got.dtype == np.int64
     assert len(np.unique(lsb)) == m.d_ff  # per-channel weight scales: one requantizer per column
+
+
+def test_numerics_refuses_a_layer_beyond_its_memory_limit():
+    from mapping import model_from_dict
+
+    huge = model_from_dict({"model_type": "llama", "hidden_size": 65536, "num_attention_heads": 512,
+                            "num_hidden_layers": 1, "intermediate_size": 262144, "max_position_embeddings": 64},
+                           name="huge")
+    with pytest.raises(SimulationError) as e:
+        run_layer_numerics(huge, "INT8", tokens=4)
+    assert str(e.value).startswith("numerics-mode memory must be at most 8 GB, not about ")
+    assert "(one layer of huge: d_model 65536, intermediate size 262144, 4 tokens)" in str(e.value)
