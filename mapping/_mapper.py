@@ -16,9 +16,16 @@ tile) or "nmk" (N outer: the weight tile is reused across M when K fits). The co
 candidate is a pipelined roofline estimate from T (DRAM bytes / bandwidth), C (array cycles),
 the tile count and the DRAM latency (``_pipelined``: a double-buffered slot is busy for the
 latency + transfer + compute of its tile, so small tiles cannot hide the latency), compared to
-three significant digits; ties go to fewer DRAM bytes, then fewer tiles. Array cycles come from the caller's ``compute_cycles`` function
-(the array's ``tile_cycles``); if it is ``None`` only bytes are compared and the dataflow is
-the first one offered.
+three significant digits; ties go to fewer DRAM bytes, then fewer tiles. Array cycles come
+from the caller's ``compute_cycles`` function (``sim``'s step timing: the array's
+``tile_cycles`` or its GEMV mode); if it is ``None`` only bytes are compared and the dataflow is
+the first one offered. Dataflow "gemv" (a weight-streaming mode) is offered only to GEMMs with
+fewer rows of A than the array has rows.
+
+Vector ops: row functions (reductions: softmax, norms; and GELU) keep whole rows, chunked so
+that two chunks fit the ``v`` buffer; element-wise functions on the row units (GELU, SiLU·up:
+``SPLIT_ROW_FUNCTIONS``) have their rows cut so that every one of ``row_units`` units works;
+other element-wise ops (adds, RoPE, embedding rows, KV append) are flattened into chunks.
 """
 from __future__ import annotations
 

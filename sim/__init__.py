@@ -6,7 +6,8 @@ from ._design_point import mac_unit_cost, run_design_point
 from ._energy import EnergyModel, energy_model
 from ._engine import OpRun, run_steps
 from ._hwconfig import DEFAULT_PRESET, PRESETS, HardwareConfig, hardware_from_dict, load_hardware
-from ._run import SimResult, simulate, simulate_op, write_result_trace
+from ._gemv import GemvTiming, StepTiming, gemv_timing, recipe_packing, step_timing
+from ._run import MAX_TILE_STEPS, MAX_TOKENS, SimResult, simulate, simulate_op, write_result_trace
 from ._numerics import NumericsResult, check_gemm_record, run_layer_numerics
 from ._timing import TimingSources, timing_sources
 from ._trace import trace_dict, write_trace
@@ -23,4 +24,5 @@ __all__ = [
     "mac_unit_cost", "run_design_point", "HardwareConfig", "HardwareConfigError", "OpRun", "PRESETS", "SimResult",
     "SimulationError", "TimingSources", "energy_model", "hardware_from_dict", "load_hardware", "run_steps",
     "simulate", "simulate_op", "timing_sources", "trace_dict", "write_result_trace", "write_trace",
+    "GemvTiming", "StepTiming", "gemv_timing", "recipe_packing", "step_timing", "MAX_TILE_STEPS", "MAX_TOKENS",
 ]
