@@ -63,11 +63,14 @@ class ForwardResult:
     hidden : per layer (embedding output first, then each layer), tokens x hidden float64 values.
     last_hidden : the model's last hidden state (after the final norm for decoders), float64.
     logits : tokens x vocab float64 (decoders), else None; row t predicts token t + 1.
+    pooled : BERT pooler output tanh(W h[first token] + b) (hidden,) when the checkpoint has a
+        pooler (float backends), else None.
     """
 
     hidden: list[np.ndarray]
     last_hidden: np.ndarray
     logits: np.ndarray | None = None
+    pooled: np.ndarray | None = None
 
 
 # --------------------------------------------------------------------------- float backends
@@ -327,6 +330,11 @@ class _FloatBackend:
             return h @ self.c.tensors["lm_head.weight"].T
         return self._matmul(h, self._weight("lm_head.weight"), segs)
 
+    def pooler(self, first: np.ndarray) -> np.ndarray:
+        """tanh(W x + b) of the first token of each sequence (rows of ``first``)."""
+        y = self.linear("pooler", first, "pooler", [(i, i + 1) for i in range(len(first))])
+        return np.asarray(self._io(self._c(np.tanh(np.asarray(y, dtype=np.float64)))), dtype=np.float64)
+
 
 # --------------------------------------------------------------------------- integer backend
 def dyadic_requantize(x: np.ndarray, ratio, bits: int, *, in_bits: int = 32) -> np.ndarray:
@@ -390,6 +398,8 @@ class _IntBackend:
         self.notes: list[str] = ["static activation scales calibrated on the float64 reference"]
         if ckpt.activation == "gelu_tanh":
             self.notes.append("GELU (tanh form in the checkpoint) computed by I-BERT's integer erf-GELU")
+        if "pooler.weight" in ckpt.tensors:
+            self.notes.append("the pooler (tanh) is not computed on the integer path (no integer tanh kernel)")
         self._w: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._k: dict[str, object] = {}
         self.acc = recipe.accumulator
@@ -629,12 +639,14 @@ def _walk(ckpt: Checkpoint, B, seqs: list[np.ndarray], start: int = 0, cache: li
                 m = B.act(f"{p}.act", B.linear(f"{p}.up", x, f"{p}.up", segs))
             h = B.add(f"{p}.mlp_sum", h, B.linear(f"{p}.down", m, f"{p}.down", segs))
         hidden.append(B.values(h))
-    last, logits = B.values(h), None
+    last, logits, pooled = B.values(h), None, None
+    if "pooler.weight" in ckpt.tensors and hasattr(B, "pooler"):
+        pooled = B.pooler(B.cat([B.rows(h, r0, r0 + 1) for r0, _ in segs]))
     if cfg.decoder:
         h = B.norm("final_norm", h, "final_norm")
         last, logits = B.values(h), np.asarray(B.logits(h, segs), dtype=np.float64)
-    return [ForwardResult([x[r0:r1] for x in hidden], last[r0:r1], None if logits is None else logits[r0:r1])
-            for r0, r1 in segs]
+    return [ForwardResult([x[r0:r1] for x in hidden], last[r0:r1], None if logits is None else logits[r0:r1],
+                          None if pooled is None else pooled[i]) for i, (r0, r1) in enumerate(segs)]
 
 
 def _join(parts: list[ForwardResult]) -> ForwardResult:

@@ -31,6 +31,11 @@ def write_tokenizer(path: Path, words=WORDS) -> int:
 
 
 def tiny_config(kind: str, vocab: int = 40) -> dict:
+    if kind in ("bert", "roberta"):
+        return {"model_type": kind, "hidden_size": 64, "num_attention_heads": 4, "num_hidden_layers": 2,
+                "intermediate_size": 128, "vocab_size": vocab, "hidden_act": "gelu", "layer_norm_eps": 1e-12,
+                "max_position_embeddings": 42 if kind == "roberta" else 40,
+                "type_vocab_size": 1 if kind == "roberta" else 2, "pad_token_id": 1 if kind == "roberta" else 0}
     if kind == "gpt2":
         return {"model_type": "gpt2", "n_embd": 64, "n_head": 4, "n_layer": 2, "n_positions": 64,
                 "vocab_size": vocab, "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5}
@@ -46,6 +51,22 @@ def tiny_weights(cfg: dict, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     r = lambda *shape, s=0.2: (rng.standard_normal(shape) * s).astype(np.float32)  # noqa: E731
     w: dict[str, np.ndarray] = {}
+    if cfg["model_type"] in ("bert", "roberta"):  # with the BertModel / RobertaModel prefix and a pooler
+        d, ff, pre = cfg["hidden_size"], cfg["intermediate_size"], cfg["model_type"] + "."
+        w |= {pre + "embeddings.word_embeddings.weight": r(cfg["vocab_size"], d, s=0.5),
+              pre + "embeddings.position_embeddings.weight": r(cfg["max_position_embeddings"], d, s=0.1),
+              pre + "embeddings.token_type_embeddings.weight": r(cfg["type_vocab_size"], d, s=0.1),
+              pre + "embeddings.LayerNorm.weight": 1 + r(d, s=0.1), pre + "embeddings.LayerNorm.bias": r(d, s=0.1),
+              pre + "pooler.dense.weight": r(d, d, s=0.1), pre + "pooler.dense.bias": r(d, s=0.05)}
+        for i in range(cfg["num_hidden_layers"]):
+            p = f"{pre}encoder.layer.{i}."
+            for hf, n, k in (("attention.self.query", d, d), ("attention.self.key", d, d),
+                             ("attention.self.value", d, d), ("attention.output.dense", d, d),
+                             ("intermediate.dense", ff, d), ("output.dense", d, ff)):
+                w |= {p + hf + ".weight": r(n, k, s=0.15), p + hf + ".bias": r(n, s=0.05)}
+            for hf in ("attention.output.LayerNorm", "output.LayerNorm"):
+                w |= {p + hf + ".weight": 1 + r(d, s=0.1), p + hf + ".bias": r(d, s=0.1)}
+        return w
     if cfg["model_type"] == "gpt2":
         d, v, L = cfg["n_embd"], cfg["vocab_size"], cfg["n_layer"]
         w["transformer.wte.weight"] = r(v, d, s=0.5)
