@@ -38,7 +38,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import FormatError, NumericsError
-from ..formats import BlockFormat, FloatFormat, Format, IntFormat, LookupFormat, parse
+from ..formats import BlockFormat, FloatFormat, Format, IntFormat
 from ..formats._base import check_int, check_overflow, check_rounding, mod_2_64, rng_of
 from ._arith import as_format, round_exact, round_fraction, two_sum
 

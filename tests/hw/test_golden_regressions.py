@@ -11,7 +11,6 @@ from fractions import Fraction
 
 import ml_dtypes
 import numpy as np
-import pandas as pd
 import pytest
 
 from hw.errors import FormatError, NumericsError
