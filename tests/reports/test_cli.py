@@ -57,6 +57,15 @@ def test_full_demo_end_to_end(tmp_path, monkeypatch) -> None:
                            "--cost-formats", "int8,e4m3fn"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout
+    # progress and a verdict per section: numbered headers, then one "-> shown:" line each
+    headers = [ln for ln in text.splitlines() if ln.startswith("== [")]
+    assert [h.split("]")[0] for h in headers] == [f"== [{n}/7" for n in range(1, 8)]
+    shown = [ln for ln in text.splitlines() if ln.startswith("-> shown: ")]
+    assert len(shown) == 7
+    assert shown[1].startswith("-> shown: the golden GEMM (exact accumulation, one rounding to fp32) is bit-exact "
+                               "against exact rational arithmetic for 12/12 formats")
+    assert shown[2].startswith("-> shown: 12/12 RTL units") and shown[3].startswith("-> shown: 3/3 arrays")
+    assert "python benchmarks/cost_tables.py" in shown[4]
     assert text.count("[bit-exact]") == 12 and text.count("[pass]") == 12 and text.count("[equal]") == 3
     for recipe in ("INT8", "FP8", "MXFP4"):
         assert any(line.split()[:1] == [recipe] for line in text.splitlines())

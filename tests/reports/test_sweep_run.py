@@ -4,6 +4,7 @@ cache, a failing point recorded without stopping the others, and a sweep killed 
 mid-way then resumed giving exactly the results of an uninterrupted run."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -29,7 +30,9 @@ SMALL = ROOT / "examples" / "sweep_small.toml"
 def small_run(tmp_path_factory):
     """The small example swept once on a fresh cache (one in-process Dask worker), then again."""
     base = tmp_path_factory.mktemp("small")
-    spec = load_spec(SMALL)
+    # MAC energy off here (FP16's wide MAC takes minutes to characterise cold); energy by default
+    # is tested on INT8 in test_energy_is_part_of_a_sweep_by_default
+    spec = dataclasses.replace(load_spec(SMALL), unit_energy=False)
     first = run_sweep(spec, base / "out", workers=1, cache=base / "cache", progress=False)
     second = run_sweep(spec, base / "out2", workers=1, cache=base / "cache", progress=False)
     return spec, first, second, base
@@ -79,6 +82,24 @@ def test_second_run_hits_the_cache_for_every_point(small_run) -> None:
     assert (second.computed, second.cached, second.failed) == (0, 8, 0)
     assert (second.evaluations_computed, second.evaluations_cached) == (0, 12)
     pd.testing.assert_frame_equal(second.frame, first.frame)
+
+
+def test_energy_is_part_of_a_sweep_by_default(tmp_path) -> None:
+    """Without [units], the sweep's energy includes the MAC array: the recipe's MAC unit from
+    sim.mac_unit_cost (hw.cost, cached), the figure sim.simulate gives with that record."""
+    from mapping import parse_recipe
+    from sim import mac_unit_cost
+
+    spec = spec_from_dict({"metrics": ["latency", "energy"], "layers": 1,
+                           "axes": {"recipe": "INT8", "seq_len": 16, "array": "8x8"}})
+    assert spec.unit_energy
+    f = run_sweep(spec, None, workers=1, cache=tmp_path, progress=False).frame
+    assert (f.status == "ok").all(), f.error.tolist()
+    p = spec.points[0]
+    rec = mac_unit_cost(parse_recipe("INT8"))
+    direct = simulate(p.model, p.recipe_obj(), p.hardware_config(), prefill=p.seq_len, layers=1, mac_cost=rec)
+    assert math.isfinite(f.loc[0, "energy_pj"]) and f.loc[0, "energy_pj"] == direct.summary["energy_pj"]
+    assert f.loc[0, "energy_provenance"].startswith("derived: ")
 
 
 def test_failing_point_is_recorded_and_does_not_stop_the_others(tmp_path) -> None:
@@ -180,10 +201,12 @@ def test_demo_report_shares_the_small_sweeps_cache(small_run, tmp_path) -> None:
     assert page == tmp_path / "demo" / "report" / "index.html" and page.is_file()
     demo = pd.read_parquet(tmp_path / "demo" / "sweep" / "results.parquet")
     manifest = json.loads((tmp_path / "demo" / "sweep" / "sweep.json").read_text())
-    assert manifest["run"]["computed"] == 0 and len(demo) == len(demo_spec().points) == 4
-    same = first.frame[first.frame.array_rows == 32].reset_index(drop=True)
+    # the accuracy evaluations are the small sweep's; the simulator ones add the MAC energy
+    assert manifest["run"]["evaluations_cached"] == 3 and len(demo) == len(demo_spec().points) == 3
+    assert demo["energy_provenance"].str.startswith("derived: ").all()
+    same = first.frame[(first.frame.array_rows == 32) & (first.frame.recipe != "FP16")].reset_index(drop=True)
     assert list(demo["cycles"]) == list(same["cycles"]) and list(demo["output_error"]) == list(same["output_error"])
-    assert page.read_text().count("<img ") >= 2
+    assert page.read_text().count("<img ") >= 1 and page.read_text().count('<figure class="plot"') >= 1
 
 
 def test_runs_on_an_existing_scheduler(tmp_path) -> None:
