@@ -63,7 +63,8 @@ def operand_values(codes, fmt: Format, scales=None, *, axis: int) -> np.ndarray:
         return np.moveaxis(fmt.dequantize(sc, moved), -1, axis)
     if scales is not None:
         raise NumericsError(f"scales must be None for the non-block format {fmt}")
-    if isinstance(fmt, (IntFormat, FloatFormat)) and fmt.bits <= 8:
+    if isinstance(fmt, (IntFormat, FloatFormat)) and fmt.bits <= 8 \
+            and not (isinstance(fmt, IntFormat) and fmt.symmetric):  # decode rejects one code there
         return _value_table(fmt)[fmt.check_codes(codes)]  # the same values as fmt.decode, by lookup
     return fmt.decode(codes)
 
@@ -71,7 +72,7 @@ def operand_values(codes, fmt: Format, scales=None, *, axis: int) -> np.ndarray:
 @lru_cache(maxsize=None)
 def _value_table(fmt: Format) -> np.ndarray:
     """Every code's float64 value (formats of at most 8 bits): decode as a table lookup."""
-    table = fmt.decode(fmt.all_codes())
+    table = fmt.decode(np.arange(fmt.code_count))  # indexed by code
     table.setflags(write=False)
     return table
 
@@ -340,8 +341,9 @@ def _signed_zeros(codes: np.ndarray, a: np.ndarray, b: np.ndarray, out: Format) 
 
     Two BLAS counts over the rows and columns that hold a zero result: every product is zero iff
     sum_k [a != 0][b != 0] == 0, and every product's sign is negative iff
-    sum_k sgn(a) sgn(b) == -K with sgn = -1 for a set sign bit, +1 otherwise (counts < 2**53,
-    exact). Non-finite operands give NaN/inf results, which the caller overrides.
+    sum_k sgn(a) sgn(b) == -K with sgn = -1 for a set sign bit, +1 otherwise (float32 counts,
+    exact for K < 2**24; float64 beyond). Non-finite operands give NaN/inf results, which the
+    caller overrides.
     """
     if not isinstance(out, FloatFormat) or not out.has_neg_zero:
         return codes
@@ -356,8 +358,9 @@ def _signed_zeros(codes: np.ndarray, a: np.ndarray, b: np.ndarray, out: Format) 
         return codes
     rows, cols = np.flatnonzero(zero.any(axis=1)), np.flatnonzero(zero.any(axis=0))
     sa, sb = a[rows], b[:, cols]
-    nonzero = (sa != 0).astype(np.float64) @ (sb != 0).astype(np.float64)
-    sign = np.where(np.signbit(sa), -1.0, 1.0) @ np.where(np.signbit(sb), -1.0, 1.0)
+    dt = np.float32 if a.shape[1] < 2 ** 24 else np.float64  # counts exact in the dtype
+    nonzero = (sa != 0).astype(dt) @ (sb != 0).astype(dt)
+    sign = np.where(np.signbit(sa), dt(-1.0), dt(1.0)) @ np.where(np.signbit(sb), dt(-1.0), dt(1.0))
     neg_zero = np.zeros(codes.shape, dtype=bool)
     neg_zero[np.ix_(rows, cols)] = (nonzero == 0) & (sign == -a.shape[1])
     return np.where(neg_zero & zero, np.asarray(1 << (out.bits - 1), dtype=codes.dtype), codes)

@@ -499,3 +499,22 @@ def test_integer_encode_wrap_is_exact_for_any_finite_value() -> None:
         assert got.tolist() == want, name
     with pytest.raises(NumericsError, match=r"^values wrapped to int8 must be finite, not inf$"):
         parse("int8").encode([np.inf], overflow="wrap")
+
+
+@pytest.mark.parametrize("name", ["int8_sym", "int4_f2_sym", "int8", "e2m1fn_nz8.0"])
+def test_gemm_operand_decoding_against_fractions(name: str) -> None:
+    """Every decodable code of small formats through the exact GEMM (its table-lookup decode)
+    against Fraction sums; the code a symmetric format excludes is rejected, as decode does."""
+    f = parse(name)
+    codes = f.all_codes()
+    vals = f.decode(codes)
+    fin = np.isfinite(vals)
+    a = codes[fin].reshape(1, -1)
+    b = np.full((a.shape[1], 1), int(f.encode([1.0])[0]))
+    b[::2] = f.encode([-1.0])[0]
+    got = parse("float32").decode(gemm(a, f, b, f, "float32"))[0, 0]
+    want = sum(Fraction(float(x)) * Fraction(float(y)) for x, y in zip(f.decode(a[0]), f.decode(b[:, 0])))
+    assert got == float(want)
+    if isinstance(f, IntFormat) and f.symmetric:
+        with pytest.raises(NumericsError, match=rf"^codes of {name} must not be the excluded code {1 << (f.bits - 1)}$"):
+            gemm(np.array([[1 << (f.bits - 1)]]), f, np.array([[0]]), f, "float32")
