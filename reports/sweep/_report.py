@@ -37,7 +37,7 @@ import pandas as pd
 from ..errors import SpecError
 from ._run import MANIFEST, RESULTS_CSV, RESULTS_PARQUET, check_output_dir, file_sha256
 
-__all__ = ["REPORT_MARKER", "accuracy_statement", "check_report_dir", "load_results", "pareto_front", "write_report"]
+__all__ = ["REPORT_MARKER", "accuracy_statement", "energy_statement", "check_report_dir", "load_results", "pareto_front", "write_report"]
 
 #: (column, axis label, scale to display units) of the cost metrics plotted against output error
 COSTS = (("energy_pj", "energy (uJ)", 1e-6), ("array_area_mm2", "MAC array area (mm^2)", 1.0),
@@ -468,7 +468,7 @@ def _build(frame: pd.DataFrame, manifest: dict, folder: Path, title: str) -> Non
     sections = [
         _section_summary(frame, manifest),
         _section_units(frame, manifest),
-        _section_per_point(frame, available, notes, plots),
+        _section_per_point(frame, available, notes, plots, manifest),
         _section_pareto(frame, manifest, available, has_error, plots),
         {"id": "reproductions", "title": "Reproductions",
          "blocks": _comparisons(frame, list(available) + ([(ERROR[0], "output error", 1.0)] if has_error else []))},
@@ -552,7 +552,17 @@ def _section_units(frame: pd.DataFrame, manifest: dict) -> dict:
     return {"id": "units", "title": "Unit cost per format", "blocks": blocks}
 
 
-def _section_per_point(frame: pd.DataFrame, available: list, notes: list[str], plots: Path) -> dict:
+def energy_statement(manifest: dict) -> str:
+    """What the energy figures include and which stimulus the MAC energy was measured on."""
+    if manifest.get("unit_energy", False):
+        return ("Energy: DRAM and SRAM bytes times relayed per-byte figures, plus MACs times the energy per "
+                "operation of the recipe's MAC unit, measured by hw.cost (gate-level switching activity) on "
+                "Gaussian operands (sigma = format max / 4, hw.cost.unit_stimulus); see Provenance for each figure.")
+    return ("Energy: DRAM and SRAM only; the MAC array's energy is left out ([units] energy = false in the spec).")
+
+
+def _section_per_point(frame: pd.DataFrame, available: list, notes: list[str], plots: Path,
+                       manifest: dict) -> dict:
     shown = frame[["label", "recipe", "array_rows", "array_cols"]].copy()
     for col, label, scale in available:
         shown[label] = frame[col].astype(float) * scale
@@ -564,6 +574,8 @@ def _section_per_point(frame: pd.DataFrame, available: list, notes: list[str], p
         shown["cycles"] = np.ceil(shown["cycles"]).astype("Int64")  # whole cycles
     shown["status"] = frame["status"]
     blocks = [_table(shown), *(_note(n) for n in notes)]
+    if any(col == "energy_pj" for col, _, _ in available):
+        blocks.append(_p(energy_statement(manifest)))
     for col, label, scale in available:
         blocks.append(_img(_bar_plot(frame, col, label, scale, plots), f"{label} per design point"))
     return {"id": "per-point", "title": "Latency, energy and area per design point", "blocks": blocks}

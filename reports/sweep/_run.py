@@ -194,7 +194,7 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, *, scheduler: 
 
     Three phases: :func:`_plan` (metric sources, cache keys, look-ups), :func:`_execute` (the
     missing evaluations on Dask, each cached as it arrives) and the assembly of the table and
-    its files, the output folder locked from before the first evaluation to the last write.
+    its files, the output folder locked from before the plan to the last write.
 
     Parameters
     ----------
@@ -226,8 +226,8 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, *, scheduler: 
     if scheduler is not None and (not isinstance(scheduler, str) or "://" not in scheduler):
         raise SpecError(f"scheduler must be an address such as tcp://HOST:PORT, not {scheduler!r}")
     store = cache if isinstance(cache, ResultCache) else ResultCache(cache)
-    plan = _plan(spec, store)
-    with sweep_lock(out) if out is not None else contextlib.nullcontext():
+    with sweep_lock(out) if out is not None else contextlib.nullcontext():  # a busy folder fails at once
+        plan = _plan(spec, store)
         failed_ids = _execute(spec, plan, store, out, scheduler, workers, progress)
         frame = _frame(spec, plan.sources, plan.keys, plan.payloads, plan.versions)
         result = SweepResult(frame=frame, computed=len(spec.points) - len(plan.cached_points),
@@ -427,7 +427,7 @@ def write_results(result: SweepResult, spec: SweepSpec, out: Path, versions: dic
         "sweep_id": uuid.uuid4().hex,
         "name": spec.name, "description": spec.description, "spec": spec.source, "metrics": list(spec.metrics),
         "unavailable": result.unavailable, "points": len(spec.points),
-        "accuracy": asdict(spec.accuracy),
+        "accuracy": asdict(spec.accuracy), "unit_energy": spec.unit_energy,
         "run": {"computed": result.computed, "cached": result.cached, "failed": result.failed,
                 "evaluations_computed": result.evaluations_computed,
                 "evaluations_cached": result.evaluations_cached, "wall_s": round(result.wall_s, 3)},

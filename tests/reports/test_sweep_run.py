@@ -93,8 +93,17 @@ def test_energy_is_part_of_a_sweep_by_default(tmp_path) -> None:
     spec = spec_from_dict({"metrics": ["latency", "energy"], "layers": 1,
                            "axes": {"recipe": "INT8", "seq_len": 16, "array": "8x8"}})
     assert spec.unit_energy
-    f = run_sweep(spec, None, workers=1, cache=tmp_path, progress=False).frame
+    f = run_sweep(spec, tmp_path / "res", workers=1, cache=tmp_path / "cache", progress=False).frame
     assert (f.status == "ok").all(), f.error.tolist()
+    from reports.sweep import write_report
+    from reports.sweep._report import energy_statement
+
+    page = write_report(tmp_path / "res", tmp_path / "rep").read_text()
+    statement = energy_statement({"unit_energy": True})
+    from markupsafe import escape
+
+    assert "Gaussian operands (sigma = format max / 4, hw.cost.unit_stimulus)" in statement
+    assert str(escape(statement)) in page
     p = spec.points[0]
     rec = mac_unit_cost(parse_recipe("INT8"))
     direct = simulate(p.model, p.recipe_obj(), p.hardware_config(), prefill=p.seq_len, layers=1, mac_cost=rec)
