@@ -164,7 +164,7 @@ def evaluate_accuracy(ckpt: Checkpoint, recipes: list[Recipe], seqs: list[np.nda
     step = 1 if ckpt.decoder else _BATCH
     ref = _run_batches(lambda part: reference_forward(ckpt, list(part)), seqs, step, None)
     cal = None
-    if any(r.nonlinear == "ibert" for r in recipes):
+    if any(r.kernels for r in recipes):
         cal = calibrate(ckpt, seqs)
     rows, layer_rows, notes, outputs = [], [], {}, {}
     for recipe in recipes:

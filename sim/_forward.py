@@ -13,20 +13,20 @@ One architecture walk (``_walk``) drives three backends:
   accumulator format (float32 for every built-in recipe: numpy float32 arithmetic, elementary
   functions correctly rounded to float32), and the outputs of softmax / GELU / SiLU / norms are
   rounded to ``recipe.nonlinear_io``.
-* integer-only recipes (``recipe.nonlinear == "ibert"``): I-BERT's scheme on every family. The
+* integer-only recipes (``recipe.kernels`` not empty: I-BERT, I-ViT): I-BERT's scheme on every
+  family, with the kernels the recipe names. The
   embedding tables are in the recipe's weight format (int8, one scale per row); from the token
   ids on every tensor is an integer array: int8 x int8 GEMMs accumulate exactly into the
   recipe's int32 accumulator, biases are int32 at the accumulator's scale, and dyadic
   requantisers (``x * M >> E``, half to even: ``hw.nonlinear.DyadicRequantizer`` vectorised over
   per-channel constants) rescale between ops. The kernels are the bit-exact golden models of
-  ``hw.nonlinear`` (``"exact"`` variant, integer arithmetic only): I-BERT softmax (causal
-  positions masked with the accumulator's minimum), GELU and LayerNorm; integer RMSNorm and
-  SiLU/SwiGLU for LLaMA-family models; rotary embeddings multiply by integer cos/sin tables
+  ``hw.nonlinear`` (``"exact"`` variant, integer arithmetic only): I-BERT softmax, GELU and
+  LayerNorm or I-ViT Shiftmax, ShiftGELU and LayerNorm (causal positions masked with the
+  accumulator's minimum); integer RMSNorm and SiLU/SwiGLU for LLaMA-family models; rotary embeddings multiply by integer cos/sin tables
   (14 fraction bits). Activation scales are static, calibrated from the float64 reference on the
   calibration lines (I-BERT's QuantAct ranges); the kernels' constants derive from them once.
   Hidden states are dequantized only to be measured; decoders' logits are the LM head's int32
-  accumulator times its scales (the output). ``nonlinear == "ivit"`` is not wired here: such
-  recipes run the float backend's kernels, and ``RecipeForward.notes`` says so.
+  accumulator times its scales (the output).
 
 Decoders run a prefill, then decode token by token (teacher forcing) with the KV cache stored
 in the recipe's KV format: K and V are quantized when written (per token row and KV head; a
@@ -127,9 +127,6 @@ class _FloatBackend:
             self.dt = np.dtype(np.float32) if dt is None else dt
             if dt is None:
                 self.notes.append(f"vector ops in float32 rounded to {self.fmt} after each op")
-            if recipe.nonlinear != "float":
-                self.notes.append(f"nonlinear kind {recipe.nonlinear!r} is not wired into the whole-model forward: "
-                                  f"float {self.fmt} kernels, integer GEMMs")
 
     # ---- rounding helpers ----------------------------------------------------------------
     def _c(self, x) -> np.ndarray:
@@ -394,10 +391,11 @@ class _IntBackend:
         if not (isinstance(recipe.weights.format, IntFormat) and recipe.weights.granularity in ("channel", "tensor")):
             raise SimulationError(f"integer-only weights must be integers per channel or tensor, not {recipe.weights}")
         self.c, self.r, self.amax = ckpt, recipe, amax
+        self.kernels = recipe.kernels  # model function -> hw.nonlinear kernel name
         self.trace: list[tuple[str, str, str, str]] = []
         self.notes: list[str] = ["static activation scales calibrated on the float64 reference"]
         if ckpt.activation == "gelu_tanh":
-            self.notes.append("GELU (tanh form in the checkpoint) computed by I-BERT's integer erf-GELU")
+            self.notes.append(f"GELU (tanh form in the checkpoint) computed by {self.kernels['gelu']}")
         if "pooler.weight" in ckpt.tensors:
             self.notes.append("the pooler (tanh) is not computed on the integer path (no integer tanh kernel)")
         self._w: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -514,24 +512,24 @@ class _IntBackend:
     def norm(self, site: str, x: _Int, name: str) -> _Int:
         w = self.c.tensors[f"{name}.weight"]
         if self.c.family == "llama":
-            k, s_out = self._kernel(site, "int_rmsnorm", float(x.scale), weight=w, eps=self.c.norm_eps)
-            op = "int_rmsnorm"
+            op = self.kernels["rmsnorm"]
+            k, s_out = self._kernel(site, op, float(x.scale), weight=w, eps=self.c.norm_eps)
         else:
-            k, s_out = self._kernel(site, "ibert_int_layernorm", float(x.scale), weight=w,
-                                    bias=self.c.tensors[f"{name}.bias"])
-            op = "ibert_int_layernorm"
+            op = self.kernels["layernorm"]
+            k, s_out = self._kernel(site, op, float(x.scale), weight=w, bias=self.c.tensors[f"{name}.bias"])
         y = np.asarray(k.forward(x.q), dtype=np.int64)
         self._log(site, op, x.q, y)
         return self._requant(site, _Int(y, np.asarray(s_out, dtype=np.float64)), 8, in_bits=40)
 
     def act(self, site: str, x: _Int) -> _Int:
-        k, s_out = self._kernel(site, "ibert_int_gelu", float(x.scale))
+        op = self.kernels["gelu"]
+        k, s_out = self._kernel(site, op, float(x.scale))
         y = np.asarray(k.forward(x.q), dtype=np.int64)
-        self._log(site, "ibert_int_gelu", x.q, y)
+        self._log(site, op, x.q, y)
         return self._requant(site, _Int(y, abs(s_out)), 8, negate=s_out < 0)
 
     def glu(self, site: str, gate: _Int, up: _Int) -> _Int:
-        k, s_sig = self._kernel(site, "int_silu", float(gate.scale))
+        k, s_sig = self._kernel(site, self.kernels["silu_mul"], float(gate.scale))
         y = np.asarray(k.swiglu(gate.q, up.q), dtype=np.int64)  # real value: y * s_sig * s_up
         self._log(site, "int_swiglu", gate.q, up.q, y)
         return self._requant(site, _Int(y, s_sig * float(up.scale)), 8, in_bits=48)
@@ -567,7 +565,8 @@ class _IntBackend:
         S, T = q.q.shape[0], keys[0].q.shape[0]
         u8 = IntFormat(8, signed=False)
         s_in = float(q.scale) * float(keys[0].scale) / math.sqrt(hd)
-        sm, _ = self._kernel(site + ".softmax", "ibert_int_softmax", s_in)
+        op = self.kernels["softmax"]
+        sm, s_p = self._kernel(site + ".softmax", op, s_in)
         s_ctx = self._static(site, 8)
         masked = None
         if cfg.decoder:  # a masked score is the accumulator's minimum: its exponential rounds to 0
@@ -579,9 +578,9 @@ class _IntBackend:
             if masked is not None:
                 scores = np.where(masked, self.acc.min_int, scores)
             p = np.minimum(np.asarray(sm.forward(scores), dtype=np.int64), u8.max_int)
-            self._log(site, "ibert_int_softmax", scores, p)
+            self._log(site, op, scores, p)
             ctx = self._gemm(p, u8, vj.q, self.a_fmt)
-            y = dyadic_requantize(ctx, 2.0 ** -8 * float(vj.scale) / s_ctx, 8)
+            y = dyadic_requantize(ctx, float(s_p) * float(vj.scale) / s_ctx, 8)
             self._log(site, "requant8", ctx, y)
             out[:, h * hd:(h + 1) * hd] = y
         return _Int(out, s_ctx)
@@ -737,7 +736,7 @@ class RecipeForward:
     _backend: object = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.recipe.nonlinear == "ibert":
+        if self.recipe.kernels:
             if self.calibration is None:
                 raise SimulationError(f"integer-only recipe {self.recipe.name} must be given calibration ranges, not None")
             self._backend = _IntBackend(self.ckpt, self.recipe, self.calibration)

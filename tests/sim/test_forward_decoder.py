@@ -74,13 +74,17 @@ def test_row_independent_recipes_decode_bit_exactly_as_recomputed(tiny, name):
     assert np.array_equal(dec.logits, full.logits)
 
 
-def test_integer_only_decoder(tiny):
-    fwd = RecipeForward(tiny, parse_recipe("I-BERT"), calibration=calibrate(tiny, [IDS]))
+@pytest.mark.parametrize("name", ["I-BERT", "I-ViT"])
+def test_integer_only_decoder(tiny, name):
+    recipe = parse_recipe(name)
+    fwd = RecipeForward(tiny, recipe, calibration=calibrate(tiny, [IDS]))
     out = fwd.run(IDS, prefill=6)
     assert fwd.integer_only and np.all(np.isfinite(out.logits))
     ops = {op for _, op, _, _ in fwd.trace}
-    want = {"int_rmsnorm", "int_swiglu", "int_rope"} if tiny.family == "llama" else {"ibert_int_layernorm", "ibert_int_gelu"}
-    assert want | {"embed", "gemm", "ibert_int_softmax", "add"} <= ops
+    k = recipe.kernels
+    want = {k["rmsnorm"], k["silu_mul"].replace("int_silu", "int_swiglu"), "int_rope"} if tiny.family == "llama" \
+        else {k["layernorm"], k["gelu"]}
+    assert want | {"embed", "gemm", k["softmax"], "add"} <= ops
     for site, op, ins, outs in fwd.trace:
         assert all(np.dtype(t).kind in "iu" for t in ins.split(",") + [outs]), (site, op, ins, outs)
     ref = reference_forward(tiny, IDS)
