@@ -180,7 +180,7 @@ def accelerator_budget(*, build_mac: Callable[[int], Any], stimulus: Callable[[A
 
     for name, unit, count in vector_units:
         v = characterize_asic(unit, library_name=library_name, target_nm=node_nm, cache=store,
-                              name="vec_" + re.sub(r"\W+", "_", name).strip("_"))
+                              name="vec_" + re.sub(r"\W+", "_", name.split(" (")[0]).strip("_"))
         lines.append(BudgetLine(f"vector unit {name}", count, count * v.derived["area_um2"], None,
                                 count * v.leakage_mw if same_node else None,
                                 f"{v.name} on {v.library}, area-mapped (Fmax {v.fmax_mhz:.4g} MHz at "

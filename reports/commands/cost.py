@@ -401,7 +401,8 @@ def _budget(args: argparse.Namespace) -> int:
         params = dict(_VECTOR_PARAMS[kind])
         if kind == "ivit_int_layernorm":
             params["bias_int"] = [0] * args.row_length
-        vec.append((f"{fn}: {kind}", build_unit(kind, x_bits=8, length=args.row_length, **params), hw.row_units))
+        vec.append((f"{fn}: {kind} (x_bits 8, row length {args.row_length}, example constants)",
+                    build_unit(kind, x_bits=8, length=args.row_length, **params), hw.row_units))
     stim = _stimulus_for(args) or (lambda unit: unit_stimulus(unit.metadata, cycles=args.cycles, seed=args.seed))
     b = accelerator_budget(build_mac=lambda p: recipe_mac(recipe, pipeline=p), stimulus=stim,
                            rows=hw.array_rows, cols=hw.array_cols, clock_mhz=hw.clock_mhz, node_nm=args.node,
