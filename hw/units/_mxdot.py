@@ -5,7 +5,7 @@ NVFP4: 16 e2m1 elements under an e4m3fn scale) -> one output value, rounded once
 ``out = round(sum_i a_i * b_i * 2**(ea + eb))``: the element products are summed exactly in a
 fixed-point adder tree, the two scale exponents are added, and the rounder applies that sum as
 a run-time exponent offset. A NaN scale code (E8M0 ``FF``) or a NaN element makes the result
-NaN. Float scales (NVFP4: e4m3fn scales over e2m1 blocks of 16) are decoded like operands:
+NaN; an exactly-zero result is -0 iff every product (elements and scales) is -0. Float scales (NVFP4: e4m3fn scales over e2m1 blocks of 16) are decoded like operands:
 their significands multiply the exact dot product and their exponents join the offset.
 Golden model: ``hw.numerics.gemm(..., a_scales=, b_scales=, accumulate="exact")``.
 """
@@ -43,6 +43,14 @@ def _any(values):
     out = values[0]
     for v in values[1:]:
         out = out | v
+    return out
+
+
+def _all(values):
+    values = list(values)
+    out = values[0]
+    for v in values[1:]:
+        out = out & v
     return out
 
 
@@ -150,14 +158,20 @@ class MxDotUnit(wiring.Component):
         scaled = Signal(signed(vw))
         mag_scale = siga * sigb
         m.d.comb += scaled.eq(Mux(sga ^ sgb, -(dot * mag_scale), dot * mag_scale))
+        # sign of an exactly-zero result: -0 iff every product (element x element x scales) is
+        # -0, as hw.numerics.gemm signs it
+        scale_zero = (siga == 0) | (sigb == 0) if (bits_a > 1 or bits_b > 1) else 0
+        neg_zero = Signal()
+        m.d.comb += neg_zero.eq(_all(((p.raw == 0) | scale_zero) & (p.sign ^ sga ^ sgb) for p in prods))
         value = Signal(signed(vw))
         offset = Signal(signed(ow))
-        nan, pinf, ninf = Signal(), Signal(), Signal()
+        nan, pinf, ninf, zero_sign = Signal(), Signal(), Signal(), Signal()
         stage = m.d.sync if self._pipeline else m.d.comb
         stage += [
             value.eq(scaled),
             offset.eq(ea + eb),
             nan.eq(_any(p.nan for p in prods) | nan_a | nan_b),
+            zero_sign.eq(neg_zero),
             pinf.eq(_any(p.inf & ~p.sign for p in prods)),
             ninf.eq(_any(p.inf & p.sign for p in prods)),
         ]
@@ -167,6 +181,6 @@ class MxDotUnit(wiring.Component):
             width=vw, lsb_exp=prods[0].lsb_exp, out_format=self._out, offset_width=ow)
         nan_out = nan | (pinf & ninf)
         m.d.comb += [rnd.value.eq(value), rnd.offset.eq(offset), rnd.nan.eq(nan_out),
-                     rnd.inf.eq((pinf | ninf) & ~nan_out), rnd.sign.eq(ninf), rnd.zero_sign.eq(0)]
+                     rnd.inf.eq((pinf | ninf) & ~nan_out), rnd.sign.eq(ninf), rnd.zero_sign.eq(zero_sign)]
         m.d.sync += [self.out.eq(rnd.code), self.out_valid.eq(valid)]
         return m

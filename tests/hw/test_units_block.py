@@ -172,3 +172,29 @@ def test_requantizer_negative_shifts() -> None:
 def test_requantizer_rejects_bad_rounding() -> None:
     with pytest.raises(UnitConfigError, match=r"^rounding must be one of rne \(alias half_even\), half_up, floor, not 'rtz'$"):
         Requantizer(rounding="rtz")
+
+
+@pytest.mark.parametrize("fmt", ["mxfp8_e4m3", "mxfp4", "nvfp4"])
+def test_mxdot_sum_of_negative_zeros_is_negative_zero(fmt: str) -> None:
+    """A block dot whose products (elements x scales) are all -0 is -0; one +0 product makes it
+    +0 (numpy's float64 products say which, the golden model agrees)."""
+    unit = MxDotUnit(a_format=fmt, b_format=fmt, out_format="float32")
+    f = unit.a_format
+    bs, e, s = f.block_size, f.element, f.scale
+    neg0, one = 1 << (e.bits - 1), int(e.encode(np.array([1.0]))[0])
+    A = np.full((3, bs), neg0)
+    B = np.full((3, bs), one)
+    A[1, bs // 2] = 0  # one +0 product
+    B[2] = neg0  # -0 x -0 = +0 products
+    scale_one = s.bias if s.kind != "float" else int(s.encode(np.array([1.0]))[0])
+    SA = SB = np.full(3, scale_one)
+    got = [x["out"] for x in run_stream(unit, _mx_beats(A, B, SA, SB), ["out"])[0]]
+    va = e.decode(A).astype(np.float64) * s.decode(SA).astype(np.float64)[:, None]
+    vb = e.decode(B).astype(np.float64) * s.decode(SB).astype(np.float64)[:, None]
+    prods = va * vb
+    neg_zero = np.all((prods == 0) & np.signbit(prods), axis=1)
+    assert neg_zero.tolist() == [True, False, False]
+    assert got == [0x80000000, 0, 0]
+    exp = [int(numerics.gemm(A[i:i + 1], f, B[i:i + 1].T, f, "float32", "exact", a_scales=SA[i:i + 1, None],
+                             b_scales=SB[i:i + 1, None])[0, 0]) for i in range(3)]
+    assert got == exp
