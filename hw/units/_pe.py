@@ -11,9 +11,11 @@ Packing (``MacFormats.packing``, the one place it is decided): an 8-bit operand 
 operands of at most 4 bits, so a PE of the arrays takes ``packing`` products per cycle, summed
 into its one accumulator: INT8 x INT8 1; INT4 x INT8, FP4 x FP8 2; INT4 x INT4, FP4 x FP4 4
 (exact accumulation only: a float accumulator keeps one product per cycle). A packed PE is a
-``MacPe`` with ``lanes = packing``: one decoder pair, multiplier and aligner per packed product
-(four 4x4 multipliers in about the area of one 8x8), so the cost model prices the packing as
-area.
+``MacPe`` with ``lanes = packing``: one decoder pair, multiplier and aligner per packed product,
+their sum added to the accumulator, so the cost model prices the packing as area
+(``benchmarks/arrays_packing.py`` prints PE areas and area per product). A lane whose ``en`` is
+low adds nothing (its aligner outputs the empty term), so a tile whose K is not a multiple of
+the packing stays bit-exact.
 
 Accumulator formats ("the accumulator layout", ``MacFormats.acc_layout``):
 
