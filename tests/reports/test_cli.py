@@ -30,7 +30,7 @@ def test_formats_table(capsys: pytest.CaptureFixture) -> None:
 @pytest.mark.parametrize("argv,message", [
     (["formats", "fp7"], "lowbit: error: format name must be a known format (e.g. int8, e4m3fn, e5m2, mxfp4, "
                          "bf16, nf4; see `lowbit formats`), not 'fp7'"),
-    (["formats", "int64"], "lowbit: error: bits must be in 1..32, not 64"),
+    (["formats", "int64"], "lowbit: error: bits must be an integer in 1..32, not 64"),
     (["demo", "--only", "nope"], "lowbit: error: --only must name sections among formats, gemm, units, array, "
                                  "cost, simulate, report, not 'nope'"),
 ])
@@ -43,7 +43,7 @@ def test_bad_input_is_one_line_exit_2(argv, message, capsys: pytest.CaptureFixtu
 def test_console_script_no_traceback(tmp_path) -> None:
     proc = subprocess.run([sys.executable, "-m", "reports.cli", "formats", "e9m9"], capture_output=True, text=True)
     assert proc.returncode == 2
-    assert proc.stderr == "lowbit: error: exp_bits must be in 1..8, not 9\n" and proc.stdout == ""
+    assert proc.stderr == "lowbit: error: exp_bits must be an integer in 1..8, not 9\n" and proc.stdout == ""
     proc = subprocess.run([sys.executable, "-m", "reports.cli", "nosuchcommand"], capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 

@@ -62,3 +62,22 @@ def test_page_is_self_contained(missing_area_report) -> None:
     srcs = re.findall(r'(?:src|href)="([^"]*)"', html)
     assert srcs and all(s.startswith(("data:", "#")) for s in srcs)  # "#id": a reference inside an inline SVG
     assert not re.search(r"https?://", html)
+
+
+def test_equal_area_plot_has_one_series_per_format_and_every_point_labelled(tmp_path) -> None:
+    """With MAC array areas and several array sizes, latency is also plotted against area, one
+    line per recipe, so formats are compared at equal area; every point carries its label."""
+    from reports.sweep._report import _equal_area_plot
+
+    rows = [{"recipe": r, "label": f"{r} {n}x{n}", "array_rows": n, "array_cols": n,
+             "array_area_mm2": a * n * n / 1e6, "latency_s": 1e-3 * 256 / (n * n)}
+            for r, a in (("INT8", 300.0), ("FP8", 450.0)) for n in (8, 16)]
+    frame = pd.DataFrame(rows)
+    name, svg = _equal_area_plot(frame, "latency_s", "latency (ms)", 1e3, tmp_path)
+    assert name == "area_latency_s" and (tmp_path / "area_latency_s.svg").is_file()
+    labels = re.findall(r'<g id="area-label-(\d+)">', svg)
+    assert sorted(map(int, labels)) == [0, 1, 2, 3]
+    assert svg.count("8x8") == 2 and svg.count("16x16") == 2  # labels without the recipe, kept as text
+    assert '<g id="plot-legend">' in svg and "INT8" in svg and "FP8" in svg
+    # one array size only: no equal-area plot
+    assert _equal_area_plot(frame[frame.array_rows == 8], "latency_s", "latency (ms)", 1e3, tmp_path) is None

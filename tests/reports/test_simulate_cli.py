@@ -100,3 +100,18 @@ def test_energy_by_default_in_scaled_units(capsys):
     cycles = next(ln for ln in out.splitlines() if ln.startswith("time "))
     assert re.fullmatch(r"time [0-9.]+ (µs|ms|s)  \(([0-9,]+) cycles at [0-9.]+ MHz\)", cycles), cycles
     assert "per phase step: '/layer' columns are one layer's figures" in out
+
+
+def test_long_step_table_says_rows_are_elided(tmp_path, capsys):
+    csv = tmp_path / "ops.csv"
+    assert main(["simulate", "--model", "gpt2", "--recipe", "INT8", "--hw", "edge-16x16", "--prefill", "8",
+                 "--decode", "20", "--layers", "1", "--no-progress", "--no-energy", "--csv", str(csv)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    head = next(i for i, ln in enumerate(out) if ln.startswith("per phase step:"))
+    assert out[head].endswith("; 12 of 21 rows shown")
+    assert out[head + 1].split() == ["phase", "step", "kv_len", "layers", "cycles/layer", "cycles", "(all",
+                                     "layers)", "DRAM", "read/layer", "DRAM", "write/layer", "MACs/layer"]
+    assert "  ... 9 rows elided (all 21 in --csv) ..." in out
+    rows = [ln.split() for ln in out[head + 2:head + 14] if not ln.startswith("  ...")]
+    assert len(rows) == 12 and [r[1] for r in rows] == [str(i) for i in range(10)] + ["19", "20"]
+    assert all("." not in r[4] for r in rows)  # whole cycles
