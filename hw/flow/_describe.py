@@ -88,8 +88,9 @@ _CONTROL = {
                  "(no back-pressure: the unit takes a beat every cycle valid is high)",
         "first": "with valid: this beat starts a new reduction (the accumulator restarts from it)",
         "last": "with valid: this beat ends the reduction; its result follows latency_cycles later",
-        "out_valid": "high for exactly one cycle per result, latency_cycles rising edges after the beat "
-                     "(last beat of a reduction) that produced it; the result port is valid in that cycle",
+        "out_valid": "high for exactly one cycle per result, with the result: the cycle after the "
+                     "latency_cycles-th rising edge, counting the edge that takes the reduction's last beat "
+                     "(or the unit's only beat) as the first",
     },
     "valid_ready": {
         "i__valid": "input stream valid: an element transfers at a rising edge where i__valid and i__ready are high",
@@ -316,8 +317,9 @@ def _cycle_formula(params: Mapping[str, Any]) -> dict[str, Any]:
 def _timing(protocol: str, params: Mapping[str, Any]) -> dict[str, Any]:
     if protocol == "stream":
         return {"latency_cycles": params["latency_cycles"], "initiation_interval": params["initiation_interval"],
-                "latency_meaning": "rising edges from the edge that takes the last beat of a reduction to the edge "
-                                   "after which out/out_valid show its result",
+                "latency_meaning": "the result shows (out_valid high) in the cycle after the latency_cycles-th "
+                                   "rising edge, counting the edge that takes the last beat as the first (latency 1: "
+                                   "the cycle right after that edge)",
                 "initiation_interval_meaning": "cycles between beats; a new reduction may start on the cycle after last"}
     if protocol == "valid_ready":
         t = params["timing"]
