@@ -112,6 +112,6 @@ def test_long_step_table_says_rows_are_elided(tmp_path, capsys):
     assert out[head + 1].split() == ["phase", "step", "kv_len", "layers", "cycles/layer", "cycles", "(all",
                                      "layers)", "DRAM", "read/layer", "DRAM", "write/layer", "MACs/layer"]
     assert "  ... 9 rows elided (all 21 in --csv) ..." in out
-    rows = [ln.split() for ln in out[head + 2:head + 14] if not ln.startswith("  ...")]
+    rows = [ln.split() for ln in out[head + 2:head + 15] if not ln.startswith("  ...")]
     assert len(rows) == 12 and [r[1] for r in rows] == [str(i) for i in range(10)] + ["19", "20"]
     assert all("." not in r[4] for r in rows)  # whole cycles
