@@ -15,7 +15,7 @@ from hw.nonlinear import consts_from_scale, kernel
 from hw.units.nonlinear import (ROW_UNITS, IBertLayerNormUnit, IBertSoftmaxUnit, IntGELUUnit, IntLayerNormUnit,
                                 IterativeDivider, RMSNormUnit, ShiftGELUUnit, ShiftmaxUnit, SiLUUnit,
                                 build_nonlinear_unit, ibert_layernorm_timing, ibert_softmax_dividend_width,
-                                rmsnorm_timing, silu_timing,
+                                divider_cycles, rmsnorm_timing, silu_timing,
                                 ibert_softmax_timing, intgelu_timing,
                                 layernorm_timing, shiftgelu_timing, shiftmax_timing,
                                 simulate_rows)
@@ -284,6 +284,47 @@ def test_divider_against_python() -> None:
         sim.add_testbench(bench)
         sim.run()
         assert got == [(a // b, a % b, div.cycles) for a, b in cases]
+
+
+@pytest.mark.parametrize("k", [1, 3, 8])
+def test_pipelined_divider_against_python(k: int) -> None:
+    """One division per cycle, quotient ``stages + 1`` cycles after acceptance, tags in order,
+    results kept under random back-pressure."""
+    from amaranth import unsigned
+    from amaranth.sim import Simulator
+
+    from hw.units.nonlinear import PipelinedDivider
+    rng = np.random.default_rng(k)
+    div = PipelinedDivider(dividend_width=20, divisor_width=9, bits_per_stage=k, tag_shape=unsigned(8))
+    cases = [(int(a), int(b)) for a, b in zip(rng.integers(0, 1 << 20, 30), rng.integers(1, 1 << 9, 30))]
+    cases += [((1 << 20) - 1, 1), (5, 511), (0, 3)]
+    ready = rng.random(10_000) < 0.6
+    got, acc_at, out_at = [], [], []
+
+    async def bench(ctx) -> None:
+        pos, cycle = 0, 0
+        while len(got) < len(cases):
+            ctx.set(div.i.valid, pos < len(cases))
+            if pos < len(cases):
+                ctx.set(div.i.payload, {"dividend": cases[pos][0], "divisor": cases[pos][1], "tag": pos})
+            gate = bool(ready[cycle]) or cycle < 3 * div.stages  # never stalled at first: latency
+            ctx.set(div.o.ready, gate)
+            if pos < len(cases) and ctx.get(div.i.ready):
+                acc_at.append(cycle)
+                pos += 1
+            if gate and ctx.get(div.o.valid):
+                got.append((ctx.get(div.o.payload.quotient), ctx.get(div.o.payload.tag)))
+                out_at.append(cycle)
+            await ctx.tick()
+            cycle += 1
+
+    sim = Simulator(div)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert got == [(a // b, i) for i, (a, b) in enumerate(cases)]
+    assert out_at[0] - acc_at[0] == div.latency_cycles == divider_cycles(20, k) + 1
+    assert acc_at[:5] == list(range(5))  # one division accepted per cycle
 
 
 @pytest.mark.parametrize("build,message", [

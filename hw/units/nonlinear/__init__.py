@@ -11,7 +11,7 @@ from typing import Any
 
 from ...errors import UnitConfigError
 from ._base import MAX_LENGTH, RowUnit
-from ._common import IterativeDivider, RowTiming, divider_cycles
+from ._common import IterativeDivider, PipelinedDivider, RowTiming, divider_cycles
 from ._ibert_layernorm import IBertLayerNormUnit, ibert_layernorm_divider_width, ibert_layernorm_timing
 from ._ibert_softmax import IBertSoftmaxUnit, ibert_softmax_dividend_width, ibert_softmax_timing
 from ._intgelu import IntGELUUnit, intgelu_timing
@@ -27,7 +27,7 @@ __all__ = [
     "IBertLayerNormUnit", "RMSNormUnit", "SiLUUnit", "ibert_layernorm_divider_width",
     "ibert_layernorm_timing", "rmsnorm_timing", "rmsnorm_var_bits", "silu_timing",
     "HARDWARE_PARAMS", "MAX_LENGTH", "ROW_UNITS", "UNITS", "IBertSoftmaxUnit", "IntGELUUnit",
-    "IntLayerNormUnit", "IterativeDivider", "RowTiming", "RowUnit", "RowUnitSpec", "ShiftGELUUnit",
+    "IntLayerNormUnit", "IterativeDivider", "PipelinedDivider", "RowTiming", "RowUnit", "RowUnitSpec", "ShiftGELUUnit",
     "ShiftmaxUnit", "StreamRun", "build_nonlinear_unit", "divider_cycles",
     "ibert_softmax_dividend_width", "ibert_softmax_timing", "intgelu_timing", "isqrt_steps",
     "layernorm_timing", "shiftgelu_timing", "shiftmax_timing", "simulate_rows", "units_for",

@@ -8,13 +8,13 @@ import numbers
 from dataclasses import dataclass
 
 from amaranth import Cat, Module, Mux, Signal, signed, unsigned
-from amaranth.hdl import Value
-from amaranth.lib import wiring
+from amaranth.hdl import ShapeLike, Value
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...errors import UnitConfigError
 
-__all__ = ["MAX_DIVIDER_BITS", "RowTiming", "IterativeDivider", "divider_cycles", "exp_shift", "check_int",
+__all__ = ["MAX_DIVIDER_BITS", "RowTiming", "IterativeDivider", "PipelinedDivider", "divider_cycles", "exp_shift", "check_int",
            "check_divider_bits",
            "isqrt_states", "restoring_steps", "signed_bits", "unsigned_bits"]
 
@@ -162,6 +162,59 @@ class IterativeDivider(wiring.Component):
             m.d.sync += [rem.eq(r), quo.eq(q), count.eq(count - 1)]
             with m.If(count == 1):
                 m.d.sync += self.done.eq(1)
+        return m
+
+
+class PipelinedDivider(wiring.Component):
+    """Unsigned restoring divider pipelined over ``ceil(dividend_width / bits_per_stage)``
+    stages: one division accepted per cycle, its quotient ``stages + 1`` cycles later, with a
+    ``tag`` carried alongside. The ``i`` and ``o`` streams are valid/ready; a result nobody
+    takes stalls the whole pipeline. A zero divisor gives an all-ones quotient.
+
+    Ports: ``i`` (stream of ``{dividend, divisor, tag}``), ``o`` (stream of ``{quotient, tag}``).
+    """
+
+    def __init__(self, *, dividend_width: int, divisor_width: int, bits_per_stage: int = 1,
+                 tag_shape: ShapeLike = 1) -> None:
+        self._wn = check_int("dividend_width", dividend_width, 1, 256)
+        self._wd = check_int("divisor_width", divisor_width, 1, 128)
+        self._k = check_divider_bits(bits_per_stage, "bits_per_stage")
+        self._tag = tag_shape
+        super().__init__({
+            "i": In(stream.Signature(data.StructLayout({"dividend": unsigned(self._wn),
+                                                        "divisor": unsigned(self._wd), "tag": tag_shape}))),
+            "o": Out(stream.Signature(data.StructLayout({"quotient": unsigned(self._wn), "tag": tag_shape}))),
+        })
+
+    @property
+    def stages(self) -> int:
+        """Division stages (each retires ``bits_per_stage`` quotient bits)."""
+        return divider_cycles(self._wn, self._k)
+
+    @property
+    def latency_cycles(self) -> int:
+        """Cycles from the edge that accepts a division to the cycle its result is offered."""
+        return self.stages + 1
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        width = self.stages * self._k
+        enable = Signal()
+        m.d.comb += [enable.eq(~self.o.valid | self.o.ready), self.i.ready.eq(enable)]
+        p = self.i.payload
+        nxt: tuple = (self.i.valid, 0, p.dividend, p.divisor, p.tag)
+        for j in range(self.stages + 1):  # stage 0 holds the operands, stage j j * k quotient bits
+            regs = (Signal(name=f"s{j}_valid"), Signal(self._wd + 1, name=f"s{j}_rem"),
+                    Signal(width, name=f"s{j}_quo"), Signal(self._wd, name=f"s{j}_dvs"),
+                    Signal(self._tag, name=f"s{j}_tag"))
+            with m.If(enable):
+                m.d.sync += [r.eq(v) for r, v in zip(regs, nxt)]
+            valid, rem, quo, dvs, tag = regs
+            if j < self.stages:
+                r, q = restoring_steps(m, rem, quo, dvs, self._k, f"s{j + 1}_")
+                nxt = (valid, r, q, dvs, tag)
+        m.d.comb += [self.o.valid.eq(valid), self.o.payload.quotient.eq(quo[:self._wn]),
+                     self.o.payload.tag.eq(tag)]
         return m
 
 

@@ -6,14 +6,14 @@ over ``ceil(W / k)`` stages of ``k`` quotient bits, and the products ``x * sig``
 pipeline. No row buffer: rows only set the timing figures."""
 from __future__ import annotations
 
-from amaranth import C, Module, Mux, Signal, signed, unsigned
+from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data
 
 from ...errors import UnitConfigTypeError
 from ...nonlinear import kernel
 from ._base import RowUnit
-from ._common import (RowTiming, check_divider_bits, check_int, divider_cycles, exp_shift,
-                      restoring_steps, signed_bits, unsigned_bits)
+from ._common import (PipelinedDivider, RowTiming, check_divider_bits, check_int, divider_cycles,
+                      exp_shift, signed_bits, unsigned_bits)
 
 __all__ = ["SiLUUnit", "silu_timing"]
 
@@ -89,11 +89,10 @@ class SiLUUnit(RowUnit):
         k = self.kernel
         xb, s = self.x_bits, k.out_bit - 1
         e0, drop = k.e0, k.drop
-        wd = k.den_bits + 1
-        stages = divider_cycles(k.den_bits + s, self._k)
-        width = stages * self._k
+        fields = {"gate": signed(xb)} | ({"up": signed(self._up_bits)} if self._gated else {})
+        m.submodules.div = div = PipelinedDivider(dividend_width=k.den_bits + s, divisor_width=k.den_bits + 1,
+                                                  bits_per_stage=self._k, tag_shape=data.StructLayout(fields))
         gate_in = self.i.payload.gate if self._gated else self.i.payload
-        up_in = self.i.payload.up if self._gated else C(1, 2)
 
         # front end on the offered element: e = I(-|x|), numerator and divisor of the sigmoid
         neg_abs = Signal(signed(xb + 1))
@@ -103,27 +102,14 @@ class SiLUUnit(RowUnit):
         m.d.comb += num.eq(Mux(gate_in > 0, e0, e))
         den = Signal(unsigned(unsigned_bits(2 * e0)))
         m.d.comb += den.eq(e + e0)
+        m.d.comb += [div.i.valid.eq(self.i.valid), self.i.ready.eq(div.i.ready),
+                     div.i.payload.dividend.eq((num >> drop) << s), div.i.payload.divisor.eq(den >> drop),
+                     div.i.payload.tag.gate.eq(gate_in)]
+        if self._gated:
+            m.d.comb += div.i.payload.tag.up.eq(self.i.payload.up)
 
-        # the whole pipeline advances unless the output holds a result nobody takes
-        enable = Signal()
-        m.d.comb += [enable.eq(~self.o.valid | self.o.ready), self.i.ready.eq(enable)]
-        up_w = self._up_bits if self._gated else 2
-        prev = None
-        for j in range(stages + 1):  # stage 0: operands; stage j: after j * k division steps
-            v, rem = Signal(name=f"s{j}_valid"), Signal(wd + 1, name=f"s{j}_rem")
-            quo, dvs = Signal(width, name=f"s{j}_quo"), Signal(wd, name=f"s{j}_dvs")
-            g, u = Signal(signed(xb), name=f"s{j}_gate"), Signal(signed(up_w), name=f"s{j}_up")
-            if prev is None:
-                nxt = (self.i.valid, 0, (num >> drop) << s, den >> drop, gate_in, up_in)
-            else:
-                pv, prem, pquo, pdvs, pg, pu = prev
-                r, q = restoring_steps(m, prem, pquo, pdvs, self._k, f"s{j}_")
-                nxt = (pv, r, q, pdvs, pg, pu)
-            with m.If(enable):
-                m.d.sync += [sig.eq(val) for sig, val in zip((v, rem, quo, dvs, g, u), nxt)]
-            prev = (v, rem, quo, dvs, g, u)
-
-        v, _, quo, _, g, u = prev
-        sig = quo[:s + 2]  # sigmoid * 2^s, in [0, 2^s]
-        m.d.comb += [self.o.valid.eq(v), self.o.payload.eq(g * sig * u if self._gated else g * sig)]
+        # back end: y = x * sig (SwiGLU: * up), sig = sigmoid * 2^s in [0, 2^s]
+        tag, sig = div.o.payload.tag, div.o.payload.quotient[:s + 2]
+        m.d.comb += [self.o.valid.eq(div.o.valid), div.o.ready.eq(self.o.ready),
+                     self.o.payload.eq(tag.gate * sig * tag.up if self._gated else tag.gate * sig)]
         return m
