@@ -10,6 +10,7 @@ Examples::
     lowbit verilog mxdot --a mxfp4 --b mxfp8_e4m3 -o out/
     lowbit verilog requant --in-format int32 --out-format int8 --rounding half_even -o out/
     lowbit verilog ivit_shiftmax --param x_bits=8 --param length=16 --param x0_int=-59 -o out/
+    lowbit verilog ivit_int_layernorm --param x_bits=8 --param length=4 --param bias_int=3,-2,0,1 -o out/
     lowbit verilog array --rows 4 --cols 4 --dataflow ws --a int8 -o out/
 
 The module is named from the parameters (``mac_e4m3fn_e4m3fn_exact_float32_l8``). Files written
@@ -57,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-shift", type=int, default=0, help="requant smallest shift (negative: exact left shift)")
     parser.add_argument("--src", default="float32", help="quantize source format")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=INT",
-                        help="a nonlinear unit parameter (repeatable)")
+                        help="a nonlinear unit parameter, KEY=INT or KEY=INT,INT,... for a list (repeatable)")
     parser.add_argument("--rows", type=int, help="array: PE rows")
     parser.add_argument("--cols", type=int, help="array: PE columns")
     parser.add_argument("--dataflow", default="ws", help="array: ws or os (default ws)")
@@ -81,16 +82,18 @@ def _length(value: int, flag: str) -> None:
         raise ValueError(f"{flag} must be an integer from 1 to {MAX_LENGTH}, not {value!r}")
 
 
-def _params(items: list[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
+def _params(items: list[str]) -> dict[str, int | list[int]]:
+    """``KEY=INT`` or ``KEY=INT,INT,...`` (a list, e.g. a LayerNorm's ``bias_int``) per item."""
+    out: dict[str, int | list[int]] = {}
     for item in items:
         key, sep, value = item.partition("=")
         try:
-            out[key.strip()] = int(value)
+            ints = [int(v) for v in value.split(",")]
         except ValueError:
-            raise ValueError(f"--param must be KEY=INTEGER, not {item!r}") from None
+            raise ValueError(f"--param must be KEY=INTEGER or KEY=INTEGER,INTEGER,..., not {item!r}") from None
         if not sep or not key.strip():
-            raise ValueError(f"--param must be KEY=INTEGER, not {item!r}")
+            raise ValueError(f"--param must be KEY=INTEGER or KEY=INTEGER,INTEGER,..., not {item!r}")
+        out[key.strip()] = ints if "," in value else ints[0]
     return out
 
 

@@ -62,3 +62,13 @@ def test_export_writes_and_lists_its_files(tmp_path: Path, capsys: pytest.Captur
     assert lines[0] == f"{tmp_path / name}.v  ({name}: latency 1 cycles, initiation interval 1)"
     assert lines[-1] == f"run the bench: cd {tmp_path} && python {name}_tb.py"
     assert len(json.loads((tmp_path / f"{name}_vectors.json").read_text())["expect"]) == 5
+
+
+def test_list_parameter_of_a_nonlinear_unit(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["verilog", "ivit_int_layernorm", "--param", "x_bits=8", "--param", "length=4",
+                 "--param", "bias_int=3,-2,0,1", "--vectors", "3", "-o", str(tmp_path)]) == 0
+    meta_file = capsys.readouterr().out.splitlines()[1]
+    assert json.loads(Path(meta_file).read_text())["parameters"]["params"]["bias_int"] == [3, -2, 0, 1]
+    assert main(["verilog", "ivit_int_layernorm", "--param", "bias_int=3,x", "-o", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == ("lowbit: error: --param must be KEY=INTEGER or KEY=INTEGER,INTEGER,..., "
+                                       "not 'bias_int=3,x'\n")
