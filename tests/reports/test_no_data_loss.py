@@ -142,3 +142,33 @@ def test_sweep_where_every_point_fails_exits_1(tmp_path, capsys) -> None:
     assert out.err.startswith("lowbit: error: every point of the sweep failed; the first: latency/energy: "
                               "MappingError: SRAM buffer") and out.err.count("\n") == 1
     assert (tmp_path / "out" / "sweep.json").is_file()  # the errors are kept as results
+
+
+def test_two_sweep_processes_into_one_folder(tmp_path, capsys) -> None:
+    """A real race: a second ``lowbit sweep`` started while the first is computing into the same
+    folder fails at once with one line; the first finishes and its folder is one sweep."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    spec = tmp_path / "s.toml"
+    spec.write_text(SPEC_TOML.replace('recipe = ["INT8", "FP8"]', 'recipe = ["INT8", "FP8", "FP16"]')
+                    .replace('metrics = ["latency"]', 'metrics = ["latency", "accuracy"]'))
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    first = subprocess.Popen([sys.executable, "-m", "reports.cli", "sweep", str(spec), "-o", str(out), "--cache",
+                              str(cache), "--workers", "1", "--no-progress"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and first.poll() is None:
+        if (cache / "points").is_dir() and any((cache / "points").rglob("*.json")):
+            break  # the first sweep is computing (one of its six evaluations arrived): it holds the lock
+        time.sleep(0.05)
+    assert first.poll() is None, "the first sweep ended before the second could start"
+    assert main(["sweep", str(spec), "-o", str(out), "--cache", str(tmp_path / "cache2"), "--workers", "1",
+                 "--no-progress"]) == 2
+    assert capsys.readouterr().err == (f"lowbit: error: output folder must not be in use by another lowbit sweep, "
+                                       f"not {str(out)!r} (its .lowbit-sweep.lock is locked)\n")
+    stdout, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr
+    assert main(["report", str(out), "-o", str(tmp_path / "rep")]) == 0  # one sweep's files
