@@ -174,10 +174,18 @@ def _array(p: Mapping[str, Any]) -> dict[str, Any]:
     ws = p["dataflow"] == "ws"
     out: dict[str, Any] = {}
     for which, f in (("a", a), ("b", b)):
-        role = ("row a_index of A (lane i = A[row, k0 + i])" if ws else "column a_index of A (lane i = A[m0 + i, col])") \
-            if which == "a" else "row b_index of B (lane j = B[row, n0 + j])"
+        q = p.get("packing", 1)
+        if q == 1:
+            role = ("row a_index of A (lane i = A[row, k0 + i])" if ws else
+                    "column a_index of A (lane i = A[m0 + i, col])") \
+                if which == "a" else "row b_index of B (lane j = B[row, n0 + j])"
+        else:  # packed PEs: every lane holds q consecutive K elements, element e in bits [e*w, (e+1)*w)
+            role = (f"row a_index of A (lane i, element e = A[row, k0 + {q}*i + e])" if ws else
+                    f"packed column a_index of A (lane i, element e = A[m0 + i, k0 + {q}*a_index + e])") \
+                if which == "a" else f"packed row b_index of B (lane j, element e = B[k0 + {q}*b_index + e, n0 + j])"
         if isinstance(f, BlockFormat):
-            out[f"{which}_data"] = {"code": (format_encoding(f.element), f"element code of {role}"),
+            out[f"{which}_data"] = {"_doc": f"{role}: per lane an element code and its block's scale code",
+                                    "code": (format_encoding(f.element), f"element code of {role}"),
                                     "scale": (format_encoding(f.scale), "the scale code of the element's block")}
         else:
             out[f"{which}_data"] = (format_encoding(f), role + "; unused lanes may hold any finite code (zero)")
@@ -197,8 +205,14 @@ def _array(p: Mapping[str, Any]) -> dict[str, Any]:
     else:
         acc = (format_encoding(p["acc"]), "the float accumulator code (each product rounded to it and added)")
     if ws:
-        out["a_psum"] = acc
-        out["c_acc"] = acc
+        doc = (" (lane j: column j's exact partial sum and its sticky flags)" if isinstance(acc, dict)
+               else " (lane j: column j's float accumulator code)")
+        out["a_psum"] = {**acc, "_doc": "partial sums entering row a_index's outputs: zeros, or the previous K "
+                                        "fold's c_acc" + doc} if isinstance(acc, dict) else \
+            (acc[0], "partial sums entering row a_index's outputs: zeros, or the previous K fold's c_acc" + doc)
+        out["c_acc"] = {**acc, "_doc": "the unrounded accumulators of output row c_index (the next K fold's "
+                                       "a_psum)" + doc} if isinstance(acc, dict) else \
+            (acc[0], "the unrounded accumulators of output row c_index (the next K fold's a_psum)" + doc)
     out["tile_m"] = ({"representation": "unsigned", "legal_min": 1, "legal_max": lim["m"]},
                      f"rows of the tile's output (M), legal 1..{lim['m']}; 0 and larger values are not allowed")
     out["tile_k"] = ({"representation": "unsigned", "legal_min": 1, "legal_max": lim["k"]},
@@ -401,12 +415,15 @@ def describe_export(component: wiring.Component, *, name: str, verilog_ports: Ma
             entry["role"] = "data"
             entry["layout"] = _layout(shape, meanings.get(pname), pname)
             lay = entry["layout"]
-            entry["description"] = lay.get("meaning") or (lay.get("element", {}).get("meaning")) or \
+            doc = meanings.get(pname, {}).get("_doc") if isinstance(meanings.get(pname), dict) else None
+            entry["description"] = doc or lay.get("meaning") or (lay.get("element", {}).get("meaning")) or \
                 f"{lay['kind']} of " + ", ".join(f["name"] for f in (lay.get("fields") or
                                                                      lay.get("element", {}).get("fields", [])))
         if width != s.width:
             raise UnitConfigError(f"Verilog port {pname!r} must be {s.width} bits as its signature says, not {width}")
         ports.append(entry)
+    order = {name: i for i, name in enumerate(members)}
+    ports.sort(key=lambda p: ({"clock": 0, "reset": 1}.get(p["role"], 2), order.get(p["name"], 0)))
     clock = {"port": "clk", "edge": "rising"} if clocked else None
     reset = ({"port": "rst", "polarity": "active_high", "synchronous": True, "min_cycles": 1,
               "values": "every register to its reset value (zero unless the design says otherwise)"}
