@@ -282,6 +282,15 @@ def _layout(shape, meaning, path: str) -> dict[str, Any]:
     return out
 
 
+def _summary(lay: Mapping[str, Any]) -> str:
+    """A port's description from its layout: the meaning of its (innermost) lane, or its fields."""
+    while lay["kind"] == "array":
+        lay = lay["element"]
+    if lay["kind"] == "scalar":
+        return lay["meaning"]
+    return "fields " + ", ".join(f"{f['name']} ({f.get('meaning', f['kind'])})" for f in lay["fields"])
+
+
 def _member_table(component: wiring.Component) -> dict[str, Any]:
     return {"__".join(str(p) for p in path): member
             for path, member in component.signature.members.flatten() if member.is_port}
@@ -416,9 +425,7 @@ def describe_export(component: wiring.Component, *, name: str, verilog_ports: Ma
             entry["layout"] = _layout(shape, meanings.get(pname), pname)
             lay = entry["layout"]
             doc = meanings.get(pname, {}).get("_doc") if isinstance(meanings.get(pname), dict) else None
-            entry["description"] = doc or lay.get("meaning") or (lay.get("element", {}).get("meaning")) or \
-                f"{lay['kind']} of " + ", ".join(f["name"] for f in (lay.get("fields") or
-                                                                     lay.get("element", {}).get("fields", [])))
+            entry["description"] = doc or _summary(lay)
         if width != s.width:
             raise UnitConfigError(f"Verilog port {pname!r} must be {s.width} bits as its signature says, not {width}")
         ports.append(entry)
