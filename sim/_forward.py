@@ -493,7 +493,9 @@ class _IntBackend:
 
     def linear(self, site: str, x: _Int, name: str, segs=None) -> _Int:
         role = name.rsplit(".", 1)[-1]
-        narrow = role in ("q", "k", "v") or (role == "up" and self.c.family == "llama")
+        # I-ViT's ShiftGELU is built for 8-bit inputs: wider ones overflow its exponential at the row max
+        narrow = role in ("q", "k", "v") or (role == "up" and (self.c.family == "llama"
+                                                               or self.kernels.get("gelu") == "ivit_shiftgelu"))
         return self._requant(site, self._acc(x, name), 8 if narrow else self.WIDE)
 
     def logits(self, h: _Int, segs=None) -> np.ndarray:
