@@ -37,7 +37,7 @@ from mapping import Step
 
 from ._hwconfig import HardwareConfig
 
-__all__ = ["OpRun", "run_steps"]
+__all__ = ["OpRun", "run_steps", "start_op"]
 
 
 @dataclass
@@ -74,9 +74,21 @@ def run_steps(steps: list[Step], hw: HardwareConfig, timing, *, dataflow: str = 
     output-slot waits are simpy events created only when a process actually has to wait.
     """
     env = simpy.Environment()
+    port = simpy.Resource(env, capacity=1)
+    done, res = start_op(env, port, steps, hw, timing, dataflow=dataflow, trace=trace)
+    env.run(until=done)
+    res.cycles = env.now
+    return res
+
+
+def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw: HardwareConfig, timing, *,
+             dataflow: str = "ws", trace: bool = False) -> tuple[simpy.Process, OpRun]:
+    """Start ``steps`` on one core (its own DMA engines, buffers and compute unit) in ``env``,
+    its DRAM transfers queueing on ``port`` (shared with whatever else uses it, e.g. the other
+    cores of ``sim._cores``). Returns (the compute process, which ends when the last store is
+    done; the ``OpRun`` it fills, ``cycles`` left for the caller to set)."""
     bw = hw.dram_bytes_per_cycle
     lat = hw.dram_latency_cycles
-    port = simpy.Resource(env, capacity=1)
     dma = simpy.Resource(env, capacity=hw.dma_engines)
     res = OpRun(steps=len(steps))
     ev = res.events
@@ -204,7 +216,4 @@ def run_steps(steps: list[Step], hw: HardwareConfig, timing, *, dataflow: str = 
         res.array_fill += tail
 
     env.process(loader())
-    done = env.process(compute())
-    env.run(until=done)
-    res.cycles = env.now
-    return res
+    return env.process(compute()), res
