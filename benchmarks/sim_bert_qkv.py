@@ -9,7 +9,7 @@ import statistics
 import time
 
 from mapping import GemmOp, parse_recipe
-from sim import PRESETS, simulate_op, timing_sources
+from sim import PRESETS, simulate_op, step_timing
 from sim._timing import _array_cached
 
 
@@ -21,7 +21,7 @@ def main() -> None:
     for _ in range(7):
         _array_cached.cache_clear()
         t0 = time.perf_counter()
-        mp, run = simulate_op(op, recipe, hw, timing_sources(hw))
+        mp, run = simulate_op(op, recipe, hw, step_timing(hw, recipe))
         times.append(time.perf_counter() - t0)
     print(f"benchmark: BERT-base QKV GEMM 512x768x768 INT8 on 32x32 ({hw.name}): median "
           f"{statistics.median(times) * 1e3:.1f} ms (min {min(times) * 1e3:.1f} ms) over {len(times)} runs; "

@@ -208,3 +208,12 @@ def test_field_errors_name_the_field(tmp_path, patch, message):
     with pytest.raises(ModelConfigError) as e:
         load_model(str(p))
     assert str(e.value) == message.format(p=p)
+
+
+def test_qwen2_sliding_window_only_when_used():
+    import json as _json
+    from importlib import resources
+
+    cfg = _json.loads(resources.files("mapping").joinpath("configs", "qwen2-7b.json").read_text())
+    assert model_from_dict(cfg, name="q").sliding_window is None
+    assert model_from_dict({**cfg, "use_sliding_window": True}, name="q").sliding_window == 131072
