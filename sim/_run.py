@@ -31,6 +31,7 @@ from mapping import (GemmMapping, GemmOp, ModelConfig, Recipe, layer_ops, load_m
                      parse_recipe, steps_of)
 
 from ._energy import EnergyModel, energy_model
+from ._cores import run_cores
 from ._engine import OpRun, run_steps
 from ._gemv import StepTiming, step_timing
 from ._hwconfig import HardwareConfig, load_hardware
@@ -123,6 +124,11 @@ def simulate_op(op, recipe: Recipe, hw: HardwareConfig, timing: StepTiming | Non
                 trace: bool = False, mapping=None) -> tuple[object, OpRun]:
     """Map (unless ``mapping`` is given) and simulate one op: (mapping, OpRun)."""
     timing = timing or step_timing(hw, recipe)
+    if hw.cores > 1:  # split across cores sharing the DRAM port (sim._cores)
+        mp, run, cores = run_cores(op, recipe, hw, timing, trace=trace)
+        parts = [_sram_bytes(m, st, hw, r) for m, st, r in cores]
+        run.sram = (sum(p[0] for p in parts), sum(p[1] for p in parts))
+        return mp, run
     mp = mapping if mapping is not None else map_op(op, recipe, hw.limits(), timing.array_cycles)
     steps = steps_of(mp)
     run = run_steps(steps, hw, timing, dataflow=getattr(mp, "dataflow", "ws"), trace=trace)
@@ -187,6 +193,22 @@ def _sized_hardware(hw: HardwareConfig, recipe: Recipe) -> tuple[HardwareConfig,
                    f"{sized.array_rows}x{sized.array_cols} array")
 
 
+def _recipe_units(hw: HardwareConfig, recipe: Recipe) -> tuple[HardwareConfig, str | None]:
+    """An integer recipe's own kernels on the vector unit: each function whose kernel has a
+    registered unit timed by the hardware parameters alone (``hw.units.nonlinear.units_for``)
+    runs on that unit; the others keep the hardware's unit (said in the note)."""
+    if not recipe.kernels:
+        return hw, None
+    from hw.units.nonlinear import units_for
+
+    own = {f: k for f, k in recipe.kernels.items() if k in units_for(f)}
+    kept = sorted(f"{f} ({k}: no hardware-timed unit, {hw.nonlinear_unit_map.get(f)} used)"
+                  for f, k in recipe.kernels.items() if f not in own)
+    hw = replace(hw, nonlinear_units={**hw.nonlinear_unit_map, **own})
+    return hw, (f"vector unit runs the {recipe.name} kernels: " + ", ".join(f"{f}={k}" for f, k in sorted(own.items()))
+                + ("; " + "; ".join(kept) if kept else ""))
+
+
 def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig | str | None = None, *,
              prefill: int | None = None, decode: int = 0, batch: int = 1, layers: int | None = None,
              trace: bool = False, progress: bool = False, mac_cost=None, decode_only: bool = False) -> SimResult:
@@ -219,6 +241,7 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
     if decode_only and not decode:
         raise SimulationError(f"decode must be positive with decode_only, not {decode!r}")
     hw, area_note = _sized_hardware(hw, recipe)
+    hw, units_note = _recipe_units(hw, recipe)
     timing = step_timing(hw, recipe)
     energy = energy_model(hw, recipe, mac_cost)
     whole = n_layers == model.n_layers
@@ -245,8 +268,7 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
             offset += run.cycles * mult
     ops = pd.DataFrame(rows)
     summary = _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, memo, whole, timing.packing)
-    if area_note:
-        summary["notes"].insert(0, area_note)
+    summary["notes"][:0] = [n for n in (area_note, units_note) if n]
     return SimResult(ops, _layers_table(ops), summary, events)
 
 
@@ -277,7 +299,7 @@ def _row(phase, step, kv_len, scope, op, mp, run: OpRun, hw, timing: StepTiming,
         "array_weight_load": run.array_weight_load if gemm and not missing else np.nan,
         "bound": ("unknown" if missing else "memory" if run.dram_busy_cycles > run.compute_cycles else "compute"),
         "sram_read_bytes": sram_r, "sram_write_bytes": sram_w, "macs": macs,
-        "mac_utilisation": (macs / (hw.array_rows * hw.array_cols * timing.packing * run.cycles)
+        "mac_utilisation": (macs / (hw.peak_macs_per_cycle(timing.packing) * run.cycles)
                             if gemm and run.cycles and not missing else np.nan),
         **e, "reused": reused,
         "total_cycles": run.cycles * mult,
@@ -360,7 +382,7 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, m
         "prefill_cycles": pre, "decode_cycles": dec,
         "decode_tokens_per_s": batch * decode / (dec / (hw.clock_mhz * 1e6)) if decode and dec else float("nan"),
         "packing": packing,
-        "mac_utilisation": (tot("macs") / (hw.array_rows * hw.array_cols * packing * cycles)
+        "mac_utilisation": (tot("macs") / (hw.peak_macs_per_cycle(packing) * cycles)
                             if cycles and not ops.loc[ops.unit == "array", "compute_cycles"].isna().any()
                             else float("nan")),
         "dram_utilisation": tot("dram_busy_cycles") / cycles if cycles else float("nan"),

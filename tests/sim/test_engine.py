@@ -274,3 +274,17 @@ def test_supported_decoders_have_every_op_timed(model):
     assert ops.loc[("prefill", "attn_norm"), "timing_source"].endswith("(int_rmsnorm)")
     assert ops.loc[("prefill", "silu_mul"), "timing_source"].endswith("(int_silu)")
     assert ops.loc[("prefill", "rope_q"), "timing_source"].startswith("assumed: 1 element/lane/cycle")
+
+
+def test_integer_recipes_time_their_own_kernels_where_registered():
+    src = lambda res: res.ops.drop_duplicates("op").set_index("op").timing_source  # noqa: E731
+    ivit = src(simulate("bert-base", "I-ViT", "edge-16x16", prefill=32, layers=1))
+    assert ivit["gelu"].endswith("(ivit_shiftgelu)") and ivit["attn_norm"].endswith("(ivit_int_layernorm)")
+    res = simulate("bert-base", "I-BERT", "edge-16x16", prefill=32, layers=1)
+    ibert = src(res)
+    assert ibert["gelu"].endswith("(ibert_int_gelu)") and ibert["attn_norm"].endswith("(ibert_int_layernorm)")
+    # I-BERT's softmax unit needs scale-dependent constants for its timing: the hardware's unit, said so
+    assert ibert["softmax"].endswith("(ivit_shiftmax)")
+    assert "softmax (ibert_int_softmax: no hardware-timed unit, ivit_shiftmax used)" in res.summary["notes"][0]
+    fp = src(simulate("bert-base", "INT8", "edge-16x16", prefill=32, layers=1))
+    assert fp["attn_norm"].endswith("(ivit_int_layernorm)") and fp["gelu"].endswith("(ibert_int_gelu)")
