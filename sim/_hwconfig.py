@@ -39,6 +39,7 @@ from hw.cost import MEMORY_SOURCES
 from hw.units.nonlinear import units_for
 from mapping import MapperLimits
 
+from ._dram import sustained_fraction
 from .errors import HardwareConfigError
 
 __all__ = ["HardwareConfig", "PRESETS", "DEFAULT_PRESET", "load_hardware", "hardware_from_dict",
@@ -52,12 +53,12 @@ _SECTIONS = {
     "array": {"rows": "array_rows", "cols": "array_cols", "dataflows": "dataflows", "area_mm2": "array_area_mm2"},
     "sram": {"a_kib": "sram_a_kib", "b_kib": "sram_b_kib", "c_kib": "sram_c_kib", "v_kib": "sram_v_kib"},
     "dram": {"channels": "dram_channels", "gbps_per_channel": "dram_gbps_per_channel",
-             "latency_ns": "dram_latency_ns", "technology": "dram_technology"},
+             "latency_ns": "dram_latency_ns", "technology": "dram_technology", "efficiency": "dram_efficiency"},
     "dma": {"engines": "dma_engines"},
     "vector": {"lanes": "vector_lanes", "row_units": "row_units", "x_bits": "nonlinear_x_bits",
                "divider_bits_per_cycle": "divider_bits_per_cycle"},
 }
-_TOP = {"name": "name", "clock_mhz": "clock_mhz"}
+_TOP = {"name": "name", "clock_mhz": "clock_mhz", "cores": "cores"}
 #: dataclass field -> its TOML key (what error messages name)
 _TOML_KEY = {f: f"{sec}.{k}" for sec, keys in _SECTIONS.items() for k, f in keys.items()} | _TOP | {
     "nonlinear_units": "nonlinear"}
@@ -80,6 +81,8 @@ _RULES = {
     "dram_gbps_per_channel": "a number in (0, 100000] (GB/s) or inf",
     "dram_latency_ns": "a number in [0, 1000000] (ns)",
     "dram_technology": f"one of {', '.join(DRAM_TECHNOLOGIES)}",
+    "dram_efficiency": "a number in (0, 1] (sustained / peak bandwidth)",
+    "cores": "an integer in 1..1024",
     "dma_engines": "an integer in 1..64",
     "vector_lanes": "an integer in 1..65536", "row_units": "an integer in 1..4096",
     "nonlinear_x_bits": "an integer in 2..32", "divider_bits_per_cycle": "an integer in 1..32",
@@ -105,6 +108,8 @@ class _Fields(BaseModel):
     dram_gbps_per_channel: Annotated[float, Field(gt=0.0, allow_inf_nan=True)]
     dram_latency_ns: Annotated[float, Field(ge=0.0, le=1e6)]
     dram_technology: Literal[DRAM_TECHNOLOGIES]
+    dram_efficiency: Annotated[float, Field(gt=0.0, le=1.0)]
+    cores: _int(1, 1024)
     dma_engines: _int(1, 64)
     vector_lanes: _int(1, 65536)
     row_units: _int(1, 4096)
@@ -141,6 +146,10 @@ class HardwareConfig:
         10**9 bytes per second); ``inf`` means unlimited.
     dram_latency_ns : latency added to every transfer (ns).
     dram_technology : DRAM access-energy entry of the cost model (one of ``DRAM_TECHNOLOGIES``).
+    dram_efficiency : sustained / peak DRAM bandwidth (``sim._dram``: calibrated per technology
+        for the presets that resemble real machines; 1 is the ideal port).
+    cores : cores, each with this array, these SRAM buffers, DMA engines and vector unit, sharing
+        the DRAM (``sim._cores``: ops split across cores, transfers contend on one DRAM port).
     dma_engines : concurrent DMA transfers.
     vector_lanes : elements per cycle of the vector unit for elementwise ops (add, RoPE,
         embedding rows, KV append).
@@ -178,6 +187,8 @@ class HardwareConfig:
                                                     ("softmax", "ivit_shiftmax"))
     nonlinear_x_bits: int = 16
     divider_bits_per_cycle: int = 1
+    dram_efficiency: float = 1.0
+    cores: int = 1
 
     def __post_init__(self) -> None:
         if isinstance(self.nonlinear_units, dict):
@@ -207,9 +218,19 @@ class HardwareConfig:
         return dict(self.nonlinear_units)
 
     @property
-    def dram_bytes_per_cycle(self) -> float:
-        """Aggregate DRAM bandwidth in bytes per clock cycle (``inf`` if unlimited)."""
+    def dram_peak_bytes_per_cycle(self) -> float:
+        """Aggregate peak (wire-rate) DRAM bandwidth in bytes per clock cycle (``inf`` if unlimited)."""
         return self.dram_channels * self.dram_gbps_per_channel * 1e3 / self.clock_mhz
+
+    @property
+    def dram_bytes_per_cycle(self) -> float:
+        """Sustained DRAM bandwidth the engine's port serves, bytes per clock cycle: the peak
+        times ``dram_efficiency`` (``inf`` if unlimited)."""
+        return self.dram_peak_bytes_per_cycle * self.dram_efficiency
+
+    def peak_macs_per_cycle(self, packing: int = 1) -> int:
+        """MACs per cycle of all cores' arrays (``packing`` products per PE per cycle)."""
+        return self.cores * self.array_rows * self.array_cols * packing
 
     @property
     def dram_latency_cycles(self) -> float:
@@ -246,10 +267,12 @@ class HardwareConfig:
         """Every field on one line (what the simulate output prints)."""
         bw = self.dram_channels * self.dram_gbps_per_channel
         area = f" (sized for {self.array_area_mm2} mm2)" if self.array_area_mm2 is not None else ""
-        return (f"hardware {self.name}: {self.array_rows}x{self.array_cols} array{area} "
+        cores = f"{self.cores} cores x " if self.cores > 1 else ""
+        eff = f" ({self.dram_efficiency:.0%} sustained)" if self.dram_efficiency < 1 else ""
+        return (f"hardware {self.name}: {cores}{self.array_rows}x{self.array_cols} array{area} "
                 f"[{', '.join(self.dataflows)}] at {self.clock_mhz:g} MHz; SRAM a/b/c/v "
                 f"{self.sram_a_kib}/{self.sram_b_kib}/{self.sram_c_kib}/{self.sram_v_kib} KiB; DRAM "
-                f"{self.dram_channels} x {self.dram_gbps_per_channel:g} GB/s = {bw:g} GB/s {self.dram_technology}, "
+                f"{self.dram_channels} x {self.dram_gbps_per_channel:g} GB/s = {bw:g} GB/s {self.dram_technology}{eff}, "
                 f"{self.dram_latency_ns:g} ns; {self.dma_engines} DMA; vector {self.vector_lanes} lanes, "
                 f"{self.row_units} row units ({', '.join(f'{f}={u}' for f, u in self.nonlinear_units)}), "
                 f"x_bits {self.nonlinear_x_bits}, divider {self.divider_bits_per_cycle} bit/cycle")
@@ -264,6 +287,45 @@ PRESETS: dict[str, HardwareConfig] = {
                                   sram_c_kib=2048, sram_v_kib=1024, dram_channels=8, dram_gbps_per_channel=256.0,
                                   dram_latency_ns=120.0, dram_technology="hbm2", dma_engines=4, vector_lanes=128,
                                   row_units=64),
+    # Google TPU v1 (Jouppi et al., "In-Datacenter Performance Analysis of a Tensor Processing
+    # Unit", ISCA 2017): 256x256 INT8 MACs, 700 MHz, weight-stationary (ws only: no GEMV mode),
+    # 24 MiB Unified Buffer (activations), 4 MiB of 32-bit accumulators, weights from 8 GiB of
+    # DDR3 at 34 GB/s (2 x 17 GB/s here) through a weight FIFO four 64 KiB tiles deep (256 KiB).
+    # Assumed (not in the paper's figures): 100 ns DRAM latency, a 256-lane vector unit (the
+    # activation pipeline), 64 row units, 4 DMA engines, a 1 MiB vector buffer. The cost model has
+    # no DDR3 entry: energy from its lpddr4 entry, sustained bandwidth from sim._dram's ddr4.
+    "tpuv1": HardwareConfig("tpuv1", 700.0, 256, 256, dataflows=("ws",), sram_a_kib=24 * 1024, sram_b_kib=256,
+                            sram_c_kib=4 * 1024, sram_v_kib=1024, dram_channels=2, dram_gbps_per_channel=17.0,
+                            dram_latency_ns=100.0, dram_technology="lpddr4", dram_efficiency=sustained_fraction("ddr4"),
+                            dma_engines=4, vector_lanes=256, row_units=64),
+    # Edge NPU after the Coral Edge TPU: 4 TOPS INT8 (coral.ai datasheet) from a 64x64 systolic
+    # array (Yazdanbakhsh et al., "An Evaluation of Edge TPU Accelerators for Convolutional
+    # Neural Networks", arXiv:2102.10423, 2021) -> 4e12 / (2 x 4096) = 488 MHz, 480 MHz here;
+    # about 8 MB of on-chip SRAM for parameters (Coral compiler documentation); LPDDR4 of the
+    # Dev Board, one 32-bit 3200 MT/s channel = 12.8 GB/s. Assumed: the split of the SRAM
+    # (6 MiB weights, 1 MiB activations, 512 KiB accumulators and vector), the vector unit.
+    "edge-npu": HardwareConfig("edge-npu", 480.0, 64, 64, sram_a_kib=1024, sram_b_kib=6 * 1024, sram_c_kib=512,
+                               sram_v_kib=512, dram_channels=1, dram_gbps_per_channel=12.8, dram_latency_ns=120.0,
+                               dram_technology="lpddr4", dram_efficiency=sustained_fraction("lpddr4"),
+                               vector_lanes=64, row_units=16),
+    # Multi-core datacenter NPU after TPU v4 (Jouppi et al., "TPU v4: An Optically Reconfigurable
+    # Supercomputer for Machine Learning...", ISCA 2023): 2 TensorCores x 4 MXUs of 128x128 at
+    # 1050 MHz (275 TFLOPS BF16), 32 GiB HBM2 at 1200 GB/s, 16 MiB VMEM per TensorCore. Here one
+    # core per MXU (8 cores of 128x128, 4 MiB of local SRAM each); the 128 MiB CMEM (a global
+    # buffer) is not modelled. Assumed: latency, DMA engines, vector unit, the SRAM split.
+    "npu-8core": HardwareConfig("npu-8core", 1050.0, 128, 128, sram_a_kib=1024, sram_b_kib=2048, sram_c_kib=512,
+                                sram_v_kib=512, dram_channels=8, dram_gbps_per_channel=150.0, dram_latency_ns=120.0,
+                                dram_technology="hbm2", dram_efficiency=sustained_fraction("hbm2"), dma_engines=4,
+                                vector_lanes=128, row_units=32, cores=8),
+    # A100-like, as LLMCompass (Zhang et al., "LLMCompass: Enabling Efficient Hardware Design for
+    # Large Language Model Inference", ISCA 2024) describes it: 108 cores (SMs) of 4 lanes with a
+    # 16x16 systolic array each (1024 FP16 MACs per core per cycle -> one 32x32 array here),
+    # 192 KiB local buffer per core, 1410 MHz, 80 GB HBM2e at 2039 GB/s (A100 80GB SXM), 40 MiB L2
+    # as global buffer (not modelled). Assumed: the split of the 192 KiB, latency, DMA, vector unit.
+    "a100-like": HardwareConfig("a100-like", 1410.0, 32, 32, sram_a_kib=64, sram_b_kib=64, sram_c_kib=32,
+                                sram_v_kib=32, dram_channels=5, dram_gbps_per_channel=407.8, dram_latency_ns=400.0,
+                                dram_technology="hbm2", dram_efficiency=sustained_fraction("hbm2e"), dma_engines=2,
+                                vector_lanes=32, row_units=4, cores=108),
 }
 DEFAULT_PRESET = "default-32x32"
 
@@ -288,6 +350,7 @@ class _Document(BaseModel):
     preset: object = None
     name: object = None
     clock_mhz: object = None
+    cores: object = None
     array: _SECTION_MODELS["array"] | None = None
     sram: _SECTION_MODELS["sram"] | None = None
     dram: _SECTION_MODELS["dram"] | None = None
@@ -300,7 +363,7 @@ def _document_error(exc: ValidationError, data: dict, source: str) -> HardwareCo
     err = exc.errors()[0]
     loc = [str(x) for x in err["loc"] if not str(x).startswith("_Sec")]
     if err["type"] == "extra_forbidden" and len(loc) == 1:
-        return HardwareConfigError(f"hardware field {loc[0]} must be one of preset, name, clock_mhz, "
+        return HardwareConfigError(f"hardware field {loc[0]} must be one of preset, name, clock_mhz, cores, "
                                    f"[{'], ['.join(_SECTIONS)}], [nonlinear] ({source}), not unknown")
     if err["type"] == "extra_forbidden":
         sec = loc[0]

@@ -338,7 +338,7 @@ def _decode_bound(ops: pd.DataFrame, hw: HardwareConfig, decode: int) -> tuple[d
     info = {"decode_bytes_over_bandwidth_cycles": mem, "decode_array_cycles": array,
             "decode_excess_array_cycles": float(excess.get("array", 0.0)),
             "decode_excess_vector_cycles": float(excess.get("vector", 0.0))}
-    gbps = f"{hw.dram_channels * hw.dram_gbps_per_channel:g} GB/s"
+    gbps = f"{hw.dram_bytes_per_cycle * hw.clock_mhz / 1e3:g} GB/s" + (" sustained" if hw.dram_efficiency < 1 else "")
     if not math.isfinite(hw.dram_bytes_per_cycle):
         return info, f"decode: {ms(cycles):.3f} ms per decode step (unlimited DRAM bandwidth)"
     if array > mem:
@@ -349,6 +349,18 @@ def _decode_bound(ops: pd.DataFrame, hw: HardwareConfig, decode: int) -> tuple[d
                   f"bandwidth ({nbytes / decode / 1e6:.1f} MB per step at {gbps} = {ms(mem):.3f} ms); time beyond "
                   f"each op's transfers: array ops {ms(info['decode_excess_array_cycles']):.3f} ms, vector-unit ops "
                   f"{ms(info['decode_excess_vector_cycles']):.3f} ms")
+
+
+def _phase_figures(ops: pd.DataFrame, hw: HardwareConfig, packing: int) -> dict:
+    """Totals of one phase (all its steps and layers): cycles, seconds, MACs, DRAM bytes, MAC
+    utilisation against ``hw.peak_macs_per_cycle``."""
+    L = ops["layers"]
+    cycles = float(ops["total_cycles"].sum())
+    macs = float((ops["macs"] * L).sum())
+    return {"steps": int(ops["step"].nunique()), "cycles": cycles, "seconds": cycles / (hw.clock_mhz * 1e6),
+            "macs": macs, "dram_read_bytes": float((ops["dram_read_bytes"] * L).sum()),
+            "dram_write_bytes": float((ops["dram_write_bytes"] * L).sum()),
+            "mac_utilisation": macs / (hw.peak_macs_per_cycle(packing) * cycles) if cycles else float("nan")}
 
 
 def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, memo, whole, packing) -> dict:
@@ -375,6 +387,12 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, m
     notes += [f"energy source: {p}" for p in energy.provenance]
     secs = cycles / (hw.clock_mhz * 1e6)
     bound, bound_text = _decode_bound(ops, hw, decode)
+    if hw.cores > 1:
+        notes.append(f"{hw.cores} cores share the DRAM port: GEMMs split by heads or output columns, vector ops by "
+                     f"rows (sim._cores); every core loads its GEMM's whole A (no global buffer); the trace shows "
+                     f"core 0")
+    if hw.dram_efficiency < 1:
+        notes.append(f"DRAM sustains {hw.dram_efficiency:.0%} of its peak bandwidth (sim._dram)")
     return {
         "model": model.name, "recipe": recipe.name, "hw": hw.name, "hw_description": hw.describe(),
         "batch": batch, "prefill": prefill, "array_rows": hw.array_rows, "array_cols": hw.array_cols,
@@ -395,6 +413,13 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, m
         "energy_pj": tot("energy_pj"), "energy_dram_pj": tot("energy_dram_pj"),
         "energy_sram_pj": tot("energy_sram_pj"), "energy_mac_pj": tot("energy_mac_pj"),
         **bound, "decode_bound_text": bound_text,
+        "total_cycles": cycles, "macs": tot("macs"), "cores": hw.cores,
+        "peak_macs_per_cycle": hw.peak_macs_per_cycle(packing),
+        "dram_bytes_per_cycle": hw.dram_bytes_per_cycle, "dram_peak_bytes_per_cycle": hw.dram_peak_bytes_per_cycle,
+        "dram_efficiency": hw.dram_efficiency,
+        "energy_breakdown_pj": {k: tot(f"energy_{k}_pj") for k in ("dram", "sram", "mac")},
+        "phases": {ph: _phase_figures(ops[ops.phase == ph], hw, packing) for ph in ("prefill", "decode")
+                   if (ops.phase == ph).any()},
         "notes": notes, "distinct_ops_simulated": len(memo),
     }
 

@@ -54,11 +54,11 @@ def test_preset_override_and_unlimited_bandwidth(tmp_path):
     ('[sram]\na_kib = 1e12\n', "hardware field sram.a_kib must be an integer in 1..1048576 (KiB), "
                                "not 1000000000000.0"),
     ('array = 3\n', "hardware field [array] must be a table ({p}), not 3"),
-    ('preset = "tpu"\n', "hardware field preset must be one of edge-16x16, default-32x32, hbm-128x128 ({p}), "
+    ('preset = "tpu"\n', "hardware field preset must be one of edge-16x16, default-32x32, hbm-128x128, tpuv1, edge-npu, npu-8core, a100-like ({p}), "
                         "not 'tpu'"),
     ('[nonlinear]\nsoftmax = "ibert_int_gelu"\n',
      "hardware field nonlinear.softmax must be one of ['ivit_shiftmax'], not 'ibert_int_gelu'"),
-    ('clock = 3\n', "hardware field clock must be one of preset, name, clock_mhz, [array], [sram], [dram], [dma], "
+    ('clock = 3\n', "hardware field clock must be one of preset, name, clock_mhz, cores, [array], [sram], [dram], [dma], "
                     "[vector], [nonlinear] ({p}), not unknown"),
 ])
 def test_errors_name_the_field(tmp_path, text, message):
@@ -72,7 +72,7 @@ def test_errors_name_the_field(tmp_path, text, message):
 def test_unknown_preset():
     with pytest.raises(HardwareConfigError) as e:
         load_hardware("tpu-v9")
-    assert str(e.value) == ("hardware must be a preset (edge-16x16, default-32x32, hbm-128x128) or a .toml path, "
+    assert str(e.value) == ("hardware must be a preset (edge-16x16, default-32x32, hbm-128x128, tpuv1, edge-npu, npu-8core, a100-like) or a .toml path, "
                             "not 'tpu-v9'")
 
 

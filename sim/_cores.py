@@ -1,0 +1,89 @@
+"""Several cores sharing one DRAM: how an op is split across ``HardwareConfig.cores`` cores and
+how the parts run together.
+
+Split rules (``split_op``), parts as equal as whole units allow (sizes differ by at most one):
+
+* a GEMM of ``count`` independent instances (attention heads) with ``count >= cores``: by
+  instances (heads);
+* any other GEMM: by columns of the output (``N``, the weight columns), so each core loads its
+  own slice of the weights and the weight bytes are not repeated; every core loads the whole A
+  (there is no shared global buffer to broadcast it from: its bytes are counted once per core);
+* a vector op: by rows; an op with fewer rows (or columns) than cores uses that many cores.
+
+Each core has the hardware's array, SRAM buffers, DMA engines and vector unit
+(``sim._engine.start_op``); all cores start together, their DRAM transfers queue FIFO on one
+simpy port at the hardware's (sustained) bandwidth, and the op ends when the last core's last
+store is done. Parts with equal shapes have equal schedules: each distinct part is mapped once.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import simpy
+
+from mapping import GemmOp, Recipe, map_op, steps_of
+
+from ._engine import OpRun, start_op
+from ._hwconfig import HardwareConfig
+
+__all__ = ["split_op", "run_cores"]
+
+
+def _parts(total: int, n: int) -> list[int]:
+    """``total`` split into ``min(n, total)`` parts as equal as integers allow (larger first)."""
+    n = min(n, total)
+    q, r = divmod(total, n)
+    return [q + 1] * r + [q] * (n - r)
+
+
+def split_op(op, cores: int) -> list:
+    """The parts of ``op`` one per core (fewer when the op has fewer heads/columns/rows than
+    ``cores``); a one-core split is ``[op]`` itself."""
+    if cores == 1:
+        return [op]
+    if isinstance(op, GemmOp):
+        if op.count >= cores:
+            return [replace(op, count=c) for c in _parts(op.count, cores)]
+        return [replace(op, N=n) for n in _parts(op.N, cores)]
+    return [replace(op, rows=r) for r in _parts(op.rows, cores)]
+
+
+def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = False) -> tuple[object, OpRun, list]:
+    """Simulate ``op`` split over ``hw.cores`` cores sharing one DRAM port.
+
+    Returns (the mapping of core 0's part; the op's ``OpRun``: ``cycles`` the time of the last
+    core, ``compute_cycles`` the busiest core's compute, bytes, DRAM busy, stall and array
+    cycles summed over cores, events of core 0; the per-core (mapping, steps, OpRun) list).
+    """
+    env = simpy.Environment()
+    port = simpy.Resource(env, capacity=1)
+    lim = hw.limits()
+    mapped: dict = {}
+    cores, procs = [], []
+    for part in split_op(op, hw.cores):
+        key = replace(part, name="")
+        if key not in mapped:
+            mp = map_op(part, recipe, lim, timing.array_cycles)
+            mapped[key] = (mp, steps_of(mp))
+        mp, steps = mapped[key]
+        done, run = start_op(env, port, steps, hw, timing, dataflow=getattr(mp, "dataflow", "ws"), trace=trace)
+        cores.append((mp, steps, run))
+        procs.append(done)
+    finish = [0.0] * len(procs)
+
+    def watch(i: int, p):
+        yield p
+        finish[i] = env.now
+
+    env.run(until=env.all_of([env.process(watch(i, p)) for i, p in enumerate(procs)]))
+    for (_, _, run), t in zip(cores, finish):
+        run.cycles = t
+    total = OpRun(steps=sum(r.steps for _, _, r in cores), cycles=env.now)
+    total.compute_cycles = max(r.compute_cycles for _, _, r in cores)  # the busiest core's compute
+    for f in ("compute_missing_steps", "stall_input", "stall_output", "stall_drain",
+              "dram_read_bytes", "dram_write_bytes", "dram_busy_cycles", "array_fill", "array_steady",
+              "array_drain", "array_weight_load"):
+        setattr(total, f, sum(getattr(r, f) for _, _, r in cores))
+    if trace:  # the trace draws core 0 (one track per block); the other cores' tracks are not drawn
+        total.events = cores[0][2].events
+    return cores[0][0], total, cores

@@ -1,0 +1,100 @@
+"""Several cores (sim._cores): one core equals the single-core engine exactly; with unlimited
+bandwidth each core takes its part's step cycles; the shared DRAM port is contended."""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pytest
+
+from mapping import GemmOp, VectorOp, layer_ops, load_model, map_op, parse_recipe, steps_of
+from sim import PRESETS, simulate, simulate_op, step_timing
+from sim._cores import run_cores, split_op
+from sim._engine import run_steps
+
+HW = PRESETS["default-32x32"]
+UNLIMITED = replace(HW, dram_gbps_per_channel=math.inf, dram_latency_ns=0.0)
+INT8 = parse_recipe("INT8")
+OPS = [GemmOp("q", 64, 512, 768), GemmOp("qk", 64, 64, 64, count=12, a_role="activation", b_role="kv",
+                                             b_shared=False),
+       GemmOp("v", 1, 4096, 4096), VectorOp("softmax", "softmax", 96, 200, in_role="accumulator"),
+       VectorOp("residual", "add", 300, 512, inputs=2)]
+FIELDS = ("cycles", "compute_cycles", "stall_input", "stall_output", "stall_drain", "dram_read_bytes",
+          "dram_write_bytes", "dram_busy_cycles", "array_fill", "array_steady", "array_drain", "array_weight_load",
+          "steps")
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda o: o.name)
+def test_one_core_equals_the_single_core_engine(op):
+    timing = step_timing(HW, INT8)
+    mp, multi, _ = run_cores(op, INT8, HW, timing)
+    mp1 = map_op(op, INT8, HW.limits(), timing.array_cycles)
+    single = run_steps(steps_of(mp1), HW, timing, dataflow=getattr(mp1, "dataflow", "ws"))
+    for f in FIELDS:
+        assert getattr(multi, f) == getattr(single, f), f
+    assert mp == mp1
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda o: o.name)
+@pytest.mark.parametrize("cores", [2, 3, 8])
+def test_parts_cover_the_op(op, cores):
+    parts = split_op(op, cores)
+    assert 1 <= len(parts) <= cores
+    if isinstance(op, GemmOp):
+        assert sum(p.macs for p in parts) == op.macs
+        sizes = [p.count if op.count >= cores else p.N for p in parts]
+    else:
+        assert sum(p.rows for p in parts) == op.rows
+        sizes = [p.rows for p in parts]
+    assert max(sizes) - min(sizes) <= 1
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda o: o.name)
+def test_unlimited_bandwidth_cores_take_their_parts_step_cycles(op):
+    hw = replace(UNLIMITED, cores=4)
+    timing = step_timing(hw, INT8)
+    _, run, _ = run_cores(op, INT8, hw, timing)
+    expect = []
+    for part in split_op(op, 4):  # independent of the engine: sum of the step durations of each part
+        mp = map_op(part, INT8, hw.limits(), timing.array_cycles)
+        steps = steps_of(mp)
+        df = getattr(mp, "dataflow", "ws")
+        tail = timing.tail_cycles(df) if steps[-1].work[0] == "gemm" else 0
+        expect.append(sum(timing.step_cycles(s.work, df) for s in steps) + tail)
+    assert run.cycles == max(expect)
+
+
+def test_shared_dram_is_contended():
+    # a memory-bound op split over 4 cores is not 4x faster: all bytes cross one port
+    slow = replace(HW, dram_channels=1, dram_gbps_per_channel=1.0)
+    op = VectorOp("residual", "add", 512, 512, inputs=2)
+    _, one = simulate_op(op, parse_recipe("FP16"), slow)
+    _, four = simulate_op(op, parse_recipe("FP16"), replace(slow, cores=4))
+    nbytes = four.dram_read_bytes + four.dram_write_bytes
+    assert nbytes == one.dram_read_bytes + one.dram_write_bytes == 3 * 512 * 512 * 2
+    assert four.dram_busy_cycles == pytest.approx(nbytes / slow.dram_bytes_per_cycle)
+    assert nbytes / slow.dram_bytes_per_cycle <= four.cycles <= one.cycles
+
+
+def test_one_core_config_equals_single_core_simulation():
+    a = simulate("gpt2", "W4A8", HW, prefill=32, decode=2, layers=2)
+    b = simulate("gpt2", "W4A8", replace(HW, cores=1), prefill=32, decode=2, layers=2)
+    assert a.summary["cycles"] == b.summary["cycles"]
+    assert a.ops["cycles"].tolist() == b.ops["cycles"].tolist()
+
+
+def test_summary_figures_follow_the_per_op_table():
+    res = simulate("gpt2", "INT8", replace(HW, cores=2), prefill=64, decode=2, layers=2)
+    s, ops = res.summary, res.ops
+    assert s["peak_macs_per_cycle"] == 2 * 32 * 32 and s["cores"] == 2
+    assert s["total_cycles"] == s["cycles"] == ops.total_cycles.sum()
+    assert s["macs"] == (ops.macs * ops.layers).sum()
+    pre, dec = s["phases"]["prefill"], s["phases"]["decode"]
+    assert pre["cycles"] + dec["cycles"] == pytest.approx(s["cycles"])
+    assert pre["macs"] + dec["macs"] == s["macs"]
+    assert pre["dram_read_bytes"] + dec["dram_read_bytes"] == s["dram_read_bytes"]
+    assert s["mac_utilisation"] == pytest.approx(s["macs"] / (2 * 32 * 32 * s["cycles"]))
+    assert dec["steps"] == 2 and pre["steps"] == 1
+    model = load_model("gpt2")
+    macs = sum(op.macs for op in layer_ops(model, tokens=64, past=0) if isinstance(op, GemmOp)) * 2
+    assert pre["macs"] == macs  # layers=2: model ops left out
