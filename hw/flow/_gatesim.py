@@ -129,36 +129,24 @@ class NetActivity:
     toggles_per_cycle: float
 
 
-def _compile(synth: LibertySynthesis, cells: Mapping[str, LibCell]):
-    """Source of ``run(stimulus_rows) -> list of per-cycle value tuples`` and what the tuple
-    holds: (recorded names, output port bits)."""
-    ports = synth.netlist["ports"]
-    net_var = {}
-    for name, (direction, bits) in ports.items():
-        if direction == "input":
-            for j, b in enumerate(bits):
-                if isinstance(b, int):
-                    net_var[b] = f"n{b}"
+def _ref(bit: Any) -> str:
+    """Python expression of a netlist bit (a net variable or a constant)."""
+    if isinstance(bit, int):
+        return f"n{bit}"
+    return "1" if str(bit) == "1" else "0"
 
-    def ref(bit: Any) -> str:
-        if isinstance(bit, int):
-            return f"n{bit}"
-        return "1" if str(bit) == "1" else "0"
 
-    comb, ffs = [], []
-    driver: dict[int, str] = {}
-    for cname, (ctype, conns) in synth.netlist["cells"].items():
-        lc = cells[ctype]
-        if lc.ff is not None:
-            ffs.append((cname, lc, conns))
-        else:
-            comb.append((cname, lc, conns))
-        for pin in lc.outputs:
-            b = conns.get(pin)
-            if isinstance(b, int):
-                driver[b] = cname
-    # topological order of the combinational cells
-    ready = set(net_var) | {conns[p] for _, lc, conns in ffs for p in lc.outputs if isinstance(conns.get(p), int)}
+def _topological(comb: list, ready: set[int], top: str) -> list:
+    """The combinational cells ``(name, LibCell, connections)`` in an order where every cell
+    comes after the drivers of its inputs (``ready``: nets known before any cell, i.e. input
+    ports and flip-flop outputs).
+
+    Raises
+    ------
+    ToolError
+        If some cells cannot be ordered (a combinational loop or an undriven net).
+    """
+    ready = set(ready)
     pending = {c[0]: c for c in comb}
     need = {name: {cn[p] for p in lc.inputs if isinstance(cn.get(p), int)} for name, lc, cn in comb}
     users: dict[int, list[str]] = {}
@@ -180,8 +168,21 @@ def _compile(synth: LibertySynthesis, cells: Mapping[str, LibCell]):
                     if missing[u] == 0:
                         queue.append(u)
     if len(order) != len(comb):
-        raise ToolError(f"the netlist of {synth.top} has a combinational loop or an undriven net "
+        raise ToolError(f"the netlist of {top} has a combinational loop or an undriven net "
                         f"({len(comb) - len(order)} cells cannot be ordered)")
+    return order
+
+
+def _compile(synth: LibertySynthesis, cells: Mapping[str, LibCell]):
+    """Source of ``run(stimulus_rows) -> list of per-cycle value tuples`` and what the tuple
+    holds: (recorded names, input bits, output port bits)."""
+    ports = synth.netlist["ports"]
+    comb, ffs = [], []
+    for cname, (ctype, conns) in synth.netlist["cells"].items():
+        (ffs if cells[ctype].ff is not None else comb).append((cname, cells[ctype], conns))
+    ready = {b for _, (d, bits) in ports.items() if d == "input" for b in bits if isinstance(b, int)}
+    ready |= {conns[p] for _, lc, conns in ffs for p in lc.outputs if isinstance(conns.get(p), int)}
+    order = _topological(comb, ready, synth.top)
     in_bits = [(name, j, b) for name, (d, bits) in ports.items() if d == "input" for j, b in enumerate(bits)
                if isinstance(b, int)]
     recorded: list[str] = []
@@ -205,7 +206,7 @@ def _compile(synth: LibertySynthesis, cells: Mapping[str, LibCell]):
             rec_vars.append(f"n{b}")
             recorded.append(f"{cname}/{p}")
     for cname, lc, conns in order:
-        names = {p: ref(conns.get(p, "x")) for p in lc.inputs}
+        names = {p: _ref(conns.get(p, "x")) for p in lc.inputs}
         for p, fn in lc.outputs.items():
             b = conns.get(p)
             if not isinstance(b, int):
@@ -214,10 +215,10 @@ def _compile(synth: LibertySynthesis, cells: Mapping[str, LibCell]):
             rec_vars.append(f"n{b}")
             recorded.append(f"{cname}/{p}")
     out_bits = [(name, bits) for name, (d, bits) in ports.items() if d == "output"]
-    out_exprs = [ref(b) for _, bits in out_bits for b in bits]
+    out_exprs = [_ref(b) for _, bits in out_bits for b in bits]
     body.append(f"        out.append(({', '.join(rec_vars + out_exprs)},))")
     for k, (cname, lc, conns) in enumerate(ffs):
-        names = {p: ref(conns.get(p, "x")) for p in lc.inputs}
+        names = {p: _ref(conns.get(p, "x")) for p in lc.inputs}
         names[lc.ff["state"]] = f"s{k}"
         nxt = liberty_expression(lc.ff["next_state"], names)
         if "clear" in lc.ff:
