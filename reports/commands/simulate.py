@@ -34,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="built-in model name or path to a config.json")
     parser.add_argument("--recipe", required=True, help="recipe shorthand (FP16, INT8, W4A8, FP8, FP6, MXFP4, ...) or .toml")
     parser.add_argument("--hw", default=None, help="hardware preset name or .toml (default: the default preset)")
+    parser.add_argument("--cores", type=int, default=None,
+                        help="cores sharing the DRAM (overrides the hardware's count; see sim._cores)")
     parser.add_argument("--prefill", type=int, default=None, help="prompt tokens (default: the model's natural input)")
     parser.add_argument("--decode", type=int, default=0, help="decode steps after the prefill (decoders only)")
     parser.add_argument("--decode-only", action="store_true",
@@ -173,6 +175,10 @@ def run(args: argparse.Namespace) -> int:
     # 1. validate every input and output path before any work
     weights = _check_inputs(args)
     hw = load_hardware(args.hw)
+    if args.cores is not None:
+        from dataclasses import replace
+
+        hw = replace(hw, cores=args.cores)  # validated by HardwareConfig (one-line error)
     recipe = parse_recipe(Path(args.recipe) if args.recipe.endswith(".toml") else args.recipe)
 
     # 2. the work: MAC characterisation (cached), simulation, numerics

@@ -2,6 +2,7 @@
 bandwidth each core takes its part's step cycles; the shared DRAM port is contended."""
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 
@@ -98,3 +99,24 @@ def test_summary_figures_follow_the_per_op_table():
     model = load_model("gpt2")
     macs = sum(op.macs for op in layer_ops(model, tokens=64, past=0) if isinstance(op, GemmOp)) * 2
     assert pre["macs"] == macs  # layers=2: model ops left out
+
+
+def test_cli_cores_override_and_json_summary(tmp_path, capsys):
+    from reports.cli import main
+
+    out = tmp_path / "s.json"
+    assert main(["simulate", "--model", "gpt2", "--recipe", "INT8", "--hw", "default-32x32", "--cores", "3",
+                 "--prefill", "32", "--decode", "2", "--layers", "1", "--json", str(out), "--no-progress",
+                 "--no-energy"]) == 0
+    assert "3 cores x 32x32 array" in capsys.readouterr().out
+    s = json.loads(out.read_text())["summary"]
+    for key in ("total_cycles", "seconds", "macs", "peak_macs_per_cycle", "dram_read_bytes", "dram_write_bytes",
+                "dram_bytes_per_cycle", "energy_pj", "energy_breakdown_pj", "phases", "notes"):
+        assert key in s, key
+    assert s["peak_macs_per_cycle"] == 3 * 32 * 32
+    assert s["seconds"] == pytest.approx(s["total_cycles"] / 1e9)
+    assert s["dram_bytes_per_cycle"] == PRESETS["default-32x32"].dram_bytes_per_cycle
+    assert set(s["phases"]) == {"prefill", "decode"}
+    assert s["energy_breakdown_pj"]["dram"] == pytest.approx(s["energy_dram_pj"])
+    assert main(["simulate", "--model", "gpt2", "--recipe", "INT8", "--cores", "0", "--no-energy"]) == 2
+    assert capsys.readouterr().err == "lowbit: error: hardware field cores must be an integer in 1..1024, not 0\n"
