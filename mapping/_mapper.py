@@ -12,7 +12,10 @@ buffering), Kt is a multiple of the array rows and of every block-scale size of 
 
 Loop orders: K is always innermost (partial sums stay in the accumulator buffer and each
 output tile is written once); "mnk" (M outer: the A tile is reused across N when K fits one
-tile) or "nmk" (N outer: the weight tile is reused across M when K fits). The cost of a
+tile) or "nmk" (N outer: the weight tile is reused across M when K fits), and "mnk-ar" (M outer
+with the activations resident: the Mt x K row block of A is loaded in K pieces during the
+first N pass and kept in the ``a`` buffer for the other N tiles, so A is read once; legal when
+two such blocks fit the buffer). The cost of a
 candidate is a pipelined roofline estimate from T (DRAM bytes / bandwidth), C (array cycles),
 the tile count and the DRAM latency (``_pipelined``: a double-buffered slot is busy for the
 latency + transfer + compute of its tile, so small tiles cannot hide the latency), compared to
@@ -147,7 +150,10 @@ def _candidates(full: int, quantum: int, lo: int) -> list[int]:
 
 def _traffic(op: GemmOp, Mt: int, Kt: int, Nt: int, order: str, a: float, b: float, c: float) -> tuple[int, int]:
     nm, nk, nn = _cdiv(op.M, Mt), _cdiv(op.K, Kt), _cdiv(op.N, Nt)
-    if order == "mnk":
+    if order == "mnk-ar":
+        a_passes = 1
+        b_passes = nm if nn * nk > 1 else 1
+    elif order == "mnk":
         a_passes = nn if nk > 1 else 1
         b_passes = nm if nn * nk > 1 else 1
     else:
@@ -210,7 +216,8 @@ def _map_gemm(op: GemmOp, recipe: Recipe, lim: MapperLimits, fn: ComputeCycles |
                 if 2 * math.ceil(Mt * Kt * a) > lim.a_bytes or 2 * Mt * Nt * acc > lim.c_bytes:
                     continue
                 tiles = op.count * _cdiv(op.M, Mt) * _cdiv(op.K, Kt) * _cdiv(op.N, Nt)
-                for order in ("mnk", "nmk"):
+                resident = 2 * math.ceil(Mt * op.K * a) <= lim.a_bytes and _cdiv(op.N, Nt) > 1
+                for order in ("mnk", "nmk") + (("mnk-ar",) if resident else ()):
                     rd, wr = _traffic(op, Mt, Kt, Nt, order, a, b, c)
                     mem = (rd + wr) / lim.dram_bytes_per_cycle
                     key0 = (mem, rd + wr, tiles)
@@ -294,21 +301,34 @@ def gemm_steps(mp: GemmMapping) -> list[Step]:
     nm, nk, nn = _cdiv(op.M, mp.Mt), _cdiv(op.K, mp.Kt), _cdiv(op.N, mp.Nt)
     seq = []
     for i in range(op.count):
-        outer, inner = (nm, nn) if mp.order == "mnk" else (nn, nm)
+        m_outer = mp.order in ("mnk", "mnk-ar")
+        outer, inner = (nm, nn) if m_outer else (nn, nm)
         for o in range(outer):
             for j in range(inner):
-                mi, ni = (o, j) if mp.order == "mnk" else (j, o)
+                mi, ni = (o, j) if m_outer else (j, o)
                 for kk in range(nk):
                     seq.append((i, mi, ni, kk))
     steps = []
     prev_a = prev_b = None
     keys = [((i, mi, kk), (0 if op.b_shared else i, kk, ni)) for i, mi, ni, kk in seq]
+    resident = mp.order == "mnk-ar"
     for t, (i, mi, ni, kk) in enumerate(seq):
         m = min(mp.Mt, op.M - mi * mp.Mt)
         k = min(mp.Kt, op.K - kk * mp.Kt)
         n = min(mp.Nt, op.N - ni * mp.Nt)
         ka, kb = keys[t]
         loads = []
+        if resident:  # A pieces loaded in the first N pass, released after the last
+            if ni == 0:
+                loads.append(("ar", math.ceil(m * k * mp.a_bpe)))
+            if kb != prev_b:
+                loads.append(("b", math.ceil(k * n * mp.b_bpe)))
+            prev_b = kb
+            nxt = keys[t + 1][1] if t + 1 < len(keys) else None
+            release = (("ar",) if ni == nn - 1 else ()) + (("b",) if kb != nxt else ())
+            steps.append(Step(tuple(loads), release, ("gemm", m, k, n), kk == 0,
+                              math.ceil(m * n * mp.c_bpe) if kk == nk - 1 else 0))
+            continue
         if ka != prev_a:
             loads.append(("a", math.ceil(m * k * mp.a_bpe)))
         if kb != prev_b:

@@ -12,7 +12,8 @@ Blocks and resources:
   until its data has crossed the port (waiting for the port included); the DRAM latency that
   follows is pipelined (holds neither the engine nor the port).
 * SRAM buffers: 2 tile slots per buffer (double buffering); a load waits (a simpy event) until
-  a slot is free, the compute step that last uses a tile frees it. Outputs hold an output slot
+  a slot is free, the compute step that last uses a tile frees it. Pieces of A kept resident
+  across N tiles (buffer "ar", sized by the mapper) take no slot. Outputs hold an output slot
   from the first K step of a tile until their store to DRAM completes.
 * The compute unit (MAC array or vector unit) runs steps in order, each for the duration the
   step timing gives (``sim._gemv.StepTiming``: ``hw.arrays.tile_cycles``, the GEMV-mode model,
@@ -38,6 +39,10 @@ from mapping import Step
 from ._hwconfig import HardwareConfig
 
 __all__ = ["OpRun", "run_steps", "start_op"]
+
+#: tile slots per buffer: two (double buffering); "ar" (activations resident across N tiles,
+#: ``mapping`` order "mnk-ar") holds a whole row block of A, whose size the mapper checked
+_SLOTS = {"a": 2, "b": 2, "v": 2, "ar": float("inf")}
 
 
 @dataclass
@@ -96,8 +101,8 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
     n = len(steps)
     load_done: list = [None] * n
     # slot bookkeeping: tiles loaded / released per buffer, outputs started / stored
-    loaded = {"a": 0, "b": 0, "v": 0}
-    released = {"a": 0, "b": 0, "v": 0}
+    loaded = {"a": 0, "b": 0, "v": 0, "ar": 0}
+    released = {"a": 0, "b": 0, "v": 0, "ar": 0}
     state = {"issued": -1, "stored": 0, "started": 0}
     waiters: dict = {}
 
@@ -127,7 +132,7 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
                 total = 0
                 for buf, nbytes in st.loads:
                     j = loaded[buf]
-                    while j - released[buf] >= 2:  # both slots hold tiles still in use
+                    while j - released[buf] >= _SLOTS[buf]:  # every slot holds a tile still in use
                         w = waiters["slot " + buf] = env.event()
                         yield w
                     loaded[buf] = j + 1
