@@ -83,10 +83,6 @@ class _Operand:
     def __init__(self, codes, fmt, block, outer):
         self.codes, self.fmt, self.block, self.outer = codes, fmt, block, outer
 
-    def rows(self, sl) -> "_Operand":
-        return _Operand(self.codes[sl], self.fmt, None if self.block is None else self.block[sl],
-                        None if self.outer is None else self.outer[sl])
-
     @staticmethod
     def concat(a: "_Operand | None", b: "_Operand") -> "_Operand":
         if a is None:
