@@ -5,9 +5,16 @@ NVFP4: 16 e2m1 elements under an e4m3fn scale) -> one output value, rounded once
 ``out = round(sum_i a_i * b_i * 2**(ea + eb))``: the element products are summed exactly in a
 fixed-point adder tree, the two scale exponents are added, and the rounder applies that sum as
 a run-time exponent offset. A NaN scale code (E8M0 ``FF``) or a NaN element makes the result
-NaN; an exactly-zero result is -0 iff every product (elements and scales) is -0. Float scales (NVFP4: e4m3fn scales over e2m1 blocks of 16) are decoded like operands:
-their significands multiply the exact dot product and their exponents join the offset.
+NaN; an exactly-zero result is -0 iff every product (elements and scales) is -0. Float scales
+(NVFP4: e4m3fn scales over e2m1 blocks of 16) are decoded like operands: their significands
+multiply the exact dot product and their exponents join the offset.
 Golden model: ``hw.numerics.gemm(..., a_scales=, b_scales=, accumulate="exact")``.
+
+Submodules (named by cost line item as ``hw.units._pe`` names the PE's): per element pair
+``decode_a_<i>``, ``decode_b_<i>``, ``multiply_<i>``, ``align_<i>`` (the MAC datapath's parts),
+``reduce`` (the exact adder tree: ``accumulate``), ``scale`` (``BlockScales``: scale decode,
+significand product and exponent sum, once per block pair) and ``out_convert`` (the rounder,
+once per output); the unit itself holds the registers.
 """
 from __future__ import annotations
 
@@ -18,32 +25,18 @@ from amaranth.lib.wiring import In, Out
 from ..errors import UnitConfigError
 from ..formats import BlockFormat, FloatFormat, ScaleFormat, parse
 from ._checks import validated_init
-from ._decode import ExactProduct, OperandDecoder, decode_info, operand_format, product_width
+from ._decode import OperandDecoder, decode_info, operand_format, product_width
+from ._pe import ExactAligner, MacFormats, SignificandMultiplier, _ExactReduce
 from ._round import AccumulatorRounder, output_format
 from ._timing import Timing
 
-__all__ = ["MxDotUnit", "mxdot_timing"]
+__all__ = ["MxDotUnit", "BlockScales", "mxdot_timing"]
 
 
 def mxdot_timing(*, pipeline: int = 0) -> Timing:
     """Timing of ``MxDotUnit``: a registered output (latency 1), plus a register after the
     element adder tree when ``pipeline == 1``; a block pair every cycle."""
     return Timing(latency=1 + pipeline, initiation_interval=1, lanes=1)
-
-
-def _tree_sum(values):
-    """Balanced adder tree (exact: every level widens by one bit)."""
-    while len(values) > 1:
-        values = [values[i] + values[i + 1] for i in range(0, len(values), 2)]
-    return values[0]
-
-
-def _any(values):
-    values = list(values)
-    out = values[0]
-    for v in values[1:]:
-        out = out | v
-    return out
 
 
 def _all(values):
@@ -125,62 +118,98 @@ class MxDotUnit(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        a, b = self._a, self._b
-        prods = []
-        for i in range(a.block_size):
-            p = ExactProduct(a.element, b.element)
-            m.submodules[f"prod{i}"] = p
-            m.d.comb += [p.a.eq(self.a[i]), p.b.eq(self.b[i])]
-            prods.append(p)
-        dot = Signal(signed(self.dot_bits))
-        m.d.comb += dot.eq(_tree_sum([p.p for p in prods]))
-        # each scale as (sign, significand, exponent, NaN): E8M0 is 2**(code - bias)
-        parts = []
-        for side, f, port in (("a", a, self.a_scale), ("b", b, self.b_scale)):
-            sc = f.scale
-            if isinstance(sc, ScaleFormat):
-                e = Signal(range(sc.emin, sc.emax + 2), name=f"{side}_scale_exp")
-                m.d.comb += e.eq(port - sc.bias)
-                parts.append((0, 1, 1, e, sc.emin, sc.emax + 1, port == sc.nan_code))
-            else:
-                dec = OperandDecoder(sc)
-                m.submodules[f"{side}_scale_dec"] = dec
-                m.d.comb += dec.code.eq(port)
-                info = dec.info
-                lo, hi = info.lsb_exp, info.lsb_exp + info.shift_max
-                e = Signal(range(lo, hi + 1), name=f"{side}_scale_exp")
-                m.d.comb += e.eq(dec.out.shift + info.lsb_exp)
-                parts.append((dec.out.sign, dec.out.sig, info.sig_bits, e, lo, hi, dec.out.nan))
-        (sga, siga, bits_a, ea, lo_a, hi_a, nan_a), (sgb, sigb, bits_b, eb, lo_b, hi_b, nan_b) = parts
-        lo, hi = lo_a + lo_b, hi_a + hi_b
-        ow = max(abs(lo), abs(hi) + 1).bit_length() + 1
-        vw = self.dot_bits + (bits_a if bits_a > 1 else 0) + (bits_b if bits_b > 1 else 0) + 1
-        scaled = Signal(signed(vw))
-        mag_scale = siga * sigb
-        m.d.comb += scaled.eq(Mux(sga ^ sgb, -(dot * mag_scale), dot * mag_scale))
+        a, b, bs = self._a, self._b, self._a.block_size
+        f = MacFormats(a_format=a.element, b_format=b.element, acc="exact", out_format=self._out, max_k=bs)
+        mults = []
+        for i in range(bs):  # the MAC datapath's parts, one set per element pair
+            da, db = OperandDecoder(f.a_element), OperandDecoder(f.b_element)
+            mul, al = SignificandMultiplier(f.a_info, f.b_info), ExactAligner(f)
+            m.submodules[f"decode_a_{i}"], m.submodules[f"decode_b_{i}"] = da, db
+            m.submodules[f"multiply_{i}"], m.submodules[f"align_{i}"] = mul, al
+            m.d.comb += [da.code.eq(self.a[i]), db.code.eq(self.b[i]), mul.a.eq(da.out), mul.b.eq(db.out),
+                         al.p.eq(mul.p), al.en.eq(1)]
+            mults.append(mul)
+        m.submodules.reduce = red = _ExactReduce(f, bs)
+        m.d.comb += [red.terms[i].eq(m.submodules[f"align_{i}"].term) for i in range(bs)]
+        m.submodules.scale = sc = BlockScales(a_format=a, b_format=b)
+        m.d.comb += [sc.a.eq(self.a_scale), sc.b.eq(self.b_scale), sc.dot.eq(red.sum.value)]
         # sign of an exactly-zero result: -0 iff every product (element x element x scales) is
         # -0, as hw.numerics.gemm signs it
-        scale_zero = (siga == 0) | (sigb == 0) if (bits_a > 1 or bits_b > 1) else 0
         neg_zero = Signal()
-        m.d.comb += neg_zero.eq(_all(((p.raw == 0) | scale_zero) & (p.sign ^ sga ^ sgb) for p in prods))
-        value = Signal(signed(vw))
-        offset = Signal(signed(ow))
+        m.d.comb += neg_zero.eq(_all(((p.p.raw == 0) | sc.zero) & (p.p.sign ^ sc.sign) for p in mults))
+        value = Signal.like(sc.value, name="value")
+        offset = Signal.like(sc.offset, name="offset")
         nan, pinf, ninf, zero_sign = Signal(), Signal(), Signal(), Signal()
         stage = m.d.sync if self._pipeline else m.d.comb
-        stage += [
-            value.eq(scaled),
-            offset.eq(ea + eb),
-            nan.eq(_any(p.nan for p in prods) | nan_a | nan_b),
-            zero_sign.eq(neg_zero),
-            pinf.eq(_any(p.inf & ~p.sign for p in prods)),
-            ninf.eq(_any(p.inf & p.sign for p in prods)),
-        ]
+        stage += [value.eq(sc.value), offset.eq(sc.offset), nan.eq(red.sum.nan | sc.nan), pinf.eq(red.sum.pinf),
+                  ninf.eq(red.sum.ninf), zero_sign.eq(neg_zero)]
         valid = Signal()
         stage += valid.eq(self.valid)
-        m.submodules.rounder = rnd = AccumulatorRounder(
-            width=vw, lsb_exp=prods[0].lsb_exp, out_format=self._out, offset_width=ow)
+        m.submodules.out_convert = rnd = AccumulatorRounder(
+            width=len(value), lsb_exp=f.product_lsb_exp, out_format=self._out, offset_width=len(offset))
         nan_out = nan | (pinf & ninf)
         m.d.comb += [rnd.value.eq(value), rnd.offset.eq(offset), rnd.nan.eq(nan_out),
                      rnd.inf.eq((pinf | ninf) & ~nan_out), rnd.sign.eq(ninf), rnd.zero_sign.eq(zero_sign)]
         m.d.sync += [self.out.eq(rnd.code), self.out_valid.eq(valid)]
+        return m
+
+
+def _scale_range(sc) -> tuple[int, int, int]:
+    """(significand bits, lowest exponent, highest exponent) of a block scale format: E8M0 (any
+    ``ScaleFormat``) is ``2**(code - bias)`` (significand 1, NaN code one above the top), a
+    float scale decodes like an operand."""
+    if isinstance(sc, ScaleFormat):
+        return 1, sc.emin, sc.emax + 1
+    info = decode_info(sc)
+    return info.sig_bits, info.lsb_exp, info.lsb_exp + info.shift_max
+
+
+class BlockScales(wiring.Component):
+    """Combinational: the block scale codes of both operands and the exact element dot product
+    -> the dot product times the scales' significands (signed; 1 for E8M0), the sum of the
+    scales' exponents (the output rounder's run-time offset), NaN (a NaN scale), and the sign and
+    zero flag of the combined scale (for the sign of a zero result). Submodules ``a_decode`` and
+    ``b_decode`` decode float scales (NVFP4's e4m3fn).
+
+    Ports
+    -----
+    a, b : In(scale bits); dot : In(signed dot bits); value : Out(signed); offset : Out(signed);
+    nan, sign, zero : Out(1).
+    """
+
+    @validated_init
+    def __init__(self, *, a_format: BlockFormat, b_format: BlockFormat) -> None:
+        self._a, self._b = a_format, b_format
+        (bits_a, lo_a, hi_a), (bits_b, lo_b, hi_b) = _scale_range(a_format.scale), _scale_range(b_format.scale)
+        lo, hi = lo_a + lo_b, hi_a + hi_b
+        self._dot_bits = product_width(a_format.element, b_format.element) + (a_format.block_size - 1).bit_length()
+        vw = self._dot_bits + (bits_a if bits_a > 1 else 0) + (bits_b if bits_b > 1 else 0) + 1
+        ow = max(abs(lo), abs(hi) + 1).bit_length() + 1
+        super().__init__({"a": In(a_format.scale.bits), "b": In(b_format.scale.bits),
+                          "dot": In(signed(self._dot_bits)), "value": Out(signed(vw)), "offset": Out(signed(ow)),
+                          "nan": Out(1), "sign": Out(1), "zero": Out(1)})
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        parts = []
+        for side, f, port in (("a", self._a, self.a), ("b", self._b, self.b)):
+            sc = f.scale
+            if isinstance(sc, ScaleFormat):
+                e = Signal(range(sc.emin, sc.emax + 2), name=f"{side}_exp")
+                m.d.comb += e.eq(port - sc.bias)
+                parts.append((0, 1, e, port == sc.nan_code))
+            else:
+                dec = OperandDecoder(sc)
+                m.submodules[f"{side}_decode"] = dec
+                m.d.comb += dec.code.eq(port)
+                info = dec.info
+                e = Signal(range(info.lsb_exp, info.lsb_exp + info.shift_max + 1), name=f"{side}_exp")
+                m.d.comb += e.eq(dec.out.shift + info.lsb_exp)
+                parts.append((dec.out.sign, dec.out.sig, e, dec.out.nan))
+        (sga, siga, ea, nan_a), (sgb, sigb, eb, nan_b) = parts
+        mag_scale = siga * sigb
+        sign = sga ^ sgb
+        m.d.comb += [self.value.eq(Mux(sign, -(self.dot * mag_scale), self.dot * mag_scale)),
+                     self.offset.eq(ea + eb), self.nan.eq(nan_a | nan_b), self.sign.eq(sign),
+                     self.zero.eq((siga == 0) | (sigb == 0))]
         return m
