@@ -8,7 +8,8 @@ Split rules (``split_op``), parts as equal as whole units allow (sizes differ by
 * any other GEMM: by columns of the output (``N``, the weight columns), so each core loads its
   own slice of the weights and the weight bytes are not repeated; every core loads the whole A
   (there is no shared global buffer to broadcast it from: its bytes are counted once per core);
-* a vector op: by rows; an op with fewer rows (or columns) than cores uses that many cores.
+* a vector op: by rows; an op with fewer rows (or columns) than cores uses that many cores;
+* fused attention (``sim._fusion``): by KV heads.
 
 Each core has the hardware's array, SRAM buffers, DMA engines and vector unit
 (``sim._engine.start_op``); all cores start together, their DRAM transfers queue FIFO on one
@@ -21,7 +22,7 @@ from dataclasses import replace
 
 import simpy
 
-from mapping import GemmOp, Recipe, map_op, steps_of
+from mapping import GemmOp, Recipe, VectorOp, map_op, steps_of
 
 from ._engine import OpRun, start_op
 from ._hwconfig import HardwareConfig
@@ -41,6 +42,8 @@ def split_op(op, cores: int) -> list:
     ``cores``); a one-core split is ``[op]`` itself."""
     if cores == 1:
         return [op]
+    if not isinstance(op, (GemmOp, VectorOp)):  # fused attention (sim._fusion): by KV heads
+        return [replace(op, count=c) for c in _parts(op.count, cores)]
     if isinstance(op, GemmOp):
         if op.count >= cores:
             return [replace(op, count=c) for c in _parts(op.count, cores)]
@@ -48,8 +51,10 @@ def split_op(op, cores: int) -> list:
     return [replace(op, rows=r) for r in _parts(op.rows, cores)]
 
 
-def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = False) -> tuple[object, OpRun, list]:
-    """Simulate ``op`` split over ``hw.cores`` cores sharing one DRAM port.
+def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = False,
+              schedule=None) -> tuple[object, OpRun, list]:
+    """Simulate ``op`` split over ``hw.cores`` cores sharing one DRAM port; ``schedule(part)``
+    gives a part's (mapping, steps) (default: ``mapping.map_op`` and ``steps_of``).
 
     Returns (the mapping of core 0's part; the op's ``OpRun``: ``cycles`` the time of the last
     core, ``compute_cycles`` the busiest core's compute, bytes, DRAM busy, stall and array
@@ -63,8 +68,11 @@ def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = F
     for part in split_op(op, hw.cores):
         key = replace(part, name="")
         if key not in mapped:
-            mp = map_op(part, recipe, lim, timing.array_cycles)
-            mapped[key] = (mp, steps_of(mp))
+            if schedule is not None:
+                mapped[key] = schedule(part)
+            else:
+                mp = map_op(part, recipe, lim, timing.array_cycles)
+                mapped[key] = (mp, steps_of(mp))
         mp, steps = mapped[key]
         done, run = start_op(env, port, steps, hw, timing, dataflow=getattr(mp, "dataflow", "ws"), trace=trace)
         cores.append((mp, steps, run))

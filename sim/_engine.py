@@ -41,8 +41,9 @@ from ._hwconfig import HardwareConfig
 __all__ = ["OpRun", "run_steps", "start_op"]
 
 #: tile slots per buffer: two (double buffering); "ar" (activations resident across N tiles,
-#: ``mapping`` order "mnk-ar") holds a whole row block of A, whose size the mapper checked
-_SLOTS = {"a": 2, "b": 2, "v": 2, "ar": float("inf")}
+#: ``mapping`` order "mnk-ar") holds a whole row block of A, whose size the mapper checked, and
+#: "br" a head's K and V kept across query blocks by fused attention (``sim._fusion``)
+_SLOTS = {"a": 2, "b": 2, "v": 2, "ar": float("inf"), "br": float("inf")}
 
 
 @dataclass
@@ -101,8 +102,8 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
     n = len(steps)
     load_done: list = [None] * n
     # slot bookkeeping: tiles loaded / released per buffer, outputs started / stored
-    loaded = {"a": 0, "b": 0, "v": 0, "ar": 0}
-    released = {"a": 0, "b": 0, "v": 0, "ar": 0}
+    loaded = dict.fromkeys(_SLOTS, 0)
+    released = dict.fromkeys(_SLOTS, 0)
     state = {"issued": -1, "stored": 0, "started": 0}
     waiters: dict = {}
 

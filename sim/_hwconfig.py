@@ -55,6 +55,7 @@ _SECTIONS = {
     "dram": {"channels": "dram_channels", "gbps_per_channel": "dram_gbps_per_channel",
              "latency_ns": "dram_latency_ns", "technology": "dram_technology", "efficiency": "dram_efficiency"},
     "dma": {"engines": "dma_engines"},
+    "schedule": {"fusion": "fusion"},
     "vector": {"lanes": "vector_lanes", "row_units": "row_units", "x_bits": "nonlinear_x_bits",
                "divider_bits_per_cycle": "divider_bits_per_cycle"},
 }
@@ -83,6 +84,7 @@ _RULES = {
     "dram_technology": f"one of {', '.join(DRAM_TECHNOLOGIES)}",
     "dram_efficiency": "a number in (0, 1] (sustained / peak bandwidth)",
     "cores": "an integer in 1..1024",
+    "fusion": "true or false",
     "dma_engines": "an integer in 1..64",
     "vector_lanes": "an integer in 1..65536", "row_units": "an integer in 1..4096",
     "nonlinear_x_bits": "an integer in 2..32", "divider_bits_per_cycle": "an integer in 1..32",
@@ -110,6 +112,7 @@ class _Fields(BaseModel):
     dram_technology: Literal[DRAM_TECHNOLOGIES]
     dram_efficiency: Annotated[float, Field(gt=0.0, le=1.0)]
     cores: _int(1, 1024)
+    fusion: bool
     dma_engines: _int(1, 64)
     vector_lanes: _int(1, 65536)
     row_units: _int(1, 4096)
@@ -150,6 +153,9 @@ class HardwareConfig:
         for the presets that resemble real machines; 1 is the ideal port).
     cores : cores, each with this array, these SRAM buffers, DMA engines and vector unit, sharing
         the DRAM (``sim._cores``: ops split across cores, transfers contend on one DRAM port).
+    fusion : fuse attention, hand accumulator outputs to the row function that follows, and keep
+        activations in SRAM for their consumer where they fit (``sim._fusion``); False runs every
+        op through DRAM (the default, and the presets edge-16x16, default-32x32, hbm-128x128).
     dma_engines : concurrent DMA transfers.
     vector_lanes : elements per cycle of the vector unit for elementwise ops (add, RoPE,
         embedding rows, KV append).
@@ -189,6 +195,7 @@ class HardwareConfig:
     divider_bits_per_cycle: int = 1
     dram_efficiency: float = 1.0
     cores: int = 1
+    fusion: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.nonlinear_units, dict):
@@ -275,7 +282,8 @@ class HardwareConfig:
                 f"{self.dram_channels} x {self.dram_gbps_per_channel:g} GB/s = {bw:g} GB/s {self.dram_technology}{eff}, "
                 f"{self.dram_latency_ns:g} ns; {self.dma_engines} DMA; vector {self.vector_lanes} lanes, "
                 f"{self.row_units} row units ({', '.join(f'{f}={u}' for f, u in self.nonlinear_units)}), "
-                f"x_bits {self.nonlinear_x_bits}, divider {self.divider_bits_per_cycle} bit/cycle")
+                f"x_bits {self.nonlinear_x_bits}, divider {self.divider_bits_per_cycle} bit/cycle"
+                + ("" if self.fusion else "; no fusion"))
 
 
 PRESETS: dict[str, HardwareConfig] = {
@@ -291,13 +299,13 @@ PRESETS: dict[str, HardwareConfig] = {
     # Unit", ISCA 2017): 256x256 INT8 MACs, 700 MHz, weight-stationary (ws only: no GEMV mode),
     # 24 MiB Unified Buffer (activations), 4 MiB of 32-bit accumulators, weights from 8 GiB of
     # DDR3 at 34 GB/s (2 x 17 GB/s here) through a weight FIFO four 64 KiB tiles deep (256 KiB).
-    # Assumed (not in the paper's figures): 100 ns DRAM latency, a 256-lane vector unit (the
-    # activation pipeline), 64 row units, 4 DMA engines, a 1 MiB vector buffer. The cost model has
+    # Assumed (not in the paper's figures): 100 ns DRAM latency, a 256-lane vector unit and 256
+    # row units (the paper's activation pipeline is 256 wide), 4 DMA engines, a 1 MiB vector buffer. The cost model has
     # no DDR3 entry: energy from its lpddr4 entry, sustained bandwidth from sim._dram's ddr4.
     "tpuv1": HardwareConfig("tpuv1", 700.0, 256, 256, dataflows=("ws",), sram_a_kib=24 * 1024, sram_b_kib=256,
                             sram_c_kib=4 * 1024, sram_v_kib=1024, dram_channels=2, dram_gbps_per_channel=17.0,
                             dram_latency_ns=100.0, dram_technology="lpddr4", dram_efficiency=sustained_fraction("ddr4"),
-                            dma_engines=4, vector_lanes=256, row_units=64),
+                            dma_engines=4, vector_lanes=256, row_units=256, fusion=True),
     # Edge NPU after the Coral Edge TPU: 4 TOPS INT8 (coral.ai datasheet) from a 64x64 systolic
     # array (Yazdanbakhsh et al., "An Evaluation of Edge TPU Accelerators for Convolutional
     # Neural Networks", arXiv:2102.10423, 2021) -> 4e12 / (2 x 4096) = 488 MHz, 480 MHz here;
@@ -307,7 +315,7 @@ PRESETS: dict[str, HardwareConfig] = {
     "edge-npu": HardwareConfig("edge-npu", 480.0, 64, 64, sram_a_kib=1024, sram_b_kib=6 * 1024, sram_c_kib=512,
                                sram_v_kib=512, dram_channels=1, dram_gbps_per_channel=12.8, dram_latency_ns=120.0,
                                dram_technology="lpddr4", dram_efficiency=sustained_fraction("lpddr4"),
-                               vector_lanes=64, row_units=16),
+                               vector_lanes=64, row_units=16, fusion=True),
     # Multi-core datacenter NPU after TPU v4 (Jouppi et al., "TPU v4: An Optically Reconfigurable
     # Supercomputer for Machine Learning...", ISCA 2023): 2 TensorCores x 4 MXUs of 128x128 at
     # 1050 MHz (275 TFLOPS BF16), 32 GiB HBM2 at 1200 GB/s, 16 MiB VMEM per TensorCore. Here one
@@ -316,7 +324,7 @@ PRESETS: dict[str, HardwareConfig] = {
     "npu-8core": HardwareConfig("npu-8core", 1050.0, 128, 128, sram_a_kib=1024, sram_b_kib=2048, sram_c_kib=512,
                                 sram_v_kib=512, dram_channels=8, dram_gbps_per_channel=150.0, dram_latency_ns=120.0,
                                 dram_technology="hbm2", dram_efficiency=sustained_fraction("hbm2"), dma_engines=4,
-                                vector_lanes=128, row_units=32, cores=8),
+                                vector_lanes=128, row_units=32, cores=8, fusion=True),
     # A100-like, as LLMCompass (Zhang et al., "LLMCompass: Enabling Efficient Hardware Design for
     # Large Language Model Inference", ISCA 2024) describes it: 108 cores (SMs) of 4 lanes with a
     # 16x16 systolic array each (1024 FP16 MACs per core per cycle -> one 32x32 array here),
@@ -325,7 +333,7 @@ PRESETS: dict[str, HardwareConfig] = {
     "a100-like": HardwareConfig("a100-like", 1410.0, 32, 32, sram_a_kib=64, sram_b_kib=64, sram_c_kib=32,
                                 sram_v_kib=32, dram_channels=5, dram_gbps_per_channel=407.8, dram_latency_ns=400.0,
                                 dram_technology="hbm2", dram_efficiency=sustained_fraction("hbm2e"), dma_engines=2,
-                                vector_lanes=32, row_units=4, cores=108),
+                                vector_lanes=32, row_units=4, cores=108, fusion=True),
 }
 DEFAULT_PRESET = "default-32x32"
 
@@ -355,6 +363,7 @@ class _Document(BaseModel):
     sram: _SECTION_MODELS["sram"] | None = None
     dram: _SECTION_MODELS["dram"] | None = None
     dma: _SECTION_MODELS["dma"] | None = None
+    schedule: _SECTION_MODELS["schedule"] | None = None
     vector: _SECTION_MODELS["vector"] | None = None
     nonlinear: dict[str, object] | None = None
 

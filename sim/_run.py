@@ -32,6 +32,7 @@ from mapping import (GemmMapping, GemmOp, ModelConfig, Recipe, layer_ops, load_m
 
 from ._energy import EnergyModel, energy_model
 from ._cores import run_cores
+from ._fusion import FusedAttention, Residency, apply_residency, fused_attention_steps, plan_phase
 from ._engine import OpRun, run_steps
 from ._gemv import StepTiming, step_timing
 from ._hwconfig import HardwareConfig, load_hardware
@@ -121,16 +122,26 @@ def _sram_bytes(mp, steps, hw: HardwareConfig, run: OpRun) -> tuple[int, int]:
 
 
 def simulate_op(op, recipe: Recipe, hw: HardwareConfig, timing: StepTiming | None = None, *,
-                trace: bool = False, mapping=None) -> tuple[object, OpRun]:
-    """Map (unless ``mapping`` is given) and simulate one op: (mapping, OpRun)."""
+                trace: bool = False, mapping=None, residency: Residency | None = None) -> tuple[object, OpRun]:
+    """Map (unless ``mapping`` is given) and simulate one op: (mapping, OpRun). ``residency``
+    (``sim._fusion``): which of its inputs and output stay on chip."""
     timing = timing or step_timing(hw, recipe)
+
+    def schedule(part):
+        if isinstance(part, FusedAttention):
+            mp, steps = fused_attention_steps(part, recipe, hw, timing)
+        else:
+            mp = mapping if mapping is not None and part is op else map_op(part, recipe, hw.limits(),
+                                                                          timing.array_cycles)
+            steps = steps_of(mp)
+        return mp, apply_residency(steps, part, residency)
+
     if hw.cores > 1:  # split across cores sharing the DRAM port (sim._cores)
-        mp, run, cores = run_cores(op, recipe, hw, timing, trace=trace)
+        mp, run, cores = run_cores(op, recipe, hw, timing, trace=trace, schedule=schedule)
         parts = [_sram_bytes(m, st, hw, r) for m, st, r in cores]
         run.sram = (sum(p[0] for p in parts), sum(p[1] for p in parts))
         return mp, run
-    mp = mapping if mapping is not None else map_op(op, recipe, hw.limits(), timing.array_cycles)
-    steps = steps_of(mp)
+    mp, steps = schedule(op)
     run = run_steps(steps, hw, timing, dataflow=getattr(mp, "dataflow", "ws"), trace=trace)
     run.sram = _sram_bytes(mp, steps, hw, run)
     return mp, run
@@ -255,11 +266,14 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
     memo: dict = {}
     rows, events, offset = [], [], 0.0
     for phase, step, tokens, past in it:
-        for scope, op in _phase_ops(model, tokens, past, batch, whole):
-            key = replace(op, name="")  # same shapes and roles -> same schedule -> same result
+        planned = plan_phase(_phase_ops(model, tokens, past, batch, whole), model, recipe, hw, tokens=tokens,
+                             past=past, batch=batch)
+        for scope, op, residency in planned:
+            key = (replace(op, name=""), residency)  # same shapes, roles, residency -> same result
             reused = key in memo
             if not reused:
-                memo[key] = simulate_op(op, recipe, hw, timing, trace=trace, mapping=mappings.get(key))
+                memo[key] = simulate_op(op, recipe, hw, timing, trace=trace, mapping=mappings.get(key[0]),
+                                        residency=residency)
             mp, run = memo[key]
             mult = n_layers if scope == "layer" else 1
             rows.append(_row(phase, step, past + tokens, scope, op, mp, run, hw, timing, energy, mult, reused))
@@ -274,7 +288,7 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
 
 def _row(phase, step, kv_len, scope, op, mp, run: OpRun, hw, timing: StepTiming, energy: EnergyModel, mult,
          reused) -> dict:
-    gemm = isinstance(op, GemmOp)
+    gemm = isinstance(op, (GemmOp, FusedAttention))
     macs = op.macs if gemm else 0
     work = ("gemm", 0, 0, 0) if gemm else ("vector", op.function, 0, 0)
     missing = run.compute_missing_steps > 0
@@ -282,7 +296,7 @@ def _row(phase, step, kv_len, scope, op, mp, run: OpRun, hw, timing: StepTiming,
     e = energy.op_energy_pj(macs, run.dram_read_bytes + run.dram_write_bytes, sram_r + sram_w)
     return {
         "phase": phase, "step": step, "kv_len": kv_len, "scope": scope,
-        "op": op.name, "unit": "array" if gemm else "vector", "function": "gemm" if gemm else op.function,
+        "op": op.name, "unit": "fused" if isinstance(op, FusedAttention) else "array" if gemm else "vector", "function": "gemm" if gemm else op.function,
         "M": op.M if gemm else op.rows, "K": op.K if gemm else np.nan, "N": op.N if gemm else op.length,
         "count": op.count if gemm else 1, "tiles": mp.tiles,
         "tile": f"{mp.Mt}x{mp.Kt}x{mp.Nt}" if gemm else f"{mp.rows_per_chunk}x{mp.cols_per_chunk}",
@@ -391,6 +405,11 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, m
         notes.append(f"{hw.cores} cores share the DRAM port: GEMMs split by heads or output columns, vector ops by "
                      f"rows (sim._cores); every core loads its GEMM's whole A (no global buffer); the trace shows "
                      f"core 0")
+    if hw.fusion:
+        notes.append("fusion (sim._fusion): attention fused per KV head over query blocks (scores stay in SRAM, "
+                     "causal blocks skipped), accumulator outputs handed to the row function that follows, "
+                     "activations kept in SRAM for their consumer when they fit beside the residual stream "
+                     "(liveness of other tensors not checked); ops still run one after another")
     if hw.dram_efficiency < 1:
         notes.append(f"DRAM sustains {hw.dram_efficiency:.0%} of its peak bandwidth (sim._dram)")
     return {

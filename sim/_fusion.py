@@ -1,0 +1,282 @@
+"""Fusion and residency across the ops of one phase step (``HardwareConfig.fusion``).
+
+Without fusion every op reads its inputs from DRAM and writes its output back. With it:
+
+* **Fused attention** (``FusedAttention``): the scores GEMM, the softmax and the context GEMM
+  of each KV head run as one op, FlashAttention-style over blocks of query tokens: per block,
+  QKᵀ on the array into the accumulator buffer, softmax of those rows on the row units (the
+  rows are whole, so the RTL unit's timing applies as it is), then P·V; the scores never go to
+  DRAM. K and V of a head are loaded once per head when both fit the weight buffer (else once
+  per block). Causal decoders skip the key blocks above the diagonal: a block of ``bt`` tokens
+  starting at token ``t0`` attends ``past + t0 + bt`` keys (the triangle inside a block is
+  computed, as on real hardware). The block is the largest power of two of tokens whose scores
+  fit half the accumulator buffer (the row units read them there); when not even one token's
+  scores fit, attention stays unfused.
+* **Producer fusion**: a GEMM whose accumulator output feeds the element-wise row function
+  that follows it (SiLU·up after gate/up, GELU after the FFN's first GEMM) hands its output
+  tiles to the row units from the accumulator buffer: that output never goes to DRAM and the
+  row function reads no DRAM (its cycles are unchanged).
+* **Resident activations**: an activation tensor (role "activation", "accumulator", or "kv"
+  before it is appended to the cache) stays in
+  the activation buffer for its consumer when it fits there beside the residual stream
+  (``bytes + residual stream bytes <= sram_a``); its store and its consumer's load are dropped.
+  Producers and consumers are matched by role and element count within the phase step; the
+  residual stream (``tokens x d_model``) is resident when two copies fit. Liveness beyond
+  "this tensor plus the residual stream" is not checked (stated in the summary notes).
+
+Weights, the KV cache (what ``kv_append`` writes and attention reads) and the LM head's logits
+always travel to and from DRAM. K and V of a head are held across query blocks in the weight
+buffer, or in half the activation buffer when that is larger.
+Each op is still simulated from an empty pipeline to a drained one (no overlap across ops).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from mapping import GemmOp, Recipe, Step, VectorOp, map_op
+
+from ._hwconfig import HardwareConfig
+
+__all__ = ["FusedAttention", "FusedAttentionMapping", "Residency", "plan_phase", "fused_attention_steps",
+           "apply_residency"]
+
+_ONCHIP_ROLES = ("activation", "accumulator", "kv")
+#: element-wise row functions that read a GEMM's accumulator output (producer fusion)
+_PRODUCER_FUSED = ("silu_mul", "gelu")
+
+
+@dataclass(frozen=True)
+class Residency:
+    """What of an op stays on chip: the fraction of its input bytes (of role activation or
+    accumulator) already in SRAM, and whether its output stays there."""
+
+    inputs_on_chip: float = 0.0
+    output_on_chip: bool = False
+
+
+@dataclass(frozen=True)
+class FusedAttention:
+    """Scores, softmax and context of ``count`` KV heads as one op (see the module docstring):
+    ``group`` query heads per KV head, ``tokens`` new tokens after ``past`` cached ones,
+    ``keys`` keys at most, ``head_dim``, blocks of ``block`` tokens, ``causal`` skipping."""
+
+    name: str
+    count: int
+    group: int
+    tokens: int
+    past: int
+    keys: int
+    head_dim: int
+    block: int
+    causal: bool
+    kv_role: str = "kv"
+
+    kind = "gemm"
+
+    def blocks(self) -> list[tuple[int, int]]:
+        """(tokens, keys) of each query block."""
+        out = []
+        for t0 in range(0, self.tokens, self.block):
+            bt = min(self.block, self.tokens - t0)
+            out.append((bt, min(self.keys, self.past + t0 + bt) if self.causal else self.keys))
+        return out
+
+    @property
+    def M(self) -> int:
+        return self.group * self.tokens
+
+    @property
+    def K(self) -> int:
+        return self.head_dim
+
+    @property
+    def N(self) -> int:
+        return self.keys
+
+    @property
+    def macs(self) -> int:
+        """MACs executed: QKᵀ and P·V of every block (causal blocks skipped)."""
+        return self.count * sum(2 * self.group * bt * kv * self.head_dim for bt, kv in self.blocks())
+
+
+@dataclass(frozen=True)
+class FusedAttentionMapping:
+    """The schedule summary of a ``FusedAttention`` (fields named as ``GemmMapping``'s)."""
+
+    op: FusedAttention
+    dataflow: str
+    kv_resident: bool
+    order: str = "fused"
+
+    @property
+    def Mt(self) -> int:
+        return self.op.group * self.op.block
+
+    @property
+    def Kt(self) -> int:
+        return self.op.head_dim
+
+    @property
+    def Nt(self) -> int:
+        return self.op.keys
+
+    @property
+    def tiles(self) -> int:
+        return self.op.count * len(self.op.blocks())
+
+
+def _fused_block(tokens: int, group: int, keys: int, recipe: Recipe, hw: HardwareConfig) -> int | None:
+    """Largest power-of-two token block whose scores fit half the accumulator and vector
+    buffers (None if one token's do not)."""
+    acc = recipe.bytes_per_element("accumulator")
+    cap = hw.sram_c_kib * 1024 / 2  # the row units read the scores from the accumulator buffer
+    if group * keys * acc > cap:
+        return None
+    bt = 1
+    while bt * 2 <= tokens and group * bt * 2 * keys * acc <= cap:
+        bt *= 2
+    return bt
+
+
+def fused_attention_steps(op: FusedAttention, recipe: Recipe, hw: HardwareConfig, timing
+                          ) -> tuple[FusedAttentionMapping, list[Step]]:
+    """The mapping and tile steps of a fused attention op (per head, per query block: QKᵀ,
+    softmax, P·V; output stored after P·V)."""
+    a = recipe.bytes_per_element("activation")
+    kvb = recipe.bytes_per_element(op.kv_role)
+    out = recipe.bytes_per_element("activation")
+    m_max = op.group * op.block
+    scores = GemmOp("s", m_max, op.head_dim, op.keys)
+    df = map_op(scores, recipe, hw.limits(), timing.array_cycles).dataflow
+    hd = op.head_dim
+    kv_bytes = 2 * math.ceil(op.keys * hd * kvb)  # K and V of one head
+    kv_resident = 2 * kv_bytes <= max(hw.sram_b_kib, hw.sram_a_kib // 2) * 1024
+    steps: list[Step] = []
+    blocks = op.blocks()
+    for _ in range(op.count):
+        for j, (bt, kv) in enumerate(blocks):
+            m = op.group * bt
+            q = ("a", math.ceil(m * hd * a))
+            k_bytes, v_bytes = math.ceil(kv * hd * kvb), math.ceil(kv * hd * kvb)
+            if kv_resident:  # the head's K and V once, at its first block (all its keys)
+                first = j == 0
+                last = j == len(blocks) - 1
+                kl = (("br", math.ceil(op.keys * hd * kvb)),) if first else ()
+                vl = (("br", math.ceil(op.keys * hd * kvb)),) if first else ()
+                steps.append(Step((q,) + kl, ("a",), ("gemm", m, hd, kv), True, 0))
+                steps.append(Step((), (), ("vector", "softmax", m, kv), False, 0))
+                steps.append(Step(vl, ("br", "br") if last else (), ("gemm", m, kv, hd), False,
+                                  math.ceil(m * hd * out)))
+            else:
+                steps.append(Step((q, ("b", k_bytes)), ("a", "b"), ("gemm", m, hd, kv), True, 0))
+                steps.append(Step((), (), ("vector", "softmax", m, kv), False, 0))
+                steps.append(Step((("b", v_bytes),), ("b",), ("gemm", m, kv, hd), False, math.ceil(m * hd * out)))
+    return FusedAttentionMapping(op, df, kv_resident), steps
+
+
+def apply_residency(steps: list[Step], op, residency: Residency | None) -> list[Step]:
+    """``steps`` with the DRAM loads of on-chip inputs and the stores of an on-chip output
+    removed (an output kept on chip takes no output slot)."""
+    if residency is None or (residency.inputs_on_chip == 0 and not residency.output_on_chip):
+        return steps
+    keep_in = 1.0 - residency.inputs_on_chip
+    out = []
+    for st in steps:
+        loads = []
+        for buf, n in st.loads:
+            if (isinstance(op, GemmOp) and buf in ("a", "ar")) or (isinstance(op, FusedAttention) and buf == "a"):
+                n = math.ceil(n * keep_in)
+            elif buf == "v":
+                n = math.ceil(n * keep_in)
+            if n:
+                loads.append((buf, n))
+        release = st.release  # a release of a dropped load only lowers a count nobody waits on
+        if residency.output_on_chip:
+            out.append(Step(tuple(loads), release, st.work, False, 0))
+        else:
+            out.append(Step(tuple(loads), release, st.work, st.new_output, st.store_bytes))
+    return out
+
+
+def _in_role(op) -> str:
+    return op.a_role if isinstance(op, GemmOp) else op.in_role
+
+
+def _in_elements(op) -> int:
+    if isinstance(op, GemmOp):
+        return op.M * op.K * op.count
+    return op.rows * op.length
+
+
+def _out(op) -> tuple[str, int]:
+    if isinstance(op, GemmOp):
+        return op.c_role, op.M * op.N * op.count
+    if isinstance(op, FusedAttention):
+        return "activation", op.count * op.group * op.tokens * op.head_dim
+    return op.out_role, op.rows * op.length
+
+
+def plan_phase(ops: list[tuple[str, object]], model, recipe: Recipe, hw: HardwareConfig, *, tokens: int, past: int,
+               batch: int) -> list[tuple[str, object, Residency | None]]:
+    """(scope, op, residency) of one phase step with attention fused and activations kept on
+    chip where they fit (see the module docstring); ``hw.fusion`` False: unchanged, ``None``."""
+    if not hw.fusion:
+        return [(s, op, None) for s, op in ops]
+    ops = _fuse_attention(ops, model, recipe, hw, tokens=tokens, past=past, batch=batch)
+    a_bytes = hw.sram_a_kib * 1024
+    bpe = recipe.bytes_per_element
+    stream = batch * tokens * model.d_model
+    stream_bytes = stream * bpe("activation")
+    onchip: dict[str, set[int]] = {r: set() for r in _ONCHIP_ROLES}
+    if 2 * stream_bytes <= a_bytes:
+        onchip["activation"].add(stream)
+    out = []
+    n = len(ops)
+    for i, (scope, op) in enumerate(ops):
+        # inputs
+        on_in = 0.0
+        if isinstance(op, FusedAttention):
+            on_in = 0.0 if "activation" not in onchip else float(op.count * op.group * op.tokens * op.head_dim
+                                                                  in onchip["activation"])
+        elif isinstance(op, VectorOp) and op.function == "kv_append":  # K and V of this step
+            on_in = float(op.rows // 2 * op.length in onchip["kv"])
+        elif _in_role(op) in _ONCHIP_ROLES and _in_elements(op) in onchip[_in_role(op)]:
+            on_in = 1.0
+        # output
+        role, elems = _out(op)
+        nxt = ops[i + 1][1] if i + 1 < n else None
+        producer_fused = (isinstance(op, GemmOp) and role == "accumulator" and isinstance(nxt, VectorOp)
+                          and nxt.function in _PRODUCER_FUSED and nxt.in_role == "accumulator")
+        # gate_proj feeds SiLU·up two ops later (up_proj between)
+        if (isinstance(op, GemmOp) and role == "accumulator" and isinstance(nxt, GemmOp) and i + 2 < n
+                and isinstance(ops[i + 2][1], VectorOp) and ops[i + 2][1].function == "silu_mul"):
+            producer_fused = True
+        cache = isinstance(op, VectorOp) and op.function == "kv_append"  # the KV cache lives in DRAM
+        keep = (role in _ONCHIP_ROLES and scope == "layer" and not cache) or (scope == "model" and role == "activation")
+        fits = elems * bpe(role) + stream_bytes <= a_bytes if role in _ONCHIP_ROLES else False
+        on_out = producer_fused or (keep and fits)
+        if on_out:
+            onchip[role].add(elems)
+        out.append((scope, op, Residency(on_in, on_out)))
+    return out
+
+
+def _fuse_attention(ops, model, recipe, hw, *, tokens, past, batch):
+    """``ops`` with each (attn_scores, softmax, attn_context) run replaced by a
+    ``FusedAttention`` when its block fits."""
+    out, i = [], 0
+    while i < len(ops):
+        s, op = ops[i]
+        if (isinstance(op, GemmOp) and op.name == "attn_scores" and i + 2 < len(ops)
+                and ops[i + 1][1].name == "softmax" and ops[i + 2][1].name == "attn_context"):
+            group = op.M // tokens
+            bt = _fused_block(tokens, group, op.N, recipe, hw)
+            if bt is not None:
+                out.append((s, FusedAttention("attention", op.count, group, tokens, past, op.N, op.K, bt,
+                                              model.decoder, op.b_role)))
+                i += 3
+                continue
+        out.append((s, op))
+        i += 1
+    return out
