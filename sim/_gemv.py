@@ -100,14 +100,14 @@ class StepTiming:
             return gemv_timing(rows=self.hw.array_rows, cols=self.hw.array_cols, m=m, k=k, n=n,
                                packing=self.packing).steady
         return _tile(self.sources.tile_cycles, self.hw.array_rows, self.hw.array_cols, dataflow, m, k, n,
-                     self.packing)[0]
+                     self.packing, self.hw.array_double_buffer)[0]
 
     def array_parts(self, dataflow: str, m: int, k: int, n: int) -> tuple[int, int, int, int]:
         """(fill, steady, drain, weight_load) cycles of one tile (GEMV: steady only)."""
         if dataflow == "gemv":
             return 0, self.array_cycles(dataflow, m, k, n), 0, 0
         return _tile(self.sources.tile_cycles, self.hw.array_rows, self.hw.array_cols, dataflow, m, k, n,
-                     self.packing)[1:]
+                     self.packing, self.hw.array_double_buffer)[1:]
 
     def tail_cycles(self, dataflow: str) -> int:
         """Cycles after an op's last step before its last output leaves the array (GEMV: the
@@ -129,10 +129,12 @@ class StepTiming:
 
 
 @lru_cache(maxsize=65536)
-def _tile(fn, rows: int, cols: int, dataflow: str, m: int, k: int, n: int, packing: int) -> tuple[int, ...]:
+def _tile(fn, rows: int, cols: int, dataflow: str, m: int, k: int, n: int, packing: int,
+          double_buffer: bool = False) -> tuple[int, ...]:
     """(total, fill, steady, drain, weight_load) of ``hw.arrays.tile_cycles`` for one SRAM tile
     (the array folds it itself; tiles run back to back)."""
-    t = fn(rows=rows, cols=cols, dataflow=dataflow, m=m, k=k, n=n, packing=packing)
+    kw = {"double_buffer": True} if double_buffer and dataflow == "ws" else {}  # the RTL's WS weight preload
+    t = fn(rows=rows, cols=cols, dataflow=dataflow, m=m, k=k, n=n, packing=packing, **kw)
     return int(t.total), int(t.fill), int(t.steady), int(t.drain), int(t.weight_load)
 
 

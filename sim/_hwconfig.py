@@ -50,7 +50,8 @@ DRAM_TECHNOLOGIES = tuple(k for k in MEMORY_SOURCES if not k.startswith("sram"))
 DATAFLOWS = ("ws", "os", "gemv")
 
 _SECTIONS = {
-    "array": {"rows": "array_rows", "cols": "array_cols", "dataflows": "dataflows", "area_mm2": "array_area_mm2"},
+    "array": {"rows": "array_rows", "cols": "array_cols", "dataflows": "dataflows", "area_mm2": "array_area_mm2",
+              "double_buffer": "array_double_buffer"},
     "sram": {"a_kib": "sram_a_kib", "b_kib": "sram_b_kib", "c_kib": "sram_c_kib", "v_kib": "sram_v_kib"},
     "dram": {"channels": "dram_channels", "gbps_per_channel": "dram_gbps_per_channel",
              "latency_ns": "dram_latency_ns", "technology": "dram_technology", "efficiency": "dram_efficiency"},
@@ -85,6 +86,7 @@ _RULES = {
     "dram_efficiency": "a number in (0, 1] (sustained / peak bandwidth)",
     "cores": "an integer in 1..1024",
     "fusion": "true or false",
+    "array_double_buffer": "true or false",
     "dma_engines": "an integer in 1..64",
     "vector_lanes": "an integer in 1..65536", "row_units": "an integer in 1..4096",
     "nonlinear_x_bits": "an integer in 2..32", "divider_bits_per_cycle": "an integer in 1..32",
@@ -113,6 +115,7 @@ class _Fields(BaseModel):
     dram_efficiency: Annotated[float, Field(gt=0.0, le=1.0)]
     cores: _int(1, 1024)
     fusion: bool
+    array_double_buffer: bool
     dma_engines: _int(1, 64)
     vector_lanes: _int(1, 65536)
     row_units: _int(1, 4096)
@@ -151,6 +154,8 @@ class HardwareConfig:
     dram_technology : DRAM access-energy entry of the cost model (one of ``DRAM_TECHNOLOGIES``).
     dram_efficiency : sustained / peak DRAM bandwidth (``sim._dram``: calibrated per technology
         for the presets that resemble real machines; 1 is the ideal port).
+    array_double_buffer : WS arrays preload the next fold's weights while the current one
+        streams (``hw.arrays.tile_cycles(double_buffer=True)``, the RTL's option).
     cores : cores, each with this array, these SRAM buffers, DMA engines and vector unit, sharing
         the DRAM (``sim._cores``: ops split across cores, transfers contend on one DRAM port).
     fusion : fuse attention, hand accumulator outputs to the row function that follows, and keep
@@ -196,6 +201,7 @@ class HardwareConfig:
     dram_efficiency: float = 1.0
     cores: int = 1
     fusion: bool = False
+    array_double_buffer: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.nonlinear_units, dict):
@@ -298,14 +304,16 @@ PRESETS: dict[str, HardwareConfig] = {
     # Google TPU v1 (Jouppi et al., "In-Datacenter Performance Analysis of a Tensor Processing
     # Unit", ISCA 2017): 256x256 INT8 MACs, 700 MHz, weight-stationary (ws only: no GEMV mode),
     # 24 MiB Unified Buffer (activations), 4 MiB of 32-bit accumulators, weights from 8 GiB of
-    # DDR3 at 34 GB/s (2 x 17 GB/s here) through a weight FIFO four 64 KiB tiles deep (256 KiB).
+    # DDR3 at 34 GB/s (2 x 17 GB/s here) through a weight FIFO four 64 KiB tiles deep (256 KiB);
+    # the matrix unit holds one weight tile plus one for double buffering (array_double_buffer).
     # Assumed (not in the paper's figures): 100 ns DRAM latency, a 256-lane vector unit and 256
     # row units (the paper's activation pipeline is 256 wide), 4 DMA engines, a 1 MiB vector buffer. The cost model has
     # no DDR3 entry: energy from its lpddr4 entry, sustained bandwidth from sim._dram's ddr4.
     "tpuv1": HardwareConfig("tpuv1", 700.0, 256, 256, dataflows=("ws",), sram_a_kib=24 * 1024, sram_b_kib=256,
                             sram_c_kib=4 * 1024, sram_v_kib=1024, dram_channels=2, dram_gbps_per_channel=17.0,
                             dram_latency_ns=100.0, dram_technology="lpddr4", dram_efficiency=sustained_fraction("ddr4"),
-                            dma_engines=4, vector_lanes=256, row_units=256, fusion=True),
+                            dma_engines=4, vector_lanes=256, row_units=256, fusion=True,
+                            array_double_buffer=True),
     # Edge NPU after the Coral Edge TPU: 4 TOPS INT8 (coral.ai datasheet) from a 64x64 systolic
     # array (Yazdanbakhsh et al., "An Evaluation of Edge TPU Accelerators for Convolutional
     # Neural Networks", arXiv:2102.10423, 2021) -> 4e12 / (2 x 4096) = 488 MHz, 480 MHz here;

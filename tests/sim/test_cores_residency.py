@@ -45,9 +45,14 @@ def test_unlimited_bandwidth_takes_the_tile_cycles():
     mp, steps, timing = _resident(GemmOp("q", 2048, 4096, 4096), hw)
     assert mp.order == "mnk-ar"
     run = run_steps(steps, hw, timing, dataflow=mp.dataflow)
-    expect = sum(tile_cycles(rows=256, cols=256, dataflow=mp.dataflow, m=s.work[1], k=s.work[2], n=s.work[3]).total
-                 for s in steps)
+    assert hw.array_double_buffer and mp.dataflow == "ws"  # the preset's array preloads weights (the RTL option)
+    expect = sum(tile_cycles(rows=256, cols=256, dataflow="ws", m=s.work[1], k=s.work[2], n=s.work[3],
+                             double_buffer=True).total for s in steps)
     assert run.cycles == expect
+    single = replace(hw, array_double_buffer=False)
+    run1 = run_steps(steps, single, step_timing(single, INT8), dataflow="ws")
+    assert run1.cycles == sum(tile_cycles(rows=256, cols=256, dataflow="ws", m=s.work[1], k=s.work[2],
+                                          n=s.work[3]).total for s in steps) > run.cycles
 
 
 def test_resident_mapping_moves_fewer_bytes_than_without():
