@@ -5,9 +5,11 @@ Split rules (``split_op``), parts as equal as whole units allow (sizes differ by
 
 * a GEMM of ``count`` independent instances (attention heads) with ``count >= cores``: by
   instances (heads);
-* any other GEMM: by columns of the output (``N``, the weight columns), so each core loads its
-  own slice of the weights and the weight bytes are not repeated; every core loads the whole A
-  (there is no shared global buffer to broadcast it from: its bytes are counted once per core);
+* any other GEMM: over a grid of row blocks (``M``) x column blocks (``N``) using the most
+  cores, and among those the grid that moves the fewest operand elements (A is loaded once per
+  column block, the weights once per row block: there is no shared global buffer to broadcast
+  them from, so duplicated bytes are counted per core). A decode GEMV (``M`` = 1) is split by
+  columns, each core loading its own slice of the weights;
 * a vector op: by rows; an op with fewer rows (or columns) than cores uses that many cores;
 * fused attention (``sim._fusion``): by KV heads.
 
@@ -37,6 +39,19 @@ def _parts(total: int, n: int) -> list[int]:
     return [q + 1] * r + [q] * (n - r)
 
 
+def _grid(op: GemmOp, cores: int) -> tuple[int, int]:
+    """(row blocks, column blocks) of a GEMM over ``cores`` cores: the grid using the most
+    cores, then moving the fewest operand elements (A is read once per column block, B once
+    per row block)."""
+    best = None
+    for gm in range(1, min(cores, op.M) + 1):
+        gn = min(cores // gm, op.N)
+        key = (-(gm * gn), gn * op.M * op.K + gm * op.K * op.N * (1 if op.b_shared else op.count), gm)
+        if best is None or key < best[0]:
+            best = (key, gm, gn)
+    return best[1], best[2]
+
+
 def split_op(op, cores: int) -> list:
     """The parts of ``op`` one per core (fewer when the op has fewer heads/columns/rows than
     ``cores``); a one-core split is ``[op]`` itself."""
@@ -47,7 +62,8 @@ def split_op(op, cores: int) -> list:
     if isinstance(op, GemmOp):
         if op.count >= cores:
             return [replace(op, count=c) for c in _parts(op.count, cores)]
-        return [replace(op, N=n) for n in _parts(op.N, cores)]
+        gm, gn = _grid(op, cores)
+        return [replace(op, M=m, N=n) for m in _parts(op.M, gm) for n in _parts(op.N, gn)]
     return [replace(op, rows=r) for r in _parts(op.rows, cores)]
 
 

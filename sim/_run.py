@@ -402,9 +402,9 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, m
     secs = cycles / (hw.clock_mhz * 1e6)
     bound, bound_text = _decode_bound(ops, hw, decode)
     if hw.cores > 1:
-        notes.append(f"{hw.cores} cores share the DRAM port: GEMMs split by heads or output columns, vector ops by "
-                     f"rows (sim._cores); every core loads its GEMM's whole A (no global buffer); the trace shows "
-                     f"core 0")
+        notes.append(f"{hw.cores} cores share the DRAM port: GEMMs split by heads or a grid of row x column "
+                     f"blocks, vector ops by rows (sim._cores); operands shared by several cores are loaded by "
+                     f"each (no global buffer); the trace shows core 0")
     if hw.fusion:
         notes.append("fusion (sim._fusion): attention fused per KV head over query blocks (scores stay in SRAM, "
                      "causal blocks skipped), accumulator outputs handed to the row function that follows, "
