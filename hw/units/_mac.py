@@ -168,7 +168,9 @@ class _ReductionUnit(wiring.Component):
         n = self._lanes
         m.d.comb += [pe.a.eq(self.a), pe.b.eq(self.b), pe.en.eq(Mux(self.valid, (1 << n) - 1, 0))]
         acc = Signal(f.acc_layout(), name="acc")
-        zero = Signal(f.acc_layout(), name="acc_zero")  # the empty sum (+0 for a float accumulator)
+        # the empty sum: -0 for a float accumulator (the IEEE additive identity: -0 + x = x, so a
+        # reduction of -0 products is -0 as in hw.numerics); all-zero fields for the exact one
+        zero = Signal(f.acc_layout(), name="acc_zero", **({} if f.acc == "exact" else {"init": 1 << (f.acc.bits - 1)}))
         m.d.comb += pe.acc_in.eq(Mux(first, Value.cast(zero), Value.cast(acc)))
         with m.If(valid):
             m.d.sync += acc.eq(pe.acc_out)
