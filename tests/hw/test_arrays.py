@@ -383,11 +383,15 @@ def _pe_cells(design, top: str, pe_module: str, tmp_path) -> dict:
 
 
 @pytest.mark.parametrize("a_format,acc,pipeline", [("e4m3fn", "exact", 0), ("bfloat16", "float32", 1),
-                                                   ("int4", "exact", 1)])
+                                                   ("int4", "exact", 1), ("mxfp4", "float32", 0)])
 def test_array_pe_is_the_costed_pe(tmp_path, a_format: str, acc: str, pipeline: int) -> None:
     """The PE inside an exported array (both dataflows) and inside the MAC unit synthesises to the
     same cells, type by type and width by width, as the standalone PE ``hw.cost`` prices
-    (``build_pe``); and every PE the array elaborates converts to the costed PE's RTLIL."""
+    (``build_pe``); and every PE the array elaborates converts, on its own, to the costed PE's
+    RTLIL byte for byte (same hash). The PE's text *inside* the array's RTLIL is not compared as
+    text: Amaranth names a submodule's ports after inner signals and splits or bundles them as
+    the parent drives their bits, so port names differ from the standalone export; the cells
+    do not."""
     from amaranth.back import rtlil
     from amaranth.hdl import Fragment
 
@@ -398,12 +402,13 @@ def test_array_pe_is_the_costed_pe(tmp_path, a_format: str, acc: str, pipeline: 
     f = ws.component.formats
     assert os_.component.formats == f
     pe = build_pe(f, pipeline=pipeline)
-    mac = build_mac(formats=f, pipeline=pipeline, packing=f.packing)
     costed = _pe_cells(pe.component, pe.name, pe.name, tmp_path)
     assert costed["num_cells"] > 10
     assert _pe_cells(ws.component, ws.name, f"{ws.name}.pe_1_0", tmp_path) == costed
     assert _pe_cells(os_.component, os_.name, f"{os_.name}.pe_1_1", tmp_path) == costed
-    assert _pe_cells(mac.component, mac.name, f"{mac.name}.pe", tmp_path) == costed
+    if not f.block:  # the MAC units take element formats
+        mac = build_mac(formats=f, pipeline=pipeline, packing=f.packing)
+        assert _pe_cells(mac.component, mac.name, f"{mac.name}.pe", tmp_path) == costed
     # the PE elaboratables of the array: MacPe objects whose own RTLIL is the costed PE's
     want = rtlil.convert(build_pe(f, pipeline=pipeline).component, name="pe")
     frag = Fragment.get(ws.component, None)
