@@ -1,7 +1,12 @@
 """Bit-exact dot products and GEMM on codes.
 
 ``accumulate="exact"`` (DESIGN.md decision 1): products are summed exactly and the sum is
-rounded once to ``out_fmt``. It is computed with float64 BLAS on exactly scaled integers:
+rounded once to ``out_fmt``. When every value of a row of A / column of B is a multiple of a
+known power of two (the format's smallest step; for block formats the element step times the
+line's smallest scale) and the bound of ``_direct_blas`` holds, one BLAS product on the values
+is exact (float32 BLAS on chunks of K whose sums stay below 2**24 steps, as for INT8 and MXFP4
+at K <= 1040; float64 below 2**53 steps, as for e4m3). Otherwise it is computed with float64
+BLAS on exactly scaled integers:
 each operand is split into slices (per row of A, per column of B) of integers below 2**L with
 L = floor((53 - ceil(log2 K)) / 2), so every slice product sums below 2**53 and is exact
 (the exactness bound |partial sums| < 2**53). Formats whose values fit one slice (e4m3,
@@ -45,6 +50,7 @@ from ._arith import as_format, round_exact, round_fraction, two_sum
 __all__ = ["gemm", "dot", "operand_values", "exact_accumulator_width", "exact_sum_values"]
 
 _ORDERS = ("sequential", "tree", "chunked")
+_FLOAT32 = FloatFormat(8, 23)
 
 
 _fmt = as_format
@@ -140,15 +146,23 @@ def _slices(x: np.ndarray, axis: int, bits: int, quantum: float | None = None
 def exact_sum_values(a: np.ndarray, b: np.ndarray, a_quantum: float | None = None,
                      b_quantum: float | None = None) -> list[np.ndarray]:
     """Exact float64 terms T_i with sum_i T_i == A @ B exactly (finite A: M x K, B: K x N);
-    the quanta are powers of two dividing every value of A / B, if known."""
+    the quanta are powers of two dividing every value of A / B, if known (a scalar, or one per
+    row of A / column of B: shapes (M, 1) / (1, N))."""
+    return [t.astype(np.float64) for t in _exact_terms(a, b, a_quantum, b_quantum)]
+
+
+def _exact_terms(a: np.ndarray, b: np.ndarray, a_quantum, b_quantum) -> list[np.ndarray]:
+    """``exact_sum_values`` whose single term may be a float32 array (its values exact)."""
+    if a_quantum is not None and b_quantum is not None:
+        direct = _direct_blas(a, b, a_quantum, b_quantum)
+        if direct is not None:
+            return [direct]
+    if np.ndim(a_quantum) or np.ndim(b_quantum):  # per-line quanta: the slices find their own
+        a_quantum = b_quantum = None
     k = a.shape[1]
     bits = (53 - max(1, math.ceil(math.log2(max(k, 2))))) // 2
     sa = _slices(a, 1, bits, a_quantum)
     sb = _slices(b, 0, bits, b_quantum)
-    if len(sa) == 1 and len(sb) == 1:
-        fast = _float32_chunked(sa[0][0], sb[0][0])
-        if fast is not None:
-            return [np.ldexp(fast, sa[0][1] + sb[0][1])]
     terms = []
     for ia, ea in sa:
         for ib, eb in sb:
@@ -157,22 +171,61 @@ def exact_sum_values(a: np.ndarray, b: np.ndarray, a_quantum: float | None = Non
     return terms
 
 
-def _float32_chunked(ia: np.ndarray, ib: np.ndarray) -> np.ndarray | None:
-    """ia @ ib (integer-valued float64) exactly, by float32 BLAS on chunks of K short enough
-    that every partial sum stays below 2**24 (exact in float32 in any order, FMA or not); the
-    chunk results are added in float64 (exact: the total is below 2**53). None when a chunk
-    would hold fewer than 16 products (the float64 path is then as fast)."""
-    top = float(np.abs(ia).max(initial=0.0)) * float(np.abs(ib).max(initial=0.0))
-    chunk = int(2.0 ** 24 // top) if top > 0 else ia.shape[1]
-    if chunk < 16:
-        return None
-    a32, b32 = ia.astype(np.float32), ib.astype(np.float32)
-    k = ia.shape[1]
-    total = None
-    for c0 in range(0, k, chunk):
-        part = (a32[:, c0:c0 + chunk] @ b32[c0:c0 + chunk]).astype(np.float64)
-        total = part if total is None else total + part
-    return total
+def _abs_max(x: np.ndarray, axis: int | None = None):
+    """max |x| (over ``axis``, dims kept) without a temporary |x| array."""
+    if axis is None:
+        return max(float(x.max()), -float(x.min()))
+    return np.maximum(x.max(axis=axis, keepdims=True), -x.min(axis=axis, keepdims=True))
+
+
+def _direct_blas(a: np.ndarray, b: np.ndarray, qa, qb) -> np.ndarray | None:
+    """A @ B exactly by one BLAS product on the values themselves, or None when that is not
+    provably exact.
+
+    Every value of row i of A is an integer multiple of qa_i, of column j of B of qb_j (powers
+    of two), so every partial sum of element (i, j), in any order and with or without FMA, is a
+    multiple of qa_i * qb_j of magnitude at most K' * ta * tb * qa_i * qb_j, where
+    ta = max_i max|A[i]| / qa_i, tb likewise and K' the number of products summed. It is exact
+    in float32 when K' * ta * tb <= 2**24 and qa_i * qb_j >= 2**-126 (normal float32: no
+    subnormal product or sum), in float64 when K * ta * tb < 2**53. float32 BLAS runs on chunks
+    of K' = floor(2**24 / (ta * tb)) products (at least 16, else float64 is as fast), whose
+    results are added in float64 (exact: below 2**53 multiples). The result is a float32 array
+    when one chunk covers K (the exact values, which float32 holds), float64 otherwise.
+    Exactly-zero sums are +0.
+    """
+    k = a.shape[1]
+    if np.ndim(qa):
+        ta = float((_abs_max(a, 1) / qa).max())
+    else:
+        ta = _abs_max(a) / qa
+    if np.ndim(qb):
+        tb = float((_abs_max(b, 0) / qb).max())
+    else:
+        tb = _abs_max(b) / qb
+    qa_lo, qb_lo = float(np.min(qa)), float(np.min(qb))
+    amax, bmax = _abs_max(a), _abs_max(b)
+    top = ta * tb
+    if top == 0.0:
+        return np.zeros((a.shape[0], b.shape[1]))
+    chunk = int(2.0 ** 24 // top)
+    if chunk >= 16 and min(qa_lo, qb_lo, qa_lo * qb_lo) >= 2.0 ** -126 \
+            and amax * bmax * min(chunk, k) < 2.0 ** 127:
+        a32, b32 = a.astype(np.float32), b.astype(np.float32)
+        if chunk >= k:
+            c = a32 @ b32
+            c += np.float32(0.0)  # an exactly-zero sum is +0 (the signed-zero pass decides -0)
+            return c
+        total = None
+        for c0 in range(0, k, chunk):
+            part = (a32[:, c0:c0 + chunk] @ b32[c0:c0 + chunk]).astype(np.float64)
+            total = part if total is None else total + part  # +0 + -0 = +0 after the first add
+        total += 0.0
+        return total
+    if k * top < 2.0 ** 53 and qa_lo * qb_lo >= 2.0 ** -1022 and amax * bmax * k < 2.0 ** 1000:
+        c = a @ b
+        c += 0.0
+        return c
+    return None
 
 
 def _special_results(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
@@ -216,6 +269,11 @@ def _round_terms(terms: list[np.ndarray], out: Format, rounding: str, overflow: 
     Elements where they do not vanish (rare: a sum spread over more than ~106 bits) are
     summed as exact rationals.
     """
+    if len(terms) == 1:  # one exact term (finite, exactly-zero sums +0): one rounding
+        t = terms[0]
+        if t.dtype == np.float32 and out == _FLOAT32 and rounding != "stochastic":
+            return t.view(np.uint32)  # float32 holds the exact value: its bits are the code
+        return out.encode(t, rounding, overflow=overflow, seed=rng)
     s, errs = _vecsum(terms)
     if not errs:
         return round_exact(s, 0.0, out, rounding, overflow=overflow, seed=rng)
@@ -327,8 +385,9 @@ def gemm(a_codes, a_fmt, b_codes, b_fmt, out_fmt, accumulate="exact", rounding: 
     special = _special_results(a, b)
     af = a if special is None else np.where(np.isfinite(a), a, 0.0)
     bf = b if special is None else np.where(np.isfinite(b), b, 0.0)
-    codes = _round_terms(exact_sum_values(af, bf, _operand_quantum(a_fmt), _operand_quantum(b_fmt)),
-                         out_fmt, rounding, overflow, rng)
+    qa = _operand_quantum(a_fmt) if a_scales is None else _block_quantum(a_fmt, a_scales, 1)
+    qb = _operand_quantum(b_fmt) if b_scales is None else _block_quantum(b_fmt, b_scales, 0)
+    codes = _round_terms(_exact_terms(af, bf, qa, qb), out_fmt, rounding, overflow, rng)
     codes = _signed_zeros(codes, a, b, out_fmt)
     if special is not None:
         bad = special != 0
@@ -371,6 +430,23 @@ def _operand_quantum(fmt: Format) -> float | None:
     if isinstance(fmt, IntFormat) or isinstance(fmt, FloatFormat) and fmt.neg_zero_value is None:
         return float(fmt.min_subnormal)
     return None
+
+
+def _block_quantum(fmt: BlockFormat, scales, axis: int) -> np.ndarray | float | None:
+    """A power of two dividing every value of each row (``axis=1``, shape (M, 1)) or column
+    (``axis=0``, (1, N)) of a block-format operand: the element quantum times the line's
+    smallest power-of-two scale (scalar for float scale formats: element quantum times the
+    scale format's quantum); None if unknown or a scale is NaN."""
+    q_el = _operand_quantum(fmt.element)
+    if q_el is None:
+        return None
+    if isinstance(fmt.scale, FloatFormat):
+        q_sc = _operand_quantum(fmt.scale)
+        return None if q_sc is None else q_el * q_sc
+    sc = fmt.scale.decode(scales)  # powers of two, NaN for the NaN code
+    if not np.isfinite(sc).all():
+        return None
+    return q_el * sc.min(axis=axis, keepdims=True)
 
 
 def _int_gemm(a, a_fmt, b, b_fmt, out: IntFormat, overflow: str) -> np.ndarray:

@@ -1,0 +1,121 @@
+"""The exact GEMM's direct-BLAS paths (``hw.numerics._gemm._direct_blas``: one float32 BLAS
+product, float32 chunks of K added in float64, one float64 BLAS product) and the float encode
+fast paths (``FloatFormat.encode`` by numpy / ml_dtypes casts) give the same codes as the
+general paths and as independent references (exact rationals, ml_dtypes)."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import ml_dtypes
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hw.formats import parse
+from hw.numerics import gemm
+from hw.numerics import _gemm
+
+F32 = parse("float32")
+
+
+def _rational_f32(av: np.ndarray, bv: np.ndarray) -> np.ndarray:
+    """Exact sums as rationals, rounded to float32 by neighbours (RNE), signed zero by the
+    all-products-negative-zero rule."""
+    out = np.empty((av.shape[0], bv.shape[1]), dtype=np.float32)
+    for i in range(av.shape[0]):
+        for j in range(bv.shape[1]):
+            s = sum((Fraction(float(x)) * Fraction(float(y)) for x, y in zip(av[i], bv[:, j])), Fraction(0))
+            x = np.float32(float(s))
+            lo = x if Fraction(float(x)) <= s else np.nextafter(x, np.float32(-np.inf))
+            hi = np.nextafter(lo, np.float32(np.inf))
+            d_lo, d_hi = s - Fraction(float(lo)), Fraction(float(hi)) - s
+            r = lo if d_lo < d_hi or (d_lo == d_hi and lo.view(np.uint32) % 2 == 0) else hi
+            if s == 0:
+                neg = all(np.signbit(x * y) for x, y in zip(av[i], bv[:, j]))
+                r = np.float32(-0.0 if neg else 0.0)
+            out[i, j] = r
+    return out
+
+
+def _general(a_codes, fa, b_codes, fb, out, a_scales=None, b_scales=None) -> np.ndarray:
+    """The slice path (no direct BLAS), as gemm ran before the fast paths."""
+    a = _gemm.operand_values(a_codes, fa, a_scales, axis=1)
+    b = _gemm.operand_values(b_codes, fb, b_scales, axis=0)
+    terms = _gemm.exact_sum_values(a, b)  # quanta unknown: always the slices
+    codes = _gemm._round_terms(terms, out, "rne", "default", None)
+    return _gemm._signed_zeros(codes, a, b, out)
+
+
+@pytest.mark.parametrize("case", ["f32_one_chunk", "f32_chunks", "f64_direct", "zeros"])
+def test_int8_direct_paths_against_rationals(case: str) -> None:
+    f = parse("int8")
+    rng = np.random.default_rng(7)
+    if case == "f32_one_chunk":  # 127 * 127 * 300 < 2**24: one float32 product
+        av = rng.integers(-127, 128, (3, 300)).astype(float)
+        bv = rng.integers(-127, 128, (300, 4)).astype(float)
+    elif case == "f32_chunks":  # extreme values, K = 2100 > 2**24 / 128**2: three chunks
+        av = rng.choice([-128.0, 127.0, -127.0], (3, 2100))
+        bv = rng.choice([-128.0, 127.0], (2100, 4))
+    elif case == "f64_direct":  # wide quantum ratio through int16: float32 chunks too short
+        f = parse("int16")
+        av = rng.integers(-32768, 32768, (3, 200)).astype(float)
+        bv = rng.integers(-32768, 32768, (200, 4)).astype(float)
+    else:  # all-zero rows against negative columns: every product -0
+        av = np.zeros((2, 40))
+        av[1, :5] = 3.0
+        bv = -rng.integers(1, 100, (40, 3)).astype(float)
+        bv[:, 2] = 0.0
+    a, b = f.encode(av), f.encode(bv)
+    got = gemm(a, f, b, f, F32)
+    want = _rational_f32(av, bv)
+    assert np.array_equal(got, want.view(np.uint32))
+    assert np.array_equal(got, _general(a, f, b, f, F32))
+    if case == "zeros":
+        c = F32.decode(got)  # -0 only where every product is -0 (a zero row, a negative column)
+        assert list(np.signbit(c[:, 2])) == [False, False] and np.signbit(c[0, :2]).all() and c[0, 0] == 0
+
+
+def test_direct_path_taken() -> None:
+    """The benchmark's shapes run on the direct paths (float32 for int8 and MXFP4 with per-row
+    quanta, float64 for e4m3fn), not on the slices."""
+    rng = np.random.default_rng(3)
+    a = rng.integers(-127, 128, (4, 384)).astype(float)
+    b = rng.integers(-127, 128, (384, 5)).astype(float)
+    assert _gemm._direct_blas(a, b, 1.0, 1.0).dtype == np.float32
+    e = parse("e4m3fn")
+    ea, eb = e.decode(e.encode(rng.standard_normal((4, 384)))), e.decode(e.encode(rng.standard_normal((384, 5))))
+    assert _gemm._direct_blas(ea, eb, e.min_subnormal, e.min_subnormal).dtype == np.float64
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["mxfp4", "mxfp6_e3m2", "mxfp8_e4m3", "nvfp4", "mxint8"]),
+       st.integers(-40, 40), st.integers(0, 30), st.randoms())
+def test_block_formats_per_row_quanta(name: str, base: int, spread: int, rnd) -> None:
+    """MX operands with rows and columns scaled far apart (per-line quanta) equal the slice
+    path and exact rationals."""
+    f = parse(name)
+    rng = np.random.default_rng(rnd.randrange(2 ** 32))
+    k = 64
+    x = rng.standard_normal((3, k)) * 2.0 ** (base + rng.integers(-spread, spread + 1, (3, 1)))
+    y = rng.standard_normal((4, k)) * 2.0 ** rng.integers(-spread, spread + 1, (4, 1))
+    sa, a = f.quantize(x)
+    sb, bt = f.quantize(y)
+    got = gemm(a, f, bt.T, f, F32, a_scales=sa, b_scales=sb.T)
+    assert np.array_equal(got, _general(a, f, bt.T, f, F32, sa, sb.T))
+    av = _gemm.operand_values(a, f, sa, axis=1)
+    bv = _gemm.operand_values(bt.T, f, sb.T, axis=0)
+    if np.isfinite(av).all() and np.isfinite(bv).all():
+        assert np.array_equal(got, _rational_f32(av, bv).view(np.uint32))
+
+
+@pytest.mark.parametrize("out", ["float32", "bfloat16", "float16", "e4m3fn"])
+@pytest.mark.parametrize("name", ["int8", "e4m3fn", "e2m1fn", "int4"])
+def test_direct_paths_equal_slices_for_every_output(name: str, out: str) -> None:
+    f, fo = parse(name), parse(out)
+    rng = np.random.default_rng(11)
+    codes = lambda shape: rng.integers(0, f.code_count, shape)  # noqa: E731
+    a, b = codes((6, 90)), codes((90, 7))
+    ok = lambda c: np.isfinite(f.decode(c))  # noqa: E731
+    a, b = np.where(ok(a), a, 0), np.where(ok(b), b, 0)
+    assert np.array_equal(gemm(a, f, b, f, fo), _general(a, f, b, f, fo))
