@@ -1,5 +1,6 @@
 """Systolic MAC arrays: the Amaranth generator (weight- and output-stationary, any MAC format
-pair of ``hw.units``; its PEs are ``hw.units.MacPe``, the component ``hw.cost`` prices), its one cycle-exact timing function ``tile_cycles``, the GEMM driver that
+pair of ``hw.units``; its PEs are ``hw.units.MacPe``, the component ``hw.cost`` prices, packed
+``MacFormats.packing`` products per cycle), its one cycle-exact timing function ``tile_cycles``, the GEMM driver that
 tiles a GEMM over an RTL array in simulation, and the export/demo entry points.
 
 ``tile_cycles`` is pure-Python arithmetic asserted against the RTL's measured cycles; the GEMM
