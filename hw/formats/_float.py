@@ -317,7 +317,12 @@ class FloatFormat(Format):
         """
         rounding = check_rounding(rounding)
         policy = self._overflow_policy(overflow, rounding)
-        x = as_float64(x)
+        arr = np.asarray(x)
+        x = arr if arr.dtype == np.float64 else as_float64(arr)
+        if rounding == "rne" and x.size:
+            fast = self._encode_cast(x, arr, policy)
+            if fast is not None:
+                return fast
         nan = np.isnan(x)
         inf = np.isinf(x)
         neg = np.signbit(x)
@@ -355,6 +360,55 @@ class FloatFormat(Format):
             else:
                 code = np.where(nan, 0, code)
         return np.asarray(code).astype(code_dtype(self.bits))
+
+    def _encode_cast(self, x: np.ndarray, arr: np.ndarray, policy: str) -> np.ndarray | None:
+        """RNE codes of finite ``x`` by a numpy / ml_dtypes cast, or None where that cast is not
+        provably the same function as the general path (then the caller takes that path).
+
+        Taken for formats with a numpy or ml_dtypes dtype and IEEE, "fn" or "none" specials,
+        finite inputs, and no overflow other than one that saturates:
+
+        * float64 -> float32 / float16 (numpy) is one IEEE RNE rounding (subnormals included).
+        * ml_dtypes converts float64 through float32 (two roundings), so float64 input is first
+          rounded to float32 *to odd* (truncate, set the last bit if inexact): RNE of that to a
+          format with at most 22 significand bits equals RNE of the float64 value (Boldo and
+          Melquiond's round-to-odd theorem; float32's grid is at least 2 bits finer, subnormals
+          included, for every format of this module with a dtype). float32 input goes directly.
+        * Overflow: RNE overflows above T = max + ulp(max)/2, and at T when max's code is odd
+          (the tie goes up). With none, the cast sees only in-range values; under "saturate" the
+          input is clipped to ±max first (values in (max, T) round to max anyway); any other
+          overflow goes to the general path (its policy and error message).
+        """
+        if self.specials not in ("ieee", "fn", "none") or self.neg_zero_value is not None:
+            return None
+        name = str(self)
+        if name in _NUMPY_IEEE:
+            dt, ut = _NUMPY_IEEE[name]
+        else:
+            dt = self.to_ml_dtypes()
+            if dt is None:
+                return None
+            ut = code_dtype(self.bits)
+        hi, lo = x.max(), x.min()
+        if not (np.isfinite(hi) and np.isfinite(lo)):  # NaN or inf somewhere: general path
+            return None
+        top = max(float(hi), -float(lo))
+        mx = self._regular_max
+        if top > mx:
+            t = mx + math.ldexp(1.0, self._emax - self.man_bits - 1)
+            if policy == "saturate":
+                x = np.clip(x, -mx, mx)
+                arr = x
+            elif top > t or (top == t and self._regular_max_code & 1):
+                return None
+        if name in _NUMPY_IEEE:
+            with np.errstate(over="ignore"):
+                return x.astype(dt).view(ut)
+        if arr.dtype == np.float32:
+            f32 = arr
+        else:
+            f32 = _round_to_odd_f32(x)
+        return f32.astype(dt).view(ut)
 
     @property
     def _range_text(self) -> str:
@@ -440,6 +494,20 @@ class FloatFormat(Format):
             if dt is not None:
                 return np.dtype(dt)
         return None
+
+
+def _round_to_odd_f32(x: np.ndarray) -> np.ndarray:
+    """float64 values (finite, |x| below float32's overflow) rounded to float32 *to odd*: the
+    float32 value toward zero, with its last significand bit set when that is inexact."""
+    r = x.astype(np.float32)  # RNE
+    back = r.astype(np.float64)
+    inexact = back != x
+    if not inexact.any():
+        return r
+    u = r.view(np.uint32).copy()
+    u -= (np.abs(back) > np.abs(x)).astype(np.uint32)  # rounded away from zero: one step back
+    u |= inexact.astype(np.uint32)  # (a float32 magnitude's bits are monotone, sign apart)
+    return u.view(np.float32)
 
 
 @lru_cache(maxsize=None)

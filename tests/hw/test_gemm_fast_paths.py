@@ -119,3 +119,87 @@ def test_direct_paths_equal_slices_for_every_output(name: str, out: str) -> None
     ok = lambda c: np.isfinite(f.decode(c))  # noqa: E731
     a, b = np.where(ok(a), a, 0), np.where(ok(b), b, 0)
     assert np.array_equal(gemm(a, f, b, f, fo), _general(a, f, b, f, fo))
+
+
+# ---- FloatFormat.encode: the cast fast path against the general (grid) path ------------------
+CAST_FORMATS = ["float32", "float16", "bfloat16", "e4m3fn", "e5m2", "e3m4", "e2m3fn", "e3m2fn", "e2m1fn"]
+
+
+def _grid(f, x: np.ndarray, overflow: str) -> np.ndarray:
+    """The general path of ``encode`` (finite input)."""
+    return f._encode_grid(x, "rne", f._overflow_policy(overflow, "rne"), None).astype(f.encode(x[:1]).dtype)
+
+
+def _probe_values(f) -> np.ndarray:
+    """Every finite value of the format (16-bit formats: every code), the midpoints between
+    neighbours, and both sides of each midpoint by one float64 and one float32 ulp; values past
+    the largest magnitude and below the smallest subnormal."""
+    if f.bits <= 16:
+        v = f.decode(f.all_codes())
+    else:  # float32: every exponent with a few significands
+        e = np.arange(-149, 128)
+        v = np.concatenate([np.ldexp(m, e) for m in (1.0, 1.5, 1.9999998807907104)])
+        v = np.concatenate([v, -v])
+    v = np.unique(v[np.isfinite(v)])
+    mids = (v[1:] + v[:-1]) / 2
+    parts = [v, mids]
+    for m in (mids, v):
+        with np.errstate(over="ignore"):  # float32 neighbours past its largest value
+            parts += [np.nextafter(m, np.inf), np.nextafter(m, -np.inf),
+                      np.nextafter(m.astype(np.float32), np.float32(np.inf)).astype(np.float64),
+                      np.nextafter(m.astype(np.float32), np.float32(-np.inf)).astype(np.float64)]
+    top, step = f.max, f.max * f.eps / 2
+    edge = [top + step / 2, top + step, top + step * 1.5, 2 * top, f.min_subnormal / 2,
+            f.min_subnormal / 4, 1e-300, -0.0, 0.0]
+    x = np.concatenate(parts + [np.array(edge), -np.array(edge)])
+    return x[np.isfinite(x) & (np.abs(x) < 3.4e38)]
+
+
+@pytest.mark.parametrize("overflow", ["default", "saturate"])
+@pytest.mark.parametrize("name", CAST_FORMATS)
+def test_encode_cast_equals_grid_on_every_code_and_midpoint(name: str, overflow: str) -> None:
+    f = parse(name)
+    x = _probe_values(f)
+    if overflow == "default" and f.specials != "none":  # overflowing values take the general path
+        x = x[np.abs(x) <= f.max]
+    assert f._encode_cast(x, x, f._overflow_policy(overflow, "rne")) is not None
+    fast = f.encode(x, overflow=overflow)
+    assert np.array_equal(fast, _grid(f, x, overflow))
+    dt = f.to_ml_dtypes()
+    exact32 = x.astype(np.float32).astype(np.float64) == x  # ml_dtypes is one rounding from float32
+    clipped = np.clip(x, -f.max, f.max) if overflow == "saturate" else x
+    ref = clipped[exact32].astype(np.float32).astype(dt).view(fast.dtype)
+    assert np.array_equal(fast[exact32], ref)
+    x32 = x[exact32].astype(np.float32)  # float32 input: cast directly
+    assert np.array_equal(f.encode(x32, overflow=overflow), fast[exact32])
+
+
+@pytest.mark.parametrize("name", CAST_FORMATS)
+def test_encode_cast_random_and_specials(name: str) -> None:
+    f = parse(name)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(20000) * np.ldexp(1.0, rng.integers(f.emin - f.man_bits - 3, f.emax + 1, 20000))
+    x = x[np.abs(x) < min(f.max, 3e38)]
+    assert np.array_equal(f.encode(x), _grid(f, x, "default"))
+    assert np.array_equal(f.encode(x, overflow="saturate"), _grid(f, x, "saturate"))
+    # inf, NaN and overflow under a non-saturating policy go through the general path
+    y = np.concatenate([x[:5], [np.inf, -np.inf, np.nan, -np.nan]])
+    ref = f.encode(y, rounding="rne", overflow="saturate")
+    assert np.array_equal(ref[:5], _grid(f, x[:5], "saturate"))
+    if f.has_nan:
+        assert np.isnan(f.decode(f.encode(y)[-2:])).all()
+
+
+@pytest.mark.slow
+@settings(max_examples=3000, deadline=None)
+@given(st.sampled_from(CAST_FORMATS), st.sampled_from(["default", "saturate"]),
+       st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64), min_size=1, max_size=64))
+def test_encode_cast_equals_grid_hypothesis(name: str, overflow: str, values: list[float]) -> None:
+    f = parse(name)
+    x = np.array(values)
+    x = x[np.abs(x) < 3.4e38]
+    if x.size == 0:
+        return
+    if overflow == "default" and f.specials != "none":
+        x = np.clip(x, -f.max, f.max)
+    assert np.array_equal(f.encode(x, overflow=overflow), _grid(f, x, overflow))
