@@ -30,7 +30,7 @@ import pandas as pd
 from mapping import (GemmMapping, GemmOp, ModelConfig, Recipe, layer_ops, load_model, map_op, model_ops,
                      parse_recipe, steps_of)
 
-from ._energy import EnergyModel, energy_model
+from ._energy import EnergyModel, energy_model, op_outputs
 from ._cores import run_cores
 from ._fusion import FusedAttention, Residency, apply_residency, fused_attention_steps, plan_phase
 from ._engine import OpRun, run_steps
@@ -225,7 +225,9 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
              trace: bool = False, progress: bool = False, mac_cost=None, decode_only: bool = False) -> SimResult:
     """Simulate ``layers`` layers (default all) of ``model`` under ``recipe`` on ``hw``: prefill
     of ``prefill`` tokens (default: the model's natural input length) then ``decode`` steps.
-    ``mac_cost``: a ``hw.cost.CostRecord`` of the recipe's MAC unit for the MAC energy column.
+    ``mac_cost``: the array's energies for the MAC energy column: a ``hw.cost.DatapathEnergy``
+    (``sim.datapath_energy_of``: per product, per output conversion, SRAM per buffer) or a
+    generic-flow ``hw.cost.CostRecord`` of the recipe's MAC unit (see ``sim._energy``).
     ``decode_only``: skip the prefill phase (its ``prefill`` tokens are taken as already in the
     KV cache) and simulate only the decode steps.
 
@@ -293,7 +295,8 @@ def _row(phase, step, kv_len, scope, op, mp, run: OpRun, hw, timing: StepTiming,
     work = ("gemm", 0, 0, 0) if gemm else ("vector", op.function, 0, 0)
     missing = run.compute_missing_steps > 0
     sram_r, sram_w = run.sram
-    e = energy.op_energy_pj(macs, run.dram_read_bytes + run.dram_write_bytes, sram_r + sram_w)
+    e = energy.op_energy_pj(macs, run.dram_read_bytes + run.dram_write_bytes, sram_r + sram_w,
+                            outputs=op_outputs(op), unit="array" if gemm else "vector")
     return {
         "phase": phase, "step": step, "kv_len": kv_len, "scope": scope,
         "op": op.name, "unit": "fused" if isinstance(op, FusedAttention) else "array" if gemm else "vector", "function": "gemm" if gemm else op.function,

@@ -377,7 +377,7 @@ def _budget(args: argparse.Namespace) -> int:
     from hw.cost import CostCache, accelerator_budget, unit_stimulus
     from hw.units import build_unit, recipe_mac
     from mapping import parse_recipe
-    from sim import load_hardware
+    from sim import hardware_buffers, load_hardware
 
     hw = load_hardware(args.hw)
     recipe = parse_recipe(args.recipe)
@@ -386,13 +386,8 @@ def _budget(args: argparse.Namespace) -> int:
     from hw.cost import check_costable
 
     check_costable(probe.metadata)
-    a_bits = int(probe.metadata.get("a_bits", 0)) or _bits(probe.metadata["a_format"])
-    b_bits = _bits(probe.metadata["b_format"])
-    acc_bits = int(probe.metadata["accumulator_bits"])
-    sram = {"A (activations)": (hw.sram_a_kib, hw.array_rows * a_bits),
-            "B (weights)": (hw.sram_b_kib, hw.array_cols * b_bits),
-            "C (accumulators)": (hw.sram_c_kib, hw.array_cols * acc_bits),
-            "V (vector)": (hw.sram_v_kib, hw.vector_lanes * hw.nonlinear_x_bits)}
+    labels = {"a": "A (activations)", "b": "B (weights)", "c": "C (accumulators)", "v": "V (vector)"}
+    sram = {labels[k]: v for k, v in hardware_buffers(hw, probe.metadata).items()}  # as the simulator's energy
     vec = []
     for fn, kind in dict(hw.nonlinear_units).items():
         if kind not in _VECTOR_PARAMS:
@@ -424,9 +419,3 @@ def _budget(args: argparse.Namespace) -> int:
         df.to_csv(args.csv, index=False)
     return 0
 
-
-def _bits(name: str) -> int:
-    from hw.formats import parse
-
-    f = parse(name)
-    return int(getattr(f, "bits", 8))
