@@ -334,12 +334,15 @@ PRESETS: dict[str, HardwareConfig] = {
                                 dram_technology="hbm2", dram_efficiency=sustained_fraction("hbm2"), dma_engines=4,
                                 vector_lanes=128, row_units=32, cores=8, fusion=True),
     # A100-like, as LLMCompass (Zhang et al., "LLMCompass: Enabling Efficient Hardware Design for
-    # Large Language Model Inference", ISCA 2024) describes it: 108 cores (SMs) of 4 lanes with a
-    # 16x16 systolic array each (1024 FP16 MACs per core per cycle -> one 32x32 array here),
-    # 192 KiB local buffer per core, 1410 MHz, 80 GB HBM2e at 2039 GB/s (A100 80GB SXM), 40 MiB L2
-    # as global buffer (not modelled). Assumed: the split of the 192 KiB, latency, DMA, vector unit.
-    "a100-like": HardwareConfig("a100-like", 1410.0, 32, 32, sram_a_kib=64, sram_b_kib=64, sram_c_kib=32,
-                                sram_v_kib=32, dram_channels=5, dram_gbps_per_channel=407.8, dram_latency_ns=400.0,
+    # Large Language Model Inference", ISCA 2024) describes it in its repository
+    # (PrincetonUniversity/LLMCompass: hardware_model/compute_module.py "A100_fp16", configs/GA100.json):
+    # 108 cores of 4 lanes with a 16x16 FP16 systolic array each (1024 MACs per core per cycle ->
+    # one 32x32 array here), 192 KiB SRAM per core, 1.41 GHz, HBM2e with 5 active channels of
+    # 1024 pins at 3.2 Gb/s (5 x 409.6 GB/s), 40 MiB L2 (a global buffer, not modelled).
+    # Assumed: the split of the 192 KiB (a/b/c/v 48/48/32/64: the vector buffer holds two rows of
+    # LLaMA-2-70B), the DRAM latency, DMA engines, the vector unit.
+    "a100-like": HardwareConfig("a100-like", 1410.0, 32, 32, sram_a_kib=48, sram_b_kib=48, sram_c_kib=32,
+                                sram_v_kib=64, dram_channels=5, dram_gbps_per_channel=409.6, dram_latency_ns=400.0,
                                 dram_technology="hbm2", dram_efficiency=sustained_fraction("hbm2e"), dma_engines=2,
                                 vector_lanes=32, row_units=4, cores=108, fusion=True),
 }
