@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ._atomic import atomic_write_bytes, atomic_write_text
 from ._describe import describe_export, format_encoding
-from ._export import ExportResult, export_verilog, instantiation_template, port_table
+from ._export import MAX_MODULE_NAME, ExportResult, export_verilog, instantiation_template, module_name, port_table
 from ._netlist import CleanVerilog, clean_verilog
 from ._schema import EXPORT_SCHEMA_FILE, export_schema, validate_export
 from ._verilator import lint_verilog, run_cocotb, verilator_env
@@ -18,6 +18,7 @@ __all__ = [
     "CleanVerilog",
     "EXPORT_SCHEMA_FILE",
     "ExportResult",
+    "MAX_MODULE_NAME",
     "atomic_write_bytes",
     "atomic_write_text",
     "clean_verilog",
@@ -27,6 +28,7 @@ __all__ = [
     "format_encoding",
     "instantiation_template",
     "lint_verilog",
+    "module_name",
     "port_table",
     "run_cocotb",
     "validate_export",

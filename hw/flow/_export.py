@@ -32,7 +32,11 @@ from ._describe import UNIT_KINDS, describe_export, documented
 from ._netlist import clean_verilog
 from ._schema import validate_export
 
-__all__ = ["ExportResult", "export_verilog", "instantiation_template", "port_table"]
+__all__ = ["ExportResult", "MAX_MODULE_NAME", "export_verilog", "instantiation_template", "module_name", "port_table"]
+
+#: longest module name :func:`module_name` keeps: Verilator replaces longer top-level names by a
+#: hash (``..._Vhsh...``), so cocotb cannot find a top module named by all its parameters
+MAX_MODULE_NAME = 64
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,14 @@ def port_table(component: wiring.Component) -> list[dict[str, Any]]:
             "signed": shape.signed,
         })
     return rows
+
+
+def module_name(name: str) -> str:
+    """``name`` if it has at most ``MAX_MODULE_NAME`` characters, else its first characters and
+    8 hex digits of its SHA-256 (the full parameters stay in the export's JSON)."""
+    if len(name) <= MAX_MODULE_NAME:
+        return name
+    return f"{name[:MAX_MODULE_NAME - 9]}_{hashlib.sha256(name.encode('utf-8')).hexdigest()[:8]}"
 
 
 def instantiation_template(meta: Mapping[str, Any]) -> str:

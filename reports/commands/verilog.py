@@ -13,7 +13,9 @@ Examples::
     lowbit verilog ivit_int_layernorm --param x_bits=8 --param length=4 --param bias_int=3,-2,0,1 -o out/
     lowbit verilog array --rows 4 --cols 4 --dataflow ws --a int8 -o out/
 
-The module is named from the parameters (``mac_e4m3fn_e4m3fn_exact_float32_l8``). Files written
+The module is named from the parameters (``mac_e4m3fn_e4m3fn_exact_float32_l8``; names over 64
+characters are cut and end in 8 hex digits of their hash, since Verilator hashes long top-level
+names). Files written
 into the folder (mode 0644): ``NAME.v`` (lint-clean Verilog), ``NAME.json`` (ports, encodings,
 clock/reset, handshake, timing; follows the schema ``hw/flow/export.schema.json``),
 ``NAME_inst.v`` (instantiation template), ``NAME_vectors.json`` (golden vectors),
@@ -131,7 +133,7 @@ def _build(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from hw.flow import export_verilog
+    from hw.flow import export_verilog, module_name
 
     _length(args.max_k, "--max-k")
     if args.vectors is not None and args.vectors < 1:
@@ -140,10 +142,11 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out-dir must be a folder, not the file {str(out)!r}")
     unit = _build(args)
-    res = export_verilog(unit.component, name=unit.name, out_dir=out, metadata=unit.metadata, testbench=True,
+    name = module_name(unit.name)
+    res = export_verilog(unit.component, name=name, out_dir=out, metadata=unit.metadata, testbench=True,
                          vector_count=args.vectors, seed=args.seed)
     t = res.metadata["timing"]
-    print(f"{res.verilog_path}  ({unit.name}: latency {t['latency_cycles']} cycles, "
+    print(f"{res.verilog_path}  ({name}: latency {t['latency_cycles']} cycles, "
           f"initiation interval {t['initiation_interval']})")
     for key in ("metadata", "instantiation", "vectors", "testbench", "testbench_library"):
         print(out / res.metadata["files"][key])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jsonschema
 
-from hw.flow import ExportResult, export_verilog, lint_verilog, run_yosys
+from hw.flow import ExportResult, export_verilog, lint_verilog, module_name, run_yosys
 
 __all__ = ["export_checked", "run_bench", "schema"]
 
@@ -26,14 +26,15 @@ def schema() -> dict:
 
 def export_checked(unit, out_dir: Path, **kw) -> ExportResult:
     """Export ``unit`` (a built unit or array) with its bench and check the export's files."""
-    res = export_verilog(unit.component, name=unit.name, out_dir=out_dir, metadata=unit.metadata,
+    name = module_name(unit.name)
+    res = export_verilog(unit.component, name=name, out_dir=out_dir, metadata=unit.metadata,
                          testbench=True, **kw)
     meta = json.loads(res.metadata_path.read_text())
     jsonschema.Draft202012Validator(schema()).validate(meta)
     assert meta == res.metadata
     assert lint_verilog(res.verilog_path) == []
     with tempfile.TemporaryDirectory() as tmp:
-        log = run_yosys(f"read_verilog -sv design.v\nhierarchy -check -top {unit.name}\nproc\ncheck -assert\n",
+        log = run_yosys(f"read_verilog -sv design.v\nhierarchy -check -top {name}\nproc\ncheck -assert\n",
                         workdir=tmp, step="check", files={"design.v": res.verilog_path.read_text()})
     assert "Found and reported 0 problems" in log
     names = set(meta["files"].values())

@@ -42,4 +42,4 @@ def test_exported_array_bench_passes(tmp_path: Path, params: dict) -> None:
         assert f["constant"] + f["m"] * m + f["k"] * -(-k // q) + f["n"] * n == want
     run = run_bench(res)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert f"{unit.name}: 1/1 cocotb tests passed" in run.stdout
+    assert f"{res.metadata['name']}: 1/1 cocotb tests passed" in run.stdout

@@ -15,7 +15,8 @@ from amaranth.lib.wiring import In, Out
 
 from hw.arrays import build_array
 from hw.errors import UnitConfigError
-from hw.flow import clean_verilog, export_verilog, lint_verilog, run_yosys, validate_export
+from hw.flow import (MAX_MODULE_NAME, clean_verilog, export_verilog, lint_verilog, module_name, run_yosys,
+                     validate_export)
 from hw.units import build_unit
 
 from ._exports import schema
@@ -167,3 +168,11 @@ def test_export_without_a_documented_kind_writes_verilog_only(tmp_path: Path) ->
 def test_export_rejects_bad_name(tmp_path: Path) -> None:
     with pytest.raises(UnitConfigError, match=r"^module name must be a Verilog identifier, not '1x'$"):
         export_verilog(_Patterns(), name="1x", out_dir=tmp_path)
+
+
+def test_module_name_keeps_short_names_and_cuts_long_ones() -> None:
+    assert module_name("mac_int8_int8_exact_int32_l1") == "mac_int8_int8_exact_int32_l1"
+    long = "ivit_int_layernorm_bias_int_3__m2__0__100__m7__1__divider_bits_per_cycle1_length6_variantreference"
+    short = module_name(long)
+    assert len(short) == MAX_MODULE_NAME and short.startswith(long[:MAX_MODULE_NAME - 9] + "_")
+    assert short != module_name(long + "_x8") and short == module_name(long)
