@@ -71,7 +71,9 @@ def operand_values(codes, fmt: Format, scales=None, *, axis: int) -> np.ndarray:
         raise NumericsError(f"scales must be None for the non-block format {fmt}")
     if isinstance(fmt, (IntFormat, FloatFormat)) and fmt.bits <= 8 \
             and not (isinstance(fmt, IntFormat) and fmt.symmetric):  # decode rejects one code there
-        return _value_table(fmt)[fmt.check_codes(codes)]  # the same values as fmt.decode, by lookup
+        if not (codes.dtype == np.uint8 and fmt.code_count == 256):  # else every code is valid
+            codes = fmt.check_codes(codes)
+        return np.take(_value_table(fmt), codes)  # the same values as fmt.decode, by lookup
     return fmt.decode(codes)
 
 
@@ -194,16 +196,10 @@ def _direct_blas(a: np.ndarray, b: np.ndarray, qa, qb) -> np.ndarray | None:
     Exactly-zero sums are +0.
     """
     k = a.shape[1]
-    if np.ndim(qa):
-        ta = float((_abs_max(a, 1) / qa).max())
-    else:
-        ta = _abs_max(a) / qa
-    if np.ndim(qb):
-        tb = float((_abs_max(b, 0) / qb).max())
-    else:
-        tb = _abs_max(b) / qb
+    amax, bmax = _abs_max(a, 1 if np.ndim(qa) else None), _abs_max(b, 0 if np.ndim(qb) else None)
+    ta, tb = float(np.max(amax / qa)), float(np.max(bmax / qb))
+    amax, bmax = float(np.max(amax)), float(np.max(bmax))
     qa_lo, qb_lo = float(np.min(qa)), float(np.min(qb))
-    amax, bmax = _abs_max(a), _abs_max(b)
     top = ta * tb
     if top == 0.0:
         return np.zeros((a.shape[0], b.shape[1]))
@@ -411,8 +407,9 @@ def _signed_zeros(codes: np.ndarray, a: np.ndarray, b: np.ndarray, out: Format) 
         return codes
     # pigeonhole: at least K - za[i] - zb[j] products of (i, j) are non-zero (za, zb: zeros per
     # row of A / column of B), so only elements with za[i] + zb[j] >= K can have all products zero
-    za, zb = np.count_nonzero(a == 0, axis=1), np.count_nonzero(b == 0, axis=0)
-    zero &= (za[:, None] + zb[None, :]) >= a.shape[1]
+    rows, cols = np.flatnonzero(zero.any(axis=1)), np.flatnonzero(zero.any(axis=0))
+    za, zb = np.count_nonzero(a[rows] == 0, axis=1), np.count_nonzero(b[:, cols] == 0, axis=0)
+    zero[np.ix_(rows, cols)] &= (za[:, None] + zb[None, :]) >= a.shape[1]
     if not zero.any():
         return codes
     rows, cols = np.flatnonzero(zero.any(axis=1)), np.flatnonzero(zero.any(axis=0))
