@@ -77,7 +77,9 @@ class DatapathEnergy:
     ----------
     mac_pj : one product in a PE (converter excluded). convert_pj : one output conversion.
     sram_pj_per_byte : {buffer: energy per byte accessed}. node_nm, clock_mhz : where.
-    provenance : the record's provenance and the SRAM sources.
+    provenance : the record's provenance (``"pe"``) and the SRAM sources (``"sram"``).
+    pe_name : the characterised MAC's module name. pipeline : its pipeline depth.
+    pe_area_um2 : area of one PE without its converter at ``node_nm``, um^2 (derived).
     """
 
     mac_pj: float
@@ -86,6 +88,9 @@ class DatapathEnergy:
     node_nm: int
     clock_mhz: float
     provenance: Mapping[str, Any]
+    pe_name: str = ""
+    pipeline: int | None = None
+    pe_area_um2: float = float("nan")
 
 
 def _check_int(name: str, v: Any, lo: int, hi: int) -> int:
@@ -118,12 +123,15 @@ def datapath_energy(*, build_mac: Callable[[int], Any], stimulus: Callable[[Any]
     items = rec.line_items
     mac = sum(i.energy_pj_per_cycle for n, i in items.items() if n != "output") / rec.ops_per_cycle * s
     conv = items["output"].energy_pj_per_cycle * s if "output" in items else 0.0
-    per_byte = {}
+    per_byte, sources = {}, {}
     for name, (kib, width) in sram.items():
         c = sram_cost(capacity_kib=kib, width_bits=width, node_nm=node_nm)
         per_byte[name] = c.access_pj / (width / 8)
+        sources[name] = c.sources
+    area = sum(i.area_um2 for n, i in items.items() if n != "output") * rec.derived["scaling"]["area"]
     return DatapathEnergy(mac_pj=mac, convert_pj=conv, sram_pj_per_byte=per_byte, node_nm=node_nm,
-                          clock_mhz=clock_mhz, provenance={"pe": rec.provenance})
+                          clock_mhz=clock_mhz, provenance={"pe": rec.provenance, "sram": sources},
+                          pe_name=rec.name, pipeline=rec.pipeline, pe_area_um2=area)
 
 
 def accelerator_budget(*, build_mac: Callable[[int], Any], stimulus: Callable[[Any], Sequence[Mapping[str, int]]],

@@ -6,9 +6,11 @@ Examples::
     lowbit simulate --model bert-base --recipe INT8 --hw examples/hw_edge_16x16.toml --layers 1 --trace t.json
     lowbit simulate --model bert-base --recipe MXFP4 --numerics --tokens 32
 
-Prints the summary (scaled units; energy including the MAC array, from the recipe's MAC unit
-characterised by ``hw.cost`` and cached; ``--no-energy`` leaves it out) and the per-phase-step
-table. ``--csv`` writes the per-op table, ``--json`` the summary, ``--trace`` a Perfetto trace.
+Prints the summary (scaled units; energy including the MAC array, from the recipe's MAC datapath
+characterised by ``hw.cost.datapath_energy`` at the hardware's clock, the figures ``lowbit cost
+--hw`` prints, cached; ``--no-energy`` leaves it out; ``--distribution`` picks its operands,
+uniform by default as ``lowbit cost``), the provenance of every energy figure, and the
+per-phase-step table. ``--csv`` writes the per-op table, ``--json`` the summary, ``--trace`` a Perfetto trace.
 ``--numerics`` also runs one layer on the golden models and prints the error against float64.
 
 Every input file and output path is checked before the run; the output files are written at the
@@ -55,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     energy.add_argument("--no-energy", action="store_true",
                         help="leave the MAC energy out (no characterisation of the recipe's MAC unit)")
     energy.add_argument("--cost", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts
+    parser.add_argument("--distribution", default="uniform",
+                        help="operands of the MAC energy characterisation: uniform codes or gaussian "
+                             "(default uniform, as lowbit cost)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -83,14 +88,21 @@ def _check_inputs(args: argparse.Namespace) -> dict | None:
     return read_weights_file(args.weights) if args.weights is not None else None
 
 
-def _mac_cost(recipe, no_energy: bool):
-    """The recipe's MAC unit record from ``sim.mac_unit_cost`` (``hw.cost``, cached), or the
-    reason there is none."""
+def _mac_cost(recipe, hw, no_energy: bool, distribution: str):
+    """The recipe's datapath energies from ``sim.datapath_energy_of`` (``hw.cost.datapath_energy``,
+    cached), or the reason there are none."""
     if no_energy:
         return "MAC energy left out (--no-energy)"
-    from sim import mac_unit_cost
+    from hw.cost import DISTRIBUTIONS
+    from hw.errors import ToolError
+    from sim import SimulationError, datapath_energy_of
 
-    return mac_unit_cost(recipe)
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(f"--distribution must be uniform or gaussian, not {distribution!r}")
+    try:
+        return datapath_energy_of(hw, recipe, distribution=distribution)
+    except (SimulationError, ToolError) as exc:
+        return f"not available: {exc}"
 
 
 def _summary_lines(s: dict, hw, mac) -> list[str]:
@@ -118,12 +130,13 @@ def _summary_lines(s: dict, hw, mac) -> list[str]:
     if isinstance(mac, str):
         lines.append(f"MAC energy: {mac}")
     else:
-        stim = mac.provenance.measured.get("stimulus", {}).get("description", "") or "not recorded"
+        stim = (mac.provenance["pe"]["measured"].get("stimulus") or {}).get("description") or "not recorded"
         rows, cols = s["array_rows"], s["array_cols"]  # the simulated array (iso-area sizing included)
-        lines.append(f"MAC unit {mac.name}: {mac.area_um2:.4g} µm² ({rows}x{cols} array "
-                     f"{mac.area_um2 * rows * cols / 1e6:.4g} mm²), "
-                     f"{mac.energy_pj_per_op:.4g} pJ/MAC; hw.cost 45 nm estimate, stimulus: {stim}")
-    lines += [f"note: {n}" for n in s["notes"] if "pass a hw.cost CostRecord" not in n]
+        lines.append(f"MAC unit {mac.pe_name} (pipeline {mac.pipeline}): PE {mac.pe_area_um2:.4g} µm² "
+                     f"({rows}x{cols} array {mac.pe_area_um2 * rows * cols / 1e6:.4g} mm²), {mac.mac_pj:.4g} pJ/MAC, "
+                     f"{mac.convert_pj:.4g} pJ/output conversion; hw.cost.datapath_energy at {mac.node_nm} nm "
+                     f"(derived), stimulus: {stim}")
+    lines += [f"note: {n}" for n in s["notes"] if "pass a hw.cost DatapathEnergy" not in n]
     return lines
 
 
@@ -182,10 +195,8 @@ def run(args: argparse.Namespace) -> int:
     recipe = parse_recipe(Path(args.recipe) if args.recipe.endswith(".toml") else args.recipe)
 
     # 2. the work: MAC characterisation (cached), simulation, numerics
-    mac = _mac_cost(recipe, args.no_energy)
-    rec = mac if not isinstance(mac, str) and mac.energy_pj_per_op is not None else None
-    if not isinstance(mac, str) and rec is None:
-        mac = f"{mac.name} has no energy figure"
+    mac = _mac_cost(recipe, hw, args.no_energy, args.distribution)
+    rec = None if isinstance(mac, str) else mac
     res = simulate(args.model, recipe, hw, prefill=args.prefill, decode=args.decode, batch=args.batch,
                    layers=args.layers, trace=args.trace is not None, decode_only=args.decode_only,
                    progress=not args.no_progress and sys.stderr.isatty(), mac_cost=rec)
@@ -215,7 +226,9 @@ def run(args: argparse.Namespace) -> int:
         files[Path(args.csv)] = res.ops.to_csv(index=False)
     if args.json:
         doc = {"summary": res.summary, "mac_unit": mac if isinstance(mac, str) else
-               {"name": mac.name, "area_um2": mac.area_um2, "energy_pj_per_op": mac.energy_pj_per_op}}
+               {"name": mac.pe_name, "pipeline": mac.pipeline, "area_um2": mac.pe_area_um2,
+                "energy_pj_per_op": mac.mac_pj, "convert_pj_per_output": mac.convert_pj, "node_nm": mac.node_nm,
+                "clock_mhz": mac.clock_mhz, "provenance": mac.provenance}}
         if nr is not None:
             doc["numerics"] = {"tokens": nr.tokens, "rel_rms_error": nr.rel_rms_error,
                                "max_abs_error": nr.max_abs_error, "errors": nr.errors.to_dict(orient="records")}

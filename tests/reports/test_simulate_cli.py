@@ -78,17 +78,18 @@ def test_numerics_flag(capsys):
 
 
 def test_energy_by_default_in_scaled_units(capsys):
-    """Without --no-energy the MAC unit of the recipe is characterised (hw.cost, cached) and the
-    total energy includes it: the printed total is the sum of its parts, each in scaled units."""
+    """Without --no-energy the recipe's datapath is characterised (hw.cost.datapath_energy, cached,
+    uniform operands as lowbit cost) and the total energy includes it: the printed total is the
+    sum of its parts, each in scaled units, and the provenance of the figures is printed."""
     import re
 
     from mapping import parse_recipe
-    from sim import mac_unit_cost, simulate
+    from sim import datapath_energy_of, load_hardware, simulate
 
     assert main(["simulate", "--model", "bert-base", "--recipe", "INT8", "--hw", "edge-16x16", "--prefill", "16",
                  "--layers", "1", "--no-progress"]) == 0
     out = capsys.readouterr().out
-    rec = mac_unit_cost(parse_recipe("INT8"))
+    rec = datapath_energy_of(load_hardware("edge-16x16"), parse_recipe("INT8"), distribution="uniform")
     res = simulate("bert-base", "INT8", "edge-16x16", prefill=16, layers=1, mac_cost=rec)
     total_uj = res.summary["energy_pj"] / 1e6
     line = next(ln for ln in out.splitlines() if ln.startswith("energy "))
@@ -96,7 +97,10 @@ def test_energy_by_default_in_scaled_units(capsys):
     assert m, line
     scale = {"pJ": 1e-6, "nJ": 1e-3, "µJ": 1.0, "mJ": 1e3, "J": 1e6}
     assert float(m.group(1)) * scale[m.group(2)] == pytest.approx(total_uj, rel=1e-3)
-    assert f"MAC unit {rec.name}: " in out and "stimulus: gaussian" in out
+    assert f"MAC unit {rec.pe_name} (pipeline {rec.pipeline}): " in out and "stimulus: uniform" in out
+    stated = next(ln for ln in out.splitlines() if ln.startswith("note: energy source: datapath"))
+    for what in ("rtlil", "osu018", "clock target 500 MHz", "calibration", "opensta", "stimulus: uniform"):
+        assert what in stated, what
     cycles = next(ln for ln in out.splitlines() if ln.startswith("time "))
     assert re.fullmatch(r"time [0-9.]+ (µs|ms|s)  \(([0-9,]+) cycles at [0-9.]+ MHz\)", cycles), cycles
     assert "per phase step: '/layer' columns are one layer's figures" in out
