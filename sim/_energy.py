@@ -196,12 +196,15 @@ def energy_model(hw: HardwareConfig, recipe: Recipe, mac_cost=None, *, node_nm: 
                 for name, (kib, width) in hardware_buffers(hw, meta).items()}
         if mac_cost is not None and getattr(mac_cost, "energy_pj_per_op", None) is not None:
             mac = float(mac_cost.energy_pj_per_op)
-            measured = getattr(getattr(mac_cost, "provenance", None), "measured", None) or {}
-            sha = str(measured.get("verilog_sha256", ""))[:12]
+            p = getattr(mac_cost, "provenance", None)
+            measured = getattr(p, "measured", None) or {}
+            cal = getattr(p, "calibrated", None) or {}
             stim = (measured.get("stimulus") or {}).get("description", "not stated")
-            prov.append(f"MAC: generic-flow hw.cost.characterize, {mac_cost.name} (verilog {sha}), {mac:.4g} pJ/op "
-                        f"(gate-level toggles, calibrated at 45 nm; output converter counted every product); "
-                        f"stimulus: {stim}")
+            tools = ", ".join(f"{k} {v}" for k, v in (measured.get("tools") or {}).items())
+            prov.append(f"MAC: generic-flow hw.cost.characterize, {mac_cost.name}, {mac:.4g} pJ/op (generic CMOS "
+                        f"gates, 45 nm estimate, no clock target; output converter counted every product); RTL "
+                        f"rtlil {str(measured.get('rtlil_sha256', ''))[:12]}; stimulus: {stim}; calibration: "
+                        f"{cal.get('anchor', 'not stated')} ({cal.get('source', '')}); tools: {tools}")
         else:
             missing.append(f"MAC energy per op of the {recipe.name} datapath not characterised in this run "
                            f"(pass a hw.cost DatapathEnergy or CostRecord); energy columns cover memory only")

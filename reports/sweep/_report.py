@@ -555,9 +555,12 @@ def _section_units(frame: pd.DataFrame, manifest: dict) -> dict:
 def energy_statement(manifest: dict) -> str:
     """What the energy figures include and which stimulus the MAC energy was measured on."""
     if manifest.get("unit_energy", False):
-        return ("Energy: DRAM and SRAM bytes times relayed per-byte figures, plus MACs times the energy per "
-                "operation of the recipe's MAC unit, measured by hw.cost (gate-level switching activity) on "
-                "Gaussian operands (sigma = format max / 4, hw.cost.unit_stimulus); see Provenance for each figure.")
+        return ("Energy: DRAM bytes times relayed per-byte figures, SRAM bytes times the per-byte figures of "
+                "hw.cost.sram_cost for the hardware's buffers, plus MACs times the energy per operation of the "
+                "recipe's MAC unit, measured by hw.cost (generic flow, gate-level switching activity) on "
+                "Gaussian operands (sigma = format max / 4, hw.cost.unit_stimulus); see Provenance for each figure. "
+                "lowbit cost and lowbit simulate default to uniform operand codes on the standard-cell flow "
+                "(--distribution gaussian there for the same stimulus), so their MAC energies differ from these.")
     return ("Energy: DRAM and SRAM only; the MAC array's energy is left out ([units] energy = false in the spec).")
 
 
