@@ -118,11 +118,31 @@ def section_cost(args) -> str:
     parser = argparse.ArgumentParser(prog="lowbit cost")
     cost.add_arguments(parser)  # the cost command's own defaults, whatever options it grows
     names = [f.strip() for f in args.cost_formats.split(",") if f.strip()]
-    cost.run(parser.parse_args(["--formats", ",".join(names), "--seed", str(args.seed),
+    flow = _cost_flow()
+    cost.run(parser.parse_args(["--formats", ",".join(names), "--seed", str(args.seed), *flow,
                                 "--csv", str(Path(args.out) / "cost.csv")]))
-    return (f"area, timing and energy per MAC of {len(names)} formats ({', '.join(names)}) from their own RTL, "
+    return (f"area, timing and energy per MAC of {len(names)} formats ({', '.join(names)}) from their own RTL "
+            f"({'generic calibrated flow' if flow else 'standard cells + OpenSTA'}), "
             f"written to {Path(args.out) / 'cost.csv'}; the full tables (MX block-dot and 32-lane units, minutes "
             f"each): `python benchmarks/cost_tables.py` -> docs/cost_tables.md")
+
+
+def _cost_flow() -> list[str]:
+    """The cost command's flow options for this machine: its default standard-cell flow when the
+    Debian packages (``opensta``, ``qflow-tech-osu018``) are installed — the test command installs
+    them —, otherwise the generic calibrated flow, said in one line (the README's first command
+    installs Python packages only)."""
+    from hw.errors import ToolError
+    from hw.flow import library, sta_version
+
+    try:
+        library("osu018").path()
+        sta_version()
+    except ToolError as exc:
+        print(f"  standard-cell flow unavailable ({exc}); this section uses the generic calibrated flow "
+              f"(--flow generic)", flush=True)
+        return ["--flow", "generic"]
+    return []
 
 
 def section_simulate(args) -> str:
