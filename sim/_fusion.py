@@ -32,7 +32,7 @@ Each op is still simulated from an empty pipeline to a drained one (no overlap a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from mapping import GemmOp, Recipe, Step, VectorOp, map_op
 

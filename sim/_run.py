@@ -299,7 +299,8 @@ def _row(phase, step, kv_len, scope, op, mp, run: OpRun, hw, timing: StepTiming,
                             outputs=op_outputs(op), unit="array" if gemm else "vector")
     return {
         "phase": phase, "step": step, "kv_len": kv_len, "scope": scope,
-        "op": op.name, "unit": "fused" if isinstance(op, FusedAttention) else "array" if gemm else "vector", "function": "gemm" if gemm else op.function,
+        "op": op.name, "unit": "fused" if isinstance(op, FusedAttention) else "array" if gemm else "vector",
+        "function": "gemm" if gemm else op.function,
         "M": op.M if gemm else op.rows, "K": op.K if gemm else np.nan, "N": op.N if gemm else op.length,
         "count": op.count if gemm else 1, "tiles": mp.tiles,
         "tile": f"{mp.Mt}x{mp.Kt}x{mp.Nt}" if gemm else f"{mp.rows_per_chunk}x{mp.cols_per_chunk}",

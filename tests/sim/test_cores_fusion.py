@@ -74,7 +74,8 @@ def test_fused_layer_moves_at_least_weights_and_cache(prefill, decode):
     sf, sp = fused.summary, plain.summary
     assert sf["dram_read_bytes"] + sf["dram_write_bytes"] < sp["dram_read_bytes"] + sp["dram_write_bytes"]
     # compulsory: every weight once per phase step, K and V written once per token
-    w = sum(op.K * op.N for op in layer_ops(model, tokens=1, past=0) if isinstance(op, GemmOp) and op.b_role == "weight")
+    w = sum(op.K * op.N for op in layer_ops(model, tokens=1, past=0)
+            if isinstance(op, GemmOp) and op.b_role == "weight")
     steps = (1 if prefill and not decode else 1 + decode)
     kv_write = (prefill + decode) * 2 * model.n_kv_heads * model.head_dim * INT8.bytes_per_element("kv")
     assert sf["dram_read_bytes"] >= steps * w * INT8.bytes_per_element("weight")

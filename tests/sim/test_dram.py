@@ -48,7 +48,8 @@ def test_efficiency_from_toml_and_its_rule(tmp_path):
     p.write_text('[dram]\nefficiency = 1.5\n')
     with pytest.raises(HardwareConfigError) as e:
         load_hardware(str(p))
-    assert str(e.value) == "hardware field dram.efficiency must be a number in (0, 1] (sustained / peak bandwidth), not 1.5"
+    assert str(e.value) == ("hardware field dram.efficiency must be a number in (0, 1] (sustained / peak bandwidth), "
+                            "not 1.5")
 
 
 def test_presets_of_real_machines_use_their_technology_fraction():
