@@ -11,6 +11,10 @@ state) and the per-layer relative RMS errors. ``--json OUT`` writes all of it;
 ``--save-outputs DIR`` writes ``reference.npz`` and ``<recipe>.npz`` (arrays ``line0``,
 ``line1``, ...: last hidden states, float64, tokens x hidden). Every input and output path is
 checked before any work, and outputs are written atomically at the end.
+
+BLAS runs on one thread during the forward passes (``threadpoolctl``), as in the benchmarks: the
+golden GEMMs are small, and on the 2-core machine this was measured on, one thread took half the
+wall-clock and 70% of the CPU time of two (``benchmarks/accuracy_forward.py``, INT8 and MXFP4).
 """
 from __future__ import annotations
 
@@ -184,10 +188,11 @@ def run(args: argparse.Namespace) -> int:
     seqs = tokenize_lines(ckpt, lines, max_tokens=args.max_tokens)
 
     # ---- work ---------------------------------------------------------------------------
+    from threadpoolctl import threadpool_limits
     from tqdm import tqdm
 
     with tqdm(total=len(seqs) * len(recipes), desc="lines x recipes", unit="line", file=sys.stderr,
-              disable=args.no_progress) as bar:
+              disable=args.no_progress) as bar, threadpool_limits(limits=1, user_api="blas"):
         result = evaluate_accuracy(ckpt, recipes, seqs, progress=bar)
 
     # ---- report -------------------------------------------------------------------------
