@@ -57,6 +57,7 @@ _SECTIONS = {
              "latency_ns": "dram_latency_ns", "technology": "dram_technology", "efficiency": "dram_efficiency"},
     "dma": {"engines": "dma_engines"},
     "schedule": {"fusion": "fusion"},
+    "chips": {"count": "chips", "link_gbps": "link_gbps", "link_latency_ns": "link_latency_ns"},
     "vector": {"lanes": "vector_lanes", "row_units": "row_units", "x_bits": "nonlinear_x_bits",
                "divider_bits_per_cycle": "divider_bits_per_cycle"},
 }
@@ -87,6 +88,9 @@ _RULES = {
     "cores": "an integer in 1..1024",
     "fusion": "true or false",
     "array_double_buffer": "true or false",
+    "chips": "an integer in 1..64",
+    "link_gbps": "a number in (0, 100000] (GB/s per direction)",
+    "link_latency_ns": "a number in [0, 1000000] (ns)",
     "dma_engines": "an integer in 1..64",
     "vector_lanes": "an integer in 1..65536", "row_units": "an integer in 1..4096",
     "nonlinear_x_bits": "an integer in 2..32", "divider_bits_per_cycle": "an integer in 1..32",
@@ -116,6 +120,9 @@ class _Fields(BaseModel):
     cores: _int(1, 1024)
     fusion: bool
     array_double_buffer: bool
+    chips: _int(1, 64)
+    link_gbps: Annotated[float, Field(gt=0.0, le=1e5)]
+    link_latency_ns: Annotated[float, Field(ge=0.0, le=1e6)]
     dma_engines: _int(1, 64)
     vector_lanes: _int(1, 65536)
     row_units: _int(1, 4096)
@@ -156,6 +163,9 @@ class HardwareConfig:
         for the presets that resemble real machines; 1 is the ideal port).
     array_double_buffer : WS arrays preload the next fold's weights while the current one
         streams (``hw.arrays.tile_cycles(double_buffer=True)``, the RTL's option).
+    chips, link_gbps, link_latency_ns : chips in tensor parallel (``sim._chips``) and the link
+        between them (GB/s per direction, latency per transfer; the defaults are NVLink3 as
+        LLMCompass's configs/GA100.json describes it: 12 links x 25 GB/s, 8.92 us).
     cores : cores, each with this array, these SRAM buffers, DMA engines and vector unit, sharing
         the DRAM (``sim._cores``: ops split across cores, transfers contend on one DRAM port).
     fusion : fuse attention, hand accumulator outputs to the row function that follows, and keep
@@ -202,6 +212,9 @@ class HardwareConfig:
     cores: int = 1
     fusion: bool = False
     array_double_buffer: bool = False
+    chips: int = 1
+    link_gbps: float = 300.0
+    link_latency_ns: float = 8920.0
 
     def __post_init__(self) -> None:
         if isinstance(self.nonlinear_units, dict):
@@ -280,7 +293,8 @@ class HardwareConfig:
         """Every field on one line (what the simulate output prints)."""
         bw = self.dram_channels * self.dram_gbps_per_channel
         area = f" (sized for {self.array_area_mm2} mm2)" if self.array_area_mm2 is not None else ""
-        cores = f"{self.cores} cores x " if self.cores > 1 else ""
+        cores = (f"{self.chips} chips ({self.link_gbps:g} GB/s, {self.link_latency_ns:g} ns link) x "
+                 if self.chips > 1 else "") + (f"{self.cores} cores x " if self.cores > 1 else "")
         eff = f" ({self.dram_efficiency:.0%} sustained)" if self.dram_efficiency < 1 else ""
         return (f"hardware {self.name}: {cores}{self.array_rows}x{self.array_cols} array{area} "
                 f"[{', '.join(self.dataflows)}] at {self.clock_mhz:g} MHz; SRAM a/b/c/v "
@@ -376,6 +390,7 @@ class _Document(BaseModel):
     dram: _SECTION_MODELS["dram"] | None = None
     dma: _SECTION_MODELS["dma"] | None = None
     schedule: _SECTION_MODELS["schedule"] | None = None
+    chips: _SECTION_MODELS["chips"] | None = None
     vector: _SECTION_MODELS["vector"] | None = None
     nonlinear: dict[str, object] | None = None
 

@@ -31,6 +31,7 @@ from mapping import (GemmMapping, GemmOp, ModelConfig, Recipe, layer_ops, load_m
                      parse_recipe, steps_of)
 
 from ._energy import EnergyModel, energy_model, op_outputs
+from ._chips import ALLREDUCES_PER_LAYER, allreduce_bytes, allreduce_cycles, shard_model
 from ._cores import run_cores
 from ._fusion import FusedAttention, Residency, apply_residency, fused_attention_steps, plan_phase
 from ._engine import OpRun, run_steps
@@ -255,6 +256,7 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
         raise SimulationError(f"decode must be positive with decode_only, not {decode!r}")
     hw, area_note = _sized_hardware(hw, recipe)
     hw, units_note = _recipe_units(hw, recipe)
+    full_model, model = model, shard_model(model, hw.chips)  # tensor parallel: one chip's share
     timing = step_timing(hw, recipe)
     energy = energy_model(hw, recipe, mac_cost)
     whole = n_layers == model.n_layers
@@ -282,10 +284,36 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
             if trace:
                 events.append((f"{phase} {step}" if phase == "decode" else "prefill", op.name, offset, run, mult))
             offset += run.cycles * mult
+        if hw.chips > 1:  # the all-reduces of this phase step over the chip link
+            rows.append(_allreduce_row(rows[-1], phase, step, past + tokens, model, recipe, hw, tokens, batch,
+                                       n_layers))
     ops = pd.DataFrame(rows)
     summary = _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, memo, whole, timing.packing)
     summary["notes"][:0] = [n for n in (area_note, units_note) if n]
+    if hw.chips > 1:
+        summary["notes"].append(f"{hw.chips} chips in tensor parallel: each runs {model.name} ({full_model.n_heads} "
+                                f"heads, FFN {full_model.d_ff} split {hw.chips} ways; embedding and LM head whole on "
+                                f"each), {ALLREDUCES_PER_LAYER} ring all-reduces per layer per step over a "
+                                f"{hw.link_gbps:g} GB/s, {hw.link_latency_ns:g} ns link, not overlapped with compute "
+                                f"(sim._chips); cycles, bytes and MACs are one chip's; link energy not modelled")
+        summary["chips"] = hw.chips
     return SimResult(ops, _layers_table(ops), summary, events)
+
+
+def _allreduce_row(template: dict, phase, step, kv_len, model, recipe, hw, tokens, batch, n_layers) -> dict:
+    """The per-op-table row of one phase step's all-reduces (``sim._chips``)."""
+    nbytes = allreduce_bytes(model, tokens, batch, recipe.bytes_per_element("activation"))
+    cyc = ALLREDUCES_PER_LAYER * n_layers * allreduce_cycles(nbytes, hw)
+    row = {k: (0.0 if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else v)
+           for k, v in template.items()}
+    nan = float("nan")
+    row.update({"phase": phase, "step": step, "kv_len": kv_len, "scope": "model", "op": "allreduce", "unit": "link",
+                "function": "allreduce", "M": nan, "K": nan, "N": nan, "count": ALLREDUCES_PER_LAYER * n_layers,
+                "tiles": 0, "tile": f"{nbytes} B", "order": "", "dataflow": "", "layers": 1, "cycles": cyc,
+                "compute_cycles": 0.0, "timing_source": "model: ring all-reduce over the chip link (sim._chips)",
+                "array_fill": nan, "array_steady": nan, "array_drain": nan, "array_weight_load": nan,
+                "bound": "link", "mac_utilisation": nan, "reused": False, "total_cycles": cyc})
+    return row
 
 
 def _row(phase, step, kv_len, scope, op, mp, run: OpRun, hw, timing: StepTiming, energy: EnergyModel, mult,

@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hw", default=None, help="hardware preset name or .toml (default: the default preset)")
     parser.add_argument("--cores", type=int, default=None,
                         help="cores sharing the DRAM (overrides the hardware's count; see sim._cores)")
+    parser.add_argument("--chips", type=int, default=None,
+                        help="chips in tensor parallel over the hardware's link (overrides its count; sim._chips)")
     parser.add_argument("--prefill", type=int, default=None, help="prompt tokens (default: the model's natural input)")
     parser.add_argument("--decode", type=int, default=0, help="decode steps after the prefill (decoders only)")
     parser.add_argument("--decode-only", action="store_true",
@@ -192,6 +194,10 @@ def run(args: argparse.Namespace) -> int:
         from dataclasses import replace
 
         hw = replace(hw, cores=args.cores)  # validated by HardwareConfig (one-line error)
+    if args.chips is not None:
+        from dataclasses import replace
+
+        hw = replace(hw, chips=args.chips)
     recipe = parse_recipe(Path(args.recipe) if args.recipe.endswith(".toml") else args.recipe)
 
     # 2. the work: MAC characterisation (cached), simulation, numerics

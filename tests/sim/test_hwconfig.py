@@ -59,7 +59,7 @@ def test_preset_override_and_unlimited_bandwidth(tmp_path):
     ('[nonlinear]\nsoftmax = "ibert_int_gelu"\n',
      "hardware field nonlinear.softmax must be one of ['ivit_shiftmax'], not 'ibert_int_gelu'"),
     ('clock = 3\n', "hardware field clock must be one of preset, name, clock_mhz, cores, [array], [sram], [dram], [dma], "
-                    "[schedule], [vector], [nonlinear] ({p}), not unknown"),
+                    "[schedule], [chips], [vector], [nonlinear] ({p}), not unknown"),
 ])
 def test_errors_name_the_field(tmp_path, text, message):
     p = tmp_path / "bad.toml"
