@@ -352,6 +352,18 @@ def accuracy_statement(manifest: dict, frame: pd.DataFrame) -> str:
     """What the output error on the plots is, where it comes from and what it does not say."""
     acc = manifest.get("accuracy", {}) if isinstance(manifest.get("accuracy"), dict) else {}
     models = ", ".join(sorted(set(frame["model"].astype(str)))) if "model" in frame.columns else "the model"
+    if acc.get("checkpoint"):
+        from ._spec import CHECKPOINT_METRICS
+
+        metric = acc.get("metric", "?")
+        return (f"Accuracy source: output error = {CHECKPOINT_METRICS.get(metric, metric)} from "
+                f"sim.evaluate_accuracy of the checkpoint {acc['checkpoint']} on the text {acc.get('text', '?')} "
+                f"(lines truncated to {acc.get('max_tokens', '?')} tokens): the whole forward pass, every GEMM on "
+                f"the bit-exact golden model in the recipe's formats, against the float64 forward of the same "
+                f"checkpoint. Limits: one model and one text, a sentence-embedding or next-token metric, not a "
+                f"task accuracy. The synthetic one-layer error (sim.run_layer_numerics, "
+                f"{acc.get('tokens', '?')} N(0, 1) tokens, seed {acc.get('seed', '?')}, {models}) is in the "
+                f"results as synthetic_output_error.")
     return (f"Accuracy source: output error = ||y - y_ref|| / ||y_ref|| of one {models} layer in numerics mode "
             f"(sim.run_layer_numerics): {acc.get('tokens', '?')} tokens of N(0, 1) activations and seeded random "
             f"weights (seed {acc.get('seed', '?')}), quantized per the recipe on the bit-exact golden models, "

@@ -259,7 +259,7 @@ def _plan(spec: SweepSpec, store: ResultCache) -> _Plan:
     cache key, and the cache look-ups (in the client)."""
     unavailable: dict[str, str] = {}
     sources = []
-    for s in sources_for(spec.metrics):
+    for s in sources_for(spec.metrics, spec):
         reason = s.status()
         if reason is None:
             sources.append(s)

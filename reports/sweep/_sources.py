@@ -10,7 +10,9 @@ A :class:`MetricSource` provides some of the sweep's metrics. The sweep asks it 
 * ``evaluate(point, spec)`` — the point's columns (figures plus ``<metric>_provenance`` text).
 
 Sources: :class:`SimulatorSource` (latency, energy: ``sim.simulate``), :class:`AccuracySource`
-(accuracy: the simulator's numerics mode, ``sim.run_layer_numerics``), :class:`UnitCostSource`
+(accuracy: the simulator's numerics mode, ``sim.run_layer_numerics``; labelled ``synthetic_*`` when
+the spec names a checkpoint), :class:`CheckpointAccuracySource` (accuracy when ``[accuracy]`` names
+a checkpoint and a text: ``sim.evaluate_accuracy``'s metric), :class:`UnitCostSource`
 (area: ``hw.cost.characterize`` of the recipe's MAC unit, ``hw.units.recipe_mac``: the array's
 PE datapath with an accumulator register and an output converter).
 """
@@ -29,7 +31,7 @@ from mapping import Recipe
 from ._cache import ResultCache, canonical_json, hash_key
 from ._spec import DesignPoint, SweepSpec
 
-__all__ = ["AccuracySource", "MetricSource", "SimulatorSource", "UnitCostSource", "sources_for"]
+__all__ = ["AccuracySource", "CheckpointAccuracySource", "MetricSource", "SimulatorSource", "UnitCostSource", "sources_for"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -151,7 +153,10 @@ class AccuracySource(MetricSource):
 
     def key_parts(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
         d = point.descriptor()
-        return {"model": d["model"], "recipe": d["recipe"], "settings": [spec.accuracy.tokens, spec.accuracy.seed]}
+        parts = {"model": d["model"], "recipe": d["recipe"], "settings": [spec.accuracy.tokens, spec.accuracy.seed]}
+        if spec.accuracy.checkpoint is not None:
+            parts["columns"] = "synthetic_"  # the same figures under other column names
+        return parts
 
     def evaluate(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
         from sim import run_layer_numerics
@@ -159,7 +164,7 @@ class AccuracySource(MetricSource):
         recipe = point.recipe_obj()
         res = run_layer_numerics(point.model, recipe, tokens=spec.accuracy.tokens, seed=spec.accuracy.seed)
         err = res.rel_rms_error
-        return {
+        columns = {
             "output_error": err,
             "output_sqnr_db": -20 * math.log10(err) if err > 0 else math.inf,
             "output_max_abs_error": res.max_abs_error,
@@ -168,6 +173,85 @@ class AccuracySource(MetricSource):
                                     f"{spec.accuracy.seed}, synthetic N(0,1) inputs and seeded weights; recipe "
                                     f"{recipe.name} (A {recipe.activations}, W {recipe.weights}, acc "
                                     f"{recipe.accumulator} {recipe.accumulate}) vs float64"),
+        }
+        if spec.accuracy.checkpoint is not None:  # the checkpoint's metric is the accuracy axis
+            return {f"synthetic_{k}": v for k, v in columns.items()}
+        return columns
+
+
+@lru_cache(maxsize=None)
+def _files_sha256(paths: tuple[str, ...], stamps: tuple) -> str:
+    """SHA-256 over the names and bytes of ``paths`` (``stamps``: their sizes and mtimes, so an
+    edited file is hashed again)."""
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(Path(p).name.encode())
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def _content_sha256(*paths: Path) -> str:
+    files = tuple(str(p) for p in paths)
+    return _files_sha256(files, tuple((p.stat().st_size, p.stat().st_mtime_ns) for p in paths))
+
+
+def checkpoint_sha256(folder: str | Path) -> str:
+    """SHA-256 of a Hugging Face folder's config, tokenizer and weight files (what a forward
+    pass reads)."""
+    folder = Path(folder)
+    files = sorted(f for f in folder.iterdir() if f.is_file() and (f.suffix == ".safetensors"
+                   or f.name in ("config.json", "tokenizer.json", "model.safetensors.index.json")))
+    return _content_sha256(*files)
+
+
+class CheckpointAccuracySource(MetricSource):
+    """The accuracy axis from a real checkpoint on a real text (``[accuracy] checkpoint, text``):
+    ``sim.evaluate_accuracy`` of the point's recipe against the float64 forward of the same
+    checkpoint; ``output_error`` is ``[accuracy] metric`` made an error (``1 - cosine_mean``,
+    ``final_rel_rms``, ...: ``CHECKPOINT_METRICS``). One evaluation per recipe, cached by the
+    checkpoint's and the text's SHA-256, ``max_tokens``, the metric and the recipe."""
+
+    metrics = ("accuracy",)
+    code = ("sim/_accuracy.py", "sim/_forward.py", "mapping/_checkpoint.py", "hw/formats", "hw/numerics",
+            "hw/nonlinear")
+    packages = ("numpy", "ml_dtypes", "tokenizers", "safetensors")
+
+    def key_parts(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
+        acc, d = spec.accuracy, point.descriptor()
+        return {"checkpoint_sha256": checkpoint_sha256(acc.checkpoint), "text_sha256": _content_sha256(Path(acc.text)),
+                "max_tokens": acc.max_tokens, "metric": acc.metric, "recipe": d["recipe"],
+                "accumulate": d.get("accumulate")}
+
+    def evaluate(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
+        from mapping import load_checkpoint
+        from reports.commands.accuracy import read_text_lines
+        from sim import evaluate_accuracy, tokenize_lines
+
+        from ._spec import CHECKPOINT_METRICS
+
+        acc = spec.accuracy
+        ckpt = load_checkpoint(acc.checkpoint)
+        seqs = tokenize_lines(ckpt, read_text_lines(acc.text), max_tokens=acc.max_tokens)
+        recipe = point.recipe_obj()
+        res = evaluate_accuracy(ckpt, [recipe], seqs)
+        row = res.metrics.iloc[0].to_dict()
+        if acc.metric not in row:
+            kinds = ", ".join(k for k in row if k in CHECKPOINT_METRICS)
+            raise ValueError(f"accuracy.metric must be one of {kinds} for the "
+                             f"{'decoder' if res.decoder else 'encoder'} {ckpt.name}, not {acc.metric!r}")
+        value = float(row[acc.metric])
+        formula = CHECKPOINT_METRICS[acc.metric]
+        return {
+            "output_error": 1.0 - value if formula.startswith("1 - ") else value,
+            "accuracy_metric": formula,
+            "accuracy_metric_value": value,
+            "accuracy_provenance": (f"measured: sim.evaluate_accuracy of checkpoint {ckpt.name} ({acc.checkpoint}) "
+                                    f"on {acc.text} ({res.lines} lines, {res.tokens} tokens, at most "
+                                    f"{acc.max_tokens} per line): output_error = {formula}; every GEMM on "
+                                    f"hw.numerics.gemm in recipe {recipe.name} (A {recipe.activations}, W "
+                                    f"{recipe.weights}) vs the float64 forward of the same checkpoint"),
         }
 
 
@@ -290,6 +374,11 @@ class UnitCostSource(MetricSource):
 SOURCES: tuple[type[MetricSource], ...] = (SimulatorSource, AccuracySource, UnitCostSource)
 
 
-def sources_for(metrics: tuple[str, ...]) -> list[MetricSource]:
-    """The sources that provide ``metrics`` (each once, in a fixed order)."""
-    return [cls() for cls in SOURCES if any(m in metrics for m in cls.metrics)]
+def sources_for(metrics: tuple[str, ...], spec: SweepSpec | None = None) -> list[MetricSource]:
+    """The sources that provide ``metrics`` (each once, in a fixed order); with a ``spec`` whose
+    ``[accuracy]`` names a checkpoint, :class:`CheckpointAccuracySource` too (the synthetic
+    one-layer error then keeps its figures as ``synthetic_*`` columns)."""
+    out = [cls() for cls in SOURCES if any(m in metrics for m in cls.metrics)]
+    if spec is not None and spec.accuracy.checkpoint is not None and "accuracy" in metrics:
+        out.append(CheckpointAccuracySource())
+    return out

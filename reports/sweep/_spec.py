@@ -26,6 +26,10 @@ TOML layout (every key optional; see ``examples/sweep_small.toml``)::
     [accuracy]                 # numerics mode (sim.run_layer_numerics) of the accuracy metric
     tokens = 16                # input tokens through one layer
     seed = 0
+    checkpoint = "minilm/"     # optional: a Hugging Face model folder; with text, the accuracy
+    text = "sentences.txt"     # axis is sim.evaluate_accuracy's metric on it (one run per
+    max_tokens = 128           # recipe, float64 reference); the one-layer error stays as
+    metric = "cosine_mean"     # synthetic_output_error (metric: see CHECKPOINT_METRICS)
 
     [units]                    # the MAC characterisation (hw.cost) of the area / energy metrics
     fpga = []                  # FPGA families to place and route too: "ecp5", "ecp5-nodsp", "ice40"
@@ -62,7 +66,7 @@ from sim import HardwareConfig, load_hardware
 
 from ..errors import SpecError
 
-__all__ = ["AXES", "METRICS", "AccuracySettings", "DesignPoint", "SweepSpec", "load_spec", "spec_from_dict"]
+__all__ = ["AXES", "CHECKPOINT_METRICS", "METRICS", "AccuracySettings", "DesignPoint", "SweepSpec", "load_spec", "spec_from_dict"]
 
 #: metric name -> what it measures (the sources are in ``_sources.py``)
 METRICS: dict[str, str] = {
@@ -84,13 +88,26 @@ TOP_KEYS = ("name", "description", "metrics", "layers", "axes", "accuracy", "uni
 FPGA_FAMILIES = ("ecp5", "ecp5-nodsp", "ice40")
 
 
+#: metrics of ``sim.evaluate_accuracy`` a sweep can take as its accuracy axis -> how the axis
+#: (an error: lower is better) is made from it
+CHECKPOINT_METRICS = {"cosine_mean": "1 - cosine_mean", "cosine_min": "1 - cosine_min",
+                      "spearman": "1 - spearman", "final_rel_rms": "final_rel_rms",
+                      "top1_agreement": "1 - top1_agreement", "kl_mean": "kl_mean"}
+
+
 @dataclass(frozen=True)
 class AccuracySettings:
     """How the accuracy metric runs numerics mode: ``tokens`` input tokens through one layer,
-    ``seed`` of the synthetic inputs and weights."""
+    ``seed`` of the synthetic inputs and weights; with ``checkpoint`` (a resolved model folder)
+    and ``text`` (a resolved UTF-8 file), ``metric`` of ``sim.evaluate_accuracy`` on that text
+    (lines truncated to ``max_tokens``) is the accuracy axis instead."""
 
     tokens: int = 16
     seed: int = 0
+    checkpoint: str | None = None
+    text: str | None = None
+    max_tokens: int = 128
+    metric: str = "cosine_mean"
 
 
 @dataclass(frozen=True)
@@ -323,6 +340,10 @@ class _Table(BaseModel):
 class _AccuracyTable(_Table):
     tokens: int = Field(16, ge=1)
     seed: int = Field(0, ge=0)
+    checkpoint: str | None = Field(None, min_length=1)
+    text: str | None = Field(None, min_length=1)
+    max_tokens: int = Field(128, ge=1)
+    metric: Literal[tuple(CHECKPOINT_METRICS)] = "cosine_mean"
 
 
 class _UnitsTable(_Table):
@@ -351,13 +372,15 @@ _RULES = {
     "metrics": f"a non-empty list among {', '.join(METRICS)}", "metrics[]": f"one of {', '.join(METRICS)}",
     "layers": "a positive integer", "axes": "a table", "accuracy": "a table", "units": "a table",
     "accuracy.tokens": "a positive integer", "accuracy.seed": "a non-negative integer",
+    "accuracy.checkpoint": "a model folder path", "accuracy.text": "a text file path",
+    "accuracy.max_tokens": "a positive integer", "accuracy.metric": f"one of {', '.join(CHECKPOINT_METRICS)}",
     "units.energy": "true or false", "units.fpga": f"a list among {', '.join(FPGA_FAMILIES)}",
     "units.fpga[]": f"one of {', '.join(FPGA_FAMILIES)}", "point": "a non-empty array of tables",
     "point[]": "a non-empty array of tables",
 }
 _TABLE_NAMES = {"axes": "[axes]", "accuracy": "[accuracy]", "units": "[units]", "point": "[[point]]",
                 "point[]": "[[point]]"}
-_KEYS = {(): TOP_KEYS, ("accuracy",): ("tokens", "seed"), ("units",): ("fpga", "energy")}
+_KEYS = {(): TOP_KEYS, ("accuracy",): ("tokens", "seed", "checkpoint", "text", "max_tokens", "metric"), ("units",): ("fpga", "energy")}
 
 
 def _where(loc: tuple) -> str:
@@ -486,9 +509,33 @@ def spec_from_dict(data: dict, *, source: str = "spec", base_dir: str | Path = "
     combos = _combinations(doc, values, source, base_dir)
     points = _design_points(combos, doc.layers, source)
     return SweepSpec(name=doc.name if doc.name is not None else Path(source).stem, metrics=tuple(doc.metrics),
-                     points=points, accuracy=AccuracySettings(doc.accuracy.tokens, doc.accuracy.seed),
+                     points=points, accuracy=_accuracy_settings(doc, source, base_dir),
                      fpga=tuple(doc.units.fpga), unit_energy=doc.units.energy, description=doc.description,
                      source=source)
+
+
+def _accuracy_settings(doc: _SpecDocument, source: str, base_dir: Path) -> AccuracySettings:
+    """``[accuracy]`` with its checkpoint folder and text file resolved (relative to the spec)
+    and checked: both or neither, a folder with config.json, a readable UTF-8 text with a line."""
+    acc = doc.accuracy
+    if (acc.checkpoint is None) != (acc.text is None):
+        given = "checkpoint" if acc.text is None else "text"
+        raise _fail(f"{source}: accuracy.{'text' if given == 'checkpoint' else 'checkpoint'}",
+                    f"given together with accuracy.{given}", None)
+    ckpt = text = None
+    if acc.checkpoint is not None:
+        from reports.commands.accuracy import read_text_lines
+
+        folder = (base_dir / acc.checkpoint).resolve()
+        if not (folder / "config.json").is_file():
+            raise _fail(f"{source}: accuracy.checkpoint", "a model folder holding config.json", acc.checkpoint)
+        path = (base_dir / acc.text).resolve()
+        try:
+            read_text_lines(path)
+        except (OSError, ValueError) as exc:
+            raise _fail(f"{source}: accuracy.text", f"a readable UTF-8 text file with a line ({exc})", acc.text) from None
+        ckpt, text = str(folder), str(path)
+    return AccuracySettings(acc.tokens, acc.seed, ckpt, text, acc.max_tokens, acc.metric)
 
 
 def load_spec(path: str | Path) -> SweepSpec:

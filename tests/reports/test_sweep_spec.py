@@ -78,7 +78,8 @@ AXIS_LIST = ", ".join(AXES)
     ({"accuracy": 5}, "spec: [accuracy] must be a table, not 5"),
     ({"accuracy": {"tokens": 0}}, "spec: accuracy.tokens must be a positive integer, not 0"),
     ({"accuracy": {"tokens": "16"}}, "spec: accuracy.tokens must be a positive integer, not '16'"),
-    ({"accuracy": {"shots": 1}}, "spec: accuracy key must be one of tokens, seed, not 'shots'"),
+    ({"accuracy": {"shots": 1}}, "spec: accuracy key must be one of tokens, seed, checkpoint, text, max_tokens, "
+                                 "metric, not 'shots'"),
     ({"units": {"energy": "yes"}}, "spec: units.energy must be true or false, not 'yes'"),
     ({"units": {"fpga": ["xc7"]}}, "spec: units.fpga[0] must be one of ecp5, ecp5-nodsp, ice40, not 'xc7'"),
     ({"point": []}, "spec: [[point]] must be a non-empty array of tables, not []"),
