@@ -21,6 +21,7 @@ from ._mac import DotProductLane, MacUnit
 from ._pe import MacFormats, MacPe, recipe_mac_formats
 from ._mxdot import MxDotUnit
 from ._requant import QuantizeUnit, Requantizer
+from .nonlinear import UNITS, build_nonlinear_unit
 from ._timing import Timing
 
 __all__ = ["Unit", "build_mac", "build_pe", "build_mxdot", "build_requant", "build_quantize", "build_unit",
@@ -194,10 +195,6 @@ def build_unit(kind: str, **params: Any) -> Unit:
     except TypeError as exc:
         raise UnitConfigError(f"parameters of a {kind} unit must be its keyword arguments, not {sorted(params)!r} "
                               f"({exc})") from None
-    try:
-        from .nonlinear import UNITS, build_nonlinear_unit
-    except ImportError:  # pragma: no cover - the nonlinear package is optional
-        UNITS, build_nonlinear_unit = {}, None
     if kind in UNITS:
         comp, meta = build_nonlinear_unit(kind, **params)
         p = meta.get("params", {})
