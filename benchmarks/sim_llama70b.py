@@ -1,6 +1,7 @@
 """Benchmark: whole LLaMA-2-70B (80 layers) on the 8-core ``npu-8core`` preset, prefill 2048 +
 128 decode steps, INT8, and LLaMA-2-7B prefill 2048 + 2048 decode steps on the one-core
-``default-32x32`` preset (``--only 7b`` / ``--only 70b``). Goals (issue 15): each <= 10 s wall, <= 1 GB peak RSS.
+``default-32x32`` preset (unfused: three attention ops per decode step, each simulated) and on
+one core of ``npu-8core`` (fused attention: one op per decode step) (``--only 7b`` / ``--only 70b``). Goals (issue 15): each <= 10 s wall, <= 1 GB peak RSS.
 
 Prints wall time, CPU time, peak resident memory of this process (the peak over every run so
 far in the process) and the simulated time. Run: ``python benchmarks/sim_llama70b.py``.
@@ -42,6 +43,7 @@ def main() -> None:
         _run("70b-8core", "llama2-70b", "INT8", "npu-8core", 2048, 128, None)
     if args.only in (None, "7b"):
         _run("7b-1core", "llama2-7b", "INT8", "default-32x32", 2048, 2048, None)
+        _run("7b-1core-fused", "llama2-7b", "INT8", "npu-8core", 2048, 2048, 1)
 
 
 if __name__ == "__main__":
