@@ -204,7 +204,8 @@ def _pareto_plot(frame: pd.DataFrame, col: str, label: str, scale: float, plots:
                           color="#222222")
         ann.set_gid(f"pareto-label-{i}")
     ax.set_xlabel(label)
-    ax.set_ylabel("output error (relative RMS)")
+    metric = ok["accuracy_metric"].dropna().unique() if "accuracy_metric" in ok.columns else []
+    ax.set_ylabel(f"output error ({metric[0]}, checkpoint)" if len(metric) == 1 else "output error (relative RMS)")
     if err.min() > 0:
         ax.set_yscale("log")
     ax.margins(x=0.15, y=0.15)

@@ -67,6 +67,13 @@ def test_checkpoint_metric_is_the_accuracy_axis(minilm_dir, few_lines, tmp_path)
     text = accuracy_statement(manifest, f)
     assert str(minilm_dir) in text and str(few_lines) in text and "1 - cosine_mean" in text
     assert "synthetic_output_error" in text
+    from reports.sweep._report import _pareto_plot
+
+    plots = tmp_path / "plots"
+    plots.mkdir()
+    f = f.assign(latency_s=[1.0, 2.0, 3.0, 4.0])  # any cost: the y axis is what is checked
+    _, svg, _ = _pareto_plot(f, "latency_s", "latency (ms)", 1e3, plots, stem="t")
+    assert "output error (1 - cosine_mean, checkpoint)" in svg
     # a second sweep with another metric reuses the synthetic entries only
     spec2 = spec_from_dict(_doc(minilm_dir, few_lines, metric="final_rel_rms"), source="ckpt.toml")
     res2 = run_sweep(spec2, None, workers=1, cache=tmp_path / "cache", progress=False)
