@@ -270,9 +270,11 @@ class HardwareConfig:
                             self.sram_c_kib * k, self.sram_v_kib * k, self.dram_bytes_per_cycle,
                             tuple(self.dataflows), self.dram_latency_cycles, self.row_units)
 
-    def sized_for(self, pe_area_um2: float) -> HardwareConfig:
-        """This configuration with a square array of the largest side whose PEs fit
-        ``array_area_mm2`` at ``pe_area_um2`` per PE (unchanged when no area is asked for).
+    def sized_for(self, pe_area_um2: float, *, converter_area_um2: float = 0.0) -> HardwareConfig:
+        """This configuration with a square array of the largest side ``n`` whose area (``n x n``
+        PEs of ``pe_area_um2`` + ``n`` column output converters of ``converter_area_um2``, um^2:
+        ``hw.cost.largest_square_array``) fits ``array_area_mm2`` (unchanged when no area is
+        asked for).
 
         Raises
         ------
@@ -283,7 +285,12 @@ class HardwareConfig:
             return self
         if not pe_area_um2 > 0 or not math.isfinite(pe_area_um2):
             raise HardwareConfigError(f"PE area must be a positive number of um2, not {pe_area_um2!r}")
-        side = math.isqrt(int(self.array_area_mm2 * 1e6 // pe_area_um2))
+        if not converter_area_um2 >= 0 or not math.isfinite(converter_area_um2):
+            raise HardwareConfigError(f"converter area must be a non-negative number of um2, not {converter_area_um2!r}")
+        from hw.cost import largest_square_array
+
+        side = largest_square_array(area_um2=self.array_area_mm2 * 1e6, pe_area_um2=pe_area_um2,
+                                    converter_area_um2=converter_area_um2)
         if side < 1:
             raise HardwareConfigError(f"hardware field array.area_mm2 must hold at least one PE of "
                                       f"{pe_area_um2:.1f} um2, not {self.array_area_mm2!r}")

@@ -191,18 +191,22 @@ def _size_check(model, recipe, hw, timing, phases, batch, whole, mappings: dict)
 
 
 def _sized_hardware(hw: HardwareConfig, recipe: Recipe) -> tuple[HardwareConfig, str | None]:
-    """Iso-area: the array sized from the recipe's PE area (``sim._design_point.mac_unit_cost``)."""
+    """Iso-area: the largest square array whose area (``n x n`` PEs with their partial-sum
+    registers + ``n`` column output converters, ``hw.cost.array_area_um2``; the records of
+    ``sim._design_point.array_area_cost``) fits ``array.area_mm2``."""
     if hw.array_area_mm2 is None:
         return hw, None
-    from ._design_point import mac_unit_cost
+    from ._design_point import array_area_cost
 
-    rec = mac_unit_cost(recipe, energy=False)
-    if isinstance(rec, str):
+    cost = array_area_cost(recipe)
+    if isinstance(cost, str):
         raise SimulationError(f"hardware field array.area_mm2 needs the PE area of {recipe.name}, not "
-                              f"unavailable ({rec})")
-    sized = hw.sized_for(float(rec.area_um2))
-    return sized, (f"iso-area: {hw.array_area_mm2} mm2 / {rec.area_um2:.1f} um2 per PE ({rec.name}, hw.cost) -> "
-                   f"{sized.array_rows}x{sized.array_cols} array")
+                              f"unavailable ({cost})")
+    pe, conv = float(cost.pe.area_um2), float(cost.converter.area_um2)
+    sized = hw.sized_for(pe, converter_area_um2=conv)
+    return sized, (f"iso-area: {hw.array_area_mm2} mm2 / {pe:.1f} um2 per PE ({cost.pe.name}) + {conv:.1f} um2 "
+                   f"per column converter ({cost.converter.name}), hw.cost -> {sized.array_rows}x{sized.array_cols} "
+                   f"array ({cost.area_um2(sized.array_rows, sized.array_cols) / 1e6:.3f} mm2)")
 
 
 def _recipe_units(hw: HardwareConfig, recipe: Recipe) -> tuple[HardwareConfig, str | None]:

@@ -23,7 +23,7 @@ from ._stimulus import DISTRIBUTIONS, element_codes, unit_ops_per_cycle, unit_st
 from ._asic import (AMORTISED_ITEMS, LINE_ITEM_ORDER, MAX_EXACT_ACCUMULATOR_BITS, AsicCost, LineItem,
                     characterize_asic, check_costable, meet_clock)
 from ._accelerator import (AcceleratorBudget, BudgetLine, DatapathEnergy, accelerator_budget,
-                           datapath_energy)
+                           datapath_energy, array_area_um2, largest_square_array)
 from ._matched import matched_comparisons
 from ._sram import ARRAY_EFFICIENCY, BITCELL_SOURCES, BITCELL_UM2, SramCost, sram_cost
 from ._scaling import NODES, NodeScaling, node_scaling
@@ -42,5 +42,6 @@ __all__ = [
     "AMORTISED_ITEMS", "LINE_ITEM_ORDER", "AsicCost", "LineItem", "characterize_asic", "meet_clock",
     "NODES", "NodeScaling", "node_scaling", "canonical_json", "MAX_EXACT_ACCUMULATOR_BITS", "check_costable",
     "AcceleratorBudget", "BudgetLine", "DatapathEnergy", "accelerator_budget", "datapath_energy",
+    "array_area_um2", "largest_square_array",
     "ARRAY_EFFICIENCY", "BITCELL_SOURCES", "BITCELL_UM2", "SramCost", "sram_cost", "matched_comparisons",
 ]

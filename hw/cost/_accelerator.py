@@ -22,6 +22,7 @@ Definitions (stated once, printed with the budget):
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
@@ -32,7 +33,8 @@ from ._cache import CostCache
 from ._scaling import node_scaling
 from ._sram import sram_cost
 
-__all__ = ["BudgetLine", "AcceleratorBudget", "accelerator_budget", "datapath_energy", "DatapathEnergy"]
+__all__ = ["BudgetLine", "AcceleratorBudget", "accelerator_budget", "datapath_energy", "DatapathEnergy",
+           "array_area_um2", "largest_square_array"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,46 @@ class DatapathEnergy:
     pe_name: str = ""
     pipeline: int | None = None
     pe_area_um2: float = float("nan")
+
+
+def array_area_um2(*, rows: int, cols: int, pe_area_um2: float, converter_area_um2: float) -> tuple[float, float]:
+    """Area of a MAC array as the arrays build it (the one place this formula lives): ``rows x
+    cols`` PEs and one output converter per column.
+
+    Returns
+    -------
+    (PEs, converters) : their total areas, um^2 (the array's area is their sum).
+    """
+    return rows * cols * pe_area_um2, cols * converter_area_um2
+
+
+def largest_square_array(*, area_um2: float, pe_area_um2: float, converter_area_um2: float) -> int:
+    """Side ``n`` of the largest square array whose :func:`array_area_um2` (``n^2`` PEs + ``n``
+    converters) is at most ``area_um2``; 0 when not even a 1 x 1 array fits.
+
+    Raises
+    ------
+    UnitConfigError
+        For a non-positive or non-finite PE area, or a negative / non-finite converter area.
+    """
+    if not (isinstance(pe_area_um2, (int, float)) and math.isfinite(pe_area_um2) and pe_area_um2 > 0):
+        raise UnitConfigError(f"PE area must be a positive number of um2, not {pe_area_um2!r}")
+    if not (isinstance(converter_area_um2, (int, float)) and math.isfinite(converter_area_um2)
+            and converter_area_um2 >= 0):
+        raise UnitConfigError(f"converter area must be a non-negative number of um2, not {converter_area_um2!r}")
+
+    def fits(n: int) -> bool:
+        return sum(array_area_um2(rows=n, cols=n, pe_area_um2=pe_area_um2, converter_area_um2=converter_area_um2)) \
+            <= area_um2
+
+    # the root of n^2 p + n c = A, then corrected by exact checks of the formula itself
+    n = max(0, int((-converter_area_um2 + math.sqrt(converter_area_um2 ** 2 + 4 * pe_area_um2 * max(area_um2, 0.0)))
+                   / (2 * pe_area_um2)))
+    while n > 0 and not fits(n):
+        n -= 1
+    while fits(n + 1):
+        n += 1
+    return n
 
 
 def _check_int(name: str, v: Any, lo: int, hi: int) -> int:
@@ -172,10 +214,12 @@ def accelerator_budget(*, build_mac: Callable[[int], Any], stimulus: Callable[[A
     conv = items.get("output")
     src = (f"{rec.name} on {rec.library} at {lib_clock:.4g} MHz (pipeline {rec.pipeline}, Fmax "
            f"{rec.fmax_mhz:.4g} MHz), scaled {rec.node_nm} -> {node_nm} nm (derived)")
-    lines = [BudgetLine("array PEs", rows * cols, rows * cols * pe_area, rows * cols * pe_dyn,
+    pes_area, convs_area = array_area_um2(rows=rows, cols=cols, pe_area_um2=pe_area,
+                                          converter_area_um2=conv.area_um2 * sc["area"] if conv is not None else 0.0)
+    lines = [BudgetLine("array PEs", rows * cols, pes_area, rows * cols * pe_dyn,
                         rows * cols * pe_leak if same_node else None, src)]
     if conv is not None:
-        lines.append(BudgetLine("column output converters", cols, cols * conv.area_um2 * sc["area"],
+        lines.append(BudgetLine("column output converters", cols, convs_area,
                                 cols * conv.energy_pj_per_cycle * sc["energy"] * clock_mhz * 1e-3 / k,
                                 cols * conv.leakage_mw if same_node else None,
                                 f"output line item of {rec.name}; one conversion per {k} cycles"))

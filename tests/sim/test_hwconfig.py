@@ -109,16 +109,25 @@ def test_iso_area_too_small():
     assert str(e.value) == "hardware field array.area_mm2 must hold at least one PE of 200.0 um2, not 0.0001"
 
 
-def test_iso_area_example_sizes_the_array_from_the_cost_model():
-    # the PE area comes from hw.cost's characterisation of the recipe's MAC unit (cached)
-    from sim import mac_unit_cost, simulate
+@pytest.mark.parametrize("recipe", ["INT8", "W4A8"])
+def test_iso_area_example_sizes_the_array_from_the_cost_model(recipe):
+    # the array's area: n x n PEs (the array's PE with its partial-sum register) + n column output
+    # converters, both characterised by hw.cost (cached); the largest n that fits 1 mm2
+    from hw.cost import characterize
+    from hw.units import OutputConverter, recipe_mac_formats
+    from mapping import parse_recipe
+    from sim import simulate
+    from sim._design_point import array_pe_unit
 
     hw = load_hardware(str(EXAMPLES / "hw_iso_area_1mm2.toml"))
     assert (hw.name, hw.array_area_mm2, hw.array_rows) == ("iso-area-1mm2", 1.0, 32)
-    res = simulate("bert-base", "INT8", hw, prefill=16, layers=1)
-    from mapping import parse_recipe
-
-    pe_um2 = mac_unit_cost(parse_recipe("INT8"), energy=False).area_um2
-    side = math.isqrt(int(1e6 // pe_um2))
-    assert (res.summary["array_rows"], res.summary["array_cols"]) == (side, side)
-    assert res.summary["notes"][0].startswith(f"iso-area: 1.0 mm2 / {pe_um2:.1f} um2 per PE")
+    res = simulate("bert-base", recipe, hw, prefill=16, layers=1)
+    formats = recipe_mac_formats(parse_recipe(recipe))
+    pe_um2 = characterize(array_pe_unit(formats)[0], stimulus=None, fpga=()).area_um2
+    conv_um2 = characterize((OutputConverter(formats), f"test_cvt_{recipe.lower()}", {}), stimulus=None,
+                            fpga=()).area_um2
+    n = res.summary["array_rows"]
+    assert res.summary["array_cols"] == n
+    assert n * n * pe_um2 + n * conv_um2 <= 1e6 < (n + 1) ** 2 * pe_um2 + (n + 1) * conv_um2
+    assert res.summary["notes"][0].startswith(f"iso-area: 1.0 mm2 / {pe_um2:.1f} um2 per PE (apr_pe_")
+    assert f"+ {conv_um2:.1f} um2 per column converter (cvt_pe_" in res.summary["notes"][0]
