@@ -15,8 +15,8 @@ legend outside the axes, the accuracy source and its limits stated above them; w
 has MAC array areas and several array sizes, each cost is also plotted against area per recipe
 so formats are compared at equal area.
 
-A column whose source has not landed (or is empty for every point) is left out, and the page
-says so; no figure is filled in. Latency is plotted only for points whose timing is complete
+A column whose source is unavailable for the sweep (or empty for every point) is left out, and
+the page says so; no figure is filled in. Latency is plotted only for points whose timing is complete
 (every op's compute timed), since otherwise the simulator's cycles are a lower bound.
 """
 from __future__ import annotations
@@ -293,23 +293,19 @@ def _img(uri: str, caption: str) -> dict:
     return {"kind": "img", "uri": uri, "caption": caption}
 
 
-def _published_table() -> tuple[pd.DataFrame | None, str]:
-    try:
-        from hw.cost import HOROWITZ_2014
-    except ImportError:
-        return None, "hw.cost has not landed"
+def _published_table() -> pd.DataFrame:
+    from hw.cost import HOROWITZ_2014
+
     rows = [{"operation": op.operation, "energy_pj": op.energy_pj, "area_um2": op.area_um2, "node": op.node,
              "source": op.source} for op in HOROWITZ_2014.values()]
-    return pd.DataFrame(rows), ""
+    return pd.DataFrame(rows)
 
 
-def _nonlinear_table() -> tuple[pd.DataFrame | None, str]:
-    try:
-        from hw.nonlinear import accuracy_table
-    except ImportError:
-        return None, "hw.nonlinear has not landed"
+def _nonlinear_table() -> pd.DataFrame:
+    from hw.nonlinear import accuracy_table
+
     t = accuracy_table(bits=(8,))
-    return t[["kernel", "variant", "s_in", "max_abs_err", "mean_abs_err", "max_abs_ref"]], ""
+    return t[["kernel", "variant", "s_in", "max_abs_err", "mean_abs_err", "max_abs_ref"]]
 
 
 def _comparisons(frame: pd.DataFrame, metric_cols: list[tuple[str, str, float]]) -> list[dict]:
@@ -556,12 +552,8 @@ def _section_units(frame: pd.DataFrame, manifest: dict) -> dict:
     else:
         reason = manifest.get("unavailable", {}).get("area", "area not asked for in this sweep")
         blocks.append(_note(f"Characterised unit figures: not available ({reason})."))
-    pub, why = _published_table()
-    if pub is not None:
-        blocks.append(_p("Published figures they are compared with (relayed, not measured here):"))
-        blocks.append(_table(pub))
-    else:
-        blocks.append(_p(f"Published figures: not available ({why})."))
+    blocks.append(_p("Published figures they are compared with (relayed, not measured here):"))
+    blocks.append(_table(_published_table()))
     return {"id": "units", "title": "Unit cost per format", "blocks": blocks}
 
 
@@ -633,10 +625,7 @@ def _section_pareto(frame: pd.DataFrame, manifest: dict, available: list, has_er
 
 
 def _section_nonlinear() -> dict:
-    nl, why = _nonlinear_table()
-    if nl is None:
-        return {"id": "nonlinear", "title": "Nonlinear units: accuracy of the integer kernels",
-                "blocks": [_note(f"Not available ({why}).")]}
+    nl = _nonlinear_table()
     return {"id": "nonlinear", "title": "Nonlinear units: accuracy of the integer kernels", "blocks": [
         _p("Shift-add / integer GELU, softmax and LayerNorm kernels (the I-BERT recipe's nonlinear units) against "
            "float64, 8-bit inputs, per input scale s_in; errors in real output units. Measured: "
