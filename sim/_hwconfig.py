@@ -35,8 +35,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hw.cost import MEMORY_SOURCES
 from hw.units.nonlinear import units_for
-from hw.cost import MEMORY_SOURCES
-from hw.units.nonlinear import units_for
 from mapping import MapperLimits
 
 from ._dram import sustained_fraction
