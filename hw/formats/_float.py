@@ -237,6 +237,12 @@ class FloatFormat(Format):
     def decode(self, codes) -> np.ndarray:
         if self.bits <= 16:  # one gather from the table of every code
             return _decode_table(self)[self.check_codes(codes)]
+        if _cast_dtypes(self) is not None:  # float32: numpy's float32 is this format, bit for bit
+            with np.errstate(invalid="ignore"):  # signalling NaN codes convert quietly
+                val = self.check_codes(codes).view(np.float32).astype(np.float64)
+            if np.isnan(val.max(initial=0.0)):  # NaN somewhere: the canonical NaN with the code's sign
+                val = np.where(np.isnan(val), np.copysign(np.nan, val), val)
+            return val
         return self._decode_arith(codes)
 
     def _decode_arith(self, codes) -> np.ndarray:
@@ -381,11 +387,11 @@ class FloatFormat(Format):
         """
         if self.specials not in ("ieee", "fn", "none") or self.neg_zero_value is not None:
             return None
-        name = str(self)
-        if name in _NUMPY_IEEE:
-            dt, ut = _NUMPY_IEEE[name]
+        numpy_ieee = _cast_dtypes(self)
+        if numpy_ieee is not None:
+            dt, ut = numpy_ieee
         else:
-            dt = self.to_ml_dtypes()
+            dt = _ml_dtype(self)
             if dt is None:
                 return None
             ut = code_dtype(self.bits)
@@ -401,7 +407,7 @@ class FloatFormat(Format):
                 arr = x
             elif top > t or (top == t and self._regular_max_code & 1):
                 return None
-        if name in _NUMPY_IEEE:
+        if numpy_ieee is not None:
             with np.errstate(over="ignore"):
                 return x.astype(dt).view(ut)
         if arr.dtype == np.float32:
@@ -494,6 +500,18 @@ class FloatFormat(Format):
             if dt is not None:
                 return np.dtype(dt)
         return None
+
+
+@lru_cache(maxsize=None)
+def _cast_dtypes(fmt: FloatFormat) -> tuple[type, type] | None:
+    """(numpy float type, unsigned code type) when numpy has exactly this format (float32,
+    float16), else None."""
+    return _NUMPY_IEEE.get(str(fmt))
+
+
+@lru_cache(maxsize=None)
+def _ml_dtype(fmt: FloatFormat):
+    return fmt.to_ml_dtypes()
 
 
 def _round_to_odd_f32(x: np.ndarray) -> np.ndarray:

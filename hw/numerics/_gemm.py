@@ -188,10 +188,11 @@ def _direct_blas(a: np.ndarray, b: np.ndarray, qa, qb) -> np.ndarray | None:
     of two), so every partial sum of element (i, j), in any order and with or without FMA, is a
     multiple of qa_i * qb_j of magnitude at most K' * ta * tb * qa_i * qb_j, where
     ta = max_i max|A[i]| / qa_i, tb likewise and K' the number of products summed. It is exact
-    in float32 when K' * ta * tb <= 2**24 and qa_i * qb_j >= 2**-126 (normal float32: no
-    subnormal product or sum), in float64 when K * ta * tb < 2**53. float32 BLAS runs on chunks
-    of K' = floor(2**24 / (ta * tb)) products (at least 16, else float64 is as fast), whose
-    results are added in float64 (exact: below 2**53 multiples). The result is a float32 array
+    in float32 when K' * ta * tb <= 2**24, every qa_i, qb_j and qa_i * qb_j is at least 2**-126
+    (normal float32: no subnormal operand, product or sum) and K' * max|A| * max|B| < 2**127 (no
+    overflow), in float64 when K * ta * tb < 2**53 (and the quanta's product is a normal float64).
+    float32 BLAS runs on chunks of K' = floor(2**24 / (ta * tb)) products (at least 16, else
+    float64 is as fast), whose results are added in float64 (exact: below 2**53 multiples). The result is a float32 array
     when one chunk covers K (the exact values, which float32 holds), float64 otherwise.
     Exactly-zero sums are +0.
     """

@@ -203,3 +203,16 @@ def test_encode_cast_equals_grid_hypothesis(name: str, overflow: str, values: li
     if overflow == "default" and f.specials != "none":
         x = np.clip(x, -f.max, f.max)
     assert np.array_equal(f.encode(x, overflow=overflow), _grid(f, x, overflow))
+
+
+def test_float32_decode_view_equals_arithmetic_decode() -> None:
+    """float32 decode by a bit view gives the arithmetic decode's float64 bits, NaNs included
+    (canonical, with the code's sign): every exponent with edge mantissas, and random codes."""
+    exps = np.arange(256, dtype=np.uint64)
+    mants = np.array([0, 1, 2, 0x3FFFFF, 0x400000, 0x400001, 0x7FFFFE, 0x7FFFFF], dtype=np.uint64)
+    edge = ((exps[:, None] << np.uint64(23)) | mants[None, :]).ravel()
+    edge = np.concatenate([edge, edge | np.uint64(1 << 31)]).astype(np.uint32)
+    rand = np.random.default_rng(2).integers(0, 2 ** 32, 200_000, dtype=np.uint64).astype(np.uint32)
+    for codes in (edge, rand, edge.reshape(64, -1), edge[:1].reshape(())):
+        got, want = F32.decode(codes), F32._decode_arith(codes)
+        assert got.shape == want.shape and np.array_equal(got.view(np.uint64), want.view(np.uint64))
