@@ -50,13 +50,15 @@ def check_rounding(rounding, allowed: tuple[str, ...] = ROUNDINGS, *, what: str 
     error
         If it names no allowed mode.
     """
-    names = ", ".join(m + "".join(f" (alias {a})" for a, c in ROUNDING_ALIASES.items() if c == m)
-                      for m in allowed)
+    def names() -> str:  # for the error messages only (built lazily: this runs on every encode)
+        return ", ".join(m + "".join(f" (alias {a})" for a, c in ROUNDING_ALIASES.items() if c == m)
+                         for m in allowed)
+
     if not isinstance(rounding, str):
-        raise _type_error(error)(f"{what} must be a string, one of {names}, not {rounding!r}")
+        raise _type_error(error)(f"{what} must be a string, one of {names()}, not {rounding!r}")
     canonical = ROUNDING_ALIASES.get(rounding, rounding)
     if canonical not in allowed:
-        raise error(f"{what} must be one of {names}, not {rounding!r}")
+        raise error(f"{what} must be one of {names()}, not {rounding!r}")
     return canonical
 
 
