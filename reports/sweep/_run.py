@@ -171,7 +171,9 @@ def connect_client(scheduler: str | None, workers: int | None):
             raise ConnectionError(f"scheduler must be a reachable Dask scheduler address, not {scheduler!r} "
                                   f"(no connection within {SCHEDULER_TIMEOUT_S:g} s)") from None
     n = workers or 1
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=n > 1, dashboard_address=None,
+    # ":0": the scheduler's HTTP server on a free port (with None it still binds 8787, and warns
+    # when another cluster on the machine holds that port)
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=n > 1, dashboard_address=":0",
                            silence_logs=logging.ERROR)
     return Client(cluster, set_as_default=False)
 
