@@ -91,10 +91,12 @@ def _check_inputs(args: argparse.Namespace) -> dict | None:
 
 
 def _mac_cost(recipe, hw, no_energy: bool, distribution: str):
-    """The recipe's datapath energies from ``sim.datapath_energy_of`` (``hw.cost.datapath_energy``,
-    cached), or the reason there are none."""
+    """``(energies, fallback)``: the recipe's datapath energies from ``sim.datapath_energy_of``
+    (``hw.cost.datapath_energy``, cached), or when the standard-cell flow cannot give them (a
+    clock no pipeline depth meets, a missing tool) the generic flow's record
+    (``sim.mac_unit_cost``) and why; or the reason there are none."""
     if no_energy:
-        return "MAC energy left out (--no-energy)"
+        return "MAC energy left out (--no-energy)", ""
     from hw.cost import DISTRIBUTIONS
     from hw.errors import ToolError
     from sim import SimulationError, datapath_energy_of
@@ -102,9 +104,12 @@ def _mac_cost(recipe, hw, no_energy: bool, distribution: str):
     if distribution not in DISTRIBUTIONS:
         raise ValueError(f"--distribution must be uniform or gaussian, not {distribution!r}")
     try:
-        return datapath_energy_of(hw, recipe, distribution=distribution)
-    except (SimulationError, ToolError) as exc:
-        return f"not available: {exc}"
+        return datapath_energy_of(hw, recipe, distribution=distribution), ""
+    except (SimulationError, ToolError) as exc:  # e.g. a clock no pipeline depth meets: the generic flow, said so
+        from sim import mac_unit_cost
+
+        return mac_unit_cost(recipe), (f"MAC energy from the generic flow (no clock target, Gaussian operands) "
+                                       f"because the standard-cell {exc}")
 
 
 def _summary_lines(s: dict, hw, mac) -> list[str]:
@@ -131,6 +136,10 @@ def _summary_lines(s: dict, hw, mac) -> list[str]:
         lines.append(s["decode_bound_text"])
     if isinstance(mac, str):
         lines.append(f"MAC energy: {mac}")
+    elif not hasattr(mac, "mac_pj"):  # a generic-flow CostRecord (sim.mac_unit_cost)
+        stim = mac.provenance.measured.get("stimulus", {}).get("description", "") or "not recorded"
+        lines.append(f"MAC unit {mac.name}: {mac.area_um2:.4g} µm², {mac.energy_pj_per_op:.4g} pJ/MAC (converter "
+                     f"included); hw.cost generic flow, 45 nm estimate, no clock target, stimulus: {stim}")
     else:
         stim = (mac.provenance["pe"]["measured"].get("stimulus") or {}).get("description") or "not recorded"
         rows, cols = s["array_rows"], s["array_cols"]  # the simulated array (iso-area sizing included)
@@ -201,8 +210,10 @@ def run(args: argparse.Namespace) -> int:
     recipe = parse_recipe(Path(args.recipe) if args.recipe.endswith(".toml") else args.recipe)
 
     # 2. the work: MAC characterisation (cached), simulation, numerics
-    mac = _mac_cost(recipe, hw, args.no_energy, args.distribution)
-    rec = None if isinstance(mac, str) else mac
+    mac, fallback = _mac_cost(recipe, hw, args.no_energy, args.distribution)
+    rec = None if isinstance(mac, str) or getattr(mac, "energy_pj_per_op", 0.0) is None else mac
+    if not isinstance(mac, str) and rec is None:
+        mac = f"{mac.name} has no energy figure"
     res = simulate(args.model, recipe, hw, prefill=args.prefill, decode=args.decode, batch=args.batch,
                    layers=args.layers, trace=args.trace is not None, decode_only=args.decode_only,
                    progress=not args.no_progress and sys.stderr.isatty(), mac_cost=rec)
@@ -216,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
         checks = nr.gemm_checks()
 
     # 3. print, then write every output file at the end
-    print("\n".join(_summary_lines(res.summary, hw, mac)))
+    print("\n".join(_summary_lines(res.summary, hw, mac) + ([f"note: {fallback}"] if fallback else [])))
     print(_layer_table(res.layers))
     if nr is not None:
         print(f"numerics ({nr.tokens} tokens, one layer): output error vs float64: relative RMS "
@@ -232,6 +243,8 @@ def run(args: argparse.Namespace) -> int:
         files[Path(args.csv)] = res.ops.to_csv(index=False)
     if args.json:
         doc = {"summary": res.summary, "mac_unit": mac if isinstance(mac, str) else
+               {"name": mac.name, "area_um2": mac.area_um2, "energy_pj_per_op": mac.energy_pj_per_op,
+                "flow": "generic"} if not hasattr(mac, "mac_pj") else
                {"name": mac.pe_name, "pipeline": mac.pipeline, "area_um2": mac.pe_area_um2,
                 "energy_pj_per_op": mac.mac_pj, "convert_pj_per_output": mac.convert_pj, "node_nm": mac.node_nm,
                 "clock_mhz": mac.clock_mhz, "provenance": mac.provenance}}

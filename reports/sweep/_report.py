@@ -561,11 +561,12 @@ def energy_statement(manifest: dict) -> str:
     """What the energy figures include and which stimulus the MAC energy was measured on."""
     if manifest.get("unit_energy", False):
         return ("Energy: DRAM bytes times relayed per-byte figures, SRAM bytes times the per-byte figures of "
-                "hw.cost.sram_cost for the hardware's buffers, plus MACs times the energy per operation of the "
-                "recipe's MAC unit, measured by hw.cost (generic flow, gate-level switching activity) on "
-                "Gaussian operands (sigma = format max / 4, hw.cost.unit_stimulus); see Provenance for each figure. "
-                "lowbit cost and lowbit simulate default to uniform operand codes on the standard-cell flow "
-                "(--distribution gaussian there for the same stimulus), so their MAC energies differ from these.")
+                "hw.cost.sram_cost for the hardware's buffers, plus products times the energy per product and "
+                "outputs times the energy per output conversion of the recipe's MAC datapath "
+                "(hw.cost.datapath_energy: standard cells and OpenSTA power at the hardware's clock, 45 nm "
+                "derived, on uniform operand codes, hw.cost.unit_stimulus), the figures lowbit cost --hw and "
+                "lowbit simulate use; see Provenance for each figure. Energies in the unit-cost table come from "
+                "the generic flow on Gaussian operands (sigma = format max / 4).")
     return ("Energy: DRAM and SRAM only; the MAC array's energy is left out ([units] energy = false in the spec).")
 
 

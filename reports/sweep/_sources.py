@@ -108,11 +108,17 @@ class SimulatorSource(MetricSource):
                 "metrics": [m for m in self.metrics if m in spec.metrics]}
 
     def evaluate(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
-        from sim import simulate
+        from sim import SimulationError, datapath_energy_of, simulate
 
         hw = point.hardware_config()
         recipe = point.recipe_obj()
-        mac_cost = characterize_mac(recipe, energy=True)[2] if self._mac_energy(spec) else None
+        mac_cost, unavailable = None, ""
+        if self._mac_energy(spec):  # the figures lowbit cost --hw and lowbit simulate use (uniform operands)
+            try:
+                mac_cost = datapath_energy_of(hw, recipe)
+            except SimulationError as exc:  # e.g. a clock no pipeline depth meets: the generic flow, said so
+                mac_cost = characterize_mac(recipe, energy=True)[2]
+                unavailable = f"MAC energy from the generic flow (no clock target) because the standard-cell {exc}"
         res = simulate(point.model, recipe, hw, prefill=point.seq_len, decode=point.decode,
                        batch=point.batch, layers=point.layers, mac_cost=mac_cost)
         s = res.summary
@@ -135,7 +141,8 @@ class SimulatorSource(MetricSource):
                 "energy_pj": float(s["energy_pj"]),
                 "energy_provenance": ("derived: sim.simulate energy (MACs, SRAM and DRAM bytes x hw.cost figures): "
                                       if math.isfinite(s["energy_pj"]) else "not available: ")
-                                     + " | ".join(n for n in s["notes"] if "energy" in n),
+                                     + " | ".join([n for n in s["notes"] if "energy" in n]
+                                                  + ([unavailable] if unavailable else [])),
             })
         return out
 

@@ -85,13 +85,13 @@ def test_second_run_hits_the_cache_for_every_point(small_run) -> None:
 
 
 def test_energy_is_part_of_a_sweep_by_default(tmp_path) -> None:
-    """Without [units], the sweep's energy includes the MAC array: the recipe's MAC unit from
-    sim.mac_unit_cost (hw.cost, cached), the figure sim.simulate gives with that record."""
-    from mapping import parse_recipe
-    from sim import mac_unit_cost
+    """Without [units], the sweep's energy includes the MAC array: the recipe's datapath energies
+    from sim.datapath_energy_of (hw.cost.datapath_energy, uniform operands, as lowbit cost --hw and
+    lowbit simulate), the figure sim.simulate gives with them."""
+    from sim import datapath_energy_of
 
-    spec = spec_from_dict({"metrics": ["latency", "energy"], "layers": 1,
-                           "axes": {"recipe": "INT8", "seq_len": 16, "array": "8x8"}})
+    spec = spec_from_dict({"metrics": ["latency", "energy"], "layers": 1,  # 500 MHz: met by the INT8 MAC
+                           "axes": {"recipe": "INT8", "seq_len": 16, "array": "8x8", "hardware": "edge-16x16"}})
     assert spec.unit_energy
     f = run_sweep(spec, tmp_path / "res", workers=1, cache=tmp_path / "cache", progress=False).frame
     assert (f.status == "ok").all(), f.error.tolist()
@@ -102,13 +102,14 @@ def test_energy_is_part_of_a_sweep_by_default(tmp_path) -> None:
     statement = energy_statement({"unit_energy": True})
     from markupsafe import escape
 
-    assert "Gaussian operands (sigma = format max / 4, hw.cost.unit_stimulus)" in statement
+    assert "on uniform operand codes, hw.cost.unit_stimulus" in statement
     assert str(escape(statement)) in page
     p = spec.points[0]
-    rec = mac_unit_cost(parse_recipe("INT8"))
+    rec = datapath_energy_of(p.hardware_config(), p.recipe_obj())
     direct = simulate(p.model, p.recipe_obj(), p.hardware_config(), prefill=p.seq_len, layers=1, mac_cost=rec)
     assert math.isfinite(f.loc[0, "energy_pj"]) and f.loc[0, "energy_pj"] == direct.summary["energy_pj"]
     assert f.loc[0, "energy_provenance"].startswith("derived: ")
+    assert "stimulus: uniform operands" in f.loc[0, "energy_provenance"]
 
 
 def test_failing_point_is_recorded_and_does_not_stop_the_others(tmp_path) -> None:
