@@ -182,3 +182,16 @@ def test_block_dot_unit_submodules_are_named_by_line_item() -> None:
     items = {line_item(n) for n in names}
     assert items == {"decode", "multiply", "align", "accumulate", "scale", "output"}
     assert items <= set(LINE_ITEM_ORDER)
+
+
+def test_packed_integer_pe_with_pipeline_maps(standard_cells, cache) -> None:
+    """A packed integer PE with a pipeline register (int4 x int4, 4 lanes, pipeline=1) holds a
+    register bit that is constant (the NaN flag of an integer product) with an init value: yosys's
+    ``proc; flatten`` on its RTLIL stops with "Conflicting init values". The standard-cell flow
+    reads the Verilog and flattens only after ``opt_clean``, so it maps the PE; the cells add up
+    and every product lane's logic is priced."""
+    formats = MacFormats(a_format="int4", b_format="int4", acc="exact", out_format="int32")
+    rec = characterize_asic(build_pe(formats, pipeline=1), clock_mhz=100, cache=cache)
+    assert rec.pipeline == 1 and rec.ops_per_cycle == 4 and rec.flip_flops > 0
+    assert {"decode", "multiply", "align", "accumulate", "registers"} <= set(rec.line_items)
+    assert sum(i.area_um2 for i in rec.line_items.values()) == pytest.approx(rec.area_um2, rel=1e-12)
