@@ -9,7 +9,7 @@ Dataflows
   the columns (one row of B per cycle, last row first) into the PEs' weight registers; rows of
   A (k lanes) then stream in from the left, one per cycle, skewed one cycle per array row;
   partial sums flow down the columns (registered in every PE), enter at the top from the
-  ``a_psum`` input (the previous K fold's accumulators, or zeros) and leave at the bottom, are
+  ``a_psum`` input (the previous K fold's accumulators, or the empty sum) and leave at the bottom, are
   de-skewed, rounded by one ``OutputConverter`` per column and presented as one output row per
   cycle. Rows ``>= k`` of the array pass partial sums through unchanged.
 * ``"os"`` (output-stationary): an ``m x n`` block of C (m <= rows, n <= cols) is pinned in the
@@ -40,7 +40,7 @@ Tile interface (both dataflows; see ``_timing`` for the cycle counts)
 """
 from __future__ import annotations
 
-from amaranth import Cat, Module, Mux, Signal, Value
+from amaranth import Cat, Const, Module, Mux, Shape, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -413,7 +413,7 @@ class SystolicArray(wiring.Component):
             for i in range(1, R):
                 b_in[i][j] = self._delay(m, b_in[i - 1][j], lane_b, 1, f"b_{i}_{j}")
         acc = [[Signal(accl, name=f"acc_{i}_{j}") for j in range(C)] for i in range(R)]
-        zero = Signal(accl)  # +0 / exact zero
+        zero = Const(f.empty_sum, Shape.cast(accl).width)  # the empty sum: exact zero, or -0 (float accumulator)
         for i in range(R):
             for j in range(C):
                 pe = self._pe(m, i, j)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from amaranth import Value
+from amaranth import Shape, Value
 from amaranth.lib import data
 from amaranth.sim import Simulator
 
@@ -173,6 +173,8 @@ def run_gemm(arr: SystolicArray, a_codes, b_codes, *, a_scales=None, b_scales=No
         a_psum = Value.cast(p.a_psum) if ws else None
         c_acc = Value.cast(p.c_acc) if ws else None
         db = arr.double_buffer
+        # a first K fold starts every column from the empty sum (MacFormats.empty_sum)
+        empty_psum = _pack([arr.formats.empty_sum] * C, Shape.cast(arr.formats.acc_layout()).width) if ws else 0
         for ti, tile in enumerate(tiles):
             m0, k0, n0, mt, kt, nt = tile
             nxt = tiles[ti + 1] if ti + 1 < len(tiles) else None
@@ -194,7 +196,7 @@ def run_gemm(arr: SystolicArray, a_codes, b_codes, *, a_scales=None, b_scales=No
                     idx = ctx.get(p.a_index)
                     ctx.set(a_data, a_word(tile, idx))
                     if ws:
-                        ctx.set(a_psum, 0 if prev is None else prev[idx])
+                        ctx.set(a_psum, empty_psum if prev is None else prev[idx])
                 if ctx.get(p.b_req):
                     which = nxt if db and ctx.get(p.b_next) else tile
                     ctx.set(b_data, b_word(which, ctx.get(p.b_index)))

@@ -207,9 +207,12 @@ def _array(p: Mapping[str, Any]) -> dict[str, Any]:
     if ws:
         doc = (" (lane j: column j's exact partial sum and its sticky flags)" if isinstance(acc, dict)
                else " (lane j: column j's float accumulator code)")
-        out["a_psum"] = {**acc, "_doc": "partial sums entering row a_index's outputs: zeros, or the previous K "
-                                        "fold's c_acc" + doc} if isinstance(acc, dict) else \
-            (acc[0], "partial sums entering row a_index's outputs: zeros, or the previous K fold's c_acc" + doc)
+        out["a_psum"] = {**acc, "_doc": "partial sums entering row a_index's outputs: zeros (the empty sum) on "
+                                        "the first K fold, or the previous K fold's c_acc" + doc} \
+            if isinstance(acc, dict) else \
+            (acc[0], "partial sums entering row a_index's outputs: the empty sum on the first K fold (the code of "
+                     "-0 in every lane, the IEEE additive identity, so a sum of -0 products stays -0), or the "
+                     "previous K fold's c_acc" + doc)
         out["c_acc"] = {**acc, "_doc": "the unrounded accumulators of output row c_index (the next K fold's "
                                        "a_psum)" + doc} if isinstance(acc, dict) else \
             (acc[0], "the unrounded accumulators of output row c_index (the next K fold's a_psum)" + doc)

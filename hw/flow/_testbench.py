@@ -264,6 +264,8 @@ def _tile_vectors(meta, count: int | None, rng) -> dict[str, Any]:
     la, lb = ports["a_data"]["layout"]["lane_bits"], ports["b_data"]["layout"]["lane_bits"]
     lo = ports["c_data"]["layout"]["lane_bits"]
     acc = "exact" if p["acc"] == "exact" else parse(p["acc"])
+    # a first K fold's a_psum: the empty sum in every lane (exact: zeros; float: the code of -0)
+    psum_empty = 0 if acc == "exact" else _pack([1 << (acc.bits - 1)] * C, acc.bits)
     gemms = []
     shapes = _gemm_shapes(p)[: count or None]
     for m, k, n in shapes:
@@ -314,7 +316,7 @@ def _tile_vectors(meta, count: int | None, rng) -> dict[str, Any]:
                 nan = {str(r): _nan_lanes(fo, block_c[r]) for r in range(mt) if _nan_lanes(fo, block_c[r])}
             out_tiles.append({
                 "m": mt, "k": kt, "n": nt, "a": a_words(tiles[ti]), "b": b_words(tiles[ti]),
-                "psum": "previous" if df == "ws" and k0 > 0 else "zero",
+                "psum": "previous" if df == "ws" and k0 > 0 else "zero", "psum_empty": psum_empty,
                 "pre": int(bool(p.get("double_buffer")) and nxt is not None),
                 "pre_k": nxt[4] if p.get("double_buffer") and nxt is not None else 0,
                 "b_next": b_words(nxt) if p.get("double_buffer") and nxt is not None else [],

@@ -19,7 +19,8 @@ Conventions (the vectors file, ``<name>_vectors.json``, follows them):
   come out on ``o`` (random back-pressure after the timed rows); the timing figures are checked
   on the gap-free rows.
 * ``tile``: per tile, the words the array requests by index (``a``, ``b``, ``b_next``), where its
-  partial sums come from (``psum``: zeros or the previous tile's ``c_acc``), the expected output
+  partial sums come from (``psum``: the empty sum ``psum_empty`` — zeros, or -0 codes for a float
+  accumulator — or the previous tile's ``c_acc``), the expected output
   rows and the tile's cycles from ``start`` to ``done`` inclusive.
 """
 from __future__ import annotations
@@ -212,7 +213,7 @@ async def _tile(dut, meta: dict, vec: dict) -> None:
                     idx = int(dut.a_index.value)
                     dut.a_data.value = t["a"][idx]
                     if has_psum:
-                        dut.a_psum.value = prev_acc[idx] if t["psum"] == "previous" else 0
+                        dut.a_psum.value = prev_acc[idx] if t["psum"] == "previous" else t.get("psum_empty", 0)
                 if int(dut.b_req.value):
                     idx = int(dut.b_index.value)
                     nxt = has_pre and int(dut.b_next.value)

@@ -20,7 +20,7 @@ is rounded to the accumulator format, the ``lanes`` products of a beat are added
 """
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal, Value
+from amaranth import Const, Module, Mux, Shape, Signal, Value
 from amaranth.lib import data
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -168,9 +168,7 @@ class _ReductionUnit(wiring.Component):
         n = self._lanes
         m.d.comb += [pe.a.eq(self.a), pe.b.eq(self.b), pe.en.eq(Mux(self.valid, (1 << n) - 1, 0))]
         acc = Signal(f.acc_layout(), name="acc")
-        # the empty sum: -0 for a float accumulator (the IEEE additive identity: -0 + x = x, so a
-        # reduction of -0 products is -0 as in hw.numerics); all-zero fields for the exact one
-        zero = Signal(f.acc_layout(), name="acc_zero", **({} if f.acc == "exact" else {"init": 1 << (f.acc.bits - 1)}))
+        zero = Const(f.empty_sum, Shape.cast(f.acc_layout()).width)  # MacFormats.empty_sum
         m.d.comb += pe.acc_in.eq(Mux(first, Value.cast(zero), Value.cast(acc)))
         with m.If(valid):
             m.d.sync += acc.eq(pe.acc_out)

@@ -262,6 +262,14 @@ class MacFormats:
             return self.term_layout(self.accumulator_bits)
         return unsigned(self.acc.bits)
 
+    @property
+    def empty_sum(self) -> int:
+        """Raw value of the empty sum in ``acc_layout``: all fields zero for the exact accumulator,
+        the code of -0 for a float accumulator (the IEEE additive identity: -0 + x = x, so a
+        reduction of -0 products is -0, as ``hw.numerics`` says). A reduction (and a WS array's
+        first K fold, through ``a_psum``) starts from it."""
+        return 0 if self.acc == "exact" else 1 << (self.acc.bits - 1)
+
     def describe(self) -> dict:
         """The formats and widths as JSON-ready values."""
         return {"a_format": str(self.a_format), "b_format": str(self.b_format),

@@ -438,19 +438,22 @@ def test_packed_array_on_verilator(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("dataflow", ["ws", "os"])
-def test_array_sum_of_negative_zeros_is_negative_zero(dataflow: str) -> None:
-    """Exact accumulation over K folds (WS chains the partial sums, flags included): an output is
-    -0 iff all its products are -0, as numpy's float64 products say and the golden model gives."""
+@pytest.mark.parametrize("acc", ["exact", "float32"])
+def test_array_sum_of_negative_zeros_is_negative_zero(dataflow: str, acc: str) -> None:
+    """Exact or float accumulation over K folds (WS chains the partial sums, flags included; a
+    first fold starts from the empty sum, -0 for a float accumulator): an output is -0 iff all its
+    products are -0, as numpy's float64 products say and the golden model gives."""
     f = parse("e2m1fn")
-    m, k, n = 3, 11, 2  # packed 4 to a PE: WS folds of 8
+    m, k, n = 3, 11, 2  # exact: packed 4 to a PE, WS folds of 8; float32: folds of 2
     a = np.full((m, k), 0x8)  # -0
     a[1, 3] = 0x0  # +0 x ... = +0 product in row 1
     a[2, :2] = [0x2, 0xA]  # 1 and -1: an exact zero that is not a sum of -0s
     b = np.full((k, n), 0x2)  # 1
-    arr = SystolicArray(rows=2, cols=2, dataflow=dataflow, a_format=f, b_format=f, out_format="float32", max_k=16)
+    arr = SystolicArray(rows=2, cols=2, dataflow=dataflow, a_format=f, b_format=f, acc=acc, out_format="float32",
+                        max_k=16)
     run = run_gemm(arr, a, b)
     prods = f.decode(a).astype(np.float64)[:, :, None] * f.decode(b).astype(np.float64)[None, :, :]
     neg_zero = np.all((prods == 0) & np.signbit(prods), axis=1)
     assert neg_zero.tolist() == [[True, True], [False, False], [False, False]]
     np.testing.assert_array_equal(run.codes, np.where(neg_zero, 0x80000000, 0).astype(run.codes.dtype))
-    np.testing.assert_array_equal(run.codes, gemm(a, f, b, f, "float32", "exact"))
+    np.testing.assert_array_equal(run.codes, gemm(a, f, b, f, "float32", acc, order="sequential"))
