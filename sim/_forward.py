@@ -128,6 +128,9 @@ class _FloatBackend:
     def _c(self, x) -> np.ndarray:
         """x in the compute dtype (one rounding)."""
         x = np.asarray(x, dtype=np.float64) if self.dt == np.float64 else np.asarray(x)
+        if self.dt not in (np.float32, np.float64) and x.dtype == np.float64:
+            # ml_dtypes casts float64 through float32 (two roundings); the format's encode rounds once
+            return self.fmt.decode(self.fmt.encode(x)).astype(self.dt)
         y = x.astype(self.dt)
         if self.fmt is not None and self.dt == np.float32 and str(self.fmt) != "float32":
             y = self.fmt.decode(self.fmt.encode(y, overflow="saturate")).astype(np.float32)

@@ -122,3 +122,28 @@ def test_dyadic_requantize_matches_golden_requantizer():
         m, e = batch_frexp(float(r))
         golden = DyadicRequantizer(m, e, -128, 127, "half_even").forward(x[:, c][None, :])[0]
         assert np.array_equal(got[:, c], golden), r
+
+
+def test_bf16_vector_ops_round_float64_once():
+    """Vector ops of a recipe accumulating in bfloat16 round a float64 value once (ml_dtypes' own cast goes through
+    float32 and rounds twice): 1 + 2**-8 + 2**-40 is just above the tie between bf16 codes 16256
+    and 16257, so it rounds up, as the exact rational says."""
+    from fractions import Fraction
+
+    import ml_dtypes
+
+    from mapping import parse_recipe
+    from sim._forward import _FloatBackend
+
+    x = 1 + 2.0**-8 + 2.0**-40
+    lo, hi = Fraction(1), Fraction(1) + Fraction(1, 128)  # neighbouring bf16 values around x
+    assert Fraction(x) - lo > hi - Fraction(x) or Fraction(x) - lo < hi - Fraction(x)  # not a tie
+    want = hi if Fraction(x) - lo > hi - Fraction(x) else lo
+    assert np.array(x).astype(ml_dtypes.bfloat16).view(np.uint16) == 16256  # the double rounding
+    from dataclasses import replace
+
+    from hw.formats import parse
+
+    backend = _FloatBackend(None, replace(parse_recipe("BF16"), accumulator=parse("bfloat16")))
+    got = backend._c(np.array([x]))
+    assert got.dtype == ml_dtypes.bfloat16 and Fraction(float(got[0])) == want == hi
