@@ -45,7 +45,8 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import UnitConfigError
-from ..units import MacFormats, MacPe, OutputConverter
+from ..formats import check_int
+from ..units import MAX_REDUCTION, MacFormats, MacPe, OutputConverter
 from ._timing import DATAFLOWS, tile_cycles
 
 __all__ = ["SystolicArray", "MAX_ARRAY_DIM", "MAX_STREAM"]
@@ -53,13 +54,7 @@ __all__ = ["SystolicArray", "MAX_ARRAY_DIM", "MAX_STREAM"]
 #: largest rows / cols of a generated array
 MAX_ARRAY_DIM = 256
 #: largest streamed dimension of a tile (WS max_m, OS max_k)
-MAX_STREAM = 1 << 20
-
-
-def _int_param(value, what: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise UnitConfigError(f"{what} must be an integer from {lo} to {hi}, not {value!r}")
-    return value
+MAX_STREAM = MAX_REDUCTION
 
 
 class SystolicArray(wiring.Component):
@@ -104,13 +99,13 @@ class SystolicArray(wiring.Component):
             if not isinstance(formats, MacFormats):
                 raise UnitConfigError(f"formats must be a MacFormats, not {formats!r}")
             max_k = formats.max_k
-        self._rows = _int_param(rows, "rows", 1, MAX_ARRAY_DIM)
-        self._cols = _int_param(cols, "cols", 1, MAX_ARRAY_DIM)
+        self._rows = check_int("rows", rows, 1, MAX_ARRAY_DIM, error=UnitConfigError)
+        self._cols = check_int("cols", cols, 1, MAX_ARRAY_DIM, error=UnitConfigError)
         if dataflow not in DATAFLOWS:
             raise UnitConfigError(f"dataflow must be one of 'ws', 'os', not {dataflow!r}")
         self._dataflow = dataflow
-        self._max_m = _int_param(max_m, "max_m", 1, MAX_STREAM)
-        self._max_k = _int_param(max_k, "max_k", 1, MAX_STREAM)
+        self._max_m = check_int("max_m", max_m, 1, MAX_STREAM, error=UnitConfigError)
+        self._max_k = check_int("max_k", max_k, 1, MAX_STREAM, error=UnitConfigError)
         if not isinstance(double_buffer, bool):
             raise UnitConfigError(f"double_buffer must be a bool, not {double_buffer!r}")
         if double_buffer and dataflow != "ws":

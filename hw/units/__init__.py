@@ -17,7 +17,7 @@ from ._factory import (UNIT_KINDS, Unit, build_mac, build_mxdot, build_pe, build
                        recipe_mac)
 from ._mac import DotProductLane, MacUnit, mac_timing
 from ._mxdot import BlockScales, MxDotUnit, mxdot_timing
-from ._pe import (LINE_ITEMS, BlockScale, ExactAligner, MacFormats, MacPe, OutputConverter, ProductRounder,
+from ._pe import (LINE_ITEMS, MAX_REDUCTION, BlockScale, ExactAligner, MacFormats, MacPe, OutputConverter, ProductRounder,
                   SignificandMultiplier, line_item, recipe_mac_formats)
 from ._requant import QuantizeUnit, Requantizer, quantize_timing, requant_timing
 from ._round import AccumulatorRounder, FloatAdder, FormatConverter, aligned, output_format
@@ -30,6 +30,6 @@ __all__ = [
     "FormatConverter", "MacUnit", "MxDotUnit", "OperandDecoder", "QuantizeUnit", "Requantizer", "Timing", "aligned", "decode_info",
     "exact_accumulator_bits", "literature_accumulator_bits", "mac_timing", "mxdot_timing", "operand_format",
     "output_format", "product_width", "quantize_timing", "requant_timing", "run_stream", "simulate_comb",
-    "LINE_ITEMS", "BlockScale", "BlockScales", "ExactAligner", "MacFormats", "MacPe", "OutputConverter", "ProductRounder",
+    "LINE_ITEMS", "MAX_REDUCTION", "BlockScale", "BlockScales", "ExactAligner", "MacFormats", "MacPe", "OutputConverter", "ProductRounder",
     "SignificandMultiplier", "build_pe", "line_item", "recipe_mac", "recipe_mac_formats",
 ]

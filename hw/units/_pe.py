@@ -72,13 +72,17 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import UnitConfigError
-from ..formats import BlockFormat, FloatFormat, Format, IntFormat, ScaleFormat, parse
+from ..formats import BlockFormat, FloatFormat, Format, IntFormat, ScaleFormat, check_int, parse
 from ._checks import validated_init
 from ._decode import DecodeInfo, OperandDecoder, decode_info, exact_accumulator_bits, operand_format, product_width
 from ._round import OUTPUT_OVERFLOWS, AccumulatorRounder, FloatAdder, FormatConverter, output_format
 
-__all__ = ["MacFormats", "MacPe", "OutputConverter", "SignificandMultiplier", "ExactAligner", "ProductRounder",
+__all__ = ["MAX_REDUCTION", "MacFormats", "MacPe", "OutputConverter", "SignificandMultiplier", "ExactAligner", "ProductRounder",
            "BlockScale", "LINE_ITEMS", "line_item", "recipe_mac_formats", "ACCUMULATE_MODES", "PACK_SLOT_BITS"]
+
+#: longest reduction (products) an exact accumulator is sized for (``MacFormats.max_k``): a
+#: 2**20-long exact reduction already needs 20 more accumulator bits than one product
+MAX_REDUCTION = 1 << 20
 
 #: line items of a MAC's cost, by submodule name prefix (see the module docstring)
 LINE_ITEMS = {"decode_a": "decode", "decode_b": "decode", "multiply": "multiply", "align": "align",
@@ -174,8 +178,7 @@ class MacFormats:
                                       f"operands' sum), not {out.frac_bits!r}")
         elif self.overflow == "wrap":
             raise UnitConfigError(f"overflow must not be 'wrap' for the float output {out}")
-        if isinstance(self.max_k, bool) or not isinstance(self.max_k, int) or self.max_k < 1:
-            raise UnitConfigError(f"max_k must be a positive integer, not {self.max_k!r}")
+        check_int("max_k", self.max_k, 1, MAX_REDUCTION, error=UnitConfigError)
         for name, value in (("a_format", a), ("b_format", b), ("acc", acc), ("out_format", out),
                             ("a_element", a_el), ("b_element", b_el)):
             object.__setattr__(self, name, value)

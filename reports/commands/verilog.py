@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import argparse
 
+from hw.units import MAX_REDUCTION
+
 __all__ = ["add_arguments", "run"]
 
-#: the longest reduction (``--max-k``) and A stream (``--max-m``) a generated unit takes: 2**20,
-#: the array generator's ``MAX_STREAM`` (a 2**20-long exact reduction already needs ~20 more
-#: accumulator bits than one product)
-MAX_LENGTH = 1 << 20
+#: the longest reduction (``--max-k``) and A stream (``--max-m``) a generated unit takes: the
+#: hardware's own limit (``hw.units.MAX_REDUCTION``, the arrays' ``MAX_STREAM``)
+MAX_LENGTH = MAX_REDUCTION
 
 
 def _units_text() -> str:

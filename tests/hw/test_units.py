@@ -424,3 +424,13 @@ def test_exact_sum_of_negative_zeros_is_negative_zero(lanes: int) -> None:
     assert list(all_neg_zero) == [True, True, False, False, False]
     assert list(got) == [0x80000000 if z else 0 for z in all_neg_zero]
     assert np.array_equal(got, _golden(unit, A, B))
+
+
+def test_max_k_is_bounded_where_the_formats_are_validated():
+    """A reduction longer than ``MAX_REDUCTION`` is refused by the one formats value, so no caller
+    (not only the CLI) builds an absurdly wide exact accumulator."""
+    from hw.units import MAX_REDUCTION, MacFormats, build_mac
+
+    assert MacFormats(a_format="int8", b_format="int8", max_k=MAX_REDUCTION).max_k == MAX_REDUCTION
+    with pytest.raises(UnitConfigError, match=rf"^max_k must be an integer in 1\.\.{MAX_REDUCTION}, not {10 ** 21}$"):
+        build_mac(a="int8", b="int8", max_k=10 ** 21)
