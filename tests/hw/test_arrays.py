@@ -419,24 +419,6 @@ def test_array_pe_is_the_costed_pe(tmp_path, a_format: str, acc: str, pipeline: 
         assert rtlil.convert(origin, name="pe") == want
 
 
-def test_packed_array_on_verilator(tmp_path) -> None:
-    """One exported packed array (INT4 x INT8, 2 products per PE per cycle, WS, K over two folds
-    and not a multiple of the packing) on Verilator through cocotb: bit-exact, cycles ==
-    ``tile_cycles``."""
-    import json
-    from pathlib import Path
-
-    from hw.flow import export_verilog, run_cocotb
-
-    unit = build_array(rows=2, cols=3, dataflow="ws", a_format="int4", b_format="int8", max_m=16, max_k=64)
-    assert unit.component.packing == 2
-    res = export_verilog(unit.component, name=unit.name, out_dir=tmp_path, metadata=unit.metadata)
-    cases = [[3, 7, 4], [1, 1, 1]]
-    assert run_cocotb(verilog_sources=[res.verilog_path], toplevel=unit.name, test_module="_bench_arrays_packed",
-                      bench_dir=Path(__file__).parent, build_dir=tmp_path / "build",
-                      extra_env={"LOWBIT_META": str(res.metadata_path), "LOWBIT_CASES": json.dumps(cases)}) == (1, 0)
-
-
 @pytest.mark.parametrize("dataflow", ["ws", "os"])
 @pytest.mark.parametrize("acc", ["exact", "float32"])
 def test_array_sum_of_negative_zeros_is_negative_zero(dataflow: str, acc: str) -> None:
