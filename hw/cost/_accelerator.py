@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import UnitConfigError
+from ..formats import check_int
 from ._asic import AsicCost, meet_clock
 from ._cache import CostCache
 from ._scaling import node_scaling
@@ -135,12 +136,6 @@ def largest_square_array(*, area_um2: float, pe_area_um2: float, converter_area_
     return n
 
 
-def _check_int(name: str, v: Any, lo: int, hi: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise UnitConfigError(f"{name} must be an int in {lo} .. {hi}, not {v!r}")
-    return v
-
-
 def _pe_cost(build_mac: Callable[[int], Any], *, clock_mhz: float, node_nm: int, library_name: str,
              stimulus: Callable[[Any], Sequence[Mapping[str, int]]], cache: CostCache) -> tuple[AsicCost, float]:
     from ..flow import library
@@ -198,9 +193,9 @@ def accelerator_budget(*, build_mac: Callable[[int], Any], stimulus: Callable[[A
     UnitConfigError
         For bad sizes, an unknown node or library, a clock no pipeline depth meets.
     """
-    _check_int("array rows", rows, 1, 4096)
-    _check_int("array cols", cols, 1, 4096)
-    _check_int("k", k, 1, 1 << 24)
+    check_int("array rows", rows, 1, 4096, error=UnitConfigError)
+    check_int("array cols", cols, 1, 4096, error=UnitConfigError)
+    check_int("k", k, 1, 1 << 24, error=UnitConfigError)
     node_scaling(source_nm=180, target_nm=node_nm)
     store = cache if isinstance(cache, CostCache) else CostCache(cache)
     rec, lib_clock = _pe_cost(build_mac, clock_mhz=clock_mhz, node_nm=node_nm, library_name=library_name,

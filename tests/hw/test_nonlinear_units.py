@@ -328,18 +328,18 @@ def test_pipelined_divider_against_python(k: int) -> None:
 
 
 @pytest.mark.parametrize("build,message", [
-    (lambda: ShiftmaxUnit(x_bits=8, length=0, x0_int=-4), "length must be in [1, 1048576], not 0"),
-    (lambda: ROW_UNITS["ivit_shiftmax"].cycles(2, 1 << 21), "length must be in [1, 1048576], not 2097152"),
+    (lambda: ShiftmaxUnit(x_bits=8, length=0, x0_int=-4), "length must be an integer in 1..1048576, not 0"),
+    (lambda: ROW_UNITS["ivit_shiftmax"].cycles(2, 1 << 21), "length must be an integer in 1..1048576, not 2097152"),
     (lambda: ShiftmaxUnit(x_bits=8, length=4, x0_int=4),
      "ivit_shiftmax constant x0_int must be in [-2**20, -1], not 4"),  # the kernel's rule
-    (lambda: ShiftGELUUnit(x_bits=30, length=4, x0_int=-4), "x_bits must be in [2, 24], not 30"),
+    (lambda: ShiftGELUUnit(x_bits=30, length=4, x0_int=-4), "x_bits must be an integer in 2..24, not 30"),
     (lambda: IntGELUUnit(x_bits=8, b_int=-3, c_int=5, shift_int=-1), "ibert_int_gelu constant c_int must be negative, not 5"),
     (lambda: IntGELUUnit(x_bits=8, b_int=-26, c_int=-693, shift_int=-1),  # s_in = 0.1
      "ibert_int_gelu constant c_int must be at most -2**n = -16384 (the erf polynomial must stay resolved "
      "after I-BERT's 2**n shift), not -693"),
     (lambda: IntLayerNormUnit(x_bits=8, length=3, bias_int=[1, 2]), "bias_int must have length 3, not 2"),
     (lambda: ShiftmaxUnit(x_bits=8, length=4, x0_int=-4, divider_bits_per_cycle=1.5),
-     "divider_bits_per_cycle must be an integer, not 1.5"),
+     "divider_bits_per_cycle must be an integer in 1..64, not 1.5"),
     (lambda: build_nonlinear_unit("relu", x_bits=8),
      "nonlinear unit name must be one of ['ibert_int_gelu', 'ibert_int_layernorm', 'ibert_int_softmax', "
      "'int_rmsnorm', 'int_silu', 'ivit_int_layernorm', 'ivit_shiftgelu', 'ivit_shiftmax'], not 'relu'"),
@@ -347,7 +347,7 @@ def test_pipelined_divider_against_python(k: int) -> None:
     (lambda: SiLUUnit(x_bits=8, x0_int=0), "int_silu constant x0_int must be in [-2**20, -1], not 0"),
     (lambda: IBertLayerNormUnit(x_bits=8, length=2, bias_int=[0, 0], shift=40),
      "ibert_int_layernorm constant shift must be in [0, 32], not 40"),
-    (lambda: shiftmax_timing(0), "length must be at least 1, not 0"),
+    (lambda: shiftmax_timing(0), "length must be a positive integer, not 0"),
 ])
 def test_bad_parameters(build, message: str) -> None:
     with pytest.raises(UnitConfigError) as info:

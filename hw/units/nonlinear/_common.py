@@ -4,7 +4,6 @@ row-timing record, and parameter checks."""
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 from amaranth import Cat, Module, Mux, Signal, signed, unsigned
@@ -13,6 +12,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...errors import UnitConfigError
+from ...formats import check_int as formats_check_int
 
 __all__ = ["MAX_DIVIDER_BITS", "RowTiming", "IterativeDivider", "PipelinedDivider", "divider_cycles", "exp_shift", "check_int",
            "check_divider_bits",
@@ -36,14 +36,9 @@ class RowTiming:
 
 
 def check_int(name: str, value: object, lo: int, hi: int | None = None) -> int:
-    """``value`` as an int in ``[lo, hi]``, else ``UnitConfigError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise UnitConfigError(f"{name} must be an integer, not {value!r}")
-    value = int(value)
-    if value < lo or (hi is not None and value > hi):
-        rule = f"in [{lo}, {hi}]" if hi is not None else f"at least {lo}"
-        raise UnitConfigError(f"{name} must be {rule}, not {value!r}")
-    return value
+    """``hw.formats.check_int`` (the one integer checker) with the units' errors:
+    ``UnitConfigTypeError`` for a value that is not an integer, ``UnitConfigError`` out of range."""
+    return formats_check_int(name, value, lo, hi, error=UnitConfigError)
 
 
 #: most quotient bits a divider retires per cycle (or per pipeline stage)
