@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import NumericsError, UnitConfigError
+from ..formats import INTEGER_ROUNDINGS, check_rounding
 
 __all__ = ["as_rows", "work_array", "rshift_round", "isqrt_array", "require_int"]
 
@@ -70,8 +71,9 @@ def work_array(obj: np.ndarray, bound: int) -> np.ndarray:
 
 
 def rshift_round(v: np.ndarray, e: int, mode: str) -> np.ndarray:
-    """``v / 2**e`` rounded to an integer: ``"floor"``, ``"half_up"`` or ``"half_even"``;
-    ``e <= 0`` multiplies by ``2**-e`` exactly."""
+    """``v / 2**e`` rounded to an integer: ``"floor"``, ``"half_up"`` or ``"rne"`` (alias
+    ``"half_even"``); ``e <= 0`` multiplies by ``2**-e`` exactly."""
+    mode = check_rounding(mode, ("rne", *INTEGER_ROUNDINGS), error=UnitConfigError)
     if e <= 0:
         return v * (1 << -e)
     if mode == "floor":
@@ -82,9 +84,7 @@ def rshift_round(v: np.ndarray, e: int, mode: str) -> np.ndarray:
     half = div >> 1
     if mode == "half_up":
         return q + (rem >= half)
-    if mode == "half_even":
-        return q + ((rem > half) | ((rem == half) & (q % 2 == 1)))
-    raise UnitConfigError(f"rounding must be one of 'floor', 'half_up', 'half_even', not {mode!r}")
+    return q + ((rem > half) | ((rem == half) & (q % 2 == 1)))  # rne
 
 
 def isqrt_array(v: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 
 from ..errors import NumericsError, UnitConfigError
+from ..formats import INTEGER_ROUNDINGS, check_rounding
 from ._intops import as_rows, isqrt_array, require_int, rshift_round, work_array
 
 __all__ = [
@@ -96,7 +97,8 @@ class DyadicRequantizer(NonlinearKernel):
     """``y = clamp(round(x * multiplier / 2**shift), lo, hi)``: the fixed-point rescale between
     integer kernels (I-BERT ``fixedpoint_mul`` with ``multiplier``/``shift`` from ``batch_frexp``).
 
-    ``rounding`` is ``"half_even"`` (torch.round, I-BERT) or ``"half_up"`` or ``"floor"``.
+    ``rounding`` is ``"rne"`` (alias ``"half_even"``: torch.round, I-BERT) or ``"half_up"`` or
+    ``"floor"`` (``hw.formats``' rounding vocabulary; stored by its canonical name).
     """
 
     multiplier: int
@@ -112,9 +114,9 @@ class DyadicRequantizer(NonlinearKernel):
             raise UnitConfigError(f"requantizer multiplier must be an integer in [0, 2**32), not {self.multiplier!r}")
         if not isinstance(self.shift, int) or not -32 <= self.shift <= 96:
             raise UnitConfigError(f"requantizer shift must be an integer in [-32, 96], not {self.shift!r}")
-        if self.rounding not in ("half_even", "half_up", "floor"):
-            raise UnitConfigError(
-                f"rounding must be one of 'floor', 'half_up', 'half_even', not {self.rounding!r}")
+        # the one rounding vocabulary (hw.formats.ROUNDINGS): "rne" (alias "half_even"), "half_up", "floor"
+        object.__setattr__(self, "rounding", check_rounding(self.rounding, ("rne", *INTEGER_ROUNDINGS),
+                                                            error=UnitConfigError))
         if not self.lo <= self.hi:
             raise UnitConfigError(f"requantizer clamp range must have lo <= hi, not {(self.lo, self.hi)!r}")
         _check_variant(self.variant)

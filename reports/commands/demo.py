@@ -23,7 +23,7 @@ from hw.numerics import gemm, operand_values, reference_gemm
 
 __all__ = ["DEMO_COST_FORMATS", "DESIGN_POINT_RECIPES", "add_arguments", "run", "SECTIONS", "SECTION_KEYS"]
 
-#: formats of the demo's cost table: MAC units that characterise in about a minute each cold
+#: formats of the demo's cost table: small MAC units (seconds each cold on the standard-cell flow)
 DEMO_COST_FORMATS = ("int4", "int8", "e4m3fn", "e2m1fn")
 #: recipes of the default design point (the simulate section) and of the demo's sweep report
 DESIGN_POINT_RECIPES = ("INT8", "FP8", "MXFP4")
@@ -196,7 +196,7 @@ SECTIONS = {
     "gemm": ("Golden GEMM: exact accumulation vs exact-rational reference", section_gemm_check),
     "units": ("RTL units: random products in RTL simulation vs the golden model", section_units),
     "array": ("RTL systolic array: bit-exactness and cycles vs the timing function", section_array),
-    "cost": ("Cost from our own RTL: the small MAC units (first run characterises them, about a minute each; "
+    "cost": ("Cost from our own RTL: the small MAC units (characterised on the first run, seconds each; "
              "cached)", section_cost),
     "simulate": ("Default design point: BERT-base layer, 16x16 array, INT8 vs FP8 vs MXFP4", section_simulate),
     "report": ("Sweep report of the demo's design points", section_report),
