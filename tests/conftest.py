@@ -33,17 +33,25 @@ def vectors() -> Path:
 def _apt_install(packages: list[str], present) -> str:
     """Install Debian ``packages`` with apt-get unless ``present()``; returns why it failed ("")."""
     import subprocess
+    import tempfile
+
+    from filelock import FileLock
 
     if present():
         return ""
     env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-    try:
-        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
-            if proc.returncode:
-                return f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()[-300:]}"
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"apt-get could not run: {exc}"
+    # one apt-get at a time across the xdist workers (dpkg holds one lock); the second finds the
+    # packages the first installed
+    with FileLock(Path(tempfile.gettempdir()) / "lowbit-tests-apt-get.lock"):
+        if present():
+            return ""
+        try:
+            for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+                if proc.returncode:
+                    return f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()[-300:]}"
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"apt-get could not run: {exc}"
     return "" if present() else "installed, but still not found"
 
 

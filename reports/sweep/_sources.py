@@ -108,6 +108,7 @@ class SimulatorSource(MetricSource):
                 "metrics": [m for m in self.metrics if m in spec.metrics]}
 
     def evaluate(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
+        from hw.errors import ToolError
         from sim import SimulationError, datapath_energy_of, simulate
 
         hw = point.hardware_config()
@@ -119,6 +120,10 @@ class SimulatorSource(MetricSource):
             except SimulationError as exc:  # e.g. a clock no pipeline depth meets: the generic flow, said so
                 mac_cost = characterize_mac(recipe, energy=True)[2]
                 unavailable = f"MAC energy from the generic flow (no clock target) because the standard-cell {exc}"
+            except ToolError as exc:  # no OpenSTA / cell library on this machine: the generic flow, said so
+                mac_cost = characterize_mac(recipe, energy=True)[2]
+                unavailable = (f"MAC energy from the generic flow (no clock target) because the standard-cell flow "
+                               f"is not available here: {exc}")
         res = simulate(point.model, recipe, hw, prefill=point.seq_len, decode=point.decode,
                        batch=point.batch, layers=point.layers, mac_cost=mac_cost)
         s = res.summary

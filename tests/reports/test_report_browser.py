@@ -20,26 +20,16 @@ import pytest
 
 from reports.sweep import run_sweep, spec_from_dict, write_report
 
+from ..conftest import _apt_install
+
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def _chromium() -> str:
+    reason = _apt_install(["chromium"], lambda: shutil.which("chromium") is not None)
     path = shutil.which("chromium")
-    if path:
-        return path
-    reason = ""
-    try:
-        env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
-            if proc.returncode:
-                reason = f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()[-300:]}"
-                break
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        reason = f"apt-get could not run: {exc}"
-    path = shutil.which("chromium")
-    if not path:
+    if reason or not path:
         pytest.fail(f"Debian package chromium is not installed and could not be installed ({reason})")
     return path
 

@@ -22,3 +22,20 @@ def test_unmet_clock_falls_back_to_the_generic_flow_and_says_so() -> None:
     assert ("MAC energy from the generic flow (no clock target) because the standard-cell datapath energy of "
             "INT8 on default-32x32/array=8x8 must be characterisable, not: clock target must be at most") in prov
     assert "stimulus: gaussian" in prov
+
+
+def test_missing_standard_cell_tools_fall_back_to_the_generic_flow_and_say_so(monkeypatch) -> None:
+    """On a machine without OpenSTA (the README's demo installs Python packages only) a sweep point
+    still has its energy, from the generic flow, and its provenance says why."""
+    import hw.flow._sta as sta
+
+    monkeypatch.setattr(sta.shutil, "which", lambda name: None)
+    spec = spec_from_dict({"metrics": ["energy"], "layers": 1,
+                           "axes": {"recipe": "INT8", "seq_len": 16, "array": "8x8", "hardware": "edge-16x16"}})
+    p = spec.points[0]
+    out = SimulatorSource().evaluate(p, spec)
+    rec = characterize_mac(p.recipe_obj(), energy=True)[2]
+    direct = simulate(p.model, p.recipe_obj(), p.hardware_config(), prefill=p.seq_len, layers=1, mac_cost=rec)
+    assert math.isfinite(out["energy_pj"]) and out["energy_pj"] == direct.summary["energy_pj"]
+    assert ("MAC energy from the generic flow (no clock target) because the standard-cell flow is not available "
+            "here: OpenSTA (sta) is not installed: apt-get install -y opensta") in out["energy_provenance"]
