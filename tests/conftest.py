@@ -70,3 +70,15 @@ def standard_cells() -> str:
     if reason:
         pytest.fail(f"Debian packages opensta and qflow-tech-osu018 are needed and could not be installed ({reason})")
     return "osu018"
+
+
+@pytest.fixture
+def no_opensta(monkeypatch):
+    """This machine as one without the Debian packages: ``sta`` is not on PATH for ``hw.flow``
+    (its memoised version is cleared before and after, so the test order does not matter)."""
+    import hw.flow._sta as sta
+
+    monkeypatch.setattr(sta.shutil, "which", lambda name: None)
+    sta.sta_version.cache_clear()
+    yield
+    sta.sta_version.cache_clear()

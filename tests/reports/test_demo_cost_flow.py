@@ -3,12 +3,10 @@ command installs Python packages only, so the section says it falls back to the 
 instead of failing (the test command installs the packages; see the ``standard_cells`` fixture)."""
 from __future__ import annotations
 
-import hw.flow._sta as sta
 from reports.commands import demo
 
 
-def test_cost_section_falls_back_to_the_generic_flow_without_opensta(monkeypatch, capsys):
-    monkeypatch.setattr(sta.shutil, "which", lambda name: None)
+def test_cost_section_falls_back_to_the_generic_flow_without_opensta(no_opensta, capsys):
     assert demo._cost_flow() == ["--flow", "generic"]
     out = capsys.readouterr().out.strip()
     assert out == ("standard-cell flow unavailable (OpenSTA (sta) is not installed: apt-get install -y opensta); "

@@ -24,12 +24,9 @@ def test_unmet_clock_falls_back_to_the_generic_flow_and_says_so() -> None:
     assert "stimulus: gaussian" in prov
 
 
-def test_missing_standard_cell_tools_fall_back_to_the_generic_flow_and_say_so(monkeypatch) -> None:
+def test_missing_standard_cell_tools_fall_back_to_the_generic_flow_and_say_so(no_opensta) -> None:
     """On a machine without OpenSTA (the README's demo installs Python packages only) a sweep point
     still has its energy, from the generic flow, and its provenance says why."""
-    import hw.flow._sta as sta
-
-    monkeypatch.setattr(sta.shutil, "which", lambda name: None)
     spec = spec_from_dict({"metrics": ["energy"], "layers": 1,
                            "axes": {"recipe": "INT8", "seq_len": 16, "array": "8x8", "hardware": "edge-16x16"}})
     p = spec.points[0]
