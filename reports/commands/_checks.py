@@ -26,17 +26,10 @@ def check_text_file(path: str | os.PathLike, what: str) -> Path:
     ValueError
         If it is not UTF-8; the message names ``what`` and the file.
     """
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise ValueError(f"{what} must be a readable file, not {str(p)!r} ({exc.strerror})") from None
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{what} must be a UTF-8 text file, not {str(p)!r} (byte 0x{data[exc.start]:02x} at "
-                         f"offset {exc.start} is not UTF-8)") from None
-    return p
+    from ..sweep._spec import read_text_file
+
+    read_text_file(path, what)
+    return Path(path)
 
 
 def check_output_file(path: str | os.PathLike, what: str) -> Path:

@@ -117,13 +117,10 @@ class SimulatorSource(MetricSource):
         if self._mac_energy(spec):  # the figures lowbit cost --hw and lowbit simulate use (uniform operands)
             try:
                 mac_cost = datapath_energy_of(hw, recipe)
-            except SimulationError as exc:  # e.g. a clock no pipeline depth meets: the generic flow, said so
+            except (SimulationError, ToolError) as exc:  # a clock no depth meets, or no OpenSTA: generic flow, said so
                 mac_cost = characterize_mac(recipe, energy=True)[2]
-                unavailable = f"MAC energy from the generic flow (no clock target) because the standard-cell {exc}"
-            except ToolError as exc:  # no OpenSTA / cell library on this machine: the generic flow, said so
-                mac_cost = characterize_mac(recipe, energy=True)[2]
-                unavailable = (f"MAC energy from the generic flow (no clock target) because the standard-cell flow "
-                               f"is not available here: {exc}")
+                why = exc if isinstance(exc, SimulationError) else f"flow is not available here: {exc}"
+                unavailable = f"MAC energy from the generic flow (no clock target) because the standard-cell {why}"
         res = simulate(point.model, recipe, hw, prefill=point.seq_len, decode=point.decode,
                        batch=point.batch, layers=point.layers, mac_cost=mac_cost)
         s = res.summary

@@ -538,6 +538,21 @@ def _accuracy_settings(doc: _SpecDocument, source: str, base_dir: Path) -> Accur
     return AccuracySettings(acc.tokens, acc.seed, ckpt, text, acc.max_tokens, acc.metric)
 
 
+def read_text_file(path: str | Path, what: str, *, error: type[ValueError] = ValueError) -> str:
+    """The text of ``path``, a readable UTF-8 file; else ``error`` naming ``what`` and the file
+    (the one reader of the commands' text inputs)."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise error(f"{what} must be a readable file, not {str(p)!r} ({exc.strerror})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{what} must be a UTF-8 text file, not {str(p)!r} (byte 0x{data[exc.start]:02x} at "
+                    f"offset {exc.start} is not UTF-8)") from None
+
+
 def load_spec(path: str | Path) -> SweepSpec:
     """Read and validate a sweep spec TOML file (see the module docstring).
 
@@ -547,15 +562,7 @@ def load_spec(path: str | Path) -> SweepSpec:
         Unreadable file, invalid TOML, or a bad field (named in the message).
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SpecError(f"sweep spec must be a readable file, not {str(path)!r} ({exc.strerror})") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"sweep spec must be a UTF-8 text file, not {str(path)!r} (byte 0x{data[exc.start]:02x} at "
-                        f"offset {exc.start} is not UTF-8)") from None
+    text = read_text_file(path, "sweep spec", error=SpecError)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

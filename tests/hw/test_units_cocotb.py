@@ -9,26 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from hw.nonlinear import consts_from_scale
 from hw.units import build_unit
 
 from ._exports import export_checked, run_bench
+from .test_nonlinear_units import SMALL
 
 
 #: small parameters of every registered nonlinear unit (as tests/hw/test_nonlinear_units.py's)
-NONLINEAR = {
-    "ivit_shiftmax": dict(x_bits=8, length=6, x0_int=-10, divider_bits_per_cycle=2),
-    "ivit_shiftgelu": dict(x_bits=8, length=6, x0_int=-9),
-    "ibert_int_gelu": dict(x_bits=8, length=6, b_int=-251, c_int=-69251, shift_int=-5),
-    "ivit_int_layernorm": dict(x_bits=8, length=6, bias_int=[3, -2, 0, 100, -7, 1]),
-    "ibert_int_softmax": dict(x_bits=8, length=6, divider_bits_per_cycle=8,
-                              **{k: v for k, v in consts_from_scale("ibert_int_softmax", 0.05).items()
-                                 if k in ("x0_int", "b_int", "c_int", "exp_sf", "act_sf16")}),
-    "ibert_int_layernorm": dict(x_bits=8, length=6, bias_int=[3, -2, 0, 100, -7, 1], divider_bits_per_cycle=3),
-    "int_rmsnorm": dict(x_bits=8, length=6, eps_int=5, divider_bits_per_cycle=2),
-    "int_silu": dict(x_bits=8, length=6, x0_int=-12, divider_bits_per_cycle=4),
-    "swiglu": dict(kind="int_silu", x_bits=8, length=6, x0_int=-12, divider_bits_per_cycle=4, gated=True, up_bits=8),
-}
+NONLINEAR = {**SMALL,
+             "ivit_shiftmax": {**SMALL["ivit_shiftmax"], "divider_bits_per_cycle": 2},
+             "swiglu": {**SMALL["int_silu"], "kind": "int_silu", "gated": True, "up_bits": 8}}
 
 
 UNITS = [
