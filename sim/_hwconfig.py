@@ -339,7 +339,8 @@ PRESETS: dict[str, HardwareConfig] = {
     # Neural Networks", arXiv:2102.10423, 2021) -> 4e12 / (2 x 4096) = 488 MHz, 480 MHz here;
     # about 8 MB of on-chip SRAM for parameters (Coral compiler documentation); LPDDR4 of the
     # Dev Board, one 32-bit 3200 MT/s channel = 12.8 GB/s. Assumed: the split of the SRAM
-    # (6 MiB weights, 1 MiB activations, 512 KiB accumulators and vector), the vector unit.
+    # (6 MiB weights, 1 MiB activations, 512 KiB accumulators and vector), the vector unit. The
+    # 64x64 array and ~8 MB figures were recalled, not re-checked against these sources.
     "edge-npu": HardwareConfig("edge-npu", 480.0, 64, 64, sram_a_kib=1024, sram_b_kib=6 * 1024, sram_c_kib=512,
                                sram_v_kib=512, dram_channels=1, dram_gbps_per_channel=12.8, dram_latency_ns=120.0,
                                dram_technology="lpddr4", dram_efficiency=sustained_fraction("lpddr4"),
@@ -348,7 +349,8 @@ PRESETS: dict[str, HardwareConfig] = {
     # Supercomputer for Machine Learning...", ISCA 2023): 2 TensorCores x 4 MXUs of 128x128 at
     # 1050 MHz (275 TFLOPS BF16), 32 GiB HBM2 at 1200 GB/s, 16 MiB VMEM per TensorCore. Here one
     # core per MXU (8 cores of 128x128, 4 MiB of local SRAM each); the 128 MiB CMEM (a global
-    # buffer) is not modelled. Assumed: latency, DMA engines, vector unit, the SRAM split.
+    # buffer) is not modelled. Assumed: latency, DMA engines, vector unit, the SRAM split. The TPU v4
+    # figures were recalled, not re-checked against the paper.
     "npu-8core": HardwareConfig("npu-8core", 1050.0, 128, 128, sram_a_kib=1024, sram_b_kib=2048, sram_c_kib=512,
                                 sram_v_kib=512, dram_channels=8, dram_gbps_per_channel=150.0, dram_latency_ns=120.0,
                                 dram_technology="hbm2", dram_efficiency=sustained_fraction("hbm2"), dma_engines=4,
