@@ -37,9 +37,9 @@ DRAM_EFFICIENCY: dict[str, DramEfficiency] = {e.technology: e for e in (
     DramEfficiency("ddr4", 0.78, _TI_AM64 + ": DDR4 2482 MB/s = 78% of wire rate"),
     DramEfficiency("lpddr4", 0.69, _TI_AM64 + ": LPDDR4 2221 MB/s = 69% of wire rate"),
     DramEfficiency("lpddr5", 0.69, "assumed: equal to lpddr4 (no LPDDR5 streaming measurement relayed here)"),
-    DramEfficiency("hbm2", 0.83, "relayed from memory, not checked against the paper: Jia, Maggioni, Staiger, "
-                                 "Scarpazza, 'Dissecting the NVIDIA Volta GPU Architecture via Microbenchmarking' "
-                                 "(arXiv:1804.06826, 2018): V100 HBM2 global memory about 750 of 900 GB/s"),
+    DramEfficiency("hbm2", 0.83, "relayed: Jia, Maggioni, Staiger, Scarpazza, 'Dissecting the NVIDIA Volta "
+                                 "GPU Architecture via Microbenchmarking' (arXiv:1804.06826, 2018): V100 HBM2 global "
+                                 "memory about 750 of 900 GB/s (recalled, not checked against the paper)"),
     DramEfficiency("hbm2e", 0.88, "relayed: NVIDIA developer forum 'Trouble to reach peak bandwidth of A100' "
                                   "(A100 80GB SXM, 1.80 of 2.04 TB/s read, 88% in Nsight Compute; the thread "
                                   "cites about 90% as the best any kernel reached)"),
