@@ -14,7 +14,8 @@ from hw.errors import UnitConfigError
 from hw.nonlinear import consts_from_scale, kernel
 from hw.units.nonlinear import (ROW_UNITS, IBertLayerNormUnit, IBertSoftmaxUnit, IntGELUUnit, IntLayerNormUnit,
                                 IterativeDivider, RMSNormUnit, ShiftGELUUnit, ShiftmaxUnit, SiLUUnit,
-                                build_nonlinear_unit, ibert_layernorm_timing, ibert_softmax_dividend_width,
+                                build_nonlinear_unit, ibert_layernorm_timing, ibert_softmax_consts, ibert_softmax_dividend_width,
+                                ibert_softmax_scale,
                                 divider_cycles, rmsnorm_timing, silu_timing,
                                 ibert_softmax_timing, intgelu_timing,
                                 layernorm_timing, shiftgelu_timing, shiftmax_timing,
@@ -136,8 +137,7 @@ SMALL = {"ivit_shiftmax": dict(x_bits=8, length=6, x0_int=-10),
          "ibert_int_gelu": dict(x_bits=8, length=6, b_int=-251, c_int=-69251, shift_int=-5),
          "ivit_int_layernorm": dict(x_bits=8, length=6, bias_int=[3, -2, 0, 100, -7, 1]),
          "ibert_int_softmax": dict(x_bits=8, length=6, divider_bits_per_cycle=8,
-                                   **{k: v for k, v in consts_from_scale("ibert_int_softmax", 0.05).items()
-                                      if k in ("x0_int", "b_int", "c_int", "exp_sf", "act_sf16")}),
+                                   **ibert_softmax_consts(ibert_softmax_scale(8))),  # the simulator's scale
          "ibert_int_layernorm": dict(x_bits=8, length=6, bias_int=[3, -2, 0, 100, -7, 1], divider_bits_per_cycle=3),
          "int_rmsnorm": dict(x_bits=8, length=6, eps_int=5, divider_bits_per_cycle=2),
          "int_silu": dict(x_bits=8, length=6, x0_int=-12, divider_bits_per_cycle=4)}
@@ -191,7 +191,7 @@ def test_registry_errors() -> None:
     with pytest.raises(UnitConfigError) as info:
         ROW_UNITS["int_rmsnorm"].cycles(4, 8, x_bits=8, lanes=3)
     assert str(info.value) == "int_rmsnorm timing parameters must be among ['divider_bits_per_cycle', 'x_bits'], not ['lanes']"
-    assert not ROW_UNITS["ibert_int_softmax"].hardware_timed  # its dividend width depends on the input scale
+    assert ROW_UNITS["ibert_int_softmax"].hardware_timed  # at the scale its x_bits span (ibert_softmax_scale)
 
 
 # ------------------------------------------------------------------ RMSNorm, SiLU/SwiGLU, I-BERT LayerNorm

@@ -13,7 +13,8 @@ from ...errors import UnitConfigError
 from ._base import MAX_LENGTH, RowUnit
 from ._common import IterativeDivider, PipelinedDivider, RowTiming, divider_cycles
 from ._ibert_layernorm import IBertLayerNormUnit, ibert_layernorm_divider_width, ibert_layernorm_timing
-from ._ibert_softmax import IBertSoftmaxUnit, ibert_softmax_dividend_width, ibert_softmax_timing
+from ._ibert_softmax import (IBertSoftmaxUnit, ibert_softmax_consts, ibert_softmax_dividend_width, ibert_softmax_scale,
+                             ibert_softmax_timing)
 from ._intgelu import IntGELUUnit, intgelu_timing
 from ._layernorm import IntLayerNormUnit, isqrt_steps, layernorm_timing
 from ._registry import HARDWARE_PARAMS, ROW_UNITS, RowUnitSpec, units_for
@@ -29,7 +30,7 @@ __all__ = [
     "HARDWARE_PARAMS", "MAX_LENGTH", "ROW_UNITS", "UNITS", "IBertSoftmaxUnit", "IntGELUUnit",
     "IntLayerNormUnit", "IterativeDivider", "PipelinedDivider", "RowTiming", "RowUnit", "RowUnitSpec", "ShiftGELUUnit",
     "ShiftmaxUnit", "StreamRun", "build_nonlinear_unit", "divider_cycles",
-    "ibert_softmax_dividend_width", "ibert_softmax_timing", "intgelu_timing", "isqrt_steps",
+    "ibert_softmax_consts", "ibert_softmax_dividend_width", "ibert_softmax_scale", "ibert_softmax_timing", "intgelu_timing", "isqrt_steps",
     "layernorm_timing", "shiftgelu_timing", "shiftmax_timing", "simulate_rows", "units_for",
 ]
 

@@ -1,52 +1,122 @@
 """I-BERT IntSoftmax (exact variant, README §4.2) as a streaming row unit, bit-identical to
-``hw.nonlinear.IBertIntSoftmax(variant="exact")``: a max pass while loading; per element the
-second-order exp polynomial (one multiplier), the 16-bit requantisation
-``e16 = min(rne(rne(e / exp_sf) * M / 2^E), 32767)`` with ``e / exp_sf = e * 2^p / num`` divided
-by the iterative divider; then ``factor = 2^32 // sum(e16)`` and ``y = (e16 * factor) >> (32 -
-out_bit)`` (integer division, so a lone maximum gives 255, not the reference's float32 256)."""
+``hw.nonlinear.IBertIntSoftmax(variant="exact")``, elaborated for one input scale: a max pass
+while loading; per element the second-order exp polynomial ``z = r (r + b) + c`` of the remainder
+``r`` of ``x - max`` by ``x0 = floor(-ln2 / s)`` shifted by ``n - q`` (``q`` the ln2 quotient),
+and the 16-bit requantisation ``e16 = min(rne(rne(e / exp_sf) * M / 2^E), 32767)`` with
+``e / exp_sf = e * 2^p / num`` (``exp_sf = num / 2^p``) divided by a divider whose dividend
+width ``W`` follows from the scale; then ``factor = 2^32 // sum(e16)`` and
+``y = (e16 * factor) >> (32 - out_bit)`` (integer division, so a lone maximum gives 255, not the
+reference's float32 256).
+
+The requantising divider is pipelined by default (one element per cycle, ``ceil((W + 1) / k)``
+stages computing ``rne(A / num) = floor((2 A + num) / (2 num))``; ``num`` is odd) or, with
+``pipelined=False``, one iterative divider (``ceil(W / k) + 2`` cycles per element, a fraction
+of the area)."""
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
+import numpy as np
 from amaranth import Module, Mux, Signal, signed, unsigned
 
-from ...errors import UnitConfigError
-from ...nonlinear import kernel
+from ...errors import UnitConfigError, UnitConfigTypeError
+from ...nonlinear import consts_from_scale, kernel
 from ._base import RowUnit
-from ._common import (IterativeDivider, RowTiming, check_divider_bits, check_int, divider_cycles,
-                      signed_bits, unsigned_bits)
+from ._common import (IterativeDivider, PipelinedDivider, RowTiming, check_divider_bits, check_int,
+                      divider_cycles, signed_bits, unsigned_bits)
 
-__all__ = ["IBertSoftmaxUnit", "ibert_softmax_timing", "ibert_softmax_dividend_width"]
+__all__ = ["IBertSoftmaxUnit", "MAX_DIVIDEND_BITS", "ibert_softmax_consts", "ibert_softmax_dividend_width",
+           "ibert_softmax_scale", "ibert_softmax_timing"]
+
+#: widest requantisation dividend ``W`` a unit is built for (the dividers take 256 bits; the
+#: pipelined one divides ``2 A + num``, one bit wider)
+MAX_DIVIDEND_BITS = 255
+#: the kernel consts a unit is built from (``consts_from_scale`` also gives ``s_out``)
+_UNIT_CONSTS = ("x0_int", "b_int", "c_int", "exp_sf", "act_sf16", "n", "out_bit")
 
 
 def _constants(c_int: int, n: int, exp_sf: float) -> tuple[int, int, int]:
-    """(num, p, dividend width) with ``exp_sf = num / 2^p``."""
+    """(num, p, dividend width) with ``exp_sf = num / 2^p`` (``num`` odd)."""
     frac = Fraction(exp_sf)
     den = frac.denominator
     p = den.bit_length() - 1
-    if den != 1 << p or p < 0:
+    if den != 1 << p or p < 1:
         raise UnitConfigError(f"exp_sf must be a binary fraction below 1, not {exp_sf!r}")
     return frac.numerator, p, unsigned_bits(c_int << n) + p
 
 
 def ibert_softmax_dividend_width(*, c_int: int, exp_sf: float, n: int = 30) -> int:
-    """Width in bits of ``e * 2^p``, the requantisation dividend."""
+    """Width ``W`` in bits of ``e * 2^p``, the requantisation dividend (``e <= c_int * 2^n``)."""
     return _constants(c_int, n, exp_sf)[2]
 
 
-def ibert_softmax_timing(length: int, *, dividend_width: int, divider_bits_per_cycle: int = 1) -> RowTiming:
-    """Cycles of ``IBertSoftmaxUnit``: load L; per element ceil(W/k) + 2 (requantising
-    division); factor division ceil(33/k) + 2; output L."""
+def ibert_softmax_consts(s_in: float) -> dict[str, Any]:
+    """The kernel consts of the unit for input scale ``s_in`` (``consts_from_scale``, float32 as
+    I-BERT derives them), checked against what a unit can be built for.
+
+    Raises
+    ------
+    UnitConfigError
+        A scale whose constants the unit cannot represent: ``c_int = floor(1/(0.35815147 s^2))``
+        below 1 (``s_in`` above about 1.67) or a requantisation dividend wider than
+        ``MAX_DIVIDEND_BITS`` (``s_in`` below about 1e-13), or a scale that is not a positive
+        finite number.
+    """
+    c = consts_from_scale("ibert_int_softmax", s_in)
+    width = ibert_softmax_dividend_width(c_int=c["c_int"], exp_sf=c["exp_sf"], n=c["n"]) if c["c_int"] >= 1 else 0
+    if c["c_int"] < 1 or width > MAX_DIVIDEND_BITS:
+        raise UnitConfigError(
+            f"ibert_int_softmax input scale must give c_int >= 1 and a requantisation dividend of at most "
+            f"{MAX_DIVIDEND_BITS} bits (s_in in about [1e-13, 1.67]), not {s_in!r} "
+            f"(c_int = {c['c_int']}, dividend {width} bits)")
+    return {k: c[k] for k in _UNIT_CONSTS}
+
+
+def ibert_softmax_scale(x_bits: int) -> float:
+    """Input scale at which a row of ``x_bits``-bit inputs just spans the exp's clamp:
+    ``s = 30 ln2 / (2^x_bits - 1)`` (float32), so the widest row difference ``-(2^x_bits - 1)``
+    reaches ``n x0 = 30 floor(-ln2 / s)``, below which exp is 0. The finest scale such a unit
+    meaningfully takes (finer scales cannot represent a row spread of 30 ln2 ~ 20.8), hence its
+    widest divider: the scale the simulator times the unit at (``x_bits = 16``: 3.17e-4, near
+    I-BERT's ~1e-4 attention-score scales)."""
+    xb = check_int("x_bits", x_bits, 2, IBertSoftmaxUnit.max_x_bits)
+    return float(np.float32(30 * 0.6931 / ((1 << xb) - 1)))
+
+
+def ibert_softmax_timing(length: int, *, dividend_width: int | None = None, s_in: float | None = None,
+                         x_bits: int = 16, divider_bits_per_cycle: int = 1, pipelined: bool = True) -> RowTiming:
+    """Cycles of ``IBertSoftmaxUnit`` for rows of ``length`` elements.
+
+    The dividend width ``W`` is ``dividend_width`` if given, else that of the unit elaborated for
+    input scale ``s_in`` (``ibert_softmax_consts``), else for ``ibert_softmax_scale(x_bits)``
+    (what the simulator passes: its hardware parameters). With ``k`` quotient bits per cycle:
+
+    * pipelined: load L; requantise L + ceil((W + 1) / k) + 1 (one element per cycle into the
+      pipelined divider, then its latency); factor division ceil(33/k) + 2; output L.
+    * iterative: load L; per element ceil(W/k) + 2; factor division ceil(33/k) + 2; output L.
+    """
     check_int("length", length, 1)
     k = check_divider_bits(divider_bits_per_cycle)
-    d = divider_cycles(check_int("dividend_width", dividend_width, 1, 256), k)
+    if not isinstance(pipelined, bool):
+        raise UnitConfigTypeError(f"pipelined must be a bool, not {pipelined!r}")
+    if dividend_width is None:
+        c = ibert_softmax_consts(ibert_softmax_scale(x_bits) if s_in is None else s_in)
+        dividend_width = ibert_softmax_dividend_width(c_int=c["c_int"], exp_sf=c["exp_sf"], n=c["n"])
+    w = check_int("dividend_width", dividend_width, 1, MAX_DIVIDEND_BITS)
     d2 = divider_cycles(33, k)
-    first = length + length * (d + 2) + d2 + 2
+    if pipelined:
+        first = 2 * length + divider_cycles(w + 1, k) + d2 + 3
+    else:
+        first = length + length * (divider_cycles(w, k) + 2) + d2 + 2
     return RowTiming(cycles_per_row=first + length, latency_cycles=first)
 
 
 class IBertSoftmaxUnit(RowUnit):
     """Streaming I-BERT IntSoftmax (exact) over rows of ``length`` signed ``x_bits``-bit integers.
+
+    Build it for an input scale with ``IBertSoftmaxUnit.from_scale(s_in, x_bits=..., length=...)``
+    (the constants and every width follow from the scale) or from the kernel consts.
 
     Parameters (keyword-only)
     -------------------------
@@ -55,45 +125,62 @@ class IBertSoftmaxUnit(RowUnit):
     x0_int, b_int, c_int, exp_sf, act_sf16 : the kernel consts (as in the vector records).
     n : exponent constant (30 in I-BERT).
     out_bit : output bits (8 in I-BERT).
-    divider_bits_per_cycle : quotient bits retired per cycle by the dividers.
+    divider_bits_per_cycle : quotient bits retired per cycle (per stage) by the dividers.
+    pipelined : requantise through a pipelined divider, one element per cycle (default), or
+        one iterative divider, one element per ``ceil(W/k) + 2`` cycles.
     """
 
     kernel_name = "ibert_int_softmax"
     function = "softmax"
     row_timing = staticmethod(ibert_softmax_timing)
-    timing_params = ("dividend_width", "divider_bits_per_cycle")
+    timing_params = ("dividend_width", "s_in", "x_bits", "divider_bits_per_cycle", "pipelined")
     max_x_bits = 32
 
     def __init__(self, *, x_bits: int, length: int, x0_int: int, b_int: int, c_int: int,
                  exp_sf: float, act_sf16: float, n: int = 30, out_bit: int = 8,
-                 divider_bits_per_cycle: int = 1) -> None:
+                 divider_bits_per_cycle: int = 1, pipelined: bool = True) -> None:
         k = kernel(self.kernel_name, {"x0_int": x0_int, "b_int": b_int, "c_int": c_int, "exp_sf": exp_sf,
                                       "act_sf16": act_sf16, "n": n, "out_bit": out_bit}, variant="exact")
-        self._x0 = check_int("x0_int", k.x0_int, -(1 << 24), -1)
-        self._b = check_int("b_int", k.b_int, 1, 1 << 24)
-        self._c = check_int("c_int", k.c_int, 1, 1 << 40)
+        self._x0 = check_int("x0_int", k.x0_int, -(1 << 48), -1)
+        self._b = check_int("b_int", k.b_int, 1, 1 << 48)
+        self._c = check_int("c_int", k.c_int, 1, 1 << 96)
         self._n, self._out_bit = k.n, k.out_bit
         self._k = check_divider_bits(divider_bits_per_cycle)
+        if not isinstance(pipelined, bool):
+            raise UnitConfigTypeError(f"pipelined must be a bool, not {pipelined!r}")
+        self._pipelined = pipelined
         self._M, self._E = k.multiplier, k.e_shift
         self._num, self._p, self._wa = _constants(self._c, self._n, k.exp_sf)
-        if self._wa > 256:
-            raise UnitConfigError(f"requantisation dividend must be at most 256 bits, not {self._wa}")
+        if self._wa > MAX_DIVIDEND_BITS:
+            raise UnitConfigError(f"requantisation dividend must be at most {MAX_DIVIDEND_BITS} bits, not {self._wa}")
         # e16 <= sum, so e16 * (2^32 // sum) <= 2^32 and y <= 2^out_bit (reached when sum | 2^32)
         super().__init__(k, x_bits=x_bits, length=length, out_shape=unsigned(self._out_bit + 1),
-                         options={"divider_bits_per_cycle": self._k})
+                         options={"divider_bits_per_cycle": self._k, "pipelined": pipelined})
+
+    @classmethod
+    def from_scale(cls, s_in: float, *, x_bits: int, length: int, divider_bits_per_cycle: int = 1,
+                   pipelined: bool = True) -> "IBertSoftmaxUnit":
+        """The unit elaborated for input scale ``s_in`` (constants as I-BERT derives them in
+        float32; ``UnitConfigError`` for a scale it cannot represent, see
+        ``ibert_softmax_consts``)."""
+        return cls(x_bits=x_bits, length=length, divider_bits_per_cycle=divider_bits_per_cycle,
+                   pipelined=pipelined, **ibert_softmax_consts(s_in))
+
+    @property
+    def dividend_width(self) -> int:
+        """Width ``W`` of the requantisation dividend ``e * 2^p`` (bits), from the scale."""
+        return self._wa
 
     def timing_kwargs(self) -> dict:
-        """``dividend_width`` (from ``c_int`` and ``exp_sf``) and ``divider_bits_per_cycle``."""
-        return {"dividend_width": self._wa, "divider_bits_per_cycle": self._k}
+        """``dividend_width`` (from ``c_int`` and ``exp_sf``), ``divider_bits_per_cycle`` and
+        ``pipelined``."""
+        return {"dividend_width": self._wa, "divider_bits_per_cycle": self._k, "pipelined": self._pipelined}
 
     def elaborate(self, platform) -> Module:
         m = Module()
         L, xb, n, x0 = self._length, self._x_bits, self._n, self._x0
         xw, xr = self.row_buffer(m, "xbuf", signed(xb))
         ew, er = self.row_buffer(m, "ebuf", unsigned(15))
-        m.submodules.div = div = IterativeDivider(dividend_width=self._wa,
-                                                  divisor_width=unsigned_bits(self._num),
-                                                  bits_per_cycle=self._k)
         m.submodules.fdiv = fdiv = IterativeDivider(dividend_width=33,
                                                     divisor_width=unsigned_bits(L * 32767),
                                                     bits_per_cycle=self._k)
@@ -116,11 +203,23 @@ class IBertSoftmaxUnit(RowUnit):
         m.d.comb += zpos.eq(Mux(z < 0, 0, z))
         shift = Signal(range(n + 1))
         m.d.comb += shift.eq(n - q)
-        m.d.comb += [div.dividend.eq((zpos << shift) << self._p), div.divisor.eq(self._num)]
+        a = Signal(unsigned(self._wa))  # e * 2^p
+        m.d.comb += a.eq((zpos << shift) << self._p)
 
         # e16 = min(rne(rne(A / num) * M / 2^E), 32767); num is odd, so A / num never ties
         zq = Signal(unsigned(self._wa + 1))
-        m.d.comb += zq.eq(div.quotient + ((div.remainder << 1) > self._num))
+        if self._pipelined:
+            m.submodules.div = div = PipelinedDivider(dividend_width=self._wa + 1,
+                                                      divisor_width=unsigned_bits(2 * self._num),
+                                                      bits_per_stage=self._k, tag_shape=range(max(L, 2)))
+            m.d.comb += [div.i.payload.dividend.eq((a << 1) + self._num), div.i.payload.divisor.eq(2 * self._num),
+                         div.i.payload.tag.eq(idx), zq.eq(div.o.payload.quotient)]
+        else:
+            m.submodules.div = div = IterativeDivider(dividend_width=self._wa,
+                                                      divisor_width=unsigned_bits(self._num),
+                                                      bits_per_cycle=self._k)
+            m.d.comb += [div.dividend.eq(a), div.divisor.eq(self._num),
+                         zq.eq(div.quotient + ((div.remainder << 1) > self._num))]
         prod = Signal(unsigned(self._wa + 1 + unsigned_bits(self._M)))
         m.d.comb += prod.eq(zq * self._M)
         e16_full = Signal(unsigned(len(prod) + 1))
@@ -139,20 +238,35 @@ class IBertSoftmaxUnit(RowUnit):
         outp = Signal(unsigned(15 + 33))
         m.d.comb += [outp.eq(er.data * fdiv.quotient), self.o.payload.eq(outp >> (32 - self._out_bit))]
 
+        issuing = Signal()  # pipelined: elements still to enter the divider
         with m.FSM(name="phase"):
-            self.load_state(m, idx, last, wr=xw, next_state="ISSUE", on_element=self.running_max(idx, mx),
-                            on_last=[total.eq(0)])
-            with m.State("ISSUE"):
-                m.d.comb += div.start.eq(1)
-                m.next = "REQUANT"
-            with m.State("REQUANT"):
-                with m.If(div.done):
-                    m.d.comb += [ew.addr.eq(idx), ew.data.eq(e16), ew.en.eq(1)]
-                    m.d.sync += [total.eq(total + e16), idx.eq(Mux(last, 0, idx + 1))]
-                    with m.If(last):
-                        m.next = "FACTOR_ISSUE"
-                    with m.Else():
-                        m.next = "ISSUE"
+            self.load_state(m, idx, last, wr=xw, next_state="REQUANT" if self._pipelined else "ISSUE",
+                            on_element=self.running_max(idx, mx), on_last=[total.eq(0), issuing.eq(1)])
+            if self._pipelined:
+                with m.State("REQUANT"):
+                    m.d.comb += [div.i.valid.eq(issuing), div.o.ready.eq(1)]
+                    with m.If(issuing & div.i.ready):
+                        m.d.sync += idx.eq(Mux(last, 0, idx + 1))
+                        with m.If(last):
+                            m.d.sync += issuing.eq(0)
+                    with m.If(div.o.valid):
+                        tag = div.o.payload.tag
+                        m.d.comb += [ew.addr.eq(tag), ew.data.eq(e16), ew.en.eq(1)]
+                        m.d.sync += total.eq(total + e16)
+                        with m.If(tag == L - 1):
+                            m.next = "FACTOR_ISSUE"
+            else:
+                with m.State("ISSUE"):
+                    m.d.comb += div.start.eq(1)
+                    m.next = "REQUANT"
+                with m.State("REQUANT"):
+                    with m.If(div.done):
+                        m.d.comb += [ew.addr.eq(idx), ew.data.eq(e16), ew.en.eq(1)]
+                        m.d.sync += [total.eq(total + e16), idx.eq(Mux(last, 0, idx + 1))]
+                        with m.If(last):
+                            m.next = "FACTOR_ISSUE"
+                        with m.Else():
+                            m.next = "ISSUE"
             with m.State("FACTOR_ISSUE"):
                 m.d.comb += fdiv.start.eq(1)
                 m.next = "FACTOR"

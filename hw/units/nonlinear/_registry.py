@@ -58,8 +58,9 @@ class RowUnitSpec:
 
     @property
     def hardware_timed(self) -> bool:
-        """Whether the timing needs only ``HARDWARE_PARAMS`` (not kernel constants such as the
-        I-BERT softmax dividend width, which depends on the input scale)."""
+        """Whether the timing needs only ``HARDWARE_PARAMS`` (every other parameter has a default;
+        the I-BERT softmax's dividend width, set by the input scale, defaults to that of the
+        scale its ``x_bits`` inputs span: ``ibert_softmax_scale``)."""
         sig = inspect.signature(self.timing)
         required = [p.name for p in list(sig.parameters.values())[1:] if p.default is inspect.Parameter.empty]
         return all(p in HARDWARE_PARAMS for p in required)
