@@ -283,8 +283,8 @@ def test_integer_recipes_time_their_own_kernels_where_registered():
     res = simulate("bert-base", "I-BERT", "edge-16x16", prefill=32, layers=1)
     ibert = src(res)
     assert ibert["gelu"].endswith("(ibert_int_gelu)") and ibert["attn_norm"].endswith("(ibert_int_layernorm)")
-    # I-BERT's softmax unit needs scale-dependent constants for its timing: the hardware's unit, said so
-    assert ibert["softmax"].endswith("(ivit_shiftmax)")
-    assert "softmax (ibert_int_softmax: no hardware-timed unit, ivit_shiftmax used)" in res.summary["notes"][0]
+    # I-BERT's softmax on its own unit (timed at the scale its x_bits inputs span), no caveat
+    assert ibert["softmax"] == "hw.units.nonlinear.ibert_softmax_timing (ibert_int_softmax)"
+    assert "softmax=ibert_int_softmax" in res.summary["notes"][0] and "no hardware-timed unit" not in res.summary["notes"][0]
     fp = src(simulate("bert-base", "INT8", "edge-16x16", prefill=32, layers=1))
     assert fp["attn_norm"].endswith("(ivit_int_layernorm)") and fp["gelu"].endswith("(ibert_int_gelu)")

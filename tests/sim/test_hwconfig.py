@@ -57,7 +57,7 @@ def test_preset_override_and_unlimited_bandwidth(tmp_path):
     ('preset = "tpu"\n', "hardware field preset must be one of edge-16x16, default-32x32, hbm-128x128, tpuv1, edge-npu, npu-8core, a100-like ({p}), "
                         "not 'tpu'"),
     ('[nonlinear]\nsoftmax = "ibert_int_gelu"\n',
-     "hardware field nonlinear.softmax must be one of ['ivit_shiftmax'], not 'ibert_int_gelu'"),
+     "hardware field nonlinear.softmax must be one of ['ibert_int_softmax', 'ivit_shiftmax'], not 'ibert_int_gelu'"),
     ('clock = 3\n', "hardware field clock must be one of preset, name, clock_mhz, cores, [array], [sram], [dram], [dma], "
                     "[schedule], [chips], [vector], [nonlinear] ({p}), not unknown"),
 ])
