@@ -88,11 +88,19 @@ def run_steps(steps: list[Step], hw: HardwareConfig, timing, *, dataflow: str = 
 
 
 def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw: HardwareConfig, timing, *,
-             dataflow: str = "ws", trace: bool = False) -> tuple[simpy.Process, OpRun]:
+             dataflow: str = "ws", trace: bool = False, link=None) -> tuple[simpy.Process, OpRun]:
     """Start ``steps`` on one core (its own DMA engines, buffers and compute unit) in ``env``,
     its DRAM transfers queueing on ``port`` (shared with whatever else uses it, e.g. the other
     cores of ``sim._cores``). Returns (the compute process, which ends when the last store is
-    done; the ``OpRun`` it fills, ``cycles`` left for the caller to set)."""
+    done; the ``OpRun`` it fills, ``cycles`` left for the caller to set).
+
+    ``link``: None (the op runs alone, as always), or its place in a chain of ops sharing ``env``
+    (``sim._overlap``): the loader starts after ``link.before_loads()``, each load also takes
+    ``link.acquire(buf, bytes)`` (SRAM shared with the other ops) and is issued by
+    ``link.issue(loads, transfer)`` (which may hold loads of inputs not yet produced), a
+    release calls ``link.release(buf)``, the compute starts after ``link.before_compute()``
+    (producers, the unit) and calls ``link.computed()`` after its last step, ``link.finished()``
+    after its last store."""
     bw = hw.dram_bytes_per_cycle
     lat = hw.dram_latency_cycles
     dma = simpy.Resource(env, capacity=hw.dma_engines)
@@ -128,6 +136,8 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
             ev.append(("dma", what, t0, env.now - t0))
 
     def loader():
+        if link is not None:
+            yield from link.before_loads()
         for t, st in enumerate(steps):
             if st.loads:
                 total = 0
@@ -138,10 +148,18 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
                         yield w
                     loaded[buf] = j + 1
                     total += nbytes
+                    if link is not None:
+                        yield from link.acquire(buf, nbytes)
                 res.dram_read_bytes += total
-                load_done[t] = env.process(transfer(total, "load " + "+".join(b for b, _ in st.loads) + f" {total} B"))
+                if link is not None:
+                    load_done[t] = link.issue(st.loads, transfer)
+                else:
+                    load_done[t] = env.process(transfer(total, "load " + "+".join(b for b, _ in st.loads)
+                                                        + f" {total} B"))
             state["issued"] = t
             wake("issued")
+        if link is not None:
+            link.loads_issued()
 
     def store(nbytes: int):
         yield env.process(transfer(nbytes, f"store {nbytes} B"))
@@ -151,6 +169,8 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
             wake("drained")
 
     def compute():
+        if link is not None:
+            yield from link.before_compute()
         for t, st in enumerate(steps):
             t0 = env.now
             while state["issued"] < t:
@@ -185,14 +205,20 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
             for buf in st.release:
                 released[buf] += 1
                 wake("slot " + buf)
+                if link is not None:
+                    link.release(buf)
             if st.store_bytes:
                 res.dram_write_bytes += st.store_bytes
                 env.process(store(st.store_bytes))
+        if link is not None:
+            link.computed()
         t3 = env.now
         while state["stored"] < state["started"]:
             w = waiters["drained"] = env.event()
             yield w
         res.stall_drain = env.now - t3
+        if link is not None:
+            link.finished()
 
     # durations per step, one timing call per distinct tile shape
     cache: dict = {}
