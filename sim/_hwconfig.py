@@ -54,7 +54,7 @@ _SECTIONS = {
     "dram": {"channels": "dram_channels", "gbps_per_channel": "dram_gbps_per_channel",
              "latency_ns": "dram_latency_ns", "technology": "dram_technology", "efficiency": "dram_efficiency"},
     "dma": {"engines": "dma_engines"},
-    "schedule": {"fusion": "fusion"},
+    "schedule": {"fusion": "fusion", "overlap": "overlap"},
     "chips": {"count": "chips", "link_gbps": "link_gbps", "link_latency_ns": "link_latency_ns"},
     "vector": {"lanes": "vector_lanes", "row_units": "row_units", "x_bits": "nonlinear_x_bits",
                "divider_bits_per_cycle": "divider_bits_per_cycle"},
@@ -85,6 +85,7 @@ _RULES = {
     "dram_efficiency": "a number in (0, 1] (sustained / peak bandwidth)",
     "cores": "an integer in 1..1024",
     "fusion": "true or false",
+    "overlap": "true or false",
     "array_double_buffer": "true or false",
     "chips": "an integer in 1..64",
     "link_gbps": "a number in (0, 100000] (GB/s per direction)",
@@ -117,6 +118,7 @@ class _Fields(BaseModel):
     dram_efficiency: Annotated[float, Field(gt=0.0, le=1.0)]
     cores: _int(1, 1024)
     fusion: bool
+    overlap: bool
     array_double_buffer: bool
     chips: _int(1, 64)
     link_gbps: Annotated[float, Field(gt=0.0, le=1e5)]
@@ -169,6 +171,10 @@ class HardwareConfig:
     fusion : fuse attention, hand accumulator outputs to the row function that follows, and keep
         activations in SRAM for their consumer where they fit (``sim._fusion``); False runs every
         op through DRAM (the default, and the presets edge-16x16, default-32x32, hbm-128x128).
+    overlap : chain the ops of a layer (``sim._overlap``): the next op's weight loads prefetch
+        into free SRAM while the current op computes, and the array and the vector unit run
+        different ops at once where the data dependencies allow; False runs each op alone from
+        an empty pipeline to its last store (``[schedule] overlap``; default True).
     dma_engines : concurrent DMA transfers.
     vector_lanes : elements per cycle of the vector unit for elementwise ops (add, RoPE,
         embedding rows, KV append).
@@ -209,6 +215,7 @@ class HardwareConfig:
     dram_efficiency: float = 1.0
     cores: int = 1
     fusion: bool = False
+    overlap: bool = True
     array_double_buffer: bool = False
     chips: int = 1
     link_gbps: float = 300.0
