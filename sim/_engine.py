@@ -100,10 +100,10 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
     ``link.issue(loads, transfer)`` (which may hold loads of inputs not yet produced), a
     release calls ``link.release(buf)``, the compute starts after ``link.before_compute()``
     (producers, the unit) and calls ``link.computed()`` after its last step, ``link.finished()``
-    after its last store."""
+    after its last store; the chained ops share the core's DMA engines, ``link.dma``."""
     bw = hw.dram_bytes_per_cycle
     lat = hw.dram_latency_cycles
-    dma = simpy.Resource(env, capacity=hw.dma_engines)
+    dma = simpy.Resource(env, capacity=hw.dma_engines) if link is None else link.dma
     res = OpRun(steps=len(steps))
     ev = res.events
     unlimited = bw == float("inf")
