@@ -46,7 +46,7 @@ from hw.nonlinear import batch_frexp, from_scale
 from hw.numerics import gemm
 from mapping import Checkpoint, Recipe
 
-from ._numerics import _is_plain_float, _quantize
+from ._operands import is_plain_float, quantize_operand
 from .errors import SimulationError
 
 __all__ = ["ForwardResult", "RecipeForward", "reference_forward", "calibrate", "dyadic_requantize"]
@@ -163,7 +163,7 @@ class _FloatBackend:
 
     # ---- GEMMs -------------------------------------------------------------------------
     def _operand(self, q: Quantizer, x_nk: np.ndarray) -> _Operand:
-        codes, fmt, block, outer = _quantize(q, np.asarray(x_nk, dtype=np.float64))
+        codes, fmt, block, outer = quantize_operand(q, np.asarray(x_nk, dtype=np.float64))
         return _Operand(codes, fmt, block, outer)
 
     def _weight(self, name: str) -> _Operand:
@@ -178,10 +178,10 @@ class _FloatBackend:
         scale is then one scale per sequence (codes and per-row scales are stacked, one GEMM)."""
         r = self.r
         a = np.asarray(a, dtype=np.float64)
-        if segs is None or len(segs) == 1 or r.activations.granularity != "tensor" or _is_plain_float(r.activations):
-            ac, af, asc, aouter = _quantize(r.activations, a)
+        if segs is None or len(segs) == 1 or r.activations.granularity != "tensor" or is_plain_float(r.activations):
+            ac, af, asc, aouter = quantize_operand(r.activations, a)
         else:
-            parts = [_quantize(r.activations, a[r0:r1]) for r0, r1 in segs]
+            parts = [quantize_operand(r.activations, a[r0:r1]) for r0, r1 in segs]
             ac, af, asc = np.concatenate([p[0] for p in parts]), parts[0][1], None
             aouter = np.concatenate([np.full((r1 - r0, 1), float(p[3])) for p, (r0, r1) in zip(parts, segs)])
         bc, bf, bsc, bouter = b.codes, b.fmt, b.block, b.outer
@@ -588,6 +588,49 @@ class _IntBackend:
 
 
 # --------------------------------------------------------------------------- the walk
+def _layer(ckpt: Checkpoint, B, i: int, h, segs: list[tuple[int, int]], positions: np.ndarray | None,
+           start: int = 0, cache: list | None = None):
+    """Layer ``i`` of ``ckpt`` on hidden state ``h`` with backend ``B``: the one transformer layer of
+    every backend (and of numerics mode's integer-only recipes, ``sim._numerics``). ``segs``: row
+    ranges of the stacked sequences; ``positions``: token positions of the rows for the rotary
+    embedding (None: no rotary embedding, as numerics mode's synthetic layer); ``start``, ``cache``:
+    see ``_walk``. Returns the layer's output hidden state."""
+    cfg = ckpt.config
+    p = f"L{i}"
+    x = h if ckpt.family == "bert" else B.norm(f"{p}.attn_norm", h, f"{p}.attn_norm")
+    q = B.linear(f"{p}.q", x, f"{p}.q", segs)
+    k = B.linear(f"{p}.k", x, f"{p}.k", segs)
+    v = B.linear(f"{p}.v", x, f"{p}.v", segs)
+    if ckpt.family == "llama" and positions is not None:
+        q = B.rope(f"{p}.q_rope", q, positions, cfg.n_heads)
+        k = B.rope(f"{p}.k_rope", k, positions, cfg.n_kv_heads)
+    ctx = []
+    for r0, r1 in segs:
+        keys, vals = B.kv(B.rows(k, r0, r1), cfg.n_kv_heads), B.kv(B.rows(v, r0, r1), cfg.n_kv_heads)
+        if cache is not None:
+            old = cache[i] if i < len(cache) else (None, None)
+            keys, vals = B.kv_concat(old[0], keys), B.kv_concat(old[1], vals)
+            if i < len(cache):
+                cache[i] = (keys, vals)
+            else:
+                cache.append((keys, vals))
+        ctx.append(B.attention(f"{p}.attn", B.rows(q, r0, r1), keys, vals, start))
+    a = B.linear(f"{p}.o", B.cat(ctx), f"{p}.o", segs)
+    if ckpt.family == "bert":
+        h = B.norm(f"{p}.attn_norm", B.add(f"{p}.attn_sum", h, a), f"{p}.attn_norm")
+        f = B.linear(f"{p}.down", B.act(f"{p}.act", B.linear(f"{p}.up", h, f"{p}.up", segs)), f"{p}.down", segs)
+        h = B.norm(f"{p}.mlp_norm", B.add(f"{p}.mlp_sum", h, f), f"{p}.mlp_norm")
+    else:
+        h = B.add(f"{p}.attn_sum", h, a)
+        x = B.norm(f"{p}.mlp_norm", h, f"{p}.mlp_norm")
+        if ckpt.family == "llama":
+            m = B.glu(f"{p}.act", B.linear(f"{p}.gate", x, f"{p}.gate", segs), B.linear(f"{p}.up", x, f"{p}.up", segs))
+        else:
+            m = B.act(f"{p}.act", B.linear(f"{p}.up", x, f"{p}.up", segs))
+        h = B.add(f"{p}.mlp_sum", h, B.linear(f"{p}.down", m, f"{p}.down", segs))
+    return h
+
+
 def _walk(ckpt: Checkpoint, B, seqs: list[np.ndarray], start: int = 0, cache: list | None = None
           ) -> list[ForwardResult]:
     """Run token sequences ``seqs`` (stacked: row-wise ops and GEMM weights are shared, each
@@ -606,38 +649,7 @@ def _walk(ckpt: Checkpoint, B, seqs: list[np.ndarray], start: int = 0, cache: li
         h = B.norm("embed.norm", h, "embed.norm")
     hidden = [B.values(h)]
     for i in range(cfg.n_layers):
-        p = f"L{i}"
-        x = h if ckpt.family == "bert" else B.norm(f"{p}.attn_norm", h, f"{p}.attn_norm")
-        q = B.linear(f"{p}.q", x, f"{p}.q", segs)
-        k = B.linear(f"{p}.k", x, f"{p}.k", segs)
-        v = B.linear(f"{p}.v", x, f"{p}.v", segs)
-        if ckpt.family == "llama":
-            q = B.rope(f"{p}.q_rope", q, positions, cfg.n_heads)
-            k = B.rope(f"{p}.k_rope", k, positions, cfg.n_kv_heads)
-        ctx = []
-        for r0, r1 in segs:
-            keys, vals = B.kv(B.rows(k, r0, r1), cfg.n_kv_heads), B.kv(B.rows(v, r0, r1), cfg.n_kv_heads)
-            if cache is not None:
-                old = cache[i] if i < len(cache) else (None, None)
-                keys, vals = B.kv_concat(old[0], keys), B.kv_concat(old[1], vals)
-                if i < len(cache):
-                    cache[i] = (keys, vals)
-                else:
-                    cache.append((keys, vals))
-            ctx.append(B.attention(f"{p}.attn", B.rows(q, r0, r1), keys, vals, start))
-        a = B.linear(f"{p}.o", B.cat(ctx), f"{p}.o", segs)
-        if ckpt.family == "bert":
-            h = B.norm(f"{p}.attn_norm", B.add(f"{p}.attn_sum", h, a), f"{p}.attn_norm")
-            f = B.linear(f"{p}.down", B.act(f"{p}.act", B.linear(f"{p}.up", h, f"{p}.up", segs)), f"{p}.down", segs)
-            h = B.norm(f"{p}.mlp_norm", B.add(f"{p}.mlp_sum", h, f), f"{p}.mlp_norm")
-        else:
-            h = B.add(f"{p}.attn_sum", h, a)
-            x = B.norm(f"{p}.mlp_norm", h, f"{p}.mlp_norm")
-            if ckpt.family == "llama":
-                m = B.glu(f"{p}.act", B.linear(f"{p}.gate", x, f"{p}.gate", segs), B.linear(f"{p}.up", x, f"{p}.up", segs))
-            else:
-                m = B.act(f"{p}.act", B.linear(f"{p}.up", x, f"{p}.up", segs))
-            h = B.add(f"{p}.mlp_sum", h, B.linear(f"{p}.down", m, f"{p}.down", segs))
+        h = _layer(ckpt, B, i, h, segs, positions, start, cache)
         hidden.append(B.values(h))
     last, logits, pooled = B.values(h), None, None
     if "pooler.weight" in ckpt.tensors and hasattr(B, "pooler"):
