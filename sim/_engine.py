@@ -23,6 +23,16 @@ Overheads of a memory-bound op relative to bytes / bandwidth (documented bound, 
 the tests): the latency of the last load, the compute of the last step, and the store of the
 last output tile with its latency.
 
+Global buffer (``HardwareConfig.gb_kib``, ``sim._global_buffer``): a step whose loads the
+global buffer serves (``gb``) waits, holding its DMA engine, until the operand chunks it reads
+have arrived from DRAM, then crosses the global buffer's own port (a ``Resource`` every core
+contends on) at ``gb_bytes_per_cycle``; its bytes count as ``gb_read_bytes``, and the DRAM
+reads are those of the chunks (counted by the global buffer).
+
+Trace events (``trace=True``): ``(block, what, t0, dt, core, bytes, lane)`` with block one of
+"array", "vector", "stall", "dma" (``lane``: the DMA engine, whose hold time the span covers),
+"dram" (the port's busy time of a transfer) and "gb" (the global buffer port's).
+
 Stall causes of the compute unit: ``input`` (waiting for a tile load), ``output`` (waiting for
 an output slot, i.e. stores backing up), ``drain`` (after the last step, waiting for stores).
 Inside the array's busy time, ``tile_cycles`` splits cycles into fill, steady state, drain and
@@ -64,6 +74,8 @@ class OpRun:
     array_drain: int = 0
     array_weight_load: int = 0
     steps: int = 0
+    gb_read_bytes: int = 0
+    gb_busy_cycles: float = 0.0
     sram: tuple[int, int] = (0, 0)
     events: list = field(default_factory=list)
 
@@ -88,11 +100,17 @@ def run_steps(steps: list[Step], hw: HardwareConfig, timing, *, dataflow: str = 
 
 
 def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw: HardwareConfig, timing, *,
-             dataflow: str = "ws", trace: bool = False, link=None) -> tuple[simpy.Process, OpRun]:
+             dataflow: str = "ws", trace: bool = False, dataflows: list[str] | None = None, gb=None,
+             core: int = 0, link=None) -> tuple[simpy.Process, OpRun]:
     """Start ``steps`` on one core (its own DMA engines, buffers and compute unit) in ``env``,
     its DRAM transfers queueing on ``port`` (shared with whatever else uses it, e.g. the other
     cores of ``sim._cores``). Returns (the compute process, which ends when the last store is
     done; the ``OpRun`` it fills, ``cycles`` left for the caller to set).
+
+    ``dataflows``: one dataflow per step (steps of several mappings, ``sim._cores``' global-buffer
+    blocks), else ``dataflow`` for all. ``gb``: this core's view of the global buffer
+    (``sim._global_buffer.CoreView``: which steps it serves, ``serve``, ``computed``), else None.
+    ``core``: the core index written in trace events.
 
     ``link``: None (the op runs alone, as always), or its place in a chain of ops sharing ``env``
     (``sim._overlap``): the loader starts after ``link.before_loads()``, each load also takes
@@ -106,6 +124,7 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
     dma = simpy.Resource(env, capacity=hw.dma_engines) if link is None else link.dma
     res = OpRun(steps=len(steps))
     ev = res.events
+    lanes = list(range(hw.dma_engines))  # free DMA engine indices (trace only)
     unlimited = bw == float("inf")
     n = len(steps)
     load_done: list = [None] * n
@@ -120,20 +139,31 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
         if w is not None:
             w.succeed()
 
-    def transfer(nbytes: int, what: str):
+    def transfer(nbytes: int, what: str, t: int | None = None):
         with dma.request() as rq:
             yield rq
             t0 = env.now
-            if not unlimited and nbytes:
-                with port.request() as prq:
-                    yield prq
-                    dt = nbytes / bw
-                    res.dram_busy_cycles += dt
-                    yield env.timeout(dt)
-        if lat:  # pipelined: neither the DMA engine nor the port is held during the latency
+            if trace:
+                lane = min(lanes)
+                lanes.remove(lane)
+            if t is not None and gb is not None and gb.serves(t):
+                yield from gb.serve(t, nbytes, res, what)
+                served = True
+            else:
+                served = False
+                if not unlimited and nbytes:
+                    with port.request() as prq:
+                        yield prq
+                        dt = nbytes / bw
+                        res.dram_busy_cycles += dt
+                        if trace:
+                            ev.append(("dram", what, env.now, dt, core, nbytes, 0))
+                        yield env.timeout(dt)
+            if trace:
+                lanes.append(lane)
+                ev.append(("dma", what, t0, env.now - t0, core, nbytes, lane))
+        if lat and not served:  # pipelined: neither the DMA engine nor the port is held during the latency
             yield env.timeout(lat)
-        if trace:
-            ev.append(("dma", what, t0, env.now - t0))
 
     def loader():
         if link is not None:
@@ -150,12 +180,15 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
                     total += nbytes
                     if link is not None:
                         yield from link.acquire(buf, nbytes)
-                res.dram_read_bytes += total
+                if gb is not None and gb.serves(t):
+                    res.gb_read_bytes += total
+                else:
+                    res.dram_read_bytes += total
                 if link is not None:
-                    load_done[t] = link.issue(st.loads, transfer)
+                    load_done[t] = link.issue(st.loads, lambda nb, what, t=t: transfer(nb, what, t))
                 else:
                     load_done[t] = env.process(transfer(total, "load " + "+".join(b for b, _ in st.loads)
-                                                        + f" {total} B"))
+                                                        + f" {total} B", t))
             state["issued"] = t
             wake("issued")
         if link is not None:
@@ -182,7 +215,7 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
             if env.now > t0:
                 res.stall_input += env.now - t0
                 if trace:
-                    ev.append(("stall", "wait input", t0, env.now - t0))
+                    ev.append(("stall", "wait input", t0, env.now - t0, core, 0, 0))
             if st.new_output:
                 t1 = env.now
                 while state["started"] - state["stored"] >= 2:
@@ -192,7 +225,7 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
                 if env.now > t1:
                     res.stall_output += env.now - t1
                     if trace:
-                        ev.append(("stall", "wait output slot", t1, env.now - t1))
+                        ev.append(("stall", "wait output slot", t1, env.now - t1, core, 0, 0))
             cyc = durations[t]
             if cyc is None:
                 res.compute_missing_steps += 1
@@ -201,12 +234,14 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
                 yield env.timeout(cyc)
                 if trace:
                     unit = "array" if st.work[0] == "gemm" else "vector"
-                    ev.append((unit, " x ".join(map(str, st.work[1:])), t2, cyc))
+                    ev.append((unit, " x ".join(map(str, st.work[1:])), t2, cyc, core, 0, 0))
             for buf in st.release:
                 released[buf] += 1
                 wake("slot " + buf)
                 if link is not None:
                     link.release(buf)
+            if gb is not None:
+                gb.computed(t)
             if st.store_bytes:
                 res.dram_write_bytes += st.store_bytes
                 env.process(store(st.store_bytes))
@@ -223,25 +258,28 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
     # durations per step, one timing call per distinct tile shape
     cache: dict = {}
     durations = []
-    for st in steps:
+    for i, st in enumerate(steps):
+        df = dataflow if dataflows is None else dataflows[i]
         w = st.work
-        if w not in cache:
-            cache[w] = timing.step_cycles(w, dataflow)
-            if w[0] == "gemm" and cache[w] is not None:
-                parts = timing.array_parts(dataflow, w[1], w[2], w[3])
-                cache[("parts",) + w] = parts
-        c = cache[w]
+        key = (df, w)
+        if key not in cache:
+            cache[key] = timing.step_cycles(w, df)
+            if w[0] == "gemm" and cache[key] is not None:
+                parts = timing.array_parts(df, w[1], w[2], w[3])
+                cache[("parts",) + key] = parts
+        c = cache[key]
         durations.append(c)
         if c is not None:
             res.compute_cycles += c
             if w[0] == "gemm":
-                f, sd, dr, wl = cache[("parts",) + w]
+                f, sd, dr, wl = cache[("parts",) + key]
                 res.array_fill += f
                 res.array_steady += sd
                 res.array_drain += dr
                 res.array_weight_load += wl
 
-    tail = timing.tail_cycles(dataflow) if steps and steps[-1].work[0] == "gemm" else 0
+    last_df = dataflow if dataflows is None or not steps else dataflows[-1]
+    tail = timing.tail_cycles(last_df) if steps and steps[-1].work[0] == "gemm" else 0
     if tail and durations[-1] is not None:  # a pipelined array mode: its fill, once, after the last tile
         durations[-1] += tail
         res.compute_cycles += tail

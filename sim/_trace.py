@@ -1,9 +1,20 @@
-"""Perfetto / Chrome trace JSON of a simulation: one process per phase step, one thread per
-block (DMA, array, vector unit, stalls); timestamps in microseconds at the hardware clock.
+"""Perfetto / Chrome trace JSON of a simulation; timestamps in microseconds at the hardware clock.
 
-Each op of a phase step is shown once in detail (DMA, array, vector, stalls of one layer's
-instance); the "layers" track spans the op's ``n_layers`` identical instances, which is how far
-the timeline advances. Opens in ui.perfetto.dev or chrome://tracing.
+Processes and their tracks (threads):
+
+* ``ops`` (pid 1): "op" (each op of each phase step: its first layer's instance, drawn in
+  detail below, then one span saying which layers repeat it) and "layers" (the op's
+  ``n_layers`` instances together, which is how far the timeline advances);
+* ``memory`` (pid 2): "dram" (the DRAM port's busy time per transfer: loads, stores and the
+  global buffer's fills) and "global buffer" (its port's busy time per tile load);
+* ``core c`` (pid 10 + c), one per core that has events: "array", "vector", "stall", and one
+  track per DMA engine ("dma 0", "dma 1", ...: the time the engine is held by a transfer).
+
+Each op's events are drawn once per op row of the phase step (a reused op is drawn again at its
+place); layers 2..n of the op are the first layer's repeats, said on the "op" track (the
+simulator runs one layer and multiplies, ``sim._run``). Engine events are
+``(block, what, t0, dt[, core, bytes, lane])`` (``sim._engine``). Opens in ui.perfetto.dev or
+chrome://tracing.
 """
 from __future__ import annotations
 
@@ -15,38 +26,58 @@ from ._hwconfig import HardwareConfig
 
 __all__ = ["write_trace", "trace_dict"]
 
-_TIDS = {"op": 0, "array": 1, "vector": 2, "dma": 3, "stall": 4, "layers": 5}
+_OPS, _MEMORY, _CORE0 = 1, 2, 10
+_CORE_TIDS = {"array": 1, "vector": 2, "stall": 3}
+_MEMORY_TIDS = {"dram": 0, "gb": 1}
 
 
 def trace_dict(events: list, hw: HardwareConfig) -> dict:
-    """Chrome trace dict from ``SimResult.trace_events``."""
+    """Chrome trace dict from ``SimResult.trace_events`` ((phase, op name, offset cycles, OpRun,
+    layers) per op row)."""
     us = 1.0 / hw.clock_mhz
-    out = [{"name": "process_name", "ph": "M", "pid": 1, "args": {"name": f"lowbit {hw.name}"}}]
-    for name, tid in _TIDS.items():
-        out.append({"name": "thread_name", "ph": "M", "pid": 1, "tid": tid, "args": {"name": name}})
-    named: set[int] = set()
+    meta = [{"name": "process_name", "ph": "M", "pid": _OPS, "args": {"name": f"lowbit {hw.name}: ops"}},
+            {"name": "thread_name", "ph": "M", "pid": _OPS, "tid": 0, "args": {"name": "op"}},
+            {"name": "thread_name", "ph": "M", "pid": _OPS, "tid": 1, "args": {"name": "layers"}},
+            {"name": "process_name", "ph": "M", "pid": _MEMORY, "args": {"name": "memory"}},
+            {"name": "thread_name", "ph": "M", "pid": _MEMORY, "tid": 0, "args": {"name": "dram"}},
+            {"name": "thread_name", "ph": "M", "pid": _MEMORY, "tid": 1, "args": {"name": "global buffer"}}]
+    out: list[dict] = []
+    named: set[tuple[int, int]] = set()
+
+    def track(pid: int, tid: int, name: str) -> None:
+        if (pid, tid) not in named:
+            named.add((pid, tid))
+            if (pid, -1) not in named and pid >= _CORE0:
+                named.add((pid, -1))
+                meta.append({"name": "process_name", "ph": "M", "pid": pid, "args": {"name": f"core {pid - _CORE0}"}})
+                meta.append({"name": "process_sort_index", "ph": "M", "pid": pid, "args": {"sort_index": pid}})
+            meta.append({"name": "thread_name", "ph": "M", "pid": pid, "tid": tid, "args": {"name": name}})
+
     for phase, op_name, offset, run, n_layers in events:
-        out.append({"name": f"{phase}: {op_name}", "ph": "X", "pid": 1, "tid": 0, "ts": offset * us,
-                    "dur": run.cycles * us, "args": {"cycles": run.cycles}})
-        out.append({"name": f"{op_name} x {n_layers} layers", "ph": "X", "pid": 1, "tid": 5, "ts": offset * us,
+        out.append({"name": f"{phase}: {op_name}", "ph": "X", "pid": _OPS, "tid": 0, "ts": offset * us,
+                    "dur": run.cycles * us, "args": {"cycles": run.cycles, "layer": 1, "drawn": True}})
+        if n_layers > 1:
+            out.append({"name": f"{phase}: {op_name} layers 2..{n_layers}: repeats of layer 1 (not drawn)",
+                        "ph": "X", "pid": _OPS, "tid": 0, "ts": (offset + run.cycles) * us,
+                        "dur": run.cycles * (n_layers - 1) * us,
+                        "args": {"repeats_of": "layer 1", "layers": f"2..{n_layers}", "cycles_each": run.cycles}})
+        out.append({"name": f"{op_name} x {n_layers} layers", "ph": "X", "pid": _OPS, "tid": 1, "ts": offset * us,
                     "dur": run.cycles * n_layers * us, "args": {"cycles": run.cycles * n_layers}})
-        dma_slots: list[float] = []
-        for block, what, t0, dt in run.events:
-            tid = _TIDS[block]
-            if block == "dma":  # one row per concurrent transfer so spans never overlap
-                for i, end in enumerate(dma_slots):
-                    if end <= t0:
-                        break
-                else:
-                    i = len(dma_slots)
-                    dma_slots.append(0.0)
-                dma_slots[i] = t0 + dt
-                tid = 10 + i
-                if tid not in named:
-                    named.add(tid)
-                    out.append({"name": "thread_name", "ph": "M", "pid": 1, "tid": tid, "args": {"name": f"dma {i}"}})
-            out.append({"name": what, "ph": "X", "pid": 1, "tid": tid, "ts": (offset + t0) * us, "dur": dt * us})
-    return {"traceEvents": out, "displayTimeUnit": "ns"}
+        for e in run.events:
+            block, what, t0, dt = e[:4]
+            core, nbytes, lane = e[4:7] if len(e) >= 7 else (0, 0, 0)
+            args = {"bytes": nbytes} if nbytes else {}
+            if block in _MEMORY_TIDS:
+                pid, tid = _MEMORY, _MEMORY_TIDS[block]
+                if core >= 0:
+                    what = f"core {core}: {what}"
+            else:
+                pid = _CORE0 + core
+                tid = 10 + lane if block == "dma" else _CORE_TIDS[block]
+                track(pid, tid, f"dma {lane}" if block == "dma" else block)
+            out.append({"name": what, "ph": "X", "pid": pid, "tid": tid, "ts": (offset + t0) * us, "dur": dt * us,
+                        **({"args": args} if args else {})})
+    return {"traceEvents": meta + out, "displayTimeUnit": "ns"}
 
 
 def write_trace(events: list, path: str | os.PathLike, hw: HardwareConfig) -> Path:

@@ -66,7 +66,7 @@ def test_totals_equal_the_sum_of_the_per_op_table(tmp_path):
     write_result_trace(res, p, PRESETS["edge-16x16"])
     tr = json.loads(p.read_text())
     names = {e["args"]["name"] for e in tr["traceEvents"] if e["ph"] == "M" and e["name"] == "thread_name"}
-    assert {"array", "vector", "dma", "stall"} <= names
+    assert {"array", "vector", "dma 0", "stall", "dram"} <= names
     spans = [e for e in tr["traceEvents"] if e["ph"] == "X"]
     assert spans and all(e["dur"] >= 0 for e in spans)
 
