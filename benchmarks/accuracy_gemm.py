@@ -45,8 +45,8 @@ def main() -> None:
             g_wall, g_cpu = _best(lambda: gemm(ca, qa.format, cb.T, qb.format, "float32", **kw), args.repeat)
             b_wall, b_cpu = _best(lambda: a @ b, args.repeat)
             print(f"{name:7s} {m}x{k}x{n:<5d} wall: golden {g_wall * 1e3:7.2f} ms  BLAS {b_wall * 1e3:7.2f} ms"
-                  f"  {g_wall / b_wall:4.1f}x   CPU: golden {g_cpu * 1e3:7.2f} ms  BLAS {b_cpu * 1e3:7.2f} ms"
-                  f"  {g_cpu / b_cpu:4.1f}x", flush=True)
+                  f"  {g_wall / b_wall:5.2f}x   CPU: golden {g_cpu * 1e3:7.2f} ms  BLAS {b_cpu * 1e3:7.2f} ms"
+                  f"  {g_cpu / b_cpu:5.2f}x", flush=True)
 
 
 def _best(fn, repeat: int) -> tuple[float, float]:

@@ -37,6 +37,7 @@ Stochastic output rounding takes ``seed`` (an int, a numpy Generator, or None); 
 from __future__ import annotations
 
 import math
+import threading
 from fractions import Fraction
 from functools import lru_cache
 
@@ -60,21 +61,64 @@ def operand_values(codes, fmt: Format, scales=None, *, axis: int) -> np.ndarray:
     """Exact float64 values of an operand; block formats multiply in their scales, blocks
     running along ``axis`` (the reduction axis). ``scales`` are scale codes with the block
     axis in place of ``axis``."""
+    return _operand_values(codes, fmt, scales, axis=axis)
+
+
+#: per-thread work arrays of the exact GEMM's decoded operands (``_operand_values(slot=)``):
+#: the operands never leave ``gemm``, and decoding into memory already mapped saves the page
+#: faults of two fresh arrays per call (about a fifth of a 357x1536x384 e4m3 GEMM's time,
+#: ``benchmarks/accuracy_gemm.py``). Operands above ``_SCRATCH_MAX`` elements get fresh arrays.
+_scratch = threading.local()
+_SCRATCH_MAX = 1 << 22
+
+
+def _scratch_array(slot: str, shape: tuple[int, ...]) -> np.ndarray | None:
+    """This thread's reusable float64 array of ``shape`` for ``slot`` ("a" or "b"), or None
+    when it is larger than ``_SCRATCH_MAX`` elements."""
+    size = math.prod(shape)
+    if size > _SCRATCH_MAX:
+        return None
+    bufs = _scratch.__dict__
+    buf = bufs.get(slot)
+    if buf is None or buf.size < size:
+        buf = bufs[slot] = np.empty(size)
+    return buf[:size].reshape(shape)
+
+
+def _operand_values(codes, fmt: Format, scales=None, *, axis: int, slot: str | None = None) -> np.ndarray:
+    """``operand_values``; with ``slot``, 8-bit codes are decoded into this thread's work array
+    of that slot (valid until the next call with the same slot: for ``gemm``'s own use only)."""
     codes = np.asarray(codes)
     if isinstance(fmt, BlockFormat):
         if scales is None:
             raise NumericsError(f"scales must be given for the block format {fmt}")
         moved = np.moveaxis(codes, axis, -1)
         sc = np.moveaxis(np.asarray(scales), axis, -1)
+        n, bs = moved.shape[-1], fmt.block_size
+        if slot is not None and _by_table(fmt.element) and n % bs == 0 and sc.shape == moved.shape[:-1] + (n // bs,):
+            # fmt.dequantize's product (element value x its block's scale) computed in place in
+            # the work array, without the repeated scales
+            el = _operand_values(moved, fmt.element, axis=-1, slot=slot)
+            el.reshape(moved.shape[:-1] + (n // bs, bs))[...] *= fmt.scale.decode(sc)[..., None]
+            return np.moveaxis(el, -1, axis)
         return np.moveaxis(fmt.dequantize(sc, moved), -1, axis)
     if scales is not None:
         raise NumericsError(f"scales must be None for the non-block format {fmt}")
-    if isinstance(fmt, (IntFormat, FloatFormat)) and fmt.bits <= 8 \
-            and not (isinstance(fmt, IntFormat) and fmt.symmetric):  # decode rejects one code there
+    if _by_table(fmt):
         if not (codes.dtype == np.uint8 and fmt.code_count == 256):  # else every code is valid
             codes = fmt.check_codes(codes)
-        return np.take(_value_table(fmt), codes)  # the same values as fmt.decode, by lookup
+        out = None if slot is None else _scratch_array(slot, codes.shape)
+        # the same values as fmt.decode, by lookup; the codes are valid indices, so "clip" never
+        # clips (and, unlike "raise", does not buffer ``out``)
+        return np.take(_value_table(fmt), codes, out=out, mode="clip")
     return fmt.decode(codes)
+
+
+def _by_table(fmt: Format) -> bool:
+    """Whether ``fmt`` is decoded by ``_value_table`` lookup: int and float formats of at most 8
+    bits, except symmetric integers (their decode rejects one code)."""
+    return isinstance(fmt, (IntFormat, FloatFormat)) and fmt.bits <= 8 \
+        and not (isinstance(fmt, IntFormat) and fmt.symmetric)
 
 
 @lru_cache(maxsize=None)
@@ -367,8 +411,8 @@ def gemm(a_codes, a_fmt, b_codes, b_fmt, out_fmt, accumulate="exact", rounding: 
         raise NumericsError(f"operands must be M x K and K x N code arrays, not {a_codes.shape} and {b_codes.shape}")
     if 0 in a_codes.shape or 0 in b_codes.shape:
         raise NumericsError(f"GEMM dimensions must be positive, not {a_codes.shape} x {b_codes.shape}")
-    a = operand_values(a_codes, a_fmt, a_scales, axis=1)
-    b = operand_values(b_codes, b_fmt, b_scales, axis=0)
+    a = _operand_values(a_codes, a_fmt, a_scales, axis=1, slot="a")  # work arrays: see _scratch
+    b = _operand_values(b_codes, b_fmt, b_scales, axis=0, slot="b")
     if accumulate != "exact":
         acc = _fmt(accumulate, "accumulate")
         if not isinstance(acc, FloatFormat):

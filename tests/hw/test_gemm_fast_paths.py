@@ -216,3 +216,33 @@ def test_float32_decode_view_equals_arithmetic_decode() -> None:
     for codes in (edge, rand, edge.reshape(64, -1), edge[:1].reshape(())):
         got, want = F32.decode(codes), F32._decode_arith(codes)
         assert got.shape == want.shape and np.array_equal(got.view(np.uint64), want.view(np.uint64))
+
+
+def test_work_arrays_never_leak_into_results() -> None:
+    """``gemm`` decodes 8-bit operands into per-thread work arrays (``_gemm._scratch``): a result
+    is not changed by later calls, and GEMMs run concurrently in threads give the codes the same
+    calls give one after the other (references: float64 BLAS on the decoded values, exact for
+    these small integer-valued sums, and the sequential results)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(7)
+    fmt = parse("e4m3fn")
+    cases = []
+    for m, k, n in [(5, 40, 3), (9, 17, 6), (5, 40, 3), (30, 64, 8)]:
+        a = rng.integers(0, 256, (m, k), dtype=np.uint8)
+        b = rng.integers(0, 256, (k, n), dtype=np.uint8)
+        a[(a & 0x7F) == 0x7F] = 0  # no NaN codes: the reference is a plain product
+        b[(b & 0x7F) == 0x7F] = 0
+        cases.append((a, b))
+    first = [gemm(a, fmt, b, fmt, F32) for a, b in cases]
+    kept = [c.copy() for c in first]
+    for (a, b), c in zip(cases, first):
+        ref = (fmt.decode(a) @ fmt.decode(b)).astype(np.float32)  # |sums| < 2**24 steps: exact
+        nonzero = ref != 0
+        assert np.array_equal(c.view(np.float32)[nonzero], ref[nonzero])
+    assert all(np.array_equal(c, k) for c, k in zip(first, kept))  # later calls changed nothing
+    assert _gemm._scratch_array("a", (_gemm._SCRATCH_MAX + 1,)) is None  # large operands: fresh arrays
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            got = list(pool.map(lambda ab: gemm(ab[0], fmt, ab[1], fmt, F32), cases * 8))
+            assert all(np.array_equal(g, k) for g, k in zip(got, kept * 8))
