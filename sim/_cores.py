@@ -17,6 +17,14 @@ Each core has the hardware's array, SRAM buffers, DMA engines and vector unit
 (``sim._engine.start_op``); all cores start together, their DRAM transfers queue FIFO on one
 simpy port at the hardware's (sustained) bandwidth, and the op ends when the last core's last
 store is done. Parts with equal shapes have equal schedules: each distinct part is mapped once.
+
+With a global buffer (``HardwareConfig.gb_kib``) a GEMM is first cut into global-buffer blocks
+(``sim._global_buffer.plan_gemm``: the whole op when its operands fit, else blocks that fit),
+each block is split across the cores as above and tiled at core level by the mapper; every core
+runs its parts of the blocks in order as one schedule, its tile loads served by the global
+buffer (operands read from DRAM once per block into it). Vector ops, fused attention and GEMMs
+with no block that fits read DRAM directly. Hardware without a global buffer runs exactly as
+before.
 """
 from __future__ import annotations
 
@@ -27,9 +35,10 @@ import simpy
 from mapping import GemmOp, Recipe, VectorOp, map_op, steps_of
 
 from ._engine import OpRun, start_op
+from ._global_buffer import CoreView, GlobalBuffer, plan_gemm
 from ._hwconfig import HardwareConfig
 
-__all__ = ["split_op", "run_cores"]
+__all__ = ["split_op", "split_with_offsets", "run_cores"]
 
 
 def _parts(total: int, n: int) -> list[int]:
@@ -52,19 +61,35 @@ def _grid(op: GemmOp, cores: int) -> tuple[int, int]:
     return best[1], best[2]
 
 
+def _offsets(sizes: list[int]) -> list[int]:
+    out, acc = [], 0
+    for x in sizes:
+        out.append(acc)
+        acc += x
+    return out
+
+
+def split_with_offsets(op, cores: int) -> list[tuple[object, tuple[int, int, int]]]:
+    """``split_op``'s parts with where each starts in ``op``: (part, (first instance, first row,
+    first column)); vector ops' rows are counted as rows."""
+    if cores == 1:
+        return [(op, (0, 0, 0))]
+    if not isinstance(op, (GemmOp, VectorOp)) or (isinstance(op, GemmOp) and op.count >= cores):
+        ps = _parts(op.count, cores)  # heads (fused attention: KV heads)
+        return [(replace(op, count=c), (i, 0, 0)) for c, i in zip(ps, _offsets(ps))]
+    if isinstance(op, GemmOp):
+        gm, gn = _grid(op, cores)
+        pm, pn = _parts(op.M, gm), _parts(op.N, gn)
+        return [(replace(op, M=m, N=n), (0, m0, n0)) for m, m0 in zip(pm, _offsets(pm))
+                for n, n0 in zip(pn, _offsets(pn))]
+    ps = _parts(op.rows, cores)
+    return [(replace(op, rows=r), (0, r0, 0)) for r, r0 in zip(ps, _offsets(ps))]
+
+
 def split_op(op, cores: int) -> list:
     """The parts of ``op`` one per core (fewer when the op has fewer heads/columns/rows than
     ``cores``); a one-core split is ``[op]`` itself."""
-    if cores == 1:
-        return [op]
-    if not isinstance(op, (GemmOp, VectorOp)):  # fused attention (sim._fusion): by KV heads
-        return [replace(op, count=c) for c in _parts(op.count, cores)]
-    if isinstance(op, GemmOp):
-        if op.count >= cores:
-            return [replace(op, count=c) for c in _parts(op.count, cores)]
-        gm, gn = _grid(op, cores)
-        return [replace(op, M=m, N=n) for m in _parts(op.M, gm) for n in _parts(op.N, gn)]
-    return [replace(op, rows=r) for r in _parts(op.rows, cores)]
+    return [p for p, _ in split_with_offsets(op, cores)]
 
 
 def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = False,
@@ -80,8 +105,8 @@ def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = F
     port = simpy.Resource(env, capacity=1)
     lim = hw.limits()
     mapped: dict = {}
-    cores, procs = [], []
-    for part in split_op(op, hw.cores):
+
+    def sched(part):
         key = replace(part, name="")
         if key not in mapped:
             if schedule is not None:
@@ -89,10 +114,26 @@ def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = F
             else:
                 mp = map_op(part, recipe, lim, timing.array_cycles)
                 mapped[key] = (mp, steps_of(mp))
-        mp, steps = mapped[key]
-        done, run = start_op(env, port, steps, hw, timing, dataflow=getattr(mp, "dataflow", "ws"), trace=trace)
-        cores.append((mp, steps, run))
-        procs.append(done)
+        return mapped[key]
+
+    cores, procs = [], []
+    plan = plan_gemm(op, recipe, hw) if hw.gb_kib and isinstance(op, GemmOp) else None
+    gbuf = None
+    if plan is None:
+        for c, part in enumerate(split_op(op, hw.cores)):
+            mp, steps = sched(part)
+            done, run = start_op(env, port, steps, hw, timing, dataflow=getattr(mp, "dataflow", "ws"), trace=trace,
+                                 core=c)
+            cores.append((mp, steps, run))
+            procs.append(done)
+    else:
+        gbuf = GlobalBuffer(env, port, hw, plan, trace=trace)
+        for c, (mp, steps, dfs, view) in enumerate(_gb_schedules(op, plan, gbuf, hw.cores, sched)):
+            done, run = start_op(env, port, steps, hw, timing, dataflow=dfs[0], dataflows=dfs, trace=trace,
+                                 gb=view, core=c)
+            cores.append((mp, steps, run))
+            procs.append(done)
+        gbuf.start()
     finish = [0.0] * len(procs)
 
     def watch(i: int, p):
@@ -106,8 +147,66 @@ def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = F
     total.compute_cycles = max(r.compute_cycles for _, _, r in cores)  # the busiest core's compute
     for f in ("compute_missing_steps", "stall_input", "stall_output", "stall_drain",
               "dram_read_bytes", "dram_write_bytes", "dram_busy_cycles", "array_fill", "array_steady",
-              "array_drain", "array_weight_load"):
+              "array_drain", "array_weight_load", "gb_read_bytes", "gb_busy_cycles"):
         setattr(total, f, sum(getattr(r, f) for _, _, r in cores))
-    if trace:  # the trace draws core 0 (one track per block); the other cores' tracks are not drawn
-        total.events = cores[0][2].events
+    if gbuf is not None:  # the global buffer's DRAM fills
+        total.dram_read_bytes += gbuf.dram_read_bytes
+        total.dram_busy_cycles += gbuf.dram_busy_cycles
+    if trace:  # every core's events (each carries its core index) and the global buffer's fills
+        total.events = [e for _, _, r in cores for e in r.events] + (gbuf.trace_events if gbuf else [])
     return cores[0][0], total, cores
+
+
+def _gb_schedules(op: GemmOp, plan, gbuf: GlobalBuffer, n_cores: int, sched) -> list:
+    """Per core with work: (mapping of its first part, its parts' steps in block order, a
+    dataflow per step, its ``CoreView``). Cuts each group into chunks by the first block using it:
+    rows (columns) by that block's core grid, K by the core mapping's ``Kt``."""
+    per_core: list[list] = [[] for _ in range(n_cores)]
+    for blk in plan.blocks:
+        parts = split_with_offsets(blk.op(op), n_cores)
+        blk.pending = len(parts)
+        for c, (part, (pi, pm, pn)) in enumerate(parts):
+            mp, steps = sched(part)
+            per_core[c].append((blk, part, (blk.i0 + pi, blk.m0 + pm, blk.n0 + pn), mp, steps))
+        kt = max(1, getattr(per_core[0][-1][3], "Kt", op.K))
+        gm = len({o[1] for _, o in parts})
+        gn = len({o[2] for _, o in parts})
+        for g in blk.a_groups:
+            gbuf.chunk(g, -(-(blk.m1 - blk.m0) // gm), kt)
+        for g in blk.b_groups:
+            gbuf.chunk(g, -(-(blk.n1 - blk.n0) // gn), kt)
+    out = []
+    for c, entries in enumerate(per_core):
+        if not entries:
+            continue
+        steps, dfs, needs, ends = [], [], [], {}
+        for blk, part, (i0, m0, n0), mp, st in entries:
+            kt = getattr(mp, "Kt", part.K)
+            nk = -(-part.K // kt)
+            per = len(st) // part.count if part.count and len(st) % part.count == 0 else 0
+            exact = per and per % nk == 0 and all(
+                s.work[0] == "gemm" and s.work[2] == min(kt, part.K - (t % per % nk) * kt) for t, s in enumerate(st))
+            memo: dict = {}
+            for t, s in enumerate(st):
+                has_a = any(b in ("a", "ar") and n for b, n in s.loads)
+                has_b = any(b == "b" and n for b, n in s.loads)
+                if exact:
+                    inst, kk = (i0 + t // per,), t % per % nk
+                    k0, k1 = kk * kt, min(part.K, (kk + 1) * kt)
+                else:  # not the mapper's k-innermost order: the part's whole operands
+                    inst, k0, k1 = tuple(range(i0, i0 + part.count)), 0, part.K
+                key = (inst, k0, has_a, has_b)
+                if key not in memo:
+                    ids: list[int] = []
+                    for i in inst:
+                        if has_a:
+                            ids += blk.a_groups[i - blk.i0].ids(m0, m0 + part.M, k0, k1)
+                        if has_b:
+                            ids += blk.b_groups[0 if op.b_shared else i - blk.i0].ids(n0, n0 + part.N, k0, k1)
+                    memo[key] = tuple(ids)
+                needs.append(memo[key])
+                dfs.append(getattr(mp, "dataflow", "ws"))
+            steps += st
+            ends[len(steps) - 1] = blk
+        out.append((entries[0][3], steps, dfs, CoreView(gbuf, needs, ends, c)))
+    return out

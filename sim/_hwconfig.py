@@ -9,6 +9,7 @@ TOML layout (every key optional; see ``examples/hw_edge_16x16.toml``)::
     [sram]       a_kib = 256, b_kib = 512, c_kib = 128, v_kib = 256
     [dram]       channels = 8, gbps_per_channel = 25.6, latency_ns = 100.0, technology = "hbm2"
     [dma]        engines = 2
+    [global_buffer] kib = 40960, gbps = 7219.2   # shared by the cores; kib = 0 (default): none
     [vector]     lanes = 32, row_units = 4, x_bits = 16, divider_bits_per_cycle = 1
     [nonlinear]  softmax = "ivit_shiftmax", gelu = "ibert_int_gelu", layernorm = "ivit_int_layernorm",
                  rmsnorm = "int_rmsnorm", silu_mul = "int_silu"
@@ -56,6 +57,7 @@ _SECTIONS = {
     "dma": {"engines": "dma_engines"},
     "schedule": {"fusion": "fusion", "overlap": "overlap"},
     "chips": {"count": "chips", "link_gbps": "link_gbps", "link_latency_ns": "link_latency_ns"},
+    "global_buffer": {"kib": "gb_kib", "gbps": "gb_gbps"},
     "vector": {"lanes": "vector_lanes", "row_units": "row_units", "x_bits": "nonlinear_x_bits",
                "divider_bits_per_cycle": "divider_bits_per_cycle"},
 }
@@ -91,6 +93,8 @@ _RULES = {
     "link_gbps": "a number in (0, 100000] (GB/s per direction)",
     "link_latency_ns": "a number in [0, 1000000] (ns)",
     "dma_engines": "an integer in 1..64",
+    "gb_kib": "an integer in 0..4194304 (KiB; 0: no global buffer)",
+    "gb_gbps": "a number in (0, 1000000] (GB/s) or inf when global_buffer.kib > 0",
     "vector_lanes": "an integer in 1..65536", "row_units": "an integer in 1..4096",
     "nonlinear_x_bits": "an integer in 2..32", "divider_bits_per_cycle": "an integer in 1..32",
     "nonlinear_units": "a table of function = unit names",
@@ -124,6 +128,8 @@ class _Fields(BaseModel):
     link_gbps: Annotated[float, Field(gt=0.0, le=1e5)]
     link_latency_ns: Annotated[float, Field(ge=0.0, le=1e6)]
     dma_engines: _int(1, 64)
+    gb_kib: _int(0, 1 << 22)
+    gb_gbps: Annotated[float, Field(ge=0.0, allow_inf_nan=True)]
     vector_lanes: _int(1, 65536)
     row_units: _int(1, 4096)
     nonlinear_units: tuple[tuple[str, str], ...]
@@ -168,6 +174,9 @@ class HardwareConfig:
         LLMCompass's configs/GA100.json describes it: 12 links x 25 GB/s, 8.92 us).
     cores : cores, each with this array, these SRAM buffers, DMA engines and vector unit, sharing
         the DRAM (``sim._cores``: ops split across cores, transfers contend on one DRAM port).
+    gb_kib, gb_gbps : the global buffer shared by the cores (KiB; 0: none) and its bandwidth to
+        them (GB/s, one port all cores contend on): GEMM operands are read from DRAM into it
+        once and the cores' tile loads are served from it (``sim._global_buffer``).
     fusion : fuse attention, hand accumulator outputs to the row function that follows, and keep
         activations in SRAM for their consumer where they fit (``sim._fusion``); False runs every
         op through DRAM (the default, and the presets edge-16x16, default-32x32, hbm-128x128).
@@ -220,6 +229,8 @@ class HardwareConfig:
     chips: int = 1
     link_gbps: float = 300.0
     link_latency_ns: float = 8920.0
+    gb_kib: int = 0
+    gb_gbps: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.nonlinear_units, dict):
@@ -235,6 +246,9 @@ class HardwareConfig:
         if v != math.inf and v > 1e5:
             raise HardwareConfigError(f"hardware field dram.gbps_per_channel must be {_RULES['dram_gbps_per_channel']}, "
                                       f"not {v!r}")
+        g = self.gb_gbps
+        if (self.gb_kib and not g > 0) or math.isnan(g) or (g != math.inf and g > 1e6):
+            raise HardwareConfigError(f"hardware field global_buffer.gbps must be {_RULES['gb_gbps']}, not {g!r}")
         if not {"ws", "os"} & set(self.dataflows) or len(set(self.dataflows)) != len(self.dataflows):
             raise HardwareConfigError(f"hardware field array.dataflows must be {_RULES['dataflows']}, "
                                       f"not {list(self.dataflows)!r}")
@@ -262,6 +276,11 @@ class HardwareConfig:
     def peak_macs_per_cycle(self, packing: int = 1) -> int:
         """MACs per cycle of all cores' arrays (``packing`` products per PE per cycle)."""
         return self.cores * self.array_rows * self.array_cols * packing
+
+    @property
+    def gb_bytes_per_cycle(self) -> float:
+        """Global buffer -> cores bandwidth in bytes per clock cycle (0 without a global buffer)."""
+        return self.gb_gbps * 1e3 / self.clock_mhz if self.gb_kib else 0.0
 
     @property
     def dram_latency_cycles(self) -> float:
@@ -313,7 +332,9 @@ class HardwareConfig:
                 f"{self.sram_a_kib}/{self.sram_b_kib}/{self.sram_c_kib}/{self.sram_v_kib} KiB; DRAM "
                 f"{self.dram_channels} x {self.dram_gbps_per_channel:g} GB/s = {bw:g} GB/s "
                 f"{self.dram_technology}{eff}, "
-                f"{self.dram_latency_ns:g} ns; {self.dma_engines} DMA; vector {self.vector_lanes} lanes, "
+                f"{self.dram_latency_ns:g} ns; "
+                + (f"global buffer {self.gb_kib:g} KiB at {self.gb_gbps:g} GB/s; " if self.gb_kib else "")
+                + f"{self.dma_engines} DMA; vector {self.vector_lanes} lanes, "
                 f"{self.row_units} row units ({', '.join(f'{f}={u}' for f, u in self.nonlinear_units)}), "
                 f"x_bits {self.nonlinear_x_bits}, divider {self.divider_bits_per_cycle} bit/cycle"
                 + ("" if self.fusion else "; no fusion"))
@@ -355,25 +376,31 @@ PRESETS: dict[str, HardwareConfig] = {
     # Multi-core datacenter NPU after TPU v4 (Jouppi et al., "TPU v4: An Optically Reconfigurable
     # Supercomputer for Machine Learning...", ISCA 2023): 2 TensorCores x 4 MXUs of 128x128 at
     # 1050 MHz (275 TFLOPS BF16), 32 GiB HBM2 at 1200 GB/s, 16 MiB VMEM per TensorCore. Here one
-    # core per MXU (8 cores of 128x128, 4 MiB of local SRAM each); the 128 MiB CMEM (a global
-    # buffer) is not modelled. Assumed: latency, DMA engines, vector unit, the SRAM split. The TPU v4
-    # figures were recalled, not re-checked against the paper.
+    # core per MXU (8 cores of 128x128, 4 MiB of local SRAM each); the 128 MiB CMEM as the global
+    # buffer. Assumed: latency, DMA engines, vector unit, the SRAM split, the CMEM bandwidth (not
+    # found in a source at hand: 2048 bytes per cycle = 2150.4 GB/s, one 128-byte INT8 row of A
+    # and one of B per core per cycle). The TPU v4 figures (CMEM size included) were recalled, not
+    # re-checked against the paper.
     "npu-8core": HardwareConfig("npu-8core", 1050.0, 128, 128, sram_a_kib=1024, sram_b_kib=2048, sram_c_kib=512,
                                 sram_v_kib=512, dram_channels=8, dram_gbps_per_channel=150.0, dram_latency_ns=120.0,
                                 dram_technology="hbm2", dram_efficiency=sustained_fraction("hbm2"), dma_engines=4,
-                                vector_lanes=128, row_units=32, cores=8, fusion=True),
+                                vector_lanes=128, row_units=32, cores=8, fusion=True, gb_kib=128 * 1024,
+                                gb_gbps=2048 * 1.05),
     # A100-like, as LLMCompass (Zhang et al., "LLMCompass: Enabling Efficient Hardware Design for
     # Large Language Model Inference", ISCA 2024) describes it in its repository
     # (PrincetonUniversity/LLMCompass: hardware_model/compute_module.py "A100_fp16", configs/GA100.json):
     # 108 cores of 4 lanes with a 16x16 FP16 systolic array each (1024 MACs per core per cycle ->
     # one 32x32 array here), 192 KiB SRAM per core, 1.41 GHz, HBM2e with 5 active channels of
-    # 1024 pins at 3.2 Gb/s (5 x 409.6 GB/s), 40 MiB L2 (a global buffer, not modelled).
+    # 1024 pins at 3.2 Gb/s (5 x 409.6 GB/s), and the 40 MiB L2 as the global buffer: 40 * 1024**2
+    # bytes at 5120 bytes per cycle (compute_module.py "A100_fp16": l2_size, l2_bandwidth_per_cycle;
+    # configs/GA100.json gives the same 5120 B/cycle for its 48 MB GA100 die) = 7219.2 GB/s.
     # Assumed: the split of the 192 KiB (a/b/c/v 48/48/32/64: the vector buffer holds two rows of
     # LLaMA-2-70B), the DRAM latency, DMA engines, the vector unit.
     "a100-like": HardwareConfig("a100-like", 1410.0, 32, 32, sram_a_kib=48, sram_b_kib=48, sram_c_kib=32,
                                 sram_v_kib=64, dram_channels=5, dram_gbps_per_channel=409.6, dram_latency_ns=400.0,
                                 dram_technology="hbm2", dram_efficiency=sustained_fraction("hbm2e"), dma_engines=2,
-                                vector_lanes=32, row_units=4, cores=108, fusion=True),
+                                vector_lanes=32, row_units=4, cores=108, fusion=True, gb_kib=40 * 1024,
+                                gb_gbps=5120 * 1.41),
 }
 DEFAULT_PRESET = "default-32x32"
 
@@ -405,6 +432,7 @@ class _Document(BaseModel):
     dma: _SECTION_MODELS["dma"] | None = None
     schedule: _SECTION_MODELS["schedule"] | None = None
     chips: _SECTION_MODELS["chips"] | None = None
+    global_buffer: _SECTION_MODELS["global_buffer"] | None = None
     vector: _SECTION_MODELS["vector"] | None = None
     nonlinear: dict[str, object] | None = None
 

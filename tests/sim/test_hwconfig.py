@@ -59,7 +59,15 @@ def test_preset_override_and_unlimited_bandwidth(tmp_path):
     ('[nonlinear]\nsoftmax = "ibert_int_gelu"\n',
      "hardware field nonlinear.softmax must be one of ['ibert_int_softmax', 'ivit_shiftmax'], not 'ibert_int_gelu'"),
     ('clock = 3\n', "hardware field clock must be one of preset, name, clock_mhz, cores, [array], [sram], [dram], [dma], "
-                    "[schedule], [chips], [vector], [nonlinear] ({p}), not unknown"),
+                    "[schedule], [chips], [global_buffer], [vector], [nonlinear] ({p}), not unknown"),
+    ('[global_buffer]\nkib = -1\n', "hardware field global_buffer.kib must be an integer in 0..4194304 (KiB; 0: no "
+                                    "global buffer), not -1"),
+    ('[global_buffer]\nkib = 1024\n', "hardware field global_buffer.gbps must be a number in (0, 1000000] (GB/s) or "
+                                      "inf when global_buffer.kib > 0, not 0.0"),
+    ('[global_buffer]\nkib = 1024\ngbps = 2e6\n', "hardware field global_buffer.gbps must be a number in (0, 1000000] "
+                                                   "(GB/s) or inf when global_buffer.kib > 0, not 2000000.0"),
+    ('[global_buffer]\nways = 4\n', "hardware field global_buffer.ways must be one of global_buffer.kib, "
+                                    "global_buffer.gbps ({p}), not unknown"),
 ])
 def test_errors_name_the_field(tmp_path, text, message):
     p = tmp_path / "bad.toml"

@@ -1,0 +1,318 @@
+"""The global buffer shared by the cores (``HardwareConfig.gb_kib``, ``gb_gbps``): which blocks of
+a GEMM it holds, in which order they are read from DRAM, and how the cores' tile loads are
+served from it.
+
+Planning (``plan_gemm``), the two-level tiling:
+
+* when the op's operands (every instance's A and B; B once if shared) fit the buffer, the op is
+  one block: A and B are read from DRAM once;
+* otherwise, with several instances (heads), blocks of whole instances whose A and B fit half the
+  buffer (double buffering);
+* otherwise, per instance, one operand stays in the buffer while the other streams through it
+  in double-buffered blocks: A-stationary (row blocks of A with all of K, resident, against
+  column blocks of B: ``resident + 2 x streamed <= capacity``; DRAM bytes A + row blocks x B) or
+  B-stationary (the mirror image); the scheme and block sizes moving the fewest DRAM bytes are
+  taken (ties: fewer blocks). Blocks keep all of K: the cores accumulate whole output tiles.
+  When not even one row of A against one array-width of B fits, the plan is None and the op
+  reads DRAM directly, as without a global buffer.
+
+Each block is a GEMM split across the cores by ``sim._cores`` and tiled at core level by the
+mapper; a core runs its parts of the blocks in block order, one schedule.
+
+Contents and timing (``GlobalBuffer``): the operands are cut into chunks (a row range of A or a
+column range of B, by the core grid of the block, times a K range of the core mapping's ``Kt``);
+chunks belong to groups (a block's A or B, or a resident row/column block) that are admitted in
+order when the buffer has room for them (a simpy ``Container`` of the capacity in bytes) and
+then read from DRAM in K order, one DRAM transfer per chunk on the shared DRAM port (its latency
+pipelined). A group leaves the buffer when every core has finished every block that reads it.
+A core's tile load waits for the chunks overlapping its part's rows (or columns) and the tile's
+K range, then crosses the global buffer's port (one simpy ``Resource`` all cores contend on) at
+``gb_bytes_per_cycle``. Outputs are stored to DRAM directly. DRAM bytes are each chunk once:
+the compulsory A + B when the op fits.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import simpy
+
+from mapping import GemmOp, Recipe
+
+from ._hwconfig import HardwareConfig
+
+__all__ = ["Block", "Group", "GemmPlan", "plan_gemm", "GlobalBuffer", "CoreView"]
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass
+class Group:
+    """Chunks of one operand held together: ``operand`` "a" (rows ``lo..hi`` of A of instance
+    ``inst``) or "b" (columns ``lo..hi`` of B), all of K; chunks of ``rg`` rows/columns x ``kg``
+    of K (``rg``, ``kg`` set when the first block using it is split)."""
+
+    operand: str
+    inst: int
+    lo: int
+    hi: int
+    K: int
+    bpe: float
+    rg: int = 0
+    kg: int = 0
+    first: int = 0  # id of its first chunk
+    chunk_bytes: list = field(default_factory=list)
+    pending: int = 0  # blocks still to finish that read it
+
+    @property
+    def nr(self) -> int:
+        return _cdiv(self.hi - self.lo, self.rg)
+
+    @property
+    def nk(self) -> int:
+        return _cdiv(self.K, self.kg)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(self.chunk_bytes)
+
+    def ids(self, lo: int, hi: int, k0: int, k1: int) -> list[int]:
+        """Chunk ids overlapping rows (columns) ``lo..hi`` and K ``k0..k1`` (absolute, half-open)."""
+        lo, hi = max(lo, self.lo), min(hi, self.hi)
+        r0, r1 = (lo - self.lo) // self.rg, (hi - 1 - self.lo) // self.rg
+        c0, c1 = k0 // self.kg, (k1 - 1) // self.kg
+        return [self.first + r * self.nk + c for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)]
+
+
+@dataclass
+class Block:
+    """A GEMM block: instances ``i0..i1``, rows ``m0..m1``, columns ``n0..n1``, all of K; the
+    groups holding its A and B (one per instance each)."""
+
+    i0: int
+    i1: int
+    m0: int
+    m1: int
+    n0: int
+    n1: int
+    a_groups: list
+    b_groups: list
+    pending: int = 0  # core parts still running
+
+    def op(self, op: GemmOp) -> GemmOp:
+        from dataclasses import replace
+
+        return replace(op, M=self.m1 - self.m0, N=self.n1 - self.n0, count=self.i1 - self.i0)
+
+
+@dataclass
+class GemmPlan:
+    """Blocks in execution order, groups in admission order (lists of groups admitted together)
+    and the scheme's name ("fits", "instances", "a-stationary", "b-stationary")."""
+
+    scheme: str
+    blocks: list
+    units: list
+
+    @property
+    def groups(self) -> list:
+        return [g for u in self.units for g in u]
+
+
+def _group_bytes(rows: int, K: int, bpe: float) -> int:
+    return math.ceil(rows * K * bpe)
+
+
+def _stationary(op: GemmOp, a: float, b: float, cap: int, cols: int) -> tuple | None:
+    """Best (traffic, blocks, scheme, Ms, Ns) of one instance: A-stationary row blocks of ``Ms``
+    rows against column blocks of ``Ns``, or B-stationary; None if nothing fits."""
+    best = None
+    M, K, N = op.M, op.K, op.N
+    for scheme, outer, inner, ob, ib in (("a-stationary", M, N, a, b), ("b-stationary", N, M, b, a)):
+        n_out = 1
+        while True:
+            size = _cdiv(outer, n_out)
+            res = _group_bytes(size, K, ob)
+            room = (cap - res) // 2
+            fit = int(room // (K * ib)) if room > 0 else 0
+            lo = min(inner, cols if scheme == "a-stationary" else 1)
+            if fit >= lo:
+                n_in = _cdiv(inner, min(inner, fit))
+                stream = _cdiv(inner, n_in)
+                blocks_out = _cdiv(outer, size)
+                traffic = _group_bytes(outer, K, ob) + blocks_out * _group_bytes(inner, K, ib)
+                key = (traffic, blocks_out * n_in)
+                if best is None or key < best[0]:
+                    ms, ns = (size, stream) if scheme == "a-stationary" else (stream, size)
+                    best = (key, scheme, ms, ns)
+                break  # more outer blocks only add traffic
+            if size == 1:
+                break
+            n_out *= 2
+    return None if best is None else best[1:]
+
+
+def plan_gemm(op: GemmOp, recipe: Recipe, hw: HardwareConfig) -> GemmPlan | None:
+    """The global-buffer blocks of ``op`` (see the module docstring); None when the hardware
+    has no global buffer or no block fits it."""
+    cap = hw.gb_kib * 1024
+    if not cap:
+        return None
+    a, b = recipe.bytes_per_element(op.a_role), recipe.bytes_per_element(op.b_role)
+    A, B = _group_bytes(op.M, op.K, a), _group_bytes(op.K, op.N, b)
+    nb = 1 if op.b_shared else op.count
+    blocks, units = [], []
+
+    def groups_for(i0: int, i1: int, m0: int, m1: int, n0: int, n1: int, shared_b=None):
+        ag = [Group("a", i, m0, m1, op.K, a) for i in range(i0, i1)]
+        bg = shared_b if shared_b is not None else [Group("b", 0 if op.b_shared else i, n0, n1, op.K, b)
+                                                     for i in range(i0, i1 if not op.b_shared else i0 + 1)]
+        return ag, bg
+
+    if op.count * A + nb * B <= cap:
+        ag, bg = groups_for(0, op.count, 0, op.M, 0, op.N)
+        blocks.append(Block(0, op.count, 0, op.M, 0, op.N, ag, bg))
+        units.append(ag + bg)
+        return GemmPlan("fits", blocks, units)
+    if op.count > 1:
+        shared = B if op.b_shared else 0
+        per = A + (0 if op.b_shared else B)
+        ci = int((cap - shared) // (2 * per)) if cap > shared else 0
+        if ci >= 1:
+            shared_b = [Group("b", 0, 0, op.N, op.K, b)] if op.b_shared else None
+            for i0 in range(0, op.count, ci):
+                i1 = min(op.count, i0 + ci)
+                ag, bg = groups_for(i0, i1, 0, op.M, 0, op.N, shared_b)
+                blocks.append(Block(i0, i1, 0, op.M, 0, op.N, ag, bg))
+                units.append(ag + (bg if shared_b is None or i0 == 0 else []))
+            return GemmPlan("instances", blocks, units)
+    best = _stationary(op, a, b, cap, hw.array_cols)
+    if best is None:
+        return None
+    scheme, ms, ns = best
+    for i in range(op.count):
+        if scheme == "a-stationary":
+            for m0 in range(0, op.M, ms):
+                m1 = min(op.M, m0 + ms)
+                ag = [Group("a", i, m0, m1, op.K, a)]
+                for j, n0 in enumerate(range(0, op.N, ns)):
+                    n1 = min(op.N, n0 + ns)
+                    bg = [Group("b", 0 if op.b_shared else i, n0, n1, op.K, b)]
+                    blocks.append(Block(i, i + 1, m0, m1, n0, n1, ag, bg))
+                    units.append((ag if j == 0 else []) + bg)
+        else:
+            for n0 in range(0, op.N, ns):
+                n1 = min(op.N, n0 + ns)
+                bg = [Group("b", 0 if op.b_shared else i, n0, n1, op.K, b)]
+                for j, m0 in enumerate(range(0, op.M, ms)):
+                    m1 = min(op.M, m0 + ms)
+                    ag = [Group("a", i, m0, m1, op.K, a)]
+                    blocks.append(Block(i, i + 1, m0, m1, n0, n1, ag, bg))
+                    units.append(ag + (bg if j == 0 else []))
+    return GemmPlan(scheme, blocks, units)
+
+
+class GlobalBuffer:
+    """The global buffer of one op's simulation: its capacity, port, the chunks' arrival events
+    and the DRAM fills (``fetcher``); see the module docstring."""
+
+    def __init__(self, env: simpy.Environment, port: simpy.Resource, hw: HardwareConfig, plan: GemmPlan, *,
+                 trace: bool = False):
+        self.env, self.port, self.hw, self.plan, self.trace = env, port, hw, plan, trace
+        self.gport = simpy.Resource(env, capacity=1)
+        self.space = None  # sized by start(), once the chunks are cut
+        self.events: list = []
+        self.dram_read_bytes = 0
+        self.dram_busy_cycles = 0.0
+        self.trace_events: list = []
+
+    def chunk(self, g: Group, rg: int, kg: int) -> None:
+        """Cut ``g`` into chunks of ``rg`` rows/columns x ``kg`` of K (once)."""
+        if g.rg:
+            return
+        g.rg, g.kg = max(1, rg), max(1, kg)
+        g.first = len(self.events)
+        for r in range(g.nr):
+            rows = min(g.rg, g.hi - g.lo - r * g.rg)
+            for c in range(g.nk):
+                k = min(g.kg, g.K - c * g.kg)
+                g.chunk_bytes.append(math.ceil(rows * k * g.bpe))
+                self.events.append(self.env.event())
+
+    def start(self) -> None:
+        """Count the readers of each group and start the DRAM fills."""
+        slack = len(self.events)  # sub-byte chunks round up: at most one byte each
+        cap = self.hw.gb_kib * 1024 + slack
+        self.space = simpy.Container(self.env, capacity=cap, init=cap)
+        for blk in self.plan.blocks:
+            for g in {id(g): g for g in blk.a_groups + blk.b_groups}.values():
+                g.pending += 1
+        self.env.process(self._fetcher())
+
+    def _fetcher(self):
+        env, bw, lat = self.env, self.hw.dram_bytes_per_cycle, self.hw.dram_latency_cycles
+        for unit in self.plan.units:
+            nbytes = sum(g.nbytes for g in unit)
+            if nbytes:
+                yield self.space.get(nbytes)
+            order = sorted(((c, gi, r) for gi, g in enumerate(unit) for r in range(g.nr) for c in range(g.nk)))
+            for c, gi, r in order:
+                g = unit[gi]
+                cid = g.first + r * g.nk + c
+                n = g.chunk_bytes[r * g.nk + c]
+                self.dram_read_bytes += n
+                if bw != math.inf and n:
+                    with self.port.request() as rq:
+                        yield rq
+                        dt = n / bw
+                        self.dram_busy_cycles += dt
+                        if self.trace:
+                            self.trace_events.append(("dram", f"fill {g.operand.upper()} {n} B", env.now, dt, -1, n, 0))
+                        yield env.timeout(dt)
+                if lat:  # pipelined: the port is free during the latency
+                    env.timeout(lat).callbacks.append(lambda _e, ev=self.events[cid]: ev.succeed())
+                else:
+                    self.events[cid].succeed()
+
+    def block_done(self, blk: Block) -> None:
+        blk.pending -= 1
+        if blk.pending:
+            return
+        for g in {id(g): g for g in blk.a_groups + blk.b_groups}.values():
+            g.pending -= 1
+            if g.pending == 0 and g.nbytes:
+                self.space.put(g.nbytes)
+
+
+class CoreView:
+    """One core's use of the global buffer: the chunk ids each of its steps reads (``needs``;
+    None: the step's loads go to DRAM directly) and the steps that end a block part."""
+
+    def __init__(self, gb: GlobalBuffer, needs: list, ends: dict, core: int):
+        self.gb, self.needs, self.ends, self.core = gb, needs, ends, core
+
+    def serves(self, t: int) -> bool:
+        return self.needs[t] is not None
+
+    def serve(self, t: int, nbytes: int, res, what: str):
+        gb = self.gb
+        for cid in self.needs[t]:
+            ev = gb.events[cid]
+            if not ev.processed:
+                yield ev
+        bw = gb.hw.gb_bytes_per_cycle
+        if bw != math.inf and nbytes:
+            with gb.gport.request() as rq:
+                yield rq
+                dt = nbytes / bw
+                res.gb_busy_cycles += dt
+                if gb.trace:
+                    res.events.append(("gb", what, gb.env.now, dt, self.core, nbytes, 0))
+                yield gb.env.timeout(dt)
+
+    def computed(self, t: int) -> None:
+        blk = self.ends.get(t)
+        if blk is not None:
+            self.gb.block_done(blk)
