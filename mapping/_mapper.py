@@ -1,29 +1,45 @@
 """The mapper: for each op of a layer, tiles that fit the SRAM buffers with double buffering,
-a loop order and a dataflow (small search space, cheapest kept), and the resulting schedule of
-tile steps with bytes per transfer derived from the recipe's formats.
+a loop order and a dataflow (every legal candidate costed, the cheapest kept and the search
+reported), and the resulting schedule of tile steps with bytes per transfer derived from the
+recipe's formats.
 
 Buffers (``MapperLimits``): ``a`` (activations), ``b`` (weights / K,V), ``c`` (accumulators,
 ``accumulator_bytes`` per element) for the MAC array, and ``v`` for the vector unit. A GEMM tile
 (Mt, Kt, Nt) is legal when two A tiles, two B tiles and two accumulator tiles fit (double
 buffering), Kt is a multiple of the array rows and of every block-scale size of the operands
-(or all of K) and Nt a multiple of the array columns (or all of N). The smallest legal tile is
-1 x min(K, Kq) x min(N, C) (Kq: the K quantum); an SRAM that cannot hold it raises
-``MappingError``.
+(or all of K) and Nt a multiple of the array columns (or all of N); for the input-stationary
+dataflow it is Mt that is a multiple of the columns (or all of M). The smallest legal tile is
+1 x min(K, Kq) x min(N, C) (IS: min(M, C) x min(K, Kq) x 1; Kq: the K quantum); an SRAM that
+cannot hold it raises ``MappingError``.
+
+Dataflows (``MapperLimits.dataflows``, the hardware's list): "ws" and "os" (``hw.arrays``),
+"is" (input-stationary: the WS array on the transposed tile, C^T = B^T A^T, A's K x M block
+pinned and B's N columns streamed, so a fold streams Nt instead of Mt rows; ``sim``'s step
+timing turns it into ``tile_cycles(dataflow="ws", m=n, k=k, n=m)``; offered only when A and B
+have the same width, so the PEs' two operand ports can swap) and "gemv" (a weight-streaming
+mode, offered only to GEMMs with fewer rows of A than the array has rows).
 
 Loop orders: K is always innermost (partial sums stay in the accumulator buffer and each
 output tile is written once); "mnk" (M outer: the A tile is reused across N when K fits one
 tile) or "nmk" (N outer: the weight tile is reused across M when K fits), and "mnk-ar" (M outer
 with the activations resident: the Mt x K row block of A is loaded in K pieces during the
 first N pass and kept in the ``a`` buffer for the other N tiles, so A is read once; legal when
-two such blocks fit the buffer). The cost of a
-candidate is a pipelined roofline estimate from T (DRAM bytes / bandwidth), C (array cycles),
-the tile count and the DRAM latency (``_pipelined``: a double-buffered slot is busy for the
-latency + transfer + compute of its tile, so small tiles cannot hide the latency), compared to
-three significant digits; ties go to fewer DRAM bytes, then fewer tiles. Array cycles come
-from the caller's ``compute_cycles`` function (``sim``'s step timing: the array's
-``tile_cycles`` or its GEMV mode); if it is ``None`` only bytes are compared and the dataflow is
-the first one offered. Dataflow "gemv" (a weight-streaming mode) is offered only to GEMMs with
-fewer rows of A than the array has rows.
+two such blocks fit the buffer, or one when Mt covers all of M and there is no next block to
+load beside it). The cost of a candidate is a pipelined roofline estimate from T (DRAM bytes /
+bandwidth), C (array cycles), the tile count and the DRAM latency (``_pipelined``: a
+double-buffered slot is busy for the latency + transfer + compute of its tile, so small tiles
+cannot hide the latency; for "mnk-ar" the first N pass, which carries all of A, and the other
+passes are estimated apart), compared to three significant digits; ties go to fewer DRAM
+bytes, then fewer tiles. Array cycles come from the caller's ``compute_cycles`` function
+(``sim``'s step timing: the array's ``tile_cycles`` or its GEMV mode); if it is ``None`` only
+bytes are compared and the dataflow is the first one offered. Operands the caller keeps on
+chip (``map_op``'s ``inputs_on_chip`` / ``output_on_chip``: ``sim._fusion``'s residency) cost no
+DRAM bytes in the estimate.
+
+The search is reported: ``GemmMapping.search`` (``MapperSearch``) holds the number of tilings
+costed, the compulsory DRAM bytes (each operand once, on-chip ones excepted), the cheapest
+``SEARCH_KEPT`` candidates and the cheapest of each dataflow, with their estimates and bytes;
+``MapperSearch.summary()`` is one line of it.
 
 Vector ops: row functions (reductions: softmax, norms; and GELU) keep whole rows, chunked so
 that two chunks fit the ``v`` buffer; element-wise functions on the row units (GELU, SiLU·up:
@@ -33,15 +49,15 @@ other element-wise ops (adds, RoPE, embedding rows, KV append) are flattened int
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from ._recipes import Recipe
 from ._workload import GemmOp, Op, VectorOp
 from .errors import MappingError
 
-__all__ = ["MapperLimits", "GemmMapping", "VectorMapping", "Step", "map_op", "gemm_steps",
-           "vector_steps", "steps_of", "block_quantum", "ROW_FUNCTIONS", "SPLIT_ROW_FUNCTIONS"]
+__all__ = ["MapperLimits", "GemmMapping", "VectorMapping", "Step", "Candidate", "MapperSearch", "map_op", "gemm_steps",
+           "vector_steps", "steps_of", "block_quantum", "ROW_FUNCTIONS", "SPLIT_ROW_FUNCTIONS", "SEARCH_KEPT"]
 
 ComputeCycles = Callable[[str, int, int, int], int]
 
@@ -98,11 +114,83 @@ class GemmMapping:
     dram_read_bytes: int
     dram_write_bytes: int
     compute_cycles: int | None
+    est_cycles: float | None = None
+    """the search's pipelined estimate of the op's cycles (DRAM bytes / bandwidth when no
+    timing was given)"""
+    search: MapperSearch | None = field(default=None, compare=False, repr=False)
+    """what the search costed (``MapperSearch``)"""
 
     @property
     def tiles(self) -> int:
         o = self.op
         return o.count * _cdiv(o.M, self.Mt) * _cdiv(o.K, self.Kt) * _cdiv(o.N, self.Nt)
+
+
+#: candidates kept in ``MapperSearch.ranked`` (the chosen one first)
+SEARCH_KEPT = 5
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One costed tiling of a GEMM: tile (Mt, Kt, Nt), loop order, dataflow, the pipelined
+    estimate of the op's cycles (DRAM bytes / bandwidth without timing), its DRAM bytes, array
+    cycles (``None`` without timing) and tile count."""
+
+    Mt: int
+    Kt: int
+    Nt: int
+    order: str
+    dataflow: str
+    est_cycles: float
+    dram_read_bytes: int
+    dram_write_bytes: int
+    compute_cycles: int | None
+    tiles: int
+
+    @property
+    def label(self) -> str:
+        """``MtxKtxNt order dataflow``."""
+        return f"{self.Mt}x{self.Kt}x{self.Nt} {self.order} {self.dataflow}"
+
+
+@dataclass(frozen=True)
+class MapperSearch:
+    """The report of one GEMM's search: how many tilings were costed, the compulsory DRAM bytes
+    (each operand moved once, on-chip operands excepted), the cheapest candidates in rank order
+    (``ranked[0]`` is the chosen mapping) and the cheapest candidate of each dataflow."""
+
+    evaluated: int
+    compulsory_bytes: int
+    ranked: tuple[Candidate, ...]
+    per_dataflow: tuple[Candidate, ...]
+
+    @property
+    def traffic_ratio(self) -> float:
+        """DRAM bytes of the chosen mapping over the compulsory bytes (``inf`` if those are 0
+        and it moves some; 1 if both are 0)."""
+        w = self.ranked[0]
+        moved = w.dram_read_bytes + w.dram_write_bytes
+        if self.compulsory_bytes == 0:
+            return 1.0 if moved == 0 else math.inf
+        return moved / self.compulsory_bytes
+
+    def summary(self) -> str:
+        """One line: chosen tiling and estimate, bytes against the compulsory ones, the runner-up,
+        the best of each other dataflow."""
+        w = self.ranked[0]
+        moved = w.dram_read_bytes + w.dram_write_bytes
+        text = (f"{self.evaluated} tilings costed; chosen {w.label} est {w.est_cycles:.4g} cycles, "
+                f"{moved / 1e6:.4g} MB DRAM = {self.traffic_ratio:.3g}x compulsory "
+                f"{self.compulsory_bytes / 1e6:.4g} MB")
+        if len(self.ranked) > 1:
+            r = self.ranked[1]
+            text += f"; next {r.label} est {r.est_cycles:.4g} ({(r.est_cycles / w.est_cycles - 1) * 100:+.1f}%)" \
+                if w.est_cycles else f"; next {r.label}"
+        others = [cd for cd in self.per_dataflow if cd.dataflow != w.dataflow]
+        if others:
+            text += "; best " + ", ".join(f"{cd.dataflow} {cd.label.split()[0]} est {cd.est_cycles:.4g}"
+                                          for cd in others)
+        return text
 
 
 @dataclass(frozen=True)
@@ -148,7 +236,10 @@ def _candidates(full: int, quantum: int, lo: int) -> list[int]:
     return sorted(out)
 
 
-def _traffic(op: GemmOp, Mt: int, Kt: int, Nt: int, order: str, a: float, b: float, c: float) -> tuple[int, int]:
+def _traffic(op: GemmOp, Mt: int, Kt: int, Nt: int, order: str, a: float, b: float, c: float,
+             a_keep: float = 1.0, c_out: bool = True) -> tuple[int, int]:
+    """(DRAM read, write) bytes of a tiling: ``a_keep`` the fraction of A not already on chip,
+    ``c_out`` False when the output stays on chip."""
     nm, nk, nn = _cdiv(op.M, Mt), _cdiv(op.K, Kt), _cdiv(op.N, Nt)
     if order == "mnk-ar":
         a_passes = 1
@@ -159,11 +250,25 @@ def _traffic(op: GemmOp, Mt: int, Kt: int, Nt: int, order: str, a: float, b: flo
     else:
         b_passes = nm if nk > 1 else 1
         a_passes = nn if nm * nk > 1 else 1
-    reads = op.count * (a_passes * math.ceil(op.M * op.K * a) + b_passes * math.ceil(op.K * op.N * b))
+    a_read = math.ceil(a_passes * math.ceil(op.M * op.K * a) * a_keep)
+    reads = op.count * (a_read + b_passes * math.ceil(op.K * op.N * b))
     if op.b_shared and op.count > 1:
         reads -= (op.count - 1) * b_passes * math.ceil(op.K * op.N * b)
-    writes = op.count * math.ceil(op.M * op.N * c)
+    writes = op.count * math.ceil(op.M * op.N * c) if c_out else 0
     return reads, writes
+
+
+def _a_bytes(op: GemmOp, a: float, a_keep: float) -> int:
+    """DRAM bytes of A read once (its part not on chip)."""
+    return op.count * math.ceil(math.ceil(op.M * op.K * a) * a_keep)
+
+
+def _compulsory(op: GemmOp, a: float, b: float, c: float, a_keep: float, c_out: bool) -> int:
+    """DRAM bytes of every operand moved once: A (its part not on chip), B (once if shared by
+    the instances), C (unless it stays on chip)."""
+    return (_a_bytes(op, a, a_keep)
+            + (1 if op.b_shared else op.count) * math.ceil(op.K * op.N * b)
+            + (op.count * math.ceil(op.M * op.N * c) if c_out else 0))
 
 
 def _gemm_cycles(op: GemmOp, Mt: int, Kt: int, Nt: int, dataflow: str, fn: ComputeCycles) -> int:
@@ -190,48 +295,99 @@ def _pipelined(mem: float, cyc: float, tiles: int, latency: float) -> float:
     return tiles * period + min(t_mem, t_cyc) + latency
 
 
-def _map_gemm(op: GemmOp, recipe: Recipe, lim: MapperLimits, fn: ComputeCycles | None) -> GemmMapping:
+def _families(op: GemmOp, lim: MapperLimits, flows: tuple[str, ...]) -> list[tuple]:
+    """Tile-shape families of the offered dataflows: (dataflows, Mt candidates, Nt candidates,
+    smallest Mt, smallest Nt). WS, OS and GEMV take B's columns in multiples of the array's
+    columns (Nt) and any Mt; IS pins a K x M block of A across the array's columns, so Mt is a
+    multiple of the columns and Nt (the streamed length) is free."""
+    cols = lim.array_cols
+    out = []
+    plain = tuple(d for d in flows if d != "is")
+    if plain:
+        out.append((plain, _candidates(op.M, 1, 16), _candidates(op.N, cols, cols), 1, min(op.N, cols)))
+    if "is" in flows:
+        out.append((("is",), _candidates(op.M, cols, cols), _candidates(op.N, 1, 16), min(op.M, cols), 1))
+    return out
+
+
+def _map_gemm(op: GemmOp, recipe: Recipe, lim: MapperLimits, fn: ComputeCycles | None, a_keep: float,
+              c_out: bool) -> GemmMapping:
     a, b = _bpe(recipe, op.a_role), _bpe(recipe, op.b_role)
     c = _bpe(recipe, op.c_role)
     acc = _bpe(recipe, "accumulator")
     kq = math.lcm(lim.array_rows, block_quantum(recipe, op.a_role), block_quantum(recipe, op.b_role))
-    k_min, n_min = min(op.K, kq), min(op.N, lim.array_cols)
-    need = {"a": 2 * math.ceil(k_min * a), "b": 2 * math.ceil(k_min * n_min * b), "c": 2 * n_min * acc}
-    have = {"a": lim.a_bytes, "b": lim.b_bytes, "c": lim.c_bytes}
-    for buf, n in need.items():
-        if n > have[buf]:
-            raise MappingError(f"SRAM buffer {buf!r} must hold two tiles of the smallest legal tile of "
-                               f"{op.name} (1 x {k_min} x {n_min}: {n} bytes), not {have[buf]} bytes")
+    k_min = min(op.K, kq)
     # the GEMV mode streams weights through the PEs: offered only where WS cannot amortise
     # its weight loads (fewer rows of A than the array has rows)
     flows = tuple(d for d in lim.dataflows if d != "gemv" or op.M < lim.array_rows)
-    best = None
-    for Kt in _candidates(op.K, kq, kq):
-        if 2 * math.ceil(Kt * n_min * b) > lim.b_bytes or 2 * math.ceil(Kt * a) > lim.a_bytes:
-            continue
-        for Nt in _candidates(op.N, lim.array_cols, lim.array_cols):
-            if 2 * math.ceil(Kt * Nt * b) > lim.b_bytes:
-                continue
-            for Mt in _candidates(op.M, 1, 16):
-                if 2 * math.ceil(Mt * Kt * a) > lim.a_bytes or 2 * Mt * Nt * acc > lim.c_bytes:
-                    continue
-                tiles = op.count * _cdiv(op.M, Mt) * _cdiv(op.K, Kt) * _cdiv(op.N, Nt)
-                resident = 2 * math.ceil(Mt * op.K * a) <= lim.a_bytes and _cdiv(op.N, Nt) > 1
-                for order in ("mnk", "nmk") + (("mnk-ar",) if resident else ()):
-                    rd, wr = _traffic(op, Mt, Kt, Nt, order, a, b, c)
-                    mem = (rd + wr) / lim.dram_bytes_per_cycle
-                    key0 = (mem, rd + wr, tiles)
-                    if best is not None and fn is None and key0 >= best[0]:
+    # IS swaps the operands' ports of the PEs (A pinned, B streamed): offered when both
+    # operands have the same width, so a PE built for one orientation serves the other
+    flows = tuple(d for d in flows if d != "is" or a == b)
+    if fn is None:  # no timing: bytes only, the first dataflow offered
+        flows = flows[:1]
+    have = {"a": lim.a_bytes, "b": lim.b_bytes, "c": lim.c_bytes}
+    families, refusal = [], None
+    for fam in _families(op, lim, flows):
+        m_min, n_min = fam[3], fam[4]
+        need = {"a": 2 * math.ceil(m_min * k_min * a), "b": 2 * math.ceil(k_min * n_min * b),
+                "c": 2 * m_min * n_min * acc}
+        short = [(buf, n) for buf, n in need.items() if n > have[buf]]
+        if not short:
+            families.append(fam)
+        elif refusal is None:
+            buf, n = short[0]
+            refusal = (f"SRAM buffer {buf!r} must hold two tiles of the smallest legal tile of {op.name} "
+                       f"({m_min} x {k_min} x {n_min}: {n} bytes), not {have[buf]} bytes")
+    if not families:
+        raise MappingError(refusal)
+    bw, lat = lim.dram_bytes_per_cycle, lim.dram_latency_cycles
+    costed: list[tuple[tuple, int, Candidate]] = []
+    for dfs, m_cands, n_cands, _, _ in families:
+        for Kt in _candidates(op.K, kq, kq):
+            for Nt in n_cands:
+                if 2 * math.ceil(Kt * Nt * b) > lim.b_bytes:
+                    break  # candidates grow
+                for Mt in m_cands:
+                    if 2 * math.ceil(Mt * Kt * a) > lim.a_bytes or 2 * Mt * Nt * acc > lim.c_bytes:
                         continue
-                    for df in (flows if fn is not None else flows[:1]):
-                        cyc = _gemm_cycles(op, Mt, Kt, Nt, df, fn) if fn is not None else None
-                        est = _pipelined(mem, cyc, tiles, lim.dram_latency_cycles) if cyc is not None else mem
-                        key = (float(f"{est:.3g}"), rd + wr, tiles)  # within 3 digits: a tie
-                        if best is None or key < best[0]:
-                            best = (key, GemmMapping(op, Mt, Kt, Nt, order, df, a, b, c, rd, wr, cyc))
-    if best is None:  # pragma: no cover - the smallest tile was checked above
-        raise MappingError(f"op {op.name} must have at least one legal tile, not none")
-    return best[1]
+                    nm, nn = _cdiv(op.M, Mt), _cdiv(op.N, Nt)
+                    tiles = op.count * nm * _cdiv(op.K, Kt) * nn
+                    # A's Mt x K row block kept across the N tiles: two blocks when the next row
+                    # block is loaded while this one is in use, one when there is a single block
+                    resident = (a_keep > 0 and nn > 1
+                                and (2 if nm > 1 else 1) * math.ceil(Mt * op.K * a) <= lim.a_bytes)
+                    for order in ("mnk", "nmk") + (("mnk-ar",) if resident else ()):
+                        rd, wr = _traffic(op, Mt, Kt, Nt, order, a, b, c, a_keep, c_out)
+                        mem = (rd + wr) / bw
+                        # "mnk-ar": all of A arrives during the first N pass of each row block
+                        first = _a_bytes(op, a, a_keep) if order == "mnk-ar" else 0
+                        for df in dfs:
+                            cyc = _gemm_cycles(op, Mt, Kt, Nt, df, fn) if fn is not None else None
+                            if cyc is None:
+                                est = mem
+                            elif first:
+                                passes = op.count * nm * _cdiv(op.K, Kt)
+                                m1 = (first + (rd + wr - first) / nn) / bw
+                                est = (_pipelined(m1, cyc / nn, passes, lat)
+                                       + _pipelined(mem - m1, cyc - cyc / nn, tiles - passes, 0.0)
+                                       if tiles > passes else _pipelined(mem, cyc, tiles, lat))
+                            else:
+                                est = _pipelined(mem, cyc, tiles, lat)
+                            key = (float(f"{est:.3g}"), rd + wr, tiles)  # within 3 digits: a tie
+                            costed.append((key, len(costed), Candidate(Mt, Kt, Nt, order, df, est, rd, wr, cyc,
+                                                                       tiles)))
+    if not costed:
+        raise MappingError(f"op {op.name} must have at least one legal tile in the SRAM buffers, not none")
+    costed.sort(key=lambda t: t[:2])
+    ranked = tuple(cd for _, _, cd in costed)
+    per_flow = {}
+    for cd in ranked:
+        per_flow.setdefault(cd.dataflow, cd)
+    search = MapperSearch(len(ranked), _compulsory(op, a, b, c, a_keep, c_out), ranked[:SEARCH_KEPT],
+                          tuple(per_flow.values()))
+    w = ranked[0]
+    return GemmMapping(op, w.Mt, w.Kt, w.Nt, w.order, w.dataflow, a, b, c, w.dram_read_bytes, w.dram_write_bytes,
+                       w.compute_cycles, w.est_cycles, search)
 
 
 #: vector functions that need a whole row at once (reductions along the row)
@@ -257,7 +413,7 @@ def _split_rows(op: VectorOp, row_bytes: float, lim: MapperLimits) -> VectorOp:
     return VectorOp(op.name, op.function, op.rows * (op.length // L), L, op.inputs, op.in_role, op.out_role)
 
 
-def _map_vector(op: VectorOp, recipe: Recipe, lim: MapperLimits) -> VectorMapping:
+def _map_vector(op: VectorOp, recipe: Recipe, lim: MapperLimits, keep: float, out: bool) -> VectorMapping:
     i = _bpe(recipe, op.in_role)
     o = _bpe(recipe, op.out_role)
     if op.function in SPLIT_ROW_FUNCTIONS:
@@ -269,30 +425,46 @@ def _map_vector(op: VectorOp, recipe: Recipe, lim: MapperLimits) -> VectorMappin
             raise MappingError(f"SRAM buffer 'v' must hold two elements of {op.name} ({2 * math.ceil(per)} "
                                f"bytes), not {lim.v_bytes} bytes")
         chunk = min(op.length, int(lim.v_bytes // (2 * per)))
-        return VectorMapping(op, 1, i, o, math.ceil(op.inputs * op.length * i), math.ceil(op.length * o),
+        return VectorMapping(op, 1, i, o, math.ceil(math.ceil(op.inputs * op.length * i) * keep),
+                             math.ceil(op.length * o) if out else 0,
                              chunk)
     row = op.inputs * op.length * i + op.length * o
     if 2 * math.ceil(row) > lim.v_bytes:
         raise MappingError(f"SRAM buffer 'v' must hold two rows of {op.name} ({2 * math.ceil(row)} bytes), "
                            f"not {lim.v_bytes} bytes")
     rows = max(1, min(op.rows, int(lim.v_bytes // (2 * row))))
-    rd = math.ceil(op.inputs * op.rows * op.length * i)
-    wr = math.ceil(op.rows * op.length * o)
+    rd = math.ceil(math.ceil(op.inputs * op.rows * op.length * i) * keep)
+    wr = math.ceil(op.rows * op.length * o) if out else 0
     return VectorMapping(op, rows, i, o, rd, wr, op.length)
 
 
-def map_op(op: Op, recipe: Recipe, limits: MapperLimits, compute_cycles: ComputeCycles | None = None
-           ) -> GemmMapping | VectorMapping:
+def map_op(op: Op, recipe: Recipe, limits: MapperLimits, compute_cycles: ComputeCycles | None = None, *,
+           inputs_on_chip: float = 0.0, output_on_chip: bool = False) -> GemmMapping | VectorMapping:
     """The cheapest legal mapping of ``op`` (see the module docstring).
+
+    Parameters
+    ----------
+    compute_cycles : ``(dataflow, m, k, n) -> cycles`` of one tile on the array, or ``None``
+        (bytes only).
+    inputs_on_chip : fraction (0..1) of the op's activation input (A of a GEMM, the inputs of a
+        vector op) already in SRAM: those bytes are not read from DRAM (the caller's fusion
+        plan, ``sim._fusion.Residency``; the steps still list the loads, the caller drops them).
+    output_on_chip : the output stays in SRAM for its consumer (no store to DRAM).
 
     Raises
     ------
     MappingError
-        If an SRAM buffer cannot hold two copies of the smallest legal tile.
+        If an SRAM buffer cannot hold two copies of the smallest legal tile, or for an
+        ``inputs_on_chip`` outside 0..1 or a non-bool ``output_on_chip``.
     """
+    if (isinstance(inputs_on_chip, bool) or not isinstance(inputs_on_chip, (int, float))
+            or not 0.0 <= inputs_on_chip <= 1.0):
+        raise MappingError(f"inputs_on_chip must be a number in [0, 1], not {inputs_on_chip!r}")
+    if not isinstance(output_on_chip, bool):
+        raise MappingError(f"output_on_chip must be a bool, not {output_on_chip!r}")
     if isinstance(op, GemmOp):
-        return _map_gemm(op, recipe, limits, compute_cycles)
-    return _map_vector(op, recipe, limits)
+        return _map_gemm(op, recipe, limits, compute_cycles, 1.0 - inputs_on_chip, not output_on_chip)
+    return _map_vector(op, recipe, limits, 1.0 - inputs_on_chip, not output_on_chip)
 
 
 def gemm_steps(mp: GemmMapping) -> list[Step]:

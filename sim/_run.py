@@ -137,7 +137,7 @@ def simulate_op(op, recipe: Recipe, hw: HardwareConfig, timing: StepTiming | Non
             steps = steps_of(mp)
         return mp, apply_residency(steps, part, residency)
 
-    if hw.cores > 1:  # split across cores sharing the DRAM port (sim._cores)
+    if hw.cores > 1 or hw.gb_kib:  # split across cores sharing the DRAM port and global buffer (sim._cores)
         mp, run, cores = run_cores(op, recipe, hw, timing, trace=trace, schedule=schedule)
         parts = [_sram_bytes(m, st, hw, r) for m, st, r in cores]
         run.sram = (sum(p[0] for p in parts), sum(p[1] for p in parts))
