@@ -23,7 +23,9 @@ It is a *model* (there is no GEMV RTL unit): the weight buffer is assumed to del
 ``rows * cols * packing`` weights per cycle. The mapper offers the mode (``"gemv"`` in the
 hardware's ``dataflows``) only to GEMMs with fewer rows of A than the array has rows, where
 weight-stationary folds cannot amortise their weight loads; WS and OS keep
-``hw.arrays.tile_cycles``, checked against the RTL.
+``hw.arrays.tile_cycles``, checked against the RTL. Input-stationary tiles ("is", offered by
+the mapper when the hardware lists it) are the WS array on the transposed tile, C^T = B^T A^T:
+``tile_cycles(dataflow="ws", m=n, k=k, n=m)`` (A pinned, B's columns streamed).
 
 ``StepTiming`` is what the mapper and the engine call: GEMV steps here, WS/OS tiles from
 ``hw.arrays.tile_cycles`` with the recipe's packing (products per PE per cycle, from
@@ -123,7 +125,8 @@ class StepTiming:
     def source_of(self, work: tuple, dataflow: str = "") -> str:
         """Provenance text of the duration of a step's ``work``."""
         if work[0] == "gemm":
-            src = GEMV_SOURCE if dataflow == "gemv" else "hw.arrays.tile_cycles"
+            src = (GEMV_SOURCE if dataflow == "gemv" else "hw.arrays.tile_cycles"
+                   + (" (ws on the transposed tile: input-stationary)" if dataflow == "is" else ""))
             return src + (f", packing {self.packing}" if self.packing > 1 else "")
         return self.sources.source_of(work)
 
@@ -132,7 +135,11 @@ class StepTiming:
 def _tile(fn, rows: int, cols: int, dataflow: str, m: int, k: int, n: int, packing: int,
           double_buffer: bool = False) -> tuple[int, ...]:
     """(total, fill, steady, drain, weight_load) of ``hw.arrays.tile_cycles`` for one SRAM tile
-    (the array folds it itself; tiles run back to back)."""
+    (the array folds it itself; tiles run back to back). Input-stationary ("is", ``mapping``):
+    the WS array on the transposed tile, C^T (n x m) = B^T (n x k) A^T (k x m): A is pinned,
+    the n columns of B stream."""
+    if dataflow == "is":
+        dataflow, m, n = "ws", n, m
     kw = {"double_buffer": True} if double_buffer and dataflow == "ws" else {}  # the RTL's WS weight preload
     t = fn(rows=rows, cols=cols, dataflow=dataflow, m=m, k=k, n=n, packing=packing, **kw)
     return int(t.total), int(t.fill), int(t.steady), int(t.drain), int(t.weight_load)

@@ -112,6 +112,9 @@ def _sram_bytes(mp, steps, hw: HardwareConfig, run: OpRun) -> tuple[int, int]:
         R, C = hw.array_rows, hw.array_cols
         for st in steps:
             _, m, k, n = st.work
+            if mp.dataflow == "is":  # WS on the transposed tile: A pinned once, B streamed per column fold of A
+                read += math.ceil(m * k * mp.a_bpe) + math.ceil(k * n * mp.b_bpe) * math.ceil(m / C)
+                continue
             read += math.ceil(m * k * mp.a_bpe) * math.ceil(n / C)
             passes = {"ws": 1, "os": math.ceil(m / R), "gemv": m}[mp.dataflow]
             read += math.ceil(k * n * mp.b_bpe) * passes
@@ -132,8 +135,11 @@ def simulate_op(op, recipe: Recipe, hw: HardwareConfig, timing: StepTiming | Non
         if isinstance(part, FusedAttention):
             mp, steps = fused_attention_steps(part, recipe, hw, timing)
         else:
-            mp = mapping if mapping is not None and part is op else map_op(part, recipe, hw.limits(),
-                                                                          timing.array_cycles)
+            # the mapper costs operands kept on chip (residency) as such
+            on = {} if residency is None else {"inputs_on_chip": residency.inputs_on_chip,
+                                                "output_on_chip": residency.output_on_chip}
+            mp = (mapping if mapping is not None and part is op and not any(on.values())
+                  else map_op(part, recipe, hw.limits(), timing.array_cycles, **on))
             steps = steps_of(mp)
         return mp, apply_residency(steps, part, residency)
 
@@ -313,7 +319,8 @@ def _allreduce_row(template: dict, phase, step, kv_len, model, recipe, hw, token
     nan = float("nan")
     row.update({"phase": phase, "step": step, "kv_len": kv_len, "scope": "model", "op": "allreduce", "unit": "link",
                 "function": "allreduce", "M": nan, "K": nan, "N": nan, "count": ALLREDUCES_PER_LAYER * n_layers,
-                "tiles": 0, "tile": f"{nbytes} B", "order": "", "dataflow": "", "layers": 1, "cycles": cyc,
+                "tiles": 0, "tile": f"{nbytes} B", "order": "", "dataflow": "", "mapper": "", "layers": 1,
+                "cycles": cyc,
                 "compute_cycles": 0.0, "timing_source": "model: ring all-reduce over the chip link (sim._chips)",
                 "array_fill": nan, "array_steady": nan, "array_drain": nan, "array_weight_load": nan,
                 "bound": "link", "mac_utilisation": nan, "reused": False, "total_cycles": cyc})
@@ -337,6 +344,7 @@ def _row(phase, step, kv_len, scope, op, mp, run: OpRun, hw, timing: StepTiming,
         "count": op.count if gemm else 1, "tiles": mp.tiles,
         "tile": f"{mp.Mt}x{mp.Kt}x{mp.Nt}" if gemm else f"{mp.rows_per_chunk}x{mp.cols_per_chunk}",
         "order": mp.order if gemm else "", "dataflow": mp.dataflow if gemm else "",
+        "mapper": mp.search.summary() if getattr(mp, "search", None) is not None else "",  # mapping.MapperSearch
         "layers": mult, "cycles": run.cycles,
         "compute_cycles": np.nan if missing else run.compute_cycles,
         "timing_source": timing.source_of(work, mp.dataflow if gemm else ""),
