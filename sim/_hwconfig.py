@@ -46,7 +46,7 @@ __all__ = ["HardwareConfig", "PRESETS", "DEFAULT_PRESET", "load_hardware", "hard
 
 #: DRAM technologies the cost model has access energies for (``hw.cost.MEMORY_SOURCES``)
 DRAM_TECHNOLOGIES = tuple(k for k in MEMORY_SOURCES if not k.startswith("sram"))
-DATAFLOWS = ("ws", "os", "gemv")
+DATAFLOWS = ("ws", "os", "gemv", "is")
 
 _SECTIONS = {
     "array": {"rows": "array_rows", "cols": "array_cols", "dataflows": "dataflows", "area_mm2": "array_area_mm2",
@@ -109,7 +109,7 @@ class _Fields(BaseModel):
     clock_mhz: Annotated[float, Field(ge=1.0, le=1e5)]
     array_rows: _int(1, 4096)
     array_cols: _int(1, 4096)
-    dataflows: Annotated[tuple[Literal["ws", "os", "gemv"], ...], Field(min_length=1)]
+    dataflows: Annotated[tuple[Literal["ws", "os", "gemv", "is"], ...], Field(min_length=1)]
     array_area_mm2: Annotated[float, Field(gt=0.0, le=1e4)] | None
     sram_a_kib: _int(1, 1 << 20)
     sram_b_kib: _int(1, 1 << 20)
@@ -155,8 +155,9 @@ class HardwareConfig:
     clock_mhz : clock of the array, vector unit and SRAM (MHz).
     array_rows, array_cols : PEs of the systolic MAC array.
     dataflows : dataflows the array supports ("ws", "os" from ``hw.arrays``; "gemv": the
-        weight-streaming mode of ``sim._gemv`` for GEMMs with fewer A rows than array rows);
-        the mapper picks per op.
+        weight-streaming mode of ``sim._gemv`` for GEMMs with fewer A rows than array rows;
+        "is": input-stationary, the WS array on the transposed tile, where its pinned-operand
+        path can take activations); the mapper picks per op.
     array_area_mm2 : iso-area request: size a square array to this MAC-array area (mm2) from
         the recipe's PE area (``sized_for``); None keeps ``array_rows x array_cols``.
     sram_a_kib, sram_b_kib, sram_c_kib, sram_v_kib : activation, weight, accumulator and

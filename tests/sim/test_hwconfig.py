@@ -41,7 +41,7 @@ def test_preset_override_and_unlimited_bandwidth(tmp_path):
     ('[array]\narea_mm2 = 2.0\nrows = 8\n', "hardware field array.area_mm2 must come without array.rows/cols "
                                             "(it sizes the array) ({p}), not 2.0"),
     ('[array]\ndataflows = ["gemv"]\n', "hardware field array.dataflows must be a non-empty list of 'ws', 'os', "
-                                        "'gemv' with 'ws' or 'os', not ['gemv']"),
+                                        "'gemv', 'is' with 'ws' or 'os', not ['gemv']"),
     ('[dram]\nlatency_ns = -1.0\n', "hardware field dram.latency_ns must be a number in [0, 1000000] (ns), not -1.0"),
     ('[dram]\nlatency_ns = 1e300\n', "hardware field dram.latency_ns must be a number in [0, 1000000] (ns), "
                                      "not 1e+300"),
