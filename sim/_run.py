@@ -1,12 +1,19 @@
 """Whole-model simulation: prefill of S tokens and decode steps with a growing KV cache, layer
 by layer, op by op, with per-op and per-layer tables, a summary, and an optional trace.
 
-Ops run one after another (a barrier between ops: each op starts from an empty pipeline and
-ends drained; compute and transfers overlap *within* an op by double buffering). Hence an op's
-simulated cycles depend only on its schedule, i.e. on (op shapes, recipe, hardware): identical
-ops are simulated once and the result is reused, and the ``n_layers`` layers of one phase step,
-whose op lists are identical, are simulated once and multiplied. The stats say so
-(``layers`` column, ``reused`` column, ``summary["notes"]``). When every layer is simulated, the
+Without overlap (``HardwareConfig.overlap`` False) ops run one after another (a barrier
+between ops: each op starts from an empty pipeline and ends drained; compute and transfers
+overlap *within* an op by double buffering). Hence an op's simulated cycles depend only on its
+schedule, i.e. on (op shapes, recipe, hardware): identical ops are simulated once and the
+result is reused. With overlap the ops of a layer are chained (``sim._overlap``: the next op's
+weights prefetch into freed SRAM, the array and the vector unit run independent ops at once);
+the barrier is at the chain's ends: the whole layer in a prefill step, and in a decode step
+three chains (the ops before the attention ops, the attention ops, the ops after), so that the
+two chains whose shapes do not depend on the KV length are identical from step to step and
+simulated once. A chain is keyed by its ops' names, shapes and residency, which is all its
+schedule depends on. Either way the ``n_layers`` layers of one phase step, whose op lists are
+identical, are simulated once and multiplied. The stats say so (``layers`` column, ``reused``
+column, ``summary["notes"]``). When every layer is simulated, the
 ops outside the stack (embedding lookup, final norm, LM head: ``mapping.model_ops``) run once
 per phase step (``scope`` column "model", ``layers`` 1).
 
@@ -35,6 +42,7 @@ from ._chips import ALLREDUCES_PER_LAYER, allreduce_bytes, allreduce_cycles, sha
 from ._cores import run_cores
 from ._fusion import FusedAttention, Residency, apply_residency, fused_attention_steps, plan_phase
 from ._engine import OpRun, run_steps
+from ._overlap import run_chain
 from ._gemv import StepTiming, step_timing
 from ._hwconfig import HardwareConfig, load_hardware
 from ._trace import write_trace
@@ -126,9 +134,10 @@ def _sram_bytes(mp, steps, hw: HardwareConfig, run: OpRun) -> tuple[int, int]:
 
 
 def simulate_op(op, recipe: Recipe, hw: HardwareConfig, timing: StepTiming | None = None, *,
-                trace: bool = False, mapping=None, residency: Residency | None = None) -> tuple[object, OpRun]:
+                trace: bool = False, mapping=None, residency: Residency | None = None, schedule_only: bool = False):
     """Map (unless ``mapping`` is given) and simulate one op: (mapping, OpRun). ``residency``
-    (``sim._fusion``): which of its inputs and output stay on chip."""
+    (``sim._fusion``): which of its inputs and output stay on chip. ``schedule_only``: return
+    the op's schedule function instead (a part of the op -> (mapping, steps); ``simulate_chain``)."""
     timing = timing or step_timing(hw, recipe)
 
     def schedule(part):
@@ -143,6 +152,8 @@ def simulate_op(op, recipe: Recipe, hw: HardwareConfig, timing: StepTiming | Non
             steps = steps_of(mp)
         return mp, apply_residency(steps, part, residency)
 
+    if schedule_only:
+        return schedule
     if hw.cores > 1 or hw.gb_kib:  # split across cores sharing the DRAM port and global buffer (sim._cores)
         mp, run, cores = run_cores(op, recipe, hw, timing, trace=trace, schedule=schedule)
         parts = [_sram_bytes(m, st, hw, r) for m, st, r in cores]
@@ -152,6 +163,64 @@ def simulate_op(op, recipe: Recipe, hw: HardwareConfig, timing: StepTiming | Non
     run = run_steps(steps, hw, timing, dataflow=getattr(mp, "dataflow", "ws"), trace=trace)
     run.sram = _sram_bytes(mp, steps, hw, run)
     return mp, run
+
+
+def simulate_chain(ops: list, recipe: Recipe, hw: HardwareConfig, timing: StepTiming | None = None, *,
+                   trace: bool = False, mappings: dict | None = None) -> list[tuple[object, OpRun]]:
+    """Simulate ``ops`` ((op, residency) pairs in program order) chained with overlap
+    (``sim._overlap``): one (mapping, OpRun) per op, ``cycles`` the time the op adds to the
+    chain's end (they add up to the chain's cycles); with ``trace`` each op's events are
+    shifted to start where its cycles start."""
+    timing = timing or step_timing(hw, recipe)
+    mappings = mappings or {}
+    schedules = [simulate_op(op, recipe, hw, timing, mapping=mappings.get(replace(op, name="")), residency=res,
+                             schedule_only=True) for op, res in ops]
+    by_part: dict = {}
+
+    def schedule(i: int, part):  # parts of equal shapes of one op have one schedule
+        key = (i, replace(part, name=""))
+        if key not in by_part:
+            by_part[key] = schedules[i](part)
+        return by_part[key]
+
+    chain = run_chain([op for op, _ in ops], hw, timing, schedule, trace=trace)
+    out, start = [], 0.0
+    for (op, _), (mp, run, parts) in zip(ops, chain.ops):
+        srams = [_sram_bytes(m, st, hw, r) for m, st, r in parts]
+        run.sram = (sum(s[0] for s in srams), sum(s[1] for s in srams))
+        if trace:
+            run.events = [(e[0], e[1], e[2] - start) + tuple(e[3:]) for e in run.events]
+        start += run.cycles
+        out.append((mp, run))
+    return out
+
+
+def _groups(planned: list, phase: str, overlap: bool) -> list[list]:
+    """The (scope, op, residency) entries of a phase step in the groups that run together: each
+    op alone without overlap; with it, the layer's ops as one chain (in a decode step split
+    into the runs before, of and after the attention ops, whose shapes alone depend on the KV
+    length), model-scope ops alone."""
+    groups: list[list] = []
+    prev = None
+    for entry in planned:
+        scope, op, _ = entry
+        kind = ("model", id(entry)) if scope == "model" or not overlap else (
+            "layer", phase == "decode" and op.name in _KV_LENGTH_OPS)
+        if groups and kind == prev:
+            groups[-1].append(entry)
+        else:
+            groups.append([entry])
+        prev = kind
+    return groups
+
+
+#: the ops of a layer whose shapes depend on the KV length (a decode step's own chain)
+_KV_LENGTH_OPS = ("attn_scores", "softmax", "attn_context", "attention")
+
+
+def _overlap_of(hw: HardwareConfig) -> bool:
+    """Whether ops are chained: ``hw.overlap``, except with a global buffer (not in chains)."""
+    return bool(getattr(hw, "overlap", False)) and not getattr(hw, "gb_kib", 0)
 
 
 def _phases(model: ModelConfig, prefill: int, decode: int, decode_only: bool) -> list[tuple[str, int, int, int]]:
@@ -279,21 +348,30 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
         it = tqdm(phases, desc=f"simulate {model.name}", unit="step", leave=False)
     memo: dict = {}
     rows, events, offset = [], [], 0.0
+    overlap = _overlap_of(hw)
     for phase, step, tokens, past in it:
         planned = plan_phase(_phase_ops(model, tokens, past, batch, whole), model, recipe, hw, tokens=tokens,
                              past=past, batch=batch)
-        for scope, op, residency in planned:
-            key = (replace(op, name=""), residency)  # same shapes, roles, residency -> same result
-            reused = key in memo
-            if not reused:
-                memo[key] = simulate_op(op, recipe, hw, timing, trace=trace, mapping=mappings.get(key[0]),
-                                        residency=residency)
-            mp, run = memo[key]
-            mult = n_layers if scope == "layer" else 1
-            rows.append(_row(phase, step, past + tokens, scope, op, mp, run, hw, timing, energy, mult, reused))
-            if trace:
-                events.append((f"{phase} {step}" if phase == "decode" else "prefill", op.name, offset, run, mult))
-            offset += run.cycles * mult
+        for group in _groups(planned, phase, overlap):
+            if len(group) == 1:
+                _, op, residency = group[0]
+                key = (replace(op, name=""), residency)  # same shapes, roles, residency -> same result
+                reused = key in memo
+                if not reused:
+                    memo[key] = [simulate_op(op, recipe, hw, timing, trace=trace, mapping=mappings.get(key[0]),
+                                             residency=residency)]
+            else:  # a chain: its ops' names (their data dependencies), shapes and residency
+                key = ("chain",) + tuple((op.name, replace(op, name=""), res) for _, op, res in group)
+                reused = key in memo
+                if not reused:
+                    memo[key] = simulate_chain([(op, res) for _, op, res in group], recipe, hw, timing, trace=trace,
+                                               mappings=mappings)
+            for (scope, op, _), (mp, run) in zip(group, memo[key]):
+                mult = n_layers if scope == "layer" else 1
+                rows.append(_row(phase, step, past + tokens, scope, op, mp, run, hw, timing, energy, mult, reused))
+                if trace:
+                    events.append((f"{phase} {step}" if phase == "decode" else "prefill", op.name, offset, run, mult))
+                offset += run.cycles * mult
         if hw.chips > 1:  # the all-reduces of this phase step over the chip link
             rows.append(_allreduce_row(rows[-1], phase, step, past + tokens, model, recipe, hw, tokens, batch,
                                        n_layers))
@@ -427,9 +505,22 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, m
     cycles = float(ops["total_cycles"].sum())
     pre = float(ops.loc[ops.phase == "prefill", "total_cycles"].sum())
     dec = cycles - pre
+    chained = _overlap_of(hw)
+    simulated = sum(len(v) for v in memo.values())
+    chains = sum(1 for k in memo if k[0] == "chain")
     notes = [f"{n_layers} identical layers per phase step: one simulated, multiplied by {n_layers} "
-             f"(each op runs from an empty pipeline to a drained one, so equal schedules take equal time)",
-             f"{len(memo)} distinct ops simulated for {len(ops)} op rows; the rest reused"]
+             + ("(each chain of ops runs from an empty pipeline to a drained one, so equal chains take equal time)"
+                if chained else "(each op runs from an empty pipeline to a drained one, so equal schedules take "
+                                "equal time)"),
+             f"{simulated} distinct ops simulated for {len(ops)} op rows"
+             + (f" ({chains} distinct chains)" if chains else "") + "; the rest reused"]
+    if chained:
+        notes.append("overlap (sim._overlap): a layer's ops chained, the next op's weights prefetched into SRAM the "
+                     "current op has freed, the array and the vector unit running independent ops at once; a "
+                     "decode step chains the ops before, of and after attention separately; per-op cycles are the "
+                     "time each op adds to its chain's end")
+    elif getattr(hw, "overlap", False):
+        notes.append("overlap off: the global buffer is not modelled in chained ops (sim._overlap)")
     if whole:
         notes.append("embedding lookup" + (", final norm and LM head (last token of each sequence)"
                                            if model.decoder else "") + " included once per phase step")
@@ -453,7 +544,7 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, m
         notes.append("fusion (sim._fusion): attention fused per KV head over query blocks (scores stay in SRAM, "
                      "causal blocks skipped), accumulator outputs handed to the row function that follows, "
                      "activations kept in SRAM for their consumer when they fit beside the residual stream "
-                     "(liveness of other tensors not checked); ops still run one after another")
+                     "(liveness of other tensors not checked)")
     if hw.dram_efficiency < 1:
         notes.append(f"DRAM sustains {hw.dram_efficiency:.0%} of its peak bandwidth (sim._dram)")
     return {
@@ -483,7 +574,7 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, m
         "energy_breakdown_pj": {k: tot(f"energy_{k}_pj") for k in ("dram", "sram", "mac")},
         "phases": {ph: _phase_figures(ops[ops.phase == ph], hw, packing) for ph in ("prefill", "decode")
                    if (ops.phase == ph).any()},
-        "notes": notes, "distinct_ops_simulated": len(memo),
+        "notes": notes, "distinct_ops_simulated": simulated, "overlap": chained,
     }
 
 

@@ -1,0 +1,267 @@
+"""Overlap across ops (``HardwareConfig.overlap``): the ops of a chain run in one simpy
+environment, each through ``sim._engine.start_op`` with an ``OpLink`` that ties it to the others.
+
+What overlaps, and what bounds it:
+
+* **Weight prefetch.** A core's loads are issued in program order: an op's loader starts when
+  the previous op's loader has issued its last load (one DMA command queue per core). Loads of
+  weights (GEMM operand B of role "weight", embedding rows) are issued at once; loads of
+  tensors produced inside the chain (activations, accumulator outputs, K/V written by
+  ``kv_append`` or the projections) wait until every core has finished the producing op (its
+  last store done). A step whose loads mix both kinds is split into two DMA jobs while its
+  producers are unfinished (one job, as without overlap, once they are).
+* **SRAM.** Besides the per-op double-buffer slots of the engine, every load takes its bytes
+  from the core's physical buffer (a ``simpy.Container`` per buffer ``a``, ``b``, ``v``
+  holding its whole capacity; ``ar`` counts in ``a``, ``br`` in the buffer fused attention
+  holds K/V in) and gives them back when the step that last uses the tile releases it. So the
+  next op prefetches only into bytes the current op has actually freed.
+* **Units.** The array and the vector unit are one ``simpy.Resource`` each per core, taken by
+  an op for its whole compute, in program order per unit (fused attention takes both). An op
+  computes once the ops producing its inputs have computed on every core (their last step
+  done; loads of their outputs wait for the stores as said above), so a vector op runs beside
+  the next array op when neither feeds the other (``rope_q`` beside ``k_proj``, ``v_proj``).
+* **DMA engines** are the core's (shared by the chained ops), the DRAM port the chip's.
+
+Producers are matched by op name (``PRODUCERS``, the ops of ``mapping.layer_ops`` and
+``sim._fusion``); an op whose name is not listed waits for every op before it in the chain.
+Not modelled: the accumulator (output) buffer shared across ops (each op keeps its own two
+output slots), software pipelining inside fused attention (its softmax and the next block's
+QKᵀ still alternate on one in-order step list), a global buffer (``gb_kib``: chains run without
+one).
+
+Per-op figures of a chain: ``cycles`` is the time the op adds to the chain's end
+(``max(0, finish_i - max_{j<i} finish_j)``), so the ops' cycles add up to the chain's; bytes,
+stalls and compute are the op's own (summed over cores, compute of the busiest core).
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import simpy
+
+from mapping import GemmOp, VectorOp
+
+from ._cores import split_op
+from ._engine import OpRun, start_op
+from ._fusion import FusedAttention
+from ._hwconfig import HardwareConfig
+
+__all__ = ["OpLink", "ChainResult", "PRODUCERS", "producers_of", "run_chain"]
+
+#: op name -> names of the ops whose outputs it reads (the latest op of each name before it
+#: in the chain; names absent from the chain are skipped)
+PRODUCERS: dict[str, tuple[str, ...]] = {
+    "q_proj": ("attn_norm",), "k_proj": ("attn_norm",), "v_proj": ("attn_norm",),
+    "rope_q": ("q_proj",), "rope_k": ("k_proj",),
+    "kv_append": ("k_proj", "rope_k", "v_proj"),
+    "attn_scores": ("q_proj", "rope_q", "k_proj", "rope_k", "kv_append"),
+    "softmax": ("attn_scores",),
+    "attn_context": ("softmax", "v_proj", "kv_append"),
+    "attention": ("q_proj", "rope_q", "k_proj", "rope_k", "v_proj", "kv_append"),
+    "o_proj": ("attn_context", "attention"),
+    "attn_residual": ("o_proj",),
+    "ffn_norm": ("attn_residual",),
+    "gate_proj": ("ffn_norm",), "up_proj": ("ffn_norm",),
+    "silu_mul": ("gate_proj", "up_proj"),
+    "down_proj": ("silu_mul",),
+    "ffn_up": ("ffn_norm", "attn_norm"),
+    "ffn_residual": ("attn_residual", "down_proj", "ffn_down"),
+    "residual": ("o_proj", "down_proj", "ffn_down"),
+}
+
+
+def producers_of(names: list[str]) -> list[list[int]]:
+    """For each op of a chain (by name), the indices of the earlier ops it reads (``PRODUCERS``;
+    an unlisted name: every earlier op)."""
+    out = []
+    for i, name in enumerate(names):
+        if name not in PRODUCERS:
+            out.append(list(range(i)))
+            continue
+        deps = []
+        for p in PRODUCERS[name]:
+            j = max((j for j in range(i) if names[j] == p), default=None)
+            if j is not None:
+                deps.append(j)
+        out.append(sorted(set(deps)))
+    return out
+
+
+def _units(op) -> tuple[str, ...]:
+    if isinstance(op, FusedAttention):
+        return ("array", "vector")
+    return ("array",) if isinstance(op, GemmOp) else ("vector",)
+
+
+def _dependent_buffers(op) -> frozenset[str]:
+    """Engine buffers whose loads read tensors produced by earlier ops (not weights)."""
+    if isinstance(op, GemmOp):
+        return frozenset({"a", "ar"} | ({"b", "br"} if op.b_role != "weight" else set()))
+    if isinstance(op, VectorOp):
+        return frozenset() if op.in_role == "weight" else frozenset({"v"})
+    return frozenset({"a", "ar", "b", "br", "v"})
+
+
+class _Core:
+    """One core's resources shared by the ops of a chain."""
+
+    def __init__(self, env: simpy.Environment, hw: HardwareConfig) -> None:
+        k = 1024
+        self.dma = simpy.Resource(env, capacity=hw.dma_engines)
+        self.units = {"array": simpy.Resource(env, capacity=1), "vector": simpy.Resource(env, capacity=1)}
+        self.sram = {b: simpy.Container(env, capacity=kib * k, init=kib * k)
+                     for b, kib in (("a", hw.sram_a_kib), ("b", hw.sram_b_kib), ("v", hw.sram_v_kib))}
+        # fused attention holds K and V in the larger of the weight buffer and half the activation buffer
+        br = "b" if hw.sram_b_kib >= hw.sram_a_kib // 2 else "a"
+        self.physical = {"a": "a", "ar": "a", "b": "b", "br": br, "v": "v"}
+        self.last_loads: simpy.Event | None = None
+        self.last_acquired: dict[str, simpy.Event | None] = {"array": None, "vector": None}
+
+
+class OpLink:
+    """One op's part on one core in a chain: the ``link`` that ``sim._engine.start_op`` calls
+    (see its docstring). Events: ``loads_done`` (its loader issued its last load),
+    ``acquired`` (it holds its units), ``computed`` / ``finished_event``."""
+
+    def __init__(self, env: simpy.Environment, core: _Core, *, units: tuple[str, ...], dependent: frozenset[str],
+                 inputs_computed: list, inputs_stored: list) -> None:
+        self.env = env
+        self.core = core
+        self.dma = core.dma
+        self._units = units
+        self._dependent = dependent
+        self._prev_loads = core.last_loads
+        self.loads_done = env.event()
+        core.last_loads = self.loads_done
+        self._prev_acquired = [core.last_acquired[u] for u in units]
+        self.acquired = env.event()
+        for u in units:
+            core.last_acquired[u] = self.acquired
+        self._compute_gate = env.all_of(inputs_computed) if inputs_computed else None
+        self._load_gate = env.all_of(inputs_stored) if inputs_stored else None
+        self.computed_event = env.event()
+        self.finished_event = env.event()
+        self._held: dict[str, deque] = {}
+        self._requests: list = []
+        self.finish_time = float("nan")
+
+    # --- the loader ---------------------------------------------------------------------------
+    def before_loads(self):
+        if self._prev_loads is not None and not self._prev_loads.triggered:
+            yield self._prev_loads
+
+    def acquire(self, buf: str, nbytes: int):
+        box = self.core.sram[self.core.physical[buf]]
+        n = min(nbytes, box.capacity)
+        self._held.setdefault(buf, deque()).append(n)
+        if n:
+            yield box.get(n)
+
+    def issue(self, loads, transfer) -> simpy.Process:
+        total = sum(n for _, n in loads)
+        what = "load " + "+".join(b for b, _ in loads) + f" {total} B"
+        gate = self._load_gate
+        dep = sum(n for b, n in loads if b in self._dependent)
+        if gate is None or gate.triggered or not dep:
+            return self.env.process(transfer(total, what))
+        return self.env.process(self._gated(total - dep, dep, transfer, what))
+
+    def _gated(self, independent: int, dependent: int, transfer, what: str):
+        first = self.env.process(transfer(independent, what + " (prefetched part)")) if independent else None
+        yield self._load_gate
+        yield self.env.process(transfer(dependent, what + " (after its producers)"))
+        if first is not None and not first.triggered:
+            yield first
+
+    def loads_issued(self) -> None:
+        self.loads_done.succeed()
+
+    def release(self, buf: str) -> None:
+        q = self._held.get(buf)
+        if q:  # a release of a load residency dropped has nothing to give back
+            n = q.popleft()
+            if n:
+                self.core.sram[self.core.physical[buf]].put(n)
+
+    # --- the compute ----------------------------------------------------------------------------
+    def before_compute(self):
+        if self._compute_gate is not None and not self._compute_gate.triggered:
+            yield self._compute_gate
+        for prev in self._prev_acquired:  # in program order on each unit
+            if prev is not None and not prev.triggered:
+                yield prev
+        self._requests = [self.core.units[u].request() for u in self._units]
+        for rq in self._requests:
+            yield rq
+        self.acquired.succeed()
+
+    def computed(self) -> None:
+        for u, rq in zip(self._units, self._requests):
+            self.core.units[u].release(rq)
+        self._requests = []
+        self.computed_event.succeed()
+
+    def finished(self) -> None:
+        for buf, q in self._held.items():  # tiles never released go back at the end
+            while q:
+                n = q.popleft()
+                if n:
+                    self.core.sram[self.core.physical[buf]].put(n)
+        self.finish_time = self.env.now
+        self.finished_event.succeed()
+
+
+@dataclass
+class ChainResult:
+    """Outcome of a chain: per op (mapping of core 0's part, ``OpRun`` with attributed cycles,
+    per-core (mapping, steps, OpRun) list) and the chain's total cycles."""
+
+    ops: list
+    cycles: float
+
+
+def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = False) -> ChainResult:
+    """Simulate ``ops`` (in program order) chained on ``hw.cores`` cores sharing one DRAM port;
+    ``schedule(i, part)`` gives the (mapping, steps) of a part of op ``i`` (parts:
+    ``sim._cores.split_op``).
+
+    Returns a ``ChainResult``: each op's ``OpRun`` has ``cycles`` = the time it adds to the
+    chain's end (they add up to ``ChainResult.cycles``), ``compute_cycles`` its busiest core's,
+    the other figures summed over its cores, ``events`` core 0's (absolute chain times).
+    """
+    env = simpy.Environment()
+    port = simpy.Resource(env, capacity=1)
+    cores = [_Core(env, hw) for _ in range(hw.cores)]
+    deps = producers_of([op.name for op in ops])
+    links: list[list[OpLink]] = []
+    parts_runs: list[list] = []
+    for i, op in enumerate(ops):
+        computed = [lk.computed_event for j in deps[i] for lk in links[j]]
+        stored = [lk.finished_event for j in deps[i] for lk in links[j]]
+        mine, runs = [], []
+        for c, part in enumerate(split_op(op, hw.cores)):
+            mp, steps = schedule(i, part)
+            link = OpLink(env, cores[c], units=_units(op), dependent=_dependent_buffers(op),
+                          inputs_computed=computed, inputs_stored=stored)
+            _, run = start_op(env, port, steps, hw, timing, dataflow=getattr(mp, "dataflow", "ws"), trace=trace,
+                              link=link)
+            mine.append(link)
+            runs.append((mp, steps, run))
+        links.append(mine)
+        parts_runs.append(runs)
+    env.run()
+    out, end = [], 0.0
+    for lks, runs in zip(links, parts_runs):
+        finish = max(lk.finish_time for lk in lks)
+        total = OpRun(steps=sum(r.steps for _, _, r in runs), cycles=max(0.0, finish - end))
+        end = max(end, finish)
+        total.compute_cycles = max(r.compute_cycles for _, _, r in runs)
+        for f in ("compute_missing_steps", "stall_input", "stall_output", "stall_drain", "dram_read_bytes",
+                  "dram_write_bytes", "dram_busy_cycles", "array_fill", "array_steady", "array_drain",
+                  "array_weight_load"):
+            setattr(total, f, sum(getattr(r, f) for _, _, r in runs))
+        if trace:
+            total.events = runs[0][2].events
+        out.append((runs[0][0], total, runs))
+    return ChainResult(out, end)
