@@ -228,7 +228,7 @@ def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = 
 
     Returns a ``ChainResult``: each op's ``OpRun`` has ``cycles`` = the time it adds to the
     chain's end (they add up to ``ChainResult.cycles``), ``compute_cycles`` its busiest core's,
-    the other figures summed over its cores, ``events`` core 0's (absolute chain times).
+    the other figures summed over its cores, ``events`` every core's (absolute chain times).
     """
     env = simpy.Environment()
     port = simpy.Resource(env, capacity=1)
@@ -245,7 +245,7 @@ def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = 
             link = OpLink(env, cores[c], units=_units(op), dependent=_dependent_buffers(op),
                           inputs_computed=computed, inputs_stored=stored)
             _, run = start_op(env, port, steps, hw, timing, dataflow=getattr(mp, "dataflow", "ws"), trace=trace,
-                              link=link)
+                              link=link, core=c)
             mine.append(link)
             runs.append((mp, steps, run))
         links.append(mine)
@@ -262,6 +262,6 @@ def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = 
                   "array_weight_load"):
             setattr(total, f, sum(getattr(r, f) for _, _, r in runs))
         if trace:
-            total.events = runs[0][2].events
+            total.events = [e for _, _, r in runs for e in r.events]  # every core's (sim._trace draws each)
         out.append((runs[0][0], total, runs))
     return ChainResult(out, end)
