@@ -124,7 +124,9 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
     dma = simpy.Resource(env, capacity=hw.dma_engines) if link is None else link.dma
     res = OpRun(steps=len(steps))
     ev = res.events
-    lanes = list(range(hw.dma_engines))  # free DMA engine indices (trace only)
+    if not hasattr(dma, "lanes"):  # free DMA engine indices (trace only), shared by the ops using ``dma``
+        dma.lanes = list(range(dma.capacity))
+    lanes = dma.lanes
     unlimited = bw == float("inf")
     n = len(steps)
     load_done: list = [None] * n
