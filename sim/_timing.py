@@ -8,7 +8,9 @@
   (``nonlinear_units``: function -> unit, e.g. softmax -> ivit_shiftmax); rows run back to back
   on ``row_units`` instances, so a chunk of r rows takes ``RowUnitSpec.cycles(r, length,
   units=row_units, ...)`` = ceil(r / row_units) * cycles_per_row. Every recipe uses these
-  shift-add units for timing (they are the accelerator's nonlinear hardware).
+  shift-add units for timing (they are the accelerator's nonlinear hardware). The I-BERT
+  softmax unit's divider width follows the input scale, which a hardware config does not
+  give: it is timed at the scale its ``x_bits`` inputs span (``ibert_softmax_scale``).
 * Elementwise ops with no RTL unit (residual add, KV-cache append, rotary embedding, embedding
   lookup, ReLU): ``ceil(elements / lanes)`` cycles at one element per lane per cycle — an
   *assumption* from the hardware config, marked as such in the stats (``timing_source``).

@@ -60,23 +60,25 @@ def ibert_softmax_consts(s_in: float) -> dict[str, Any]:
     UnitConfigError
         A scale whose constants the unit cannot represent: ``c_int = floor(1/(0.35815147 s^2))``
         below 1 (``s_in`` above about 1.67) or a requantisation dividend wider than
-        ``MAX_DIVIDEND_BITS`` (``s_in`` below about 1e-13), or a scale that is not a positive
+        ``MAX_DIVIDEND_BITS`` (``s_in`` below about 2e-13; the width also depends on the
+        float32 ``exp_sf``'s mantissa, so the edge is ragged), or a scale that is not a positive
         finite number.
     """
     c = consts_from_scale("ibert_int_softmax", s_in)
-    width = ibert_softmax_dividend_width(c_int=c["c_int"], exp_sf=c["exp_sf"], n=c["n"]) if c["c_int"] >= 1 else 0
-    if c["c_int"] < 1 or width > MAX_DIVIDEND_BITS:
+    width = ibert_softmax_dividend_width(c_int=c["c_int"], exp_sf=c["exp_sf"], n=c["n"]) if c["c_int"] >= 1 else None
+    if width is None or width > MAX_DIVIDEND_BITS:
         raise UnitConfigError(
             f"ibert_int_softmax input scale must give c_int >= 1 and a requantisation dividend of at most "
-            f"{MAX_DIVIDEND_BITS} bits (s_in in about [1e-13, 1.67]), not {s_in!r} "
-            f"(c_int = {c['c_int']}, dividend {width} bits)")
+            f"{MAX_DIVIDEND_BITS} bits (about 2e-13 <= s_in <= 1.67), not {s_in!r} (c_int = {c['c_int']}"
+            + (")" if width is None else f", dividend {width} bits)"))
     return {k: c[k] for k in _UNIT_CONSTS}
 
 
 def ibert_softmax_scale(x_bits: int) -> float:
     """Input scale at which a row of ``x_bits``-bit inputs just spans the exp's clamp:
     ``s = 30 ln2 / (2^x_bits - 1)`` (float32), so the widest row difference ``-(2^x_bits - 1)``
-    reaches ``n x0 = 30 floor(-ln2 / s)``, below which exp is 0. The finest scale such a unit
+    reaches (within one ``x0`` step and float32's rounding) ``n x0 = 30 floor(-ln2 / s)``, below
+    which exp is 0. The finest scale such a unit
     meaningfully takes (finer scales cannot represent a row spread of 30 ln2 ~ 20.8), hence its
     widest divider: the scale the simulator times the unit at (``x_bits = 16``: 3.17e-4, near
     I-BERT's ~1e-4 attention-score scales)."""
