@@ -527,7 +527,8 @@ class _IntBackend:
         k, s_out = self._kernel(site, op, float(x.scale))
         y = np.asarray(k.forward(x.q), dtype=np.int64)
         self._log(site, op, x.q, y)
-        return self._requant(site, _Int(y, abs(s_out)), 8, negate=s_out < 0)
+        # i-GELU's x * (erf + 1/s_erf) outgrows int32 for WIDE-bit inputs whose range is below ~4
+        return self._requant(site, _Int(y, abs(s_out)), 8, negate=s_out < 0, in_bits=40)
 
     def glu(self, site: str, gate: _Int, up: _Int) -> _Int:
         k, s_sig = self._kernel(site, self.kernels["silu_mul"], float(gate.scale))
