@@ -1,0 +1,164 @@
+"""Overlap across ops (sim._overlap): a one-op chain is the engine alone; a chain is never
+slower than its ops one after another, never faster than its units' compute or its bytes over
+the bandwidth; a two-op chain's time computed here by hand from the transfer sizes and the
+units' timing functions; the next op's prefetch bounded by the SRAM its predecessor frees;
+chains reused across decode steps equal chains simulated afresh."""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pytest
+import simpy
+
+from mapping import GemmOp, VectorOp, layer_ops, load_model, map_op, parse_recipe, steps_of
+from sim import PRESETS, simulate, simulate_op, step_timing
+from sim._engine import run_steps
+from sim._fusion import plan_phase
+from sim._run import simulate_chain
+
+INT8 = parse_recipe("INT8")
+HW = PRESETS["default-32x32"]
+FIELDS = ("cycles", "compute_cycles", "stall_input", "stall_output", "stall_drain", "dram_read_bytes",
+          "dram_write_bytes", "dram_busy_cycles", "array_fill", "array_steady", "array_drain", "array_weight_load",
+          "steps")
+
+
+def _chain(ops, hw, recipe=INT8):
+    return simulate_chain([(op, None) for op in ops], recipe, hw, step_timing(hw, recipe))
+
+
+@pytest.mark.parametrize("op", [GemmOp("q_proj", 64, 512, 768), GemmOp("v_proj", 1, 4096, 4096),
+                                VectorOp("softmax", "softmax", 96, 200, in_role="accumulator"),
+                                VectorOp("attn_residual", "add", 300, 512, inputs=2)], ids=lambda o: o.name)
+def test_a_one_op_chain_is_the_engine_alone(op):
+    timing = step_timing(HW, INT8)
+    mp = map_op(op, INT8, HW.limits(), timing.array_cycles)
+    alone = run_steps(steps_of(mp), HW, timing, dataflow=getattr(mp, "dataflow", "ws"))
+    [(_, run)] = _chain([op], HW)
+    assert {f: getattr(run, f) for f in FIELDS} == {f: getattr(alone, f) for f in FIELDS}
+
+
+CASES = [("default-32x32", 64, 0), ("default-32x32", 1, 200), ("tpuv1", 256, 0), ("tpuv1", 1, 300),
+         ("edge-16x16", 32, 0), ("hbm-128x128", 128, 0), ("edge-npu", 1, 100)]
+
+
+@pytest.mark.parametrize("preset, tokens, past", CASES)
+def test_a_layer_chain_is_never_slower_than_its_ops_alone_nor_faster_than_its_units_or_bytes(preset, tokens, past):
+    hw = PRESETS[preset]
+    model = load_model("llama2-7b")
+    planned = plan_phase([("layer", op) for op in layer_ops(model, tokens=tokens, past=past)], model, INT8, hw,
+                         tokens=tokens, past=past, batch=1)
+    timing = step_timing(hw, INT8)
+    chain = simulate_chain([(op, res) for _, op, res in planned], INT8, hw, timing)
+    alone = [simulate_op(op, INT8, hw, timing, residency=res)[1] for _, op, res in planned]
+    cycles = sum(run.cycles for _, run in chain)
+    assert cycles <= sum(run.cycles for run in alone)
+    for (_, a), b in zip(chain, alone):  # the same transfers and compute, only their times move
+        assert (a.dram_read_bytes, a.dram_write_bytes, a.compute_cycles) == (b.dram_read_bytes, b.dram_write_bytes,
+                                                                             b.compute_cycles)
+    nbytes = sum(r.dram_read_bytes + r.dram_write_bytes for _, r in chain)
+    array = sum(r.compute_cycles for (_, r), (_, op, _) in zip(chain, planned) if isinstance(op, GemmOp))
+    vector = sum(r.compute_cycles for (_, r), (_, op, _) in zip(chain, planned) if isinstance(op, VectorOp))
+    assert cycles >= max(nbytes / hw.dram_bytes_per_cycle, array, vector) - 1e-6
+
+
+def test_a_two_op_chain_prefetches_the_weights_during_the_producer():
+    """RMSNorm (vector unit) then a one-tile GEMM reading its output: at 1 byte/cycle, no latency,
+    the GEMM's weights cross the port right after the norm's input, its activations after the
+    norm's store; the times below come from the transfer sizes and the units' timing alone."""
+    hw = replace(HW, dram_channels=1, dram_gbps_per_channel=1.0, dram_latency_ns=0.0)
+    timing = step_timing(hw, INT8)
+    rows, d, n = 4, 64, 32
+    norm = VectorOp("attn_norm", "rmsnorm", rows, d)
+    proj = GemmOp("q_proj", rows, d, n)
+    mp_norm = map_op(norm, INT8, hw.limits(), timing.array_cycles)
+    mp_proj = map_op(proj, INT8, hw.limits(), timing.array_cycles)
+    assert len(steps_of(mp_norm)) == 1 and len(steps_of(mp_proj)) == 1
+    v1 = s1 = rows * d  # INT8: one byte per element, in and out
+    a, b, s2 = rows * d, d * n, rows * n
+    t1 = timing.step_cycles(("vector", "rmsnorm", rows, d), "")
+    t2 = timing.array_cycles(mp_proj.dataflow, rows, d, n) + timing.tail_cycles(mp_proj.dataflow)
+    alone = (v1 + t1 + s1) + (a + b + t2 + s2)
+    norm_done = max(v1 + t1, v1 + b) + s1  # its store waits for the port behind the prefetched weights
+    want = norm_done + a + t2 + s2
+    chain = _chain([norm, proj], hw)
+    assert sum(r.cycles for _, r in chain) == pytest.approx(want, abs=1e-9)
+    assert want < alone
+    assert [r.cycles for _, r in chain] == pytest.approx([norm_done, want - norm_done], abs=1e-9)
+
+
+class _Watched(simpy.Container):
+    """A Container recording its peak use and how many gets had to wait."""
+
+    log: list = []
+
+    def __init__(self, env, capacity, init):
+        super().__init__(env, capacity=capacity, init=init)
+        self.peak = 0.0
+        self.waits = 0
+        _Watched.log.append(self)
+
+    def get(self, amount):
+        ev = super().get(amount)
+        if not ev.triggered:
+            self.waits += 1
+        ev.callbacks.append(lambda _: setattr(self, "peak", max(self.peak, self.capacity - self.level)))
+        return ev
+
+
+def test_the_next_ops_prefetch_is_bounded_by_the_sram_its_predecessor_frees(monkeypatch):
+    """Two weight-streaming decode GEMVs with a weight buffer of two tiles: the second op's
+    weight loads wait for bytes the first op frees, the buffer is never over-full, and a larger
+    buffer (room for the prefetch) is never slower."""
+    import sim._overlap as ov
+
+    monkeypatch.setattr(ov.simpy, "Container", _Watched)
+    ops = [GemmOp("k_proj", 1, 4096, 4096), GemmOp("v_proj", 1, 4096, 4096)]
+    timing = step_timing(HW, INT8)
+    mp = map_op(ops[0], INT8, HW.limits(), timing.array_cycles)
+    tile = max(n for st in steps_of(mp) for buf, n in st.loads if buf == "b")
+    small = replace(HW, sram_b_kib=math.ceil(2 * tile / 1024))
+    assert map_op(ops[0], INT8, small.limits(), timing.array_cycles) == mp  # the same tiles fit
+    _Watched.log.clear()
+    tight = sum(r.cycles for _, r in _chain(ops, small))
+    b = [c for c in _Watched.log if c.capacity == small.sram_b_kib * 1024]
+    assert b and max(c.peak for c in b) <= small.sram_b_kib * 1024
+    assert sum(c.waits for c in b) > 0  # the prefetch was held back by the buffer
+    roomy = sum(r.cycles for _, r in _chain(ops, replace(small, sram_b_kib=4 * small.sram_b_kib)))
+    assert roomy <= tight
+
+
+def test_overlap_off_runs_every_op_alone():
+    model = replace(load_model("llama2-7b"), n_layers=1)
+    res = simulate(model, INT8, replace(HW, overlap=False), prefill=32, decode=2)
+    assert not res.summary["overlap"]
+    timing = step_timing(HW, INT8)
+    for row in res.ops.itertuples():
+        if row.step == 1 and row.scope == "layer" and row.op == "q_proj":
+            op = [o for o in layer_ops(model, tokens=1, past=32) if o.name == "q_proj"][0]
+            assert row.cycles == simulate_op(op, INT8, HW, timing)[1].cycles
+
+
+@pytest.mark.parametrize("preset", ["default-32x32", "tpuv1"])
+def test_chains_reused_across_decode_steps_equal_chains_simulated_afresh(preset):
+    """The decode chains before and after attention are simulated once (the stats say so) and
+    every step's rows equal that step's chains simulated without reuse."""
+    hw = PRESETS[preset]
+    model = replace(load_model("llama2-7b"), n_layers=1)
+    res = simulate(model, INT8, hw, prefill=64, decode=3, decode_only=True)
+    assert res.summary["overlap"]
+    timing = step_timing(hw, INT8)
+    dec = res.ops[res.ops.scope == "layer"]
+    assert dec[dec.step > 1].reused.sum() > 0
+    for step in (1, 2, 3):
+        past = 64 + step - 1
+        planned = plan_phase([("layer", op) for op in layer_ops(model, tokens=1, past=past)], model, INT8, hw,
+                             tokens=1, past=past, batch=1)
+        names = [op.name for _, op, _ in planned]
+        i = min(names.index(n) for n in names if n in ("attn_scores", "attention"))
+        j = max(names.index(n) for n in names if n in ("attn_context", "attention")) + 1
+        fresh = []
+        for part in (planned[:i], planned[i:j], planned[j:]):
+            fresh += [r.cycles for _, r in simulate_chain([(op, res_) for _, op, res_ in part], INT8, hw, timing)]
+        assert list(dec[dec.step == step].cycles) == fresh
