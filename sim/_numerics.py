@@ -14,17 +14,24 @@ record says so.
 
 Nonlinear ops (softmax, GELU, LayerNorm, RMSNorm, SiLU) of float recipes run in float64 on the
 dequantized inputs and round their output to ``recipe.nonlinear_io`` — a float unit's rounding,
-not an RTL golden model. Integer recipes run the bit-exact golden models of their kernels
-instead (``Recipe.kernels``: I-BERT's i-exp softmax, i-GELU and i-sqrt LayerNorm; I-ViT's
-Shiftmax, ShiftGELU and I-LayerNorm; I-LLM-style integer RMSNorm and SiLU·up for LLaMA-class
-layers; constants from the input scale): the input is ``INT_KERNEL_BITS`` integers (16 bits for
-I-BERT, 8 for I-ViT) with one scale per tensor (max |x| -> largest code, the calibration),
-obtained from the producing GEMM's int32 accumulator by integer dyadic requantisation
-(multiplier and shift per output channel, ``hw.nonlinear.DyadicRequantizer``) for softmax,
-GELU and SiLU·up; norm inputs (residual sums) are quantized from their real values. Integer GEMMs accumulate exactly into the recipe's
-int32 accumulator (saturating).
-Residual adds are float64. Rotary embeddings are not applied (they do not change the GEMM
-numerics studied here); attention uses a causal mask for decoders.
+not an RTL golden model. Residual adds of float recipes are float64.
+
+Integer-only recipes (``Recipe.kernels`` not empty: I-BERT, I-ViT) run the forward pass's layer
+(``sim._forward``: one layer function, one integer backend) on a one-layer checkpoint holding the
+same weights (unit norm weights, zero norm biases, no linear biases), so the synthetic axis and
+the checkpoint axis compute an integer-only layer the same way: int8 x int8 GEMMs into the int32
+accumulator, dyadic integer requantisation between every pair of ops (at the forward pass's
+widths, ``_IntBackend``), residual adds of requantised integers, and the recipe's bit-exact
+integer kernels (I-BERT's i-exp softmax, i-GELU and i-sqrt LayerNorm; I-ViT's Shiftmax, ShiftGELU
+and I-LayerNorm; integer RMSNorm and SiLU·up for LLaMA-class layers). The layer's input is quantized
+once to the integers the previous layer hands over (int8 LayerNorm outputs for post-LN BERT, the
+16-bit residual stream otherwise); from there to the integer output no float op runs (the
+backend's ``trace`` records the dtypes at every op boundary). Static activation scales are
+calibrated on the float64 run of the same layer and input (per-site max |x|, as the forward
+pass calibrates on its calibration lines); the output is dequantized only to be measured.
+
+Rotary embeddings are not applied (they do not change the GEMM numerics studied here);
+attention uses a causal mask for decoders.
 """
 from __future__ import annotations
 
@@ -36,16 +43,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hw.formats import BlockFormat, FloatFormat, IntFormat, Quantizer
+from hw.formats import BlockFormat, FloatFormat, IntFormat
 from hw.numerics import gemm
-from mapping import ModelConfig, Recipe, load_model, parse_recipe
+from mapping import Checkpoint, ModelConfig, Recipe, load_model, parse_recipe
 
+from ._forward import _FloatBackend, _Int, _IntBackend, _layer
+from ._operands import quantize_operand
 from .errors import SimulationError
-
-#: input width of the integer kernels in numerics mode per recipe kind (per-tensor scale:
-#: max |x| -> 2**(bits - 1) - 1): I-BERT's kernels take 16-bit inputs, I-ViT's 8-bit (as in I-ViT,
-#: whose ShiftGELU derivation covers 8-bit inputs)
-INT_KERNEL_BITS = {"ibert": 16, "ivit": 8}
 
 __all__ = ["NumericsResult", "GemmRecord", "run_layer_numerics", "seeded_weights", "check_gemm_record",
            "numerics_bytes", "NUMERICS_MAX_BYTES"]
@@ -53,7 +57,9 @@ __all__ = ["NumericsResult", "GemmRecord", "run_layer_numerics", "seeded_weights
 
 @dataclass
 class GemmRecord:
-    """One GEMM as run on the golden model: operand codes/formats/scales and the output codes."""
+    """One GEMM as run on the golden model: operand codes/formats/scales and the output codes.
+    Integer-only recipes run one attention GEMM per query head (``note`` names it), float recipes
+    one per KV head with its query heads stacked."""
 
     name: str
     a_codes: np.ndarray
@@ -69,7 +75,11 @@ class GemmRecord:
 
 @dataclass
 class NumericsResult:
-    """Layer output (quantized run) and float64 reference, per-op errors, GEMM records."""
+    """Layer output (quantized run) and float64 reference, per-op errors, GEMM records.
+
+    ``input``: the layer's input (tokens x d_model float64, N(0, 1)); ``trace``: (site, op, input
+    dtypes, output dtype) of every op boundary of an integer-only recipe's run (the forward pass's
+    integer backend trace), empty for float recipes."""
 
     model: str
     recipe: str
@@ -78,6 +88,8 @@ class NumericsResult:
     reference: np.ndarray
     errors: pd.DataFrame
     gemms: list = field(default_factory=list, repr=False)
+    trace: list = field(default_factory=list, repr=False)
+    input: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def rel_rms_error(self) -> float:
@@ -170,30 +182,14 @@ def _load_weights(model: ModelConfig, weights, layer: int) -> dict[str, np.ndarr
     return out
 
 
-def _is_plain_float(q: Quantizer) -> bool:
-    return isinstance(q.format, FloatFormat) and q.format.bits >= 16
-
-
-def _quantize(q: Quantizer, x: np.ndarray):
-    """(codes, element format, block scale codes or None, outer scale values broadcastable
-    along the leading axis or None) of ``x`` quantized along its last axis."""
-    if _is_plain_float(q):
-        return q.format.encode(x), q.format, None, None
-    scodes, codes = q.quantize(x)
-    if q.granularity == "block":
-        return codes, q.format, scodes, None
-    s = q.scale_format.decode(scodes)
-    s = np.where(s > 0, s, 1.0)
-    return codes, q.format, None, (s[..., None] if q.granularity != "tensor" else s)
-
-
 class _Layer:
+    """The layer in float64 (``recipe`` None: the reference) or under a float recipe: GEMMs on the
+    golden model, nonlinear ops in float64 rounded to ``recipe.nonlinear_io``."""
+
     def __init__(self, model: ModelConfig, recipe: Recipe | None, weights: dict):
         self.m, self.r, self.w = model, recipe, weights
         self.records: list[GemmRecord] = []
         self.outputs: dict[str, np.ndarray] = {}
-        #: integer accumulators of the last GEMMs: name -> (codes, real value of one LSB per element)
-        self.acc: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     # ---- primitives ---------------------------------------------------------------------
     def matmul(self, name: str, a: np.ndarray, b_nk: np.ndarray, b_role: str) -> np.ndarray:
@@ -204,8 +200,8 @@ class _Layer:
             return out
         qa = self.r.activations
         qb = {"weight": self.r.weights, "kv": self.r.kv_cache, "activation": self.r.activations}[b_role]
-        ac, af, asc, aouter = _quantize(qa, a)
-        bc, bf, bsc, bouter = _quantize(qb, b_nk)
+        ac, af, asc, aouter = quantize_operand(qa, a)
+        bc, bf, bsc, bouter = quantize_operand(qb, b_nk)
         out_fmt = self.r.accumulator
         codes = gemm(ac, af, bc.T, bf, out_fmt, self.r.accumulate, a_scales=asc,
                      b_scales=None if bsc is None else bsc.T,
@@ -217,8 +213,6 @@ class _Layer:
             lsb = lsb * aouter
         if bouter is not None:
             lsb = lsb * (bouter.T if np.ndim(bouter) else bouter)
-        if isinstance(out_fmt, IntFormat) and out_fmt.frac_bits == 0:
-            self.acc[name] = (out.astype(np.int64), lsb)  # the signed accumulator values
         out = out * lsb
         self.outputs[name] = out
         return out
@@ -232,67 +226,7 @@ class _Layer:
             return f.decode(f.encode(x, overflow="saturate"))
         return x
 
-    # ---- integer shift-add kernels (recipe.nonlinear == "ibert") -------------------------
-    def _int_in(self, x: np.ndarray, acc: tuple | None = None, factor: float = 1.0) -> tuple[np.ndarray, float]:
-        """x as integers of ``INT_KERNEL_BITS`` bits (of the recipe's kind) with a per-tensor
-        scale s_in (max |x| -> max, the calibration). With ``acc`` = (accumulator codes, LSB
-        value per element) of the GEMM that produced x (times ``factor``, e.g. 1/sqrt(d_head)),
-        the integers come from the accumulator by dyadic requantisation (``DyadicRequantizer``:
-        multiplier and shift from LSB * factor / s_in, one per distinct ratio, i.e. per output
-        channel), as integer-only hardware does; masked (-inf) entries go to the lowest code."""
-        from hw.nonlinear import DyadicRequantizer, batch_frexp
-
-        hi = (1 << (INT_KERNEL_BITS[self.r.nonlinear] - 1)) - 1
-        finite = np.isfinite(x)
-        amax = float(np.max(np.abs(x[finite]))) if finite.any() else 1.0
-        s_in = float(np.float32(amax / hi)) or 1.0
-        if acc is None:
-            return np.clip(np.rint(np.where(finite, x, -np.inf) / s_in), -hi, hi).astype(np.int64), s_in
-        codes, lsb = acc
-        ratio = lsb * factor / s_in
-        out = np.empty(codes.shape, dtype=np.int64)
-        for r in np.unique(ratio):
-            sel = ratio == r
-            if r > 0:
-                m, e = batch_frexp(float(r))
-                out[sel] = DyadicRequantizer(m, e, -hi, hi).forward(codes[sel])
-            else:
-                out[sel] = 0
-        return np.where(finite, out, -hi), s_in
-
-    def int_kernel(self, fn: str, x: np.ndarray, *, acc: tuple | None = None, factor: float = 1.0,
-                   **kw) -> np.ndarray:
-        """The recipe's integer kernel for model function ``fn`` on ``x`` (real values out);
-        ``acc``/``factor``: see ``_int_in``."""
-        from hw.nonlinear import consts_from_scale, from_scale
-
-        name = self.r.kernels[fn]
-        xi, s_in = self._int_in(x, acc, factor)
-        k = from_scale(name, s_in, **kw)
-        y = np.asarray(k.forward(xi), dtype=np.float64)
-        return y * np.asarray(consts_from_scale(name, s_in, **kw)["s_out"], dtype=np.float64)
-
-    def int_swiglu(self, gate: np.ndarray, up: np.ndarray) -> np.ndarray:
-        """SiLU(gate) * up on the recipe's integer SiLU kernel (``IntSiLU.swiglu``), its inputs
-        requantised from the gate and up accumulators."""
-        from hw.nonlinear import consts_from_scale, from_scale
-
-        name = self.r.kernels["silu_mul"]
-        gi, s_g = self._int_in(gate, self.acc.get("gate_proj"))
-        ui, s_u = self._int_in(up, self.acc.get("up_proj"))
-        y = np.asarray(from_scale(name, s_g).swiglu(gi, ui), dtype=np.float64)
-        return y * float(consts_from_scale(name, s_g)["s_out"]) * s_u
-
-    @property
-    def integer(self) -> bool:
-        return self.r is not None and bool(self.r.kernels)
-
     def norm(self, x: np.ndarray) -> np.ndarray:
-        d = x.shape[-1]
-        if self.integer:
-            if self.m.norm == "rmsnorm":
-                return self.int_kernel("rmsnorm", x, length=d)
-            return self.int_kernel("layernorm", x, weight=np.ones(d), bias=np.zeros(d))
         if self.m.norm == "rmsnorm":
             y = x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + 1e-5)
         else:
@@ -316,12 +250,8 @@ class _Layer:
             qs = np.concatenate([q[:, (j * g + i) * hd:(j * g + i + 1) * hd] for i in range(g)], axis=0)
             sc = self.matmul(f"attn_scores[{j}]", qs, kj, kv_role) / math.sqrt(hd)
             sc = sc + np.tile(mask, (g, 1)) if m.decoder else sc
-            if self.integer:
-                p = self.int_kernel("softmax", sc, acc=self.acc.get(f"attn_scores[{j}]"),
-                                    factor=1 / math.sqrt(hd), out_bit=8)
-            else:
-                p = np.exp(sc - sc.max(axis=-1, keepdims=True))
-                p = self.io(p / p.sum(axis=-1, keepdims=True))
+            p = np.exp(sc - sc.max(axis=-1, keepdims=True))
+            p = self.io(p / p.sum(axis=-1, keepdims=True))
             c = self.matmul(f"attn_context[{j}]", p, self._v_operand(vj), kv_role)
             for i in range(g):
                 ctx[:, (j * g + i) * hd:(j * g + i + 1) * hd] = c[i * S:(i + 1) * S]
@@ -335,26 +265,125 @@ class _Layer:
         if self.m.ffn == "silu_gated":
             gt = self.matmul("gate_proj", h, self.w["gate_proj"], "weight")
             up = self.matmul("up_proj", h, self.w["up_proj"], "weight")
-            a = self.int_swiglu(gt, up) if self.integer else self.io(gt / (1 + np.exp(-gt)) * up)
+            a = self.io(gt / (1 + np.exp(-gt)) * up)
             return self.matmul("down_proj", a, self.w["down_proj"], "weight")
         u = self.matmul("ffn_up", h, self.w["ffn_up"], "weight")
         if self.m.ffn == "relu":
             a = self.io(np.maximum(u, 0.0))
-        elif self.integer:
-            a = self.int_kernel("gelu", u, acc=self.acc.get("ffn_up"))
         else:
             a = self.io(0.5 * u * (1 + _erf(u / math.sqrt(2))))
         return self.matmul("ffn_down", a, self.w["ffn_down"], "weight")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        if self.integer and self.m.ffn == "relu":
-            raise SimulationError(f"numerics mode with integer kernels must have a GELU or SwiGLU FFN, not relu "
-                                  f"({self.m.name})")
         if self.m.model_type == "bert":  # post-LN
             x = self.norm(x + self.attention(x))
             return self.norm(x + self.ffn(x))
         x = x + self.attention(self.norm(x))
         return x + self.ffn(self.norm(x))
+
+
+#: numerics mode's op name -> the canonical checkpoint name of the same weight (``mapping.Checkpoint``)
+_CHECKPOINT_NAMES = {"q_proj": "q", "k_proj": "k", "v_proj": "v", "o_proj": "o", "gate_proj": "gate",
+                     "up_proj": "up", "down_proj": "down", "ffn_up": "up", "ffn_down": "down"}
+
+
+def _layer_checkpoint(model: ModelConfig, weights: dict[str, np.ndarray]) -> Checkpoint:
+    """Layer 0 of ``model`` as a ``mapping.Checkpoint`` holding ``weights`` (float64, exact),
+    unit norm weights and zero norm biases, the norm epsilons and GELU of the float64 reference
+    (``_Layer``): the layer the forward pass's ``_layer`` computes is the reference's layer."""
+    if model.ffn == "relu":
+        raise SimulationError(f"numerics mode with integer kernels must have a GELU or SwiGLU FFN, not relu "
+                              f"({model.name})")
+    family = "bert" if model.model_type == "bert" else "llama" if model.ffn == "silu_gated" else "gpt2"
+    if (model.norm == "rmsnorm") != (family == "llama"):
+        raise SimulationError(f"numerics mode with integer kernels must have RMSNorm exactly with a SwiGLU FFN, "
+                              f"not {model.norm} with {model.ffn} ({model.name})")
+    d = model.d_model
+    tensors = {f"L0.{_CHECKPOINT_NAMES[name]}.weight": np.asarray(w, dtype=np.float64) for name, w in weights.items()}
+    for norm in ("attn_norm", "mlp_norm"):
+        tensors[f"L0.{norm}.weight"] = np.ones(d)
+        if family != "llama":
+            tensors[f"L0.{norm}.bias"] = np.zeros(d)
+    return Checkpoint(Path(model.name), model, model.model_type, family, vocab_size=0,
+                      norm_eps=1e-5 if family == "llama" else 1e-12,
+                      activation="silu" if family == "llama" else "gelu", rope_theta=None, position_offset=0,
+                      tensors=tensors)
+
+
+class _NumericsIntBackend(_IntBackend):
+    """The forward pass's integer backend, unchanged, recording for numerics mode each GEMM
+    (``GemmRecord``) and the real value of each GEMM output under numerics mode's op names
+    (attention outputs of the query heads sharing a KV head stacked, as ``_Layer`` computes them)."""
+
+    def __init__(self, ckpt: Checkpoint, recipe: Recipe, amax: dict[str, float]):
+        super().__init__(ckpt, recipe, amax)
+        self.records: list[GemmRecord] = []
+        self.outputs: dict[str, np.ndarray] = {}
+        self._names = {_CHECKPOINT_NAMES[op]: op for op in _weight_shapes(ckpt.config)}  # "q" -> "q_proj"
+        self._gemm_name = ""
+        self._attn: dict | None = None
+
+    def _gemm(self, a: np.ndarray, a_fmt: IntFormat, b_kn: np.ndarray, b_fmt: IntFormat) -> np.ndarray:
+        out = super()._gemm(a, a_fmt, b_kn, b_fmt)
+        name, note = self._gemm_name, ""
+        if self._attn is not None:  # per query head h: Q.K^T (scores), then P.V (context)
+            at = self._attn
+            h, context = divmod(at["calls"], 2)
+            at["calls"] += 1
+            j = h // self.c.config.group_size
+            name = f"attn_{'context' if context else 'scores'}[{j}]"
+            note = f"query head {h}"
+            scale = (float(self._k[at["site"] + ".softmax"][1]) * at["v"] if context else at["qk"])
+            at["parts"].setdefault(name, []).append(out.astype(np.float64) * scale)
+        self.records.append(GemmRecord(name, a_fmt.from_int(a), a_fmt, None, b_fmt.from_int(b_kn), b_fmt, None,
+                                       self.acc, self.acc.from_int(out), note))
+        return out
+
+    def _acc(self, x: _Int, name: str) -> _Int:
+        self._gemm_name = self._names[name.split(".", 1)[1]]
+        y = super()._acc(x, name)
+        self.outputs[self._gemm_name] = self.values(y)
+        return y
+
+    def attention(self, site: str, q: _Int, keys, vals, q_offset: int) -> _Int:
+        self._attn = {"site": site, "calls": 0, "parts": {}, "v": float(vals[0].scale),
+                      "qk": float(q.scale) * float(keys[0].scale)}
+        try:
+            out = super().attention(site, q, keys, vals, q_offset)
+        finally:
+            parts, self._attn = self._attn["parts"], None
+        self.outputs |= {name: np.concatenate(p, axis=0) for name, p in parts.items()}
+        return out
+
+
+@dataclass
+class _IntegerLayerRun:
+    """One integer-only run of the layer: integer input and output, the backend that ran it."""
+
+    x_int: _Int
+    out_int: _Int
+    backend: _NumericsIntBackend
+    calibration: dict[str, float]
+
+
+def _run_integer_layer(model: ModelConfig, recipe: Recipe, weights: dict[str, np.ndarray],
+                       x: np.ndarray) -> _IntegerLayerRun:
+    """The forward pass's layer (``sim._forward._layer``) with its integer backend on
+    ``_layer_checkpoint(model, weights)``: calibration on the float64 run of the same layer and
+    input, ``x`` quantized once to the layer's integer input (int8 after a post-LN BERT layer's
+    LayerNorm, the ``_IntBackend.WIDE``-bit residual stream otherwise), integer from there on."""
+    ckpt = _layer_checkpoint(model, weights)
+    segs = [(0, x.shape[0])]
+    cal = _FloatBackend(ckpt, None, record_amax=True)
+    _layer(ckpt, cal, 0, x, segs, None)
+    amax = dict(cal.amax) | {"input": float(np.max(np.abs(x)))}
+    B = _NumericsIntBackend(ckpt, recipe, amax)
+    bits = 8 if ckpt.family == "bert" else B.WIDE
+    hi = (1 << (bits - 1)) - 1
+    s_in = B._static("input", bits)
+    x_int = _Int(np.clip(np.rint(x / s_in), -hi, hi).astype(np.int64), s_in)
+    out = _layer(ckpt, B, 0, x_int, segs, None)
+    return _IntegerLayerRun(x_int, out, B, amax)
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
@@ -450,13 +479,19 @@ def run_layer_numerics(model: ModelConfig | str, recipe: Recipe | str, *, tokens
     x = np.random.default_rng(seed + 1).standard_normal((tokens, model.d_model))
     ref_layer = _Layer(model, None, w)
     ref = ref_layer.forward(x)
-    q_layer = _Layer(model, recipe, w)
-    out = q_layer.forward(x)
+    trace = []
+    if recipe.kernels:
+        run = _run_integer_layer(model, recipe, w, x)
+        out, outputs, records, trace = (run.backend.values(run.out_int), run.backend.outputs, run.backend.records,
+                                        run.backend.trace)
+    else:
+        q_layer = _Layer(model, recipe, w)
+        out, outputs, records = q_layer.forward(x), q_layer.outputs, q_layer.records
     rows = []
-    for name, o in q_layer.outputs.items():
+    for name, o in outputs.items():
         r = ref_layer.outputs[name]
         rows.append({"op": name, "rel_rms_error": float(np.linalg.norm(o - r) / np.linalg.norm(r)),
                      "max_abs_error": float(np.abs(o - r).max())})
     rows.append({"op": "layer_output", "rel_rms_error": float(np.linalg.norm(out - ref) / np.linalg.norm(ref)),
                  "max_abs_error": float(np.abs(out - ref).max())})
-    return NumericsResult(model.name, recipe.name, tokens, out, ref, pd.DataFrame(rows), q_layer.records)
+    return NumericsResult(model.name, recipe.name, tokens, out, ref, pd.DataFrame(rows), records, trace, x)
