@@ -157,7 +157,8 @@ class Candidate:
 class MapperSearch:
     """The report of one GEMM's search: how many tilings were costed, the compulsory DRAM bytes
     (each operand moved once, on-chip operands excepted), the cheapest candidates in rank order
-    (``ranked[0]`` is the chosen mapping) and the cheapest candidate of each dataflow."""
+    (``ranked[0]`` is the chosen mapping; loop orders of one tile moving the same bytes appear
+    once) and the cheapest candidate of each dataflow."""
 
     evaluated: int
     compulsory_bytes: int
@@ -379,11 +380,17 @@ def _map_gemm(op: GemmOp, recipe: Recipe, lim: MapperLimits, fn: ComputeCycles |
     if not costed:
         raise MappingError(f"op {op.name} must have at least one legal tile in the SRAM buffers, not none")
     costed.sort(key=lambda t: t[:2])
-    ranked = tuple(cd for _, _, cd in costed)
-    per_flow = {}
+    # loop orders moving the same bytes are one schedule for the report: the first is kept
+    ranked, seen = [], set()
+    for _, _, cd in costed:
+        same = (cd.Mt, cd.Kt, cd.Nt, cd.dataflow, cd.dram_read_bytes, cd.dram_write_bytes, cd.est_cycles)
+        if same not in seen:
+            seen.add(same)
+            ranked.append(cd)
+    per_flow: dict[str, Candidate] = {}
     for cd in ranked:
         per_flow.setdefault(cd.dataflow, cd)
-    search = MapperSearch(len(ranked), _compulsory(op, a, b, c, a_keep, c_out), ranked[:SEARCH_KEPT],
+    search = MapperSearch(len(costed), _compulsory(op, a, b, c, a_keep, c_out), tuple(ranked[:SEARCH_KEPT]),
                           tuple(per_flow.values()))
     w = ranked[0]
     return GemmMapping(op, w.Mt, w.Kt, w.Nt, w.order, w.dataflow, a, b, c, w.dram_read_bytes, w.dram_write_bytes,
