@@ -6,10 +6,11 @@ What overlaps, and what bounds it:
 * **Weight prefetch.** A core's loads are issued in program order: an op's loader starts when
   the previous op's loader has issued its last load (one DMA command queue per core). Loads of
   weights (GEMM operand B of role "weight", embedding rows) are issued at once; loads of
-  tensors produced inside the chain (activations, accumulator outputs, K/V written by
-  ``kv_append`` or the projections) wait until every core has finished the producing op (its
-  last store done). A step whose loads mix both kinds is split into two DMA jobs while its
-  producers are unfinished (one job, as without overlap, once they are).
+  tensors produced inside the chain wait until every core has finished the ops producing
+  that operand (their last stores done): a GEMM's A and its non-weight B (K, V) are gated
+  apart, so V prefetches during the softmax when ``kv_append`` is not in the chain. A step
+  whose loads are gated differently is split into one DMA job per gate while its producers
+  are unfinished (one job, as without overlap, once they are).
 * **SRAM.** Besides the per-op double-buffer slots of the engine, every load takes its bytes
   from the core's physical buffer (a ``simpy.Container`` per buffer ``a``, ``b``, ``v``
   holding its whole capacity; ``ar`` counts in ``a``, ``br`` in the buffer fused attention
@@ -49,42 +50,42 @@ from ._hwconfig import HardwareConfig
 
 __all__ = ["OpLink", "ChainResult", "PRODUCERS", "producers_of", "run_chain"]
 
-#: op name -> names of the ops whose outputs it reads (the latest op of each name before it
-#: in the chain; names absent from the chain are skipped)
-PRODUCERS: dict[str, tuple[str, ...]] = {
-    "q_proj": ("attn_norm",), "k_proj": ("attn_norm",), "v_proj": ("attn_norm",),
-    "rope_q": ("q_proj",), "rope_k": ("k_proj",),
-    "kv_append": ("k_proj", "rope_k", "v_proj"),
-    "attn_scores": ("q_proj", "rope_q", "k_proj", "rope_k", "kv_append"),
-    "softmax": ("attn_scores",),
-    "attn_context": ("softmax", "v_proj", "kv_append"),
-    "attention": ("q_proj", "rope_q", "k_proj", "rope_k", "v_proj", "kv_append"),
-    "o_proj": ("attn_context", "attention"),
-    "attn_residual": ("o_proj",),
-    "ffn_norm": ("attn_residual",),
-    "gate_proj": ("ffn_norm",), "up_proj": ("ffn_norm",),
-    "silu_mul": ("gate_proj", "up_proj"),
-    "down_proj": ("silu_mul",),
-    "ffn_up": ("ffn_norm", "attn_norm"),
-    "ffn_residual": ("attn_residual", "down_proj", "ffn_down"),
-    "residual": ("o_proj", "down_proj", "ffn_down"),
+#: op name -> (names of the ops producing its first input: A of a GEMM, the rows of a vector
+#: op; names of the ops producing a GEMM's B when B is not a weight: K or V). The latest op of
+#: each name before it in the chain counts; names absent from the chain are skipped.
+PRODUCERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "q_proj": (("attn_norm",), ()), "k_proj": (("attn_norm",), ()), "v_proj": (("attn_norm",), ()),
+    "rope_q": (("q_proj",), ()), "rope_k": (("k_proj",), ()),
+    "kv_append": (("k_proj", "rope_k", "v_proj"), ()),
+    "attn_scores": (("q_proj", "rope_q"), ("k_proj", "rope_k", "kv_append")),
+    "softmax": (("attn_scores",), ()),
+    "attn_context": (("softmax",), ("v_proj", "kv_append")),
+    "attention": (("q_proj", "rope_q"), ("k_proj", "rope_k", "v_proj", "kv_append")),
+    "o_proj": (("attn_context", "attention"), ()),
+    "attn_residual": (("o_proj",), ()),
+    "ffn_norm": (("attn_residual",), ()),
+    "gate_proj": (("ffn_norm",), ()), "up_proj": (("ffn_norm",), ()),
+    "silu_mul": (("gate_proj", "up_proj"), ()),
+    "down_proj": (("silu_mul",), ()),
+    "ffn_up": (("ffn_norm", "attn_norm"), ()),
+    "ffn_residual": (("attn_residual", "down_proj", "ffn_down"), ()),
+    "residual": (("o_proj", "down_proj", "ffn_down"), ()),
 }
 
 
-def producers_of(names: list[str]) -> list[list[int]]:
-    """For each op of a chain (by name), the indices of the earlier ops it reads (``PRODUCERS``;
-    an unlisted name: every earlier op)."""
+def producers_of(names: list[str]) -> list[tuple[list[int], list[int]]]:
+    """For each op of a chain (by name), the indices of the earlier ops producing its first
+    input and its B operand (``PRODUCERS``; an unlisted name: every earlier op, for both)."""
     out = []
     for i, name in enumerate(names):
         if name not in PRODUCERS:
-            out.append(list(range(i)))
+            out.append((list(range(i)), list(range(i))))
             continue
-        deps = []
-        for p in PRODUCERS[name]:
-            j = max((j for j in range(i) if names[j] == p), default=None)
-            if j is not None:
-                deps.append(j)
-        out.append(sorted(set(deps)))
+        found = []
+        for group in PRODUCERS[name]:
+            deps = {max(j for j in range(i) if names[j] == p) for p in group if p in names[:i]}
+            found.append(sorted(deps))
+        out.append((found[0], found[1]))
     return out
 
 
@@ -94,13 +95,14 @@ def _units(op) -> tuple[str, ...]:
     return ("array",) if isinstance(op, GemmOp) else ("vector",)
 
 
-def _dependent_buffers(op) -> frozenset[str]:
-    """Engine buffers whose loads read tensors produced by earlier ops (not weights)."""
+def _operand_buffers(op) -> tuple[frozenset[str], frozenset[str]]:
+    """Engine buffers of an op's first input and of a non-weight B (K, V): the loads that read
+    tensors produced by earlier ops. Weights (B of role "weight", embedding rows) are neither."""
     if isinstance(op, GemmOp):
-        return frozenset({"a", "ar"} | ({"b", "br"} if op.b_role != "weight" else set()))
+        return frozenset({"a", "ar"}), frozenset({"b", "br"} if op.b_role != "weight" else ())
     if isinstance(op, VectorOp):
-        return frozenset() if op.in_role == "weight" else frozenset({"v"})
-    return frozenset({"a", "ar", "b", "br", "v"})
+        return (frozenset() if op.in_role == "weight" else frozenset({"v"})), frozenset()
+    return frozenset({"a", "ar", "v"}), frozenset({"b", "br"})
 
 
 class _Core:
@@ -124,13 +126,13 @@ class OpLink:
     (see its docstring). Events: ``loads_done`` (its loader issued its last load),
     ``acquired`` (it holds its units), ``computed`` / ``finished_event``."""
 
-    def __init__(self, env: simpy.Environment, core: _Core, *, units: tuple[str, ...], dependent: frozenset[str],
-                 inputs_computed: list, inputs_stored: list) -> None:
+    def __init__(self, env: simpy.Environment, core: _Core, *, units: tuple[str, ...], gates: dict,
+                 inputs_computed: list) -> None:
         self.env = env
         self.core = core
         self.dma = core.dma
         self._units = units
-        self._dependent = dependent
+        self._gates = gates  # engine buffer -> event its loads wait for (their producers' last stores)
         self._prev_loads = core.last_loads
         self.loads_done = env.event()
         core.last_loads = self.loads_done
@@ -139,7 +141,6 @@ class OpLink:
         for u in units:
             core.last_acquired[u] = self.acquired
         self._compute_gate = env.all_of(inputs_computed) if inputs_computed else None
-        self._load_gate = env.all_of(inputs_stored) if inputs_stored else None
         self.computed_event = env.event()
         self.finished_event = env.event()
         self._held: dict[str, deque] = {}
@@ -161,18 +162,21 @@ class OpLink:
     def issue(self, loads, transfer) -> simpy.Process:
         total = sum(n for _, n in loads)
         what = "load " + "+".join(b for b, _ in loads) + f" {total} B"
-        gate = self._load_gate
-        dep = sum(n for b, n in loads if b in self._dependent)
-        if gate is None or gate.triggered or not dep:
+        held: dict = {}  # gate -> bytes of this step's loads waiting for it
+        for b, n in loads:
+            g = self._gates.get(b)
+            if g is not None and not g.triggered:
+                held[g] = held.get(g, 0) + n
+        if not held:  # one DMA job, as without overlap
             return self.env.process(transfer(total, what))
-        return self.env.process(self._gated(total - dep, dep, transfer, what))
+        free = total - sum(held.values())
+        jobs = [self.env.process(transfer(free, what + " (prefetched part)"))] if free else []
+        jobs += [self.env.process(self._after(g, n, transfer, what + " (after its producers)")) for g, n in held.items()]
+        return self.env.all_of(jobs)
 
-    def _gated(self, independent: int, dependent: int, transfer, what: str):
-        first = self.env.process(transfer(independent, what + " (prefetched part)")) if independent else None
-        yield self._load_gate
-        yield self.env.process(transfer(dependent, what + " (after its producers)"))
-        if first is not None and not first.triggered:
-            yield first
+    def _after(self, gate: simpy.Event, nbytes: int, transfer, what: str):
+        yield gate
+        yield self.env.process(transfer(nbytes, what))
 
     def loads_issued(self) -> None:
         self.loads_done.succeed()
@@ -234,16 +238,24 @@ def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = 
     port = simpy.Resource(env, capacity=1)
     cores = [_Core(env, hw) for _ in range(hw.cores)]
     deps = producers_of([op.name for op in ops])
+    stored_by: dict = {}  # producer indices -> the event of their last stores on every core
     links: list[list[OpLink]] = []
     parts_runs: list[list] = []
     for i, op in enumerate(ops):
-        computed = [lk.computed_event for j in deps[i] for lk in links[j]]
-        stored = [lk.finished_event for j in deps[i] for lk in links[j]]
+        a_deps, b_deps = deps[i]
+        computed = [lk.computed_event for j in sorted(set(a_deps) | set(b_deps)) for lk in links[j]]
+        a_bufs, b_bufs = _operand_buffers(op)
+        gates = {}
+        for bufs, ds in ((a_bufs, a_deps), (b_bufs, b_deps)):
+            if ds:
+                key = tuple(ds)
+                if key not in stored_by:
+                    stored_by[key] = env.all_of([lk.finished_event for j in ds for lk in links[j]])
+                gates.update(dict.fromkeys(bufs, stored_by[key]))
         mine, runs = [], []
         for c, part in enumerate(split_op(op, hw.cores)):
             mp, steps = schedule(i, part)
-            link = OpLink(env, cores[c], units=_units(op), dependent=_dependent_buffers(op),
-                          inputs_computed=computed, inputs_stored=stored)
+            link = OpLink(env, cores[c], units=_units(op), gates=gates, inputs_computed=computed)
             _, run = start_op(env, port, steps, hw, timing, dataflow=getattr(mp, "dataflow", "ws"), trace=trace,
                               link=link, core=c)
             mine.append(link)
