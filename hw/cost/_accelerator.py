@@ -15,10 +15,15 @@ Definitions (stated once, printed with the budget):
   factor from the node to the library's node); the shallowest pipeline depth that meets it is
   used (``meet_clock``); if none does, one error says so.
 * Peak power: every PE does one product per cycle; each column converter converts one output
-  every ``k`` cycles; each SRAM buffer does one access of its width per cycle; vector units:
-  leakage only (their dynamic power is not measured here). Dynamic energies are scaled to the
-  node (derived); leakage is reported only at the library's own node (no scaling equation for
-  it is relayed here).
+  every ``k`` cycles; each SRAM buffer does one access of its width per cycle; each vector unit
+  streams rows back to back at the accelerator's clock: its dynamic energy per cycle is measured
+  on its own mapped netlist (OpenSTA power with our gate-level activities) driven by
+  :func:`row_unit_stimulus` (a new uniformly drawn input element offered every cycle, outputs
+  always accepted, at least two rows' worth of cycles), averaged over load, compute and output
+  phases. Dynamic energies are scaled to the node (derived). Leakage: logic only at the
+  library's own node (no scaling equation for it is relayed here); SRAM only at nodes with a
+  published per-bit figure (``hw.cost.sram_cost``). ``leakage_mw`` totals the lines that have
+  one and ``leakage_missing`` names those that do not.
 """
 from __future__ import annotations
 
@@ -35,7 +40,7 @@ from ._scaling import node_scaling
 from ._sram import sram_cost
 
 __all__ = ["BudgetLine", "AcceleratorBudget", "accelerator_budget", "datapath_energy", "DatapathEnergy",
-           "array_area_um2", "largest_square_array"]
+           "array_area_um2", "largest_square_array", "row_unit_stimulus"]
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,23 @@ class AcceleratorBudget:
 
     @property
     def dynamic_mw(self) -> float:
+        """Sum of the lines' dynamic power, mW (lines without one count 0: see ``dynamic_missing``)."""
         return sum(line.dynamic_mw or 0.0 for line in self.lines)
+
+    @property
+    def leakage_mw(self) -> float:
+        """Sum of the lines' leakage, mW, over the lines that have one (see ``leakage_missing``)."""
+        return sum(line.leakage_mw or 0.0 for line in self.lines)
+
+    @property
+    def dynamic_missing(self) -> tuple[str, ...]:
+        """Blocks whose dynamic power is not modelled."""
+        return tuple(line.block for line in self.lines if line.dynamic_mw is None)
+
+    @property
+    def leakage_missing(self) -> tuple[str, ...]:
+        """Blocks whose leakage is not modelled at the budget's node."""
+        return tuple(line.block for line in self.lines if line.leakage_mw is None)
 
 
 @dataclass(frozen=True)
@@ -136,6 +157,43 @@ def largest_square_array(*, area_um2: float, pe_area_um2: float, converter_area_
     return n
 
 
+def row_unit_stimulus(unit: Any, *, cycles: int = 500, seed: int = 0) -> list[dict[str, int]]:
+    """Per-cycle inputs of a streaming row unit (``hw.units.nonlinear.RowUnit``): every cycle a
+    new element drawn uniformly from each input field's range offered on ``i`` (``i__valid`` high;
+    the unit takes it when it is loading) and ``o__ready`` high, for ``max(cycles, 2 x cycles per
+    row)`` cycles so that at least one whole row (load, compute, output) is covered.
+
+    Raises
+    ------
+    UnitConfigError
+        For a unit that is not a row unit, or bad ``cycles`` / ``seed``.
+    """
+    import numpy as np
+
+    comp = getattr(unit, "component", unit)
+    if not hasattr(comp, "input_ranges") or not hasattr(comp, "timing"):
+        raise UnitConfigError(f"unit must be a streaming row unit (hw.units.nonlinear), not {type(comp).__name__}")
+    check_int("stimulus cycles", cycles, 2, 1 << 20, error=UnitConfigError)
+    check_int("stimulus seed", seed, 0, (1 << 63) - 1, error=UnitConfigError)
+    n = max(cycles, 2 * comp.timing().cycles_per_row)
+    rng = np.random.default_rng(seed)
+    ranges = comp.input_ranges()
+    fields = tuple(comp.input_fields)
+    cols = [rng.integers(lo, hi, size=n, endpoint=True) for lo, hi in ranges]
+    if fields:  # a struct payload: fields packed LSB first, each in its two's-complement width
+        from amaranth.lib import data
+
+        layout = data.Layout.cast(comp.i.payload.shape())
+        payload = [0] * n
+        for f, col in zip(fields, cols):
+            fld = layout[f]
+            width = fld.width
+            payload = [p | ((int(v) & ((1 << width) - 1)) << fld.offset) for p, v in zip(payload, col)]
+    else:
+        payload = [int(v) for v in cols[0]]
+    return [{"i__payload": p, "i__valid": 1, "o__ready": 1} for p in payload]
+
+
 def _pe_cost(build_mac: Callable[[int], Any], *, clock_mhz: float, node_nm: int, library_name: str,
              stimulus: Callable[[Any], Sequence[Mapping[str, int]]], cache: CostCache) -> tuple[AsicCost, float]:
     from ..flow import library
@@ -144,7 +202,7 @@ def _pe_cost(build_mac: Callable[[int], Any], *, clock_mhz: float, node_nm: int,
     delay = node_scaling(source_nm=lib.node_nm, target_nm=node_nm).delay
     lib_clock = clock_mhz * delay
     rec = meet_clock(build_mac, clock_mhz=lib_clock, library_name=lib.name, target_nm=node_nm,
-                     stimulus=stimulus, stimulus_description="", cache=cache)
+                     stimulus=stimulus, stimulus_description="", cache=cache, timed="per_product")
     return rec, lib_clock
 
 
@@ -175,7 +233,8 @@ def accelerator_budget(*, build_mac: Callable[[int], Any], stimulus: Callable[[A
                        rows: int, cols: int, clock_mhz: float, node_nm: int,
                        sram: Mapping[str, tuple[float, int]], k: int,
                        vector_units: Sequence[tuple[str, Any, int]] = (), library_name: str = "osu018",
-                       cache: CostCache | str | None = None) -> AcceleratorBudget:
+                       cache: CostCache | str | None = None, vector_cycles: int | None = 500,
+                       seed: int = 0) -> AcceleratorBudget:
     """Area and peak-power budget of an accelerator (definitions in the module docstring).
 
     Parameters
@@ -187,6 +246,8 @@ def accelerator_budget(*, build_mac: Callable[[int], Any], stimulus: Callable[[A
     k : products per output (reduction length) for the converters' activity.
     vector_units : (name, unit, count) of the vector/nonlinear units.
     library_name : standard-cell library. cache : cost cache.
+    vector_cycles : stimulus cycles of each vector unit's activity (:func:`row_unit_stimulus`),
+        or ``None``: area and leakage only, no dynamic power. seed : its seed.
 
     Raises
     ------
@@ -196,6 +257,8 @@ def accelerator_budget(*, build_mac: Callable[[int], Any], stimulus: Callable[[A
     check_int("array rows", rows, 1, 4096, error=UnitConfigError)
     check_int("array cols", cols, 1, 4096, error=UnitConfigError)
     check_int("k", k, 1, 1 << 24, error=UnitConfigError)
+    if vector_cycles is not None:
+        check_int("vector stimulus cycles", vector_cycles, 2, 1 << 20, error=UnitConfigError)
     node_scaling(source_nm=180, target_nm=node_nm)
     store = cache if isinstance(cache, CostCache) else CostCache(cache)
     rec, lib_clock = _pe_cost(build_mac, clock_mhz=clock_mhz, node_nm=node_nm, library_name=library_name,
@@ -221,19 +284,32 @@ def accelerator_budget(*, build_mac: Callable[[int], Any], stimulus: Callable[[A
     for name, (kib, width) in sram.items():
         c = sram_cost(capacity_kib=kib, width_bits=width, node_nm=node_nm)
         lines.append(BudgetLine(f"SRAM {name} ({kib:g} KiB, {width}-bit port)", 1, c.area_um2,
-                                c.access_pj * clock_mhz * 1e-3, None,
+                                c.access_pj * clock_mhz * 1e-3, c.leakage_mw,
                                 "; ".join(f"{k_}: {v}" for k_, v in c.sources.items())))
     from ._asic import characterize_asic
 
     for name, unit, count in vector_units:
-        v = characterize_asic(unit, library_name=library_name, target_nm=node_nm, cache=store,
+        stim = None if vector_cycles is None else row_unit_stimulus(unit, cycles=vector_cycles, seed=seed)
+        v = characterize_asic(unit, library_name=library_name, target_nm=node_nm, cache=store, stimulus=stim,
+                              stimulus_description="" if stim is None else
+                              f"row unit streaming: uniform inputs, seed {seed}, {len(stim)} cycles",
                               name="vec_" + re.sub(r"\W+", "_", name.split(" (")[0]).strip("_"))
-        lines.append(BudgetLine(f"vector unit {name}", count, count * v.derived["area_um2"], None,
+        dyn = None
+        if v.energy_pj_per_op is not None:
+            per_cycle = sum(i.energy_pj_per_cycle for i in v.line_items.values())
+            dyn = count * per_cycle * v.derived["scaling"]["energy"] * clock_mhz * 1e-3
+        lines.append(BudgetLine(f"vector unit {name}", count, count * v.derived["area_um2"], dyn,
                                 count * v.leakage_mw if same_node else None,
                                 f"{v.name} on {v.library}, area-mapped (Fmax {v.fmax_mhz:.4g} MHz at "
-                                f"{v.node_nm} nm), scaled to {node_nm} nm (derived); dynamic power not measured"))
+                                f"{v.node_nm} nm), scaled to {node_nm} nm (derived); "
+                                + ("dynamic power not measured" if dyn is None else
+                                   f"dynamic: measured energy per cycle streaming rows ({len(stim)} cycles, uniform "
+                                   f"inputs) x {clock_mhz:g} MHz")))
     notes = ("peak power: every PE one product per cycle; converters one output per k cycles; every SRAM "
-             "one access of its port width per cycle; vector units leakage only",
-             "leakage only at the library's node" if not same_node else "leakage from the library's cell table")
+             "one access of its port width per cycle; vector units streaming rows back to back"
+             + ("" if vector_cycles is not None else " (their dynamic power not measured: vector_cycles=None)"),
+             ("logic leakage from the library's cell table" if same_node else
+              f"logic leakage only at the library's node ({rec.node_nm} nm)")
+             + "; SRAM leakage where a published per-bit figure exists (hw.cost.sram_cost)")
     return AcceleratorBudget(node_nm=node_nm, clock_mhz=clock_mhz, library=rec.library, lines=tuple(lines),
                              pe=rec, notes=notes)

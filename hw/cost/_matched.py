@@ -18,20 +18,44 @@ Anchors:
 * **Chen et al. 2025, Table 5** (same-throughput matrix units with FP32 accumulation): MXINT8,
   NVFP4, NVINT4 block-dot units vs MXFP8-E4M3, area and energy per product (area / products per
   cycle), block sums rounded to FP32 (our ``MxDotUnit``; NV units take 16-element blocks, MX 32).
+* **Lee et al. 2023, dINT** ("2x hardware efficiency improvement compared to 8-bit integer MAC
+  unit", abstract): their W4A8 MAC, dINT4 weights (``dint4_d1``) x INT8 activations, against the
+  INT8 x INT8 MAC; both with the same exact accumulator rule (K = 4096) and on the van Baalen
+  boundary (MAC minus its ``output`` item). Efficiency = INT8 cost / dINT cost, in area and in
+  energy (which one the paper's 2x is in was not checked). A plain INT4 x INT8 MAC on the same
+  boundary shows, line item by line item, what the denormal codes cost over INT4.
+* **Minifloat vs INT on FPGA** (the FPGA minifloat literature; Aggarwal et al., FPL 2024): the
+  accumulator width the literature gives (``hw.units.literature_accumulator_bits``) next to the
+  width of the unit we build, and the ECP5 LUTs (``synth_ecp5 -nodsp`` + nextpnr) of E4M3 / INT8
+  and E2M1 / INT4 MACs on the same boundary (``PeAccumulator``: the array's ``MacPe`` with its
+  accumulator register, no output converter). No published LUT figure is relayed (the paper's
+  tables were not available to us), so those rows print ours only.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Iterable
 
 import pandas as pd
+from amaranth import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 
 from ._asic import AsicCost, characterize_asic
 from ._cache import CostCache
-from ._published import CHEN_2025, HOROWITZ_2014, PUBLISHED_RATIOS
+from ._published import (AGGARWAL_2024, CHEN_2025, DINT_EFFICIENCY_OVER_INT8, HOROWITZ_2014, LEE_2023,
+                         PUBLISHED_RATIOS)
 from ._reference_units import REFERENCE_OPS, reference_stimulus, reference_unit
 from ._stimulus import unit_stimulus
 
-__all__ = ["matched_comparisons"]
+__all__ = ["ANCHORS", "FPGA_PAIRS", "PeAccumulator", "matched_comparisons", "pe_accumulator"]
+
+#: every anchor :func:`matched_comparisons` knows, in table order
+ANCHORS = ("horowitz", "van_baalen", "chen", "dint", "fpga")
+#: (minifloat, integer) MAC pairs of the FPGA comparison, same element width
+FPGA_PAIRS = (("e4m3fn", "int8"), ("e2m1fn", "int4"))
+#: the FPGA family of the LUT comparison: multipliers in LUTs, as a LUT count compares them
+FPGA_FAMILY = "ecp5-nodsp"
 
 _COLUMNS = ["anchor", "comparison", "metric", "ours", "published", "ours_over_published", "what_differs"]
 
@@ -46,8 +70,45 @@ def _per_product_energy(r: AsicCost, *, pe_only: bool) -> float:
     return e / r.ops_per_cycle
 
 
+class PeAccumulator(wiring.Component):
+    """A MAC without output conversion: the array's PE (``hw.units.MacPe``) with its accumulator
+    register fed back (``acc`` holds the running sum in the PE's accumulator layout). The matched
+    boundary of the FPGA comparison, where line items cannot be split off a mapped netlist.
+
+    Ports
+    -----
+    a, b : In, operand codes. en : In(1), take the product. acc : Out, the accumulator register.
+    """
+
+    def __init__(self, formats: Any) -> None:
+        from ..units import MacPe
+
+        self._pe = MacPe(formats)
+        super().__init__({"a": In(formats.lane("a")), "b": In(formats.lane("b")), "en": In(1),
+                          "acc": Out(formats.acc_layout())})
+
+    def elaborate(self, platform: Any) -> Module:
+        m = Module()
+        m.submodules.pe = pe = self._pe
+        m.d.comb += [pe.a.eq(self.a), pe.b.eq(self.b), pe.en.eq(self.en), pe.acc_in.eq(self.acc)]
+        m.d.sync += self.acc.eq(pe.acc_out)
+        return m
+
+
+def pe_accumulator(a: str, b: str, *, max_k: int = 4096) -> tuple[PeAccumulator, str, dict[str, Any]]:
+    """``(component, name, metadata)`` of the :class:`PeAccumulator` of ``a`` x ``b`` with an exact
+    accumulator of ``max_k`` products (metadata as ``hw.units`` describes a MAC's formats,
+    ``accumulator_bits`` included)."""
+    from ..units import MacFormats
+
+    f = MacFormats(a_format=a, b_format=b, acc="exact", out_format="float32", max_k=max_k)
+    name = f"peacc_{a}_{b}_exact_k{max_k}"
+    return PeAccumulator(f), name, {"unit": "peacc", **f.describe(), "ops_per_cycle": 1,
+                                    "design_key": f"hw.cost.pe_accumulator({a!r}, {b!r}, max_k={max_k})"}
+
+
 def matched_comparisons(*, node_nm: int = 45, cycles: int = 500, seed: int = 0, distribution: str = "uniform",
-                        cache: CostCache | str | None = None, anchors: Iterable[str] = ("horowitz", "van_baalen", "chen"),
+                        cache: CostCache | str | None = None, anchors: Iterable[str] = ANCHORS,
                         progress: Callable[[str], None] | None = None) -> pd.DataFrame:
     """The comparison table (see the module docstring): one row per (comparison, metric) with
     ours, published, their ratio and what differs between the two definitions.
@@ -55,20 +116,24 @@ def matched_comparisons(*, node_nm: int = 45, cycles: int = 500, seed: int = 0, 
     Raises
     ------
     UnitConfigError
-        For an unknown node. ``ToolError`` if a tool fails.
+        For an unknown node or anchor. ``ToolError`` if a tool fails.
     """
+    from ..errors import UnitConfigError
     from ..units import build_mac, build_mxdot
 
-    store = cache if isinstance(cache, CostCache) else CostCache(cache)
     anchors = tuple(anchors)
+    for a in anchors:
+        if a not in ANCHORS:
+            raise UnitConfigError(f"anchor must be one of {', '.join(ANCHORS)}, not {a!r}")
+    store = cache if isinstance(cache, CostCache) else CostCache(cache)
     rows: list[dict[str, Any]] = []
 
     def note(text: str) -> None:
         if progress is not None:
             progress(text)
 
-    def mac(a: str, acc: str = "exact") -> AsicCost:
-        u = build_mac(a=a, b=a, acc=acc)
+    def mac(a: str, acc: str = "exact", b: str | None = None) -> AsicCost:
+        u = build_mac(a=a, b=a if b is None else b, acc=acc)
         u.metadata["design_key"] = f"hw.units factory: {u.name}"
         note(u.name)
         return characterize_asic(u, target_nm=node_nm, stimulus=unit_stimulus(
@@ -123,7 +188,67 @@ def matched_comparisons(*, node_nm: int = 45, cycles: int = 500, seed: int = 0, 
                          "published": p.value,
                          "what_differs": "ours: one block per cycle, block sum rounded to FP32 in the unit, no "
                                          "accumulation across blocks; theirs: matrix unit with FP32 accumulator"})
+    if "dint" in anchors:
+        _dint_rows(rows, mac("int8"), mac("int8", b="dint4_d1"), mac("int8", b="int4"))
+    if "fpga" in anchors:
+        _fpga_rows(rows, store, note)
     df = pd.DataFrame(rows)
     if len(df):
         df["ours_over_published"] = df["ours"] / df["published"]
     return df.reindex(columns=_COLUMNS)
+
+
+def _items(r: AsicCost) -> str:
+    return ", ".join(f"{n} {i.area_um2 * r.derived['scaling']['area']:.0f}" for n, i in r.line_items.items()
+                     if n != "output")
+
+
+def _dint_rows(rows: list[dict[str, Any]], int8: AsicCost, dint: AsicCost, int4: AsicCost) -> None:
+    """Lee et al. 2023: INT8 MAC cost / dINT4 x INT8 MAC cost, area and energy, PE + accumulator."""
+    label = "INT8 MAC / W4A8 MAC (dint4_d1 weights x int8 activations), exact accumulators, PE + accumulator"
+    for metric, fn in (("area", _per_product_area), ("energy", _per_product_energy)):
+        ours = fn(int8, pe_only=True) / fn(dint, pe_only=True)
+        plain = fn(int8, pe_only=True) / fn(int4, pe_only=True)
+        rows.append({"anchor": "Lee 2023 (dINT)", "comparison": label, "metric": f"{metric} efficiency",
+                     "ours": ours, "published": DINT_EFFICIENCY_OVER_INT8,
+                     "what_differs": f"theirs ({LEE_2023.rsplit(', ', 1)[-1]}): '2x hardware efficiency' (abstract; whether area, power or both, "
+                                     f"and their accumulator, not checked); ours: both MACs without output "
+                                     f"conversion, accumulators {int8.metadata['accumulator_bits']} / "
+                                     f"{dint.metadata['accumulator_bits']} bits (K = 4096); plain INT4 weights "
+                                     f"give {plain:.2f}; line items um2 at 45 nm: int8 x int8 [{_items(int8)}], "
+                                     f"int8 x dint4 [{_items(dint)}], int8 x int4 [{_items(int4)}]"})
+
+
+def _fpga_rows(rows: list[dict[str, Any]], store: CostCache, note: Callable[[str], None]) -> None:
+    """Minifloat vs INT on FPGA: accumulator widths against the literature's formula, and ECP5
+    LUTs of matched MACs (no published LUT figure is relayed)."""
+    from ..units import literature_accumulator_bits
+    from ._characterize import _measure
+    from ._protocol import UnitSpec
+
+    luts: dict[str, Any] = {}
+    for fmt in [f for pair in FPGA_PAIRS for f in pair]:
+        comp, name, meta = pe_accumulator(fmt, fmt)
+        note(name)
+        fpga = _measure(UnitSpec(comp, name, meta), stimulus=None, fpga=(FPGA_FAMILY,), cache=store)["fpga"]
+        luts[fmt] = (meta, fpga[FPGA_FAMILY])
+        lit = literature_accumulator_bits(fmt, fmt, meta["max_k"])
+        rows.append({"anchor": "FPGA minifloat literature", "comparison": f"{fmt} x {fmt} exact accumulator, K = "
+                     f"{meta['max_k']}", "metric": "accumulator bits", "ours": float(meta["accumulator_bits"]),
+                     "published": float(lit),
+                     "what_differs": "theirs: INT ra + rb + ceil(log2 K) + 1, minifloat 2^ea + ma + 2^eb + mb + "
+                                     "ceil(log2 K) - 1 (formula as the project's issue quotes it; attributed to "
+                                     f"{AGGARWAL_2024.split(',')[0]} et al., FPL 2024: recalled, not checked); ours: "
+                                     "bitlen(K x max|a| x max|b|) + 1 (hw.units.exact_accumulator_bits)"})
+    for mf, it in FPGA_PAIRS:
+        (mm, fm), (mi, fi) = luts[mf], luts[it]
+        ok = fm["fits"] and fi["fits"]
+        rows.append({"anchor": "FPGA minifloat literature", "comparison": f"{mf} MAC / {it} MAC, PE + accumulator, "
+                     f"ECP5 LUT4 ({FPGA_FAMILY})", "metric": "LUT ratio",
+                     "ours": fm["luts"] / fi["luts"] if ok else math.nan, "published": math.nan,
+                     "what_differs": (f"no published LUT figure relayed ({AGGARWAL_2024.split(',')[0]} et al. report "
+                                      "Xilinx LUTs for INT and minifloat MACs of 3-8 bits; their tables were not "
+                                      f"available to us); ours: {fm['luts']} / {fi['luts']} LUT4, {fm['ffs']} / "
+                                      f"{fi['ffs']} FFs, accumulators {mm['accumulator_bits']} / "
+                                      f"{mi['accumulator_bits']} bits, yosys synth_ecp5 -nodsp + nextpnr-ecp5"
+                                      if ok else f"not measured: {fm['note'] or fi['note']}")})

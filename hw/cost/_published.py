@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from ..errors import UnitConfigError
 
 __all__ = [
+    "AGGARWAL_2024",
     "CALIBRATION_ANCHOR",
+    "DINT_EFFICIENCY_OVER_INT8",
     "DRAM_ENERGY_PJ_PER_BIT",
+    "LEE_2023",
     "HOROWITZ_2014",
     "HOROWITZ_SOURCE",
     "MEMORY_SOURCES",
@@ -130,3 +133,18 @@ PUBLISHED_RATIOS: tuple[PublishedRatio, ...] = (
     PublishedRatio(("nvint4", "nvint4", "-"), ("mxfp8_e4m3", "mxfp8_e4m3", "-"), "area", 0.38, CHEN_2025,
                    "normalised to MXFP8 like the rows above (our reading of the table)"),
 )
+
+LEE_2023 = ("J. Lee, M. Kim, S. Baek, S. J. Hwang, W. Sung, J. Choi, \"Enhancing computation efficiency in large "
+            "language models through weight and activation quantization\", EMNLP 2023, arXiv:2311.05161")
+
+#: dINT (Lee et al. 2023), from the abstract (text checked): "By developing arithmetic units compatible
+#: with dINT, we further confirm that our methods yield a 2x hardware efficiency improvement compared to
+#: 8-bit integer MAC unit". The paper's unit is its W4A8 MAC: dINT4 weights x INT8 activations, against
+#: an INT8 x INT8 MAC. Efficiency = INT8 MAC cost / dINT MAC cost. Not checked (the paper's body was not
+#: available to us): which cost the 2x is in (area, power or their product), the accumulator width and
+#: the synthesis node; ``hw.cost.matched_comparisons`` therefore prints both our area and energy ratios.
+DINT_EFFICIENCY_OVER_INT8 = 2.0
+
+AGGARWAL_2024 = ("S. Aggarwal, H. J. Damsgaard, A. Pappalardo, G. Franco, T. B. Preusser, M. Blott, T. Mitra, "
+                 "\"Shedding the bits: pushing the boundaries of quantization with minifloats on FPGAs\", FPL 2024, "
+                 "arXiv:2311.12359")

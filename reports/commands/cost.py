@@ -402,14 +402,19 @@ def _budget(args: argparse.Namespace) -> int:
     b = accelerator_budget(build_mac=lambda p: recipe_mac(recipe, pipeline=p), stimulus=stim,
                            rows=hw.array_rows, cols=hw.array_cols, clock_mhz=hw.clock_mhz, node_nm=args.node,
                            sram=sram, k=args.k, vector_units=vec, library_name=args.library,
-                           cache=CostCache(args.cache))
+                           cache=CostCache(args.cache), vector_cycles=None if args.no_energy else args.cycles,
+                           seed=args.seed)
     df = pd.DataFrame([{"block": ln.block, "count": ln.count, "area_mm2": ln.area_um2 / 1e6,
                         "dynamic_mw": ln.dynamic_mw, "leakage_mw": ln.leakage_mw, "source": ln.source}
                        for ln in b.lines])
     print(f"accelerator {hw.name}: {hw.array_rows}x{hw.array_cols} array of {b.pe.name} at {hw.clock_mhz:g} MHz, "
           f"{args.node} nm (derived from {b.library}), recipe {args.recipe}")
     _print(df, ["block", "count", "area_mm2", "dynamic_mw", "leakage_mw"])
-    print(f"total: {b.area_mm2:.4g} mm2, {b.dynamic_mw:.4g} mW dynamic at peak")
+    print(f"total: {b.area_mm2:.4g} mm2, {b.dynamic_mw:.4g} mW dynamic at peak, {b.leakage_mw:.4g} mW leakage")
+    if b.dynamic_missing:
+        print(f"dynamic power not modelled for: {', '.join(b.dynamic_missing)}")
+    if b.leakage_missing:
+        print(f"leakage not modelled at {args.node} nm for: {', '.join(b.leakage_missing)}")
     for note in b.notes:
         print(f"note: {note}")
     print("sources:")

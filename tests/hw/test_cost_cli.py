@@ -76,6 +76,33 @@ def test_hw_budget(tmp_path: Path, capsys, standard_cells) -> None:
     assert df["block"].str.startswith("SRAM").sum() == 4
     out = capsys.readouterr().out
     assert "total:" in out and "Horowitz" in out and "Mistry" in out
+    # vector units: dynamic power measured on their own netlists; the totals line sums the lines
+    vec = df[df["block"].str.startswith("vector unit")]
+    assert len(vec) >= 1 and (vec["dynamic_mw"] > 0).all()
+    total = next(line for line in out.splitlines() if line.startswith("total:"))
+    assert f"{df['dynamic_mw'].sum():.4g} mW dynamic at peak" in total
+    # no published leakage figure at 45 nm for the SRAM, none for the logic off the library's node
+    assert df["leakage_mw"].isna().all() and total.endswith(", 0 mW leakage")
+    assert "leakage not modelled at 45 nm for: array PEs, column output converters, SRAM A" in out
+
+
+def test_hw_budget_prints_sram_leakage_where_published(tmp_path: Path, capsys, standard_cells) -> None:
+    from hw.cost import sram_cost
+
+    csv = tmp_path / "budget.csv"
+    assert main(["cost", "--hw", "examples/hw_edge_16x16.toml", "--node", "130", "--cycles", "60", "--row-length",
+                 "8", "--cache", str(tmp_path / "cache"), "--csv", str(csv), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    df = pd.read_csv(csv)
+    sram = df[df["block"].str.startswith("SRAM")]
+    assert len(sram) == 4
+    for block, leak in zip(sram["block"], sram["leakage_mw"]):
+        kib = float(block.split("(")[-1].split(" KiB")[0])
+        width = int(block.split(", ")[-1].split("-bit")[0])
+        assert leak == pytest.approx(sram_cost(capacity_kib=kib, width_bits=width, node_nm=130).leakage_mw)
+    total = next(line for line in out.splitlines() if line.startswith("total:"))
+    assert total.endswith(f", {sram['leakage_mw'].sum():.4g} mW leakage")
+    assert "OpenRAM SkyWater 130 macros" in out and "leakage not modelled at 130 nm for: array PEs" in out
 
 
 @pytest.mark.slow

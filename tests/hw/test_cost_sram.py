@@ -26,11 +26,29 @@ def test_area_energy_scale_with_capacity_width_and_node() -> None:
     s7 = sram_cost(capacity_kib=64, width_bits=128, node_nm=7)
     assert s7.area_um2 / a.area_um2 == pytest.approx(BITCELL_UM2[7] / BITCELL_UM2[45])
     assert s7.access_pj / a.access_pj == pytest.approx(node_scaling(source_nm=45, target_nm=7).energy)
-    assert a.leakage_mw is None and a.sources["leakage"] == "not modelled"
+    assert a.leakage_mw is None
+    assert a.sources["leakage"] == "not modelled at 45 nm (a published per-bit figure is relayed only at 130 nm)"
+
+
+def test_leakage_scales_with_capacity_not_width() -> None:
+    """At a node with a published per-bit figure, leakage is bits x that figure: twice the
+    capacity leaks twice as much, a wider port the same; the figure is the bit-weighted mean of
+    the relayed macros' leakage (recomputed here from their bits and microwatts)."""
+    from hw.cost._sram import LEAKAGE_PW_PER_BIT, SKY130_MACRO_LEAKAGE_UW
+
+    small = sram_cost(capacity_kib=32, width_bits=64, node_nm=130)
+    big = sram_cost(capacity_kib=256, width_bits=64, node_nm=130)
+    wide = sram_cost(capacity_kib=32, width_bits=512, node_nm=130)
+    assert big.leakage_mw == pytest.approx(8 * small.leakage_mw) and wide.leakage_mw == small.leakage_mw
+    bits = sum(b for b, _ in SKY130_MACRO_LEAKAGE_UW.values())
+    uw = sum(u for _, u in SKY130_MACRO_LEAKAGE_UW.values())
+    assert small.leakage_mw == pytest.approx(32 * 1024 * 8 * uw / bits * 1e-3)  # uW per bit x bits -> mW
+    assert LEAKAGE_PW_PER_BIT[130] == pytest.approx(uw / bits * 1e6)
+    assert "sky130_sram_2kbyte_1rw_32x512_8 0.814 uW" in small.sources["leakage"]
 
 
 def test_bad_sram_inputs() -> None:
-    with pytest.raises(UnitConfigError, match=r"^SRAM node must be one of 180, 90, 65, 45, 32, 14, 7 \(nm; a "
+    with pytest.raises(UnitConfigError, match=r"^SRAM node must be one of 180, 130, 90, 65, 45, 32, 14, 7 \(nm; a "
                                               r"published bit-cell area is needed\), not 20$"):
         sram_cost(capacity_kib=64, width_bits=64, node_nm=20)
     with pytest.raises(UnitConfigError, match=r"^SRAM capacity must be a number of KiB in \(0, 1048576\], not 0$"):
@@ -45,3 +63,52 @@ def test_datapath_energy_for_the_simulator(standard_cells, tmp_path) -> None:
     assert e.sram_pj_per_byte["a"] == pytest.approx(
         sram_cost(capacity_kib=64, width_bits=128, node_nm=45).access_pj / 16)
     assert e.provenance["pe"]["measured"]["library"]["name"] == "osu018"
+
+
+def test_row_unit_stimulus_covers_rows_within_input_ranges() -> None:
+    from hw.cost._accelerator import row_unit_stimulus
+    from hw.units import build_unit
+
+    unit = build_unit("ivit_int_layernorm", x_bits=8, length=8, bias_int=[0] * 8)
+    unit.component._MustUse__silence = True
+    stim = row_unit_stimulus(unit, cycles=10, seed=1)
+    assert len(stim) == 2 * unit.component.timing().cycles_per_row
+    assert all(c["i__valid"] == 1 and c["o__ready"] == 1 and -128 <= c["i__payload"] <= 127 for c in stim)
+    assert len({c["i__payload"] for c in stim}) > 100  # drawn, not constant
+    with pytest.raises(UnitConfigError, match=r"^unit must be a streaming row unit \(hw.units.nonlinear\), "
+                                              r"not MacUnit$"):
+        row_unit_stimulus(build_mac(a="int8", b="int8"), cycles=10)
+
+
+def test_budget_lines_add_up_and_price_sram_leakage_and_vector_power(standard_cells, tmp_path) -> None:
+    """The budget's totals are the sums of its lines (area, dynamic, leakage); at 130 nm the SRAM
+    lines carry the published per-bit leakage of their capacity; the vector unit's dynamic power is
+    its measured energy per cycle at the budget's clock; logic leakage (library node only) is
+    listed as missing."""
+    from hw.cost import accelerator_budget
+    from hw.cost._accelerator import row_unit_stimulus
+    from hw.cost._asic import characterize_asic
+    from hw.units import build_unit
+
+    def gelu():
+        return build_unit("ibert_int_gelu", x_bits=8, length=8, b_int=-251, c_int=-69251, shift_int=-5)
+
+    sram = {"a": (16, 64), "b": (64, 128)}
+    b = accelerator_budget(build_mac=lambda p: build_mac(a="int8", b="int8", pipeline=p),
+                           stimulus=lambda u: unit_stimulus(u.metadata, cycles=60), rows=4, cols=4, clock_mhz=20,
+                           node_nm=130, sram=sram, k=64, vector_units=[("gelu", gelu(), 2)], cache=tmp_path,
+                           vector_cycles=60)
+    assert b.area_mm2 == pytest.approx(sum(ln.area_um2 for ln in b.lines) / 1e6)
+    assert b.dynamic_mw == pytest.approx(sum(ln.dynamic_mw for ln in b.lines))
+    assert b.leakage_mw == pytest.approx(sum(ln.leakage_mw for ln in b.lines if ln.leakage_mw is not None))
+    by = {ln.block.split(" (")[0]: ln for ln in b.lines}
+    for name, (kib, width) in sram.items():
+        assert by[f"SRAM {name}"].leakage_mw == pytest.approx(
+            sram_cost(capacity_kib=kib, width_bits=width, node_nm=130).leakage_mw)
+    assert b.leakage_mw == pytest.approx(by["SRAM a"].leakage_mw + by["SRAM b"].leakage_mw)
+    assert set(b.leakage_missing) == {"array PEs", "column output converters", "vector unit gelu"}
+    assert b.dynamic_missing == ()
+    v = characterize_asic(gelu(), target_nm=130, cache=tmp_path, name="vec_gelu",
+                          stimulus=row_unit_stimulus(gelu(), cycles=60))
+    per_cycle = sum(i.energy_pj_per_cycle for i in v.line_items.values()) * v.derived["scaling"]["energy"]
+    assert by["vector unit gelu"].dynamic_mw == pytest.approx(2 * per_cycle * 20 * 1e-3) and per_cycle > 0
