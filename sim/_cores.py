@@ -35,7 +35,8 @@ import simpy
 from mapping import GemmOp, Recipe, VectorOp, map_op, steps_of
 
 from ._engine import OpRun, start_op
-from ._global_buffer import CoreView, GlobalBuffer, plan_gemm
+from ._fusion import FusedAttention
+from ._global_buffer import CoreView, GlobalBuffer, plan_attention, plan_gemm
 from ._hwconfig import HardwareConfig
 
 __all__ = ["split_op", "split_with_offsets", "run_cores"]
@@ -117,7 +118,11 @@ def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = F
         return mapped[key]
 
     cores, procs = [], []
-    plan = plan_gemm(op, recipe, hw) if hw.gb_kib and isinstance(op, GemmOp) else None
+    plan = None
+    if hw.gb_kib and isinstance(op, GemmOp):
+        plan = plan_gemm(op, recipe, hw)
+    elif hw.gb_kib and isinstance(op, FusedAttention):
+        plan = plan_attention(op, recipe, hw)
     gbuf = None
     if plan is None:
         for c, part in enumerate(split_op(op, hw.cores)):
@@ -168,6 +173,10 @@ def _gb_schedules(op: GemmOp, plan, gbuf: GlobalBuffer, n_cores: int, sched) -> 
         for c, (part, (pi, pm, pn)) in enumerate(parts):
             mp, steps = sched(part)
             per_core[c].append((blk, part, (blk.i0 + pi, blk.m0 + pm, blk.n0 + pn), mp, steps))
+        if not isinstance(op, GemmOp):  # fused attention: one chunk per Q, K, V of a head
+            for g in blk.a_groups:
+                gbuf.chunk(g, 1, g.K)
+            continue
         kt = max(1, getattr(per_core[0][-1][3], "Kt", op.K))
         gm = len({o[1] for _, o in parts})
         gn = len({o[2] for _, o in parts})
@@ -181,6 +190,12 @@ def _gb_schedules(op: GemmOp, plan, gbuf: GlobalBuffer, n_cores: int, sched) -> 
             continue
         steps, dfs, needs, ends = [], [], [], {}
         for blk, part, (i0, m0, n0), mp, st in entries:
+            if not isinstance(part, GemmOp):
+                needs += _attention_needs(blk, part, i0, st)
+                dfs += [getattr(mp, "dataflow", "ws")] * len(st)
+                steps += st
+                ends[len(steps) - 1] = blk
+                continue
             kt = getattr(mp, "Kt", part.K)
             nk = -(-part.K // kt)
             per = len(st) // part.count if part.count and len(st) % part.count == 0 else 0
@@ -189,7 +204,7 @@ def _gb_schedules(op: GemmOp, plan, gbuf: GlobalBuffer, n_cores: int, sched) -> 
             memo: dict = {}
             for t, s in enumerate(st):
                 has_a = any(b in ("a", "ar") and n for b, n in s.loads)
-                has_b = any(b == "b" and n for b, n in s.loads)
+                has_b = any(b in ("b", "br") and n for b, n in s.loads)  # "br": mapping order "nmk-br"
                 if exact:
                     inst, kk = (i0 + t // per,), t % per % nk
                     k0, k1 = kk * kt, min(part.K, (kk + 1) * kt)
@@ -208,5 +223,32 @@ def _gb_schedules(op: GemmOp, plan, gbuf: GlobalBuffer, n_cores: int, sched) -> 
                 dfs.append(getattr(mp, "dataflow", "ws"))
             steps += st
             ends[len(steps) - 1] = blk
+        for ids in set(needs):
+            gbuf.needed.update(ids)
         out.append((entries[0][3], steps, dfs, CoreView(gbuf, needs, ends, c)))
+    return out
+
+
+def _attention_needs(blk, part, i0: int, st: list) -> list:
+    """Chunks each step of a fused attention part reads (``sim._fusion.fused_attention_steps``:
+    per head and query block QKᵀ, softmax, P·V): Q and K for the first, V for the third. Any other
+    step layout: the head's Q, K and V for every load."""
+    per = len(st) // part.count if part.count and len(st) % part.count == 0 else 0
+    exact = per and per % 3 == 0 and all(s.work[0] == ("vector" if t % per % 3 == 1 else "gemm")
+                                         for t, s in enumerate(st))
+    out = []
+    for t, s in enumerate(st):
+        if not s.loads:
+            out.append(())
+            continue
+        heads = [i0 + t // per] if exact else range(i0, i0 + part.count)
+        ids: list[int] = []
+        for h in heads:
+            q, k, v = blk.a_groups[3 * (h - blk.i0): 3 * (h - blk.i0) + 3]
+            j = t % per % 3 if exact else None
+            if any(b == "a" and n for b, n in s.loads):
+                ids.append(q.first)
+            if any(b in ("b", "br") and n for b, n in s.loads):
+                ids += [k.first] if j == 0 else [v.first] if j == 2 else [k.first, v.first]
+        out.append(tuple(ids))
     return out

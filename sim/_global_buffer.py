@@ -16,6 +16,10 @@ Planning (``plan_gemm``), the two-level tiling:
   When not even one row of A against one array-width of B fits, the plan is None and the op
   reads DRAM directly, as without a global buffer.
 
+Fused attention (``plan_attention``): per KV head its Q, K and V are read into the buffer once
+(all heads when they fit, else blocks of heads), so the query blocks of a head read K and V
+from the buffer, not DRAM.
+
 Each block is a GEMM split across the cores by ``sim._cores`` and tiled at core level by the
 mapper; a core runs its parts of the blocks in block order, one schedule.
 
@@ -33,7 +37,7 @@ the compulsory A + B when the op fits.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import simpy
 
@@ -41,7 +45,7 @@ from mapping import GemmOp, Recipe
 
 from ._hwconfig import HardwareConfig
 
-__all__ = ["Block", "Group", "GemmPlan", "plan_gemm", "GlobalBuffer", "CoreView"]
+__all__ = ["Block", "Group", "GemmPlan", "plan_gemm", "plan_attention", "GlobalBuffer", "CoreView"]
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -65,6 +69,7 @@ class Group:
     first: int = 0  # id of its first chunk
     chunk_bytes: list = field(default_factory=list)
     pending: int = 0  # blocks still to finish that read it
+    live_bytes: int = 0  # bytes of its chunks some step reads (what it takes in the buffer)
 
     @property
     def nr(self) -> int:
@@ -101,9 +106,10 @@ class Block:
     b_groups: list
     pending: int = 0  # core parts still running
 
-    def op(self, op: GemmOp) -> GemmOp:
-        from dataclasses import replace
-
+    def op(self, op):
+        """The block as an op of its own (fused attention: its heads)."""
+        if not isinstance(op, GemmOp):
+            return replace(op, count=self.i1 - self.i0)
         return replace(op, M=self.m1 - self.m0, N=self.n1 - self.n0, count=self.i1 - self.i0)
 
 
@@ -214,6 +220,34 @@ def plan_gemm(op: GemmOp, recipe: Recipe, hw: HardwareConfig) -> GemmPlan | None
     return GemmPlan(scheme, blocks, units)
 
 
+def plan_attention(op, recipe: Recipe, hw: HardwareConfig) -> GemmPlan | None:
+    """The global-buffer blocks of a fused attention op (``sim._fusion.FusedAttention``): per KV
+    head three groups, its queries Q, keys K and values V (one chunk each), read from DRAM once;
+    all heads as one block when they fit, else blocks of heads that fit half the buffer (double
+    buffering); None if one head does not. The query blocks of a head then read K and V from the
+    buffer instead of DRAM."""
+    cap = hw.gb_kib * 1024
+    if not cap:
+        return None
+    a, kv = recipe.bytes_per_element("activation"), recipe.bytes_per_element(op.kv_role)
+    q_el, kv_el = op.group * op.tokens * op.head_dim, op.keys * op.head_dim
+    per = math.ceil(q_el * a) + 2 * math.ceil(kv_el * kv)
+    if op.count * per <= cap:
+        ci = op.count
+    else:
+        ci = int(cap // (2 * per))
+        if ci < 1:
+            return None
+    blocks, units = [], []
+    for i0 in range(0, op.count, ci):
+        i1 = min(op.count, i0 + ci)
+        gs = [Group(x, i, 0, 1, n, b) for i in range(i0, i1) for x, n, b in (("q", q_el, a), ("k", kv_el, kv),
+                                                                            ("v", kv_el, kv))]
+        blocks.append(Block(i0, i1, 0, 0, 0, 0, gs, []))
+        units.append(gs)
+    return GemmPlan("fits" if ci == op.count else "instances", blocks, units)
+
+
 class GlobalBuffer:
     """The global buffer of one op's simulation: its capacity, port, the chunks' arrival events
     and the DRAM fills (``fetcher``); see the module docstring."""
@@ -224,6 +258,7 @@ class GlobalBuffer:
         self.gport = simpy.Resource(env, capacity=1)
         self.space = None  # sized by start(), once the chunks are cut
         self.events: list = []
+        self.needed: set[int] = set()  # chunk ids some core's step reads (set by the caller)
         self.dram_read_bytes = 0
         self.dram_busy_cycles = 0.0
         self.trace_events: list = []
@@ -242,7 +277,10 @@ class GlobalBuffer:
                 self.events.append(self.env.event())
 
     def start(self) -> None:
-        """Count the readers of each group and start the DRAM fills."""
+        """Count the readers of each group and start the DRAM fills (of the chunks in
+        ``needed`` only: an operand kept in the cores' SRAM, ``sim._fusion``, is not fetched)."""
+        for g in self.plan.groups:
+            g.live_bytes = sum(n for j, n in enumerate(g.chunk_bytes) if g.first + j in self.needed)
         slack = len(self.events)  # sub-byte chunks round up: at most one byte each
         cap = self.hw.gb_kib * 1024 + slack
         self.space = simpy.Container(self.env, capacity=cap, init=cap)
@@ -254,13 +292,15 @@ class GlobalBuffer:
     def _fetcher(self):
         env, bw, lat = self.env, self.hw.dram_bytes_per_cycle, self.hw.dram_latency_cycles
         for unit in self.plan.units:
-            nbytes = sum(g.nbytes for g in unit)
+            nbytes = sum(g.live_bytes for g in unit)
             if nbytes:
                 yield self.space.get(nbytes)
             order = sorted(((c, gi, r) for gi, g in enumerate(unit) for r in range(g.nr) for c in range(g.nk)))
             for c, gi, r in order:
                 g = unit[gi]
                 cid = g.first + r * g.nk + c
+                if cid not in self.needed:
+                    continue
                 n = g.chunk_bytes[r * g.nk + c]
                 self.dram_read_bytes += n
                 if bw != math.inf and n:
@@ -282,8 +322,8 @@ class GlobalBuffer:
             return
         for g in {id(g): g for g in blk.a_groups + blk.b_groups}.values():
             g.pending -= 1
-            if g.pending == 0 and g.nbytes:
-                self.space.put(g.nbytes)
+            if g.pending == 0 and g.live_bytes:
+                self.space.put(g.live_bytes)
 
 
 class CoreView:

@@ -143,6 +143,20 @@ def test_whole_model_reads_less_dram_with_the_buffer():
     assert "global buffer 4096 KiB at 512 GB/s" in a.summary["hw_description"]
 
 
+def test_fused_attention_reads_q_k_v_of_each_head_once():
+    # LLaMA-2-7B attention fused per head over query blocks: without the buffer K and V are
+    # loaded again for each block when the weight buffer cannot hold them; with it, from DRAM once
+    hw = replace(GB, fusion=True, sram_b_kib=64, gb_kib=16384)
+    tokens, heads, hd = 512, 32, 128
+    q = tokens * heads * hd  # INT8 activations
+    kv = 2 * tokens * heads * hd * 2  # K and V in 16 bits
+    assert q + kv <= hw.gb_kib * 1024
+    att = simulate("llama2-7b", "INT8", hw, prefill=tokens, layers=1).ops.set_index("op").loc["attention"]
+    direct = simulate("llama2-7b", "INT8", replace(hw, gb_kib=0, gb_gbps=0.0), prefill=tokens,
+                      layers=1).ops.set_index("op").loc["attention"]
+    assert att.dram_read_bytes == q + kv < direct.dram_read_bytes
+
+
 def test_presets_take_their_sources_figures():
     a100 = PRESETS["a100-like"]
     assert a100.gb_kib * 1024 == 40 * 1024 ** 2  # LLMCompass compute_module.py A100_fp16 l2_size
