@@ -3,8 +3,9 @@ Markdown file (default ``docs/cost_tables.md``). Default tables, on the standard
 0.18 um cells, OpenSTA timing and power, figures scaled to 45 nm by Stillmaker & Baas, derived):
 MACs with exact and FP32 accumulators (W4A8 included), the MX/NV block dot-product units, every
 unit on uniform codes and on Gaussian data, with line items; an accelerator budget
-(``--hw``); and the published comparisons with matched definitions
-(``hw.cost.matched_comparisons``). The calibrated generic-gate tables of issue 6 (with FPGA
+(``--hw``) at 7 nm and at 130 nm (where a published SRAM leakage figure exists); and the published
+comparisons with matched definitions (Horowitz, van Baalen, Chen, dINT, minifloat vs INT on FPGA:
+``hw.cost.matched_comparisons``). The calibrated generic-gate tables of issue 6 (with FPGA
 resources, and the 32-lane units) are the ``generic_*`` tables (``--tables generic_mac_exact,...``).
 
 Each table is one ``lowbit cost ... --csv`` run (the commands are written into the file);
@@ -12,7 +13,7 @@ results come from the cost cache when present (``--cache``, default ``$LOWBIT_CA
 ``~/.cache/lowbit``), so a re-run only measures what changed. Runs ``--jobs`` tables at once.
 Prints each table and the wall time.
 
-Usage: python benchmarks/cost_tables.py [--tables mac,mac_fp32,block,budget,matched] (default)
+Usage: python benchmarks/cost_tables.py [--tables mac,mac_fp32,block,budget,budget_130,matched] (default)
        [--out docs/cost_tables.md] [--jobs 2] [--cache DIR]
 """
 from __future__ import annotations
@@ -45,6 +46,8 @@ TABLES = {  # table -> (title, lowbit cost arguments); run in this order
               ["--formats=mxfp8_e4m3,mxint8,nvfp4,nvint4", "--node=45"]),
     "budget": ("Accelerator budget: examples/hw_edge_16x16.toml, INT8 recipe, 7 nm (derived)",
                ["--hw=examples/hw_edge_16x16.toml", "--recipe=INT8", "--node=7"]),
+    "budget_130": ("Accelerator budget at 130 nm, the node with a published SRAM leakage figure (derived)",
+                   ["--hw=examples/hw_edge_16x16.toml", "--recipe=INT8", "--node=130"]),
     "matched": ("Published comparisons with matched definitions (hw.cost.matched_comparisons, 45 nm derived)", []),
     "generic_reference": ("Generic flow: Horowitz ISSCC 2014 operators (45 nm): calibrated predictions and the "
                           "ratios (int8_mul is the calibration anchor)", ["--flow=generic", "--reference"]),
@@ -59,14 +62,14 @@ TABLES = {  # table -> (title, lowbit cost arguments); run in this order
                            ["--flow=generic", f"--formats={DOT32_FP32_FORMATS}", "--acc=fp32", "--lanes=32",
                             "--no-energy"]),
 }
-DEFAULT_TABLES = ("mac", "mac_fp32", "block", "budget", "matched")
+DEFAULT_TABLES = ("mac", "mac_fp32", "block", "budget", "budget_130", "matched")
 DISTRIBUTIONS = ("uniform", "gaussian")
 
 
 def _distributions(table: str) -> tuple[str, ...]:
     """The reference operators have one fixed stimulus (``hw.cost.reference_stimulus``); tables
     without energy need no stimulus at all."""
-    if table in ("generic_reference", "budget", "matched"):
+    if table in ("generic_reference", "budget", "budget_130", "matched"):
         return ("reference",)
     return ("none",) if "--no-energy" in TABLES[table][1] else DISTRIBUTIONS
 
@@ -129,7 +132,7 @@ def _table(name: str, csvs: dict[str, Path]) -> tuple[str, list[pd.DataFrame]]:
     frames = {d: pd.read_csv(p) for d, p in csvs.items() if p.exists()}
     if not frames:
         return "not characterised (see the command output above)", []
-    if name in ("generic_reference", "budget", "matched"):
+    if name in ("generic_reference", "budget", "budget_130", "matched"):
         return _markdown(frames["reference"]), []
     if not name.startswith("generic_"):
         return _liberty_table(frames), []

@@ -471,6 +471,6 @@ def test_fpga_anchor_builds_matched_units(matched_new) -> None:
             names = [n for _s, n, _l in frag.subfragments]
             assert names == ["pe"]
             assert len(comp.acc.as_value()) == ours[fmt] + 4  # value + nan/+inf/-inf/+0 flags
-    luts = df[df["metric"] == "LUT ratio"]
+    luts = df[df["metric"] == "logic-cell ratio"]
     assert len(luts) == len(FPGA_PAIRS) and (luts["ours"] > 0).all() and luts["published"].isna().all()
-    assert all("LUT4" in t for t in luts["what_differs"])
+    assert all("LUT4 +" in t and "CCU2C" in t for t in luts["what_differs"])
