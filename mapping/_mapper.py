@@ -25,11 +25,17 @@ tile) or "nmk" (N outer: the weight tile is reused across M when K fits), and "m
 with the activations resident: the Mt x K row block of A is loaded in K pieces during the
 first N pass and kept in the ``a`` buffer for the other N tiles, so A is read once; legal when
 two such blocks fit the buffer, or one when Mt covers all of M and there is no next block to
-load beside it). The cost of a candidate is a pipelined roofline estimate from T (DRAM bytes /
-bandwidth), C (array cycles), the tile count and the DRAM latency (``_pipelined``: a
-double-buffered slot is busy for the latency + transfer + compute of its tile, so small tiles
-cannot hide the latency; for "mnk-ar" the first N pass, which carries all of A, and the other
-passes are estimated apart), compared to three significant digits; ties go to fewer DRAM
+load beside it), and its mirror image "nmk-br" (N outer with the weights resident: B's K x Nt
+column block is loaded in K pieces during the first M pass and kept in the ``b`` buffer (the
+engine's "br") for the other M tiles, so B is read once and A once per column block; legal when
+two such blocks fit the ``b`` buffer, or one when Nt is all of N, for one instance or one B
+per instance).
+
+The cost of a candidate is a pipelined roofline estimate from T (DRAM bytes / bandwidth), C
+(array cycles), the tile count and the DRAM latency (``_pipelined``: a double-buffered slot is
+busy for the latency + transfer + compute of its tile, so small tiles cannot hide the latency;
+the first inner pass of a resident order, which carries all of the resident operand, and the
+other passes are estimated apart), compared to three significant digits; ties go to fewer DRAM
 bytes, then fewer tiles. Array cycles come from the caller's ``compute_cycles`` function
 (``sim``'s step timing: the array's ``tile_cycles`` or its GEMV mode); if it is ``None`` only
 bytes are compared and the dataflow is the first one offered. Operands the caller keeps on
@@ -229,10 +235,14 @@ def _bpe(recipe: Recipe, role: str) -> float:
 
 
 def _candidates(full: int, quantum: int, lo: int) -> list[int]:
+    """Tile sizes along a dimension of ``full``: all of it, and for each power-of-two multiple t
+    of ``quantum`` from ``lo`` up, the size cutting ``full`` into as many tiles as t does but of
+    equal sizes (rounded up to the quantum), so that no short last tile leaves a double-buffered
+    load unhidden behind its compute."""
     out = {full}
     t = max(lo, quantum)
     while t < full:
-        out.add(t)
+        out.add(quantum * _cdiv(_cdiv(full, _cdiv(full, t)), quantum))
         t *= 2
     return sorted(out)
 
@@ -245,6 +255,9 @@ def _traffic(op: GemmOp, Mt: int, Kt: int, Nt: int, order: str, a: float, b: flo
     if order == "mnk-ar":
         a_passes = 1
         b_passes = nm if nn * nk > 1 else 1
+    elif order == "nmk-br":
+        b_passes = 1
+        a_passes = nn if nm * nk > 1 else 1
     elif order == "mnk":
         a_passes = nn if nk > 1 else 1
         b_passes = nm if nn * nk > 1 else 1
@@ -357,20 +370,28 @@ def _map_gemm(op: GemmOp, recipe: Recipe, lim: MapperLimits, fn: ComputeCycles |
                     # block is loaded while this one is in use, one when there is a single block
                     resident = (a_keep > 0 and nn > 1
                                 and (2 if nm > 1 else 1) * math.ceil(Mt * op.K * a) <= lim.a_bytes)
-                    for order in ("mnk", "nmk") + (("mnk-ar",) if resident else ()):
+                    # the mirror image: B's K x Nt column block kept across the M tiles (one
+                    # B per instance: shared weights of several instances would be reloaded)
+                    b_resident = (nm > 1 and (op.count == 1 or not op.b_shared)
+                                  and (2 if nn > 1 else 1) * math.ceil(op.K * Nt * b) <= lim.b_bytes)
+                    for order in (("mnk", "nmk") + (("mnk-ar",) if resident else ())
+                                  + (("nmk-br",) if b_resident else ())):
                         rd, wr = _traffic(op, Mt, Kt, Nt, order, a, b, c, a_keep, c_out)
                         mem = (rd + wr) / bw
-                        # "mnk-ar": all of A arrives during the first N pass of each row block
-                        first = _a_bytes(op, a, a_keep) if order == "mnk-ar" else 0
+                        # a resident operand arrives whole during the first inner pass of each
+                        # outer block ("mnk-ar": A in the first N pass; "nmk-br": B in the first
+                        # M pass): that pass and the others are estimated apart
+                        first, inner = {"mnk-ar": (_a_bytes(op, a, a_keep), nn),
+                                        "nmk-br": (op.count * math.ceil(op.K * op.N * b), nm)}.get(order, (0, 1))
                         for df in dfs:
                             cyc = _gemm_cycles(op, Mt, Kt, Nt, df, fn) if fn is not None else None
                             if cyc is None:
                                 est = mem
                             elif first:
-                                passes = op.count * nm * _cdiv(op.K, Kt)
-                                m1 = (first + (rd + wr - first) / nn) / bw
-                                est = (_pipelined(m1, cyc / nn, passes, lat)
-                                       + _pipelined(mem - m1, cyc - cyc / nn, tiles - passes, 0.0)
+                                passes = tiles // inner
+                                m1 = (first + (rd + wr - first) / inner) / bw
+                                est = (_pipelined(m1, cyc / inner, passes, lat)
+                                       + _pipelined(mem - m1, cyc - cyc / inner, tiles - passes, 0.0)
                                        if tiles > passes else _pipelined(mem, cyc, tiles, lat))
                             else:
                                 est = _pipelined(mem, cyc, tiles, lat)
@@ -480,7 +501,7 @@ def gemm_steps(mp: GemmMapping) -> list[Step]:
     nm, nk, nn = _cdiv(op.M, mp.Mt), _cdiv(op.K, mp.Kt), _cdiv(op.N, mp.Nt)
     seq = []
     for i in range(op.count):
-        m_outer = mp.order in ("mnk", "mnk-ar")
+        m_outer = mp.order in ("mnk", "mnk-ar")  # "nmk", "nmk-br": N outer
         outer, inner = (nm, nn) if m_outer else (nn, nm)
         for o in range(outer):
             for j in range(inner):
@@ -491,12 +512,24 @@ def gemm_steps(mp: GemmMapping) -> list[Step]:
     prev_a = prev_b = None
     keys = [((i, mi, kk), (0 if op.b_shared else i, kk, ni)) for i, mi, ni, kk in seq]
     resident = mp.order == "mnk-ar"
+    b_resident = mp.order == "nmk-br"
     for t, (i, mi, ni, kk) in enumerate(seq):
         m = min(mp.Mt, op.M - mi * mp.Mt)
         k = min(mp.Kt, op.K - kk * mp.Kt)
         n = min(mp.Nt, op.N - ni * mp.Nt)
         ka, kb = keys[t]
         loads = []
+        if b_resident:  # B pieces loaded in the first M pass, released after the last
+            if ka != prev_a:
+                loads.append(("a", math.ceil(m * k * mp.a_bpe)))
+            if mi == 0:
+                loads.append(("br", math.ceil(k * n * mp.b_bpe)))
+            prev_a = ka
+            nxt = keys[t + 1][0] if t + 1 < len(keys) else None
+            release = (("a",) if ka != nxt else ()) + (("br",) if mi == nm - 1 else ())
+            steps.append(Step(tuple(loads), release, ("gemm", m, k, n), kk == 0,
+                              math.ceil(m * n * mp.c_bpe) if kk == nk - 1 else 0))
+            continue
         if resident:  # A pieces loaded in the first N pass, released after the last
             if ni == 0:
                 loads.append(("ar", math.ceil(m * k * mp.a_bpe)))

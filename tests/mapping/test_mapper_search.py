@@ -200,3 +200,28 @@ def test_op_table_reports_the_search():
     assert (ops[ops.unit == "vector"].mapper == "").all()
     for _, row in gemm.iterrows():
         assert f"chosen {row.tile} {row.order} {row.dataflow} est " in row.mapper
+
+
+# ---- weights resident across M tiles ("nmk-br") --------------------------------------------------
+def test_edge_npu_down_proj_keeps_weight_columns_resident():
+    # LLaMA-2-7B prefill 2048 down_proj on edge-npu: A (2048 x 11008) cannot stay in the 1 MiB
+    # activation buffer, but two 11008 x Nt weight column blocks fit the 6 MiB weight buffer
+    npu = PRESETS["edge-npu"]
+    op = GemmOp("down_proj", 2048, 11008, 4096)
+    timing = step_timing(npu, INT8)
+    mp = map_op(op, INT8, npu.limits(), timing.array_cycles)
+    assert mp.order == "nmk-br" and 2 * 11008 * mp.Nt <= npu.sram_b_kib * 1024
+    steps = steps_of(mp)
+    nn = math.ceil(4096 / mp.Nt)
+    assert sum(n for st in steps for buf, n in st.loads if buf == "br") == 11008 * 4096  # weights once
+    assert sum(n for st in steps for buf, n in st.loads if buf == "a") == nn * 2048 * 11008  # A per column block
+    assert _moved(steps) == mp.dram_read_bytes + mp.dram_write_bytes == nn * 2048 * 11008 + 11008 * 4096 + 2048 * 4096
+    assert sum(st.work[1] * st.work[2] * st.work[3] for st in steps) == op.macs
+    # the engine: faster than the best schedule without resident weights (which rereads them)
+    plain = next(cd for cd in map_op(op, INT8, replace(npu.limits(), b_bytes=2 * 11008 * mp.Nt - 1),
+                                     timing.array_cycles).search.ranked if cd.order in ("mnk", "nmk"))
+    other = GemmMapping(op, plain.Mt, plain.Kt, plain.Nt, plain.order, plain.dataflow, 1.0, 1.0, 1.0,
+                        plain.dram_read_bytes, plain.dram_write_bytes, plain.compute_cycles)
+    runs = [run_steps(steps_of(m), npu, timing, dataflow=m.dataflow) for m in (mp, other)]
+    assert runs[0].dram_read_bytes < runs[1].dram_read_bytes and runs[0].cycles < runs[1].cycles
+    assert abs(mp.est_cycles / runs[0].cycles - 1) < 0.05
