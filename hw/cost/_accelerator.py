@@ -304,7 +304,10 @@ def accelerator_budget(*, build_mac: Callable[[int], Any], stimulus: Callable[[A
                                 f"{v.node_nm} nm), scaled to {node_nm} nm (derived); "
                                 + ("dynamic power not measured" if dyn is None else
                                    f"dynamic: measured energy per cycle streaming rows ({len(stim)} cycles, uniform "
-                                   f"inputs) x {clock_mhz:g} MHz")))
+                                   f"inputs) x {clock_mhz:g} MHz")
+                                + ("" if v.derived["fmax_mhz"] >= clock_mhz else
+                                   f"; its Fmax at {node_nm} nm ({v.derived['fmax_mhz']:.4g} MHz, derived) is below "
+                                   f"the clock: not pipelined for it, figures as if it kept up")))
     notes = ("peak power: every PE one product per cycle; converters one output per k cycles; every SRAM "
              "one access of its port width per cycle; vector units streaming rows back to back"
              + ("" if vector_cycles is not None else " (their dynamic power not measured: vector_cycles=None)"),
