@@ -1,8 +1,10 @@
 """Evidence: numerics mode on one BERT-base layer and one LLaMA-2-7B layer (full width, reduced
-sequence length) for the INT8, W4A8, FP8 and MXFP4 recipes (FP16 for comparison): error of the
-layer output against a float64 run, and a check of sampled golden-GEMM outputs against an
+sequence length) for the INT8, W4A8, FP8 and MXFP4 recipes (FP16 for comparison) and the I-BERT
+integer-only recipe (the forward pass's integer layer: integer requantisation between ops): error
+of the layer output against a float64 run, and a check of sampled golden-GEMM outputs against an
 exact-rational reference computed from the decoded codes.
-Run: ``python benchmarks/sim_numerics_layers.py [--tokens 8] [--models bert-base,llama2-7b]``.
+Run: ``python benchmarks/sim_numerics_layers.py [--tokens 8] [--models bert-base,llama2-7b]
+[--recipes FP16,INT8,W4A8,FP8,MXFP4,I-BERT]``.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tokens", type=int, default=8)
     ap.add_argument("--models", default="bert-base,llama2-7b")
-    ap.add_argument("--recipes", default="FP16,INT8,W4A8,FP8,MXFP4")
+    ap.add_argument("--recipes", default="FP16,INT8,W4A8,FP8,MXFP4,I-BERT")
     ap.add_argument("--samples", type=int, default=4, help="sampled outputs checked per GEMM")
     args = ap.parse_args()
     rows = []

@@ -442,15 +442,21 @@ def check_gemm_record(rec: GemmRecord, *, samples: int = 32, seed: int = 0) -> t
 NUMERICS_MAX_BYTES = 8e9
 
 
-def numerics_bytes(model: ModelConfig, tokens: int) -> int:
+def numerics_bytes(model: ModelConfig, tokens: int, *, integer_only: bool = False) -> int:
     """Working memory of one numerics-mode layer (bytes, an estimate; LLaMA-2-7B, 16 tokens:
     4.3 GB estimated, 4.2 GB peak RSS measured): the float32 weights and the operand codes the
     GEMM records keep (~16 bytes per weight element), the float64 scaled copies of the largest
     weight matrix while its GEMM runs (~24 bytes per element), and float64 activations, scores and
-    their quantized copies (~64 bytes per element of the widest)."""
+    their quantized copies (~64 bytes per element of the widest). ``integer_only`` (I-BERT, I-ViT:
+    the forward pass's integer backend) adds the float64 checkpoint copy and the int64 weight codes
+    (~21 bytes per weight element, ~48 for the largest matrix while it is quantized and multiplied;
+    LLaMA-2-7B, 4 tokens: 6.4 GB estimated, 6.6 GB peak RSS measured)."""
+    if not isinstance(integer_only, bool):
+        raise SimulationError(f"integer_only must be a bool, not {integer_only!r}")
     shapes = [n * k for n, k in _weight_shapes(model).values()]
     widest = max(model.d_ff, model.d_model, model.group_size * tokens) * tokens
-    return 16 * sum(shapes) + 24 * max(shapes) + 64 * widest
+    per_weight, largest = (21, 48) if integer_only else (16, 24)
+    return per_weight * sum(shapes) + largest * max(shapes) + 64 * widest
 
 
 def run_layer_numerics(model: ModelConfig | str, recipe: Recipe | str, *, tokens: int = 16, seed: int = 0,
@@ -470,7 +476,7 @@ def run_layer_numerics(model: ModelConfig | str, recipe: Recipe | str, *, tokens
     recipe = parse_recipe(recipe) if not isinstance(recipe, Recipe) else recipe
     if isinstance(tokens, bool) or not isinstance(tokens, int) or not 1 <= tokens <= model.max_positions:
         raise SimulationError(f"tokens must be an integer in 1..{model.max_positions}, not {tokens!r}")
-    need = numerics_bytes(model, tokens)
+    need = numerics_bytes(model, tokens, integer_only=bool(recipe.kernels))
     if need > NUMERICS_MAX_BYTES:
         raise SimulationError(f"numerics-mode memory must be at most {NUMERICS_MAX_BYTES / 1e9:g} GB, not about "
                               f"{need / 1e9:.1f} GB (one layer of {model.name}: d_model {model.d_model}, "

@@ -124,6 +124,24 @@ def test_numerics_refuses_a_layer_beyond_its_memory_limit():
     assert "(one layer of huge: d_model 65536, intermediate size 262144, 4 tokens)" in str(e.value)
 
 
+def test_integer_only_layers_budget_the_forward_backends_copies():
+    """The integer-only path keeps a float64 checkpoint copy and int64 weight codes: a layer whose
+    float run fits the limit can be refused for I-BERT."""
+    from mapping import model_from_dict
+    from sim._numerics import NUMERICS_MAX_BYTES, numerics_bytes
+
+    mid = model_from_dict({"model_type": "llama", "hidden_size": 4864, "num_attention_heads": 38,
+                           "num_hidden_layers": 1, "intermediate_size": 13056, "max_position_embeddings": 64},
+                          name="mid")
+    assert numerics_bytes(mid, 4) < NUMERICS_MAX_BYTES < numerics_bytes(mid, 4, integer_only=True)
+    with pytest.raises(SimulationError) as e:
+        run_layer_numerics(mid, "I-BERT", tokens=4)
+    assert str(e.value).startswith("numerics-mode memory must be at most 8 GB, not about 9.0 GB (one layer of mid")
+    with pytest.raises(SimulationError) as e:
+        numerics_bytes(mid, 4, integer_only=1)
+    assert str(e.value) == "integer_only must be a bool, not 1"
+
+
 # --------------------------------------------------------------------------- integer-only recipes
 TINY_LLAMA = {"model_type": "llama", "hidden_size": 256, "num_attention_heads": 4, "num_key_value_heads": 2,
               "num_hidden_layers": 1, "intermediate_size": 512, "max_position_embeddings": 64}
