@@ -147,6 +147,15 @@ def test_bad_scale_is_one_clear_error(s_in: float, message: str) -> None:
         assert str(info.value) == message
 
 
+def test_input_width_too_narrow_for_the_scale_derivation() -> None:
+    """The hardware-parameter path (what the simulator calls) needs x_bits >= 4: the scale 3-bit
+    rows span (2.97) gives c_int = 0."""
+    assert ibert_softmax_consts(ibert_softmax_scale(4))["c_int"] >= 1
+    with pytest.raises(UnitConfigError) as info:
+        ROW_UNITS["ibert_int_softmax"].cycles(4, 8, x_bits=3, divider_bits_per_cycle=1)
+    assert str(info.value) == "ibert_int_softmax x_bits must be an integer in 4..32, not 3"
+
+
 def test_widths_follow_the_scale() -> None:
     """Finer scales need a wider requantisation dividend (so a longer divider); the unit's
     dividend width is the one the timing uses."""

@@ -81,8 +81,9 @@ def ibert_softmax_scale(x_bits: int) -> float:
     which exp is 0. The finest scale such a unit
     meaningfully takes (finer scales cannot represent a row spread of 30 ln2 ~ 20.8), hence its
     widest divider: the scale the simulator times the unit at (``x_bits = 16``: 3.17e-4, near
-    I-BERT's ~1e-4 attention-score scales)."""
-    xb = check_int("x_bits", x_bits, 2, IBertSoftmaxUnit.max_x_bits)
+    I-BERT's ~1e-4 attention-score scales). From 4 bits (at 3 bits the scale, 2.97, gives
+    ``c_int = 0``)."""
+    xb = check_int("ibert_int_softmax x_bits", x_bits, 4, IBertSoftmaxUnit.max_x_bits)
     return float(np.float32(30 * 0.6931 / ((1 << xb) - 1)))
 
 
