@@ -171,7 +171,8 @@ class OpLink:
             return self.env.process(transfer(total, what))
         free = total - sum(held.values())
         jobs = [self.env.process(transfer(free, what + " (prefetched part)"))] if free else []
-        jobs += [self.env.process(self._after(g, n, transfer, what + " (after its producers)")) for g, n in held.items()]
+        jobs += [self.env.process(self._after(g, n, transfer, what + " (after its producers)"))
+                 for g, n in held.items()]
         return self.env.all_of(jobs)
 
     def _after(self, gate: simpy.Event, nbytes: int, transfer, what: str):

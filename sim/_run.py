@@ -43,6 +43,7 @@ from ._cores import run_cores
 from ._fusion import FusedAttention, Residency, apply_residency, fused_attention_steps, plan_phase
 from ._engine import OpRun, run_steps
 from ._overlap import run_chain
+from ._repeat import HEADS, block_period, extend_run, repeating_block, repeats
 from ._gemv import StepTiming, step_timing
 from ._hwconfig import HardwareConfig, load_hardware
 from ._trace import write_trace
@@ -165,25 +166,81 @@ def simulate_op(op, recipe: Recipe, hw: HardwareConfig, timing: StepTiming | Non
     return mp, run
 
 
+def simulate_repeating(op, recipe: Recipe, hw: HardwareConfig, timing: StepTiming | None = None, *,
+                       mapping=None, residency: Residency | None = None) -> tuple[object, OpRun] | None:
+    """``simulate_op`` of an attention op by its first ``sim._repeat.HEADS`` heads extended to
+    all of them where its schedule and timeline provably repeat (``sim._repeat``); None where
+    they do not (simulate it whole)."""
+    timing = timing or step_timing(hw, recipe)
+    if not repeats(op, hw):
+        return None
+    mp, steps = simulate_op(op, recipe, hw, timing, mapping=mapping, residency=residency, schedule_only=True)(op)
+    block = repeating_block(steps, op.count)
+    heads = HEADS
+    df = getattr(mp, "dataflow", "ws")
+    while block is not None and heads < op.count:
+        short = steps[:block * heads]
+        run = run_steps(short, hw, timing, dataflow=df, trace=True)
+        period = block_period(run.events, run.events, block, heads)
+        if period is None:
+            return None
+        if isinstance(period, int):  # transfers queued across more blocks: compare more of them
+            heads = period
+            continue
+        extend_run(run, short, block, op.count, hw, timing, df, period)
+        run.sram = _sram_bytes(mp, steps, hw, run)
+        return mp, run
+    return None
+
+
 def simulate_chain(ops: list, recipe: Recipe, hw: HardwareConfig, timing: StepTiming | None = None, *,
-                   trace: bool = False, mappings: dict | None = None) -> list[tuple[object, OpRun]]:
+                   trace: bool = False, mappings: dict | None = None, repeat: bool = False,
+                   extended: list | None = None, heads: int = HEADS) -> list[tuple[object, OpRun]]:
     """Simulate ``ops`` ((op, residency) pairs in program order) chained with overlap
     (``sim._overlap``): one (mapping, OpRun) per op, ``cycles`` the time the op adds to the
     chain's end (they add up to the chain's cycles); with ``trace`` each op's events are
-    shifted to start where its cycles start."""
+    shifted to start where its cycles start. ``repeat``: attention ops of many heads run by
+    their first heads, extended where their timeline provably repeats (``sim._repeat``; the
+    whole chain is simulated again in full when it does not; ``heads``: how many first); their
+    names are appended to ``extended``."""
     timing = timing or step_timing(hw, recipe)
     mappings = mappings or {}
     schedules = [simulate_op(op, recipe, hw, timing, mapping=mappings.get(replace(op, name="")), residency=res,
                              schedule_only=True) for op, res in ops]
     by_part: dict = {}
+    blocks: dict = {}  # op index -> (block length, full steps) of the ops run by their first heads
+    repeat = repeat and not trace and heads < max((op.count for op, _ in ops if repeats(op, hw)), default=0)
 
     def schedule(i: int, part):  # parts of equal shapes of one op have one schedule
         key = (i, replace(part, name=""))
         if key not in by_part:
-            by_part[key] = schedules[i](part)
+            mp, steps = schedules[i](part)
+            block = repeating_block(steps, part.count) if repeat and repeats(part, hw) and heads < part.count else None
+            if block is not None:
+                blocks[i] = (block, steps)
+                steps = steps[:block * heads]
+            by_part[key] = mp, steps
         return by_part[key]
 
-    chain = run_chain([op for op, _ in ops], hw, timing, schedule, trace=trace)
+    chain = run_chain([op for op, _ in ops], hw, timing, schedule, trace=trace or repeat)
+    if blocks:
+        every = [e for _, run, _ in chain.ops for e in run.events]
+        periods = {i: block_period(chain.ops[i][1].events, every, blocks[i][0], heads) for i in blocks}
+        more = max((p for p in periods.values() if isinstance(p, int)), default=None)
+        if more is not None and all(p is not None for p in periods.values()):
+            return simulate_chain(ops, recipe, hw, timing, mappings=mappings, repeat=True, extended=extended,
+                                  heads=more)
+        if any(p is None or isinstance(p, int) for p in periods.values()):
+            return simulate_chain(ops, recipe, hw, timing, trace=trace, mappings=mappings, repeat=False)
+        for i, (block, steps) in blocks.items():
+            mp, run, parts = chain.ops[i]
+            extend_run(run, parts[0][1], block, ops[i][0].count, hw, timing, getattr(mp, "dataflow", "ws"), periods[i])
+            if extended is not None:
+                extended.append(ops[i][0].name)
+            chain.ops[i] = (mp, run, [(mp, steps, run)])
+        if not trace:
+            for _, run, _ in chain.ops:
+                run.events = []
     out, start = [], 0.0
     for (op, _), (mp, run, parts) in zip(ops, chain.ops):
         srams = [_sram_bytes(m, st, hw, r) for m, st, r in parts]
@@ -239,16 +296,21 @@ def _phase_ops(model: ModelConfig, tokens: int, past: int, batch: int, whole: bo
 
 def _size_check(model, recipe, hw, timing, phases, batch, whole, mappings: dict) -> None:
     """Map the ops of the first and last phase steps and refuse a schedule beyond
-    ``MAX_TILE_STEPS`` (decode steps grow linearly, so first + last bound the middle ones)."""
+    ``MAX_TILE_STEPS`` tile steps simulated: the prefill's, one decode step's, and the ops
+    whose shapes depend on the KV length for each further decode step (the others are the
+    same in every step, simulated once; the last step has the longest cache: a bound for
+    every step)."""
     _, _, tokens, _ = phases[0]
     if batch * tokens > MAX_TOKENS:
         raise SimulationError(f"batch x tokens per phase step must be at most {MAX_TOKENS}, not {batch * tokens} "
                               f"(batch {batch} x {tokens} tokens)")
     lim = hw.limits()
 
-    def tiles(tokens: int, past: int) -> int:
+    def tiles(tokens: int, past: int, kv_only: bool = False) -> int:
         n = 0
         for _, op in _phase_ops(model, tokens, past, batch, whole):
+            if kv_only and op.name not in _KV_LENGTH_OPS:
+                continue
             key = replace(op, name="")
             if key not in mappings:
                 mappings[key] = map_op(op, recipe, lim, timing.array_cycles)
@@ -257,8 +319,8 @@ def _size_check(model, recipe, hw, timing, phases, batch, whole, mappings: dict)
 
     total = tiles(*phases[0][2:]) if phases[0][0] == "prefill" else 0
     decodes = [p for p in phases if p[0] == "decode"]
-    if decodes:  # the last step has the longest KV cache: an upper bound for every step
-        total += len(decodes) * tiles(*decodes[-1][2:])
+    if decodes:
+        total += tiles(*decodes[-1][2:]) + (len(decodes) - 1) * tiles(*decodes[-1][2:], kv_only=True)
     if total > MAX_TILE_STEPS:
         raise SimulationError(f"simulation size must be at most {MAX_TILE_STEPS} tile steps, not about {total} "
                               f"({model.name}, batch {batch}, {len(phases)} phase steps on {hw.name}: d_model "
@@ -302,14 +364,17 @@ def _recipe_units(hw: HardwareConfig, recipe: Recipe) -> tuple[HardwareConfig, s
 
 def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig | str | None = None, *,
              prefill: int | None = None, decode: int = 0, batch: int = 1, layers: int | None = None,
-             trace: bool = False, progress: bool = False, mac_cost=None, decode_only: bool = False) -> SimResult:
+             trace: bool = False, progress: bool = False, mac_cost=None, decode_only: bool = False,
+             extend_heads: bool = True) -> SimResult:
     """Simulate ``layers`` layers (default all) of ``model`` under ``recipe`` on ``hw``: prefill
     of ``prefill`` tokens (default: the model's natural input length) then ``decode`` steps.
     ``mac_cost``: the array's energies for the MAC energy column: a ``hw.cost.DatapathEnergy``
     (``sim.datapath_energy_of``: per product, per output conversion, SRAM per buffer) or a
     generic-flow ``hw.cost.CostRecord`` of the recipe's MAC unit (see ``sim._energy``).
     ``decode_only``: skip the prefill phase (its ``prefill`` tokens are taken as already in the
-    KV cache) and simulate only the decode steps.
+    KV cache) and simulate only the decode steps. ``extend_heads``: attention ops of many heads
+    are simulated by their first heads and extended where their timeline provably repeats
+    (``sim._repeat``; never with ``trace``); False simulates every head.
 
     Raises
     ------
@@ -347,6 +412,7 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
         from tqdm import tqdm
         it = tqdm(phases, desc=f"simulate {model.name}", unit="step", leave=False)
     memo: dict = {}
+    extended: list[str] = []  # attention ops simulated by their first heads (sim._repeat)
     rows, events, offset = [], [], 0.0
     overlap = _overlap_of(hw)
     for phase, step, tokens, past in it:
@@ -358,14 +424,18 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
                 key = (replace(op, name=""), residency)  # same shapes, roles, residency -> same result
                 reused = key in memo
                 if not reused:
-                    memo[key] = [simulate_op(op, recipe, hw, timing, trace=trace, mapping=mappings.get(key[0]),
-                                             residency=residency)]
+                    done = (simulate_repeating(op, recipe, hw, timing, mapping=mappings.get(key[0]),
+                                               residency=residency) if extend_heads and not trace else None)
+                    if done is not None:
+                        extended.append(op.name)
+                    memo[key] = [done or simulate_op(op, recipe, hw, timing, trace=trace, mapping=mappings.get(key[0]),
+                                                     residency=residency)]
             else:  # a chain: its ops' names (their data dependencies), shapes and residency
                 key = ("chain",) + tuple((op.name, replace(op, name=""), res) for _, op, res in group)
                 reused = key in memo
                 if not reused:
                     memo[key] = simulate_chain([(op, res) for _, op, res in group], recipe, hw, timing, trace=trace,
-                                               mappings=mappings)
+                                               mappings=mappings, repeat=extend_heads, extended=extended)
             for (scope, op, _), (mp, run) in zip(group, memo[key]):
                 mult = n_layers if scope == "layer" else 1
                 rows.append(_row(phase, step, past + tokens, scope, op, mp, run, hw, timing, energy, mult, reused))
@@ -377,6 +447,12 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
                                        n_layers))
     ops = pd.DataFrame(rows)
     summary = _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, memo, whole, timing.packing)
+    if extended:
+        summary["notes"].append(f"{len(extended)} of the distinct attention ops ({', '.join(sorted(set(extended)))}) "
+                                f"simulated for their first heads and extended to all: their schedules are "
+                                f"copies of one block per head and consecutive blocks had identical timelines, so the "
+                                f"rest repeat them (sim._repeat)")
+    summary["heads_extended_ops"] = len(extended)
     summary["notes"][:0] = [n for n in (area_note, units_note) if n]
     if hw.chips > 1:
         summary["notes"].append(f"{hw.chips} chips in tensor parallel: each runs {model.name} ({full_model.n_heads} "

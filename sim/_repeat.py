@@ -1,0 +1,135 @@
+"""Heads simulated once where their schedule provably repeats (the decode steps' attention).
+
+An attention op of ``count`` KV heads (a GEMM with one B per instance, or ``sim._fusion``'s
+fused attention) whose schedule is ``count`` copies of one block of tile steps (checked step
+for step) is simulated for its first ``h`` heads only, and its figures are extended to
+``count``:
+
+* the run of ``h`` heads records every event (transfers, compute, stalls of every op of its
+  chain); block ``j`` starts when the compute unit ends block ``j - 1``'s last step;
+* ``carry`` is the most block starts any event runs across (transfers queued on the DMA
+  engines and the port). The engine's state at a block start (tiles in the two slots of each
+  buffer, the two output slots, transfers in flight) is made of the events of the ``carry``
+  blocks before it; so when ``carry + 2`` consecutive blocks (after block 1) have the same
+  timeline relative to their start (every event's kind, label, start and duration, all ops of
+  the chain included, to 1e-6 cycles), the state repeats from block to block and every later
+  block of the full op repeats them. ``h = carry + 7`` (at least ``HEADS``): two blocks to
+  settle, ``carry + 2`` compared, three to finish (the loader runs at most two tiles ahead);
+  two heads more at a time while the blocks are still settling, up to ``MAX_HEADS``;
+* the full op is those ``h`` heads with ``count - h`` such blocks inserted: cycles grow by the
+  period per block; bytes, DRAM busy, compute and array cycles by one block's (from its steps
+  and the step timing); input and output stalls by a compared block's.
+
+When a check fails the op is simulated whole. Nothing is extended under ``trace`` (every event
+is wanted), on several cores or with a global buffer.
+"""
+from __future__ import annotations
+
+from mapping import GemmOp
+
+from ._engine import OpRun
+from ._fusion import FusedAttention
+from ._hwconfig import HardwareConfig
+
+__all__ = ["HEADS", "repeats", "repeating_block", "heads_needed", "block_period", "extend_run"]
+
+#: heads simulated first: two to settle, three compared, three to finish (more when transfers
+#: stay queued across more than one block: ``heads_needed``)
+HEADS = 8
+#: most heads simulated before giving up (the op is then simulated whole)
+MAX_HEADS = 16
+_TOL = 1e-6
+
+
+def repeats(op, hw: HardwareConfig) -> bool:
+    """Whether ``op`` is an attention op of more than ``HEADS`` independent heads on one core
+    (without a global buffer)."""
+    if hw.cores != 1 or getattr(hw, "gb_kib", 0):
+        return False
+    if isinstance(op, GemmOp):
+        return not op.b_shared and op.count > HEADS
+    return isinstance(op, FusedAttention) and op.count > HEADS
+
+
+def repeating_block(steps: list, count: int) -> int | None:
+    """Length of the block of which ``steps`` are ``count`` copies (None if they are not)."""
+    if count < 1 or len(steps) % count:
+        return None
+    b = len(steps) // count
+    first = steps[:b]
+    return b if all(steps[i * b:(i + 1) * b] == first for i in range(1, count)) else None
+
+
+def _key(e, start: float) -> tuple:
+    return (e[0], e[1], round(e[2] - start, 6), round(e[3], 6))
+
+
+def heads_needed(carry: int) -> int:
+    """Heads to simulate when events run across at most ``carry`` block boundaries: two blocks
+    to settle, ``carry + 2`` compared, three to finish."""
+    return max(carry, 1) + 7
+
+
+def block_period(op_events: list, all_events: list, block: int, heads: int) -> tuple | int | None:
+    """Whether the ``heads``-head run repeats (see the module docstring).
+
+    Returns (period, input stall, output stall of one block) when it does; an int (the heads
+    to simulate) when events run across more block boundaries than ``heads`` can compare;
+    None when it does not repeat. ``op_events``: the op's own events (its compute events one
+    per step, in order); ``all_events``: every op's of the run."""
+    compute = [e for e in op_events if e[0] in ("array", "vector")]
+    if len(compute) != block * heads:
+        return None
+    b = {j: compute[j * block - 1][2] + compute[j * block - 1][3] for j in range(1, heads)}  # block j starts
+    bounds = sorted(b.values())
+    carry = max((sum(1 for x in bounds if e[2] < x < e[2] + e[3] - _TOL) for e in all_events), default=0)
+    if heads < heads_needed(carry):
+        return heads_needed(carry)
+    last = heads - 4  # the windows [b_j, b_{j+1}) of j = 2 .. heads - 4 leave three blocks to finish
+    windows = {j: sorted(_key(e, b[j]) for e in all_events if b[j] <= e[2] < b[j + 1]) for j in range(2, last + 1)}
+    for j0 in range(2, last - carry):  # the first carry + 2 identical consecutive blocks after block 1
+        run = range(j0, j0 + carry + 2)
+        periods = [b[j + 1] - b[j] for j in run]
+        if max(periods) - min(periods) <= _TOL and all(windows[j] == windows[j0] for j in run):
+            break
+    else:  # still settling: two more heads, up to MAX_HEADS
+        return heads + 2 if heads + 2 <= MAX_HEADS else None
+    lo, hi = b[j0], b[j0 + 1]
+    stall_in = sum(e[3] for e in op_events if e[0] == "stall" and e[1] == "wait input" and lo <= e[2] < hi)
+    stall_out = sum(e[3] for e in op_events if e[0] == "stall" and e[1] == "wait output slot" and lo <= e[2] < hi)
+    return periods[0], stall_in, stall_out
+
+
+def extend_run(run: OpRun, steps: list, block: int, count: int, hw: HardwareConfig, timing, dataflow: str,
+               period: tuple[float, float, float]) -> OpRun:
+    """``run`` of the first heads' ``steps`` (whole blocks) extended to ``count`` heads (in
+    place; returned)."""
+    n = count - len(steps) // block
+    delta, stall_in, stall_out = period
+    one = steps[:block]
+    loads = sum(nb for st in one for _, nb in st.loads)
+    stores = sum(st.store_bytes for st in one)
+    run.cycles += n * delta
+    run.steps += n * block
+    run.dram_read_bytes += n * loads
+    run.dram_write_bytes += n * stores
+    bw = hw.dram_bytes_per_cycle
+    if bw != float("inf"):  # per transfer job, as the engine counts it: a step's loads, a store
+        run.dram_busy_cycles += n * sum([sum(nb for _, nb in st.loads) / bw for st in one if st.loads]
+                                        + [st.store_bytes / bw for st in one if st.store_bytes])
+    run.stall_input += n * stall_in
+    run.stall_output += n * stall_out
+    for st in one:
+        c = timing.step_cycles(st.work, dataflow)
+        if c is None:
+            run.compute_missing_steps += n
+            continue
+        run.compute_cycles += n * c
+        if st.work[0] == "gemm":
+            f, sd, dr, wl = timing.array_parts(dataflow, st.work[1], st.work[2], st.work[3])
+            run.array_fill += n * f
+            run.array_steady += n * sd
+            run.array_drain += n * dr
+            run.array_weight_load += n * wl
+    run.events = []
+    return run
