@@ -157,7 +157,8 @@ class AccuracySource(MetricSource):
     -20 log10 of it."""
 
     metrics = ("accuracy",)
-    code = ("sim/_numerics.py", "hw/formats", "hw/numerics", "mapping")
+    code = ("sim/_numerics.py", "sim/_forward.py", "sim/_operands.py", "hw/formats", "hw/numerics", "hw/nonlinear",
+            "mapping")
     packages = ("numpy", "ml_dtypes")
 
     def key_parts(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
@@ -223,8 +224,8 @@ class CheckpointAccuracySource(MetricSource):
     checkpoint's and the text's SHA-256, ``max_tokens``, the metric and the recipe."""
 
     metrics = ("accuracy",)
-    code = ("sim/_accuracy.py", "sim/_forward.py", "mapping/_checkpoint.py", "hw/formats", "hw/numerics",
-            "hw/nonlinear")
+    code = ("sim/_accuracy.py", "sim/_forward.py", "sim/_operands.py", "mapping/_checkpoint.py", "hw/formats",
+            "hw/numerics", "hw/nonlinear")
     packages = ("numpy", "ml_dtypes", "tokenizers", "safetensors")
 
     def key_parts(self, point: DesignPoint, spec: SweepSpec) -> dict[str, Any]:
