@@ -5,11 +5,12 @@ Split rules (``split_op``), parts as equal as whole units allow (sizes differ by
 
 * a GEMM of ``count`` independent instances (attention heads) with ``count >= cores``: by
   instances (heads);
-* any other GEMM: over a grid of row blocks (``M``) x column blocks (``N``) using the most
-  cores, and among those the grid that moves the fewest operand elements (A is loaded once per
-  column block, the weights once per row block: there is no shared global buffer to broadcast
-  them from, so duplicated bytes are counted per core). A decode GEMV (``M`` = 1) is split by
-  columns, each core loading its own slice of the weights;
+* any other GEMM: over a grid of row blocks (``M``) x column blocks (``N``) whose largest part
+  needs the fewest passes of the array (``ceil(m / rows) x ceil(n / cols)`` output tiles: a
+  part of 43 rows on a 32-row array takes two), then using the most cores, then moving the
+  fewest operand elements (A is loaded once per column block, the weights once per row block;
+  without a global buffer duplicated bytes are loaded by each core). A decode GEMV (``M`` = 1)
+  is split by columns, each core loading its own slice of the weights;
 * a vector op: by rows; an op with fewer rows (or columns) than cores uses that many cores;
 * fused attention (``sim._fusion``): by KV heads.
 
@@ -29,6 +30,7 @@ before.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 
 import simpy
 
@@ -49,16 +51,24 @@ def _parts(total: int, n: int) -> list[int]:
     return [q + 1] * r + [q] * (n - r)
 
 
-def _grid(op: GemmOp, cores: int) -> tuple[int, int]:
-    """(row blocks, column blocks) of a GEMM over ``cores`` cores: the grid using the most
-    cores, then moving the fewest operand elements (A is read once per column block, B once
-    per row block)."""
+def _grid(op: GemmOp, cores: int, array: tuple[int, int] | None = None) -> tuple[int, int]:
+    """(row blocks, column blocks) of a GEMM over ``cores`` cores: with ``array`` (rows, cols),
+    the grid whose largest part needs the fewest array folds (``ceil(m / rows) x ceil(n / cols)``
+    output tiles of the array, each streaming K), then the grid using the most cores, then the
+    one moving the fewest operand elements (A is read once per column block, B once per row
+    block); without ``array`` folds are not counted."""
+    return _grid_cached(op.M, op.K, op.N, op.count if not op.b_shared else 1, cores, array)
+
+
+@lru_cache(maxsize=4096)
+def _grid_cached(M: int, K: int, N: int, b_copies: int, cores: int, array) -> tuple[int, int]:
     best = None
-    for gm in range(1, min(cores, op.M) + 1):
-        gn = min(cores // gm, op.N)
-        key = (-(gm * gn), gn * op.M * op.K + gm * op.K * op.N * (1 if op.b_shared else op.count), gm)
-        if best is None or key < best[0]:
-            best = (key, gm, gn)
+    for gm in range(1, min(cores, M) + 1):
+        for gn in range(min(cores // gm, N), 0, -1) if array is not None else (min(cores // gm, N),):
+            folds = (-(-(-(-M // gm)) // array[0]) * -(-(-(-N // gn)) // array[1])) if array is not None else 0
+            key = (folds, -(gm * gn), gn * M * K + gm * K * N * b_copies, gm)
+            if best is None or key < best[0]:
+                best = (key, gm, gn)
     return best[1], best[2]
 
 
@@ -70,7 +80,8 @@ def _offsets(sizes: list[int]) -> list[int]:
     return out
 
 
-def split_with_offsets(op, cores: int) -> list[tuple[object, tuple[int, int, int]]]:
+def split_with_offsets(op, cores: int, array: tuple[int, int] | None = None
+                       ) -> list[tuple[object, tuple[int, int, int]]]:
     """``split_op``'s parts with where each starts in ``op``: (part, (first instance, first row,
     first column)); vector ops' rows are counted as rows."""
     if cores == 1:
@@ -79,7 +90,7 @@ def split_with_offsets(op, cores: int) -> list[tuple[object, tuple[int, int, int
         ps = _parts(op.count, cores)  # heads (fused attention: KV heads)
         return [(replace(op, count=c), (i, 0, 0)) for c, i in zip(ps, _offsets(ps))]
     if isinstance(op, GemmOp):
-        gm, gn = _grid(op, cores)
+        gm, gn = _grid(op, cores, array)
         pm, pn = _parts(op.M, gm), _parts(op.N, gn)
         return [(replace(op, M=m, N=n), (0, m0, n0)) for m, m0 in zip(pm, _offsets(pm))
                 for n, n0 in zip(pn, _offsets(pn))]
@@ -87,10 +98,11 @@ def split_with_offsets(op, cores: int) -> list[tuple[object, tuple[int, int, int
     return [(replace(op, rows=r), (0, r0, 0)) for r, r0 in zip(ps, _offsets(ps))]
 
 
-def split_op(op, cores: int) -> list:
+def split_op(op, cores: int, array: tuple[int, int] | None = None) -> list:
     """The parts of ``op`` one per core (fewer when the op has fewer heads/columns/rows than
-    ``cores``); a one-core split is ``[op]`` itself."""
-    return [p for p, _ in split_with_offsets(op, cores)]
+    ``cores``); a one-core split is ``[op]`` itself. ``array``: the cores' (rows, cols), which
+    makes a GEMM's grid count array folds (``_grid``)."""
+    return [p for p, _ in split_with_offsets(op, cores, array)]
 
 
 def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = False,
@@ -125,7 +137,7 @@ def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = F
         plan = plan_attention(op, recipe, hw)
     gbuf = None
     if plan is None:
-        for c, part in enumerate(split_op(op, hw.cores)):
+        for c, part in enumerate(split_op(op, hw.cores, (hw.array_rows, hw.array_cols))):
             mp, steps = sched(part)
             done, run = start_op(env, port, steps, hw, timing, dataflow=getattr(mp, "dataflow", "ws"), trace=trace,
                                  core=c)
@@ -133,7 +145,8 @@ def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = F
             procs.append(done)
     else:
         gbuf = GlobalBuffer(env, port, hw, plan, trace=trace)
-        for c, (mp, steps, dfs, view) in enumerate(_gb_schedules(op, plan, gbuf, hw.cores, sched)):
+        for c, (mp, steps, dfs, view) in enumerate(_gb_schedules(op, plan, gbuf, hw.cores, sched,
+                                                                      (hw.array_rows, hw.array_cols))):
             done, run = start_op(env, port, steps, hw, timing, dataflow=dfs[0], dataflows=dfs, trace=trace,
                                  gb=view, core=c)
             cores.append((mp, steps, run))
@@ -162,13 +175,13 @@ def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = F
     return cores[0][0], total, cores
 
 
-def _gb_schedules(op: GemmOp, plan, gbuf: GlobalBuffer, n_cores: int, sched) -> list:
+def _gb_schedules(op, plan, gbuf: GlobalBuffer, n_cores: int, sched, array: tuple[int, int]) -> list:
     """Per core with work: (mapping of its first part, its parts' steps in block order, a
     dataflow per step, its ``CoreView``). Cuts each group into chunks by the first block using it:
     rows (columns) by that block's core grid, K by the core mapping's ``Kt``."""
     per_core: list[list] = [[] for _ in range(n_cores)]
     for blk in plan.blocks:
-        parts = split_with_offsets(blk.op(op), n_cores)
+        parts = split_with_offsets(blk.op(op), n_cores, array)
         blk.pending = len(parts)
         for c, (part, (pi, pm, pn)) in enumerate(parts):
             mp, steps = sched(part)

@@ -38,8 +38,9 @@ def test_one_core_equals_the_single_core_engine(op):
 
 @pytest.mark.parametrize("op", OPS, ids=lambda o: o.name)
 @pytest.mark.parametrize("cores", [2, 3, 8])
-def test_parts_cover_the_op(op, cores):
-    parts = split_op(op, cores)
+@pytest.mark.parametrize("array", [None, (32, 32)])
+def test_parts_cover_the_op(op, cores, array):
+    parts = split_op(op, cores, array)
     assert 1 <= len(parts) <= cores
     if isinstance(op, GemmOp):
         assert sum(p.macs for p in parts) == op.macs
@@ -56,7 +57,7 @@ def test_unlimited_bandwidth_cores_take_their_parts_step_cycles(op):
     timing = step_timing(hw, INT8)
     _, run, _ = run_cores(op, INT8, hw, timing)
     expect = []
-    for part in split_op(op, 4):  # independent of the engine: sum of the step durations of each part
+    for part in split_op(op, 4, (32, 32)):  # independent of the engine: sum of the step durations of each part
         mp = map_op(part, INT8, hw.limits(), timing.array_cycles)
         steps = steps_of(mp)
         df = getattr(mp, "dataflow", "ws")
@@ -120,3 +121,16 @@ def test_cli_cores_override_and_json_summary(tmp_path, capsys):
     assert s["energy_breakdown_pj"]["dram"] == pytest.approx(s["energy_dram_pj"])
     assert main(["simulate", "--model", "gpt2", "--recipe", "INT8", "--cores", "0", "--no-energy"]) == 2
     assert capsys.readouterr().err == "lowbit: error: hardware field cores must be an integer in 1..1024, not 0\n"
+
+
+def test_grid_counts_array_folds():
+    # 256 x 12288 outputs over 108 cores of a 32x32 array: the grid using every core with the
+    # least traffic (2 x 54: parts of 128 x 228, 4 x 8 array passes) is beaten by the grid whose
+    # largest part needs the fewest passes, the minimum over all grids (counted here)
+    op = GemmOp("g", 256, 1024, 12288)
+    plain = split_op(op, 108)
+    aware = split_op(op, 108, (32, 32))
+    folds = lambda ps: max(math.ceil(p.M / 32) * math.ceil(p.N / 32) for p in ps)  # noqa: E731
+    assert folds(plain) == 32 and folds(aware) < folds(plain)
+    assert min(math.ceil(math.ceil(256 / gm) / 32) * math.ceil(math.ceil(12288 / gn) / 32)
+               for gm in range(1, 109) for gn in range(1, 108 // gm + 1)) == folds(aware)

@@ -111,7 +111,7 @@ def test_unlimited_bandwidths_take_the_parts_step_cycles(op):
     timing = step_timing(hw, INT8)
     _, run = simulate_op(op, INT8, hw)
     expect = []
-    for part in split_op(op, hw.cores):
+    for part in split_op(op, hw.cores, (hw.array_rows, hw.array_cols)):
         mp = map_op(part, INT8, hw.limits(), timing.array_cycles)
         steps = steps_of(mp)
         expect.append(sum(timing.step_cycles(s.work, mp.dataflow) for s in steps) + timing.tail_cycles(mp.dataflow))
