@@ -254,7 +254,7 @@ def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = 
                     stored_by[key] = env.all_of([lk.finished_event for j in ds for lk in links[j]])
                 gates.update(dict.fromkeys(bufs, stored_by[key]))
         mine, runs = [], []
-        for c, part in enumerate(split_op(op, hw.cores)):
+        for c, part in enumerate(split_op(op, hw.cores, (hw.array_rows, hw.array_cols))):
             mp, steps = schedule(i, part)
             link = OpLink(env, cores[c], units=_units(op), gates=gates, inputs_computed=computed)
             _, run = start_op(env, port, steps, hw, timing, dataflow=getattr(mp, "dataflow", "ws"), trace=trace,
