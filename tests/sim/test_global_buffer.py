@@ -175,4 +175,5 @@ def test_bad_field_is_one_line_and_exit_two(tmp_path, capsys):
                                        "(0, 1000000] (GB/s) or inf when global_buffer.kib > 0, not -1.0\n")
     with pytest.raises(HardwareConfigError) as e:
         replace(BASE, gb_kib=1 << 23, gb_gbps=1.0)
-    assert str(e.value) == "hardware field global_buffer.kib must be an integer in 0..4194304 (KiB; 0: no global buffer), not 8388608"
+    assert str(e.value) == ("hardware field global_buffer.kib must be an integer in 0..4194304 (KiB; 0: no global "
+                            "buffer), not 8388608")
