@@ -115,7 +115,7 @@ def _sram_bytes(mp, steps, hw: HardwareConfig, run: OpRun) -> tuple[int, int]:
     """SRAM (read, write) bytes: fills from DRAM and accumulator/output writes; operand reads by
     the compute unit (activations once per column fold, weights once per tile for WS, once per
     row fold for OS, once per row of A in GEMV mode) and output reads for stores."""
-    write = run.dram_read_bytes
+    write = run.dram_read_bytes + run.gb_read_bytes  # fills from DRAM and from the global buffer
     read = run.dram_write_bytes
     if isinstance(mp, GemmMapping):
         R, C = hw.array_rows, hw.array_cols
@@ -615,7 +615,7 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, m
     if hw.cores > 1:
         notes.append(f"{hw.cores} cores share the DRAM port: GEMMs split by heads or a grid of row x column "
                      f"blocks, vector ops by rows (sim._cores); operands shared by several cores are loaded by "
-                     f"each (no global buffer); the trace shows core 0")
+                     f"each unless the global buffer holds them (sim._global_buffer); the trace draws every core")
     if hw.fusion:
         notes.append("fusion (sim._fusion): attention fused per KV head over query blocks (scores stay in SRAM, "
                      "causal blocks skipped), accumulator outputs handed to the row function that follows, "
