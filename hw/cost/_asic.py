@@ -30,19 +30,21 @@ at a target node (Stillmaker & Baas, ``_scaling.py``) are marked derived.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import UnitConfigError
 from ..flow import tool_versions
 from ..flow._gatesim import netlist_activity
 from ..flow._liberty import LIBERTY_SYNTH_SCRIPT, LibertySynthesis, library, read_liberty, synthesize_liberty
-from ..flow._sta import STA_METHOD, sta_version, static_timing
+from ..flow._sta import STA_METHOD, sta_version, state_registers, static_timing
 from ._cache import CostCache, hash_key
 from ._protocol import as_unit_spec
 from ._scaling import node_scaling
 
 __all__ = ["AsicCost", "LineItem", "LINE_ITEM_ORDER", "characterize_asic", "meet_clock", "AMORTISED_ITEMS",
+           "TIMED_SCOPES",
            "MAX_EXACT_ACCUMULATOR_BITS", "check_costable"]
 
 #: widest exact accumulator the cost flow takes, bits: float16 x float16 (93 bits) is the widest
@@ -98,8 +100,15 @@ class AsicCost:
         clock, mW (``None`` without a stimulus).
     ops_per_cycle : products per cycle.
     line_items : item -> :class:`LineItem`.
+    timing : the worst path of the whole unit (``"unit"``), of the paths through none of the
+        items priced once per output (``"per_product"``: the PE and its accumulator) and through
+        them (``"output"``, absent for a unit without such items; ``None`` if no path is of that
+        kind), and of the paths from a state register to a state register (``"loop"``: the
+        recurrence, e.g. the accumulator's adder, which pipelining cannot cut; ``None`` without
+        state): ``{"fmax_mhz", "min_period_ns", "startpoint", "endpoint", "loop_carried",
+        "items": [[line item, ns], ...]}`` at the library's node.
     derived : figures scaled to ``target_nm`` (``area_um2``, ``fmax_mhz``, ``energy_pj_per_op``,
-        ``scaling``), or empty.
+        ``timing_fmax_mhz`` per part of ``timing``, ``scaling``), or empty.
     metadata : the unit's metadata. provenance : what produced every figure.
     """
 
@@ -119,6 +128,7 @@ class AsicCost:
     power_mw: float | None
     ops_per_cycle: int
     line_items: Mapping[str, LineItem]
+    timing: Mapping[str, Any] = field(default_factory=dict)
     derived: Mapping[str, Any] = field(default_factory=dict)
     metadata: Mapping[str, Any] = field(default_factory=dict)
     provenance: Mapping[str, Any] = field(default_factory=dict)
@@ -215,17 +225,25 @@ def _measure_design(spec, *, lib, versions: dict, clock_ps: float | None, period
                          lib.sha256(), clock_ps)
     stored = cache.get("liberty-synth", synth_key)
     if stored is not None:
+        verilog_sha = stored.pop("verilog_sha256", None) or design.verilog[1]
         synth = LibertySynthesis(**{**stored, "cell_scope": {k: tuple(v) for k, v in stored["cell_scope"].items()}})
     else:
-        synth = synthesize_liberty(design.verilog[0], top=spec.name, library_name=lib.name, clock_ps=clock_ps)
-        cache.put("liberty-synth", synth_key, asdict(synth))
+        verilog_text, verilog_sha = design.verilog
+        synth = synthesize_liberty(verilog_text, top=spec.name, library_name=lib.name, clock_ps=clock_ps)
+        # the fields as they are (asdict's deep copy of a 76 000-cell netlist took seconds)
+        cache.put("liberty-synth", synth_key, {**{f.name: getattr(synth, f.name) for f in fields(synth)},
+                                               "verilog_sha256": verilog_sha})
     act = None if stimulus is None else netlist_activity(synth, stimulus=stimulus)
-    sta = static_timing(synth, period_ns=period, activities=None if act is None else act.pins,
-                        instance_power=act is not None)
     cells = read_liberty(str(lib.path()))
+    cell_item = {cname: "registers" if cells[ctype].ff is not None else _item_of(synth.cell_scope[cname])
+                 for cname, ctype in synth.cells.items()}
+    through = sorted(c for c, item in cell_item.items() if item in AMORTISED_ITEMS)
+    state = state_registers(synth)
+    sta = static_timing(synth, period_ns=period, activities=None if act is None else act.pins,
+                        instance_power=act is not None, through_cells=through, state_cells=sorted(state))
     items: dict[str, dict[str, float]] = {}
     for cname, ctype in synth.cells.items():
-        item = "registers" if cells[ctype].ff is not None else _item_of(synth.cell_scope[cname])
+        item = cell_item[cname]
         it = items.setdefault(item, {"cells": 0, "area_um2": 0.0, "energy_pj_per_cycle": 0.0, "leakage_mw": 0.0})
         it["cells"] += 1
         it["area_um2"] += cells[ctype].area_um2
@@ -233,14 +251,21 @@ def _measure_design(spec, *, lib, versions: dict, clock_ps: float | None, period
         if act is not None:
             internal, switching, _leak = sta.instance_power_mw.get(cname, (0.0, 0.0, 0.0))
             it["energy_pj_per_cycle"] += (internal + switching) * period
+    timing = {"unit": _path_summary(sta, cell_item, state)}
+    if through:
+        timing["per_product"] = None if sta.outside is None else _path_summary(sta.outside, cell_item, state)
+        timing["output"] = None if sta.through is None else _path_summary(sta.through, cell_item, state)
+    else:
+        timing["per_product"] = timing["unit"]
+    timing["loop"] = None if sta.loop is None else _path_summary(sta.loop, cell_item, state)
     payload = {
-        "verilog_sha256": design.verilog[1], "rtlil_sha256": design.rtlil_sha256,
+        "verilog_sha256": verilog_sha, "rtlil_sha256": design.rtlil_sha256,
         "versions": {**versions, "opensta": sta_version()}, "library_sha256": lib.sha256(),
         "clock_ps": clock_ps, "period_ns": period, "area_um2": synth.area_um2, "flip_flops": synth.flip_flops,
         "cells_by_type": {t: sum(1 for x in synth.cells.values() if x == t) for t in sorted(set(synth.cells.values()))},
         "slack_ns": sta.slack_ns, "min_period_ns": sta.min_period_ns, "fmax_mhz": sta.fmax_mhz,
         "startpoint": sta.startpoint, "endpoint": sta.endpoint,
-        "critical_path": [list(s) for s in sta.path],
+        "critical_path": [list(s) for s in sta.path], "timing": timing,
         "power_mw": None if act is None else {"internal": sta.internal_mw, "switching": sta.switching_mw,
                                               "leakage": sta.leakage_mw, "total": sta.total_mw},
         "leakage_mw": sum(cells[t].leakage_nw for t in synth.cells.values()) * 1e-6,
@@ -250,6 +275,26 @@ def _measure_design(spec, *, lib, versions: dict, clock_ps: float | None, period
     }
     cache.put("liberty", key, payload)
     return payload
+
+
+def _path_summary(path, cell_item: Mapping[str, str], state: frozenset[str]) -> dict[str, Any]:
+    """A timed path (``StaReport`` or ``PathTiming``) as stored: Fmax, ends, whether it is
+    loop-carried, and its delay by line item (consecutive stages of one item merged; a stage's
+    delay belongs to the cell whose pin it reaches)."""
+    segments: list[list] = []
+    prev = 0.0
+    for pin, _ctype, arrival in path.path:
+        cell = pin.split("/", 1)[0]
+        item = cell_item.get(cell, "port")
+        delay = arrival - prev
+        prev = arrival
+        if segments and segments[-1][0] == item:
+            segments[-1][1] += delay
+        else:
+            segments.append([item, delay])
+    return {"fmax_mhz": path.fmax_mhz, "min_period_ns": path.min_period_ns, "startpoint": path.startpoint,
+            "endpoint": path.endpoint, "loop_carried": path.startpoint in state and path.endpoint in state,
+            "items": [[item, round(ns, 6)] for item, ns in segments if ns > 0]}
 
 
 def check_costable(metadata: Mapping[str, Any]) -> None:
@@ -333,6 +378,8 @@ def _record(spec, lib, m: dict, *, clock_mhz, target_nm, stimulus_description: s
         derived = {"node_nm": target_nm, "area_um2": m["area_um2"] * s.area,
                    "fmax_mhz": m["fmax_mhz"] / s.delay,
                    "energy_pj_per_op": None if energy is None else energy * s.energy,
+                   "timing_fmax_mhz": {part: None if t is None else t["fmax_mhz"] / s.delay
+                                       for part, t in m["timing"].items()},
                    "scaling": asdict(s), "kind": "derived"}
     prov = {
         "measured": {
@@ -358,13 +405,48 @@ def _record(spec, lib, m: dict, *, clock_mhz, target_nm, stimulus_description: s
                     critical_path_ns=float(m["min_period_ns"]), startpoint=m["startpoint"], endpoint=m["endpoint"],
                     energy_pj_per_op=energy, leakage_mw=float(m["leakage_mw"]),
                     power_mw=None if power is None else float(power["total"]), ops_per_cycle=ops,
-                    line_items=items, derived=derived, metadata=dict(spec.metadata), provenance=prov)
+                    line_items=items, timing=m["timing"], derived=derived, metadata=dict(spec.metadata),
+                    provenance=prov)
+
+
+#: what ``meet_clock`` holds to the clock target: every path of the unit, or only the paths
+#: outside the items priced once per output (an array's PE and accumulator, whose output
+#: converter is shared by a column and, being feed-forward, can be pipelined apart)
+TIMED_SCOPES = ("unit", "per_product")
+
+
+def _describe_path(rec: AsicCost, part: str, clock_mhz: float) -> str:
+    """One sentence on the critical path of ``rec.timing[part]``: its delay by line item and
+    whether pipelining can cut it (measured: is it, or the unit's worst loop-carried path, too
+    slow for ``clock_mhz``)."""
+    def items(t: Mapping[str, Any]) -> str:
+        return ", ".join(f"{item} {ns:.2f}" for item, ns in t["items"])
+
+    t = rec.timing.get(part) or rec.timing.get("unit")
+    if not t:
+        return f"its critical path is {rec.critical_path_ns:.2f} ns from {rec.startpoint} to {rec.endpoint}"
+    text = (f"its critical path is {t['min_period_ns']:.2f} ns from {t['startpoint']} to {t['endpoint']} "
+            f"(ns by line item: {items(t)}) on {rec.library}; ")
+    if t["loop_carried"]:
+        return text + ("it is loop-carried (from a state register to a state register, as the accumulator's "
+                       "adder: its next value needs its present one), so no pipeline register can cut it")
+    loop = rec.timing.get("loop")
+    if loop is not None and loop["fmax_mhz"] < clock_mhz:
+        return text + (f"it is feed-forward, but the unit's worst loop-carried path (state register "
+                       f"{loop['startpoint']} to {loop['endpoint']}, {loop['min_period_ns']:.2f} ns, ns by line item: "
+                       f"{items(loop)}; Fmax {loop['fmax_mhz']:.1f} MHz) misses the target too, and no pipeline "
+                       f"register can cut that")
+    heaviest = max(t["items"], key=lambda kv: kv[1])[0] if t["items"] else "?"
+    loop_text = "" if loop is None else f" (the loop-carried paths meet the target: Fmax {loop['fmax_mhz']:.1f} MHz)"
+    return text + (f"it is feed-forward: register stages inside its {heaviest} line item would cut it{loop_text}, "
+                   f"and no depth of the unit's pipeline parameter places one there")
 
 
 def meet_clock(build: Callable[[int], Any], *, clock_mhz: float, pipelines: Sequence[int] = (0, 1, 2),
                library_name: str = "osu018", target_nm: int | None = None,
                stimulus: Callable[[Any], Sequence[Mapping[str, int]]] | None = None,
-               stimulus_description: str = "", cache: CostCache | str | None = None) -> AsicCost:
+               stimulus_description: str = "", cache: CostCache | str | None = None,
+               timed: str = "unit") -> AsicCost:
     """Cost of the shallowest pipeline depth whose unit meets ``clock_mhz`` on the library.
 
     Parameters
@@ -372,32 +454,70 @@ def meet_clock(build: Callable[[int], Any], *, clock_mhz: float, pipelines: Sequ
     build : pipeline depth -> unit (e.g. ``lambda p: build_mac(a=..., b=..., pipeline=p)``).
     clock_mhz : clock target, MHz. pipelines : depths to try, shallowest first.
     stimulus : unit -> its stimulus (``None``: no energy).
+    timed : ``"unit"``: every path of the unit must meet the target; ``"per_product"``: the paths
+        through none of the items priced once per output (``AMORTISED_ITEMS``: the output
+        converter), as for an array's PE, whose column converter is a separate feed-forward block;
+        the converter's own path is then stated in the provenance (``measured.clock``), not held
+        to the target.
     Others as :func:`characterize_asic`.
+
+    The record's ``provenance["measured"]["clock"]`` says which depth met the target, what was
+    timed, and (``timed="per_product"``) how fast the output converter is.
 
     Raises
     ------
     UnitConfigError
-        If no depth meets the target (the message gives the fastest depth's Fmax), or for the
-        errors of :func:`characterize_asic`.
+        If no depth meets the target (the message gives the fastest depth's Fmax and its critical
+        path: its delay by line item and whether it is loop-carried, i.e. not cuttable by
+        pipelining), or for the errors of :func:`characterize_asic`.
     """
     _validate(clock_mhz, target_nm)
     if clock_mhz is None:
         raise UnitConfigError("clock target must be a number of MHz, not None")
+    if timed not in TIMED_SCOPES:
+        raise UnitConfigError(f"timed must be one of {', '.join(TIMED_SCOPES)}, not {timed!r}")
     store = cache if isinstance(cache, CostCache) else CostCache(cache)
+
+    def fmax(rec: AsicCost) -> float:
+        part = rec.timing.get(timed)
+        return rec.fmax_mhz if part is None else part["fmax_mhz"]
+
     best = None
+    what = "paths" if timed == "unit" else "paths outside the output conversion"
     for p in pipelines:
         unit = build(p)
         timing = characterize_asic(unit, library_name=library_name, clock_mhz=clock_mhz, cache=store)
-        if best is None or timing.fmax_mhz > best.fmax_mhz:
+        if best is None or fmax(timing) > fmax(best):
             best = timing
-        if timing.fmax_mhz >= clock_mhz:
+        if fmax(timing) >= clock_mhz:
             if stimulus is None:
-                return characterize_asic(unit, library_name=library_name, clock_mhz=clock_mhz, target_nm=target_nm,
-                                         cache=store)
-            return characterize_asic(build(p), library_name=library_name, clock_mhz=clock_mhz, target_nm=target_nm,
-                                     stimulus=stimulus(unit), stimulus_description=stimulus_description,
-                                     cache=store)
-    raise UnitConfigError(
-        f"clock target must be at most {best.fmax_mhz:.1f} MHz for {best.name} on {best.library} "
-        f"(the fastest of pipeline depths {', '.join(map(str, pipelines))}), not {clock_mhz:g} MHz")
+                rec = characterize_asic(unit, library_name=library_name, clock_mhz=clock_mhz, target_nm=target_nm,
+                                        cache=store)
+            else:
+                # the same unit: its RTLIL, Verilog and mapping are reused, not redone
+                rec = characterize_asic(unit, library_name=library_name, clock_mhz=clock_mhz,
+                                        target_nm=target_nm, stimulus=stimulus(unit),
+                                        stimulus_description=stimulus_description, cache=store)
+            delay = rec.derived["scaling"]["delay"] if rec.derived else None
 
+            def mhz(f: float) -> str:  # at the library, and at the target node (derived)
+                return f"{f:.4g} MHz" + ("" if delay is None else f" ({f / delay:.4g} MHz at {target_nm} nm, derived)")
+
+            statement = (f"pipeline {p} is the shallowest of depths {', '.join(map(str, pipelines))} whose {what} "
+                         f"meet {mhz(clock_mhz)} on {rec.library}: Fmax {mhz(fmax(rec))}")
+            out = rec.timing.get("output")
+            if timed == "per_product" and out is not None:
+                statement += (f"; the output converter, priced once per output, is timed apart: Fmax "
+                              f"{mhz(out['fmax_mhz'])}" + ("" if out["fmax_mhz"] >= clock_mhz else
+                                                          f", below the target: its {out['min_period_ns']:.3g} ns "
+                                                          f"path would need at least "
+                                                          f"{math.ceil(out['min_period_ns'] * clock_mhz / 1e3) - 1} "
+                                                          f"register stage(s) inside it (not built; their "
+                                                          f"registers are not priced)"))
+            measured = {**rec.provenance["measured"],
+                        "clock": {"timed": timed, "pipeline": p, "fmax_mhz": fmax(rec), "statement": statement}}
+            return replace(rec, provenance={**rec.provenance, "measured": measured})
+    raise UnitConfigError(
+        f"clock target must be at most {fmax(best):.1f} MHz for {best.name} on {best.library} "
+        f"(the fastest of pipeline depths {', '.join(map(str, pipelines))}), not {clock_mhz:g} MHz: "
+        f"{_describe_path(best, timed, clock_mhz)}")

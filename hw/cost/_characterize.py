@@ -52,11 +52,12 @@ Why our predictions differ from Horowitz's table (what each side counts):
 """
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import json
 import math
-import tempfile
+import weakref
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -65,7 +66,7 @@ import pandas as pd
 from amaranth.back import rtlil
 
 from ..errors import ToolError, ToolTimeout, UnitConfigError
-from ..flow import (ASIC_SYNTH_SCRIPT, FPGA_FAMILIES, AsicSynthesis, FpgaResult, export_verilog, fpga_scripts,
+from ..flow import (ASIC_SYNTH_SCRIPT, FPGA_FAMILIES, AsicSynthesis, FpgaResult, clean_verilog, fpga_scripts,
                     place_and_route, port_table, synthesize_asic, tool_versions)
 from . import _activity
 from ._cache import CostCache, hash_key
@@ -182,12 +183,32 @@ class CostRecord:
     provenance: Provenance | None = None
 
 
+#: RTLIL of components already converted in this process: component -> (module name, text).
+#: A cost flow looks at one unit several times (``meet_clock`` times it, then measures its
+#: energy); converting a 32-lane unit takes seconds, so it is done once per component.
+_RTLIL_MEMO: "weakref.WeakKeyDictionary[Any, tuple[str, str]]" = weakref.WeakKeyDictionary()
+#: lint-clean Verilog by (RTLIL SHA-256, module name), the last few (two yosys runs each)
+_VERILOG_MEMO: "collections.OrderedDict[tuple[str, str], tuple[str, str]]" = collections.OrderedDict()
+_VERILOG_MEMO_SIZE = 8
+
+
 class _Design:
-    """Lazily exported Verilog and ASIC netlist of one unit (computed only on cache misses)."""
+    """Lazily exported Verilog and ASIC netlist of one unit (computed only on cache misses).
+
+    The Verilog is ``hw.flow.clean_verilog`` of the RTLIL hashed here (the text ``lowbit
+    verilog`` writes, converted once)."""
 
     def __init__(self, spec: UnitSpec) -> None:
         self.spec = spec
-        self.rtlil_text = rtlil.convert(spec.component, name=spec.name, emit_src=False)
+        memo = _RTLIL_MEMO.get(spec.component)
+        if memo is not None and memo[0] == spec.name:
+            self.rtlil_text = memo[1]
+        else:
+            self.rtlil_text = rtlil.convert(spec.component, name=spec.name, emit_src=False)
+            try:
+                _RTLIL_MEMO[spec.component] = (spec.name, self.rtlil_text)
+            except TypeError:  # a component that cannot be weakly referenced: no memo
+                pass
         self.rtlil_sha256 = hashlib.sha256(self.rtlil_text.encode("utf-8")).hexdigest()
         self._verilog: tuple[str, str] | None = None
         self._asic: AsicSynthesis | None = None
@@ -196,10 +217,17 @@ class _Design:
     def verilog(self) -> tuple[str, str]:
         """(Verilog text, its SHA-256)."""
         if self._verilog is None:
-            with tempfile.TemporaryDirectory(prefix="lowbit_cost_") as tmp:
-                res = export_verilog(self.spec.component, name=self.spec.name, out_dir=tmp,
-                                     metadata={"unit": _jsonable(self.spec.metadata)})
-                self._verilog = (res.verilog_path.read_text(encoding="utf-8"), res.verilog_sha256)
+            key = (self.rtlil_sha256, self.spec.name)
+            hit = _VERILOG_MEMO.get(key)
+            if hit is None:
+                text = clean_verilog(self.spec.component, name=self.spec.name, rtlil_text=self.rtlil_text).text
+                hit = (text, hashlib.sha256(text.encode("utf-8")).hexdigest())
+                _VERILOG_MEMO[key] = hit
+                while len(_VERILOG_MEMO) > _VERILOG_MEMO_SIZE:
+                    _VERILOG_MEMO.popitem(last=False)
+            else:
+                _VERILOG_MEMO.move_to_end(key)
+            self._verilog = hit
         return self._verilog
 
     @property
@@ -211,10 +239,6 @@ class _Design:
     def port_bits(self) -> int:
         ports = self.asic.netlist_json["modules"][self.spec.name]["ports"]
         return sum(len(p["bits"]) for p in ports.values())
-
-
-def _jsonable(obj: Any) -> Any:
-    return json.loads(json.dumps(obj, default=str, sort_keys=True))
 
 
 def _stimulus_sha(cycles: Sequence[Mapping[str, int]]) -> str:

@@ -13,6 +13,14 @@
   is broken (it calls an undefined ``get_pins_error`` and skips output pins), so the per-pin
   activity is set with the command underneath it, ``sta::set_power_pin_activity``.
   Pins without an activity get OpenSTA's propagated default.
+
+Paths through a set of cells (``through_cells``, e.g. a unit's output converter): the worst
+path through any of them (``report_checks -through``) and the worst path through none of them
+(the same report after ``set_false_path -through`` them), so a caller can time a unit's parts
+apart (an array's PE without the column converter it shares). Whether the critical path is
+*loop-carried* (its end register feeds its start register again, as an accumulator's adder
+does: no pipeline register can cut such a path without changing what the unit computes) is
+read from the netlist's connectivity (:func:`loop_carried`).
 """
 from __future__ import annotations
 
@@ -23,15 +31,16 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping, Sequence
 
 from ..errors import ToolError, ToolTimeout, UnitConfigError
-from ._liberty import TIE_PORTS, LibertySynthesis, library
+from ._liberty import TIE_PORTS, LibertySynthesis, library, read_liberty
 
-__all__ = ["StaReport", "sta_version", "static_timing", "STA_METHOD"]
+__all__ = ["PathTiming", "StaReport", "loop_carried", "sta_version", "state_registers", "static_timing", "STA_METHOD"]
 
-#: bump when what the STA script measures changes (part of cache keys)
-STA_METHOD = "opensta-v1"
+#: bump when what the STA script measures changes (part of cache keys); v2: paths through and
+#: outside a set of cells, and between state registers
+STA_METHOD = "opensta-v3"
 
 
 @functools.cache
@@ -51,6 +60,24 @@ def sta_version() -> str:
 
 
 @dataclass(frozen=True)
+class PathTiming:
+    """The worst setup path of a group of paths at the analysed period.
+
+    Attributes
+    ----------
+    slack_ns : its slack, ns. min_period_ns : period - slack, ns. fmax_mhz : ``1000 / min_period_ns``.
+    startpoint, endpoint : its ends. path : (pin, cell type, arrival ns) per stage.
+    """
+
+    slack_ns: float
+    min_period_ns: float
+    fmax_mhz: float
+    startpoint: str
+    endpoint: str
+    path: tuple[tuple[str, str, float], ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
 class StaReport:
     """Timing and power of a netlist at one clock period.
 
@@ -63,6 +90,9 @@ class StaReport:
     path : the critical path, (pin, cell type, arrival ns) per stage.
     internal_mw, switching_mw, leakage_mw, total_mw : ``report_power`` totals at this period, mW.
     pins_with_activity : pins whose activity came from the caller.
+    through, outside : the worst path through any of ``through_cells`` and through none of them
+        (:class:`PathTiming`; ``None`` when no path is of that kind or no cells were given).
+    loop : the worst path from a state register to a state register (``state_cells``), or ``None``.
     """
 
     period_ns: float
@@ -78,10 +108,13 @@ class StaReport:
     pins_with_activity: int
     path: tuple[tuple[str, str, float], ...] = field(default=(), repr=False)
     instance_power_mw: Mapping[str, tuple[float, float, float]] = field(default_factory=dict, repr=False)
+    through: PathTiming | None = None
+    outside: PathTiming | None = None
+    loop: PathTiming | None = None
 
 
 def _script(top: str, period_ns: float, has_clk: bool, activities: Mapping[str, tuple[float, float]],
-            instances: bool) -> str:
+            instances: bool, through_cells: Sequence[str] = (), state_cells: Sequence[str] = ()) -> str:
     lines = ["read_liberty cells.lib", "read_verilog netlist.v", f"link_design {top}"]
     if has_clk:
         lines.append(f"create_clock -name clk -period {period_ns:.6g} [get_ports clk]")
@@ -97,8 +130,17 @@ def _script(top: str, period_ns: float, has_clk: bool, activities: Mapping[str, 
             lines.append(f"sta::set_power_pin_activity [get_pins {{{pin}}}] {act:.6g} {duty:.6g}")
         else:
             lines.append(f"sta::set_power_input_port_activity [get_ports {{{pin}}}] {act:.6g} {duty:.6g}")
-    lines += ["puts LOWBIT_TIMING", "report_checks -path_delay max -digits 6 -fields {input_pins}",
-              "puts LOWBIT_POWER", "report_power -digits 8"]
+    lines += ["puts LOWBIT_TIMING", "report_checks -path_delay max -digits 6 -fields {input_pins}"]
+    if state_cells:
+        lines += [f"set lowbit_state [get_cells {{{' '.join(state_cells)}}}]", "puts LOWBIT_LOOP",
+                  "report_checks -path_delay max -digits 6 -fields {input_pins} -from $lowbit_state -to $lowbit_state"]
+    if through_cells:
+        lines += [f"set lowbit_through [get_cells {{{' '.join(through_cells)}}}]",
+                  "puts LOWBIT_THROUGH",
+                  "report_checks -path_delay max -digits 6 -fields {input_pins} -through $lowbit_through",
+                  "set_false_path -through $lowbit_through",
+                  "puts LOWBIT_OUTSIDE", "report_checks -path_delay max -digits 6 -fields {input_pins}"]
+    lines += ["puts LOWBIT_POWER", "report_power -digits 8"]
     if instances:
         lines += ["puts LOWBIT_INSTANCES", "report_power -instances [get_cells *] -digits 8"]
     return "\n".join(lines) + "\n"
@@ -134,9 +176,87 @@ def _parse_path(text: str) -> tuple[str, str, float, tuple]:
     return start.group(1), end.group(1), float(slack.group(1)), stages
 
 
+def _path_timing(text: str, period_ns: float) -> PathTiming | None:
+    if "No paths found" in text:
+        return None
+    start, end, slack, stages = _parse_path(text)
+    return PathTiming(slack_ns=slack, min_period_ns=period_ns - slack, fmax_mhz=1e3 / (period_ns - slack),
+                      startpoint=start, endpoint=end, path=stages)
+
+
+def state_registers(synth: LibertySynthesis) -> frozenset[str]:
+    """Flip-flop cells of ``synth`` that lie on a feedback loop (their output reaches their own
+    input through logic and registers): the unit's state, e.g. an accumulator's bits, as opposed
+    to pipeline registers. Strongly connected components of the cell graph (Tarjan, iterative)."""
+    cells = synth.netlist["cells"]
+    lib = read_liberty(str(library(synth.library).path()))
+    readers: dict[Any, list[str]] = {}
+    for name, (ctype, conns) in cells.items():
+        for pin in lib[ctype].inputs:
+            b = conns.get(pin)
+            if isinstance(b, int):
+                readers.setdefault(b, []).append(name)
+    succ = {name: [r for pin in lib[ctype].outputs for r in readers.get(conns.get(pin), ())]
+            for name, (ctype, conns) in cells.items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    state: set[str] = set()
+    counter = 0
+    for root in cells:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            nexts = succ[node]
+            if i < len(nexts):
+                work.append((node, i + 1))
+                nxt = nexts[i]
+                if nxt not in index:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            if work:  # propagate to the caller (the frame below is its parent, resumed)
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == node:
+                        break
+                if len(comp) > 1 or node in succ[node]:
+                    state.update(c for c in comp if lib[cells[c][0]].ff is not None)
+    return frozenset(state)
+
+
+def loop_carried(synth: LibertySynthesis, startpoint: str, endpoint: str,
+                 state: frozenset[str] | None = None) -> bool:
+    """Whether a register-to-register path from ``startpoint`` to ``endpoint`` (cell names) is
+    loop-carried: both registers are state (:func:`state_registers`, pass it as ``state`` when
+    known), so the path runs from the state to its next value, as an accumulator's adder does (a
+    carry from its low bits to its high bits included). A register stage on such a path changes
+    the recurrence, not only the latency. A port end, or a register that does not feed itself
+    (a pipeline register), is never loop-carried."""
+    if state is None:
+        state = state_registers(synth)
+    return startpoint in state and endpoint in state
+
+
 def static_timing(synth: LibertySynthesis, *, period_ns: float,
                   activities: Mapping[str, tuple[float, float]] | None = None,
-                  instance_power: bool = False, timeout_s: float = 600.0) -> StaReport:
+                  instance_power: bool = False, timeout_s: float = 600.0,
+                  through_cells: Sequence[str] = (), state_cells: Sequence[str] = ()) -> StaReport:
     """Timing and power of ``synth`` at a clock period (see the module docstring).
 
     Parameters
@@ -147,6 +267,10 @@ def static_timing(synth: LibertySynthesis, *, period_ns: float,
         of cycles high). ``None``: OpenSTA's defaults everywhere.
     instance_power : also return the power of every cell (``StaReport.instance_power_mw``).
     timeout_s : wall-clock limit, s.
+    through_cells : cells (``c12``) whose paths are also timed apart (``StaReport.through`` and
+        ``StaReport.outside``).
+    state_cells : state registers (:func:`state_registers`): the worst path from one to another
+        is reported as ``StaReport.loop``.
 
     Raises
     ------
@@ -157,6 +281,10 @@ def static_timing(synth: LibertySynthesis, *, period_ns: float,
     """
     if isinstance(period_ns, bool) or not isinstance(period_ns, (int, float)) or not 0 < period_ns < 1e6:
         raise UnitConfigError(f"period_ns must be a positive number of nanoseconds below 1e6, not {period_ns!r}")
+    through_cells, state_cells = tuple(through_cells), tuple(state_cells)
+    unknown = [c for c in (*through_cells, *state_cells) if c not in synth.cells]
+    if unknown:
+        raise UnitConfigError(f"through_cells and state_cells must be cells of {synth.top}, not {unknown[:3]!r}")
     sta_version()
     lib = library(synth.library)
     has_clk = "clk" in synth.netlist["ports"]
@@ -165,7 +293,7 @@ def static_timing(synth: LibertySynthesis, *, period_ns: float,
         shutil.copyfile(lib.path(), work / "cells.lib")
         (work / "netlist.v").write_text(synth.netlist_verilog, encoding="utf-8")
         (work / "t.tcl").write_text(_script(synth.top, float(period_ns), has_clk, activities or {},
-                                            instance_power), encoding="utf-8")
+                                            instance_power, through_cells, state_cells), encoding="utf-8")
         try:
             proc = subprocess.run(["sta", "-no_splash", "-exit", "t.tcl"], cwd=work, capture_output=True,
                                   text=True, timeout=timeout_s)
@@ -176,6 +304,14 @@ def static_timing(synth: LibertySynthesis, *, period_ns: float,
     if proc.returncode != 0 or errors:
         raise ToolError(f"OpenSTA failed on {synth.top}: {errors[0] if errors else out[-300:]!r}")
     timing_text = out.split("LOWBIT_TIMING", 1)[1].split("LOWBIT_POWER", 1)[0]
+    through = outside = loop = None
+    if through_cells:
+        timing_text, rest = timing_text.split("LOWBIT_THROUGH", 1)
+        through_text, outside_text = rest.split("LOWBIT_OUTSIDE", 1)
+        through, outside = _path_timing(through_text, float(period_ns)), _path_timing(outside_text, float(period_ns))
+    if state_cells:
+        timing_text, loop_text = timing_text.split("LOWBIT_LOOP", 1)
+        loop = _path_timing(loop_text, float(period_ns))
     power_text = out.split("LOWBIT_POWER", 1)[1].split("LOWBIT_INSTANCES", 1)[0]
     start, end, slack, stages = _parse_path(timing_text)
     internal, switching, leakage, total = _parse_power(power_text)
@@ -184,4 +320,5 @@ def static_timing(synth: LibertySynthesis, *, period_ns: float,
     return StaReport(period_ns=float(period_ns), slack_ns=slack, min_period_ns=min_period,
                      fmax_mhz=1e3 / min_period, startpoint=start, endpoint=end, internal_mw=internal,
                      switching_mw=switching, leakage_mw=leakage, total_mw=total,
-                     pins_with_activity=len(activities or {}), path=stages, instance_power_mw=inst)
+                     pins_with_activity=len(activities or {}), path=stages, instance_power_mw=inst,
+                     through=through, outside=outside, loop=loop)

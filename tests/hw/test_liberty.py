@@ -127,8 +127,120 @@ def test_liberty_area_ratio_agrees_with_the_generic_flow(standard_cells, cache) 
 def test_unmeetable_clock_target_is_one_error(standard_cells, cache) -> None:
     with pytest.raises(UnitConfigError, match=r"^clock target must be at most \d+\.\d MHz for "
                                               r"mac_int8_int8_exact_float32_l1 on osu018 \(the fastest of "
-                                              r"pipeline depths 0, 1, 2\), not 5000 MHz$"):
+                                              r"pipeline depths 0, 1, 2\), not 5000 MHz: its critical path is "
+                                              r"\d+\.\d\d ns from \S+ to \S+ \(ns by line item: [a-z0-9., ]+\) on "
+                                              r"osu018; it is (loop-carried|feed-forward)[^\n]*$"):
         meet_clock(lambda p: _mac(pipeline=p), clock_mhz=5000, cache=cache)
+    with pytest.raises(UnitConfigError, match=r"^timed must be one of unit, per_product, not 'pe'$"):
+        meet_clock(lambda p: _mac(pipeline=p), clock_mhz=100, cache=cache, timed="pe")
+
+
+#: the clock of the default hardware preset (1 GHz at 45 nm) on the 0.18 um library, MHz
+_LIB_CLOCK_1GHZ_45NM = 1000 * node_scaling(source_nm=180, target_nm=45).delay
+
+
+def test_whole_unit_timing_is_the_worse_of_its_two_parts(standard_cells, cache) -> None:
+    """OpenSTA's worst path of the whole unit is the worse of the worst path through the output
+    converter and the worst path outside it (two reports of the same tool, split by cells)."""
+    for p in (0, 1, 2):
+        rec = characterize_asic(_mac(pipeline=p), clock_mhz=_LIB_CLOCK_1GHZ_45NM, cache=cache)
+        t = rec.timing
+        assert set(t) == {"unit", "per_product", "output", "loop"}
+        # the accumulator's recurrence is a subset of the paths outside the converter
+        assert t["loop"]["loop_carried"] and t["loop"]["fmax_mhz"] >= t["per_product"]["fmax_mhz"] - 1e-9
+        assert min(t["per_product"]["fmax_mhz"], t["output"]["fmax_mhz"]) == pytest.approx(rec.fmax_mhz, rel=1e-9)
+        assert t["unit"]["fmax_mhz"] == pytest.approx(rec.fmax_mhz, rel=1e-9)
+        # the delay by line item adds up to the path (the last stage's arrival)
+        for part in t.values():
+            assert sum(ns for _, ns in part["items"]) == pytest.approx(part["min_period_ns"], abs=0.5)
+        assert "output" not in {item for item, _ in t["per_product"]["items"]}
+        assert "output" in {item for item, _ in t["output"]["items"]}
+
+
+def test_product_register_speeds_up_the_mac_outside_its_converter(standard_cells, cache) -> None:
+    """The MAC's paths outside the output converter get faster with the product register
+    (pipeline 1); the converter's path does not (pipeline 2 registers its result, not its
+    inside), so the whole unit's Fmax is the converter's at every depth."""
+    recs = [characterize_asic(_mac(pipeline=p), clock_mhz=_LIB_CLOCK_1GHZ_45NM, cache=cache) for p in (0, 1, 2)]
+    per = [r.timing["per_product"]["fmax_mhz"] for r in recs]
+    assert per[0] < per[1]
+    for r in recs:
+        assert r.fmax_mhz == pytest.approx(r.timing["output"]["fmax_mhz"], rel=1e-9)
+        assert r.timing["output"]["fmax_mhz"] < r.timing["per_product"]["fmax_mhz"]
+        assert not r.timing["output"]["loop_carried"]
+
+
+def test_meet_clock_times_the_pe_apart_from_its_converter(standard_cells, cache) -> None:
+    """At the default preset's clock (1 GHz at 45 nm) the whole INT8 MAC meets no depth (its
+    converter is the critical path), while the paths outside the converter meet it at the
+    shallowest depth whose own figure meets it; the provenance says so."""
+    build = (lambda p: _mac(pipeline=p))
+    clock = _LIB_CLOCK_1GHZ_45NM
+    per = {p: characterize_asic(build(p), clock_mhz=clock, cache=cache).timing["per_product"]["fmax_mhz"]
+           for p in (0, 1, 2)}
+    unit_fmax = max(characterize_asic(build(p), clock_mhz=clock, cache=cache).fmax_mhz for p in (0, 1, 2))
+    assert unit_fmax < clock  # measured: the converter's path, at every depth
+    with pytest.raises(UnitConfigError, match=r"^clock target must be at most .* inside its output line item "
+                                              r"would cut it \(the loop-carried paths meet the target: Fmax "
+                                              r"\d+\.\d MHz\), and no depth of the unit's pipeline parameter "
+                                              r"places one there$"):
+        meet_clock(build, clock_mhz=clock, cache=cache)
+    expected = min(p for p in (0, 1, 2) if per[p] >= clock)
+    rec = meet_clock(build, clock_mhz=clock, cache=cache, timed="per_product", target_nm=45)
+    assert rec.pipeline == expected
+    stated = rec.provenance["measured"]["clock"]
+    assert stated["pipeline"] == expected and stated["timed"] == "per_product"
+    assert stated["statement"].startswith(f"pipeline {expected} is the shallowest of depths 0, 1, 2 whose paths "
+                                          f"outside the output conversion meet")
+    assert "output converter" in stated["statement"]
+
+
+def _register_design(kind: str):
+    """A 16-bit accumulator (a loop) or a two-register feed-forward multiplier."""
+    from amaranth import Module, Signal
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+
+    class Design(wiring.Component):
+        def __init__(self) -> None:
+            super().__init__({"a": In(16), "y": Out(32)})
+
+        def elaborate(self, platform):
+            m = Module()
+            r1, r2 = Signal(16), Signal(32)
+            if kind == "loop":
+                m.d.sync += r2.eq(r2 + self.a)
+            else:
+                m.d.sync += [r1.eq(self.a), r2.eq(r1 * r1)]
+            m.d.comb += self.y.eq(r2)
+            return m
+
+    return Design()
+
+
+def test_loop_carried_paths_are_told_from_feed_forward_ones(standard_cells) -> None:
+    """The accumulator's registers feed themselves (state) and its adder path runs from state to
+    state (loop-carried); the two-register multiplier has no state, and its register to register
+    path is feed-forward. OpenSTA's worst state-to-state path is the accumulator's critical path."""
+    from amaranth.back import verilog
+
+    from hw.flow._sta import loop_carried, state_registers, static_timing
+
+    for kind in ("loop", "feed"):
+        synth = synthesize_liberty(verilog.convert(_register_design(kind), name=f"d_{kind}", emit_src=False),
+                                   top=f"d_{kind}")
+        state = state_registers(synth)
+        ffs = {c for c, t in synth.cells.items() if t.startswith("DFF")}
+        sta = static_timing(synth, period_ns=20.0, state_cells=sorted(state))
+        assert sta.startpoint in synth.cells and sta.endpoint in synth.cells, (sta.startpoint, sta.endpoint)
+        if kind == "loop":
+            assert state == ffs and len(ffs) == 32
+            assert loop_carried(synth, sta.startpoint, sta.endpoint)
+            assert sta.loop is not None and sta.loop.min_period_ns == pytest.approx(sta.min_period_ns)
+        else:
+            assert state == frozenset() and len(ffs) == 48
+            assert not loop_carried(synth, sta.startpoint, sta.endpoint) and sta.loop is None
+    assert not loop_carried(synth, "a[0]", sta.endpoint)
 
 
 def test_bad_library_node_and_clock_are_rejected() -> None:
