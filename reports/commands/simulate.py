@@ -147,6 +147,9 @@ def _summary_lines(s: dict, hw, mac) -> list[str]:
                      f"({rows}x{cols} array {mac.pe_area_um2 * rows * cols / 1e6:.4g} mm²), {mac.mac_pj:.4g} pJ/MAC, "
                      f"{mac.convert_pj:.4g} pJ/output conversion; hw.cost.datapath_energy at {mac.node_nm} nm "
                      f"(derived), stimulus: {stim}")
+        clock = mac.provenance["pe"]["measured"].get("clock") or {}  # hw.cost.meet_clock's statement
+        lines.append(f"MAC energy from the standard-cell flow ({mac.provenance['pe']['measured']['library']['name']}, "
+                     f"OpenSTA) because {clock.get('statement', 'the hardware clock is met')}")
     lines += [f"note: {n}" for n in s["notes"] if "pass a hw.cost DatapathEnergy" not in n]
     return lines
 

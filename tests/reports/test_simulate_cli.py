@@ -98,6 +98,10 @@ def test_energy_by_default_in_scaled_units(capsys):
     scale = {"pJ": 1e-6, "nJ": 1e-3, "µJ": 1.0, "mJ": 1e3, "J": 1e6}
     assert float(m.group(1)) * scale[m.group(2)] == pytest.approx(total_uj, rel=1e-3)
     assert f"MAC unit {rec.pe_name} (pipeline {rec.pipeline}): " in out and "stimulus: uniform" in out
+    # which flow the energy came from and why: hw.cost.meet_clock's statement for this PE
+    why = rec.provenance["pe"]["measured"]["clock"]["statement"]
+    assert f"MAC energy from the standard-cell flow (osu018, OpenSTA) because {why}\n" in out
+    assert why.startswith(f"pipeline {rec.pipeline} is the shallowest of depths 0, 1, 2 whose paths outside")
     stated = next(ln for ln in out.splitlines() if ln.startswith("note: energy source: datapath"))
     for what in ("rtlil", "osu018", "clock target 500 MHz", "calibration", "opensta", "stimulus: uniform"):
         assert what in stated, what
