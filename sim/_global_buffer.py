@@ -156,7 +156,7 @@ def _stationary(op: GemmOp, a: float, b: float, cap: int, cols: int) -> tuple | 
                 break  # more outer blocks only add traffic
             if size == 1:
                 break
-            n_out *= 2
+            n_out = _cdiv(outer, size - 1)  # the next smaller resident block
     return None if best is None else best[1:]
 
 
@@ -317,6 +317,8 @@ class GlobalBuffer:
                     self.events[cid].succeed()
 
     def block_done(self, blk: Block) -> None:
+        """One core part of ``blk`` has computed its last step; the groups no block still reads
+        leave the buffer."""
         blk.pending -= 1
         if blk.pending:
             return
@@ -334,9 +336,12 @@ class CoreView:
         self.gb, self.needs, self.ends, self.core = gb, needs, ends, core
 
     def serves(self, t: int) -> bool:
+        """Whether step ``t``'s loads come from the global buffer."""
         return self.needs[t] is not None
 
     def serve(self, t: int, nbytes: int, res, what: str):
+        """Process body of step ``t``'s load of ``nbytes``: wait for its chunks, cross the port
+        (its busy time counted in ``res.gb_busy_cycles``)."""
         gb = self.gb
         for cid in self.needs[t]:
             ev = gb.events[cid]
@@ -353,6 +358,7 @@ class CoreView:
                 yield gb.env.timeout(dt)
 
     def computed(self, t: int) -> None:
+        """Step ``t`` has computed: if it ends a block part, tell the buffer."""
         blk = self.ends.get(t)
         if blk is not None:
             self.gb.block_done(blk)

@@ -53,16 +53,18 @@ def test_a_resident_operand_is_read_once_even_when_the_op_does_not_fit():
 
 
 def test_two_level_tiling_moves_the_resident_operand_once_and_the_other_per_block():
-    # A and B 2 MiB each, 1 MiB buffer: 512 rows of A (512 KiB) resident + two 256-column blocks
-    # of B (2 x 256 KiB) fill it, so A is read once and B once per row block (4 row blocks);
-    # the mirror image (B resident) moves the same 10 MiB
+    # A and B 2 MiB each (1 KiB per row of A, per column of B), 1 MiB buffer: the fewest row
+    # blocks of A whose resident block leaves room for two blocks of one array width (32
+    # columns) of B: A is read once and B once per row block (the mirror image moves as much)
     hw = replace(GB, gb_kib=1024)
     op = GemmOp("square", 2048, 1024, 2048)
     plan = plan_gemm(op, INT8, hw)
     assert plan.scheme in ("a-stationary", "b-stationary")
+    kib, mib = 1 << 10, 1 << 20
+    blocks = next(r for r in range(1, 2049) if math.ceil(2048 / r) * kib + 2 * 32 * kib <= mib)
+    assert blocks == 3
     _, run = simulate_op(op, INT8, hw)
-    mib = 1 << 20
-    assert run.dram_read_bytes == 2 * mib + 4 * 2 * mib
+    assert run.dram_read_bytes == 2 * mib + blocks * 2 * mib
     _, direct = simulate_op(op, INT8, BASE)
     assert run.dram_read_bytes < direct.dram_read_bytes
 
