@@ -1,11 +1,10 @@
-"""Heads simulated once where their schedule provably repeats (the decode steps' attention).
+"""Ops simulated in part where their schedule provably repeats (a decode step's attention
+heads, the row or column blocks of a long GEMM, the chunks of a vector op).
 
-An attention op of ``count`` KV heads (a GEMM with one B per instance, or ``sim._fusion``'s
-fused attention) whose schedule is ``count`` copies of one block of tile steps (checked step
-for step) is simulated for its first ``h`` heads only, and its figures are extended to
-``count``:
+An op whose schedule is ``r`` copies of one block of tile steps (``find_block``: checked step
+for step) is simulated for its first ``h`` blocks only, and its figures are extended to ``r``:
 
-* the run of ``h`` heads records every event (transfers, compute, stalls of every op of its
+* the run of ``h`` blocks records every event (transfers, compute, stalls of every op of its
   chain); block ``j`` starts when the compute unit ends block ``j - 1``'s last step;
 * ``carry`` is the most block starts any event runs across (transfers queued on the DMA
   engines and the port). The engine's state at a block start (tiles in the two slots of each
@@ -15,8 +14,11 @@ for step) is simulated for its first ``h`` heads only, and its figures are exten
   the chain included, to 1e-6 cycles), the state repeats from block to block and every later
   block of the full op repeats them. ``h = carry + 7`` (at least ``HEADS``): two blocks to
   settle, ``carry + 2`` compared, three to finish (the loader runs at most two tiles ahead);
-  two heads more at a time while the blocks are still settling, up to ``MAX_HEADS``;
-* the full op is those ``h`` heads with ``count - h`` such blocks inserted: cycles grow by the
+  two blocks more at a time while the blocks are still settling, up to ``MAX_HEADS``;
+* in a chain (``sim._overlap``) the ops before it must be quiet from the first compared block
+  on (the ops after it start loading only when its loader is done, i.e. after the blocks that
+  are inserted), else it is simulated whole;
+* the full op is those ``h`` blocks with ``r - h`` such blocks inserted: cycles grow by the
   period per block; bytes, DRAM busy, compute and array cycles by one block's (from its steps
   and the step timing); input and output stalls by a compared block's.
 
@@ -25,13 +27,12 @@ is wanted), on several cores or with a global buffer.
 """
 from __future__ import annotations
 
-from mapping import GemmOp
+from bisect import bisect_left, bisect_right
 
 from ._engine import OpRun
-from ._fusion import FusedAttention
 from ._hwconfig import HardwareConfig
 
-__all__ = ["HEADS", "repeats", "repeating_block", "heads_needed", "block_period", "extend_run"]
+__all__ = ["HEADS", "MAX_HEADS", "repeatable", "find_block", "heads_needed", "block_period", "extend_run"]
 
 #: heads simulated first: two to settle, three compared, three to finish (more when transfers
 #: stay queued across more than one block: ``heads_needed``)
@@ -41,23 +42,23 @@ MAX_HEADS = 16
 _TOL = 1e-6
 
 
-def repeats(op, hw: HardwareConfig) -> bool:
-    """Whether ``op`` is an attention op of more than ``HEADS`` independent heads on one core
-    (without a global buffer)."""
-    if hw.cores != 1 or getattr(hw, "gb_kib", 0):
-        return False
-    if isinstance(op, GemmOp):
-        return not op.b_shared and op.count > HEADS
-    return isinstance(op, FusedAttention) and op.count > HEADS
+def repeatable(hw: HardwareConfig) -> bool:
+    """Whether ops on ``hw`` may be extended: one core, no global buffer."""
+    return hw.cores == 1 and not getattr(hw, "gb_kib", 0)
 
 
-def repeating_block(steps: list, count: int) -> int | None:
-    """Length of the block of which ``steps`` are ``count`` copies (None if they are not)."""
-    if count < 1 or len(steps) % count:
-        return None
-    b = len(steps) // count
-    first = steps[:b]
-    return b if all(steps[i * b:(i + 1) * b] == first for i in range(1, count)) else None
+def find_block(steps: list, min_blocks: int = HEADS + 1) -> int | None:
+    """The shortest block of which ``steps`` are at least ``min_blocks`` copies (None if none)."""
+    n = len(steps)
+    hashes = [hash(s) for s in steps]
+    for b in range(1, n // min_blocks + 1):
+        if n % b:
+            continue
+        first = hashes[:b]
+        if all(hashes[i:i + b] == first for i in range(b, n, b)) and all(
+                steps[i:i + b] == steps[:b] for i in range(b, n, b)):
+            return b
+    return None
 
 
 def _key(e, start: float) -> tuple:
@@ -73,8 +74,8 @@ def heads_needed(carry: int) -> int:
 def block_period(op_events: list, all_events: list, block: int, heads: int) -> tuple | int | None:
     """Whether the ``heads``-head run repeats (see the module docstring).
 
-    Returns (period, input stall, output stall of one block) when it does; an int (the heads
-    to simulate) when events run across more block boundaries than ``heads`` can compare;
+    Returns (period, input stall, output stall of one block, start of the first compared
+    block) when it does; an int (the blocks to simulate) when they need more to compare;
     None when it does not repeat. ``op_events``: the op's own events (its compute events one
     per step, in order); ``all_events``: every op's of the run."""
     compute = [e for e in op_events if e[0] in ("array", "vector")]
@@ -82,11 +83,14 @@ def block_period(op_events: list, all_events: list, block: int, heads: int) -> t
         return None
     b = {j: compute[j * block - 1][2] + compute[j * block - 1][3] for j in range(1, heads)}  # block j starts
     bounds = sorted(b.values())
-    carry = max((sum(1 for x in bounds if e[2] < x < e[2] + e[3] - _TOL) for e in all_events), default=0)
+    carry = max((bisect_left(bounds, e[2] + e[3] - _TOL) - bisect_right(bounds, e[2]) for e in all_events), default=0)
     if heads < heads_needed(carry):
-        return heads_needed(carry)
+        return heads_needed(carry) if heads_needed(carry) <= MAX_HEADS else None
     last = heads - 4  # the windows [b_j, b_{j+1}) of j = 2 .. heads - 4 leave three blocks to finish
-    windows = {j: sorted(_key(e, b[j]) for e in all_events if b[j] <= e[2] < b[j + 1]) for j in range(2, last + 1)}
+    events = sorted(all_events, key=lambda e: e[2])
+    starts = [e[2] for e in events]
+    windows = {j: sorted(_key(e, b[j]) for e in events[bisect_left(starts, b[j]):bisect_left(starts, b[j + 1])])
+               for j in range(2, last + 1)}
     for j0 in range(2, last - carry):  # the first carry + 2 identical consecutive blocks after block 1
         run = range(j0, j0 + carry + 2)
         periods = [b[j + 1] - b[j] for j in run]
@@ -97,15 +101,14 @@ def block_period(op_events: list, all_events: list, block: int, heads: int) -> t
     lo, hi = b[j0], b[j0 + 1]
     stall_in = sum(e[3] for e in op_events if e[0] == "stall" and e[1] == "wait input" and lo <= e[2] < hi)
     stall_out = sum(e[3] for e in op_events if e[0] == "stall" and e[1] == "wait output slot" and lo <= e[2] < hi)
-    return periods[0], stall_in, stall_out
+    return periods[0], stall_in, stall_out, b[j0]
 
 
 def extend_run(run: OpRun, steps: list, block: int, count: int, hw: HardwareConfig, timing, dataflow: str,
-               period: tuple[float, float, float]) -> OpRun:
-    """``run`` of the first heads' ``steps`` (whole blocks) extended to ``count`` heads (in
-    place; returned)."""
+               period: tuple) -> OpRun:
+    """``run`` of the first blocks' ``steps`` extended to ``count`` blocks (in place; returned)."""
     n = count - len(steps) // block
-    delta, stall_in, stall_out = period
+    delta, stall_in, stall_out = period[:3]
     one = steps[:block]
     loads = sum(nb for st in one for _, nb in st.loads)
     stores = sum(st.store_bytes for st in one)

@@ -43,7 +43,7 @@ from ._cores import run_cores
 from ._fusion import FusedAttention, Residency, apply_residency, fused_attention_steps, plan_phase
 from ._engine import OpRun, run_steps
 from ._overlap import run_chain
-from ._repeat import HEADS, block_period, extend_run, repeating_block, repeats
+from ._repeat import HEADS, block_period, extend_run, find_block, repeatable
 from ._gemv import StepTiming, step_timing
 from ._hwconfig import HardwareConfig, load_hardware
 from ._trace import write_trace
@@ -168,17 +168,17 @@ def simulate_op(op, recipe: Recipe, hw: HardwareConfig, timing: StepTiming | Non
 
 def simulate_repeating(op, recipe: Recipe, hw: HardwareConfig, timing: StepTiming | None = None, *,
                        mapping=None, residency: Residency | None = None) -> tuple[object, OpRun] | None:
-    """``simulate_op`` of an attention op by its first ``sim._repeat.HEADS`` heads extended to
-    all of them where its schedule and timeline provably repeat (``sim._repeat``); None where
-    they do not (simulate it whole)."""
+    """``simulate_op`` of an op whose schedule repeats one block of steps, by its first blocks
+    extended to all of them where its timeline provably repeats (``sim._repeat``); None where
+    it does not (simulate it whole)."""
     timing = timing or step_timing(hw, recipe)
-    if not repeats(op, hw):
+    if not repeatable(hw):
         return None
     mp, steps = simulate_op(op, recipe, hw, timing, mapping=mapping, residency=residency, schedule_only=True)(op)
-    block = repeating_block(steps, op.count)
+    block = find_block(steps)
     heads = HEADS
     df = getattr(mp, "dataflow", "ws")
-    while block is not None and heads < op.count:
+    while block is not None and heads * block < len(steps):
         short = steps[:block * heads]
         run = run_steps(short, hw, timing, dataflow=df, trace=True)
         period = block_period(run.events, run.events, block, heads)
@@ -187,7 +187,7 @@ def simulate_repeating(op, recipe: Recipe, hw: HardwareConfig, timing: StepTimin
         if isinstance(period, int):  # transfers queued across more blocks: compare more of them
             heads = period
             continue
-        extend_run(run, short, block, op.count, hw, timing, df, period)
+        extend_run(run, short, block, len(steps) // block, hw, timing, df, period)
         run.sram = _sram_bytes(mp, steps, hw, run)
         return mp, run
     return None
@@ -195,46 +195,55 @@ def simulate_repeating(op, recipe: Recipe, hw: HardwareConfig, timing: StepTimin
 
 def simulate_chain(ops: list, recipe: Recipe, hw: HardwareConfig, timing: StepTiming | None = None, *,
                    trace: bool = False, mappings: dict | None = None, repeat: bool = False,
-                   extended: list | None = None, heads: int = HEADS) -> list[tuple[object, OpRun]]:
+                   extended: list | None = None, heads: dict | None = None, whole: frozenset = frozenset()
+                   ) -> list[tuple[object, OpRun]]:
     """Simulate ``ops`` ((op, residency) pairs in program order) chained with overlap
     (``sim._overlap``): one (mapping, OpRun) per op, ``cycles`` the time the op adds to the
     chain's end (they add up to the chain's cycles); with ``trace`` each op's events are
-    shifted to start where its cycles start. ``repeat``: attention ops of many heads run by
-    their first heads, extended where their timeline provably repeats (``sim._repeat``; the
-    whole chain is simulated again in full when it does not; ``heads``: how many first); their
-    names are appended to ``extended``."""
+    shifted to start where its cycles start. ``repeat``: ops whose schedule repeats a block of
+    steps run by their first blocks (``heads``: op index -> how many, default
+    ``sim._repeat.HEADS``), extended where their timeline provably repeats
+    (``sim._repeat``); when one does not, the chain is simulated once more with those ops
+    (``whole``) in full, and if another fails then, all in full. Names of the extended ops
+    are appended to ``extended``."""
     timing = timing or step_timing(hw, recipe)
     mappings = mappings or {}
     schedules = [simulate_op(op, recipe, hw, timing, mapping=mappings.get(replace(op, name="")), residency=res,
                              schedule_only=True) for op, res in ops]
     by_part: dict = {}
     blocks: dict = {}  # op index -> (block length, full steps) of the ops run by their first heads
-    repeat = repeat and not trace and heads < max((op.count for op, _ in ops if repeats(op, hw)), default=0)
+    repeat = repeat and not trace and repeatable(hw)
+    heads = heads or {}
 
     def schedule(i: int, part):  # parts of equal shapes of one op have one schedule
         key = (i, replace(part, name=""))
         if key not in by_part:
             mp, steps = schedules[i](part)
-            block = repeating_block(steps, part.count) if repeat and repeats(part, hw) and heads < part.count else None
-            if block is not None:
+            block = find_block(steps) if repeat and i not in whole else None
+            if block is not None and heads.get(i, HEADS) * block < len(steps):
                 blocks[i] = (block, steps)
-                steps = steps[:block * heads]
+                steps = steps[:block * heads.get(i, HEADS)]
             by_part[key] = mp, steps
         return by_part[key]
 
     chain = run_chain([op for op, _ in ops], hw, timing, schedule, trace=trace or repeat)
     if blocks:
         every = [e for _, run, _ in chain.ops for e in run.events]
-        periods = {i: block_period(chain.ops[i][1].events, every, blocks[i][0], heads) for i in blocks}
-        more = max((p for p in periods.values() if isinstance(p, int)), default=None)
-        if more is not None and all(p is not None for p in periods.values()):
-            return simulate_chain(ops, recipe, hw, timing, mappings=mappings, repeat=True, extended=extended,
-                                  heads=more)
-        if any(p is None or isinstance(p, int) for p in periods.values()):
-            return simulate_chain(ops, recipe, hw, timing, trace=trace, mappings=mappings, repeat=False)
+        periods = {i: block_period(chain.ops[i][1].events, every, blocks[i][0], heads.get(i, HEADS)) for i in blocks}
+        quiet = 0.0  # the ops before must be quiet from the first compared block on
+        for i, (_, r, _) in enumerate(chain.ops):
+            p = periods.get(i)
+            if isinstance(p, tuple) and quiet > p[3] + 1e-6:
+                periods[i] = None
+            quiet = max([quiet] + [e[2] + e[3] for e in r.events])
+        failed = frozenset(i for i, p in periods.items() if not isinstance(p, tuple))
+        if failed:  # once more with those simulated whole, then everything whole
+            return simulate_chain(ops, recipe, hw, timing, trace=trace, mappings=mappings, repeat=not whole,
+                                  extended=extended, whole=whole | failed)
         for i, (block, steps) in blocks.items():
             mp, run, parts = chain.ops[i]
-            extend_run(run, parts[0][1], block, ops[i][0].count, hw, timing, getattr(mp, "dataflow", "ws"), periods[i])
+            extend_run(run, parts[0][1], block, len(steps) // block, hw, timing, getattr(mp, "dataflow", "ws"),
+                       periods[i])
             if extended is not None:
                 extended.append(ops[i][0].name)
             chain.ops[i] = (mp, run, [(mp, steps, run)])
@@ -365,16 +374,17 @@ def _recipe_units(hw: HardwareConfig, recipe: Recipe) -> tuple[HardwareConfig, s
 def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig | str | None = None, *,
              prefill: int | None = None, decode: int = 0, batch: int = 1, layers: int | None = None,
              trace: bool = False, progress: bool = False, mac_cost=None, decode_only: bool = False,
-             extend_heads: bool = True) -> SimResult:
+             extend_blocks: bool = True) -> SimResult:
     """Simulate ``layers`` layers (default all) of ``model`` under ``recipe`` on ``hw``: prefill
     of ``prefill`` tokens (default: the model's natural input length) then ``decode`` steps.
     ``mac_cost``: the array's energies for the MAC energy column: a ``hw.cost.DatapathEnergy``
     (``sim.datapath_energy_of``: per product, per output conversion, SRAM per buffer) or a
     generic-flow ``hw.cost.CostRecord`` of the recipe's MAC unit (see ``sim._energy``).
     ``decode_only``: skip the prefill phase (its ``prefill`` tokens are taken as already in the
-    KV cache) and simulate only the decode steps. ``extend_heads``: attention ops of many heads
-    are simulated by their first heads and extended where their timeline provably repeats
-    (``sim._repeat``; never with ``trace``); False simulates every head.
+    KV cache) and simulate only the decode steps. ``extend_blocks``: an op whose schedule
+    repeats one block of tile steps (attention heads, row or column blocks of a GEMM) is
+    simulated for its first blocks and extended where its timeline provably repeats
+    (``sim._repeat``; never with ``trace``); False simulates every step.
 
     Raises
     ------
@@ -412,7 +422,7 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
         from tqdm import tqdm
         it = tqdm(phases, desc=f"simulate {model.name}", unit="step", leave=False)
     memo: dict = {}
-    extended: list[str] = []  # attention ops simulated by their first heads (sim._repeat)
+    extended: list[str] = []  # ops simulated for their first blocks of steps (sim._repeat)
     rows, events, offset = [], [], 0.0
     overlap = _overlap_of(hw)
     for phase, step, tokens, past in it:
@@ -425,7 +435,7 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
                 reused = key in memo
                 if not reused:
                     done = (simulate_repeating(op, recipe, hw, timing, mapping=mappings.get(key[0]),
-                                               residency=residency) if extend_heads and not trace else None)
+                                               residency=residency) if extend_blocks and not trace else None)
                     if done is not None:
                         extended.append(op.name)
                     memo[key] = [done or simulate_op(op, recipe, hw, timing, trace=trace, mapping=mappings.get(key[0]),
@@ -435,7 +445,7 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
                 reused = key in memo
                 if not reused:
                     memo[key] = simulate_chain([(op, res) for _, op, res in group], recipe, hw, timing, trace=trace,
-                                               mappings=mappings, repeat=extend_heads, extended=extended)
+                                               mappings=mappings, repeat=extend_blocks, extended=extended)
             for (scope, op, _), (mp, run) in zip(group, memo[key]):
                 mult = n_layers if scope == "layer" else 1
                 rows.append(_row(phase, step, past + tokens, scope, op, mp, run, hw, timing, energy, mult, reused))
@@ -448,11 +458,11 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
     ops = pd.DataFrame(rows)
     summary = _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, memo, whole, timing.packing)
     if extended:
-        summary["notes"].append(f"{len(extended)} of the distinct attention ops ({', '.join(sorted(set(extended)))}) "
-                                f"simulated for their first heads and extended to all: their schedules are "
-                                f"copies of one block per head and consecutive blocks had identical timelines, so the "
-                                f"rest repeat them (sim._repeat)")
-    summary["heads_extended_ops"] = len(extended)
+        summary["notes"].append(f"{len(extended)} of the distinct ops ({', '.join(sorted(set(extended)))}) simulated "
+                                f"for their first blocks of tile steps and extended to all: their schedules are copies "
+                                f"of one block and consecutive blocks had identical timelines, so the rest repeat them "
+                                f"(sim._repeat)")
+    summary["extended_ops"] = len(extended)
     summary["notes"][:0] = [n for n in (area_note, units_note) if n]
     if hw.chips > 1:
         summary["notes"].append(f"{hw.chips} chips in tensor parallel: each runs {model.name} ({full_model.n_heads} "
