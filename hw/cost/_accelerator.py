@@ -12,8 +12,10 @@ Definitions (stated once, printed with the budget):
   stands for the PE's partial-sum register.
 * Clock: the budget is at ``node_nm``; the logic is mapped and timed on the library at the
   clock that corresponds to the target clock there (``clock_mhz x`` Stillmaker & Baas's delay
-  factor from the node to the library's node); the shallowest pipeline depth that meets it is
-  used (``meet_clock``); if none does, one error says so.
+  factor from the node to the library's node); the shallowest pipeline depth whose PE paths (the
+  paths outside the output converter, ``meet_clock(timed="per_product")``: the column converter
+  is a separate feed-forward block) meet it is used; if none does, one error says so. The PE
+  line's source states the depth, the PE's Fmax and the converter's own.
 * Peak power: every PE does one product per cycle; each column converter converts one output
   every ``k`` cycles; each SRAM buffer does one access of its width per cycle; each vector unit
   streams rows back to back at the accelerator's clock: its dynamic energy per cycle is measured
@@ -270,8 +272,9 @@ def accelerator_budget(*, build_mac: Callable[[int], Any], stimulus: Callable[[A
     pe_dyn = sum(i.energy_pj_per_cycle for n, i in items.items() if n != "output") * sc["energy"] * clock_mhz * 1e-3
     pe_leak = sum(i.leakage_mw for n, i in items.items() if n != "output")
     conv = items.get("output")
-    src = (f"{rec.name} on {rec.library} at {lib_clock:.4g} MHz (pipeline {rec.pipeline}, Fmax "
-           f"{rec.fmax_mhz:.4g} MHz), scaled {rec.node_nm} -> {node_nm} nm (derived)")
+    clock = rec.provenance.get("measured", {}).get("clock", {})
+    src = (f"{rec.name} on {rec.library} at {lib_clock:.4g} MHz, scaled {rec.node_nm} -> {node_nm} nm (derived); "
+           + clock.get("statement", f"pipeline {rec.pipeline}, Fmax {rec.fmax_mhz:.4g} MHz"))
     pes_area, convs_area = array_area_um2(rows=rows, cols=cols, pe_area_um2=pe_area,
                                           converter_area_um2=conv.area_um2 * sc["area"] if conv is not None else 0.0)
     lines = [BudgetLine("array PEs", rows * cols, pes_area, rows * cols * pe_dyn,
