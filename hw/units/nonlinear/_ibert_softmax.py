@@ -3,8 +3,8 @@
 while loading; per element the second-order exp polynomial ``z = r (r + b) + c`` of the remainder
 ``r`` of ``x - max`` by ``x0 = floor(-ln2 / s)`` shifted by ``n - q`` (``q`` the ln2 quotient),
 and the 16-bit requantisation ``e16 = min(rne(rne(e / exp_sf) * M / 2^E), 32767)`` with
-``e / exp_sf = e * 2^p / num`` (``exp_sf = num / 2^p``) divided by a divider whose dividend
-width ``W`` follows from the scale; then ``factor = 2^32 // sum(e16)`` and
+``e / exp_sf = e * 2^p / num`` (``exp_sf = num / 2^p``), a ``W``-bit dividend whose width
+follows from the scale; then ``factor = 2^32 // sum(e16)`` and
 ``y = (e16 * factor) >> (32 - out_bit)`` (integer division, so a lone maximum gives 255, not the
 reference's float32 256).
 
@@ -33,8 +33,8 @@ from ._base import RowUnit
 from ._common import (IterativeDivider, PipelinedDivider, RowTiming, check_divider_bits, check_int,
                       divider_cycles, signed_bits, unsigned_bits)
 
-__all__ = ["IBertSoftmaxUnit", "MAX_DIVIDEND_BITS", "REQUANT_MODES", "ibert_softmax_consts", "ibert_softmax_dividend_width",
-           "ibert_softmax_scale", "ibert_softmax_timing"]
+__all__ = ["IBertSoftmaxUnit", "MAX_DIVIDEND_BITS", "REQUANT_MODES", "ibert_softmax_consts",
+           "ibert_softmax_dividend_width", "ibert_softmax_scale", "ibert_softmax_timing"]
 
 #: widest requantisation dividend ``W`` a unit is built for (the dividers take 256 bits; the
 #: pipelined one divides ``2 A + num``, one bit wider)
@@ -93,9 +93,9 @@ def ibert_softmax_scale(x_bits: int) -> float:
     """Input scale at which a row of ``x_bits``-bit inputs just spans the exp's clamp:
     ``s = 30 ln2 / (2^x_bits - 1)`` (float32), so the widest row difference ``-(2^x_bits - 1)``
     reaches (within one ``x0`` step and float32's rounding) ``n x0 = 30 floor(-ln2 / s)``, below
-    which exp is 0. The finest scale such a unit
-    meaningfully takes (finer scales cannot represent a row spread of 30 ln2 ~ 20.8), hence its
-    widest divider: the scale the simulator times the unit at (``x_bits = 16``: 3.17e-4, near
+    which exp is 0. The finest scale such a unit meaningfully takes (finer scales cannot
+    represent a row spread of 30 ln2 ~ 20.8), hence its widest datapath: the scale the
+    simulator times the unit at (``x_bits = 16``: 3.17e-4, near
     I-BERT's ~1e-4 attention-score scales). From 4 bits (at 3 bits the scale, 2.97, gives
     ``c_int = 0``)."""
     xb = check_int("ibert_int_softmax x_bits", x_bits, 4, IBertSoftmaxUnit.max_x_bits)
