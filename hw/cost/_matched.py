@@ -212,10 +212,12 @@ def _dint_rows(rows: list[dict[str, Any]], int8: AsicCost, dint: AsicCost, int4:
         plain = fn(int8, pe_only=True) / fn(int4, pe_only=True)
         rows.append({"anchor": "Lee 2023 (dINT)", "comparison": label, "metric": f"{metric} efficiency",
                      "ours": ours, "published": DINT_EFFICIENCY_OVER_INT8,
-                     "what_differs": f"theirs ({LEE_2023.rsplit(', ', 1)[-1]}): '2x hardware efficiency' (abstract; whether area, power or both, "
-                                     f"and their accumulator, not checked); ours: both MACs without output "
-                                     f"conversion, accumulators {int8.metadata['accumulator_bits']} / "
-                                     f"{dint.metadata['accumulator_bits']} bits (K = 4096); plain INT4 weights "
+                     "what_differs": f"theirs ({LEE_2023.rsplit(', ', 1)[-1]}): '2x hardware efficiency' (abstract; "
+                                     f"whether area, power or both, and their accumulator, not checked); ours: "
+                                     f"both MACs without output conversion, accumulators "
+                                     f"{int8.metadata['accumulator_bits']} / "
+                                     f"{dint.metadata['accumulator_bits']} bits (K = 4096); "
+                                     f"plain INT4 weights "
                                      f"give {plain:.2f}; line items um2 at 45 nm: int8 x int8 [{_items(int8)}], "
                                      f"int8 x dint4 [{_items(dint)}], int8 x int4 [{_items(int4)}]"})
 
@@ -247,9 +249,9 @@ def _fpga_rows(rows: list[dict[str, Any]], store: CostCache, note: Callable[[str
         rows.append({"anchor": "FPGA minifloat literature", "comparison": f"{mf} MAC / {it} MAC, PE + accumulator, "
                      f"ECP5 logic cells ({FPGA_FAMILY}, nextpnr TRELLIS_COMB)", "metric": "logic-cell ratio",
                      "ours": fm["logic_cells"] / fi["logic_cells"] if ok else math.nan, "published": math.nan,
-                     "what_differs": (f"no published LUT figure relayed ({AGGARWAL_2024.split(',')[0]} et al. compare the "
-                                      "FPGA cost of their INT and minifloat MAC operator library across 3-8 bits "
-                                      "(abstract); their tables were not available to us); ours: "
+                     "what_differs": (f"no published LUT figure relayed ({AGGARWAL_2024.split(',')[0]} et al. "
+                                      "compare the FPGA cost of their INT and minifloat MAC operator library "
+                                      "across 3-8 bits (abstract); their tables were not available to us); ours: "
                                       f"{fm['logic_cells']} / {fi['logic_cells']} logic cells = {fm['luts']} / "
                                       f"{fi['luts']} LUT4 + {fm['carry']} / {fi['carry']} CCU2C carry cells (2 LUT4 "
                                       f"each: the adders), {fm['ffs']} / {fi['ffs']} FFs, accumulators "

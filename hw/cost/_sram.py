@@ -57,7 +57,8 @@ SKY130_MACRO_LEAKAGE_UW: dict[str, tuple[int, float]] = {
 
 #: published SRAM leakage per bit by node, pW/bit (130 nm: the bit-weighted mean of the macros above)
 LEAKAGE_PW_PER_BIT: dict[int, float] = {
-    130: 1e6 * sum(uw for _, uw in SKY130_MACRO_LEAKAGE_UW.values()) / sum(b for b, _ in SKY130_MACRO_LEAKAGE_UW.values()),
+    130: 1e6 * sum(uw for _, uw in SKY130_MACRO_LEAKAGE_UW.values())
+    / sum(b for b, _ in SKY130_MACRO_LEAKAGE_UW.values()),
 }
 LEAKAGE_SOURCES: dict[int, str] = {
     130: "OpenRAM SkyWater 130 macros (VLSIDA/sky130_sram_macros, Liberty cell_leakage_power, TT 1.8 V 25 C): "
