@@ -27,7 +27,9 @@ Without fusion every op reads its inputs from DRAM and writes its output back. W
 Weights, the KV cache (what ``kv_append`` writes and attention reads) and the LM head's logits
 always travel to and from DRAM. K and V of a head are held across query blocks in the weight
 buffer, or in half the activation buffer when that is larger.
-Each op is still simulated from an empty pipeline to a drained one (no overlap across ops).
+Without ``HardwareConfig.overlap`` each op is simulated from an empty pipeline to a drained
+one; with it ``sim._overlap`` chains them and pipelines fused attention's softmax beside the
+array (the step order of ``fused_attention_steps``).
 """
 from __future__ import annotations
 
@@ -142,7 +144,10 @@ def _fused_block(tokens: int, group: int, keys: int, recipe: Recipe, hw: Hardwar
 def fused_attention_steps(op: FusedAttention, recipe: Recipe, hw: HardwareConfig, timing
                           ) -> tuple[FusedAttentionMapping, list[Step]]:
     """The mapping and tile steps of a fused attention op (per head, per query block: QKᵀ,
-    softmax, P·V; output stored after P·V)."""
+    softmax, P·V; output stored after P·V). With overlap (``hw.overlap``, no global buffer:
+    ``sim._overlap`` chains) the (head, block) units are software-pipelined, QK0, SM0, QK1,
+    PV0, SM1, QK2, PV1, ..., so that a block's softmax can run beside the next block's QKᵀ
+    (two blocks of scores fit: the block is sized to half the accumulator buffer)."""
     a = recipe.bytes_per_element("activation")
     kvb = recipe.bytes_per_element(op.kv_role)
     out = recipe.bytes_per_element("activation")
@@ -152,7 +157,7 @@ def fused_attention_steps(op: FusedAttention, recipe: Recipe, hw: HardwareConfig
     hd = op.head_dim
     kv_bytes = 2 * math.ceil(op.keys * hd * kvb)  # K and V of one head
     kv_resident = 2 * kv_bytes <= max(hw.sram_b_kib, hw.sram_a_kib // 2) * 1024
-    steps: list[Step] = []
+    units: list[list[Step]] = []  # (QK, SM, PV) of each (head, block)
     blocks = op.blocks()
     for _ in range(op.count):
         for j, (bt, kv) in enumerate(blocks):
@@ -164,14 +169,21 @@ def fused_attention_steps(op: FusedAttention, recipe: Recipe, hw: HardwareConfig
                 last = j == len(blocks) - 1
                 kl = (("br", math.ceil(op.keys * hd * kvb)),) if first else ()
                 vl = (("br", math.ceil(op.keys * hd * kvb)),) if first else ()
-                steps.append(Step((q,) + kl, ("a",), ("gemm", m, hd, kv), True, 0))
-                steps.append(Step((), (), ("vector", "softmax", m, kv), False, 0))
-                steps.append(Step(vl, ("br", "br") if last else (), ("gemm", m, kv, hd), False,
-                                  math.ceil(m * hd * out)))
+                units.append([Step((q,) + kl, ("a",), ("gemm", m, hd, kv), True, 0),
+                              Step((), (), ("vector", "softmax", m, kv), False, 0),
+                              Step(vl, ("br", "br") if last else (), ("gemm", m, kv, hd), False,
+                                   math.ceil(m * hd * out))])
             else:
-                steps.append(Step((q, ("b", k_bytes)), ("a", "b"), ("gemm", m, hd, kv), True, 0))
-                steps.append(Step((), (), ("vector", "softmax", m, kv), False, 0))
-                steps.append(Step((("b", v_bytes),), ("b",), ("gemm", m, kv, hd), False, math.ceil(m * hd * out)))
+                units.append([Step((q, ("b", k_bytes)), ("a", "b"), ("gemm", m, hd, kv), True, 0),
+                              Step((), (), ("vector", "softmax", m, kv), False, 0),
+                              Step((("b", v_bytes),), ("b",), ("gemm", m, kv, hd), False, math.ceil(m * hd * out))])
+    if getattr(hw, "overlap", False) and not getattr(hw, "gb_kib", 0):
+        steps = units[0][:2]
+        for prev, cur in zip(units, units[1:]):
+            steps += [cur[0], prev[2], cur[1]]
+        steps.append(units[-1][2])
+    else:
+        steps = [st for u in units for st in u]
     return FusedAttentionMapping(op, df, kv_resident), steps
 
 

@@ -25,10 +25,14 @@ What overlaps, and what bounds it:
 
 Producers are matched by op name (``PRODUCERS``, the ops of ``mapping.layer_ops`` and
 ``sim._fusion``); an op whose name is not listed waits for every op before it in the chain.
+* **Inside fused attention** (``sim._fusion`` orders its steps QK0, SM0, QK1, PV0, SM1, QK2,
+  PV1, ... when overlap is on) the softmax of a block runs on the vector unit while the array
+  computes the next block's QKᵀ (two blocks of scores fit the accumulator buffer: the block is
+  sized to half of it); P·V of a block waits for its softmax (``OpLink.step``).
+
 Not modelled: the accumulator (output) buffer shared across ops (each op keeps its own two
-output slots), software pipelining inside fused attention (its softmax and the next block's
-QKᵀ still alternate on one in-order step list), a global buffer (``gb_kib``: chains run without
-one).
+output slots), a global buffer (``gb_kib``: chains run without one). The trace draws a step's
+compute span from when the engine issues it, not from when the pipelined unit runs it.
 
 Per-op figures of a chain: ``cycles`` is the time the op adds to the chain's end
 (``max(0, finish_i - max_{j<i} finish_j)``), so the ops' cycles add up to the chain's; bytes,
@@ -127,7 +131,7 @@ class OpLink:
     ``acquired`` (it holds its units), ``computed`` / ``finished_event``."""
 
     def __init__(self, env: simpy.Environment, core: _Core, *, units: tuple[str, ...], gates: dict,
-                 inputs_computed: list) -> None:
+                 inputs_computed: list, pipelined: int = 0) -> None:
         self.env = env
         self.core = core
         self.dma = core.dma
@@ -146,6 +150,9 @@ class OpLink:
         self._held: dict[str, deque] = {}
         self._requests: list = []
         self.finish_time = float("nan")
+        self._pipelined = pipelined  # (head, block) units of a software-pipelined fused attention
+        self._array_steps = 0  # array steps started
+        self._softmax: list = []  # the processes of its softmax steps, in order
 
     # --- the loader ---------------------------------------------------------------------------
     def before_loads(self):
@@ -200,6 +207,35 @@ class OpLink:
         for rq in self._requests:
             yield rq
         self.acquired.succeed()
+
+    def step(self, work: tuple, cycles: float) -> simpy.Event:
+        """The compute of one step. In a software-pipelined fused attention of ``n`` (head, block)
+        units (``pipelined``; steps QK0, SM0, QK1, PV0, SM1, ..., QK[n-1], PV[n-2], SM[n-1],
+        PV[n-1], ``sim._fusion``) a softmax step runs on the vector unit beside the array (one
+        softmax at a time, in order) and P·V of unit i waits for softmax i; else one step after
+        another."""
+        n = self._pipelined
+        if not n:
+            return self.env.timeout(cycles)
+        if work[0] == "vector":
+            after = self._softmax[-1] if self._softmax else None
+            self._softmax.append(self.env.process(self._vector(after, cycles)))
+            return self.env.timeout(0)
+        a = self._array_steps  # array steps: QK0, QK1, PV0, QK2, PV1, ..., QK[n-1], PV[n-2], PV[n-1]
+        self._array_steps += 1
+        unit = n - 1 if a == 2 * n - 1 else a // 2 - 1 if a >= 2 and a % 2 == 0 else None
+        if unit is None or self._softmax[unit].triggered:
+            return self.env.timeout(cycles)
+        return self.env.process(self._after_softmax(self._softmax[unit], cycles))
+
+    def _vector(self, after: simpy.Event | None, cycles: float):
+        if after is not None and not after.triggered:
+            yield after
+        yield self.env.timeout(cycles)
+
+    def _after_softmax(self, softmax: simpy.Event, cycles: float):
+        yield softmax
+        yield self.env.timeout(cycles)
 
     def computed(self) -> None:
         for u, rq in zip(self._units, self._requests):
@@ -256,7 +292,8 @@ def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = 
         mine, runs = [], []
         for c, part in enumerate(split_op(op, hw.cores, (hw.array_rows, hw.array_cols))):
             mp, steps = schedule(i, part)
-            link = OpLink(env, cores[c], units=_units(op), gates=gates, inputs_computed=computed)
+            link = OpLink(env, cores[c], units=_units(op), gates=gates, inputs_computed=computed,
+                          pipelined=part.count * len(part.blocks()) if isinstance(part, FusedAttention) else 0)
             _, run = start_op(env, port, steps, hw, timing, dataflow=getattr(mp, "dataflow", "ws"), trace=trace,
                               link=link, core=c)
             mine.append(link)

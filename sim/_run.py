@@ -429,7 +429,7 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
         planned = plan_phase(_phase_ops(model, tokens, past, batch, whole), model, recipe, hw, tokens=tokens,
                              past=past, batch=batch)
         for group in _groups(planned, phase, overlap):
-            if len(group) == 1:
+            if len(group) == 1 and not (overlap and isinstance(group[0][1], FusedAttention)):
                 _, op, residency = group[0]
                 key = (replace(op, name=""), residency)  # same shapes, roles, residency -> same result
                 reused = key in memo
