@@ -118,7 +118,8 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
     ``link.issue(loads, transfer)`` (which may hold loads of inputs not yet produced), a
     release calls ``link.release(buf)``, the compute starts after ``link.before_compute()``
     (producers, the unit) and calls ``link.computed()`` after its last step, ``link.finished()``
-    after its last store; the chained ops share the core's DMA engines, ``link.dma``."""
+    after its last store; the chained ops share the core's DMA engines, ``link.dma``; a step's
+    compute is the event ``link.step(work, cycles)`` (a vector step may run beside the array's)."""
     bw = hw.dram_bytes_per_cycle
     lat = hw.dram_latency_cycles
     dma = simpy.Resource(env, capacity=hw.dma_engines) if link is None else link.dma
@@ -233,7 +234,7 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
                 res.compute_missing_steps += 1
             elif cyc:
                 t2 = env.now
-                yield env.timeout(cyc)
+                yield env.timeout(cyc) if link is None else link.step(st.work, cyc)
                 if trace:
                     unit = "array" if st.work[0] == "gemm" else "vector"
                     ev.append((unit, " x ".join(map(str, st.work[1:])), t2, cyc, core, 0, 0))
