@@ -7,6 +7,7 @@ softmax step on the I-BERT recipe charged exactly the RTL's cycles, the exported
 cocotb bench on Verilator (``--full``), and the one error for a scale the unit cannot represent."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +118,6 @@ def test_simulator_charges_the_rtl_cycles_on_the_ibert_recipe() -> None:
     ops = res.ops.drop_duplicates("op").set_index("op")
     assert ops.loc["softmax", "timing_source"] == "hw.units.nonlinear.ibert_softmax_timing (ibert_int_softmax)"
     hw = load_hardware("edge-16x16")
-    from dataclasses import replace
     hw = replace(hw, nonlinear_units={**hw.nonlinear_unit_map, "softmax": "ibert_int_softmax"})
     L, per_unit = 6, 2
     rows = hw.row_units * per_unit
