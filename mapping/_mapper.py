@@ -191,8 +191,9 @@ class MapperSearch:
                 f"{self.compulsory_bytes / 1e6:.4g} MB")
         if len(self.ranked) > 1:
             r = self.ranked[1]
-            text += f"; next {r.label} est {r.est_cycles:.4g} ({(r.est_cycles / w.est_cycles - 1) * 100:+.1f}%)" \
-                if w.est_cycles else f"; next {r.label}"
+            text += f"; next {r.label} est {r.est_cycles:.4g}"
+            if w.est_cycles:
+                text += f" ({(r.est_cycles / w.est_cycles - 1) * 100:+.1f}%)"
         others = [cd for cd in self.per_dataflow if cd.dataflow != w.dataflow]
         if others:
             text += "; best " + ", ".join(f"{cd.dataflow} {cd.label.split()[0]} est {cd.est_cycles:.4g}"
