@@ -215,6 +215,7 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
             d = load_done[t]
             if d is not None and not d.processed:
                 yield d
+            load_done[t] = None  # a long schedule's finished transfers are not kept
             if env.now > t0:
                 res.stall_input += env.now - t0
                 if trace:
