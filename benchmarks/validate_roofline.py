@@ -38,7 +38,9 @@ BERT_LARGE = {"model_type": "bert", "hidden_size": 1024, "num_hidden_layers": 24
 PREFILL = {"llama2-7b": 2048, "llama2-70b": 2048, "bert-large": 512}
 DECODE_STEPS = 4
 #: runs not attempted in the full table, with the reason
-SKIP = {("a100-like", "llama2-70b", "prefill"): "not run: 108 cores x small tiles, several minutes of simulation"}
+SKIP = {("a100-like", "llama2-70b", "prefill"): "not run: 108 cores x small tiles (48 KiB operand buffers): one "
+                                                "FFN GEMM (2048x8192x28672) alone is 1.86M tile steps, 7 min of "
+                                                "simulation on the 2-core build machine"}
 #: LLMCompass's measured A100 80GB FP16 GEMM latencies (ae/figure5/ab/real_hardware/matmul_A100.csv
 #: of PrincetonUniversity/LLMCompass; M, K, N, ms), a subset for simulation time
 A100_GEMMS = [(64, 12288, 12288, 0.1900), (256, 12288, 12288, 0.3185), (8192, 1024, 1024, 0.0927),
