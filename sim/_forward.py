@@ -21,8 +21,10 @@ One architecture walk (``_walk``) drives three backends:
   requantisers (``x * M >> E``, half to even: ``hw.nonlinear.DyadicRequantizer`` vectorised over
   per-channel constants) rescale between ops. The kernels are the bit-exact golden models of
   ``hw.nonlinear`` (``"exact"`` variant, integer arithmetic only): I-BERT softmax, GELU and
-  LayerNorm or I-ViT Shiftmax, ShiftGELU and LayerNorm (causal positions masked with the
-  accumulator's minimum); integer RMSNorm and SiLU/SwiGLU for LLaMA-family models; rotary embeddings multiply by integer cos/sin tables
+  LayerNorm or I-ViT Shiftmax (on the scores requantised to int8, as I-ViT does), ShiftGELU and
+  LayerNorm (causal positions masked with the accumulator's minimum; Shiftmax's shift
+  exponential floors at ``-x0`` rather than 0, so under I-ViT a masked position still adds to the
+  row's sum and decoding through the KV cache differs slightly from recomputation); integer RMSNorm and SiLU/SwiGLU for LLaMA-family models; rotary embeddings multiply by integer cos/sin tables
   (14 fraction bits). Activation scales are static, calibrated from the float64 reference on the
   calibration lines (I-BERT's QuantAct ranges); the kernels' constants derive from them once.
   Hidden states are dequantized only to be measured; decoders' logits are the LM head's int32
@@ -303,6 +305,10 @@ class _FloatBackend:
                 s = self._c(self._matmul(qh, kj) * self._c(scale))
             if mask is not None:
                 s = np.where(mask, -np.inf, s)
+            if self.amax is not None:  # the scores' range: I-ViT's requantiser before Shiftmax
+                fin = s[np.isfinite(s)]
+                key = site + ".scores"
+                self.amax[key] = max(self.amax.get(key, 0.0), float(np.max(np.abs(fin))) if fin.size else 0.0)
             p = self.softmax(s)
             if self.r is None:
                 out[:, h * hd:(h + 1) * hd] = p @ vj
@@ -375,6 +381,10 @@ class _Int:
 
     q: np.ndarray
     scale: float | np.ndarray
+
+
+#: softmax kernels whose input is the attention scores requantised to 8 bits (see attention)
+_SCORES_REQUANTISED = frozenset({"ivit_shiftmax"})
 
 
 class _IntBackend:
@@ -566,8 +576,13 @@ class _IntBackend:
         hd = cfg.head_dim
         S, T = q.q.shape[0], keys[0].q.shape[0]
         u8 = IntFormat(8, signed=False)
-        s_in = float(q.scale) * float(keys[0].scale) / math.sqrt(hd)
+        s_acc = float(q.scale) * float(keys[0].scale) / math.sqrt(hd)
         op = self.kernels["softmax"]
+        # I-ViT requantises the int32 scores to 8 bits before Shiftmax (``qact_attn1 = QuantAct()``
+        # ahead of ``int_softmax`` in zkkli/I-ViT models/vit_quant.py): Shiftmax's sum of
+        # exponentials overflows 2**31 at the fine scales of raw scores. I-BERT's softmax takes them.
+        narrow = op in _SCORES_REQUANTISED
+        s_in = self._static(site + ".scores", 8) if narrow else s_acc
         sm, s_p = self._kernel(site + ".softmax", op, s_in)
         s_ctx = self._static(site, 8)
         masked = None
@@ -577,6 +592,10 @@ class _IntBackend:
         for h in range(cfg.n_heads):
             kj, vj = keys[h // cfg.group_size], vals[h // cfg.group_size]
             scores = self._gemm(q.q[:, h * hd:(h + 1) * hd], self.a_fmt, kj.q.T, self.a_fmt)
+            if narrow:
+                narrowed = dyadic_requantize(scores, s_acc / s_in, 8)
+                self._log(site, "requant8", scores, narrowed)
+                scores = narrowed
             if masked is not None:
                 scores = np.where(masked, self.acc.min_int, scores)
             p = np.minimum(np.asarray(sm.forward(scores), dtype=np.int64), u8.max_int)

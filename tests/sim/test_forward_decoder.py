@@ -89,3 +89,20 @@ def test_integer_only_decoder(tiny, name):
         assert all(np.dtype(t).kind in "iu" for t in ins.split(",") + [outs]), (site, op, ins, outs)
     ref = reference_forward(tiny, IDS)
     assert np.mean(np.argmax(out.logits, 1) == np.argmax(ref.logits, 1)) > 0.5
+
+
+@pytest.mark.parametrize("name, before", [("I-BERT", "gemm"), ("I-ViT", "requant8")])
+def test_softmax_input_is_what_the_kernel_takes(tiny, name, before):
+    """I-BERT's softmax takes the int32 scores; I-ViT's Shiftmax takes them requantised to int8
+    (I-ViT's ``qact_attn1`` before ``int_softmax``): in the trace, every softmax follows that op at
+    its site, and I-ViT's softmax inputs (masked positions apart) are int8."""
+    recipe = parse_recipe(name)
+    fwd = RecipeForward(tiny, recipe, calibration=calibrate(tiny, [IDS]))
+    fwd.run(IDS, prefill=6)
+    sm = recipe.kernels["softmax"]
+    seen = 0
+    for prev, cur in zip(fwd.trace, fwd.trace[1:]):
+        if cur[1] == sm:
+            assert prev[1] == before and (before == "gemm" or prev[0] == cur[0]), (prev, cur)
+            seen += 1
+    assert seen > 0
