@@ -22,13 +22,15 @@ What overlaps, and what bounds it:
   done; loads of their outputs wait for the stores as said above), so a vector op runs beside
   the next array op when neither feeds the other (``rope_q`` beside ``k_proj``, ``v_proj``).
 * **DMA engines** are the core's (shared by the chained ops), the DRAM port the chip's.
-
-Producers are matched by op name (``PRODUCERS``, the ops of ``mapping.layer_ops`` and
-``sim._fusion``); an op whose name is not listed waits for every op before it in the chain.
 * **Inside fused attention** (``sim._fusion`` orders its steps QK0, SM0, QK1, PV0, SM1, QK2,
   PV1, ... when overlap is on) the softmax of a block runs on the vector unit while the array
   computes the next block's QKᵀ (two blocks of scores fit the accumulator buffer: the block is
   sized to half of it); P·V of a block waits for its softmax (``OpLink.step``).
+
+Producers are matched by op name (``PRODUCERS``, the ops of ``mapping.layer_ops`` and
+``sim._fusion``); an op whose name is not listed waits for every op before it in the chain.
+Which ops form a chain is ``sim._run``'s choice (a prefill step's layer; a decode step's ops
+before, of and after attention).
 
 Not modelled: the accumulator (output) buffer shared across ops (each op keeps its own two
 output slots), a global buffer (``gb_kib``: chains run without one). The trace draws a step's
