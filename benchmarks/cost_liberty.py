@@ -1,53 +1,127 @@
-"""Time the standard-cell characterisation of one 8-bit MAC (issue 13's speed goal: cold
-<= 60 s, warm <= 0.1 s): liberty mapping at a clock target, gate-level activity of 500 cycles,
-OpenSTA timing and power, line items. Cold = an empty cost cache (the WebAssembly yosys's own
-compile cache, ``YOWASP_CACHE_DIR``, is warm after the first use on a machine; the first ever
-run adds ~30-70 s once); warm = the same call again in a new process state (cache hit by the
-factory's design key, no elaboration).
+"""Time the standard-cell characterisation of one unit (issue 13's speed goals: an 8-bit MAC cold
+<= 60 s, warm <= 0.1 s; the 32-element MX block-dot units and 32-lane units cold <= 5 min each,
+energy included): liberty mapping at a clock target, gate-level activity of 500 cycles, OpenSTA
+timing and power, line items.
 
-Also times the bigger units of the issue's size goal (energy included, cold <= 5 min each): a
-block format (``mxfp8_e4m3``) builds the MX block-dot unit, ``--lanes 32`` a 32-lane dot unit.
+Cold = an empty cost cache (the WebAssembly yosys's own compile cache, ``YOWASP_CACHE_DIR``, is
+warm after the first use on a machine; the first ever run adds ~30-70 s once); warm = the same
+call again with a new unit object (cache hit by the factory's design key, no elaboration); the
+unit and its stimulus are built before the clock starts.
+Printed per unit: wall-clock and CPU seconds (this process and its finished children: yosys,
+OpenSTA), and the wall-clock seconds of each phase (RTLIL conversion, Verilog export, mapping,
+gate-level activity, STA + power). The machine is shared: CPU seconds are the steadier figure.
 
-Usage: python benchmarks/cost_liberty.py [--formats int8,e4m3fn,mxfp8_e4m3] [--lanes 1] [--clock-mhz 100]
+``--meet-clock MHZ`` times ``hw.cost.meet_clock`` instead (the pipeline depth chosen for a clock
+target at ``--node``, as ``lowbit simulate`` and ``lowbit cost --hw`` do: every depth tried is
+mapped and timed, the chosen one also simulated and powered).
+
+Usage: python benchmarks/cost_liberty.py [--formats int8,e4m3fn,mxfp8_e4m3] [--acc exact|float32]
+       [--lanes 1] [--clock-mhz 100] [--meet-clock 1000 --node 45 --timed per_product]
+       [--merge-identical]
 """
 from __future__ import annotations
 
 import argparse
+import collections
+import functools
+import resource
 import statistics
 import tempfile
 import time
 
 
+def _cpu_s() -> float:
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _instrument(phases: dict[str, float]) -> None:
+    """Wrap the flow's phases where ``hw.cost`` calls them, adding their wall-clock time to
+    ``phases`` (benchmark instrumentation only)."""
+    import hw.cost._asic as asic
+    import hw.cost._characterize as charz
+
+    def timed(name, fn):
+        @functools.wraps(fn)
+        def wrapper(*a, **kw):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                phases[name] += time.perf_counter() - t0
+        return wrapper
+
+    asic.synthesize_liberty = timed("mapping (yosys + ABC)", asic.synthesize_liberty)
+    asic.netlist_activity = timed("gate-level activity", asic.netlist_activity)
+    asic.static_timing = timed("STA + power (OpenSTA)", asic.static_timing)
+    charz.clean_verilog = timed("Verilog export (yosys)", charz.clean_verilog)
+    charz.rtlil = type("rtlil", (), {"convert": staticmethod(timed("RTLIL conversion", charz.rtlil.convert))})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--formats", default="int8")
+    parser.add_argument("--acc", default="exact", help="accumulator of MAC/dot units: exact or float32")
     parser.add_argument("--clock-mhz", type=float, default=100.0, help="clock target at 180 nm (MHz)")
+    parser.add_argument("--meet-clock", type=float, default=None,
+                        help="time hw.cost.meet_clock for this clock at --node (MHz) instead")
+    parser.add_argument("--node", type=int, default=45)
+    parser.add_argument("--timed", default="per_product", help="meet_clock's timed scope: unit or per_product")
     parser.add_argument("--warm-repeats", type=int, default=5)
+    parser.add_argument("--cycles", type=int, default=500)
     parser.add_argument("--lanes", type=int, default=1, help="products per cycle of the MAC/dot units")
+    parser.add_argument("--merge-identical", action="store_true",
+                        help="map identical submodules once (hw.flow.synthesize_liberty's option, off in the flow)")
     args = parser.parse_args()
-    from hw.cost import CostCache, characterize_asic, unit_stimulus
+    if args.merge_identical:
+        import hw.cost._asic as asic
+
+        asic.synthesize_liberty = functools.partial(asic.synthesize_liberty, merge_identical=True)
+    from hw.cost import CostCache, characterize_asic, meet_clock, node_scaling, unit_stimulus
     from hw.formats import BlockFormat, parse
     from hw.units import build_mac, build_mxdot
 
-    def one(fmt: str, cache: CostCache):
+    phases: dict[str, float] = collections.defaultdict(float)
+    _instrument(phases)
+
+    def build(fmt: str, pipeline: int = 0):
         if isinstance(parse(fmt), BlockFormat):
-            unit = build_mxdot(a=fmt, b=fmt)
+            unit = build_mxdot(a=fmt, b=fmt, pipeline=pipeline)
         else:
-            unit = build_mac(a=fmt, b=fmt, lanes=args.lanes)
+            unit = build_mac(a=fmt, b=fmt, acc=args.acc, lanes=args.lanes, pipeline=pipeline)
         unit.metadata["design_key"] = f"hw.units factory: {unit.name}"
-        stim = unit_stimulus(unit.metadata, cycles=500, seed=0)
-        t0 = time.perf_counter()
-        rec = characterize_asic(unit, clock_mhz=args.clock_mhz, stimulus=stim, cache=cache)
-        return rec, time.perf_counter() - t0
+        return unit
+
+    def stimulus(unit):
+        return unit_stimulus(unit.metadata, cycles=args.cycles, seed=0)
+
+    def one(fmt: str, cache: CostCache):
+        if args.meet_clock is None:  # the unit and its stimulus are made before the clock starts
+            unit = build(fmt)
+            stim = stimulus(unit)
+            t0, c0 = time.perf_counter(), _cpu_s()
+            rec = characterize_asic(unit, clock_mhz=args.clock_mhz, stimulus=stim, cache=cache)
+        else:  # meet_clock builds every depth it tries and draws the chosen one's stimulus
+            t0, c0 = time.perf_counter(), _cpu_s()
+            depths = (0, 1) if isinstance(parse(fmt), BlockFormat) else (0, 1, 2)
+            lib_clock = args.meet_clock * node_scaling(source_nm=180, target_nm=args.node).delay
+            rec = meet_clock(lambda p: build(fmt, p), clock_mhz=lib_clock, pipelines=depths, target_nm=args.node,
+                             stimulus=stimulus, cache=cache, timed=args.timed)
+        return rec, time.perf_counter() - t0, _cpu_s() - c0
 
     for fmt in args.formats.split(","):
+        phases.clear()
         with tempfile.TemporaryDirectory(prefix="lowbit_bench_") as tmp:
-            cache = CostCache(tmp)
-            rec, cold = one(fmt, cache)
+            rec, cold, cold_cpu = one(fmt, CostCache(tmp))
+            cold_phases = dict(phases)
             warm = [one(fmt, CostCache(tmp))[1] for _ in range(args.warm_repeats)]
-        print(f"{rec.name}: cold {cold:.1f} s, warm {statistics.median(warm) * 1e3:.1f} ms (median of "
-              f"{len(warm)}); {rec.area_um2:.0f} um2, Fmax {rec.fmax_mhz:.1f} MHz, "
-              f"{rec.energy_pj_per_op:.2f} pJ/op at {rec.clock_mhz:g} MHz on {rec.library}")
+        what = (f"at {rec.clock_mhz:g} MHz on {rec.library}" if args.meet_clock is None else
+                f"meet_clock({args.meet_clock:g} MHz at {args.node} nm, timed={args.timed}): pipeline {rec.pipeline}")
+        print(f"{rec.name} ({rec.ops_per_cycle} products/cycle, {args.cycles} cycles): "
+              f"cold {cold:.1f} s wall, {cold_cpu:.1f} s CPU; warm {statistics.median(warm) * 1e3:.1f} ms "
+              f"(median of {len(warm)}); {rec.area_um2:.0f} um2, {sum(i.cells for i in rec.line_items.values())} "
+              f"cells, Fmax {rec.fmax_mhz:.1f} MHz, {rec.energy_pj_per_op:.3g} pJ/product {what}")
+        print("  cold phases (wall s): " + ", ".join(f"{k} {v:.1f}" for k, v in cold_phases.items()))
 
 
 if __name__ == "__main__":

@@ -45,9 +45,12 @@ __all__ += [
     "fpga_scripts", "place_and_route", "run_yosys", "synthesize_asic", "tool_versions",
 ]
 
-from ._liberty import LIBRARIES, LibCell, Library, LibertySynthesis, library, read_liberty, synthesize_liberty  # noqa: E402
+from ._liberty import (  # noqa: E402
+    LIBRARIES, LibCell, Library, LibertySynthesis, library, merge_identical_modules, read_liberty, synthesize_liberty,
+)
 from ._gatesim import NetActivity, netlist_activity  # noqa: E402
-from ._sta import StaReport, sta_version, static_timing  # noqa: E402
+from ._sta import PathTiming, StaReport, loop_carried, sta_version, state_registers, static_timing  # noqa: E402
 
-__all__ += ["LIBRARIES", "LibCell", "Library", "LibertySynthesis", "NetActivity", "StaReport", "library",
-            "netlist_activity", "read_liberty", "sta_version", "static_timing", "synthesize_liberty"]
+__all__ += ["LIBRARIES", "LibCell", "Library", "LibertySynthesis", "NetActivity", "PathTiming", "StaReport", "library",
+            "loop_carried", "merge_identical_modules", "netlist_activity", "read_liberty", "sta_version",
+            "state_registers", "static_timing", "synthesize_liberty"]
