@@ -178,7 +178,7 @@ def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = F
 def _gb_schedules(op, plan, gbuf: GlobalBuffer, n_cores: int, sched, array: tuple[int, int]) -> list:
     """Per core with work: (mapping of its first part, its parts' steps in block order, a
     dataflow per step, its ``CoreView``). Cuts each group into chunks by the first block using it:
-    rows (columns) by that block's core grid, K by the core mapping's ``Kt``."""
+    rows (columns) and K by core 0's tile (``Mt``, ``Nt``, ``Kt``) of that block."""
     per_core: list[list] = [[] for _ in range(n_cores)]
     for blk in plan.blocks:
         parts = split_with_offsets(blk.op(op), n_cores, array)
@@ -190,56 +190,91 @@ def _gb_schedules(op, plan, gbuf: GlobalBuffer, n_cores: int, sched, array: tupl
             for g in blk.a_groups:
                 gbuf.chunk(g, 1, g.K)
             continue
-        kt = max(1, getattr(per_core[0][-1][3], "Kt", op.K))
-        gm = len({o[1] for _, o in parts})
-        gn = len({o[2] for _, o in parts})
+        mp0 = per_core[0][-1][3]
         for g in blk.a_groups:
-            gbuf.chunk(g, -(-(blk.m1 - blk.m0) // gm), kt)
+            gbuf.chunk(g, getattr(mp0, "Mt", blk.m1 - blk.m0), getattr(mp0, "Kt", op.K))
         for g in blk.b_groups:
-            gbuf.chunk(g, -(-(blk.n1 - blk.n0) // gn), kt)
+            gbuf.chunk(g, getattr(mp0, "Nt", blk.n1 - blk.n0), getattr(mp0, "Kt", op.K))
     out = []
+    first = gbuf.first_need
     for c, entries in enumerate(per_core):
         if not entries:
             continue
-        steps, dfs, needs, ends = [], [], [], {}
+        steps, dfs, needs_a, needs_b, ends = [], [], [], [], {}
         for blk, part, (i0, m0, n0), mp, st in entries:
-            if not isinstance(part, GemmOp):
-                needs += _attention_needs(blk, part, i0, st)
-                dfs += [getattr(mp, "dataflow", "ws")] * len(st)
-                steps += st
-                ends[len(steps) - 1] = blk
-                continue
-            kt = getattr(mp, "Kt", part.K)
-            nk = -(-part.K // kt)
-            per = len(st) // part.count if part.count and len(st) % part.count == 0 else 0
-            exact = per and per % nk == 0 and all(
-                s.work[0] == "gemm" and s.work[2] == min(kt, part.K - (t % per % nk) * kt) for t, s in enumerate(st))
-            memo: dict = {}
-            for t, s in enumerate(st):
-                has_a = any(b in ("a", "ar") and n for b, n in s.loads)
-                has_b = any(b in ("b", "br") and n for b, n in s.loads)  # "br": mapping order "nmk-br"
-                if exact:
-                    inst, kk = (i0 + t // per,), t % per % nk
-                    k0, k1 = kk * kt, min(part.K, (kk + 1) * kt)
-                else:  # not the mapper's k-innermost order: the part's whole operands
-                    inst, k0, k1 = tuple(range(i0, i0 + part.count)), 0, part.K
-                key = (inst, k0, has_a, has_b)
-                if key not in memo:
-                    ids: list[int] = []
-                    for i in inst:
-                        if has_a:
-                            ids += blk.a_groups[i - blk.i0].ids(m0, m0 + part.M, k0, k1)
-                        if has_b:
-                            ids += blk.b_groups[0 if op.b_shared else i - blk.i0].ids(n0, n0 + part.N, k0, k1)
-                    memo[key] = tuple(ids)
-                needs.append(memo[key])
-                dfs.append(getattr(mp, "dataflow", "ws"))
+            if isinstance(part, GemmOp):
+                a, b = _gemm_needs(op, blk, part, (i0, m0, n0), mp, st)
+            else:
+                a, b = _attention_needs(blk, part, i0, st), [()] * len(st)
+            needs_a += a
+            needs_b += b
+            dfs += [getattr(mp, "dataflow", "ws")] * len(st)
             steps += st
             ends[len(steps) - 1] = blk
-        for ids in set(needs):
-            gbuf.needed.update(ids)
-        out.append((entries[0][3], steps, dfs, CoreView(gbuf, needs, ends, c)))
+        seen: set[int] = set()
+        n = len(steps)
+        for needs in (needs_a, needs_b):  # the earliest point of any core's schedule reading a chunk
+            for t, ids in enumerate(needs):
+                if id(ids) in seen:
+                    continue
+                seen.add(id(ids))
+                for cid in ids:
+                    if t / n < first.get(cid, 2.0):
+                        first[cid] = t / n
+        out.append((entries[0][3], steps, dfs, CoreView(gbuf, needs_a, needs_b, ends, c)))
     return out
+
+
+def _gemm_needs(op: GemmOp, blk, part: GemmOp, at: tuple[int, int, int], mp, st: list) -> tuple[list, list]:
+    """(A chunk ids, B chunk ids) each step of a GEMM part (first instance, row, column ``at``
+    in ``op``) reads: its tile's rows (columns) and K range when the steps are the mapper's
+    (``mapping.gemm_steps``: instances, then M and N in the order's nesting, K innermost; every
+    step's tile shape is checked), else the part's whole operands for every load."""
+    i0, m0, n0 = at
+    Mt, Kt, Nt = (getattr(mp, x, d) for x, d in (("Mt", part.M), ("Kt", part.K), ("Nt", part.N)))
+    nm, nk, nn = -(-part.M // Mt), -(-part.K // Kt), -(-part.N // Nt)
+    per = nm * nk * nn
+    m_outer = getattr(mp, "order", "mnk") in ("mnk", "mnk-ar")
+    inner = nn if m_outer else nm
+
+    def tile(t: int) -> tuple[int, int, int, int]:
+        i, idx = divmod(t, per)
+        q, kk = divmod(idx, nk)
+        o, j = divmod(q, inner)
+        mi, ni = (o, j) if m_outer else (j, o)
+        return i, mi, kk, ni
+
+    exact = len(st) == part.count * per
+    if exact:
+        for t, s in enumerate(st):
+            _, mi, kk, ni = tile(t)
+            if s.work != ("gemm", min(Mt, part.M - mi * Mt), min(Kt, part.K - kk * Kt), min(Nt, part.N - ni * Nt)):
+                exact = False
+                break
+    a_memo: dict = {}
+    b_memo: dict = {}
+    out_a, out_b = [], []
+    whole = tuple(range(i0, i0 + part.count))
+    for t, s in enumerate(st):
+        has_a = any(b in ("a", "ar") and n for b, n in s.loads)
+        has_b = any(b in ("b", "br") and n for b, n in s.loads)  # "br": mapping order "nmk-br"
+        if exact:
+            i, mi, kk, ni = tile(t)
+            insts = (i0 + i,)
+            r0, r1 = m0 + mi * Mt, m0 + min(part.M, (mi + 1) * Mt)
+            c0, c1 = n0 + ni * Nt, n0 + min(part.N, (ni + 1) * Nt)
+            k0, k1 = kk * Kt, min(part.K, (kk + 1) * Kt)
+        else:
+            insts, (r0, r1), (c0, c1), (k0, k1) = whole, (m0, m0 + part.M), (n0, n0 + part.N), (0, part.K)
+        ka, kb = (insts, r0, k0), (insts, c0, k0)
+        if has_a and ka not in a_memo:
+            a_memo[ka] = tuple(x for i in insts for x in blk.a_groups[i - blk.i0].ids(r0, r1, k0, k1))
+        if has_b and kb not in b_memo:
+            b_memo[kb] = tuple(x for i in insts
+                               for x in blk.b_groups[0 if op.b_shared else i - blk.i0].ids(c0, c1, k0, k1))
+        out_a.append(a_memo[ka] if has_a else ())
+        out_b.append(b_memo[kb] if has_b else ())
+    return out_a, out_b
 
 
 def _attention_needs(blk, part, i0: int, st: list) -> list:

@@ -27,8 +27,10 @@ Contents and timing (``GlobalBuffer``): the operands are cut into chunks (a row 
 column range of B, by the core grid of the block, times a K range of the core mapping's ``Kt``);
 chunks belong to groups (a block's A or B, or a resident row/column block) that are admitted in
 order when the buffer has room for them (a simpy ``Container`` of the capacity in bytes) and
-then read from DRAM in K order, one DRAM transfer per chunk on the shared DRAM port (its latency
-pipelined). A group leaves the buffer when every core has finished every block that reads it.
+then read from DRAM in the order the cores first need them (the earliest fraction of any core's
+schedule whose step reads the chunk: K order for a GEMM, heads taken round the cores for
+attention), one DRAM transfer per chunk on the shared DRAM port (its latency pipelined); chunks
+no step reads are not fetched. A group leaves the buffer when every core has finished every block that reads it.
 A core's tile load waits for the chunks overlapping its part's rows (or columns) and the tile's
 K range, then crosses the global buffer's port (one simpy ``Resource`` all cores contend on) at
 ``gb_bytes_per_cycle``. Outputs are stored to DRAM directly. DRAM bytes are each chunk once:
@@ -258,7 +260,9 @@ class GlobalBuffer:
         self.gport = simpy.Resource(env, capacity=1)
         self.space = None  # sized by start(), once the chunks are cut
         self.events: list = []
-        self.needed: set[int] = set()  # chunk ids some core's step reads (set by the caller)
+        #: chunk id -> the earliest fraction of any core's schedule at which a step reads it (set by
+        #: the caller); chunks absent are read by no step and not fetched
+        self.first_need: dict[int, float] = {}
         self.dram_read_bytes = 0
         self.dram_busy_cycles = 0.0
         self.trace_events: list = []
@@ -278,9 +282,9 @@ class GlobalBuffer:
 
     def start(self) -> None:
         """Count the readers of each group and start the DRAM fills (of the chunks in
-        ``needed`` only: an operand kept in the cores' SRAM, ``sim._fusion``, is not fetched)."""
+        ``first_need`` only: an operand kept in the cores' SRAM, ``sim._fusion``, is not fetched)."""
         for g in self.plan.groups:
-            g.live_bytes = sum(n for j, n in enumerate(g.chunk_bytes) if g.first + j in self.needed)
+            g.live_bytes = sum(n for j, n in enumerate(g.chunk_bytes) if g.first + j in self.first_need)
         slack = len(self.events)  # sub-byte chunks round up: at most one byte each
         cap = self.hw.gb_kib * 1024 + slack
         self.space = simpy.Container(self.env, capacity=cap, init=cap)
@@ -295,13 +299,12 @@ class GlobalBuffer:
             nbytes = sum(g.live_bytes for g in unit)
             if nbytes:
                 yield self.space.get(nbytes)
-            order = sorted(((c, gi, r) for gi, g in enumerate(unit) for r in range(g.nr) for c in range(g.nk)))
-            for c, gi, r in order:
+            need = self.first_need
+            order = sorted((need[g.first + j], g.first + j, gi, j) for gi, g in enumerate(unit)
+                           for j in range(len(g.chunk_bytes)) if g.first + j in need)
+            for _, cid, gi, j in order:
                 g = unit[gi]
-                cid = g.first + r * g.nk + c
-                if cid not in self.needed:
-                    continue
-                n = g.chunk_bytes[r * g.nk + c]
+                n = g.chunk_bytes[j]
                 self.dram_read_bytes += n
                 if bw != math.inf and n:
                     with self.port.request() as rq:
@@ -329,24 +332,28 @@ class GlobalBuffer:
 
 
 class CoreView:
-    """One core's use of the global buffer: the chunk ids each of its steps reads (``needs``;
-    None: the step's loads go to DRAM directly) and the steps that end a block part."""
+    """One core's use of the global buffer: the chunk ids of A and of B each of its steps reads
+    (``needs_a``, ``needs_b``: tuples shared between steps) and the steps that end a block
+    part (``ends``: step -> block)."""
 
-    def __init__(self, gb: GlobalBuffer, needs: list, ends: dict, core: int):
-        self.gb, self.needs, self.ends, self.core = gb, needs, ends, core
+    def __init__(self, gb: GlobalBuffer, needs_a: list, needs_b: list, ends: dict, core: int):
+        self.gb, self.needs_a, self.needs_b, self.ends, self.core = gb, needs_a, needs_b, ends, core
 
     def serves(self, t: int) -> bool:
-        """Whether step ``t``'s loads come from the global buffer."""
-        return self.needs[t] is not None
+        """Whether step ``t``'s loads come from the global buffer (every step of a core that
+        has a view)."""
+        return True
 
     def serve(self, t: int, nbytes: int, res, what: str):
         """Process body of step ``t``'s load of ``nbytes``: wait for its chunks, cross the port
         (its busy time counted in ``res.gb_busy_cycles``)."""
         gb = self.gb
-        for cid in self.needs[t]:
-            ev = gb.events[cid]
-            if not ev.processed:
-                yield ev
+        events = gb.events
+        for ids in (self.needs_a[t], self.needs_b[t]):
+            for cid in ids:
+                ev = events[cid]
+                if not ev.processed:
+                    yield ev
         bw = gb.hw.gb_bytes_per_cycle
         if bw != math.inf and nbytes:
             with gb.gport.request() as rq:
