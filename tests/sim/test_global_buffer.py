@@ -43,6 +43,14 @@ def test_fitting_operands_are_read_from_dram_once(op, a_bytes, b_bytes):
     assert run.gb_busy_cycles == pytest.approx(run.gb_read_bytes / GB.gb_bytes_per_cycle)
 
 
+def test_one_core_with_a_buffer_reads_its_operands_once():
+    hw = replace(GB, cores=1)
+    op, a_bytes, b_bytes = FITTING[0]
+    _, run = simulate_op(op, INT8, hw)
+    _, direct = simulate_op(op, INT8, replace(hw, gb_kib=0, gb_gbps=0.0))
+    assert run.dram_read_bytes == a_bytes + b_bytes < direct.dram_read_bytes == run.gb_read_bytes
+
+
 def test_a_resident_operand_is_read_once_even_when_the_op_does_not_fit():
     # A (64 x 4096 INT8 = 256 KiB) stays in the 1 MiB buffer while B (16 MiB) streams past it
     hw = replace(GB, gb_kib=1024)
