@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from mapping import (GemmMapping, GemmOp, ModelConfig, Recipe, layer_ops, load_model, map_op, model_ops,
+from mapping import (GemmMapping, GemmOp, ModelConfig, Recipe, VectorOp, layer_ops, load_model, map_op, model_ops,
                      parse_recipe, steps_of)
 
 from ._energy import EnergyModel, energy_model, op_outputs
@@ -166,6 +166,10 @@ def simulate_op(op, recipe: Recipe, hw: HardwareConfig, timing: StepTiming | Non
     return mp, run
 
 
+#: fewest tile steps an extension must save to be tried (a failed try costs a second run)
+MIN_SAVED_STEPS = 64
+
+
 def simulate_repeating(op, recipe: Recipe, hw: HardwareConfig, timing: StepTiming | None = None, *,
                        mapping=None, residency: Residency | None = None) -> tuple[object, OpRun] | None:
     """``simulate_op`` of an op whose schedule repeats one block of steps, by its first blocks
@@ -178,7 +182,7 @@ def simulate_repeating(op, recipe: Recipe, hw: HardwareConfig, timing: StepTimin
     block = find_block(steps)
     heads = HEADS
     df = getattr(mp, "dataflow", "ws")
-    while block is not None and heads * block < len(steps):
+    while block is not None and len(steps) - heads * block >= MIN_SAVED_STEPS:
         short = steps[:block * heads]
         run = run_steps(short, hw, timing, dataflow=df, trace=True)
         period = block_period(run.events, run.events, block, heads)
@@ -219,8 +223,9 @@ def simulate_chain(ops: list, recipe: Recipe, hw: HardwareConfig, timing: StepTi
         key = (i, replace(part, name=""))
         if key not in by_part:
             mp, steps = schedules[i](part)
-            block = find_block(steps) if repeat and i not in whole else None
-            if block is not None and heads.get(i, HEADS) * block < len(steps):
+            # vector ops of a chain mostly run beside an array op: their blocks would not repeat
+            block = find_block(steps) if repeat and i not in whole and not isinstance(part, VectorOp) else None
+            if block is not None and len(steps) - heads.get(i, HEADS) * block >= MIN_SAVED_STEPS:
                 blocks[i] = (block, steps)
                 steps = steps[:block * heads.get(i, HEADS)]
             by_part[key] = mp, steps
@@ -228,8 +233,13 @@ def simulate_chain(ops: list, recipe: Recipe, hw: HardwareConfig, timing: StepTi
 
     chain = run_chain([op for op, _ in ops], hw, timing, schedule, trace=trace or repeat)
     if blocks:
-        every = [e for _, run, _ in chain.ops for e in run.events]
-        periods = {i: block_period(chain.ops[i][1].events, every, blocks[i][0], heads.get(i, HEADS)) for i in blocks}
+        periods = {}
+        for i in blocks:  # a later op waiting since before op i computes waits for loads issued after op i's
+            own = chain.ops[i][1].events
+            t0 = min((e[2] for e in own if e[0] in ("array", "vector")), default=0.0)
+            every = [e for j, (_, r, _) in enumerate(chain.ops) for e in r.events
+                     if j <= i or e[0] != "stall" or e[2] > t0]
+            periods[i] = block_period(own, every, blocks[i][0], heads.get(i, HEADS))
         quiet = 0.0  # the ops before must be quiet from the first compared block on
         for i, (_, r, _) in enumerate(chain.ops):
             p = periods.get(i)
@@ -242,8 +252,16 @@ def simulate_chain(ops: list, recipe: Recipe, hw: HardwareConfig, timing: StepTi
                                   extended=extended, whole=whole | failed)
         for i, (block, steps) in blocks.items():
             mp, run, parts = chain.ops[i]
-            extend_run(run, parts[0][1], block, len(steps) // block, hw, timing, getattr(mp, "dataflow", "ws"),
-                       periods[i])
+            short = parts[0][1]
+            inserted = (len(steps) - len(short)) // block * periods[i][0]
+            for _, later, _ in chain.ops[i + 1:]:  # a later op waiting across the inserted blocks waits longer
+                for e in later.events:
+                    if e[0] == "stall" and e[2] < periods[i][3] < e[2] + e[3]:
+                        if e[1] == "wait input":
+                            later.stall_input += inserted
+                        else:
+                            later.stall_output += inserted
+            extend_run(run, short, block, len(steps) // block, hw, timing, getattr(mp, "dataflow", "ws"), periods[i])
             if extended is not None:
                 extended.append(ops[i][0].name)
             chain.ops[i] = (mp, run, [(mp, steps, run)])
