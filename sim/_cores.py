@@ -107,12 +107,14 @@ def split_op(op, cores: int, array: tuple[int, int] | None = None) -> list:
 
 def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = False,
               schedule=None) -> tuple[object, OpRun, list]:
-    """Simulate ``op`` split over ``hw.cores`` cores sharing one DRAM port; ``schedule(part)``
-    gives a part's (mapping, steps) (default: ``mapping.map_op`` and ``steps_of``).
+    """Simulate ``op`` split over ``hw.cores`` cores sharing one DRAM port (and the global
+    buffer, if any: see the module docstring); ``schedule(part)`` gives a part's (mapping,
+    steps) (default: ``mapping.map_op`` and ``steps_of``).
 
-    Returns (the mapping of core 0's part; the op's ``OpRun``: ``cycles`` the time of the last
-    core, ``compute_cycles`` the busiest core's compute, bytes, DRAM busy, stall and array
-    cycles summed over cores, events of core 0; the per-core (mapping, steps, OpRun) list).
+    Returns (the mapping of core 0's (first) part; the op's ``OpRun``: ``cycles`` the time of
+    the last core, ``compute_cycles`` the busiest core's compute, bytes, DRAM busy (the global
+    buffer's fills included), global-buffer reads and busy, stall and array cycles summed over
+    cores, every core's events and the fills'; the per-core (mapping, steps, OpRun) list).
     """
     env = simpy.Environment()
     port = simpy.Resource(env, capacity=1)
