@@ -517,7 +517,11 @@ def meet_clock(build: Callable[[int], Any], *, clock_mhz: float, pipelines: Sequ
             measured = {**rec.provenance["measured"],
                         "clock": {"timed": timed, "pipeline": p, "fmax_mhz": fmax(rec), "statement": statement}}
             return replace(rec, provenance={**rec.provenance, "measured": measured})
+    at_node = ""
+    if target_nm is not None:  # the same figures at the target node (derived), as the caller asked there
+        delay = node_scaling(source_nm=library(library_name).node_nm, target_nm=target_nm).delay
+        at_node = f" ({fmax(best) / delay:.1f} MHz at {target_nm} nm, derived, against {clock_mhz / delay:.4g} MHz)"
     raise UnitConfigError(
         f"clock target must be at most {fmax(best):.1f} MHz for {best.name} on {best.library} "
-        f"(the fastest of pipeline depths {', '.join(map(str, pipelines))}), not {clock_mhz:g} MHz: "
+        f"(the fastest of pipeline depths {', '.join(map(str, pipelines))}), not {clock_mhz:g} MHz{at_node}: "
         f"{_describe_path(best, timed, clock_mhz)}")
