@@ -40,7 +40,7 @@ DECODE_STEPS = 4
 #: runs not attempted in the full table, with the reason
 SKIP = {("a100-like", "llama2-70b", "prefill"): "not run: 108 cores x small tiles (48 KiB operand buffers): one "
                                                 "FFN GEMM (2048x8192x28672) alone is 1.86M tile steps, 7 min of "
-                                                "simulation on the 2-core build machine"}
+                                                "simulation (measured on the shared, loaded 2-core machine)"}
 #: LLMCompass's measured A100 80GB FP16 GEMM latencies (ae/figure5/ab/real_hardware/matmul_A100.csv
 #: of PrincetonUniversity/LLMCompass; M, K, N, ms), a subset for simulation time
 A100_GEMMS = [(64, 12288, 12288, 0.1900), (256, 12288, 12288, 0.3185), (8192, 1024, 1024, 0.0927),
