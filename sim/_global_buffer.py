@@ -312,7 +312,8 @@ class GlobalBuffer:
                         dt = n / bw
                         self.dram_busy_cycles += dt
                         if self.trace:
-                            self.trace_events.append(("dram", f"fill {g.operand.upper()} {n} B", env.now, dt, -1, n, 0))
+                            self.trace_events.append(("dram", f"fill {g.operand.upper()}[{g.inst}] {n} B", env.now, dt,
+                                                      -1, n, 0))
                         yield env.timeout(dt)
                 if lat:  # pipelined: the port is free during the latency
                     env.timeout(lat).callbacks.append(lambda _e, ev=self.events[cid]: ev.succeed())

@@ -167,6 +167,19 @@ def test_fused_attention_reads_q_k_v_of_each_head_once():
     assert att.dram_read_bytes == q + kv < direct.dram_read_bytes
 
 
+def test_fills_follow_the_order_the_cores_need_them():
+    # decode attention, 32 KV heads on 8 cores (heads 4c..4c+3 on core c): the buffer reads K of
+    # each core's first head first, not heads 0, 1, 2, ... (core 7 would wait for 28 heads)
+    from sim._fusion import FusedAttention
+
+    hw = replace(GB, cores=8, gb_kib=65536)
+    op = FusedAttention("attention", 32, 1, 1, 511, 512, 128, 1, True)
+    _, run = simulate_op(op, INT8, hw, trace=True)
+    fills = sorted((e for e in run.events if e[0] == "dram" and e[1].startswith("fill K")), key=lambda e: e[2])
+    assert len(fills) == 32
+    assert sorted(int(e[1].split("[")[1].split("]")[0]) for e in fills[:8]) == [0, 4, 8, 12, 16, 20, 24, 28]
+
+
 def test_presets_take_their_sources_figures():
     a100 = PRESETS["a100-like"]
     assert a100.gb_kib * 1024 == 40 * 1024 ** 2  # LLMCompass compute_module.py A100_fp16 l2_size
