@@ -180,6 +180,20 @@ def test_fills_follow_the_order_the_cores_need_them():
     assert sorted(int(e[1].split("[")[1].split("]")[0]) for e in fills[:8]) == [0, 4, 8, 12, 16, 20, 24, 28]
 
 
+def test_example_toml_runs(capsys):
+    from pathlib import Path
+
+    from reports.cli import main
+    from sim import load_hardware
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "hw_4core_global_buffer.toml"
+    hw = load_hardware(str(path))
+    assert (hw.cores, hw.gb_kib, hw.gb_gbps, hw.array_rows) == (4, 4096, 512.0, 32)
+    assert main(["simulate", "--model", "gpt2", "--recipe", "INT8", "--hw", str(path), "--layers", "1",
+                 "--prefill", "32", "--no-energy", "--no-progress"]) == 0
+    assert "global buffer 4096 KiB at 512 GB/s" in capsys.readouterr().out
+
+
 def test_presets_take_their_sources_figures():
     a100 = PRESETS["a100-like"]
     assert a100.gb_kib * 1024 == 40 * 1024 ** 2  # LLMCompass compute_module.py A100_fp16 l2_size
