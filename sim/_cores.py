@@ -20,11 +20,13 @@ simpy port at the hardware's (sustained) bandwidth, and the op ends when the las
 store is done. Parts with equal shapes have equal schedules: each distinct part is mapped once.
 
 With a global buffer (``HardwareConfig.gb_kib``) a GEMM is first cut into global-buffer blocks
-(``sim._global_buffer.plan_gemm``: the whole op when its operands fit, else blocks that fit),
+(``sim._global_buffer.gemm_plans``: the whole op when its operands fit, else blocks that fit,
+the candidate estimated fastest, or none when reading DRAM directly is estimated no slower),
 each block is split across the cores as above and tiled at core level by the mapper; every core
 runs its parts of the blocks in order as one schedule, its tile loads served by the global
-buffer (operands read from DRAM once per block into it). Vector ops, fused attention and GEMMs
-with no block that fits read DRAM directly. Hardware without a global buffer runs exactly as
+buffer (operands read from DRAM once per block into it). Fused attention stages each KV
+head's Q, K and V in it (``plan_attention``). Vector ops, and GEMMs with no block that fits or
+no plan estimated faster, read DRAM directly. Hardware without a global buffer runs exactly as
 before.
 """
 from __future__ import annotations
@@ -38,7 +40,7 @@ from mapping import GemmOp, Recipe, VectorOp, map_op, steps_of
 
 from ._engine import OpRun, start_op
 from ._fusion import FusedAttention
-from ._global_buffer import CoreView, GlobalBuffer, plan_attention, plan_gemm
+from ._global_buffer import CoreView, GlobalBuffer, gemm_plans, plan_attention
 from ._hwconfig import HardwareConfig
 
 __all__ = ["split_op", "split_with_offsets", "run_cores"]
@@ -132,11 +134,14 @@ def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = F
         return mapped[key]
 
     cores, procs = [], []
-    plan = None
+    plans = []
     if hw.gb_kib and isinstance(op, GemmOp):
-        plan = plan_gemm(op, recipe, hw)
+        plans = gemm_plans(op, recipe, hw)
     elif hw.gb_kib and isinstance(op, FusedAttention):
-        plan = plan_attention(op, recipe, hw)
+        plans = [p for p in (plan_attention(op, recipe, hw),) if p is not None]
+    plan = plans[0] if plans else None
+    if plan is not None and plan.scheme != "fits":  # the fastest estimate, or no buffer
+        plan = _fastest(op, plans, hw, sched)
     gbuf = None
     if plan is None:
         for c, part in enumerate(split_op(op, hw.cores, (hw.array_rows, hw.array_cols))):
@@ -175,6 +180,37 @@ def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = F
     if trace:  # every core's events (each carries its core index) and the global buffer's fills
         total.events = [e for _, _, r in cores for e in r.events] + (gbuf.trace_events if gbuf else [])
     return cores[0][0], total, cores
+
+
+def _fastest(op, plans: list, hw: HardwareConfig, sched):
+    """The plan of ``plans`` (none of which holds the whole op) estimated fastest, or None when
+    the cores reading DRAM directly are estimated no slower: each way's time is the larger of
+    its bytes over each port's bandwidth and the busiest core's array cycles (the mapper's). A
+    buffer too small or too slow cuts the op into small blocks whose core parts re-read their
+    operands over its port."""
+    arr = (hw.array_rows, hw.array_cols)
+    loads: dict = {}
+
+    def cost(part) -> tuple[int, float]:
+        mp, st = sched(part)
+        if id(st) not in loads:
+            loads[id(st)] = sum(n for s in st for _, n in s.loads)
+        return loads[id(st)], float(getattr(mp, "compute_cycles", 0) or 0)
+
+    direct = [cost(p) for p in split_op(op, hw.cores, arr)]
+    best, t_best = None, max(sum(b for b, _ in direct) / hw.dram_bytes_per_cycle, max(c for _, c in direct))
+    for plan in plans:
+        gb_bytes, busy = 0, [0.0] * hw.cores
+        for blk in plan.blocks:
+            for c, (part, _) in enumerate(split_with_offsets(blk.op(op), hw.cores, arr)):
+                b, cyc = cost(part)
+                gb_bytes += b
+                busy[c] += cyc
+        t = max(sum(g.nbytes_full for g in plan.groups) / hw.dram_bytes_per_cycle,
+                gb_bytes / hw.gb_bytes_per_cycle, max(busy))
+        if t < t_best:
+            best, t_best = plan, t
+    return best
 
 
 def _gb_schedules(op, plan, gbuf: GlobalBuffer, n_cores: int, sched, array: tuple[int, int]) -> list:

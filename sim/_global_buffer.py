@@ -11,10 +11,12 @@ Planning (``plan_gemm``), the two-level tiling:
 * otherwise, per instance, one operand stays in the buffer while the other streams through it
   in double-buffered blocks: A-stationary (row blocks of A with all of K, resident, against
   column blocks of B: ``resident + 2 x streamed <= capacity``; DRAM bytes A + row blocks x B) or
-  B-stationary (the mirror image); the scheme and block sizes moving the fewest DRAM bytes are
-  taken (ties: fewer blocks). Blocks keep all of K: the cores accumulate whole output tiles.
-  When not even one row of A against one array-width of B fits, the plan is None and the op
-  reads DRAM directly, as without a global buffer.
+  B-stationary (the mirror image), each with its block sizes moving the fewest DRAM bytes
+  (``gemm_plans``; ``plan_gemm`` is the one of fewest bytes). Blocks keep all of K: the cores
+  accumulate whole output tiles. ``sim._cores`` takes the candidate estimated fastest (the
+  larger of its bytes over each port's bandwidth and the busiest core's array cycles), or reads
+  DRAM directly, as without a global buffer, when that is estimated no slower (a buffer too
+  small or too slow to help) or when nothing fits.
 
 Fused attention (``plan_attention``): per KV head its Q, K and V are read into the buffer once
 (all heads when they fit, else blocks of heads), so the query blocks of a head read K and V
@@ -47,7 +49,7 @@ from mapping import GemmOp, Recipe
 
 from ._hwconfig import HardwareConfig
 
-__all__ = ["Block", "Group", "GemmPlan", "plan_gemm", "plan_attention", "GlobalBuffer", "CoreView"]
+__all__ = ["Block", "Group", "GemmPlan", "gemm_plans", "plan_gemm", "plan_attention", "GlobalBuffer", "CoreView"]
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -84,6 +86,11 @@ class Group:
     @property
     def nbytes(self) -> int:
         return sum(self.chunk_bytes)
+
+    @property
+    def nbytes_full(self) -> int:
+        """Bytes of all its rows (columns) x K, before it is cut into chunks."""
+        return math.ceil((self.hi - self.lo) * self.K * self.bpe)
 
     def ids(self, lo: int, hi: int, k0: int, k1: int) -> list[int]:
         """Chunk ids overlapping rows (columns) ``lo..hi`` and K ``k0..k1`` (absolute, half-open)."""
@@ -133,10 +140,12 @@ def _group_bytes(rows: int, K: int, bpe: float) -> int:
     return math.ceil(rows * K * bpe)
 
 
-def _stationary(op: GemmOp, a: float, b: float, cap: int, cols: int) -> tuple | None:
-    """Best (traffic, blocks, scheme, Ms, Ns) of one instance: A-stationary row blocks of ``Ms``
-    rows against column blocks of ``Ns``, or B-stationary; None if nothing fits."""
-    best = None
+def _stationary(op: GemmOp, a: float, b: float, cap: int, cols: int) -> list[tuple]:
+    """Per scheme its fewest-DRAM-bytes blocking of one instance, ((traffic, blocks), scheme, Ms,
+    Ns): A-stationary row blocks of ``Ms`` rows (all of K) against column blocks of ``Ns`` (at
+    least ``cols``, an array width), B-stationary the mirror image (row blocks of A of at least
+    one row); a scheme with no blocking that fits is left out."""
+    out = []
     M, K, N = op.M, op.K, op.N
     for scheme, outer, inner, ob, ib in (("a-stationary", M, N, a, b), ("b-stationary", N, M, b, a)):
         n_out = 1
@@ -151,23 +160,22 @@ def _stationary(op: GemmOp, a: float, b: float, cap: int, cols: int) -> tuple | 
                 stream = _cdiv(inner, n_in)
                 blocks_out = _cdiv(outer, size)
                 traffic = _group_bytes(outer, K, ob) + blocks_out * _group_bytes(inner, K, ib)
-                key = (traffic, blocks_out * n_in)
-                if best is None or key < best[0]:
-                    ms, ns = (size, stream) if scheme == "a-stationary" else (stream, size)
-                    best = (key, scheme, ms, ns)
+                ms, ns = (size, stream) if scheme == "a-stationary" else (stream, size)
+                out.append(((traffic, blocks_out * n_in), scheme, ms, ns))
                 break  # more outer blocks only add traffic
             if size == 1:
                 break
             n_out = _cdiv(outer, size - 1)  # the next smaller resident block
-    return None if best is None else best[1:]
+    return out
 
 
-def plan_gemm(op: GemmOp, recipe: Recipe, hw: HardwareConfig) -> GemmPlan | None:
-    """The global-buffer blocks of ``op`` (see the module docstring); None when the hardware
-    has no global buffer or no block fits it."""
+def gemm_plans(op: GemmOp, recipe: Recipe, hw: HardwareConfig) -> list[GemmPlan]:
+    """The candidate global-buffer plans of ``op`` (see the module docstring): ``[fits]``,
+    ``[instances]``, or each stationary scheme's fewest-bytes blocking (fewest bytes first);
+    empty when the hardware has no global buffer or nothing fits."""
     cap = hw.gb_kib * 1024
     if not cap:
-        return None
+        return []
     a, b = recipe.bytes_per_element(op.a_role), recipe.bytes_per_element(op.b_role)
     A, B = _group_bytes(op.M, op.K, a), _group_bytes(op.K, op.N, b)
     nb = 1 if op.b_shared else op.count
@@ -183,7 +191,7 @@ def plan_gemm(op: GemmOp, recipe: Recipe, hw: HardwareConfig) -> GemmPlan | None
         ag, bg = groups_for(0, op.count, 0, op.M, 0, op.N)
         blocks.append(Block(0, op.count, 0, op.M, 0, op.N, ag, bg))
         units.append(ag + bg)
-        return GemmPlan("fits", blocks, units)
+        return [GemmPlan("fits", blocks, units)]
     if op.count > 1:
         shared = B if op.b_shared else 0
         per = A + (0 if op.b_shared else B)
@@ -195,11 +203,21 @@ def plan_gemm(op: GemmOp, recipe: Recipe, hw: HardwareConfig) -> GemmPlan | None
                 ag, bg = groups_for(i0, i1, 0, op.M, 0, op.N, shared_b)
                 blocks.append(Block(i0, i1, 0, op.M, 0, op.N, ag, bg))
                 units.append(ag + (bg if shared_b is None or i0 == 0 else []))
-            return GemmPlan("instances", blocks, units)
-    best = _stationary(op, a, b, cap, hw.array_cols)
-    if best is None:
-        return None
-    scheme, ms, ns = best
+            return [GemmPlan("instances", blocks, units)]
+    return [_stationary_plan(op, scheme, ms, ns, a, b)
+            for _, scheme, ms, ns in sorted(_stationary(op, a, b, cap, hw.array_cols))]
+
+
+def plan_gemm(op: GemmOp, recipe: Recipe, hw: HardwareConfig) -> GemmPlan | None:
+    """The global-buffer plan of ``op`` moving the fewest DRAM bytes (``gemm_plans``' first);
+    None when the hardware has no global buffer or nothing fits."""
+    plans = gemm_plans(op, recipe, hw)
+    return plans[0] if plans else None
+
+
+def _stationary_plan(op: GemmOp, scheme: str, ms: int, ns: int, a: float, b: float) -> GemmPlan:
+    """Blocks of ``ms`` rows x ``ns`` columns, per instance, the resident operand's block outer."""
+    blocks, units = [], []
     for i in range(op.count):
         if scheme == "a-stationary":
             for m0 in range(0, op.M, ms):

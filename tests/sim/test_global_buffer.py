@@ -51,9 +51,13 @@ def test_one_core_with_a_buffer_reads_its_operands_once():
     assert run.dram_read_bytes == a_bytes + b_bytes < direct.dram_read_bytes == run.gb_read_bytes
 
 
+#: a 1 MiB buffer in front of a slow DRAM (2 GB/s): staging through the buffer pays off
+SMALL = replace(GB, gb_kib=1024, dram_channels=1, dram_gbps_per_channel=2.0)
+
+
 def test_a_resident_operand_is_read_once_even_when_the_op_does_not_fit():
     # A (64 x 4096 INT8 = 256 KiB) stays in the 1 MiB buffer while B (16 MiB) streams past it
-    hw = replace(GB, gb_kib=1024)
+    hw = SMALL
     op = GemmOp("wide", 64, 4096, 4096)
     assert 64 * 4096 + 4096 * 4096 > 1024 * 1024
     _, run = simulate_op(op, INT8, hw)
@@ -64,7 +68,7 @@ def test_two_level_tiling_moves_the_resident_operand_once_and_the_other_per_bloc
     # A and B 2 MiB each (1 KiB per row of A, per column of B), 1 MiB buffer: the fewest row
     # blocks of A whose resident block leaves room for two blocks of one array width (32
     # columns) of B: A is read once and B once per row block (the mirror image moves as much)
-    hw = replace(GB, gb_kib=1024)
+    hw = SMALL
     op = GemmOp("square", 2048, 1024, 2048)
     plan = plan_gemm(op, INT8, hw)
     assert plan.scheme in ("a-stationary", "b-stationary")
@@ -72,9 +76,19 @@ def test_two_level_tiling_moves_the_resident_operand_once_and_the_other_per_bloc
     blocks = next(r for r in range(1, 2049) if math.ceil(2048 / r) * kib + 2 * 32 * kib <= mib)
     assert blocks == 3
     _, run = simulate_op(op, INT8, hw)
-    assert run.dram_read_bytes == 2 * mib + blocks * 2 * mib
+    assert run.gb_read_bytes > 0 and run.dram_read_bytes == 2 * mib + blocks * 2 * mib
+    _, direct = simulate_op(op, INT8, replace(hw, gb_kib=0, gb_gbps=0.0))
+    assert run.dram_read_bytes < direct.dram_read_bytes and run.cycles < direct.cycles
+
+
+def test_a_buffer_too_small_to_help_is_not_used():
+    # 64 KiB cuts the op into blocks so small that their core parts would re-read more over the
+    # buffer's port than the cores read from DRAM: the op runs exactly as without a buffer
+    op = GemmOp("square", 2048, 1024, 2048)
+    _, run = simulate_op(op, INT8, replace(GB, gb_kib=64, gb_gbps=64.0))
     _, direct = simulate_op(op, INT8, BASE)
-    assert run.dram_read_bytes < direct.dram_read_bytes
+    assert run.gb_read_bytes == 0
+    assert (run.cycles, run.dram_read_bytes) == (direct.cycles, direct.dram_read_bytes)
 
 
 def test_plan_blocks_fit_the_buffer_double_buffered():
