@@ -63,6 +63,24 @@ def test_a_layer_chain_is_never_slower_than_its_ops_alone_nor_faster_than_its_un
     assert cycles >= max(nbytes / hw.dram_bytes_per_cycle, array, vector) - 1e-6
 
 
+@pytest.mark.parametrize("tokens, past", [(128, 0), (1, 300)])
+def test_a_layer_chain_on_four_cores_is_never_slower_than_its_ops_alone(tokens, past):
+    """Chained parts on four cores (no global buffer: chains run without one): producers on
+    every core before a consumer, never slower than the ops one after another, same bytes."""
+    hw = replace(PRESETS["npu-8core"], cores=4, gb_kib=0, gb_gbps=0.0)
+    model = load_model("llama2-7b")
+    planned = plan_phase([("layer", op) for op in layer_ops(model, tokens=tokens, past=past)], model, INT8, hw,
+                         tokens=tokens, past=past, batch=1)
+    timing = step_timing(hw, INT8)
+    chain = simulate_chain([(op, res) for _, op, res in planned], INT8, hw, timing)
+    alone = [simulate_op(op, INT8, hw, timing, residency=res)[1] for _, op, res in planned]
+    cycles = sum(run.cycles for _, run in chain)
+    assert cycles <= sum(run.cycles for run in alone)
+    nbytes = sum(r.dram_read_bytes + r.dram_write_bytes for _, r in chain)
+    assert nbytes == sum(r.dram_read_bytes + r.dram_write_bytes for r in alone)
+    assert cycles >= nbytes / hw.dram_bytes_per_cycle
+
+
 def test_a_two_op_chain_prefetches_the_weights_during_the_producer():
     """RMSNorm (vector unit) then a one-tile GEMM reading its output: at 1 byte/cycle, no latency,
     the GEMM's weights cross the port right after the norm's input, its activations after the
