@@ -265,9 +265,9 @@ def simulate_chain(ops: list, recipe: Recipe, hw: HardwareConfig, timing: StepTi
             if extended is not None:
                 extended.append(ops[i][0].name)
             chain.ops[i] = (mp, run, [(mp, steps, run)])
-        if not trace:
-            for _, run, _ in chain.ops:
-                run.events = []
+    if repeat and not trace:  # recorded for the checks only
+        for _, run, _ in chain.ops:
+            run.events = []
     out, start = [], 0.0
     for (op, _), (mp, run, parts) in zip(ops, chain.ops):
         srams = [_sram_bytes(m, st, hw, r) for m, st, r in parts]
