@@ -166,7 +166,9 @@ class OpLink:
         n = min(nbytes, box.capacity)
         self._held.setdefault(buf, deque()).append(n)
         if n:
-            yield box.get(n)
+            got = box.get(n)
+            if not got.triggered:  # taken at once when the bytes are free
+                yield got
 
     def issue(self, loads, transfer) -> simpy.Process:
         total = sum(n for _, n in loads)
