@@ -21,8 +21,10 @@ Without fusion every op reads its inputs from DRAM and writes its output back. W
   the activation buffer for its consumer when it fits there beside the residual stream
   (``bytes + residual stream bytes <= sram_a``); its store and its consumer's load are dropped.
   Producers and consumers are matched by role and element count within the phase step; the
-  residual stream (``tokens x d_model``) is resident when two copies fit. Liveness beyond
-  "this tensor plus the residual stream" is not checked (stated in the summary notes).
+  residual stream (``tokens x d_model``) is resident when two copies fit, and then every op of
+  the step maps its own A tiles and resident A blocks in the activation buffer less one copy
+  of it (``Residency.reserved_a_bytes``). Liveness beyond "this tensor plus the residual
+  stream" is not checked (stated in the summary notes).
 
 Weights, the KV cache (what ``kv_append`` writes and attention reads) and the LM head's logits
 always travel to and from DRAM. K and V of a head are held across query blocks in the weight
@@ -55,6 +57,9 @@ class Residency:
 
     inputs_on_chip: float = 0.0
     output_on_chip: bool = False
+    #: bytes of the activation buffer the resident residual stream holds while the op runs
+    #: (the mapper sizes the op's own A tiles and resident A blocks in the rest)
+    reserved_a_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -241,8 +246,10 @@ def plan_phase(ops: list[tuple[str, object]], model, recipe: Recipe, hw: Hardwar
     stream = batch * tokens * model.d_model
     stream_bytes = stream * bpe("activation")
     onchip: dict[str, set[int]] = {r: set() for r in _ONCHIP_ROLES}
+    reserved = 0
     if 2 * stream_bytes <= a_bytes:
         onchip["activation"].add(stream)
+        reserved = math.ceil(stream_bytes)
     out = []
     n = len(ops)
     for i, (scope, op) in enumerate(ops):
@@ -270,7 +277,7 @@ def plan_phase(ops: list[tuple[str, object]], model, recipe: Recipe, hw: Hardwar
         on_out = producer_fused or (keep and fits)
         if on_out:
             onchip[role].add(elems)
-        out.append((scope, op, Residency(on_in, on_out)))
+        out.append((scope, op, Residency(on_in, on_out, reserved)))
     return out
 
 

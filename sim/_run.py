@@ -148,8 +148,12 @@ def simulate_op(op, recipe: Recipe, hw: HardwareConfig, timing: StepTiming | Non
             # the mapper costs operands kept on chip (residency) as such
             on = {} if residency is None else {"inputs_on_chip": residency.inputs_on_chip,
                                                 "output_on_chip": residency.output_on_chip}
+            limits = hw.limits()
+            if residency is not None and residency.reserved_a_bytes:  # the resident residual stream's
+                limits = replace(limits, a_bytes=limits.a_bytes - residency.reserved_a_bytes)
             mp = (mapping if mapping is not None and part is op and not any(on.values())
-                  else map_op(part, recipe, hw.limits(), timing.array_cycles, **on))
+                  and not (residency is not None and residency.reserved_a_bytes)
+                  else map_op(part, recipe, limits, timing.array_cycles, **on))
             steps = steps_of(mp)
         return mp, apply_residency(steps, part, residency)
 

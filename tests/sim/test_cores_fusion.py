@@ -60,7 +60,8 @@ def test_plan_keeps_weights_and_cache_in_dram():
     names = [op.name for _, op, _ in plan]
     assert "attention" in names and "attn_scores" not in names and "softmax" not in names
     res = {op.name: r for _, op, r in plan}
-    assert res["q_proj"] == Residency(1.0, True)  # a decode step's activations fit on chip
+    stream = model.d_model * INT8.bytes_per_element("activation")  # one token's residual stream
+    assert res["q_proj"] == Residency(1.0, True, stream)  # a decode step's activations fit on chip
     assert res["kv_append"].output_on_chip is False  # the cache
     off = plan_phase(ops, model, INT8, replace(HW, fusion=False), tokens=1, past=99, batch=1)
     assert [r for _, _, r in off] == [None] * len(ops) and [o for _, o, _ in off] == [o for _, o in ops]
@@ -81,3 +82,26 @@ def test_fused_layer_moves_at_least_weights_and_cache(prefill, decode):
     assert sf["dram_read_bytes"] >= steps * w * INT8.bytes_per_element("weight")
     assert sf["dram_write_bytes"] >= kv_write
     assert sf["macs"] <= sp["macs"]  # causal blocks skipped
+
+
+def test_resident_stream_leaves_the_rest_of_the_activation_buffer_to_the_ops():
+    """With the residual stream resident (tpuv1, LLaMA-2-7B prefill 2048: 8.4 MB of its 24 MiB),
+    an op's resident A blocks and A tiles fit beside it: down_proj's input (22.5 MB) no longer
+    stays whole in the buffer (the mapper's "ar" block is checked against the rest)."""
+    from sim import PRESETS
+
+    hw = PRESETS["tpuv1"]
+    model = load_model("llama2-7b")
+    ops = [("layer", op) for op in layer_ops(model, tokens=2048, past=0)]
+    plan = plan_phase(ops, model, INT8, hw, tokens=2048, past=0, batch=1)
+    a = INT8.bytes_per_element("activation")
+    stream = 2048 * model.d_model * a
+    assert all(r.reserved_a_bytes == stream for _, _, r in plan)
+    (op, res), = [(op, r) for _, op, r in plan if op.name == "down_proj"]
+    mp, _ = simulate_op(op, INT8, hw, residency=res)
+    if mp.order == "mnk-ar":  # A row blocks kept across N tiles: one when it covers M, else two
+        a_held = (1 if mp.Mt >= op.M else 2) * mp.Mt * op.K * a
+    else:  # double-buffered A tiles
+        a_held = 2 * mp.Mt * mp.Kt * a
+    assert a_held + stream <= hw.sram_a_kib * 1024
+    assert op.M * op.K * a + stream > hw.sram_a_kib * 1024  # so down_proj's whole A cannot stay
