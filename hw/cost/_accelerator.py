@@ -42,7 +42,7 @@ from ._scaling import node_scaling
 from ._sram import sram_cost
 
 __all__ = ["BudgetLine", "AcceleratorBudget", "accelerator_budget", "datapath_energy", "DatapathEnergy",
-           "array_area_um2", "largest_square_array", "row_unit_stimulus"]
+           "array_area_um2", "largest_square_array", "row_unit_stimulus", "vector_unit_energy", "VectorUnitEnergy"]
 
 
 @dataclass(frozen=True)
@@ -196,6 +196,54 @@ def row_unit_stimulus(unit: Any, *, cycles: int = 500, seed: int = 0) -> list[di
     return [{"i__payload": p, "i__valid": 1, "o__ready": 1} for p in payload]
 
 
+@dataclass(frozen=True)
+class VectorUnitEnergy:
+    """Result of :func:`vector_unit_energy`.
+
+    Attributes
+    ----------
+    record : the unit's ``AsicCost`` (area-mapped, scaled to the node).
+    pj_per_cycle : dynamic energy of one unit per cycle streaming rows at the node, pJ (derived),
+        ``None`` when not measured (``cycles=None``). stimulus_cycles : cycles of the stimulus (0
+        without one). stimulus_description : how it was drawn.
+    """
+
+    record: AsicCost
+    pj_per_cycle: float | None
+    stimulus_cycles: int
+    stimulus_description: str
+
+
+def vector_unit_energy(unit: Any, *, label: str, node_nm: int, library_name: str = "osu018",
+                       cache: CostCache | str | None = None, cycles: int | None = 500,
+                       seed: int = 0) -> VectorUnitEnergy:
+    """Dynamic energy per cycle of one vector (row) unit streaming rows back to back, the figure
+    :func:`accelerator_budget` multiplies by its count and clock and the simulator by a vector
+    op's busy cycles: its own netlist area-mapped on ``library_name`` (``characterize_asic``,
+    cached, Verilog module ``vec_<label before " (">``), OpenSTA power with our gate-level
+    activities under :func:`row_unit_stimulus` (``cycles``, ``seed``), summed over its line
+    items and scaled to ``node_nm`` (derived). ``cycles=None``: area and leakage only.
+
+    Raises
+    ------
+    UnitConfigError
+        For a unit that is not a row unit, bad ``cycles`` / ``seed``, an unknown node or library.
+    ToolError
+        If yosys or OpenSTA fail or are not installed.
+    """
+    from ._asic import characterize_asic
+
+    stim = None if cycles is None else row_unit_stimulus(unit, cycles=cycles, seed=seed)
+    desc = "" if stim is None else f"row unit streaming: uniform inputs, seed {seed}, {len(stim)} cycles"
+    v = characterize_asic(unit, library_name=library_name, target_nm=node_nm, cache=cache, stimulus=stim,
+                          stimulus_description=desc,
+                          name="vec_" + re.sub(r"\W+", "_", label.split(" (")[0]).strip("_"))
+    per_cycle = None
+    if v.energy_pj_per_op is not None:
+        per_cycle = sum(i.energy_pj_per_cycle for i in v.line_items.values()) * v.derived["scaling"]["energy"]
+    return VectorUnitEnergy(v, per_cycle, 0 if stim is None else len(stim), desc)
+
+
 def _pe_cost(build_mac: Callable[[int], Any], *, clock_mhz: float, node_nm: int, library_name: str,
              stimulus: Callable[[Any], Sequence[Mapping[str, int]]], cache: CostCache) -> tuple[AsicCost, float]:
     from ..flow import library
@@ -289,24 +337,17 @@ def accelerator_budget(*, build_mac: Callable[[int], Any], stimulus: Callable[[A
         lines.append(BudgetLine(f"SRAM {name} ({kib:g} KiB, {width}-bit port)", 1, c.area_um2,
                                 c.access_pj * clock_mhz * 1e-3, c.leakage_mw,
                                 "; ".join(f"{k_}: {v}" for k_, v in c.sources.items())))
-    from ._asic import characterize_asic
-
     for name, unit, count in vector_units:
-        stim = None if vector_cycles is None else row_unit_stimulus(unit, cycles=vector_cycles, seed=seed)
-        v = characterize_asic(unit, library_name=library_name, target_nm=node_nm, cache=store, stimulus=stim,
-                              stimulus_description="" if stim is None else
-                              f"row unit streaming: uniform inputs, seed {seed}, {len(stim)} cycles",
-                              name="vec_" + re.sub(r"\W+", "_", name.split(" (")[0]).strip("_"))
-        dyn = None
-        if v.energy_pj_per_op is not None:
-            per_cycle = sum(i.energy_pj_per_cycle for i in v.line_items.values())
-            dyn = count * per_cycle * v.derived["scaling"]["energy"] * clock_mhz * 1e-3
+        ve = vector_unit_energy(unit, label=name, node_nm=node_nm, library_name=library_name, cache=store,
+                                cycles=vector_cycles, seed=seed)
+        v = ve.record
+        dyn = None if ve.pj_per_cycle is None else count * ve.pj_per_cycle * clock_mhz * 1e-3
         lines.append(BudgetLine(f"vector unit {name}", count, count * v.derived["area_um2"], dyn,
                                 count * v.leakage_mw if same_node else None,
                                 f"{v.name} on {v.library}, area-mapped (Fmax {v.fmax_mhz:.4g} MHz at "
                                 f"{v.node_nm} nm), scaled to {node_nm} nm (derived); "
                                 + ("dynamic power not measured" if dyn is None else
-                                   f"dynamic: measured energy per cycle streaming rows ({len(stim)} cycles, uniform "
+                                   f"dynamic: measured energy per cycle streaming rows ({ve.stimulus_cycles} cycles, uniform "
                                    f"inputs) x {clock_mhz:g} MHz")
                                 + ("" if v.derived["fmax_mhz"] >= clock_mhz else
                                    f"; its Fmax at {node_nm} nm ({v.derived['fmax_mhz']:.4g} MHz, derived) is below "
