@@ -39,6 +39,18 @@ def test_a_one_op_chain_is_the_engine_alone(op):
     assert {f: getattr(run, f) for f in FIELDS} == {f: getattr(alone, f) for f in FIELDS}
 
 
+def _layer_chain_and_ops_alone(hw, tokens: int, past: int):
+    """(fusion plan, chained (mapping, run) per op, runs of the ops one by one) of a LLaMA-2-7B
+    layer step on ``hw``."""
+    model = load_model("llama2-7b")
+    planned = plan_phase([("layer", op) for op in layer_ops(model, tokens=tokens, past=past)], model, INT8, hw,
+                         tokens=tokens, past=past, batch=1)
+    timing = step_timing(hw, INT8)
+    chain = simulate_chain([(op, res) for _, op, res in planned], INT8, hw, timing)
+    alone = [simulate_op(op, INT8, hw, timing, residency=res)[1] for _, op, res in planned]
+    return planned, chain, alone
+
+
 CASES = [("default-32x32", 64, 0), ("default-32x32", 1, 200), ("tpuv1", 256, 0), ("tpuv1", 1, 300),
          ("edge-16x16", 32, 0), ("hbm-128x128", 128, 0), ("edge-npu", 1, 100)]
 
@@ -46,12 +58,7 @@ CASES = [("default-32x32", 64, 0), ("default-32x32", 1, 200), ("tpuv1", 256, 0),
 @pytest.mark.parametrize("preset, tokens, past", CASES)
 def test_a_layer_chain_is_never_slower_than_its_ops_alone_nor_faster_than_its_units_or_bytes(preset, tokens, past):
     hw = PRESETS[preset]
-    model = load_model("llama2-7b")
-    planned = plan_phase([("layer", op) for op in layer_ops(model, tokens=tokens, past=past)], model, INT8, hw,
-                         tokens=tokens, past=past, batch=1)
-    timing = step_timing(hw, INT8)
-    chain = simulate_chain([(op, res) for _, op, res in planned], INT8, hw, timing)
-    alone = [simulate_op(op, INT8, hw, timing, residency=res)[1] for _, op, res in planned]
+    planned, chain, alone = _layer_chain_and_ops_alone(hw, tokens, past)
     cycles = sum(run.cycles for _, run in chain)
     assert cycles <= sum(run.cycles for run in alone)
     for (_, a), b in zip(chain, alone):  # the same transfers and compute, only their times move
@@ -68,12 +75,7 @@ def test_a_layer_chain_on_four_cores_is_never_slower_than_its_ops_alone(tokens, 
     """Chained parts on four cores (no global buffer: chains run without one): producers on
     every core before a consumer, never slower than the ops one after another, same bytes."""
     hw = replace(PRESETS["npu-8core"], cores=4, gb_kib=0, gb_gbps=0.0)
-    model = load_model("llama2-7b")
-    planned = plan_phase([("layer", op) for op in layer_ops(model, tokens=tokens, past=past)], model, INT8, hw,
-                         tokens=tokens, past=past, batch=1)
-    timing = step_timing(hw, INT8)
-    chain = simulate_chain([(op, res) for _, op, res in planned], INT8, hw, timing)
-    alone = [simulate_op(op, INT8, hw, timing, residency=res)[1] for _, op, res in planned]
+    _, chain, alone = _layer_chain_and_ops_alone(hw, tokens, past)
     cycles = sum(run.cycles for _, run in chain)
     assert cycles <= sum(run.cycles for run in alone)
     nbytes = sum(r.dram_read_bytes + r.dram_write_bytes for _, r in chain)
