@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ._design_point import mac_unit_cost, run_design_point
-from ._energy import EnergyModel, datapath_energy_of, energy_model, hardware_buffers
+from ._energy import (EnergyModel, datapath_energy_of, energy_model, hardware_buffers, hardware_vector_units,
+                      vector_energies_of)
 from ._engine import OpRun, run_steps
 from ._hwconfig import DEFAULT_PRESET, PRESETS, HardwareConfig, hardware_from_dict, load_hardware
 from ._gemv import GemvTiming, StepTiming, gemv_timing, recipe_packing, step_timing
@@ -22,7 +23,7 @@ __all__ = [
     "tokenize_lines",
     "DEFAULT_PRESET", "EnergyModel", "NumericsResult", "check_gemm_record", "run_layer_numerics",
     "mac_unit_cost", "run_design_point", "HardwareConfig", "HardwareConfigError", "OpRun", "PRESETS", "SimResult",
-    "SimulationError", "TimingSources", "datapath_energy_of", "energy_model", "hardware_buffers", "hardware_from_dict", "load_hardware", "run_steps",
+    "SimulationError", "TimingSources", "datapath_energy_of", "energy_model", "hardware_buffers", "hardware_vector_units", "vector_energies_of", "hardware_from_dict", "load_hardware", "run_steps",
     "simulate", "simulate_op", "timing_sources", "trace_dict", "write_result_trace", "write_trace",
     "GemvTiming", "StepTiming", "gemv_timing", "recipe_packing", "step_timing", "MAX_TILE_STEPS", "MAX_TOKENS",
 ]

@@ -2,8 +2,8 @@
 datapath and of the hardware's buffers, the same figures ``lowbit cost --hw`` prints.
 
 Energy of an op = products x MAC energy + outputs x output-conversion energy (the array's
-datapath, one column ``energy_mac_pj``) + SRAM bytes x SRAM energy per byte + DRAM bytes x DRAM
-energy per byte.
+datapath, one column ``energy_mac_pj``) + vector-unit busy cycles x the unit's energy per cycle
+(``energy_vector_pj``) + SRAM bytes x SRAM energy per byte + DRAM bytes x DRAM energy per byte.
 
 * **Datapath** (:func:`datapath_energy_of`): ``hw.cost.datapath_energy`` of the recipe's MAC
   (``hw.units.recipe_mac``) on the standard-cell flow at the hardware's clock, scaled to
@@ -20,6 +20,20 @@ energy per byte.
   a vector op's at V's.
 * **DRAM**: ``hw.cost.memory_access_energy_pj`` of the hardware's ``dram_technology``
   (relayed published figures).
+* **Vector units** (:func:`vector_energies_of`, ``hw.cost.vector_unit_energy``, the figure
+  ``lowbit cost --hw`` multiplies by count and clock for its dynamic power): each row unit the
+  hardware names (:func:`hardware_vector_units`: ``VECTOR_X_BITS``-bit inputs, rows of
+  ``VECTOR_ROW_LENGTH``, example kernel constants, as the budget builds them) characterised on
+  its own netlist streaming rows, energy per cycle scaled to the node (derived). A row op's
+  energy = its ``compute_cycles`` (the busiest core's, as the engine reports) x ``row_units``
+  x ``cores`` x that energy per cycle: every row unit clocked while the op computes, as the
+  budget's peak power (no clock gating: units idle in a last partial round of rows are priced
+  as busy). The unit is characterised at the budget's row length and width, not the op's.
+  A unit is characterised (cached, default cache) the first time an op of its function is
+  priced (:class:`VectorFigures`: only the units a run uses), and only when ``mac_cost`` is a
+  ``DatapathEnergy`` (the standard-cell path of ``lowbit simulate``, at its node) or figures
+  are given; elementwise ops on the lanes (no RTL unit) and units without a figure add no
+  compute energy and are named in ``missing``.
 """
 from __future__ import annotations
 
@@ -34,7 +48,8 @@ from ._hwconfig import HardwareConfig
 from .errors import SimulationError
 
 __all__ = ["EnergyModel", "energy_model", "datapath_energy_of", "hardware_buffers", "op_outputs",
-           "ARRAY_BUFFERS", "DEFAULT_NODE_NM", "DEFAULT_DISTRIBUTION"]
+           "hardware_vector_units", "vector_energies_of", "VectorFigures", "VECTOR_UNIT_PARAMS", "VECTOR_X_BITS",
+           "VECTOR_ROW_LENGTH", "ARRAY_BUFFERS", "DEFAULT_NODE_NM", "DEFAULT_DISTRIBUTION"]
 
 #: node of the simulator's energies unless told (``lowbit cost``'s default ``--node``), nm
 DEFAULT_NODE_NM = 45
@@ -42,6 +57,93 @@ DEFAULT_NODE_NM = 45
 DEFAULT_DISTRIBUTION = "uniform"
 #: buffers read and written by array (GEMM) ops
 ARRAY_BUFFERS = ("a", "b", "c")
+#: example kernel constants of the vector units that are characterised (those of
+#: benchmarks/nonlinear_units.py; LayerNorm biases 0); ``lowbit cost --hw`` budgets the same units
+VECTOR_UNIT_PARAMS: dict[str, dict[str, Any]] = {
+    "ivit_shiftmax": {"x0_int": -20}, "ivit_shiftgelu": {"x0_int": -12},
+    "ibert_int_gelu": {"b_int": -251, "c_int": -69251, "shift_int": -5},
+    "ivit_int_layernorm": {"bias_int": "zeros"}, "ibert_int_layernorm": {"bias_int": "zeros"},
+    "int_rmsnorm": {}, "int_silu": {"x0_int": -20}}
+#: input width of the characterised vector units, bits
+VECTOR_X_BITS = 8
+#: row length of the characterised vector units (``lowbit cost --row-length``'s default)
+VECTOR_ROW_LENGTH = 64
+#: elementwise functions on the vector lanes with no RTL unit (``sim._timing.ELEMENTWISE_ASSUMED``)
+_ELEMENTWISE = ("add", "kv_append", "rope", "embedding", "relu")
+
+
+class VectorFigures:
+    """Row function -> energy per compute cycle of its op on the hardware's vector unit, pJ
+    (``hw.row_units`` x ``hw.cores`` units of one ``hw.cost.vector_unit_energy`` each): a unit
+    is characterised the first time an op of its function is priced (only the units a run
+    uses are characterised), or taken from ``energies`` (:func:`vector_energies_of`) when
+    given. ``missing`` and ``provenance`` say what the priced ops lacked and where the figures
+    come from.
+
+    Parameters
+    ----------
+    hw : the hardware config whose ``nonlinear_units`` timed the ops. node_nm : node of the
+    figures (derived). energies : function -> ``VectorUnitEnergy`` or a str (why none), or
+    ``None`` to characterise on demand. characterise : False: no unit is characterised (every
+    row function missing, said once).
+    """
+
+    def __init__(self, hw: HardwareConfig, *, node_nm: int = DEFAULT_NODE_NM,
+                 energies: Mapping[str, Any] | None = None, characterise: bool = True) -> None:
+        self.hw, self.node_nm, self.characterise = hw, node_nm, characterise
+        self._given = None if energies is None else dict(energies)
+        self._units = dict(hw.nonlinear_units)
+        self._figures: dict[str, float | None] = {}
+        self._missing: dict[str, str] = {}
+        self._sources: dict[str, str] = {}
+        self._records: list[Any] = []
+
+    def get(self, function: str) -> float | None:
+        """pJ per compute cycle of an op of row ``function`` (``None``: no figure, recorded)."""
+        if function in self._figures:
+            return self._figures[function]
+        fig = None
+        if function in _ELEMENTWISE:
+            self._missing["elementwise"] = (f"compute energy of the elementwise ops on the {self.hw.vector_lanes} "
+                                            f"vector lanes ({', '.join(_ELEMENTWISE)}): no RTL unit, not counted")
+        elif not self.characterise:
+            self._missing["uncharacterised"] = ("vector units' compute energy not characterised in this run "
+                                                "(standard-cell figures come with a hw.cost DatapathEnergy "
+                                                "mac_cost): not counted")
+        elif function not in self._units:
+            self._missing[function] = f"no vector unit for {function}: its compute energy not counted"
+        else:
+            e = (self._given.get(function, f"vector unit {self._units[function]} ({function}): no figure given")
+                 if self._given is not None else vector_energies_of(self.hw, node_nm=self.node_nm,
+                                                                     functions=(function,))[function])
+            if isinstance(e, str) or e.pj_per_cycle is None:
+                self._missing[function] = ((e if isinstance(e, str) else f"vector unit {e.record.name}: energy "
+                                            f"not measured") + "; its ops' compute energy not counted")
+            else:
+                fig = e.pj_per_cycle * self.hw.row_units * self.hw.cores
+                m = e.record.provenance.get("measured", {})
+                self._sources[function] = (f"{function} {e.record.name} {e.pj_per_cycle:.4g} pJ/cycle (RTL rtlil "
+                                           f"{str(m.get('rtlil_sha256', ''))[:12]})")
+                self._records.append(e.record)
+        self._figures[function] = fig
+        return fig
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        return tuple(self._missing[k] for k in sorted(self._missing))
+
+    @property
+    def provenance(self) -> tuple[str, ...]:
+        if not self._sources:
+            return ()
+        r = self._records[0]
+        return (f"vector units: hw.cost.vector_unit_energy (the figure lowbit cost --hw budgets), energy per cycle "
+                f"of one unit streaming rows (row_unit_stimulus, uniform inputs, seed 0) on {r.library} scaled to "
+                f"{r.derived.get('node_nm', '?')} nm (derived): "
+                + ", ".join(self._sources[k] for k in sorted(self._sources))
+                + f"; a row op's energy = its compute cycles x {self.hw.row_units} row units x {self.hw.cores} "
+                  f"core(s) x that (units characterised at x_bits {VECTOR_X_BITS}, row length {VECTOR_ROW_LENGTH}, "
+                  f"example constants, not at the op's row length)",)
 
 
 @dataclass(frozen=True)
@@ -52,15 +154,28 @@ class EnergyModel:
     ----------
     mac_pj : one product. convert_pj : one output conversion (0 when ``mac_pj`` includes it).
     dram_pj_per_byte : one DRAM byte. sram_pj_per_byte : buffer -> one SRAM byte.
-    missing, provenance : what is not covered; where each figure comes from.
+    base_missing, base_provenance : what the array and memory figures do not cover; where they
+    come from. vector : the vector units' figures (:class:`VectorFigures`), or ``None`` (no
+    vector compute energy). ``missing`` and ``provenance`` add the vector units' to the base.
     """
 
     mac_pj: float | None
     convert_pj: float
     dram_pj_per_byte: float | None
     sram_pj_per_byte: Mapping[str, float] = field(default_factory=dict)
-    missing: tuple[str, ...] = ()
-    provenance: tuple[str, ...] = ()
+    base_missing: tuple[str, ...] = ()
+    base_provenance: tuple[str, ...] = ()
+    vector: VectorFigures | None = None
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """What the energies do not cover (the vector part: of the ops priced so far)."""
+        return self.base_missing + (self.vector.missing if self.vector is not None else ())
+
+    @property
+    def provenance(self) -> tuple[str, ...]:
+        """Where each figure comes from (the vector part: of the units used so far)."""
+        return self.base_provenance + (self.vector.provenance if self.vector is not None else ())
 
     def sram_byte_pj(self, unit: str) -> float:
         """Energy per SRAM byte of an op on ``unit`` ("array", "fused" or "vector"), pJ."""
@@ -69,10 +184,16 @@ class EnergyModel:
         return max(self.sram_pj_per_byte[b] for b in ARRAY_BUFFERS)
 
     def op_energy_pj(self, macs: int, dram_bytes: int, sram_bytes: int, *, outputs: int = 0,
-                     unit: str = "array") -> dict[str, float]:
+                     unit: str = "array", function: str = "", compute_cycles: float = 0.0) -> dict[str, float]:
         """Energy columns of one op (pJ; NaN where a figure is missing): ``macs`` products and
-        ``outputs`` conversions on the array, ``dram_bytes``, ``sram_bytes`` of ``unit``'s buffers."""
+        ``outputs`` conversions on the array, ``dram_bytes``, ``sram_bytes`` of ``unit``'s buffers,
+        and for a vector op of ``function``, ``compute_cycles`` x its unit's energy per cycle
+        (``energy_vector_pj``; 0 for a function without a figure, named in ``missing``, or
+        compute cycles unknown, named in the timing notes)."""
         nan = float("nan")
+        per_cycle = self.vector.get(function) if unit == "vector" and self.vector is not None else None
+        cyc = nan if compute_cycles is None else float(compute_cycles)
+        vector = per_cycle * cyc if per_cycle is not None and math.isfinite(cyc) else 0.0
         if self.mac_pj is not None:
             mac = macs * self.mac_pj + outputs * self.convert_pj
         else:
@@ -80,7 +201,7 @@ class EnergyModel:
         dram = dram_bytes * self.dram_pj_per_byte if self.dram_pj_per_byte is not None else nan
         sram = sram_bytes * self.sram_byte_pj(unit)
         return {"energy_mac_pj": mac, "energy_dram_pj": dram, "energy_sram_pj": sram,
-                "energy_pj": mac + dram + sram}
+                "energy_vector_pj": vector, "energy_pj": mac + dram + sram + vector}
 
 
 def op_outputs(op: Any) -> int:
@@ -111,6 +232,52 @@ def hardware_buffers(hw: HardwareConfig, mac_metadata: Mapping[str, Any]) -> dic
     return {"a": (hw.sram_a_kib, hw.array_rows * a_bits), "b": (hw.sram_b_kib, hw.array_cols * b_bits),
             "c": (hw.sram_c_kib, hw.array_cols * acc_bits),
             "v": (hw.sram_v_kib, hw.vector_lanes * hw.nonlinear_x_bits)}
+
+
+def hardware_vector_units(hw: HardwareConfig, *, row_length: int = VECTOR_ROW_LENGTH,
+                          functions: tuple[str, ...] | None = None) -> list[tuple[str, str, str, Any]]:
+    """The vector (row) units of ``hw`` as they are characterised for energy (here and by
+    ``lowbit cost --hw``): ``(function, unit kind, label, unit)`` per ``hw.nonlinear_units``
+    entry, the unit built by ``hw.units.build_unit`` at ``VECTOR_X_BITS``-bit inputs, rows of
+    ``row_length`` and the example constants ``VECTOR_UNIT_PARAMS``; ``unit`` is ``None`` for a
+    kind without example constants (not characterised). ``functions``: only these entries."""
+    from hw.units import build_unit
+
+    out = []
+    for fn, kind in hw.nonlinear_units:
+        if functions is not None and fn not in functions:
+            continue
+        label = f"{fn}: {kind} (x_bits {VECTOR_X_BITS}, row length {row_length}, example constants)"
+        if kind not in VECTOR_UNIT_PARAMS:
+            out.append((fn, kind, label, None))
+            continue
+        params = {k: ([0] * row_length if v == "zeros" else v) for k, v in VECTOR_UNIT_PARAMS[kind].items()}
+        out.append((fn, kind, label, build_unit(kind, x_bits=VECTOR_X_BITS, length=row_length, **params)))
+    return out
+
+
+def vector_energies_of(hw: HardwareConfig, *, node_nm: int = DEFAULT_NODE_NM, library_name: str = "osu018",
+                       cycles: int = 500, seed: int = 0, cache=None,
+                       functions: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """``hw.cost.vector_unit_energy`` of each unit of :func:`hardware_vector_units` (of the
+    row ``functions`` only, when given), with the budget's stimulus (``cycles`` uniform cycles,
+    ``seed``): row function -> its ``hw.cost.VectorUnitEnergy``, or a str saying why there is
+    no figure (no example constants, the flow failed or is not installed). Cached by
+    ``hw.cost`` (cold: a few seconds to tens of seconds per unit)."""
+    from hw.cost import vector_unit_energy
+    from hw.errors import ToolError
+
+    out: dict[str, Any] = {}
+    for fn, kind, label, unit in hardware_vector_units(hw, functions=functions):
+        if unit is None:
+            out[fn] = f"vector unit {kind} ({fn}) not characterised: no example constants"
+            continue
+        try:
+            out[fn] = vector_unit_energy(unit, label=label, node_nm=node_nm, library_name=library_name,
+                                         cache=cache, cycles=cycles, seed=seed)
+        except (ValueError, TypeError, ToolError) as exc:
+            out[fn] = f"vector unit {kind} ({fn}) not characterised: {exc}"
+    return out
 
 
 def datapath_energy_of(hw: HardwareConfig, recipe: Recipe, *, node_nm: int = DEFAULT_NODE_NM,
@@ -165,13 +332,16 @@ def _pe_provenance(e: DatapathEnergy) -> str:
             f"tools: {tools}")
 
 
-def energy_model(hw: HardwareConfig, recipe: Recipe, mac_cost=None, *, node_nm: int = DEFAULT_NODE_NM) -> EnergyModel:
+def energy_model(hw: HardwareConfig, recipe: Recipe, mac_cost=None, *, node_nm: int = DEFAULT_NODE_NM,
+                 vector_energies: Mapping[str, Any] | None = None) -> EnergyModel:
     """The per-event energies for ``hw`` and ``recipe`` (see the module docstring).
 
     ``mac_cost``: a ``hw.cost.DatapathEnergy`` (:func:`datapath_energy_of`; products,
     conversions and SRAM from it), a generic-flow ``CostRecord`` (its ``energy_pj_per_op`` per
     product, converter included), or ``None`` (array column empty). ``node_nm``: node of the
-    SRAM figures when ``mac_cost`` is not a ``DatapathEnergy``.
+    SRAM figures when ``mac_cost`` is not a ``DatapathEnergy``. ``vector_energies``: the
+    vector units' figures (:func:`vector_energies_of`); ``None``: characterised here when
+    ``mac_cost`` is a ``DatapathEnergy`` (at its node), else none.
     """
     missing, prov = [], []
     # the hardware config accepts only technologies with an entry (DRAM_TECHNOLOGIES)
@@ -213,4 +383,6 @@ def energy_model(hw: HardwareConfig, recipe: Recipe, mac_cost=None, *, node_nm: 
         f"{'/'.join(ARRAY_BUFFERS)} (the simulator does not split SRAM bytes by buffer), vector ops at v")
     if mac is not None and not math.isfinite(mac):
         mac = None
-    return EnergyModel(mac, convert, dram, sram, tuple(missing), tuple(prov))
+    vector = VectorFigures(hw, node_nm=node_nm, energies=vector_energies,
+                           characterise=vector_energies is not None or isinstance(mac_cost, DatapathEnergy))
+    return EnergyModel(mac, convert, dram, sram, tuple(missing), tuple(prov), vector)

@@ -347,8 +347,8 @@ def accelerator_budget(*, build_mac: Callable[[int], Any], stimulus: Callable[[A
                                 f"{v.name} on {v.library}, area-mapped (Fmax {v.fmax_mhz:.4g} MHz at "
                                 f"{v.node_nm} nm), scaled to {node_nm} nm (derived); "
                                 + ("dynamic power not measured" if dyn is None else
-                                   f"dynamic: measured energy per cycle streaming rows ({ve.stimulus_cycles} cycles, uniform "
-                                   f"inputs) x {clock_mhz:g} MHz")
+                                   f"dynamic: measured energy per cycle streaming rows ({ve.stimulus_cycles} cycles, "
+                                   f"uniform inputs) x {clock_mhz:g} MHz")
                                 + ("" if v.derived["fmax_mhz"] >= clock_mhz else
                                    f"; its Fmax at {node_nm} nm ({v.derived['fmax_mhz']:.4g} MHz, derived) is below "
                                    f"the clock: not pipelined for it, figures as if it kept up")))

@@ -365,19 +365,13 @@ def _reference(args: argparse.Namespace) -> int:
     return 0
 
 
-#: example kernel constants of the vector units in a --hw budget (those of benchmarks/nonlinear_units.py)
-_VECTOR_PARAMS = {"ivit_shiftmax": {"x0_int": -20}, "ivit_shiftgelu": {"x0_int": -12},
-                  "ibert_int_gelu": {"b_int": -251, "c_int": -69251, "shift_int": -5},
-                  "ivit_int_layernorm": {}}
-
-
 def _budget(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from hw.cost import CostCache, accelerator_budget, unit_stimulus
-    from hw.units import build_unit, recipe_mac
+    from hw.units import recipe_mac
     from mapping import parse_recipe
-    from sim import hardware_buffers, load_hardware
+    from sim import hardware_buffers, hardware_vector_units, load_hardware
 
     hw = load_hardware(args.hw)
     recipe = parse_recipe(args.recipe)
@@ -389,15 +383,11 @@ def _budget(args: argparse.Namespace) -> int:
     labels = {"a": "A (activations)", "b": "B (weights)", "c": "C (accumulators)", "v": "V (vector)"}
     sram = {labels[k]: v for k, v in hardware_buffers(hw, probe.metadata).items()}  # as the simulator's energy
     vec = []
-    for fn, kind in dict(hw.nonlinear_units).items():
-        if kind not in _VECTOR_PARAMS:
+    for fn, kind, label, unit in hardware_vector_units(hw, row_length=args.row_length):  # as the simulator's energy
+        if unit is None:
             print(f"lowbit cost: vector unit {kind} ({fn}) not costed: no example constants", file=sys.stderr)
             continue
-        params = dict(_VECTOR_PARAMS[kind])
-        if kind == "ivit_int_layernorm":
-            params["bias_int"] = [0] * args.row_length
-        vec.append((f"{fn}: {kind} (x_bits 8, row length {args.row_length}, example constants)",
-                    build_unit(kind, x_bits=8, length=args.row_length, **params), hw.row_units))
+        vec.append((label, unit, hw.row_units))
     stim = _stimulus_for(args) or (lambda unit: unit_stimulus(unit.metadata, cycles=args.cycles, seed=args.seed))
     b = accelerator_budget(build_mac=lambda p: recipe_mac(recipe, pipeline=p), stimulus=stim,
                            rows=hw.array_rows, cols=hw.array_cols, clock_mhz=hw.clock_mhz, node_nm=args.node,

@@ -1,21 +1,26 @@
-"""The simulator's energy uses the figures of ``hw.cost`` (``datapath_energy``, ``sram_cost``)
-that ``lowbit cost --hw`` prints: the energy breakdown of a small design point equals its
-counts (products, outputs, SRAM and DRAM bytes, from the op table) times per-event figures
-computed here directly from ``hw.cost``."""
+"""The simulator's energy uses the figures of ``hw.cost`` (``datapath_energy``, ``sram_cost``,
+the vector units' lines of ``accelerator_budget``) that ``lowbit cost --hw`` prints: the energy
+breakdown of a small design point equals its counts (products, outputs, SRAM and DRAM bytes,
+vector-unit compute cycles, from the op table) times per-event figures computed here directly
+from ``hw.cost``."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
-from hw.cost import datapath_energy, memory_access_energy_pj, sram_cost, unit_stimulus
-from hw.units import recipe_mac
+from hw.cost import accelerator_budget, datapath_energy, memory_access_energy_pj, sram_cost, unit_stimulus
+from hw.units import build_unit, recipe_mac
 from mapping import parse_recipe
 from sim import datapath_energy_of, hardware_buffers, load_hardware, simulate
 from sim._energy import op_outputs
 
 HW = load_hardware("edge-16x16")
 INT8 = parse_recipe("INT8")
+#: the kernel constants of benchmarks/nonlinear_units.py (LayerNorm biases 0), rows of 64, 8-bit inputs
+VECTOR_UNITS = {"ibert_int_gelu": dict(b_int=-251, c_int=-69251, shift_int=-5),
+                "ivit_int_layernorm": dict(bias_int=[0] * 64), "ivit_shiftmax": dict(x0_int=-20)}
 
 
 def _reference_energy(hw, recipe):
@@ -29,6 +34,24 @@ def _reference_energy(hw, recipe):
     return datapath_energy(build_mac=lambda p: recipe_mac(recipe, pipeline=p),
                            stimulus=lambda u: unit_stimulus(u.metadata, cycles=500, distribution="uniform"),
                            clock_mhz=hw.clock_mhz, node_nm=45, sram=sram)
+
+
+def _budget_pj_per_cycle(hw, functions) -> dict[str, float]:
+    """Energy per cycle of each function's row units (all ``row_units`` of them): the dynamic
+    power of its line in ``hw.cost.accelerator_budget`` (what ``lowbit cost --hw`` prints) over
+    the clock."""
+    units = dict(hw.nonlinear_units)
+    vec = [(f"{fn}: {units[fn]} (x_bits 8, row length 64, example constants)",
+            build_unit(units[fn], x_bits=8, length=64, **VECTOR_UNITS[units[fn]]), hw.row_units) for fn in functions]
+    probe = recipe_mac(INT8)
+    probe.component._MustUse__silence = True
+    b = accelerator_budget(build_mac=lambda p: recipe_mac(INT8, pipeline=p),
+                           stimulus=lambda u: unit_stimulus(u.metadata, cycles=500, distribution="uniform"),
+                           rows=hw.array_rows, cols=hw.array_cols, clock_mhz=hw.clock_mhz, node_nm=45,
+                           sram=hardware_buffers(hw, probe.metadata), k=64, vector_units=vec)
+    lines = {ln.block.split("vector unit ", 1)[1].split(":")[0]: ln for ln in b.lines if ln.block.startswith("vector")}
+    assert sorted(lines) == sorted(functions)
+    return {fn: ln.dynamic_mw / hw.clock_mhz * 1e3 for fn, ln in lines.items()}  # mW / MHz = nJ per cycle
 
 
 def test_simulate_energy_is_counts_times_cost_figures(standard_cells):
@@ -46,12 +69,32 @@ def test_simulate_energy_is_counts_times_cost_figures(standard_cells):
     sram_bytes = (ops["sram_read_bytes"] + ops["sram_write_bytes"]) * L
     array_byte = max(ref.sram_pj_per_byte[x] for x in ("a", "b", "c"))
     dram_bytes = float(((ops["dram_read_bytes"] + ops["dram_write_bytes"]) * L).sum())
+    rows_fns = sorted(set(ops.loc[~gemm, "function"]) & set(dict(HW.nonlinear_units)))
+    assert rows_fns == ["gelu", "layernorm", "softmax"]
+    per_cycle = _budget_pj_per_cycle(HW, rows_fns)
+    vec_cycles = {fn: float((ops["compute_cycles"] * L)[ops["function"] == fn].sum()) for fn in rows_fns}
+    assert all(c > 0 for c in vec_cycles.values()) and all(e > 0 for e in per_cycle.values())
     want = {"mac": products * ref.mac_pj + outputs * ref.convert_pj,
             "sram": float(sram_bytes[gemm].sum()) * array_byte + float(sram_bytes[~gemm].sum()) * ref.sram_pj_per_byte["v"],
-            "dram": dram_bytes * memory_access_energy_pj(HW.dram_technology, bits=8)}
+            "dram": dram_bytes * memory_access_energy_pj(HW.dram_technology, bits=8),
+            "vector": sum(vec_cycles[fn] * per_cycle[fn] for fn in rows_fns)}
+    assert sorted(s["energy_breakdown_pj"]) == sorted(want)
     for k, v in want.items():
         assert s["energy_breakdown_pj"][k] == pytest.approx(v, rel=1e-9), k
     assert s["energy_pj"] == pytest.approx(sum(want.values()), rel=1e-9)
+    assert s["energy_pj"] == pytest.approx(sum(s["energy_breakdown_pj"].values()), rel=1e-12)
+    cols = ["energy_mac_pj", "energy_dram_pj", "energy_sram_pj", "energy_vector_pj"]
+    assert (ops[cols].sum(axis=1) - ops["energy_pj"]).abs().max() <= 1e-9 * ops["energy_pj"].abs().max()
+    for fn in rows_fns:  # each op of a row function: its own compute cycles x its unit's figure
+        r = ops[ops["function"] == fn].iloc[0]
+        assert r["energy_vector_pj"] == pytest.approx(r["compute_cycles"] * per_cycle[fn], rel=1e-9), fn
+    assert (ops.loc[gemm, "energy_vector_pj"] == 0).all()
+    # elementwise ops (residual add) run on the lanes with no RTL unit: no figure, said so
+    assert (ops.loc[ops["function"] == "add", "energy_vector_pj"] == 0).all()
+    assert ("energy: compute energy of the elementwise ops on the 16 vector lanes (add, kv_append, rope, embedding, "
+            "relu): no RTL unit, not counted") in s["notes"]
+    vstated = [n for n in s["notes"] if n.startswith("energy source: vector units: hw.cost.vector_unit_energy")]
+    assert len(vstated) == 1 and all(f"{fn} vec_{fn}_" in vstated[0] for fn in rows_fns)
     assert products > 0 and ref.mac_pj > 0 and ref.convert_pj > 0
     stated = [n for n in s["notes"] if n.startswith("energy source: datapath")]
     assert len(stated) == 1 and "stimulus: uniform operands" in stated[0] and "500 MHz" in stated[0]
@@ -70,6 +113,26 @@ def test_sram_figures_without_a_datapath_come_from_sram_cost():
             + float(nbytes[vec].sum()) * per_byte["v"])
     assert s["energy_sram_pj"] == pytest.approx(want, rel=1e-9)
     assert math.isnan(s["energy_mac_pj"])
+    # no standard-cell datapath: the vector units are not characterised either, and it is said
+    assert s["energy_vector_pj"] == 0.0
+    assert ("energy: vector units' compute energy not characterised in this run (standard-cell figures come with "
+            "a hw.cost DatapathEnergy mac_cost): not counted") in s["notes"]
+
+
+def test_vector_unit_without_a_figure_is_listed_missing(standard_cells):
+    """A unit kind the energy model has no figure for (the I-BERT softmax: its constants follow
+    the input scale, no example constants) adds no energy to its ops and is named in the notes;
+    the other units keep theirs."""
+    hw = replace(HW, nonlinear_units={**dict(HW.nonlinear_units), "softmax": "ibert_int_softmax"})
+    res = simulate("bert-base", INT8, hw, prefill=16, layers=1, mac_cost=datapath_energy_of(hw, INT8))
+    ops, s = res.ops, res.summary
+    assert ("energy: vector unit ibert_int_softmax (softmax) not characterised: no example constants; its ops' "
+            "compute energy not counted") in s["notes"]
+    soft = ops["function"] == "softmax"
+    assert soft.any() and (ops.loc[soft, "compute_cycles"] > 0).all()
+    assert (ops.loc[soft, "energy_vector_pj"] == 0).all()
+    assert (ops.loc[ops["function"] == "gelu", "energy_vector_pj"] > 0).all()
+    assert s["energy_pj"] == pytest.approx(sum(s["energy_breakdown_pj"].values()), rel=1e-12)
 
 
 def test_fused_attention_outputs_are_scores_and_context():
