@@ -94,7 +94,7 @@ class SimulatorSource(MetricSource):
     per the spec; one prefill of ``seq_len`` tokens, then ``decode`` steps)."""
 
     metrics = ("latency", "energy")
-    code = ("sim", "mapping", "hw/units", "hw/arrays", "hw/cost", "hw/formats")
+    code = ("sim", "mapping", "hw/units", "hw/arrays", "hw/cost", "hw/formats", "hw/flow", "hw/nonlinear")
     packages = ("numpy", "pandas", "simpy", "amaranth")
 
     def _mac_energy(self, spec: SweepSpec) -> bool:
