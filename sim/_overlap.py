@@ -114,12 +114,13 @@ def _operand_buffers(op) -> tuple[frozenset[str], frozenset[str]]:
 class _Core:
     """One core's resources shared by the ops of a chain."""
 
-    def __init__(self, env: simpy.Environment, hw: HardwareConfig) -> None:
+    def __init__(self, env: simpy.Environment, hw: HardwareConfig, reserved_a_bytes: int = 0) -> None:
         k = 1024
         self.dma = simpy.Resource(env, capacity=hw.dma_engines)
         self.units = {"array": simpy.Resource(env, capacity=1), "vector": simpy.Resource(env, capacity=1)}
-        self.sram = {b: simpy.Container(env, capacity=kib * k, init=kib * k)
-                     for b, kib in (("a", hw.sram_a_kib), ("b", hw.sram_b_kib), ("v", hw.sram_v_kib))}
+        # the activation buffer less what the resident residual stream holds (sim._fusion)
+        free = {"a": hw.sram_a_kib * k - reserved_a_bytes, "b": hw.sram_b_kib * k, "v": hw.sram_v_kib * k}
+        self.sram = {b: simpy.Container(env, capacity=n, init=n) for b, n in free.items()}
         # fused attention holds K and V in the larger of the weight buffer and half the activation buffer
         br = "b" if hw.sram_b_kib >= hw.sram_a_kib // 2 else "a"
         self.physical = {"a": "a", "ar": "a", "b": "b", "br": br, "v": "v"}
@@ -266,10 +267,12 @@ class ChainResult:
     cycles: float
 
 
-def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = False) -> ChainResult:
+def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = False,
+              reserved_a_bytes: int = 0) -> ChainResult:
     """Simulate ``ops`` (in program order) chained on ``hw.cores`` cores sharing one DRAM port;
     ``schedule(i, part)`` gives the (mapping, steps) of a part of op ``i`` (parts:
-    ``sim._cores.split_op``).
+    ``sim._cores.split_op``); ``reserved_a_bytes``: activation-buffer bytes no op may use (the
+    resident residual stream, ``sim._fusion.Residency``).
 
     Returns a ``ChainResult``: each op's ``OpRun`` has ``cycles`` = the time it adds to the
     chain's end (they add up to ``ChainResult.cycles``), ``compute_cycles`` its busiest core's,
@@ -277,7 +280,7 @@ def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = 
     """
     env = simpy.Environment()
     port = simpy.Resource(env, capacity=1)
-    cores = [_Core(env, hw) for _ in range(hw.cores)]
+    cores = [_Core(env, hw, reserved_a_bytes) for _ in range(hw.cores)]
     deps = producers_of([op.name for op in ops])
     stored_by: dict = {}  # producer indices -> the event of their last stores on every core
     links: list[list[OpLink]] = []

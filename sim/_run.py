@@ -235,7 +235,8 @@ def simulate_chain(ops: list, recipe: Recipe, hw: HardwareConfig, timing: StepTi
             by_part[key] = mp, steps
         return by_part[key]
 
-    chain = run_chain([op for op, _ in ops], hw, timing, schedule, trace=trace or repeat)
+    reserved = max((res.reserved_a_bytes for _, res in ops if res is not None), default=0)
+    chain = run_chain([op for op, _ in ops], hw, timing, schedule, trace=trace or repeat, reserved_a_bytes=reserved)
     if blocks:
         periods = {}
         for i in blocks:  # a later op waiting since before op i computes waits for loads issued after op i's
