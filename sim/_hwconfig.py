@@ -249,7 +249,8 @@ class HardwareConfig:
                                       f"not {v!r}")
         g = self.gb_gbps
         if (self.gb_kib and not g > 0) or math.isnan(g) or (g != math.inf and g > 1e6):
-            raise HardwareConfigError(f"hardware field global_buffer.gbps must be {_RULES['gb_gbps']}, not {g!r}")
+            unset = " (not given)" if self.gb_kib and g == 0.0 else ""
+            raise HardwareConfigError(f"hardware field global_buffer.gbps must be {_RULES['gb_gbps']}, not {g!r}{unset}")
         if not {"ws", "os"} & set(self.dataflows) or len(set(self.dataflows)) != len(self.dataflows):
             raise HardwareConfigError(f"hardware field array.dataflows must be {_RULES['dataflows']}, "
                                       f"not {list(self.dataflows)!r}")

@@ -63,7 +63,7 @@ def test_preset_override_and_unlimited_bandwidth(tmp_path):
     ('[global_buffer]\nkib = -1\n', "hardware field global_buffer.kib must be an integer in 0..4194304 (KiB; 0: no "
                                     "global buffer), not -1"),
     ('[global_buffer]\nkib = 1024\n', "hardware field global_buffer.gbps must be a number in (0, 1000000] (GB/s) or "
-                                      "inf when global_buffer.kib > 0, not 0.0"),
+                                      "inf when global_buffer.kib > 0, not 0.0 (not given)"),
     ('[global_buffer]\nkib = 1024\ngbps = 2e6\n', "hardware field global_buffer.gbps must be a number in (0, 1000000] "
                                                    "(GB/s) or inf when global_buffer.kib > 0, not 2000000.0"),
     ('[global_buffer]\nways = 4\n', "hardware field global_buffer.ways must be one of global_buffer.kib, "
