@@ -13,11 +13,11 @@ from ._kernels import (INT31, KERNELS, VARIANTS, DyadicRequantizer, IBertIntGELU
                        NonlinearKernel, batch_frexp, ivit_exp_shift, kernel,
                        variant_differences)
 from ._accuracy import ACCURACY_KERNELS, SCALE_LIMITED, accuracy_markdown, accuracy_table, float_reference
-from ._scale import consts_from_scale, from_scale
+from ._scale import IBERT_LN2, consts_from_scale, from_scale
 
 __all__ = [
     "INT31", "IntRMSNorm", "IntSiLU", "SCALE_LIMITED", "accuracy_markdown", "ACCURACY_KERNELS", "KERNELS", "VARIANTS", "accuracy_table", "float_reference", "DyadicRequantizer", "IBertIntGELU", "IBertIntLayerNorm",
     "IBertIntSoftmax", "IViTIntLayerNorm", "IViTShiftGELU", "IViTShiftmax", "NonlinearKernel",
-    "batch_frexp", "consts_from_scale", "from_scale", "ivit_exp_shift", "kernel",
+    "batch_frexp", "IBERT_LN2", "consts_from_scale", "from_scale", "ivit_exp_shift", "kernel",
     "variant_differences",
 ]

@@ -11,7 +11,10 @@ import numpy as np
 from ..errors import UnitConfigError
 from ._kernels import NonlinearKernel, kernel
 
-__all__ = ["consts_from_scale", "from_scale"]
+__all__ = ["consts_from_scale", "from_scale", "IBERT_LN2"]
+
+#: ln 2 as I-BERT's code writes it (the ``x0_int`` of its integer exponential)
+IBERT_LN2 = 0.6931
 
 _f32 = np.float32
 
@@ -82,7 +85,7 @@ def consts_from_scale(name: str, s_in: float, *, out_bit: int | None = None,
         s2 = _f32(s * s)
         c = _floor(_recip_mul(1.0 / 0.35815147, s2), "c_int")
         exp_sf = _f32(_f32(_f32(0.35815147) * s2) / _f32(2 ** 30))
-        return {"x0_int": _floor(_recip_mul(-0.6931, s), "x0_int"),
+        return {"x0_int": _floor(_recip_mul(-IBERT_LN2, s), "x0_int"),
                 "b_int": _floor(_recip_mul(0.96963238 / 0.35815147, s), "b_int"), "c_int": c,
                 "n": 30, "exp_sf": float(exp_sf), "out_bit": 8,
                 "act_sf16": float(_f32(_f32(c * 2 ** 30) / _f32(32767))), "s_out": 2.0 ** -8}

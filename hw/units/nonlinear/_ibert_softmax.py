@@ -28,7 +28,7 @@ import numpy as np
 from amaranth import Module, Mux, Signal, signed, unsigned
 
 from ...errors import UnitConfigError
-from ...nonlinear import consts_from_scale, kernel
+from ...nonlinear import IBERT_LN2, IBertIntSoftmax, consts_from_scale, kernel
 from ._base import RowUnit
 from ._common import (IterativeDivider, PipelinedDivider, RowTiming, check_divider_bits, check_int,
                       divider_cycles, signed_bits, unsigned_bits)
@@ -99,7 +99,7 @@ def ibert_softmax_scale(x_bits: int) -> float:
     I-BERT's ~1e-4 attention-score scales). From 4 bits (at 3 bits the scale, 2.97, gives
     ``c_int = 0``)."""
     xb = check_int("ibert_int_softmax x_bits", x_bits, 4, IBertSoftmaxUnit.max_x_bits)
-    return float(np.float32(30 * 0.6931 / ((1 << xb) - 1)))
+    return float(np.float32(IBertIntSoftmax.n * IBERT_LN2 / ((1 << xb) - 1)))  # n = 30 (the kernel's clamp)
 
 
 def ibert_softmax_timing(length: int, *, dividend_width: int | None = None, s_in: float | None = None,
