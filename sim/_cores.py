@@ -38,7 +38,7 @@ import simpy
 
 from mapping import GemmOp, Recipe, VectorOp, map_op, steps_of
 
-from ._engine import OpRun, start_op
+from ._engine import OpRun, combine_parts, start_op
 from ._fusion import FusedAttention
 from ._global_buffer import CoreView, GlobalBuffer, gemm_plans, plan_attention
 from ._hwconfig import HardwareConfig
@@ -168,12 +168,7 @@ def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = F
     env.run(until=env.all_of([env.process(watch(i, p)) for i, p in enumerate(procs)]))
     for (_, _, run), t in zip(cores, finish):
         run.cycles = t
-    total = OpRun(steps=sum(r.steps for _, _, r in cores), cycles=env.now)
-    total.compute_cycles = max(r.compute_cycles for _, _, r in cores)  # the busiest core's compute
-    for f in ("compute_missing_steps", "stall_input", "stall_output", "stall_drain",
-              "dram_read_bytes", "dram_write_bytes", "dram_busy_cycles", "array_fill", "array_steady",
-              "array_drain", "array_weight_load", "gb_read_bytes", "gb_busy_cycles"):
-        setattr(total, f, sum(getattr(r, f) for _, _, r in cores))
+    total = combine_parts([r for _, _, r in cores], env.now)
     if gbuf is not None:  # the global buffer's DRAM fills
         total.dram_read_bytes += gbuf.dram_read_bytes
         total.dram_busy_cycles += gbuf.dram_busy_cycles

@@ -48,7 +48,7 @@ from mapping import Step
 
 from ._hwconfig import HardwareConfig
 
-__all__ = ["OpRun", "run_steps", "start_op"]
+__all__ = ["OpRun", "run_steps", "start_op", "combine_parts"]
 
 #: tile slots per buffer: two (double buffering); "ar" (activations resident across N tiles,
 #: ``mapping`` order "mnk-ar") holds a whole row block of A, whose size the mapper checked, and
@@ -78,6 +78,22 @@ class OpRun:
     gb_busy_cycles: float = 0.0
     sram: tuple[int, int] = (0, 0)
     events: list = field(default_factory=list)
+
+
+#: OpRun fields that add up over the cores running parts of one op
+_SUMMED = ("compute_missing_steps", "stall_input", "stall_output", "stall_drain", "dram_read_bytes",
+           "dram_write_bytes", "dram_busy_cycles", "array_fill", "array_steady", "array_drain",
+           "array_weight_load", "gb_read_bytes", "gb_busy_cycles")
+
+
+def combine_parts(runs: list[OpRun], cycles: float) -> OpRun:
+    """One op's ``OpRun`` from its cores' parts: ``cycles`` as given, ``compute_cycles`` the
+    busiest core's, the other figures summed (events are the caller's to gather)."""
+    total = OpRun(steps=sum(r.steps for r in runs), cycles=cycles)
+    total.compute_cycles = max(r.compute_cycles for r in runs)
+    for f in _SUMMED:
+        setattr(total, f, sum(getattr(r, f) for r in runs))
+    return total
 
 
 def run_steps(steps: list[Step], hw: HardwareConfig, timing, *, dataflow: str = "ws",

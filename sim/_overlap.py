@@ -50,7 +50,7 @@ import simpy
 from mapping import GemmOp, VectorOp
 
 from ._cores import split_op
-from ._engine import OpRun, start_op
+from ._engine import OpRun, combine_parts, start_op
 from ._fusion import FusedAttention
 from ._hwconfig import HardwareConfig
 
@@ -311,13 +311,8 @@ def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = 
     out, end = [], 0.0
     for lks, runs in zip(links, parts_runs):
         finish = max(lk.finish_time for lk in lks)
-        total = OpRun(steps=sum(r.steps for _, _, r in runs), cycles=max(0.0, finish - end))
+        total = combine_parts([r for _, _, r in runs], max(0.0, finish - end))
         end = max(end, finish)
-        total.compute_cycles = max(r.compute_cycles for _, _, r in runs)
-        for f in ("compute_missing_steps", "stall_input", "stall_output", "stall_drain", "dram_read_bytes",
-                  "dram_write_bytes", "dram_busy_cycles", "array_fill", "array_steady", "array_drain",
-                  "array_weight_load"):
-            setattr(total, f, sum(getattr(r, f) for _, _, r in runs))
         if trace:
             total.events = [e for _, _, r in runs for e in r.events]  # every core's (sim._trace draws each)
         out.append((runs[0][0], total, runs))
