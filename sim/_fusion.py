@@ -43,7 +43,7 @@ from mapping import GemmOp, Recipe, Step, VectorOp, map_op
 from ._hwconfig import HardwareConfig
 
 __all__ = ["FusedAttention", "FusedAttentionMapping", "Residency", "plan_phase", "fused_attention_steps",
-           "apply_residency"]
+           "apply_residency", "kv_buffer"]
 
 _ONCHIP_ROLES = ("activation", "accumulator", "kv")
 #: element-wise row functions that read a GEMM's accumulator output (producer fusion)
@@ -146,6 +146,14 @@ def _fused_block(tokens: int, group: int, keys: int, recipe: Recipe, hw: Hardwar
     return bt
 
 
+def kv_buffer(hw: HardwareConfig) -> tuple[str, int]:
+    """(buffer, bytes) where fused attention keeps a head's K and V across query blocks: the
+    weight buffer "b", or half the activation buffer "a" when that is larger."""
+    if hw.sram_b_kib >= hw.sram_a_kib // 2:
+        return "b", hw.sram_b_kib * 1024
+    return "a", hw.sram_a_kib // 2 * 1024
+
+
 def fused_attention_steps(op: FusedAttention, recipe: Recipe, hw: HardwareConfig, timing
                           ) -> tuple[FusedAttentionMapping, list[Step]]:
     """The mapping and tile steps of a fused attention op (per head, per query block: QKᵀ,
@@ -161,7 +169,7 @@ def fused_attention_steps(op: FusedAttention, recipe: Recipe, hw: HardwareConfig
     df = map_op(scores, recipe, hw.limits(), timing.array_cycles).dataflow
     hd = op.head_dim
     kv_bytes = 2 * math.ceil(op.keys * hd * kvb)  # K and V of one head
-    kv_resident = 2 * kv_bytes <= max(hw.sram_b_kib, hw.sram_a_kib // 2) * 1024
+    kv_resident = 2 * kv_bytes <= kv_buffer(hw)[1]
     units: list[list[Step]] = []  # (QK, SM, PV) of each (head, block)
     blocks = op.blocks()
     for _ in range(op.count):

@@ -51,7 +51,7 @@ from mapping import GemmOp, VectorOp
 
 from ._cores import split_op
 from ._engine import OpRun, combine_parts, start_op
-from ._fusion import FusedAttention
+from ._fusion import FusedAttention, kv_buffer
 from ._hwconfig import HardwareConfig
 
 __all__ = ["OpLink", "ChainResult", "PRODUCERS", "producers_of", "run_chain"]
@@ -121,8 +121,7 @@ class _Core:
         # the activation buffer less what the resident residual stream holds (sim._fusion)
         free = {"a": hw.sram_a_kib * k - reserved_a_bytes, "b": hw.sram_b_kib * k, "v": hw.sram_v_kib * k}
         self.sram = {b: simpy.Container(env, capacity=n, init=n) for b, n in free.items()}
-        # fused attention holds K and V in the larger of the weight buffer and half the activation buffer
-        br = "b" if hw.sram_b_kib >= hw.sram_a_kib // 2 else "a"
+        br = kv_buffer(hw)[0]  # where fused attention holds K and V
         self.physical = {"a": "a", "ar": "a", "b": "b", "br": br, "v": "v"}
         self.last_loads: simpy.Event | None = None
         self.last_acquired: dict[str, simpy.Event | None] = {"array": None, "vector": None}
