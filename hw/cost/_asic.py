@@ -38,7 +38,7 @@ from ..errors import UnitConfigError
 from ..flow import tool_versions
 from ..flow._gatesim import netlist_activity
 from ..flow._liberty import LIBERTY_SYNTH_SCRIPT, LibertySynthesis, library, read_liberty, synthesize_liberty
-from ..flow._sta import STA_METHOD, sta_version, state_registers, static_timing
+from ..flow._sta import STA_METHOD, loop_carried, register_loops, sta_version, static_timing
 from ._cache import CostCache, hash_key
 from ._protocol import as_unit_spec
 from ._scaling import node_scaling
@@ -103,9 +103,8 @@ class AsicCost:
     timing : the worst path of the whole unit (``"unit"``), of the paths through none of the
         items priced once per output (``"per_product"``: the PE and its accumulator) and through
         them (``"output"``, absent for a unit without such items; ``None`` if no path is of that
-        kind), and of the paths from a state register to a state register (``"loop"``: the
-        recurrence, e.g. the accumulator's adder, which pipelining cannot cut; ``None`` without
-        state): ``{"fmax_mhz", "min_period_ns", "startpoint", "endpoint", "loop_carried",
+        kind), and of the paths from a state register to a state register of the same loop
+        (``"loop"``: the recurrence, which pipelining cannot cut; ``None`` without state): ``{"fmax_mhz", "min_period_ns", "startpoint", "endpoint", "loop_carried",
         "items": [[line item, ns], ...]}`` at the library's node.
     derived : figures scaled to ``target_nm`` (``area_um2``, ``fmax_mhz``, ``energy_pj_per_op``,
         ``timing_fmax_mhz`` per part of ``timing``, ``scaling``), or empty.
@@ -238,9 +237,9 @@ def _measure_design(spec, *, lib, versions: dict, clock_ps: float | None, period
     cell_item = {cname: "registers" if cells[ctype].ff is not None else _item_of(synth.cell_scope[cname])
                  for cname, ctype in synth.cells.items()}
     through = sorted(c for c, item in cell_item.items() if item in AMORTISED_ITEMS)
-    state = state_registers(synth)
+    state = register_loops(synth)
     sta = static_timing(synth, period_ns=period, activities=None if act is None else act.pins,
-                        instance_power=act is not None, through_cells=through, state_cells=sorted(state))
+                        instance_power=act is not None, through_cells=through, state_cells=state)
     items: dict[str, dict[str, float]] = {}
     for cname, ctype in synth.cells.items():
         item = cell_item[cname]
@@ -277,7 +276,7 @@ def _measure_design(spec, *, lib, versions: dict, clock_ps: float | None, period
     return payload
 
 
-def _path_summary(path, cell_item: Mapping[str, str], state: frozenset[str]) -> dict[str, Any]:
+def _path_summary(path, cell_item: Mapping[str, str], state: Mapping[str, int]) -> dict[str, Any]:
     """A timed path (``StaReport`` or ``PathTiming``) as stored: Fmax, ends, whether it is
     loop-carried, and its delay by line item (consecutive stages of one item merged; a stage's
     delay belongs to the cell whose pin it reaches)."""
@@ -293,7 +292,7 @@ def _path_summary(path, cell_item: Mapping[str, str], state: frozenset[str]) -> 
         else:
             segments.append([item, delay])
     return {"fmax_mhz": path.fmax_mhz, "min_period_ns": path.min_period_ns, "startpoint": path.startpoint,
-            "endpoint": path.endpoint, "loop_carried": path.startpoint in state and path.endpoint in state,
+            "endpoint": path.endpoint, "loop_carried": loop_carried(None, path.startpoint, path.endpoint, state),
             "items": [[item, round(ns, 6)] for item, ns in segments if ns > 0]}
 
 
@@ -428,8 +427,8 @@ def _describe_path(rec: AsicCost, part: str, clock_mhz: float) -> str:
     text = (f"its critical path is {t['min_period_ns']:.2f} ns from {t['startpoint']} to {t['endpoint']} "
             f"(ns by line item: {items(t)}) on {rec.library}; ")
     if t["loop_carried"]:
-        return text + ("it is loop-carried (from a state register to a state register, as the accumulator's "
-                       "adder: its next value needs its present one), so no pipeline register can cut it")
+        return text + ("it is loop-carried (from a state register to a state register of the same loop, as the "
+                       "accumulator's adder: its next value needs its present one), so no pipeline register can cut it")
     loop = rec.timing.get("loop")
     if loop is not None and loop["fmax_mhz"] < clock_mhz:
         return text + (f"it is feed-forward, but the unit's worst loop-carried path (state register "

@@ -36,11 +36,12 @@ from typing import Any, Mapping, Sequence
 from ..errors import ToolError, ToolTimeout, UnitConfigError
 from ._liberty import TIE_PORTS, LibertySynthesis, library, read_liberty
 
-__all__ = ["PathTiming", "StaReport", "loop_carried", "sta_version", "state_registers", "static_timing", "STA_METHOD"]
+__all__ = ["PathTiming", "StaReport", "loop_carried", "register_loops", "sta_version", "state_registers",
+           "static_timing", "STA_METHOD"]
 
 #: bump when what the STA script measures changes (part of cache keys); v2: paths through and
-#: outside a set of cells, and between state registers
-STA_METHOD = "opensta-v3"
+#: outside a set of cells, and between state registers; v4: between state registers of one loop only
+STA_METHOD = "opensta-v4"
 
 
 @functools.cache
@@ -92,7 +93,8 @@ class StaReport:
     pins_with_activity : pins whose activity came from the caller.
     through, outside : the worst path through any of ``through_cells`` and through none of them
         (:class:`PathTiming`; ``None`` when no path is of that kind or no cells were given).
-    loop : the worst path from a state register to a state register (``state_cells``), or ``None``.
+    loop : the worst loop-carried path (from a state register to a state register of the same loop,
+        :func:`loop_carried`) among ``state_cells``, or ``None``.
     """
 
     period_ns: float
@@ -114,7 +116,8 @@ class StaReport:
 
 
 def _script(top: str, period_ns: float, has_clk: bool, activities: Mapping[str, tuple[float, float]],
-            instances: bool, through_cells: Sequence[str] = (), state_cells: Sequence[str] = ()) -> str:
+            instances: bool, through_cells: Sequence[str] = (),
+            state_groups: Sequence[Sequence[str]] = ()) -> str:
     lines = ["read_liberty cells.lib", "read_verilog netlist.v", f"link_design {top}"]
     if has_clk:
         lines.append(f"create_clock -name clk -period {period_ns:.6g} [get_ports clk]")
@@ -131,9 +134,11 @@ def _script(top: str, period_ns: float, has_clk: bool, activities: Mapping[str, 
         else:
             lines.append(f"sta::set_power_input_port_activity [get_ports {{{pin}}}] {act:.6g} {duty:.6g}")
     lines += ["puts LOWBIT_TIMING", "report_checks -path_delay max -digits 6 -fields {input_pins}"]
-    if state_cells:
-        lines += [f"set lowbit_state [get_cells {{{' '.join(state_cells)}}}]", "puts LOWBIT_LOOP",
+    for loop, cells in enumerate(state_groups):  # paths within one loop only (see loop_carried)
+        lines += [f"set lowbit_state [get_cells {{{' '.join(cells)}}}]", f"puts LOWBIT_LOOP{loop}",
                   "report_checks -path_delay max -digits 6 -fields {input_pins} -from $lowbit_state -to $lowbit_state"]
+    if state_groups:
+        lines.append("puts LOWBIT_LOOPEND")
     if through_cells:
         lines += [f"set lowbit_through [get_cells {{{' '.join(through_cells)}}}]",
                   "puts LOWBIT_THROUGH",
@@ -184,10 +189,12 @@ def _path_timing(text: str, period_ns: float) -> PathTiming | None:
                       startpoint=start, endpoint=end, path=stages)
 
 
-def state_registers(synth: LibertySynthesis) -> frozenset[str]:
-    """Flip-flop cells of ``synth`` that lie on a feedback loop (their output reaches their own
-    input through logic and registers): the unit's state, e.g. an accumulator's bits, as opposed
-    to pipeline registers. Strongly connected components of the cell graph (Tarjan, iterative)."""
+def register_loops(synth: LibertySynthesis) -> dict[str, int]:
+    """The loop id of every flip-flop cell of ``synth`` that lies on a feedback loop (its output
+    reaches its own input through logic and registers): the id of its strongly connected
+    component in the cell graph (Tarjan, iterative), which for registers is its component in the
+    register-to-register graph (a loop runs through at least one register). Two registers have
+    the same id exactly when each feeds the other again; a register on no loop has none."""
     cells = synth.netlist["cells"]
     lib = read_liberty(str(library(synth.library).path()))
     readers: dict[Any, list[str]] = {}
@@ -202,7 +209,7 @@ def state_registers(synth: LibertySynthesis) -> frozenset[str]:
     low: dict[str, int] = {}
     on_stack: set[str] = set()
     stack: list[str] = []
-    state: set[str] = set()
+    loops: dict[str, int] = {}
     counter = 0
     for root in cells:
         if root in index:
@@ -236,27 +243,36 @@ def state_registers(synth: LibertySynthesis) -> frozenset[str]:
                     if w == node:
                         break
                 if len(comp) > 1 or node in succ[node]:
-                    state.update(c for c in comp if lib[cells[c][0]].ff is not None)
-    return frozenset(state)
+                    loops.update((c, index[node]) for c in comp if lib[cells[c][0]].ff is not None)
+    return loops
 
 
-def loop_carried(synth: LibertySynthesis, startpoint: str, endpoint: str,
-                 state: frozenset[str] | None = None) -> bool:
+def state_registers(synth: LibertySynthesis) -> frozenset[str]:
+    """Flip-flop cells of ``synth`` that lie on a feedback loop (:func:`register_loops`): the
+    unit's state, e.g. an accumulator's bits, as opposed to pipeline registers."""
+    return frozenset(register_loops(synth))
+
+
+def loop_carried(synth: LibertySynthesis | None, startpoint: str, endpoint: str,
+                 loops: Mapping[str, int] | None = None) -> bool:
     """Whether a register-to-register path from ``startpoint`` to ``endpoint`` (cell names) is
-    loop-carried: both registers are state (:func:`state_registers`, pass it as ``state`` when
-    known), so the path runs from the state to its next value, as an accumulator's adder does (a
-    carry from its low bits to its high bits included). A register stage on such a path changes
-    the recurrence, not only the latency. A port end, or a register that does not feed itself
-    (a pipeline register), is never loop-carried."""
-    if state is None:
-        state = state_registers(synth)
-    return startpoint in state and endpoint in state
+    loop-carried: the end register feeds the start register again (both have the same loop id
+    of :func:`register_loops`; pass it as ``loops`` when known, ``synth`` may then be ``None``), so the path is part of a
+    recurrence and a register stage on it changes what the recurrence computes, not only the
+    latency. A port end, a register on no loop (a pipeline register), or a path from one loop to
+    another (e.g. a counter feeding an accumulator: feed-forward between two recurrences) is
+    never loop-carried."""
+    if loops is None:
+        loops = register_loops(synth)
+    loop = loops.get(startpoint)
+    return loop is not None and loops.get(endpoint) == loop
 
 
 def static_timing(synth: LibertySynthesis, *, period_ns: float,
                   activities: Mapping[str, tuple[float, float]] | None = None,
                   instance_power: bool = False, timeout_s: float = 600.0,
-                  through_cells: Sequence[str] = (), state_cells: Sequence[str] = ()) -> StaReport:
+                  through_cells: Sequence[str] = (),
+                  state_cells: Sequence[str] | Mapping[str, int] = ()) -> StaReport:
     """Timing and power of ``synth`` at a clock period (see the module docstring).
 
     Parameters
@@ -269,8 +285,9 @@ def static_timing(synth: LibertySynthesis, *, period_ns: float,
     timeout_s : wall-clock limit, s.
     through_cells : cells (``c12``) whose paths are also timed apart (``StaReport.through`` and
         ``StaReport.outside``).
-    state_cells : state registers (:func:`state_registers`): the worst path from one to another
-        is reported as ``StaReport.loop``.
+    state_cells : state registers (:func:`state_registers`), or their loop ids
+        (:func:`register_loops`; a sequence has them computed): the worst path from one to another
+        of the same loop is reported as ``StaReport.loop``.
 
     Raises
     ------
@@ -281,10 +298,17 @@ def static_timing(synth: LibertySynthesis, *, period_ns: float,
     """
     if isinstance(period_ns, bool) or not isinstance(period_ns, (int, float)) or not 0 < period_ns < 1e6:
         raise UnitConfigError(f"period_ns must be a positive number of nanoseconds below 1e6, not {period_ns!r}")
-    through_cells, state_cells = tuple(through_cells), tuple(state_cells)
+    through_cells = tuple(through_cells)
     unknown = [c for c in (*through_cells, *state_cells) if c not in synth.cells]
     if unknown:
         raise UnitConfigError(f"through_cells and state_cells must be cells of {synth.top}, not {unknown[:3]!r}")
+    if not isinstance(state_cells, Mapping):
+        loops = register_loops(synth) if state_cells else {}
+        state_cells = {c: loops[c] for c in state_cells if c in loops}
+    groups: dict[int, list[str]] = {}
+    for cell, loop in state_cells.items():
+        groups.setdefault(loop, []).append(cell)
+    state_groups = tuple(sorted(groups[k]) for k in sorted(groups))
     sta_version()
     lib = library(synth.library)
     has_clk = "clk" in synth.netlist["ports"]
@@ -293,7 +317,7 @@ def static_timing(synth: LibertySynthesis, *, period_ns: float,
         shutil.copyfile(lib.path(), work / "cells.lib")
         (work / "netlist.v").write_text(synth.netlist_verilog, encoding="utf-8")
         (work / "t.tcl").write_text(_script(synth.top, float(period_ns), has_clk, activities or {},
-                                            instance_power, through_cells, state_cells), encoding="utf-8")
+                                            instance_power, through_cells, state_groups), encoding="utf-8")
         try:
             proc = subprocess.run(["sta", "-no_splash", "-exit", "t.tcl"], cwd=work, capture_output=True,
                                   text=True, timeout=timeout_s)
@@ -309,9 +333,12 @@ def static_timing(synth: LibertySynthesis, *, period_ns: float,
         timing_text, rest = timing_text.split("LOWBIT_THROUGH", 1)
         through_text, outside_text = rest.split("LOWBIT_OUTSIDE", 1)
         through, outside = _path_timing(through_text, float(period_ns)), _path_timing(outside_text, float(period_ns))
-    if state_cells:
-        timing_text, loop_text = timing_text.split("LOWBIT_LOOP", 1)
-        loop = _path_timing(loop_text, float(period_ns))
+    if state_groups:
+        timing_text, loop_text = timing_text.split("LOWBIT_LOOP0", 1)
+        loop_text, _ = loop_text.split("LOWBIT_LOOPEND", 1)
+        paths = [_path_timing(part, float(period_ns)) for part in re.split(r"LOWBIT_LOOP\d+", loop_text)]
+        paths = [p for p in paths if p is not None]
+        loop = min(paths, key=lambda p: p.slack_ns) if paths else None
     power_text = out.split("LOWBIT_POWER", 1)[1].split("LOWBIT_INSTANCES", 1)[0]
     start, end, slack, stages = _parse_path(timing_text)
     internal, switching, leakage, total = _parse_power(power_text)

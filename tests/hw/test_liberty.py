@@ -288,7 +288,7 @@ def test_loop_carried_paths_are_told_from_feed_forward_ones(standard_cells) -> N
     path is feed-forward. OpenSTA's worst state-to-state path is the accumulator's critical path."""
     from amaranth.back import verilog
 
-    from hw.flow._sta import loop_carried, state_registers, static_timing
+    from hw.flow._sta import loop_carried, register_loops, state_registers, static_timing
 
     for kind in ("loop", "feed"):
         synth = synthesize_liberty(verilog.convert(_register_design(kind), name=f"d_{kind}", emit_src=False),
@@ -299,12 +299,77 @@ def test_loop_carried_paths_are_told_from_feed_forward_ones(standard_cells) -> N
         assert sta.startpoint in synth.cells and sta.endpoint in synth.cells, (sta.startpoint, sta.endpoint)
         if kind == "loop":
             assert state == ffs and len(ffs) == 32
-            assert loop_carried(synth, sta.startpoint, sta.endpoint)
-            assert sta.loop is not None and sta.loop.min_period_ns == pytest.approx(sta.min_period_ns)
+            # bit k's next value needs bits 0..k only, so every bit is a loop of its own: the carry
+            # from one bit to a higher one runs between two loops, and the worst path within one
+            # loop (a bit back to itself) is no longer than the critical path
+            loops = register_loops(synth)
+            assert len(set(loops.values())) == 32
+            assert sta.startpoint != sta.endpoint and not loop_carried(synth, sta.startpoint, sta.endpoint)
+            assert sta.loop is not None and sta.loop.startpoint == sta.loop.endpoint
+            assert loop_carried(synth, sta.loop.startpoint, sta.loop.endpoint)
+            assert sta.loop.min_period_ns <= sta.min_period_ns + 1e-9
         else:
             assert state == frozenset() and len(ffs) == 48
             assert not loop_carried(synth, sta.startpoint, sta.endpoint) and sta.loop is None
     assert not loop_carried(synth, "a[0]", sta.endpoint)
+
+
+def _two_counters():
+    """``cnt <= cnt + x; acc <= acc + cnt * cnt``: two recurrences, the counter feeding the
+    accumulator and never fed back by it."""
+    from amaranth import Module, Signal
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+
+    class Design(wiring.Component):
+        def __init__(self) -> None:
+            super().__init__({"x": In(8), "c": Out(8), "y": Out(20)})
+
+        def elaborate(self, platform):
+            m = Module()
+            cnt, acc = Signal(8), Signal(20)
+            m.d.sync += [cnt.eq(cnt + self.x), acc.eq(acc + cnt * cnt)]
+            m.d.comb += [self.c.eq(cnt), self.y.eq(acc)]
+            return m
+
+    return Design()
+
+
+def test_a_path_from_one_loop_to_another_is_feed_forward(standard_cells) -> None:
+    """In the two-counter design every register is state, but a path from a counter register
+    to an accumulator register is feed-forward (the accumulator never feeds the counter again):
+    not loop-carried, and not in the STA's loop report; a register back to itself is
+    loop-carried. The registers are told apart by the output port their Q pin drives."""
+    from amaranth.back import verilog
+
+    from hw.flow._sta import loop_carried, register_loops, state_registers, static_timing
+
+    synth = synthesize_liberty(verilog.convert(_two_counters(), name="two_counters", emit_src=False),
+                               top="two_counters")
+    ports, cells = synth.netlist["ports"], synth.netlist["cells"]
+    q_of = {name: conns["Q"] for name, (ctype, conns) in cells.items() if ctype.startswith("DFF")}
+    by_net = {net: name for name, net in q_of.items()}
+    cnt = [by_net[b] for b in ports["c"][1]]
+    acc = [by_net[b] for b in ports["y"][1]]
+    assert len(set(cnt)) == 8 and len(set(acc)) == 20 and set(cnt) | set(acc) == set(q_of)
+    assert state_registers(synth) == frozenset(q_of)  # every register is on a loop
+    loops = register_loops(synth)
+    assert not {loops[c] for c in cnt} & {loops[a] for a in acc}
+    for c in cnt:
+        assert loop_carried(synth, c, c, loops)
+        for a in acc:
+            assert not loop_carried(synth, c, a, loops) and not loop_carried(synth, a, c, loops)
+    for a in acc:
+        assert loop_carried(synth, a, a, loops)
+    sta = static_timing(synth, period_ns=50.0, state_cells=sorted(q_of))
+    assert sta.loop is not None and loop_carried(synth, sta.loop.startpoint, sta.loop.endpoint, loops)
+    assert sta.loop.min_period_ns <= sta.min_period_ns + 1e-9
+    # the unit's critical path runs from the counter through the multiplier to the accumulator;
+    # all registers taken as one loop (the old test: both ends on some loop) report it as the loop
+    assert sta.startpoint in cnt and sta.endpoint in acc and sta.loop.min_period_ns < sta.min_period_ns
+    one = static_timing(synth, period_ns=50.0, state_cells={c: 0 for c in q_of})
+    assert one.loop is not None and one.loop.startpoint in cnt and one.loop.endpoint in acc
+    assert one.loop.min_period_ns == pytest.approx(sta.min_period_ns)
 
 
 def test_bad_library_node_and_clock_are_rejected() -> None:
