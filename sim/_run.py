@@ -478,6 +478,10 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
         if hw.chips > 1:  # the all-reduces of this phase step over the chip link
             rows.append(_allreduce_row(rows[-1], phase, step, past + tokens, model, recipe, hw, tokens, batch,
                                        n_layers))
+            if trace:  # drawn as one op span (the link has no track: its transfers are not simulated)
+                events.append((f"{phase} {step}" if phase == "decode" else "prefill", "allreduce", offset,
+                               OpRun(cycles=rows[-1]["cycles"]), 1))
+            offset += rows[-1]["cycles"]
     ops = pd.DataFrame(rows)
     summary = _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, memo, whole, timing.packing)
     if extended:

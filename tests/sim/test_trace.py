@@ -173,3 +173,17 @@ def test_spans_of_one_track_never_overlap_and_the_trace_ends_at_the_runs_cycles(
     ends = [e["ts"] + e["dur"] for evs in spans.values() for e in evs]
     assert min(e["ts"] for evs in spans.values() for e in evs) >= 0
     assert max(ends) == pytest.approx(res.summary["cycles"] * us)
+
+
+def test_with_two_chips_the_all_reduces_are_drawn_and_the_trace_ends_at_the_runs_cycles(tmp_path):
+    hw = replace(BASE, chips=2)
+    res, procs, spans = _trace(tmp_path, hw, layers=2)
+    us = 1.0 / hw.clock_mhz
+    ops = sorted(spans[(f"lowbit {hw.name}: ops", "op")], key=lambda e: e["ts"])
+    for a, b in zip(ops, ops[1:]):
+        assert b["ts"] == pytest.approx(a["ts"] + a["dur"])
+    assert ops[-1]["ts"] + ops[-1]["dur"] == pytest.approx(res.summary["cycles"] * us)
+    reduces = [e for e in ops if e["name"].endswith(": allreduce")]
+    want = res.ops[res.ops.op == "allreduce"]
+    assert len(reduces) == len(want) == 3
+    assert [e["dur"] / us for e in reduces] == pytest.approx(list(want.cycles))
