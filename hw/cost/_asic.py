@@ -104,7 +104,8 @@ class AsicCost:
         items priced once per output (``"per_product"``: the PE and its accumulator) and through
         them (``"output"``, absent for a unit without such items; ``None`` if no path is of that
         kind), and of the paths from a state register to a state register of the same loop
-        (``"loop"``: the recurrence, which pipelining cannot cut; ``None`` without state): ``{"fmax_mhz", "min_period_ns", "startpoint", "endpoint", "loop_carried",
+        (``"loop"``: the recurrence, which pipelining cannot cut; ``None`` without state):
+        ``{"fmax_mhz", "min_period_ns", "startpoint", "endpoint", "loop_carried",
         "items": [[line item, ns], ...]}`` at the library's node.
     derived : figures scaled to ``target_nm`` (``area_um2``, ``fmax_mhz``, ``energy_pj_per_op``,
         ``timing_fmax_mhz`` per part of ``timing``, ``scaling``), or empty.

@@ -49,8 +49,10 @@ from ._liberty import (  # noqa: E402
     LIBRARIES, LibCell, Library, LibertySynthesis, library, merge_identical_modules, read_liberty, synthesize_liberty,
 )
 from ._gatesim import NetActivity, netlist_activity  # noqa: E402
-from ._sta import PathTiming, StaReport, loop_carried, sta_version, state_registers, static_timing  # noqa: E402
+from ._sta import (PathTiming, StaReport, loop_carried, register_loops, sta_version, state_registers,  # noqa: E402
+                   static_timing)
 
 __all__ += ["LIBRARIES", "LibCell", "Library", "LibertySynthesis", "NetActivity", "PathTiming", "StaReport", "library",
-            "loop_carried", "merge_identical_modules", "netlist_activity", "read_liberty", "sta_version",
+            "loop_carried", "merge_identical_modules", "netlist_activity", "read_liberty", "register_loops",
+            "sta_version",
             "state_registers", "static_timing", "synthesize_liberty"]

@@ -18,9 +18,12 @@ Paths through a set of cells (``through_cells``, e.g. a unit's output converter)
 path through any of them (``report_checks -through``) and the worst path through none of them
 (the same report after ``set_false_path -through`` them), so a caller can time a unit's parts
 apart (an array's PE without the column converter it shares). Whether the critical path is
-*loop-carried* (its end register feeds its start register again, as an accumulator's adder
-does: no pipeline register can cut such a path without changing what the unit computes) is
-read from the netlist's connectivity (:func:`loop_carried`).
+*loop-carried* (its end register feeds its start register again: both are in one strongly
+connected component of the register graph; no pipeline register can cut such a path without
+changing what the unit computes) is read from the netlist's connectivity
+(:func:`loop_carried`). Bit by bit: an integer accumulator's bit k needs bits 0..k only, so
+each bit is a loop of its own and its carry from a low bit to a high bit is feed-forward (a
+carry register, as in a carry-save accumulator, would cut it).
 """
 from __future__ import annotations
 
@@ -257,11 +260,11 @@ def loop_carried(synth: LibertySynthesis | None, startpoint: str, endpoint: str,
                  loops: Mapping[str, int] | None = None) -> bool:
     """Whether a register-to-register path from ``startpoint`` to ``endpoint`` (cell names) is
     loop-carried: the end register feeds the start register again (both have the same loop id
-    of :func:`register_loops`; pass it as ``loops`` when known, ``synth`` may then be ``None``), so the path is part of a
-    recurrence and a register stage on it changes what the recurrence computes, not only the
-    latency. A port end, a register on no loop (a pipeline register), or a path from one loop to
-    another (e.g. a counter feeding an accumulator: feed-forward between two recurrences) is
-    never loop-carried."""
+    of :func:`register_loops`; pass it as ``loops`` when known, ``synth`` may then be
+    ``None``), so the path is part of a recurrence and a register stage on it changes what the
+    recurrence computes, not only the latency. A port end, a register on no loop (a pipeline
+    register), or a path from one loop to another (e.g. a counter feeding an accumulator:
+    feed-forward between two recurrences) is never loop-carried."""
     if loops is None:
         loops = register_loops(synth)
     loop = loops.get(startpoint)
