@@ -171,6 +171,7 @@ def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = F
     total = combine_parts([r for _, _, r in cores], env.now)
     if gbuf is not None:  # the global buffer's DRAM fills
         total.dram_read_bytes += gbuf.dram_read_bytes
+        total.gb_fill_bytes = gbuf.dram_read_bytes
         total.dram_busy_cycles += gbuf.dram_busy_cycles
     if trace:  # every core's events (each carries its core index) and the global buffer's fills
         total.events = [e for _, _, r in cores for e in r.events] + (gbuf.trace_events if gbuf else [])

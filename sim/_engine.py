@@ -76,6 +76,7 @@ class OpRun:
     steps: int = 0
     gb_read_bytes: int = 0
     gb_busy_cycles: float = 0.0
+    gb_fill_bytes: int = 0  # bytes the global buffer's DRAM fills wrote into it (sim._cores)
     sram: tuple[int, int] = (0, 0)
     events: list = field(default_factory=list)
 
