@@ -3,7 +3,8 @@ datapath and of the hardware's buffers, the same figures ``lowbit cost --hw`` pr
 
 Energy of an op = products x MAC energy + outputs x output-conversion energy (the array's
 datapath, one column ``energy_mac_pj``) + vector-unit busy cycles x the unit's energy per cycle
-(``energy_vector_pj``) + SRAM bytes x SRAM energy per byte + DRAM bytes x DRAM energy per byte.
+(``energy_vector_pj``) + SRAM bytes x SRAM energy per byte + DRAM bytes x DRAM energy per byte
++ global buffer bytes x its SRAM energy per byte (``energy_gb_pj``).
 
 * **Datapath** (:func:`datapath_energy_of`): ``hw.cost.datapath_energy`` of the recipe's MAC
   (``hw.units.recipe_mac``) on the standard-cell flow at the hardware's clock, scaled to
@@ -18,6 +19,10 @@ datapath, one column ``energy_mac_pj``) + vector-unit busy cycles x the unit's e
   ``lowbit cost --hw`` budgets them. The simulator counts SRAM bytes per op, not per buffer:
   an array op's bytes are priced at the dearest of A/B/C per byte (an upper bound, stated),
   a vector op's at V's.
+* **Global buffer** (:func:`hardware_global_buffer`, ``hw.cost.sram_cost``, the line
+  ``lowbit cost --hw`` budgets): the bytes the op's buffer fills write into it (its DRAM reads,
+  ``OpRun.gb_fill_bytes``) plus the bytes the cores read out of it (``OpRun.gb_read_bytes``),
+  each at its access energy per byte of its port width (writes priced as reads).
 * **DRAM**: ``hw.cost.memory_access_energy_pj`` of the hardware's ``dram_technology``
   (relayed published figures).
 * **Vector units** (:func:`vector_energies_of`, ``hw.cost.vector_unit_energy``, the figure
@@ -48,7 +53,7 @@ from ._hwconfig import HardwareConfig
 from .errors import SimulationError
 
 __all__ = ["EnergyModel", "energy_model", "datapath_energy_of", "hardware_buffers", "op_outputs",
-           "hardware_vector_units", "vector_energies_of", "VectorFigures", "VECTOR_UNIT_PARAMS", "VECTOR_X_BITS",
+           "hardware_vector_units", "hardware_global_buffer", "vector_energies_of", "VectorFigures", "VECTOR_UNIT_PARAMS", "VECTOR_X_BITS",
            "VECTOR_ROW_LENGTH", "ARRAY_BUFFERS", "DEFAULT_NODE_NM", "DEFAULT_DISTRIBUTION"]
 
 #: node of the simulator's energies unless told (``lowbit cost``'s default ``--node``), nm
@@ -155,7 +160,8 @@ class EnergyModel:
     mac_pj : one product. convert_pj : one output conversion (0 when ``mac_pj`` includes it).
     dram_pj_per_byte : one DRAM byte. sram_pj_per_byte : buffer -> one SRAM byte.
     base_missing, base_provenance : what the array and memory figures do not cover; where they
-    come from. vector : the vector units' figures (:class:`VectorFigures`), or ``None`` (no
+    come from. gb_pj_per_byte : one global buffer byte (0 without a global buffer).
+    vector : the vector units' figures (:class:`VectorFigures`), or ``None`` (no
     vector compute energy). ``missing`` and ``provenance`` add the vector units' to the base.
     """
 
@@ -166,6 +172,7 @@ class EnergyModel:
     base_missing: tuple[str, ...] = ()
     base_provenance: tuple[str, ...] = ()
     vector: VectorFigures | None = None
+    gb_pj_per_byte: float = 0.0
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -184,12 +191,14 @@ class EnergyModel:
         return max(self.sram_pj_per_byte[b] for b in ARRAY_BUFFERS)
 
     def op_energy_pj(self, macs: int, dram_bytes: int, sram_bytes: int, *, outputs: int = 0,
-                     unit: str = "array", function: str = "", compute_cycles: float = 0.0) -> dict[str, float]:
+                     unit: str = "array", function: str = "", compute_cycles: float = 0.0,
+                     gb_bytes: int = 0) -> dict[str, float]:
         """Energy columns of one op (pJ; NaN where a figure is missing): ``macs`` products and
         ``outputs`` conversions on the array, ``dram_bytes``, ``sram_bytes`` of ``unit``'s buffers,
         and for a vector op of ``function``, ``compute_cycles`` x its unit's energy per cycle
         (``energy_vector_pj``; 0 for a function without a figure, named in ``missing``, or
-        compute cycles unknown, named in the timing notes)."""
+        compute cycles unknown, named in the timing notes); ``gb_bytes`` written into and read
+        out of the global buffer (``energy_gb_pj``)."""
         nan = float("nan")
         per_cycle = self.vector.get(function) if unit == "vector" and self.vector is not None else None
         cyc = nan if compute_cycles is None else float(compute_cycles)
@@ -200,8 +209,9 @@ class EnergyModel:
             mac = 0.0 if macs == 0 else nan
         dram = dram_bytes * self.dram_pj_per_byte if self.dram_pj_per_byte is not None else nan
         sram = sram_bytes * self.sram_byte_pj(unit)
+        gb = gb_bytes * self.gb_pj_per_byte
         return {"energy_mac_pj": mac, "energy_dram_pj": dram, "energy_sram_pj": sram,
-                "energy_vector_pj": vector, "energy_pj": mac + dram + sram + vector}
+                "energy_vector_pj": vector, "energy_gb_pj": gb, "energy_pj": mac + dram + sram + vector + gb}
 
 
 def op_outputs(op: Any) -> int:
@@ -232,6 +242,22 @@ def hardware_buffers(hw: HardwareConfig, mac_metadata: Mapping[str, Any]) -> dic
     return {"a": (hw.sram_a_kib, hw.array_rows * a_bits), "b": (hw.sram_b_kib, hw.array_cols * b_bits),
             "c": (hw.sram_c_kib, hw.array_cols * acc_bits),
             "v": (hw.sram_v_kib, hw.vector_lanes * hw.nonlinear_x_bits)}
+
+
+#: widest global buffer port priced, bits (``hw.cost.sram_cost``'s limit; an infinite or wider
+#: port is priced at this width)
+GB_MAX_WIDTH_BITS = 65536
+
+
+def hardware_global_buffer(hw: HardwareConfig) -> tuple[int, int] | None:
+    """The global buffer of ``hw`` as it is priced (here and by ``lowbit cost --hw``):
+    (capacity KiB, port width bits), the width its bandwidth per cycle
+    (``gb_bytes_per_cycle`` x 8, rounded, at most ``GB_MAX_WIDTH_BITS``); ``None`` without one."""
+    if not hw.gb_kib:
+        return None
+    bits = hw.gb_bytes_per_cycle * 8
+    width = GB_MAX_WIDTH_BITS if not math.isfinite(bits) else min(GB_MAX_WIDTH_BITS, max(1, round(bits)))
+    return hw.gb_kib, width
 
 
 def hardware_vector_units(hw: HardwareConfig, *, row_length: int = VECTOR_ROW_LENGTH,
@@ -381,8 +407,16 @@ def energy_model(hw: HardwareConfig, recipe: Recipe, mac_cost=None, *, node_nm: 
     prov.append("SRAM per byte (hw.cost.sram_cost, writes priced as reads): " + ", ".join(
         f"{b} {v:.4g} pJ" for b, v in sram.items()) + f" at {node_nm} nm; array ops at the dearest of "
         f"{'/'.join(ARRAY_BUFFERS)} (the simulator does not split SRAM bytes by buffer), vector ops at v")
+    gb_pj = 0.0
+    gbuf = hardware_global_buffer(hw)
+    if gbuf is not None:
+        c = sram_cost(capacity_kib=gbuf[0], width_bits=gbuf[1], node_nm=node_nm)
+        gb_pj = c.access_pj / (gbuf[1] / 8)
+        prov.append(f"global buffer per byte (hw.cost.sram_cost of {gbuf[0]:g} KiB, {gbuf[1]}-bit port, as lowbit "
+                    f"cost --hw budgets it): {gb_pj:.4g} pJ at {node_nm} nm, on the bytes its DRAM fills write and "
+                    f"the bytes the cores read from it")
     if mac is not None and not math.isfinite(mac):
         mac = None
     vector = VectorFigures(hw, node_nm=node_nm, energies=vector_energies,
                            characterise=vector_energies is not None or isinstance(mac_cost, DatapathEnergy))
-    return EnergyModel(mac, convert, dram, sram, tuple(missing), tuple(prov), vector)
+    return EnergyModel(mac, convert, dram, sram, tuple(missing), tuple(prov), vector, gb_pj)

@@ -94,7 +94,7 @@ class SimResult:
                  f"SRAM read {s['sram_read_bytes'] / 1e6:.3f} MB  write {s['sram_write_bytes'] / 1e6:.3f} MB",
                  "energy " + " ".join(f"{k} {s['energy_' + k + '_pj'] / 1e6:.3f} uJ"
                                       if not math.isnan(s['energy_' + k + '_pj']) else f"{k} n/a"
-                                      for k in ("dram", "sram", "mac", "vector"))
+                                      for k in ("dram", "sram", "gb", "mac", "vector"))
                  + (f"  total {s['energy_pj'] / 1e6:.3f} uJ" if not math.isnan(s['energy_pj'])
                     else "  total n/a (a component is missing)")]
         if s["decode"]:
@@ -528,7 +528,8 @@ def _row(phase, step, kv_len, scope, op, mp, run: OpRun, hw, timing: StepTiming,
     e = energy.op_energy_pj(macs, run.dram_read_bytes + run.dram_write_bytes, sram_r + sram_w,
                             outputs=op_outputs(op), unit="array" if gemm else "vector",
                             function="" if gemm else op.function,
-                            compute_cycles=np.nan if missing else run.compute_cycles)
+                            compute_cycles=np.nan if missing else run.compute_cycles,
+                            gb_bytes=run.gb_fill_bytes + run.gb_read_bytes)
     return {
         "phase": phase, "step": step, "kv_len": kv_len, "scope": scope,
         "op": op.name, "unit": "fused" if isinstance(op, FusedAttention) else "array" if gemm else "vector",
@@ -550,6 +551,7 @@ def _row(phase, step, kv_len, scope, op, mp, run: OpRun, hw, timing: StepTiming,
         "array_weight_load": run.array_weight_load if gemm and not missing else np.nan,
         "bound": ("unknown" if missing else "memory" if run.dram_busy_cycles > run.compute_cycles else "compute"),
         "sram_read_bytes": sram_r, "sram_write_bytes": sram_w, "macs": macs,
+        "gb_fill_bytes": run.gb_fill_bytes, "gb_read_bytes": run.gb_read_bytes,
         "mac_utilisation": (macs / (hw.peak_macs_per_cycle(timing.packing) * run.cycles)
                             if gemm and run.cycles and not missing else np.nan),
         **e, "reused": reused,
@@ -681,13 +683,13 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, m
         "sram_read_bytes": tot("sram_read_bytes"), "sram_write_bytes": tot("sram_write_bytes"),
         "energy_pj": tot("energy_pj"), "energy_dram_pj": tot("energy_dram_pj"),
         "energy_sram_pj": tot("energy_sram_pj"), "energy_mac_pj": tot("energy_mac_pj"),
-        "energy_vector_pj": tot("energy_vector_pj"),
+        "energy_vector_pj": tot("energy_vector_pj"), "energy_gb_pj": tot("energy_gb_pj"),
         **bound, "decode_bound_text": bound_text,
         "total_cycles": cycles, "macs": tot("macs"), "cores": hw.cores,
         "peak_macs_per_cycle": hw.peak_macs_per_cycle(packing),
         "dram_bytes_per_cycle": hw.dram_bytes_per_cycle, "dram_peak_bytes_per_cycle": hw.dram_peak_bytes_per_cycle,
         "dram_efficiency": hw.dram_efficiency,
-        "energy_breakdown_pj": {k: tot(f"energy_{k}_pj") for k in ("dram", "sram", "mac", "vector")},
+        "energy_breakdown_pj": {k: tot(f"energy_{k}_pj") for k in ("dram", "sram", "gb", "mac", "vector")},
         "phases": {ph: _phase_figures(ops[ops.phase == ph], hw, packing) for ph in ("prefill", "decode")
                    if (ops.phase == ph).any()},
         "notes": notes, "distinct_ops_simulated": simulated, "overlap": chained,

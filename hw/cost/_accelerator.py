@@ -279,12 +279,21 @@ def datapath_energy(*, build_mac: Callable[[int], Any], stimulus: Callable[[Any]
                           pe_name=rec.name, pipeline=rec.pipeline, pe_area_um2=area)
 
 
+def _times(line: BudgetLine, cores: int) -> BudgetLine:
+    """A per-core budget line for ``cores`` cores: count, area, power x ``cores``."""
+    def mul(x: float | None) -> float | None:
+        return None if x is None else x * cores
+    return BudgetLine(f"{line.block} x {cores} cores", line.count * cores, line.area_um2 * cores,
+                      mul(line.dynamic_mw), mul(line.leakage_mw), f"{cores} x one core's: {line.source}")
+
+
 def accelerator_budget(*, build_mac: Callable[[int], Any], stimulus: Callable[[Any], Sequence[Mapping[str, int]]],
                        rows: int, cols: int, clock_mhz: float, node_nm: int,
                        sram: Mapping[str, tuple[float, int]], k: int,
                        vector_units: Sequence[tuple[str, Any, int]] = (), library_name: str = "osu018",
                        cache: CostCache | str | None = None, vector_cycles: int | None = 500,
-                       seed: int = 0) -> AcceleratorBudget:
+                       seed: int = 0, cores: int = 1,
+                       global_buffer: tuple[float, int] | None = None) -> AcceleratorBudget:
     """Area and peak-power budget of an accelerator (definitions in the module docstring).
 
     Parameters
@@ -298,6 +307,10 @@ def accelerator_budget(*, build_mac: Callable[[int], Any], stimulus: Callable[[A
     library_name : standard-cell library. cache : cost cache.
     vector_cycles : stimulus cycles of each vector unit's activity (:func:`row_unit_stimulus`),
         or ``None``: area and leakage only, no dynamic power. seed : its seed.
+    cores : cores of the accelerator, each with the array, ``sram`` buffers and vector units
+        (their lines are one core's figures x ``cores``, said in the block name).
+    global_buffer : (capacity KiB, port width bits) of the buffer the cores share, or ``None``:
+        one SRAM line of :func:`sram_cost` (one access of its port width per cycle at peak).
 
     Raises
     ------
@@ -307,6 +320,7 @@ def accelerator_budget(*, build_mac: Callable[[int], Any], stimulus: Callable[[A
     check_int("array rows", rows, 1, 4096, error=UnitConfigError)
     check_int("array cols", cols, 1, 4096, error=UnitConfigError)
     check_int("k", k, 1, 1 << 24, error=UnitConfigError)
+    check_int("cores", cores, 1, 1 << 20, error=UnitConfigError)
     if vector_cycles is not None:
         check_int("vector stimulus cycles", vector_cycles, 2, 1 << 20, error=UnitConfigError)
     node_scaling(source_nm=180, target_nm=node_nm)
@@ -325,16 +339,16 @@ def accelerator_budget(*, build_mac: Callable[[int], Any], stimulus: Callable[[A
            + clock.get("statement", f"pipeline {rec.pipeline}, Fmax {rec.fmax_mhz:.4g} MHz"))
     pes_area, convs_area = array_area_um2(rows=rows, cols=cols, pe_area_um2=pe_area,
                                           converter_area_um2=conv.area_um2 * sc["area"] if conv is not None else 0.0)
-    lines = [BudgetLine("array PEs", rows * cols, pes_area, rows * cols * pe_dyn,
+    core = [BudgetLine("array PEs", rows * cols, pes_area, rows * cols * pe_dyn,
                         rows * cols * pe_leak if same_node else None, src)]
     if conv is not None:
-        lines.append(BudgetLine("column output converters", cols, convs_area,
+        core.append(BudgetLine("column output converters", cols, convs_area,
                                 cols * conv.energy_pj_per_cycle * sc["energy"] * clock_mhz * 1e-3 / k,
                                 cols * conv.leakage_mw if same_node else None,
                                 f"output line item of {rec.name}; one conversion per {k} cycles"))
     for name, (kib, width) in sram.items():
         c = sram_cost(capacity_kib=kib, width_bits=width, node_nm=node_nm)
-        lines.append(BudgetLine(f"SRAM {name} ({kib:g} KiB, {width}-bit port)", 1, c.area_um2,
+        core.append(BudgetLine(f"SRAM {name} ({kib:g} KiB, {width}-bit port)", 1, c.area_um2,
                                 c.access_pj * clock_mhz * 1e-3, c.leakage_mw,
                                 "; ".join(f"{k_}: {v}" for k_, v in c.sources.items())))
     for name, unit, count in vector_units:
@@ -342,7 +356,7 @@ def accelerator_budget(*, build_mac: Callable[[int], Any], stimulus: Callable[[A
                                 cycles=vector_cycles, seed=seed)
         v = ve.record
         dyn = None if ve.pj_per_cycle is None else count * ve.pj_per_cycle * clock_mhz * 1e-3
-        lines.append(BudgetLine(f"vector unit {name}", count, count * v.derived["area_um2"], dyn,
+        core.append(BudgetLine(f"vector unit {name}", count, count * v.derived["area_um2"], dyn,
                                 count * v.leakage_mw if same_node else None,
                                 f"{v.name} on {v.library}, area-mapped (Fmax {v.fmax_mhz:.4g} MHz at "
                                 f"{v.node_nm} nm), scaled to {node_nm} nm (derived); "
@@ -352,6 +366,13 @@ def accelerator_budget(*, build_mac: Callable[[int], Any], stimulus: Callable[[A
                                 + ("" if v.derived["fmax_mhz"] >= clock_mhz else
                                    f"; its Fmax at {node_nm} nm ({v.derived['fmax_mhz']:.4g} MHz, derived) is below "
                                    f"the clock: not pipelined for it, figures as if it kept up")))
+    lines = [core_line if cores == 1 else _times(core_line, cores) for core_line in core]
+    if global_buffer is not None:
+        gkib, gwidth = global_buffer
+        c = sram_cost(capacity_kib=gkib, width_bits=gwidth, node_nm=node_nm)
+        lines.append(BudgetLine(f"global buffer ({gkib:g} KiB, {gwidth}-bit port, shared by the cores)", 1,
+                                c.area_um2, c.access_pj * clock_mhz * 1e-3, c.leakage_mw,
+                                "; ".join(f"{k_}: {v}" for k_, v in c.sources.items())))
     notes = ("peak power: every PE one product per cycle; converters one output per k cycles; every SRAM "
              "one access of its port width per cycle; vector units streaming rows back to back"
              + ("" if vector_cycles is not None else " (their dynamic power not measured: vector_cycles=None)"),

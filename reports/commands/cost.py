@@ -372,6 +372,7 @@ def _budget(args: argparse.Namespace) -> int:
     from hw.units import recipe_mac
     from mapping import parse_recipe
     from sim import hardware_buffers, hardware_vector_units, load_hardware
+    from sim._energy import hardware_global_buffer
 
     hw = load_hardware(args.hw)
     recipe = parse_recipe(args.recipe)
@@ -393,11 +394,11 @@ def _budget(args: argparse.Namespace) -> int:
                            rows=hw.array_rows, cols=hw.array_cols, clock_mhz=hw.clock_mhz, node_nm=args.node,
                            sram=sram, k=args.k, vector_units=vec, library_name=args.library,
                            cache=CostCache(args.cache), vector_cycles=None if args.no_energy else args.cycles,
-                           seed=args.seed)
+                           seed=args.seed, cores=hw.cores, global_buffer=hardware_global_buffer(hw))
     df = pd.DataFrame([{"block": ln.block, "count": ln.count, "area_mm2": ln.area_um2 / 1e6,
                         "dynamic_mw": ln.dynamic_mw, "leakage_mw": ln.leakage_mw, "source": ln.source}
                        for ln in b.lines])
-    print(f"accelerator {hw.name}: {hw.array_rows}x{hw.array_cols} array of {b.pe.name} at {hw.clock_mhz:g} MHz, "
+    print(f"accelerator {hw.name}: {hw.cores} core(s), each a {hw.array_rows}x{hw.array_cols} array of {b.pe.name} at {hw.clock_mhz:g} MHz, "
           f"{args.node} nm (derived from {b.library}), recipe {args.recipe}")
     _print(df, ["block", "count", "area_mm2", "dynamic_mw", "leakage_mw"])
     print(f"total: {b.area_mm2:.4g} mm2, {b.dynamic_mw:.4g} mW dynamic at peak, {b.leakage_mw:.4g} mW leakage")

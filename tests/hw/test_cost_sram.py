@@ -112,3 +112,37 @@ def test_budget_lines_add_up_and_price_sram_leakage_and_vector_power(standard_ce
                           stimulus=row_unit_stimulus(gelu(), cycles=60))
     per_cycle = sum(i.energy_pj_per_cycle for i in v.line_items.values()) * v.derived["scaling"]["energy"]
     assert by["vector unit gelu"].dynamic_mw == pytest.approx(2 * per_cycle * 20 * 1e-3) and per_cycle > 0
+
+
+def test_budget_of_cores_and_global_buffer(standard_cells, tmp_path) -> None:
+    """With ``cores`` the per-core lines (PEs, converters, SRAM buffers, vector units) are the
+    one-core budget's x cores, and the global buffer is one more line: sram_cost of its capacity
+    and port width (area, leakage, one access per cycle at the clock); totals are the lines' sums."""
+    from hw.cost import accelerator_budget
+    from hw.units import build_unit
+
+    def gelu():
+        return build_unit("ibert_int_gelu", x_bits=8, length=8, b_int=-251, c_int=-69251, shift_int=-5)
+
+    kw = dict(build_mac=lambda p: build_mac(a="int8", b="int8", pipeline=p),
+              stimulus=lambda u: unit_stimulus(u.metadata, cycles=60), rows=4, cols=4, clock_mhz=20,
+              node_nm=130, sram={"a": (16, 64), "b": (64, 128)}, k=64, cache=tmp_path, vector_cycles=60)
+    one = accelerator_budget(vector_units=[("gelu", gelu(), 2)], **kw)
+    four = accelerator_budget(vector_units=[("gelu", gelu(), 2)], cores=4, global_buffer=(4096, 512), **kw)
+    assert len(four.lines) == len(one.lines) + 1
+    for a, b in zip(one.lines, four.lines):
+        assert b.block == f"{a.block} x 4 cores" and b.count == 4 * a.count
+        assert b.area_um2 == pytest.approx(4 * a.area_um2)
+        assert b.dynamic_mw == pytest.approx(4 * a.dynamic_mw)
+        assert (b.leakage_mw is None) == (a.leakage_mw is None)
+        if a.leakage_mw is not None:
+            assert b.leakage_mw == pytest.approx(4 * a.leakage_mw)
+    gb = four.lines[-1]
+    c = sram_cost(capacity_kib=4096, width_bits=512, node_nm=130)
+    assert gb.block == "global buffer (4096 KiB, 512-bit port, shared by the cores)" and gb.count == 1
+    assert gb.area_um2 == pytest.approx(c.area_um2) and gb.leakage_mw == pytest.approx(c.leakage_mw)
+    assert gb.dynamic_mw == pytest.approx(c.access_pj * 20 * 1e-3)
+    assert four.area_mm2 == pytest.approx(sum(ln.area_um2 for ln in four.lines) / 1e6)
+    assert four.dynamic_mw == pytest.approx(sum(ln.dynamic_mw for ln in four.lines))
+    assert four.leakage_mw == pytest.approx(sum(ln.leakage_mw for ln in four.lines if ln.leakage_mw is not None))
+    assert four.area_mm2 == pytest.approx(4 * one.area_mm2 + c.area_um2 / 1e6)

@@ -77,13 +77,15 @@ def test_simulate_energy_is_counts_times_cost_figures(standard_cells):
     want = {"mac": products * ref.mac_pj + outputs * ref.convert_pj,
             "sram": float(sram_bytes[gemm].sum()) * array_byte + float(sram_bytes[~gemm].sum()) * ref.sram_pj_per_byte["v"],
             "dram": dram_bytes * memory_access_energy_pj(HW.dram_technology, bits=8),
-            "vector": sum(vec_cycles[fn] * per_cycle[fn] for fn in rows_fns)}
+            "vector": sum(vec_cycles[fn] * per_cycle[fn] for fn in rows_fns),
+            "gb": 0.0}  # one core, no global buffer
+    assert HW.gb_kib == 0
     assert sorted(s["energy_breakdown_pj"]) == sorted(want)
     for k, v in want.items():
         assert s["energy_breakdown_pj"][k] == pytest.approx(v, rel=1e-9), k
     assert s["energy_pj"] == pytest.approx(sum(want.values()), rel=1e-9)
     assert s["energy_pj"] == pytest.approx(sum(s["energy_breakdown_pj"].values()), rel=1e-12)
-    cols = ["energy_mac_pj", "energy_dram_pj", "energy_sram_pj", "energy_vector_pj"]
+    cols = ["energy_mac_pj", "energy_dram_pj", "energy_sram_pj", "energy_vector_pj", "energy_gb_pj"]
     assert (ops[cols].sum(axis=1) - ops["energy_pj"]).abs().max() <= 1e-9 * ops["energy_pj"].abs().max()
     for fn in rows_fns:  # each op of a row function: its own compute cycles x its unit's figure
         r = ops[ops["function"] == fn].iloc[0]
@@ -145,3 +147,27 @@ def test_fused_attention_outputs_are_scores_and_context():
     assert op_outputs(op) == 2 * 3 * sum(t * (k + 4) for t, k in rows)
     assert op.macs == 2 * 3 * sum(t * k * 4 * 2 for t, k in rows)
 
+
+
+def test_global_buffer_bytes_are_priced_at_its_sram_figure():
+    """A multi-core run with a global buffer: the bytes its DRAM fills write into it and the
+    bytes the cores read out of it cost the global buffer's SRAM energy per byte (sram_cost of
+    its capacity at its port width: bandwidth per cycle x 8 bits), and the breakdown adds up."""
+    from pathlib import Path
+
+    hw = load_hardware(Path(__file__).resolve().parents[2] / "examples" / "hw_4core_global_buffer.toml")
+    assert hw.cores == 4 and hw.gb_kib == 4096
+    res = simulate("bert-base", INT8, hw, prefill=64, layers=1)
+    ops, s = res.ops, res.summary
+    width = round(hw.gb_gbps * 1e3 / hw.clock_mhz * 8)
+    per_byte = sram_cost(capacity_kib=4096, width_bits=width, node_nm=45).access_pj / (width / 8)
+    nbytes = float(((ops["gb_fill_bytes"] + ops["gb_read_bytes"]) * ops["layers"]).sum())
+    assert float((ops["gb_fill_bytes"] * ops["layers"]).sum()) > 0 and float((ops["gb_read_bytes"]).sum()) > 0
+    assert s["energy_gb_pj"] == pytest.approx(nbytes * per_byte, rel=1e-9) and s["energy_gb_pj"] > 0
+    assert s["energy_breakdown_pj"]["gb"] == s["energy_gb_pj"]
+    assert ops["energy_gb_pj"].to_numpy() == pytest.approx(
+        ((ops["gb_fill_bytes"] + ops["gb_read_bytes"]) * per_byte).to_numpy(), rel=1e-9)
+    assert ops["energy_pj"].equals(ops["energy_dram_pj"] + ops["energy_sram_pj"] + ops["energy_gb_pj"]
+                                   + ops["energy_mac_pj"] + ops["energy_vector_pj"])
+    # the fills are DRAM reads too (priced as DRAM as well): at most the op's DRAM reads
+    assert (ops["gb_fill_bytes"] <= ops["dram_read_bytes"]).all()
