@@ -53,7 +53,8 @@ from ._hwconfig import HardwareConfig
 from .errors import SimulationError
 
 __all__ = ["EnergyModel", "energy_model", "datapath_energy_of", "hardware_buffers", "op_outputs",
-           "hardware_vector_units", "hardware_global_buffer", "vector_energies_of", "VectorFigures", "VECTOR_UNIT_PARAMS", "VECTOR_X_BITS",
+           "hardware_vector_units", "hardware_global_buffer", "vector_energies_of", "VectorFigures",
+           "VECTOR_UNIT_PARAMS", "VECTOR_X_BITS",
            "VECTOR_ROW_LENGTH", "ARRAY_BUFFERS", "DEFAULT_NODE_NM", "DEFAULT_DISTRIBUTION"]
 
 #: node of the simulator's energies unless told (``lowbit cost``'s default ``--node``), nm

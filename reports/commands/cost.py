@@ -398,7 +398,8 @@ def _budget(args: argparse.Namespace) -> int:
     df = pd.DataFrame([{"block": ln.block, "count": ln.count, "area_mm2": ln.area_um2 / 1e6,
                         "dynamic_mw": ln.dynamic_mw, "leakage_mw": ln.leakage_mw, "source": ln.source}
                        for ln in b.lines])
-    print(f"accelerator {hw.name}: {hw.cores} core(s), each a {hw.array_rows}x{hw.array_cols} array of {b.pe.name} at {hw.clock_mhz:g} MHz, "
+    print(f"accelerator {hw.name}: {hw.cores} core(s), each a {hw.array_rows}x{hw.array_cols} array of {b.pe.name} "
+          f"at {hw.clock_mhz:g} MHz, "
           f"{args.node} nm (derived from {b.library}), recipe {args.recipe}")
     _print(df, ["block", "count", "area_mm2", "dynamic_mw", "leakage_mw"])
     print(f"total: {b.area_mm2:.4g} mm2, {b.dynamic_mw:.4g} mW dynamic at peak, {b.leakage_mw:.4g} mW leakage")
