@@ -128,7 +128,7 @@ def _summary_lines(s: dict, hw, mac) -> list[str]:
              f"drain {fmt_count(s['array_drain'])}  weight load {fmt_count(s['array_weight_load'])}",
              f"DRAM read {fmt_bytes(s['dram_read_bytes'])}  write {fmt_bytes(s['dram_write_bytes'])}   "
              f"SRAM read {fmt_bytes(s['sram_read_bytes'])}  write {fmt_bytes(s['sram_write_bytes'])}"]
-    parts = "  ".join(f"{k} {fmt_energy_pj(s['energy_' + k + '_pj'])}" for k in ("dram", "sram", "mac", "vector"))
+    parts = "  ".join(f"{k} {fmt_energy_pj(s['energy_' + k + '_pj'])}" for k in ("dram", "sram", "gb", "mac", "vector"))
     total = s["energy_pj"]
     lines.append(f"energy {fmt_energy_pj(total)}  ({parts})" if not math.isnan(total)
                  else f"energy: total not available ({parts})")

@@ -93,13 +93,13 @@ def test_energy_by_default_in_scaled_units(capsys):
     res = simulate("bert-base", "INT8", "edge-16x16", prefill=16, layers=1, mac_cost=rec)
     total_uj = res.summary["energy_pj"] / 1e6
     line = next(ln for ln in out.splitlines() if ln.startswith("energy "))
-    m = re.match(r"energy (\S+) (pJ|nJ|µJ|mJ|J)  \(dram (\S+) (\w+J)  sram (\S+) (\w+J)  mac (\S+) (\w+J)  "
-                 r"vector (\S+) (\w+J)\)", line)
+    m = re.match(r"energy (\S+) (pJ|nJ|µJ|mJ|J)  \(dram (\S+) (\w+J)  sram (\S+) (\w+J)  gb (\S+) (\w+J)  "
+                 r"mac (\S+) (\w+J)  vector (\S+) (\w+J)\)", line)
     assert m, line
     scale = {"pJ": 1e-6, "nJ": 1e-3, "µJ": 1.0, "mJ": 1e3, "J": 1e6}
     assert float(m.group(1)) * scale[m.group(2)] == pytest.approx(total_uj, rel=1e-3)
-    parts = [float(m.group(i)) * scale[m.group(i + 1)] for i in (3, 5, 7, 9)]
-    assert sum(parts) == pytest.approx(total_uj, rel=2e-3) and parts[3] > 0
+    parts = [float(m.group(i)) * scale[m.group(i + 1)] for i in (3, 5, 7, 9, 11)]
+    assert sum(parts) == pytest.approx(total_uj, rel=2e-3) and parts[4] > 0 and parts[2] == 0  # no global buffer
     assert f"MAC unit {rec.pe_name} (pipeline {rec.pipeline}): " in out and "stimulus: uniform" in out
     # which flow the energy came from and why: hw.cost.meet_clock's statement for this PE
     why = rec.provenance["pe"]["measured"]["clock"]["statement"]
