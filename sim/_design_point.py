@@ -183,8 +183,8 @@ def run_design_point(*, model: str = "bert-base", recipes=("INT8", "FP8", "MXFP4
             "recipe": r.name, "cycles": s["cycles"], "latency_ms": s["seconds"] * 1e3,
             "mac_utilisation": s["mac_utilisation"],
             "dram_mb": (s["dram_read_bytes"] + s["dram_write_bytes"]) / 1e6,
-            "energy_uj": (s["energy_dram_pj"] + s["energy_sram_pj"]
-                          + (s["energy_mac_pj"] if s["energy_mac_pj"] == s["energy_mac_pj"] else 0.0)) / 1e6,
+            # every part of the breakdown the cost model gives (dram, sram, gb, mac, vector; NaN: none)
+            "energy_uj": sum(v for v in s["energy_breakdown_pj"].values() if v == v) / 1e6,
             "energy_complete": s["energy_pj"] == s["energy_pj"],
             "mac_area_um2": mac_area,
             "array_area_um2": (arr.area_um2(res.summary["array_rows"], res.summary["array_cols"])
