@@ -128,8 +128,12 @@ class VectorFigures:
             else:
                 fig = e.pj_per_cycle * self.hw.row_units * self.hw.cores
                 m = e.record.provenance.get("measured", {})
+                fmax = e.record.derived.get("fmax_mhz")
+                slow = ("" if fmax is None or fmax >= self.hw.clock_mhz else
+                        f"; its Fmax at {self.node_nm} nm ({fmax:.4g} MHz, derived) is below the {self.hw.clock_mhz:g} "
+                        f"MHz clock: not pipelined for it, priced as if it kept up")
                 self._sources[function] = (f"{function} {e.record.name} {e.pj_per_cycle:.4g} pJ/cycle (RTL rtlil "
-                                           f"{str(m.get('rtlil_sha256', ''))[:12]})")
+                                           f"{str(m.get('rtlil_sha256', ''))[:12]}){slow}")
                 self._records.append(e.record)
         self._figures[function] = fig
         return fig
