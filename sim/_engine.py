@@ -48,7 +48,7 @@ from mapping import Step
 
 from ._hwconfig import HardwareConfig
 
-__all__ = ["OpRun", "run_steps", "start_op", "combine_parts"]
+__all__ = ["OpRun", "run_steps", "start_op", "combine_parts", "cross_port"]
 
 #: tile slots per buffer: two (double buffering); "ar" (activations resident across N tiles,
 #: ``mapping`` order "mnk-ar") holds a whole row block of A, whose size the mapper checked, and
@@ -79,6 +79,16 @@ class OpRun:
     gb_fill_bytes: int = 0  # bytes the global buffer's DRAM fills wrote into it (sim._cores)
     sram: tuple[int, int] = (0, 0)
     events: list = field(default_factory=list)
+
+
+def cross_port(env: simpy.Environment, port: simpy.Resource, nbytes: int, bw: float, record):
+    """Process body of a transfer of ``nbytes`` over ``port`` at ``bw`` bytes per cycle: wait
+    for the port, call ``record(start, duration)``, hold the port for the duration."""
+    with port.request() as rq:
+        yield rq
+        dt = nbytes / bw
+        record(env.now, dt)
+        yield env.timeout(dt)
 
 
 #: OpRun fields that add up over the cores running parts of one op
@@ -126,7 +136,7 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
 
     ``dataflows``: one dataflow per step (steps of several mappings, ``sim._cores``' global-buffer
     blocks), else ``dataflow`` for all. ``gb``: this core's view of the global buffer
-    (``sim._global_buffer.CoreView``: which steps it serves, ``serve``, ``computed``), else None.
+    (``sim._global_buffer.CoreView``: every step of that core loads from it: ``serve``, ``computed``), else None.
     ``core``: the core index written in trace events.
 
     ``link``: None (the op runs alone, as always), or its place in a chain of ops sharing ``env``
@@ -166,19 +176,16 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
             if trace:
                 lane = min(lanes)
                 lanes.remove(lane)
-            if t is not None and gb is not None and gb.serves(t):
+            served = t is not None and gb is not None
+            if served:
                 yield from gb.serve(t, nbytes, res, what)
-                served = True
-            else:
-                served = False
-                if not unlimited and nbytes:
-                    with port.request() as prq:
-                        yield prq
-                        dt = nbytes / bw
-                        res.dram_busy_cycles += dt
-                        if trace:
-                            ev.append(("dram", what, env.now, dt, core, nbytes, 0))
-                        yield env.timeout(dt)
+            elif not unlimited and nbytes:
+                def record(start: float, dt: float) -> None:
+                    res.dram_busy_cycles += dt
+                    if trace:
+                        ev.append(("dram", what, start, dt, core, nbytes, 0))
+
+                yield from cross_port(env, port, nbytes, bw, record)
             if trace:
                 lanes.append(lane)
                 ev.append(("dma", what, t0, env.now - t0, core, nbytes, lane))
@@ -200,7 +207,7 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
                     total += nbytes
                     if link is not None:
                         yield from link.acquire(buf, nbytes)
-                if gb is not None and gb.serves(t):
+                if gb is not None:  # a core with a global-buffer view loads every step from it
                     res.gb_read_bytes += total
                 else:
                     res.dram_read_bytes += total

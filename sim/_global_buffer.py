@@ -47,6 +47,7 @@ import simpy
 
 from mapping import GemmOp, Recipe
 
+from ._engine import cross_port
 from ._hwconfig import HardwareConfig
 
 __all__ = ["Block", "Group", "GemmPlan", "gemm_plans", "plan_gemm", "plan_attention", "GlobalBuffer", "CoreView"]
@@ -325,14 +326,13 @@ class GlobalBuffer:
                 n = g.chunk_bytes[j]
                 self.dram_read_bytes += n
                 if bw != math.inf and n:
-                    with self.port.request() as rq:
-                        yield rq
-                        dt = n / bw
+                    def record(start: float, dt: float, g=g, n=n) -> None:
                         self.dram_busy_cycles += dt
                         if self.trace:
-                            self.trace_events.append(("dram", f"fill {g.operand.upper()}[{g.inst}] {n} B", env.now, dt,
+                            self.trace_events.append(("dram", f"fill {g.operand.upper()}[{g.inst}] {n} B", start, dt,
                                                       -1, n, 0))
-                        yield env.timeout(dt)
+
+                    yield from cross_port(env, self.port, n, bw, record)
                 if lat:  # pipelined: the port is free during the latency
                     env.timeout(lat).callbacks.append(lambda _e, ev=self.events[cid]: ev.succeed())
                 else:
@@ -358,11 +358,6 @@ class CoreView:
     def __init__(self, gb: GlobalBuffer, needs_a: list, needs_b: list, ends: dict, core: int):
         self.gb, self.needs_a, self.needs_b, self.ends, self.core = gb, needs_a, needs_b, ends, core
 
-    def serves(self, t: int) -> bool:
-        """Whether step ``t``'s loads come from the global buffer (every step of a core that
-        has a view)."""
-        return True
-
     def serve(self, t: int, nbytes: int, res, what: str):
         """Process body of step ``t``'s load of ``nbytes``: wait for its chunks, cross the port
         (its busy time counted in ``res.gb_busy_cycles``)."""
@@ -375,13 +370,12 @@ class CoreView:
                     yield ev
         bw = gb.hw.gb_bytes_per_cycle
         if bw != math.inf and nbytes:
-            with gb.gport.request() as rq:
-                yield rq
-                dt = nbytes / bw
+            def record(start: float, dt: float) -> None:
                 res.gb_busy_cycles += dt
                 if gb.trace:
-                    res.events.append(("gb", what, gb.env.now, dt, self.core, nbytes, 0))
-                yield gb.env.timeout(dt)
+                    res.events.append(("gb", what, start, dt, self.core, nbytes, 0))
+
+            yield from cross_port(gb.env, gb.gport, nbytes, bw, record)
 
     def computed(self, t: int) -> None:
         """Step ``t`` has computed: if it ends a block part, tell the buffer."""

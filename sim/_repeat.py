@@ -44,7 +44,7 @@ _TOL = 1e-6
 
 def repeatable(hw: HardwareConfig) -> bool:
     """Whether ops on ``hw`` may be extended: one core, no global buffer."""
-    return hw.cores == 1 and not getattr(hw, "gb_kib", 0)
+    return hw.cores == 1 and not hw.gb_kib
 
 
 def find_block(steps: list, min_blocks: int = HEADS + 1) -> int | None:

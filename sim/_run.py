@@ -307,11 +307,6 @@ def _groups(planned: list, phase: str, overlap: bool) -> list[list]:
 _KV_LENGTH_OPS = ("attn_scores", "softmax", "attn_context", "attention")
 
 
-def _overlap_of(hw: HardwareConfig) -> bool:
-    """Whether ops are chained: ``hw.overlap``, except with a global buffer (not in chains)."""
-    return bool(getattr(hw, "overlap", False)) and not getattr(hw, "gb_kib", 0)
-
-
 def _phases(model: ModelConfig, prefill: int, decode: int, decode_only: bool) -> list[tuple[str, int, int, int]]:
     phases = [] if decode_only else [("prefill", 0, prefill, 0)]
     return phases + [("decode", t, 1, prefill + t - 1) for t in range(1, decode + 1)]
@@ -447,7 +442,7 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
     memo: dict = {}
     extended: list[str] = []  # ops simulated for their first blocks of steps (sim._repeat)
     rows, events, offset = [], [], 0.0
-    overlap = _overlap_of(hw)
+    overlap = hw.chains_ops
     for phase, step, tokens, past in it:
         planned = plan_phase(_phase_ops(model, tokens, past, batch, whole), model, recipe, hw, tokens=tokens,
                              past=past, batch=batch)
@@ -622,7 +617,7 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, m
     cycles = float(ops["total_cycles"].sum())
     pre = float(ops.loc[ops.phase == "prefill", "total_cycles"].sum())
     dec = cycles - pre
-    chained = _overlap_of(hw)
+    chained = hw.chains_ops
     simulated = sum(len(v) for v in memo.values())
     chains = sum(1 for k in memo if k[0] == "chain")
     notes = [f"{n_layers} identical layers per phase step: one simulated, multiplied by {n_layers} "
@@ -636,7 +631,7 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, m
                      "current op has freed, the array and the vector unit running independent ops at once; a "
                      "decode step chains the ops before, of and after attention separately; per-op cycles are the "
                      "time each op adds to its chain's end")
-    elif getattr(hw, "overlap", False):
+    elif hw.overlap:
         notes.append("overlap off: the global buffer is not modelled in chained ops (sim._overlap)")
     if whole:
         notes.append("embedding lookup" + (", final norm and LM head (last token of each sequence)"
