@@ -43,7 +43,7 @@ from ._fusion import FusedAttention
 from ._global_buffer import CoreView, GlobalBuffer, gemm_plans, plan_attention
 from ._hwconfig import HardwareConfig
 
-__all__ = ["split_op", "split_with_offsets", "run_cores"]
+__all__ = ["split_op", "split_with_offsets", "run_cores", "gb_plan", "gb_schedules"]
 
 
 def _parts(total: int, n: int) -> list[int]:
@@ -134,14 +134,7 @@ def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = F
         return mapped[key]
 
     cores, procs = [], []
-    plans = []
-    if hw.gb_kib and isinstance(op, GemmOp):
-        plans = gemm_plans(op, recipe, hw)
-    elif hw.gb_kib and isinstance(op, FusedAttention):
-        plans = [p for p in (plan_attention(op, recipe, hw),) if p is not None]
-    plan = plans[0] if plans else None
-    if plan is not None and plan.scheme != "fits":  # the fastest estimate, or no buffer
-        plan = _fastest(op, plans, hw, sched)
+    plan = gb_plan(op, recipe, hw, sched)
     gbuf = None
     if plan is None:
         for c, part in enumerate(split_op(op, hw.cores, (hw.array_rows, hw.array_cols))):
@@ -152,8 +145,8 @@ def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = F
             procs.append(done)
     else:
         gbuf = GlobalBuffer(env, port, hw, plan, trace=trace)
-        for c, (mp, steps, dfs, view) in enumerate(_gb_schedules(op, plan, gbuf, hw.cores, sched,
-                                                                      (hw.array_rows, hw.array_cols))):
+        for c, (mp, steps, dfs, view) in enumerate(gb_schedules(op, plan, gbuf, hw.cores, sched,
+                                                                     (hw.array_rows, hw.array_cols))):
             done, run = start_op(env, port, steps, hw, timing, dataflow=dfs[0], dataflows=dfs, trace=trace,
                                  gb=view, core=c)
             cores.append((mp, steps, run))
@@ -176,6 +169,22 @@ def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = F
     if trace:  # every core's events (each carries its core index) and the global buffer's fills
         total.events = [e for _, _, r in cores for e in r.events] + (gbuf.trace_events if gbuf else [])
     return cores[0][0], total, cores
+
+
+def gb_plan(op, recipe: Recipe, hw: HardwareConfig, sched):
+    """The global-buffer plan ``op`` runs with (``sim._global_buffer``): the whole op when it fits,
+    else the candidate estimated fastest, or None (no buffer, a vector op, nothing fits, or the
+    cores reading DRAM directly estimated no slower); ``sched(part)`` gives a part's (mapping,
+    steps)."""
+    plans = []
+    if hw.gb_kib and isinstance(op, GemmOp):
+        plans = gemm_plans(op, recipe, hw)
+    elif hw.gb_kib and isinstance(op, FusedAttention):
+        plans = [p for p in (plan_attention(op, recipe, hw),) if p is not None]
+    plan = plans[0] if plans else None
+    if plan is not None and plan.scheme != "fits":  # the fastest estimate, or no buffer
+        plan = _fastest(op, plans, hw, sched)
+    return plan
 
 
 def _fastest(op, plans: list, hw: HardwareConfig, sched):
@@ -209,7 +218,7 @@ def _fastest(op, plans: list, hw: HardwareConfig, sched):
     return best
 
 
-def _gb_schedules(op, plan, gbuf: GlobalBuffer, n_cores: int, sched, array: tuple[int, int]) -> list:
+def gb_schedules(op, plan, gbuf: GlobalBuffer, n_cores: int, sched, array: tuple[int, int]) -> list:
     """Per core with work: (mapping of its first part, its parts' steps in block order, a
     dataflow per step, its ``CoreView``). Cuts each group into chunks by the first block using it:
     rows (columns) and K by core 0's tile (``Mt``, ``Nt``, ``Kt``) of that block."""

@@ -274,10 +274,12 @@ class GlobalBuffer:
     and the DRAM fills (``fetcher``); see the module docstring."""
 
     def __init__(self, env: simpy.Environment, port: simpy.Resource, hw: HardwareConfig, plan: GemmPlan, *,
-                 trace: bool = False):
+                 trace: bool = False, gport: simpy.Resource | None = None):
         self.env, self.port, self.hw, self.plan, self.trace = env, port, hw, plan, trace
-        self.gport = simpy.Resource(env, capacity=1)
+        #: the buffer's port to the cores (one per chip: a chain's ops share it, ``sim._overlap``)
+        self.gport = gport if gport is not None else simpy.Resource(env, capacity=1)
         self.space = None  # sized by start(), once the chunks are cut
+        self.fetcher = None  # the process of the DRAM fills (an event: done when the last fill has crossed)
         self.events: list = []
         #: chunk id -> the earliest fraction of any core's schedule at which a step reads it (set by
         #: the caller); chunks absent are read by no step and not fetched
@@ -299,30 +301,44 @@ class GlobalBuffer:
                 g.chunk_bytes.append(math.ceil(rows * k * g.bpe))
                 self.events.append(self.env.event())
 
-    def start(self) -> None:
+    def start(self, *, space: simpy.Container | None = None, after: simpy.Event | None = None,
+              gates: dict | None = None) -> None:
         """Count the readers of each group and start the DRAM fills (of the chunks in
-        ``first_need`` only: an operand kept in the cores' SRAM, ``sim._fusion``, is not fetched)."""
+        ``first_need`` only: an operand kept in the cores' SRAM, ``sim._fusion``, is not fetched).
+
+        In a chain of ops (``sim._overlap``): ``space`` is the buffer's capacity shared by the
+        chain's ops (else one of ``gb_kib`` is made), ``after`` the event the fills wait for (the
+        previous op's fills: one fill queue in program order), ``gates`` operand ("a", "b", "q",
+        "k", "v") -> the event its chunks' fills wait for (its producers' last stores to DRAM);
+        within an admitted unit the ungated chunks are filled first."""
         for g in self.plan.groups:
             g.live_bytes = sum(n for j, n in enumerate(g.chunk_bytes) if g.first + j in self.first_need)
-        slack = len(self.events)  # sub-byte chunks round up: at most one byte each
-        cap = self.hw.gb_kib * 1024 + slack
-        self.space = simpy.Container(self.env, capacity=cap, init=cap)
+        if space is None:
+            slack = len(self.events)  # sub-byte chunks round up: at most one byte each
+            cap = self.hw.gb_kib * 1024 + slack
+            space = simpy.Container(self.env, capacity=cap, init=cap)
+        self.space = space
         for blk in self.plan.blocks:
             for g in {id(g): g for g in blk.a_groups + blk.b_groups}.values():
                 g.pending += 1
-        self.env.process(self._fetcher())
+        self.fetcher = self.env.process(self._fetcher(after, gates or {}))
 
-    def _fetcher(self):
+    def _fetcher(self, after: simpy.Event | None, gates: dict):
         env, bw, lat = self.env, self.hw.dram_bytes_per_cycle, self.hw.dram_latency_cycles
+        if after is not None and not after.triggered:
+            yield after
         for unit in self.plan.units:
             nbytes = sum(g.live_bytes for g in unit)
             if nbytes:
                 yield self.space.get(nbytes)
             need = self.first_need
-            order = sorted((need[g.first + j], g.first + j, gi, j) for gi, g in enumerate(unit)
+            order = sorted((gates.get(g.operand) is not None and not gates[g.operand].triggered,
+                            need[g.first + j], g.first + j, gi, j) for gi, g in enumerate(unit)
                            for j in range(len(g.chunk_bytes)) if g.first + j in need)
-            for _, cid, gi, j in order:
+            for gated, _, cid, gi, j in order:
                 g = unit[gi]
+                if gated and not gates[g.operand].triggered:
+                    yield gates[g.operand]
                 n = g.chunk_bytes[j]
                 self.dram_read_bytes += n
                 if bw != math.inf and n:

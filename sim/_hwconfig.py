@@ -286,9 +286,9 @@ class HardwareConfig:
 
     @property
     def chains_ops(self) -> bool:
-        """Whether a layer's ops run chained (``sim._overlap``): ``overlap``, except with a global
-        buffer (not modelled in chains)."""
-        return self.overlap and not self.gb_kib
+        """Whether a layer's ops run chained (``sim._overlap``, with or without a global buffer):
+        ``overlap``."""
+        return self.overlap
 
     @property
     def dram_latency_cycles(self) -> float:

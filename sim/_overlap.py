@@ -27,13 +27,25 @@ What overlaps, and what bounds it:
   computes the next block's QKᵀ (two blocks of scores fit the accumulator buffer: the block is
   sized to half of it); P·V of a block waits for its softmax (``OpLink.step``).
 
+* **Global buffer** (``HardwareConfig.gb_kib``, ``sim._global_buffer``): an op with a buffer plan
+  (``sim._cores.gb_plan``, as when it runs alone) has its cores' parts of the plan's blocks
+  served by the buffer; the chain's ops share one capacity (a ``simpy.Container``) and one port
+  to the cores. The DRAM fills form one queue in program order: an op's fills start when the
+  previous op's have crossed the DRAM port, each unit of groups is admitted when the bytes the
+  earlier ops hold have been released (a group leaves when every core has finished the blocks
+  reading it), so the next op's weights stream into the buffer while the current op computes.
+  A fill of a produced tensor (a GEMM's A, a non-weight B; attention's Q, K, V) waits for its
+  producers' last stores; within a unit the other chunks are filled first. A core's load from
+  the buffer waits for its chunks before it takes a DMA engine (a load holding an engine while
+  its chunks wait for room would starve the earlier op's loads).
+
 Producers are matched by op name (``PRODUCERS``, the ops of ``mapping.layer_ops`` and
 ``sim._fusion``); an op whose name is not listed waits for every op before it in the chain.
 Which ops form a chain is ``sim._run``'s choice (a prefill step's layer; a decode step's ops
 before, of and after attention).
 
 Not modelled: the accumulator (output) buffer shared across ops (each op keeps its own two
-output slots), a global buffer (``gb_kib``: chains run without one). The trace draws a step's
+output slots). The trace draws a step's
 compute span from when the engine issues it, not from when the pipelined unit runs it.
 
 Per-op figures of a chain: ``cycles`` is the time the op adds to the chain's end
@@ -47,11 +59,12 @@ from dataclasses import dataclass
 
 import simpy
 
-from mapping import GemmOp, VectorOp
+from mapping import GemmOp, Recipe, VectorOp
 
-from ._cores import split_op
+from ._cores import gb_plan, gb_schedules, split_op
 from ._engine import OpRun, combine_parts, start_op
 from ._fusion import FusedAttention, kv_buffer
+from ._global_buffer import GlobalBuffer
 from ._hwconfig import HardwareConfig
 
 __all__ = ["OpLink", "ChainResult", "PRODUCERS", "producers_of", "run_chain"]
@@ -133,8 +146,12 @@ class OpLink:
     ``acquired`` (it holds its units), ``computed`` / ``finished_event``."""
 
     def __init__(self, env: simpy.Environment, core: _Core, *, units: tuple[str, ...], gates: dict,
-                 inputs_computed: list, pipelined: int = 0) -> None:
+                 inputs_computed: list, pipelined: int = 0, gb=None, steps: list | None = None) -> None:
         self.env = env
+        # a core part served by the global buffer (``sim._global_buffer.CoreView``): each step's
+        # load waits for its chunks before it takes a DMA engine (``issue``); ``steps``: its schedule
+        self._gb = gb
+        self._load_steps = deque(t for t, st in enumerate(steps or []) if st.loads) if gb is not None else None
         self.core = core
         self.dma = core.dma
         self._units = units
@@ -152,7 +169,10 @@ class OpLink:
         self._held: dict[str, deque] = {}
         self._requests: list = []
         self.finish_time = float("nan")
-        self._pipelined = pipelined  # (head, block) units of a software-pipelined fused attention
+        # (head, block) units of a software-pipelined fused attention, per segment (the parts of a
+        # core's global-buffer blocks: each pipelined on its own, one after another)
+        self._segments = deque(pipelined if isinstance(pipelined, (list, tuple)) else [pipelined])
+        self._pipelined = self._segments.popleft()
         self._array_steps = 0  # array steps started
         self._softmax: list = []  # the processes of its softmax steps, in order
 
@@ -173,6 +193,13 @@ class OpLink:
     def issue(self, loads, transfer) -> simpy.Process:
         total = sum(n for _, n in loads)
         what = "load " + "+".join(b for b, _ in loads) + f" {total} B"
+        if self._gb is not None:  # from the global buffer, once its chunks are there
+            t = self._load_steps.popleft()
+            waits = [ev for ids in (self._gb.needs_a[t], self._gb.needs_b[t]) for cid in ids
+                     if not (ev := self._gb.gb.events[cid]).processed]
+            if not waits:
+                return self.env.process(transfer(total, what))
+            return self.env.process(self._after(self.env.all_of(waits), total, transfer, what))
         held: dict = {}  # gate -> bytes of this step's loads waiting for it
         for b, n in loads:
             g = self._gates.get(b)
@@ -228,9 +255,12 @@ class OpLink:
         a = self._array_steps  # array steps: QK0, QK1, PV0, QK2, PV1, ..., QK[n-1], PV[n-2], PV[n-1]
         self._array_steps += 1
         unit = n - 1 if a == 2 * n - 1 else a // 2 - 1 if a >= 2 and a % 2 == 0 else None
-        if unit is None or self._softmax[unit].triggered:
+        softmax = self._softmax[unit] if unit is not None else None
+        if self._array_steps == 2 * n and self._segments:  # the next segment's pipeline
+            self._pipelined, self._array_steps, self._softmax = self._segments.popleft(), 0, []
+        if softmax is None or softmax.triggered:
             return self.env.timeout(cycles)
-        return self.env.process(self._after_softmax(self._softmax[unit], cycles))
+        return self.env.process(self._after_softmax(softmax, cycles))
 
     def _vector(self, after: simpy.Event | None, cycles: float):
         if after is not None and not after.triggered:
@@ -267,52 +297,102 @@ class ChainResult:
 
 
 def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = False,
-              reserved_a_bytes: int = 0) -> ChainResult:
+              reserved_a_bytes: int = 0, recipe: Recipe | None = None) -> ChainResult:
     """Simulate ``ops`` (in program order) chained on ``hw.cores`` cores sharing one DRAM port;
     ``schedule(i, part)`` gives the (mapping, steps) of a part of op ``i`` (parts:
     ``sim._cores.split_op``); ``reserved_a_bytes``: activation-buffer bytes no op may use (the
-    resident residual stream, ``sim._fusion.Residency``).
+    resident residual stream, ``sim._fusion.Residency``); ``recipe``: the operands' formats, which
+    the global buffer's plans need (``hw.gb_kib``; without a recipe no op uses the buffer).
 
     Returns a ``ChainResult``: each op's ``OpRun`` has ``cycles`` = the time it adds to the
     chain's end (they add up to ``ChainResult.cycles``), ``compute_cycles`` its busiest core's,
-    the other figures summed over its cores, ``events`` every core's (absolute chain times).
+    the other figures summed over its cores (the global buffer's DRAM fills included, as in
+    ``sim._cores.run_cores``), ``events`` every core's and the fills' (absolute chain times).
     """
     env = simpy.Environment()
     port = simpy.Resource(env, capacity=1)
+    gport = simpy.Resource(env, capacity=1)  # the global buffer's port, every op's
     cores = [_Core(env, hw, reserved_a_bytes) for _ in range(hw.cores)]
     deps = producers_of([op.name for op in ops])
     stored_by: dict = {}  # producer indices -> the event of their last stores on every core
     links: list[list[OpLink]] = []
     parts_runs: list[list] = []
+    gbufs: list = []  # per op: (its GlobalBuffer, the gates of its operands' fills) or None
+    arr = (hw.array_rows, hw.array_cols)
     for i, op in enumerate(ops):
         a_deps, b_deps = deps[i]
         computed = [lk.computed_event for j in sorted(set(a_deps) | set(b_deps)) for lk in links[j]]
         a_bufs, b_bufs = _operand_buffers(op)
-        gates = {}
-        for bufs, ds in ((a_bufs, a_deps), (b_bufs, b_deps)):
+        gates, fill_gates = {}, {}
+        for bufs, ds, operands in ((a_bufs, a_deps, ("a", "q")), (b_bufs, b_deps, ("b", "k", "v"))):
             if ds:
                 key = tuple(ds)
                 if key not in stored_by:
                     stored_by[key] = env.all_of([lk.finished_event for j in ds for lk in links[j]])
                 gates.update(dict.fromkeys(bufs, stored_by[key]))
+                if bufs:  # a weight B is no one's product: its fills are never gated
+                    fill_gates.update(dict.fromkeys(operands, stored_by[key]))
+        plan = None
+        if hw.gb_kib and recipe is not None and isinstance(op, (GemmOp, FusedAttention)):
+            plan = gb_plan(op, recipe, hw, lambda part, i=i: schedule(i, part))
         mine, runs = [], []
-        for c, part in enumerate(split_op(op, hw.cores, (hw.array_rows, hw.array_cols))):
-            mp, steps = schedule(i, part)
-            link = OpLink(env, cores[c], units=_units(op), gates=gates, inputs_computed=computed,
-                          pipelined=part.count * len(part.blocks()) if isinstance(part, FusedAttention) else 0)
-            _, run = start_op(env, port, steps, hw, timing, dataflow=getattr(mp, "dataflow", "ws"), trace=trace,
-                              link=link, core=c)
-            mine.append(link)
-            runs.append((mp, steps, run))
+        pipelined = (lambda part: part.count * len(part.blocks())) if isinstance(op, FusedAttention) else (lambda _: 0)
+        if plan is None:
+            gbufs.append(None)
+            for c, part in enumerate(split_op(op, hw.cores, arr)):
+                mp, steps = schedule(i, part)
+                link = OpLink(env, cores[c], units=_units(op), gates=gates, inputs_computed=computed,
+                              pipelined=pipelined(part))
+                _, run = start_op(env, port, steps, hw, timing, dataflow=getattr(mp, "dataflow", "ws"),
+                                  trace=trace, link=link, core=c)
+                mine.append(link)
+                runs.append((mp, steps, run))
+        else:  # every core's parts of the plan's blocks, its loads served by the global buffer
+            gbuf = GlobalBuffer(env, port, hw, plan, trace=trace, gport=gport)
+            gbufs.append((gbuf, fill_gates))
+            for mp, steps, dfs, view in gb_schedules(op, plan, gbuf, hw.cores, lambda part, i=i: schedule(i, part),
+                                                     arr):
+                link = OpLink(env, cores[view.core], units=_units(op), gates={}, inputs_computed=computed,
+                              pipelined=_core_units(op, plan, view.core, hw), gb=view, steps=steps)
+                _, run = start_op(env, port, steps, hw, timing, dataflow=dfs[0], dataflows=dfs, trace=trace,
+                                  gb=view, core=view.core, link=link)
+                mine.append(link)
+                runs.append((mp, steps, run))
         links.append(mine)
         parts_runs.append(runs)
+    used = [g for g in gbufs if g is not None]
+    if used:  # one capacity for the chain's ops: the next op's fills take bytes the current op has released
+        cap = hw.gb_kib * 1024 + sum(len(g.events) for g, _ in used)  # sub-byte chunks round up: a byte each
+        space = simpy.Container(env, capacity=cap, init=cap)
+        after = None
+        for gbuf, fill_gates in used:
+            gbuf.start(space=space, after=after, gates=fill_gates)
+            after = gbuf.fetcher
     env.run()
     out, end = [], 0.0
-    for lks, runs in zip(links, parts_runs):
+    for lks, runs, gb in zip(links, parts_runs, gbufs):
         finish = max(lk.finish_time for lk in lks)
         total = combine_parts([r for _, _, r in runs], max(0.0, finish - end))
         end = max(end, finish)
+        if gb is not None:  # the global buffer's DRAM fills
+            total.dram_read_bytes += gb[0].dram_read_bytes
+            total.gb_fill_bytes = gb[0].dram_read_bytes
+            total.dram_busy_cycles += gb[0].dram_busy_cycles
         if trace:
-            total.events = [e for _, _, r in runs for e in r.events]  # every core's (sim._trace draws each)
+            total.events = ([e for _, _, r in runs for e in r.events]  # every core's (sim._trace draws each)
+                            + (gb[0].trace_events if gb is not None else []))
         out.append((runs[0][0], total, runs))
     return ChainResult(out, end)
+
+
+def _core_units(op, plan, core: int, hw: HardwareConfig) -> list[int]:
+    """Fused attention: the (head, block) units of core ``core``'s part of each of the plan's
+    blocks (each part a software pipeline of its own, ``sim._fusion``); a GEMM: ``[0]``."""
+    if not isinstance(op, FusedAttention):
+        return [0]
+    out = []
+    for blk in plan.blocks:
+        parts = split_op(blk.op(op), hw.cores, (hw.array_rows, hw.array_cols))
+        if core < len(parts):
+            out.append(parts[core].count * len(parts[core].blocks()))
+    return out or [0]

@@ -236,7 +236,8 @@ def simulate_chain(ops: list, recipe: Recipe, hw: HardwareConfig, timing: StepTi
         return by_part[key]
 
     reserved = max((res.reserved_a_bytes for _, res in ops if res is not None), default=0)
-    chain = run_chain([op for op, _ in ops], hw, timing, schedule, trace=trace or repeat, reserved_a_bytes=reserved)
+    chain = run_chain([op for op, _ in ops], hw, timing, schedule, trace=trace or repeat, reserved_a_bytes=reserved,
+                      recipe=recipe)
     if blocks:
         periods = {}
         for i in blocks:  # a later op waiting since before op i computes waits for loads issued after op i's
@@ -631,8 +632,6 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, m
                      "current op has freed, the array and the vector unit running independent ops at once; a "
                      "decode step chains the ops before, of and after attention separately; per-op cycles are the "
                      "time each op adds to its chain's end")
-    elif hw.overlap:
-        notes.append("overlap off: the global buffer is not modelled in chained ops (sim._overlap)")
     if whole:
         notes.append("embedding lookup" + (", final norm and LM head (last token of each sequence)"
                                            if model.decoder else "") + " included once per phase step")
