@@ -632,6 +632,8 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, m
                      "current op has freed, the array and the vector unit running independent ops at once; a "
                      "decode step chains the ops before, of and after attention separately; per-op cycles are the "
                      "time each op adds to its chain's end")
+    elif hw.overlap:
+        notes.append("overlap off: the global buffer is not modelled in chained ops (sim._overlap)")
     if whole:
         notes.append("embedding lookup" + (", final norm and LM head (last token of each sequence)"
                                            if model.decoder else "") + " included once per phase step")

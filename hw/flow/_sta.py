@@ -6,13 +6,18 @@
   input and output delays 0 (the unit sits between registers of the same clock); the worst
   setup path (``report_checks -path_delay max``) gives the slack, the minimum period
   ``period - slack`` and Fmax ``= 1 / min period``;
-* power (``report_power``): internal and switching power from the library's tables and
-  leakage, with the switching activity of every cell output pin and input port set from our
-  own gate-level simulation (``activities``: transitions per clock cycle and the fraction of
-  cycles high). This OpenSTA (2019) has no VCD reader, and its ``set_power_activity -pins``
-  is broken (it calls an undefined ``get_pins_error`` and skips output pins), so the per-pin
-  activity is set with the command underneath it, ``sta::set_power_pin_activity``.
-  Pins without an activity get OpenSTA's propagated default.
+* slews (``slews=True``): the rise and fall transition time of every cell output pin
+  (``StaReport.slews_ns``), which :func:`hw.flow.netlist_power` uses to look up internal
+  energy;
+* power (``report_power``): OpenSTA's own estimate, kept as a cross-check figure only. This
+  OpenSTA (Debian 0~20191111) uses the activities set on input ports
+  (``sta::set_power_input_port_activity``) but **not** those set on cell pins
+  (``sta::set_power_pin_activity``; its ``set_power_activity -pins`` is broken too: it calls an
+  undefined ``get_pins_error``): its activity propagation overwrites every cell output pin's
+  activity with one computed from the cell's function, inputs taken as independent (source
+  ``search/Power.cc`` of c018cb2, ``PropActivityVisitor::visit``; measured: zeroing every cell
+  output pin leaves its total bit-identical). The flow's power comes from
+  :func:`hw.flow.netlist_power`, with our own per-pin activities.
 
 Paths through a set of cells (``through_cells``, e.g. a unit's output converter): the worst
 path through any of them (``report_checks -through``) and the worst path through none of them
@@ -43,8 +48,9 @@ __all__ = ["PathTiming", "StaReport", "loop_carried", "register_loops", "sta_ver
            "static_timing", "STA_METHOD"]
 
 #: bump when what the STA script measures changes (part of cache keys); v2: paths through and
-#: outside a set of cells, and between state registers; v4: between state registers of one loop only
-STA_METHOD = "opensta-v4"
+#: outside a set of cells, and between state registers; v4: between state registers of one loop only;
+#: v5: slews of every cell output pin, report_power a cross-check (cell pin activities not set)
+STA_METHOD = "opensta-v5"
 
 
 @functools.cache
@@ -92,12 +98,16 @@ class StaReport:
     min_period_ns : ``period_ns - slack_ns``, ns. fmax_mhz : ``1000 / min_period_ns``.
     startpoint, endpoint : the critical path's ends.
     path : the critical path, (pin, cell type, arrival ns) per stage.
-    internal_mw, switching_mw, leakage_mw, total_mw : ``report_power`` totals at this period, mW.
-    pins_with_activity : pins whose activity came from the caller.
+    internal_mw, switching_mw, leakage_mw, total_mw : ``report_power`` totals at this period, mW
+        (OpenSTA's propagated activities from the input ports: a cross-check, see the module
+        docstring).
+    pins_with_activity : pins and ports whose activity was passed to OpenSTA.
     through, outside : the worst path through any of ``through_cells`` and through none of them
         (:class:`PathTiming`; ``None`` when no path is of that kind or no cells were given).
     loop : the worst loop-carried path (from a state register to a state register of the same loop,
         :func:`loop_carried`) among ``state_cells``, or ``None``.
+    slews_ns : cell output pin (``c12/Y``) -> (rise, fall) transition time, ns (max corner), when
+        asked for (``slews=True``), else empty.
     """
 
     period_ns: float
@@ -116,11 +126,24 @@ class StaReport:
     through: PathTiming | None = None
     outside: PathTiming | None = None
     loop: PathTiming | None = None
+    slews_ns: Mapping[str, tuple[float, float]] = field(default_factory=dict, repr=False)
+
+
+#: prints ``<pin> <rise slew> <fall slew>`` (seconds) for every cell output pin
+_SLEWS_TCL = """\
+puts LOWBIT_SLEWS
+foreach lowbit_pin [get_pins *] {
+  if {[$lowbit_pin is_driver]} {
+    set lowbit_v [lindex [$lowbit_pin vertices] 0]
+    puts "[get_full_name $lowbit_pin] [$lowbit_v slew rise max] [$lowbit_v slew fall max]"
+  }
+}
+puts LOWBIT_SLEWSEND"""
 
 
 def _script(top: str, period_ns: float, has_clk: bool, activities: Mapping[str, tuple[float, float]],
             instances: bool, through_cells: Sequence[str] = (),
-            state_groups: Sequence[Sequence[str]] = ()) -> str:
+            state_groups: Sequence[Sequence[str]] = (), slews: bool = False) -> str:
     lines = ["read_liberty cells.lib", "read_verilog netlist.v", f"link_design {top}"]
     if has_clk:
         lines.append(f"create_clock -name clk -period {period_ns:.6g} [get_ports clk]")
@@ -148,6 +171,8 @@ def _script(top: str, period_ns: float, has_clk: bool, activities: Mapping[str, 
                   "report_checks -path_delay max -digits 6 -fields {input_pins} -through $lowbit_through",
                   "set_false_path -through $lowbit_through",
                   "puts LOWBIT_OUTSIDE", "report_checks -path_delay max -digits 6 -fields {input_pins}"]
+    if slews:
+        lines.append(_SLEWS_TCL)
     lines += ["puts LOWBIT_POWER", "report_power -digits 8"]
     if instances:
         lines += ["puts LOWBIT_INSTANCES", "report_power -instances [get_cells *] -digits 8"]
@@ -275,7 +300,7 @@ def static_timing(synth: LibertySynthesis, *, period_ns: float,
                   activities: Mapping[str, tuple[float, float]] | None = None,
                   instance_power: bool = False, timeout_s: float = 600.0,
                   through_cells: Sequence[str] = (),
-                  state_cells: Sequence[str] | Mapping[str, int] = ()) -> StaReport:
+                  state_cells: Sequence[str] | Mapping[str, int] = (), slews: bool = False) -> StaReport:
     """Timing and power of ``synth`` at a clock period (see the module docstring).
 
     Parameters
@@ -283,7 +308,8 @@ def static_timing(synth: LibertySynthesis, *, period_ns: float,
     synth : a netlist of :func:`synthesize_liberty`.
     period_ns : clock period, ns (> 0).
     activities : pin (``c12/Y``) or input port bit (``a[3]``) -> (transitions per cycle, fraction
-        of cycles high). ``None``: OpenSTA's defaults everywhere.
+        of cycles high), passed to OpenSTA (which uses only the input ports', see the module
+        docstring). ``None``: OpenSTA's defaults everywhere.
     instance_power : also return the power of every cell (``StaReport.instance_power_mw``).
     timeout_s : wall-clock limit, s.
     through_cells : cells (``c12``) whose paths are also timed apart (``StaReport.through`` and
@@ -291,6 +317,7 @@ def static_timing(synth: LibertySynthesis, *, period_ns: float,
     state_cells : state registers (:func:`state_registers`), or their loop ids
         (:func:`register_loops`; a sequence has them computed): the worst path from one to another
         of the same loop is reported as ``StaReport.loop``.
+    slews : also return every cell output pin's transition times (``StaReport.slews_ns``).
 
     Raises
     ------
@@ -320,7 +347,7 @@ def static_timing(synth: LibertySynthesis, *, period_ns: float,
         shutil.copyfile(lib.path(), work / "cells.lib")
         (work / "netlist.v").write_text(synth.netlist_verilog, encoding="utf-8")
         (work / "t.tcl").write_text(_script(synth.top, float(period_ns), has_clk, activities or {},
-                                            instance_power, through_cells, state_groups), encoding="utf-8")
+                                            instance_power, through_cells, state_groups, slews), encoding="utf-8")
         try:
             proc = subprocess.run(["sta", "-no_splash", "-exit", "t.tcl"], cwd=work, capture_output=True,
                                   text=True, timeout=timeout_s)
@@ -331,6 +358,13 @@ def static_timing(synth: LibertySynthesis, *, period_ns: float,
     if proc.returncode != 0 or errors:
         raise ToolError(f"OpenSTA failed on {synth.top}: {errors[0] if errors else out[-300:]!r}")
     timing_text = out.split("LOWBIT_TIMING", 1)[1].split("LOWBIT_POWER", 1)[0]
+    slew_map: dict[str, tuple[float, float]] = {}
+    if slews:
+        before, rest = timing_text.split("LOWBIT_SLEWS\n", 1)
+        slew_text, after = rest.split("LOWBIT_SLEWSEND", 1)
+        timing_text = before + after
+        for m in re.finditer(rf"^(c\d+/\S+)\s+{_NUM}\s+{_NUM}\s*$", slew_text, re.M):
+            slew_map[m.group(1)] = (float(m.group(2)) * 1e9, float(m.group(3)) * 1e9)  # s -> ns
     through = outside = loop = None
     if through_cells:
         timing_text, rest = timing_text.split("LOWBIT_THROUGH", 1)
@@ -351,4 +385,4 @@ def static_timing(synth: LibertySynthesis, *, period_ns: float,
                      fmax_mhz=1e3 / min_period, startpoint=start, endpoint=end, internal_mw=internal,
                      switching_mw=switching, leakage_mw=leakage, total_mw=total,
                      pins_with_activity=len(activities or {}), path=stages, instance_power_mw=inst,
-                     through=through, outside=outside, loop=loop)
+                     through=through, outside=outside, loop=loop, slews_ns=slew_map)

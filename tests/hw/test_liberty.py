@@ -436,3 +436,45 @@ def test_packed_integer_pe_with_pipeline_maps(standard_cells, cache) -> None:
     assert rec.pipeline == 1 and rec.ops_per_cycle == 4 and rec.flip_flops > 0
     assert {"decode", "multiply", "align", "accumulate", "registers"} <= set(rec.line_items)
     assert sum(i.area_um2 for i in rec.line_items.values()) == pytest.approx(rec.area_um2, rel=1e-12)
+
+
+def test_liberty_reader_gives_the_files_capacitances_and_power_tables(standard_cells) -> None:
+    """What ``read_liberty`` reads for the power model, against the .lib text read here with
+    regular expressions: every input pin's capacitance, and the AND2X1 output's internal-power
+    table related to A, which the reader's lookup returns at its grid points, interpolates
+    bilinearly between them and extrapolates linearly beyond them."""
+    import re
+    from pathlib import Path
+
+    from hw.flow._liberty import read_liberty_units
+
+    path = "/usr/share/qflow/tech/osu018/osu018_stdcells.lib"
+    text = re.sub(r"/\*.*?\*/", "", Path(path).read_text(), flags=re.S)
+    cells = read_liberty(path)
+    pins = 0
+    for cell, body in re.findall(r"\ncell \((\w+)\) \{(.*?)(?=\ncell \(|\Z)", text, re.S):
+        for pin, head in re.findall(r"pin\((\w+)\)\s*\{([^{}]*)", body):
+            if re.search(r"direction\s*:\s*input", head):
+                cap = float(re.search(r"\bcapacitance\s*:\s*([0-9.eE+-]+)", head).group(1))
+                assert cells[cell].capacitance_pf[pin] == cap, (cell, pin)
+                pins += 1
+    assert pins > 60 and cells["DFFPOSX1"].clock_pins == ("CLK",)
+    assert read_liberty_units(path).nom_voltage_v == float(re.search(r"nom_voltage\s*:\s*([0-9.]+)", text).group(1))
+    and2 = text[text.index("cell (AND2X1)"):text.index("cell (AND2X2)")]
+    group = and2[and2.index('related_pin : "A";\n      rise_power'):]
+    loads = [float(x) for x in re.search(r'index_1\s*\("([^"]+)"\)', group).group(1).split(",")]
+    slews = [float(x) for x in re.search(r'index_2\s*\("([^"]+)"\)', group).group(1).split(",")]
+    rows = [[float(x) for x in r.split(",")] for r in re.findall(r'"([0-9., ]+)"',
+                                                                  group[group.index("values"):group.index("}")])]
+    (arc,) = [a for a in cells["AND2X1"].internal_power if a.pin == "Y" and a.related_pin == "A"]
+
+    def at(load: float, slew: float) -> float:
+        return float(arc.rise.lookup(total_output_net_capacitance=load, input_transition_time=slew))
+
+    for i, load in enumerate(loads):
+        for j, slew in enumerate(slews):
+            assert at(load, slew) == pytest.approx(rows[i][j], rel=1e-12)
+    mid = (rows[1][2] + rows[1][3] + rows[2][2] + rows[2][3]) / 4
+    assert at((loads[1] + loads[2]) / 2, (slews[2] + slews[3]) / 2) == pytest.approx(mid, rel=1e-12)
+    beyond = rows[0][0] - (rows[0][1] - rows[0][0]) / (slews[1] - slews[0]) * slews[0]
+    assert at(loads[0], 0.0) == pytest.approx(beyond, rel=1e-12)
