@@ -56,3 +56,7 @@ __all__ += ["LIBRARIES", "LibCell", "Library", "LibertySynthesis", "NetActivity"
             "loop_carried", "merge_identical_modules", "netlist_activity", "read_liberty", "register_loops",
             "sta_version",
             "state_registers", "static_timing", "synthesize_liberty"]
+
+from ._power import GatePower, netlist_power  # noqa: E402
+
+__all__ += ["GatePower", "netlist_power"]
