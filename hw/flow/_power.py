@@ -99,11 +99,13 @@ def _diff_probability(func: str, pin: str, cell: LibCell, duty: Mapping[str, np.
     if pin not in names:
         return np.full(n, 0.5)
     others = [p for p in names if p != pin]
-    expr = compile(liberty_expression(func, {p: p for p in names}), "<liberty function>", "eval")
+    var = {p: f"v{k}" for k, p in enumerate(names)}  # pin names as safe Python identifiers
+    expr = compile(liberty_expression(func, var), "<liberty function>", "eval")
     out = np.zeros(n)
     for bits in range(1 << len(others)):
         env = {p: (bits >> k) & 1 for k, p in enumerate(others)}
-        if eval(expr, {}, {**env, pin: 0}) == eval(expr, {}, {**env, pin: 1}):  # noqa: S307 - our own expression
+        values = {var[p]: v for p, v in env.items()}
+        if eval(expr, {}, {**values, var[pin]: 0}) == eval(expr, {}, {**values, var[pin]: 1}):  # noqa: S307
             continue
         prob = np.ones(n)
         for p, v in env.items():

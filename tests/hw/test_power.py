@@ -170,6 +170,32 @@ def test_agrees_with_opensta_where_its_propagation_is_exact(standard_cells) -> N
     assert flat.instance_power_mw["c1"][0] < ours.instance_power_mw["c1"][0]
 
 
+def test_an_and_gate_with_one_input_tied_high_charges_the_other_inputs_arc(standard_cells) -> None:
+    """An AND2X1 with one input tied high: every output transition is caused by the other input,
+    so its internal energy is the mean of that input's rise_power and fall_power entries, read
+    here from the .lib text at a grid point (output load 0.0125 pF via the output port's load,
+    input slew 0.18 ns given for the driving buffer's output)."""
+    text = _cell_body(_lib_text(), "AND2X1")
+    for live, tied in (("A", "B"), ("B", "A")):
+        group = text[text.index(f'related_pin : "{live}";\n      rise_power'):]
+        loads = [float(x) for x in re.search(r'index_1\s*\("([^"]+)"\)', group).group(1).split(",")]
+        slews = [float(x) for x in re.search(r'index_2\s*\("([^"]+)"\)', group).group(1).split(",")]
+        i, j = loads.index(0.0125), slews.index(0.18)
+        energy = 0.0
+        for kind in ("rise_power", "fall_power"):
+            block = group[group.index(kind):]
+            rows = re.findall(r'"([0-9., ]+)"', block[block.index("values"):block.index("}")])
+            energy += float(rows[i].split(",")[j]) / 2
+        ports = {"a": ("input", [2]), "y": ("output", [6])}
+        cells = {"c0": ("BUFX2", {"A": 2, "Y": 5}), "c1": ("AND2X1", {live: 5, tied: "1", "Y": 6})}
+        synth = _hand_netlist("and_tied", ports, cells)
+        act = netlist_activity(synth, stimulus=_random_stimulus({"a": 1}, 200, seed=5)).pins
+        power = netlist_power(synth, activities=act, period_ns=4.0, slews_ns={"c0/Y": (0.18, 0.18)},
+                              output_load_pf=0.0125)
+        assert act["c1/Y"][0] > 0.3
+        assert power.instance_power_mw["c1"][0] * 4.0 == pytest.approx(energy * act["c1/Y"][0], rel=1e-9), live
+
+
 def test_bad_arguments_are_rejected() -> None:
     synth = _chain()
     act = {"a": (0.5, 0.5), "clk": (0.0, 0.0), "c0/Y": (0.5, 0.5), "c1/Y": (0.5, 0.5), "c2/Y": (0.5, 0.5),
