@@ -9,7 +9,8 @@ TOML layout (every key optional; see ``examples/hw_edge_16x16.toml``)::
     [sram]       a_kib = 256, b_kib = 512, c_kib = 128, v_kib = 256
     [dram]       channels = 8, gbps_per_channel = 25.6, latency_ns = 100.0, technology = "hbm2"
     [dma]        engines = 2
-    [global_buffer] kib = 40960, gbps = 7219.2   # shared by the cores; kib = 0 (default): none
+    [global_buffer] kib = 40960, gbps = 7219.2   # shared by the cores; kib = 0 (default): none;
+                                                 # gbps only with kib (kib = 0 switches a preset's off)
     [vector]     lanes = 32, row_units = 4, x_bits = 16, divider_bits_per_cycle = 1
     [nonlinear]  softmax = "ivit_shiftmax", gelu = "ibert_int_gelu", layernorm = "ivit_int_layernorm",
                  rmsnorm = "int_rmsnorm", silu_mul = "int_silu"
@@ -486,6 +487,10 @@ def hardware_from_dict(data: dict, *, source: str = "hardware") -> HardwareConfi
     if "area_mm2" in data.get("array", {}) and {"rows", "cols"} & set(data["array"]):
         raise HardwareConfigError(f"hardware field array.area_mm2 must come without array.rows/cols (it sizes the "
                                   f"array) ({source}), not {data['array']['area_mm2']!r}")
+    gb = data.get("global_buffer", {})
+    if "gbps" in gb and "kib" not in gb:  # a bandwidth alone would be ignored without a buffer, kept with one
+        raise HardwareConfigError(f"hardware field global_buffer.gbps must come with global_buffer.kib (the buffer's "
+                                  f"size; kib = 0 switches the buffer off) ({source}), not {gb['gbps']!r}")
     kw.setdefault("name", Path(source).stem if source != "hardware" else base.name)
     return replace(base, **kw)
 

@@ -228,3 +228,17 @@ def test_bad_field_is_one_line_and_exit_two(tmp_path, capsys):
         replace(BASE, gb_kib=1 << 23, gb_gbps=1.0)
     assert str(e.value) == ("hardware field global_buffer.kib must be an integer in 0..4194304 (KiB; 0: no global "
                             "buffer), not 8388608")
+
+
+def test_a_bandwidth_without_a_size_is_one_line_and_exit_two(tmp_path, capsys):
+    """``gbps`` alone was silently ignored (no buffer) or silently kept (a preset's buffer): it must
+    come with ``kib``; ``kib = 0`` switches the buffer off."""
+    from reports.cli import main
+
+    p = tmp_path / "gbps.toml"
+    p.write_text('preset = "npu-8core"\n[global_buffer]\ngbps = 512.0\n')
+    assert main(["simulate", "--model", "gpt2", "--recipe", "INT8", "--hw", str(p), "--layers", "1",
+                 "--no-energy", "--no-progress"]) == 2
+    assert capsys.readouterr().err == (f"lowbit: error: hardware field global_buffer.gbps must come with "
+                                       f"global_buffer.kib (the buffer's size; kib = 0 switches the buffer off) "
+                                       f"({p}), not 512.0\n")

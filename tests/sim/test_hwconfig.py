@@ -66,6 +66,11 @@ def test_preset_override_and_unlimited_bandwidth(tmp_path):
                                       "inf when global_buffer.kib > 0, not 0.0 (not given)"),
     ('[global_buffer]\nkib = 1024\ngbps = 2e6\n', "hardware field global_buffer.gbps must be a number in (0, 1000000] "
                                                    "(GB/s) or inf when global_buffer.kib > 0, not 2000000.0"),
+    ('[global_buffer]\ngbps = 512.0\n', "hardware field global_buffer.gbps must come with global_buffer.kib (the "
+                                       "buffer's size; kib = 0 switches the buffer off) ({p}), not 512.0"),
+    ('preset = "npu-8core"\n[global_buffer]\ngbps = 0.0\n', "hardware field global_buffer.gbps must come with "
+                                                            "global_buffer.kib (the buffer's size; kib = 0 switches "
+                                                            "the buffer off) ({p}), not 0.0"),
     ('[global_buffer]\nways = 4\n', "hardware field global_buffer.ways must be one of global_buffer.kib, "
                                     "global_buffer.gbps ({p}), not unknown"),
 ])
@@ -139,3 +144,11 @@ def test_iso_area_example_sizes_the_array_from_the_cost_model(recipe):
     assert n * n * pe_um2 + n * conv_um2 <= 1e6 < (n + 1) ** 2 * pe_um2 + (n + 1) * conv_um2
     assert res.summary["notes"][0].startswith(f"iso-area: 1.0 mm2 / {pe_um2:.1f} um2 per PE (apr_pe_")
     assert f"+ {conv_um2:.1f} um2 per column converter (cvt_pe_" in res.summary["notes"][0]
+
+
+def test_kib_zero_switches_a_presets_global_buffer_off(tmp_path):
+    p = tmp_path / "off.toml"
+    p.write_text('preset = "npu-8core"\n[global_buffer]\nkib = 0\ngbps = 512.0\n')
+    hw = load_hardware(str(p))
+    assert hw.gb_kib == 0 and hw.gb_bytes_per_cycle == 0.0
+    assert replace(hw, gb_gbps=0.0) == replace(PRESETS["npu-8core"], name="off", gb_kib=0, gb_gbps=0.0)

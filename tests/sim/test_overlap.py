@@ -2,7 +2,10 @@
 slower than its ops one after another, never faster than its units' compute or its bytes over
 the bandwidth; a two-op chain's time computed here by hand from the transfer sizes and the
 units' timing functions; the next op's prefetch bounded by the SRAM its predecessor frees;
-chains reused across decode steps equal chains simulated afresh."""
+chains reused across decode steps equal chains simulated afresh. With a global buffer: a one-op
+chain is the op alone, layer chains on npu-8core and a100-like are never slower than their ops
+alone (same bytes) nor faster than their ports and arrays, a two-op chain is timed by hand, and
+the next op's fills wait for the buffer capacity the current op frees."""
 from __future__ import annotations
 
 import math
@@ -72,7 +75,7 @@ def test_a_layer_chain_is_never_slower_than_its_ops_alone_nor_faster_than_its_un
 
 @pytest.mark.parametrize("tokens, past", [(128, 0), (1, 300)])
 def test_a_layer_chain_on_four_cores_is_never_slower_than_its_ops_alone(tokens, past):
-    """Chained parts on four cores (no global buffer: chains run without one): producers on
+    """Chained parts on four cores (no global buffer): producers on
     every core before a consumer, never slower than the ops one after another, same bytes."""
     hw = replace(PRESETS["npu-8core"], cores=4, gb_kib=0, gb_gbps=0.0)
     _, chain, alone = _layer_chain_and_ops_alone(hw, tokens, past)
@@ -268,3 +271,112 @@ def test_a_chain_leaves_the_resident_stream_its_bytes(monkeypatch):
     a = [c for c in _Watched.log if c.capacity == free]
     assert a and max(c.peak for c in a) <= free
     assert not [c for c in _Watched.log if c.capacity == hw.sram_a_kib * 1024]
+
+
+# ---- chains on hardware with a global buffer (sim._global_buffer inside sim._overlap) ------------
+GB_FIELDS = FIELDS + ("gb_read_bytes", "gb_busy_cycles", "gb_fill_bytes")
+GB4 = replace(HW, cores=4, gb_kib=4096, gb_gbps=512.0)  # 4 MiB shared, 512 B/cycle at 1 GHz
+#: a 1 MiB buffer in front of a slow DRAM: larger GEMMs are tiled at the buffer's level
+GB_SMALL = replace(GB4, gb_kib=1024, dram_channels=1, dram_gbps_per_channel=2.0)
+
+
+@pytest.mark.parametrize("hw, op", [
+    (GB4, GemmOp("q_proj", 256, 1024, 768)), (GB4, GemmOp("v_proj", 1, 2048, 1536)),
+    (GB4, GemmOp("attn_scores", 128, 64, 128, count=12, b_role="kv", b_shared=False)),
+    (GB4, VectorOp("attn_residual", "add", 300, 512, inputs=2)),
+    (GB_SMALL, GemmOp("o_proj", 2048, 1024, 2048)), (GB_SMALL, GemmOp("up_proj", 64, 4096, 4096)),
+    (replace(GB4, cores=1), GemmOp("k_proj", 256, 1024, 768)),
+], ids=lambda x: getattr(x, "name", ""))
+def test_with_a_global_buffer_a_one_op_chain_is_the_op_alone(hw, op):
+    """The op's buffer plan, fills, port and cores in a chain of one are the op run alone
+    (``sim._cores.run_cores``), field for field."""
+    timing = step_timing(hw, INT8)
+    _, alone = simulate_op(op, INT8, hw, timing)
+    [(_, run)] = _chain([op], hw)
+    assert {f: getattr(run, f) for f in GB_FIELDS} == {f: getattr(alone, f) for f in GB_FIELDS}
+    if isinstance(op, GemmOp):
+        assert run.gb_read_bytes > 0  # the buffer served it
+
+
+GB_CASES = [("npu-8core", 128, 0), ("npu-8core", 1, 300), ("a100-like", 32, 0), ("a100-like", 1, 100)]
+
+
+@pytest.mark.parametrize("preset, tokens, past", GB_CASES)
+def test_with_a_global_buffer_a_layer_chain_is_never_slower_nor_faster_than_its_ports_and_units(preset, tokens,
+                                                                                                   past):
+    """LLaMA-2-7B layers on the presets with a global buffer: the chain is never slower than its
+    ops one after another, moves the same DRAM and buffer bytes (only their times move), and is
+    never faster than its DRAM bytes over the bandwidth, its tile loads over the buffer's port
+    or its busiest array."""
+    hw = PRESETS[preset]
+    assert hw.gb_kib and hw.chains_ops
+    planned, chain, alone = _layer_chain_and_ops_alone(hw, tokens, past)
+    cycles = sum(run.cycles for _, run in chain)
+    assert cycles <= sum(run.cycles for run in alone)
+    for (_, a), b in zip(chain, alone):
+        assert (a.dram_read_bytes, a.dram_write_bytes, a.gb_read_bytes, a.gb_fill_bytes, a.compute_cycles) == (
+            b.dram_read_bytes, b.dram_write_bytes, b.gb_read_bytes, b.gb_fill_bytes, b.compute_cycles)
+    nbytes = sum(r.dram_read_bytes + r.dram_write_bytes for _, r in chain)
+    gb_bytes = sum(r.gb_read_bytes for _, r in chain)
+    array = sum(r.compute_cycles for (_, r), (_, op, _) in zip(chain, planned) if not isinstance(op, VectorOp))
+    assert gb_bytes > 0
+    assert cycles >= max(nbytes / hw.dram_bytes_per_cycle, gb_bytes / hw.gb_bytes_per_cycle, array) - 1e-6
+
+
+def test_with_a_global_buffer_a_two_op_chain_fills_the_next_ops_operands_during_the_first():
+    """Two one-tile GEMMs on one core with a 1 MiB buffer, DRAM at 1 byte/cycle and the buffer's
+    port at 4, no latency. Alone each op fills A then B (a + b cycles), loads them over the port
+    ((a + b) / 4), computes (t) and stores (s). Chained, the second op's fills follow the first's
+    on the DRAM port (a + b more), the first's store waits behind them, the second loads once its
+    fills are in and computes after the first; the times below come from the sizes alone."""
+    hw = replace(HW, cores=1, gb_kib=1024, gb_gbps=4.0, dram_channels=1, dram_gbps_per_channel=1.0,
+                 dram_latency_ns=0.0)
+    timing = step_timing(hw, INT8)
+    m, k, n = 4, 64, 32
+    ops = [GemmOp("k_proj", m, k, n), GemmOp("v_proj", m, k, n)]
+    mp = map_op(ops[0], INT8, hw.limits(), timing.array_cycles)
+    assert len(steps_of(mp)) == 1
+    a, b, s = m * k, k * n, m * n  # INT8: a byte per element
+    g = hw.gb_bytes_per_cycle
+    t = timing.array_cycles(mp.dataflow, m, k, n) + timing.tail_cycles(mp.dataflow)
+    alone = (a + b) + (a + b) / g + t + s
+    assert [simulate_op(op, INT8, hw, timing)[1].cycles for op in ops] == pytest.approx([alone, alone], abs=1e-9)
+    fills = 2 * (a + b)  # both ops' fills, back to back on the DRAM port
+    first_store = (a + b) + (a + b) / g + t
+    assert first_store < fills  # (so the first op's store waits for the second's fills)
+    first = fills + s
+    second = max(fills + (a + b) / g, first_store) + t + s
+    chain = _chain(ops, hw)
+    assert [r.cycles for _, r in chain] == pytest.approx([first, second - first], abs=1e-9)
+    assert second < 2 * alone
+    assert [r.dram_read_bytes for _, r in chain] == [a + b, a + b]
+
+
+def test_with_a_global_buffer_the_next_ops_fills_wait_for_the_capacity_the_current_op_frees(monkeypatch):
+    """Two GEMMs whose operands each fit a 1 MiB buffer but not together: the second op's fills
+    wait for the bytes the first releases, the buffer is never over-full, and a buffer holding
+    both (room for the prefetch) is never slower."""
+    import sim._overlap as ov
+
+    monkeypatch.setattr(ov.simpy, "Container", _Watched)
+    hw = replace(GB4, gb_kib=1024)
+    ops = [GemmOp("gate_proj", 128, 2048, 256), GemmOp("up_proj", 128, 2048, 256)]
+    one = 128 * 2048 + 2048 * 256  # A and B of one op, INT8
+    assert one <= hw.gb_kib * 1024 < 2 * one
+    _Watched.log.clear()
+    tight = sum(r.cycles for _, r in _chain(ops, hw))
+    cap = [c for c in _Watched.log if c.capacity >= hw.gb_kib * 1024]  # the buffer (+ a byte of slack a chunk)
+    assert len(cap) == 1 and cap[0].peak <= hw.gb_kib * 1024
+    assert cap[0].waits == 1  # the second op's fills waited for room
+    roomy = sum(r.cycles for _, r in _chain(ops, replace(hw, gb_kib=2048)))
+    assert roomy <= tight
+
+
+def test_overlap_runs_chains_on_the_presets_with_a_global_buffer():
+    model = replace(load_model("llama2-7b"), n_layers=1)
+    res = simulate(model, INT8, PRESETS["npu-8core"], prefill=64, decode=2)
+    assert res.summary["overlap"]
+    assert any(n.startswith("overlap (sim._overlap)") for n in res.summary["notes"])
+    off = simulate(model, INT8, replace(PRESETS["npu-8core"], overlap=False), prefill=64, decode=2)
+    assert res.summary["cycles"] <= off.summary["cycles"]
+    assert res.summary["dram_read_bytes"] == off.summary["dram_read_bytes"]
