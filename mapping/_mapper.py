@@ -375,6 +375,8 @@ def _map_gemm(op: GemmOp, recipe: Recipe, lim: MapperLimits, fn: ComputeCycles |
                     # B per instance: shared weights of several instances would be reloaded)
                     b_resident = (nm > 1 and (op.count == 1 or not op.b_shared)
                                   and (2 if nn > 1 else 1) * math.ceil(op.K * Nt * b) <= lim.b_bytes)
+                    # a tile's compute cycles depend on its shape and dataflow, not on the loop order
+                    cycs = {df: _gemm_cycles(op, Mt, Kt, Nt, df, fn) if fn is not None else None for df in dfs}
                     for order in (("mnk", "nmk") + (("mnk-ar",) if resident else ())
                                   + (("nmk-br",) if b_resident else ())):
                         rd, wr = _traffic(op, Mt, Kt, Nt, order, a, b, c, a_keep, c_out)
@@ -385,7 +387,7 @@ def _map_gemm(op: GemmOp, recipe: Recipe, lim: MapperLimits, fn: ComputeCycles |
                         first, inner = {"mnk-ar": (_a_bytes(op, a, a_keep), nn),
                                         "nmk-br": (op.count * math.ceil(op.K * op.N * b), nm)}.get(order, (0, 1))
                         for df in dfs:
-                            cyc = _gemm_cycles(op, Mt, Kt, Nt, df, fn) if fn is not None else None
+                            cyc = cycs[df]
                             if cyc is None:
                                 est = mem
                             elif first:
