@@ -68,6 +68,9 @@ LINE_ITEM_RULE = "line-items-v2"
 LINE_ITEM_ORDER = ("decode", "multiply", "align", "scale", "accumulate", "registers", "output")
 #: items priced once per output (amortised over the K products of the output)
 AMORTISED_ITEMS = ("output",)
+#: what the provenance's ``flow`` says after the mapping script: timing and power
+_TIMING_AND_POWER = ("; OpenSTA report_checks (timing, slews); power from our per-pin activities and the Liberty "
+                     "tables (hw.flow.netlist_power; OpenSTA report_power kept as measured.power.opensta_propagated_mw)")
 #: clock period analysed when no clock target is given, ns (dynamic energy per cycle does not
 #: depend on it; Fmax comes from the slack)
 DEFAULT_PERIOD_NS = 10.0
@@ -405,7 +408,7 @@ def _record(spec, lib, m: dict, *, clock_mhz, target_nm, stimulus_description: s
                         "source": lib.source},
             "flow": "yosys " + "; ".join(ln for ln in LIBERTY_SYNTH_SCRIPT.format(
                 top=spec.name, abc_delay="" if m["clock_ps"] is None else f" -D {m['clock_ps']:g}").splitlines()
-                if not ln.startswith(("read_", "write_"))) + "; OpenSTA report_checks, report_power",
+                if not ln.startswith(("read_", "write_"))) + _TIMING_AND_POWER,
             "clock_target_mhz": clock_mhz, "period_analysed_ns": m["period_ns"],
             "stimulus": None if m["stimulus"] is None else {
                 **m["stimulus"], "description": stimulus_description
