@@ -151,6 +151,7 @@ class OpLink:
         # a core part served by the global buffer (``sim._global_buffer.CoreView``): each step's
         # load waits for its chunks before it takes a DMA engine (``issue``); ``steps``: its schedule
         self._gb = gb
+        self.reserve_a = 0  # activation-buffer bytes taken back before its loads (run_chain: the stream read back)
         self._load_steps = deque(t for t, st in enumerate(steps or []) if st.loads) if gb is not None else None
         self.core = core
         self.dma = core.dma
@@ -180,6 +181,10 @@ class OpLink:
     def before_loads(self):
         if self._prev_loads is not None and not self._prev_loads.triggered:
             yield self._prev_loads
+        if self.reserve_a:
+            got = self.core.sram["a"].get(self.reserve_a)
+            if not got.triggered:
+                yield got
 
     def acquire(self, buf: str, nbytes: int):
         box = self.core.sram[self.core.physical[buf]]
@@ -287,6 +292,15 @@ class OpLink:
         self.finished_event.succeed()
 
 
+def _give_back(box: simpy.Container, after: simpy.Event, nbytes: int):
+    yield after
+    yield box.put(nbytes)
+
+
+def _take(box: simpy.Container, nbytes: int):
+    yield box.get(nbytes)
+
+
 @dataclass
 class ChainResult:
     """Outcome of a chain: per op (mapping of core 0's part, ``OpRun`` with attributed cycles,
@@ -297,11 +311,14 @@ class ChainResult:
 
 
 def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = False,
-              reserved_a_bytes: int = 0, recipe: Recipe | None = None) -> ChainResult:
+              reserved_a_bytes: int | list[int] = 0, recipe: Recipe | None = None) -> ChainResult:
     """Simulate ``ops`` (in program order) chained on ``hw.cores`` cores sharing one DRAM port;
     ``schedule(i, part)`` gives the (mapping, steps) of a part of op ``i`` (parts:
     ``sim._cores.split_op``); ``reserved_a_bytes``: activation-buffer bytes no op may use (the
-    resident residual stream, ``sim._fusion.Residency``); ``recipe``: the operands' formats, which
+    resident residual stream, ``sim._fusion.Residency``), one figure or one per op: where it
+    drops (the stream spilled to DRAM) the bytes return to each core's buffer when the op before
+    has finished there, where it rises (the stream read back) the op's loads wait until they are
+    free; ``recipe``: the operands' formats, which
     the global buffer's plans need (``hw.gb_kib``; without a recipe no op uses the buffer).
 
     Returns a ``ChainResult``: each op's ``OpRun`` has ``cycles`` = the time it adds to the
@@ -312,7 +329,10 @@ def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = 
     env = simpy.Environment()
     port = simpy.Resource(env, capacity=1)
     gport = simpy.Resource(env, capacity=1)  # the global buffer's port, every op's
-    cores = [_Core(env, hw, reserved_a_bytes) for _ in range(hw.cores)]
+    reserved = [reserved_a_bytes] * len(ops) if isinstance(reserved_a_bytes, int) else list(reserved_a_bytes)
+    cores = [_Core(env, hw) for _ in range(hw.cores)]
+    for core in cores if reserved and reserved[0] else ():  # taken at once: the stream is there from the start
+        core.sram["a"].get(reserved[0])
     deps = producers_of([op.name for op in ops])
     stored_by: dict = {}  # producer indices -> the event of their last stores on every core
     links: list[list[OpLink]] = []
@@ -358,6 +378,17 @@ def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = 
                                   gb=view, core=view.core, link=link)
                 mine.append(link)
                 runs.append((mp, steps, run))
+        rise = reserved[i] - reserved[i - 1] if i else 0
+        for core in cores if rise else ():  # the resident stream leaves (spilled) or returns (sim._fusion)
+            before = [lk for lk in links[i - 1] if lk.core is core] or links[i - 1]
+            if rise < 0:
+                env.process(_give_back(core.sram["a"], env.all_of([lk.finished_event for lk in before]), -rise))
+            else:  # taken by the op's first part on the core before its loads (by itself if it has none)
+                first = next((lk for lk in mine if lk.core is core), None)
+                if first is not None:
+                    first.reserve_a = rise
+                else:
+                    env.process(_take(core.sram["a"], rise))
         links.append(mine)
         parts_runs.append(runs)
     used = [g for g in gbufs if g is not None]
