@@ -8,13 +8,14 @@ per op of the fusion plan (``sim._fusion.plan_phase``, as ``simulate`` runs it):
   and the excess; the array's fill, drain and weight-load cycles (``hw.arrays.tile_cycles``
   through the engine); the input / output / drain stall cycles;
 * DRAM bytes moved against the compulsory bytes *given the fusion plan* (each operand once, the
-  ones the plan keeps on chip excepted: computed here from the op shapes, the recipe's bytes per
-  element and the plan, not from the mapper), and against the roofline's compulsory bytes
+  ones the plan keeps on chip excepted, the residual stream's spill counted: computed here from
+  the op shapes, the recipe's bytes per element and the plan, not from the mapper), and against
+  the roofline's compulsory bytes
   (weights, the KV cache; activations on chip: ``benchmarks/validate_roofline.py``'s rule);
 * the chosen tiling and the search summary (``mapping.MapperSearch``);
 
-then the excess cycles by op, largest first, and how far the total is from ``--target``
-utilisation.
+then the excess cycles by op, largest first, how far the total is from ``--target``
+utilisation, and the planner's choices of spilling the residual stream (both estimates).
 
 Run: ``python benchmarks/mapper_breakdown.py [--hw tpuv1] [--model llama2-7b] [--prefill 2048]
 [--layers 1] [--dataflows ws,is] [--target 0.6]``. ``--dataflows`` replaces the preset's list
@@ -55,6 +56,8 @@ def compulsory(op, residency, bpe) -> tuple[int, int]:
         return math.ceil(q * bpe("activation") * keep) + kvb + (math.ceil(q * bpe("activation")) if out else 0), cached
     n = op.rows * op.length
     moved = math.ceil(math.ceil(op.inputs * n * bpe(op.in_role)) * keep) + (math.ceil(n * bpe(op.out_role)) if out else 0)
+    if residency and residency.spills_input:  # the residual stream it reads, stored to DRAM (sim._fusion)
+        moved += math.ceil(op.inputs * n * bpe(op.in_role))
     return moved, math.ceil(n * bpe("kv")) if op.function == "kv_append" else 0
 
 
@@ -107,6 +110,10 @@ def main() -> int:
     print("excess cycles over MAC-ideal, largest first:")
     for name, ex in sorted(rows, key=lambda t: -t[1]):
         print(f"  {name:14s} {ex:12,.0f}  ({ex / (total - ideal):5.1%} of the excess)")
+    print("residual stream spill choices (sim._fusion.SpillChoice):")
+    for _, _, residency in plan:
+        if residency is not None and residency.spill is not None:
+            print(f"  {residency.spill.text()}")
     print("mapper search of the array ops:")
     for name, text in zip(ops.op, ops.mapper):
         if text:

@@ -25,6 +25,22 @@ Without fusion every op reads its inputs from DRAM and writes its output back. W
   the step maps its own A tiles and resident A blocks in the activation buffer less one copy
   of it (``Residency.reserved_a_bytes``). Liveness beyond "this tensor plus the residual
   stream" is not checked (stated in the summary notes).
+* **Spilling the residual stream** (``SpillChoice``): between the norm that reads the stream
+  after a residual add and the next residual add (the FFN of a pre-norm layer) the stream is
+  not used; the planner may spill it there: the norm stores each chunk of the stream it reads
+  to DRAM (``Residency.spills_input``; the bytes of the stream, once), the ops of the window map
+  their tiles in the whole activation buffer (``reserved_a_bytes`` 0) and keep an output on
+  chip when it fits beside their own on-chip input (both live while the op runs: a stricter
+  rule than outside a window), and the residual add reads the stream back from DRAM (with the
+  window's last output, unless that stayed on chip). It is chosen per window only when the
+  estimate of the ops from the norm to the add (``_estimate``: per op the longer of its step
+  cycles and its DRAM bytes over the sustained bandwidth, or the mapper's pipelined estimate)
+  is lower spilled than kept; the choice and both estimates are on the norm's residency
+  (``Residency.spill``) and the spills chosen in the summary notes. The window from a layer's
+  last add to the next layer's attention is not considered (the stream is made in the
+  previous layer). In a chain (``sim._overlap``) the activation buffer's bytes held for the
+  stream are those of the op that reserves the most, also for the ops of a spilled window
+  (conservative: their own loads of the buffer see the smaller capacity).
 
 Weights, the KV cache (what ``kv_append`` writes and attention reads) and the LM head's logits
 always travel to and from DRAM. K and V of a head are held across query blocks in the weight
@@ -36,18 +52,46 @@ array (the step order of ``fused_attention_steps``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
-from mapping import GemmOp, Recipe, Step, VectorOp, map_op
+from mapping import GemmMapping, GemmOp, Recipe, Step, VectorOp, map_op
 
 from ._hwconfig import HardwareConfig
 
-__all__ = ["FusedAttention", "FusedAttentionMapping", "Residency", "plan_phase", "fused_attention_steps",
-           "apply_residency", "kv_buffer"]
+__all__ = ["FusedAttention", "FusedAttentionMapping", "Residency", "SpillChoice", "plan_phase",
+           "fused_attention_steps", "apply_residency", "kv_buffer"]
 
 _ONCHIP_ROLES = ("activation", "accumulator", "kv")
 #: element-wise row functions that read a GEMM's accumulator output (producer fusion)
 _PRODUCER_FUSED = ("silu_mul", "gelu")
+
+
+@dataclass(frozen=True)
+class SpillChoice:
+    """The planner's choice for one window of ops around which the resident residual stream
+    could be spilled to DRAM: written by ``writer`` (its output also stored), the ``ops`` run
+    without it in the activation buffer, ``reader`` reads it back; ``kept_cycles`` and
+    ``spilled_cycles`` are the estimates (``_estimate``, summed from the writer to the reader)
+    with the stream kept and spilled. Spilled only when that is estimated faster."""
+
+    ops: tuple[str, ...]
+    writer: str
+    reader: str
+    stream_bytes: int
+    kept_cycles: float
+    spilled_cycles: float
+
+    @property
+    def chosen(self) -> bool:
+        """The stream is spilled (strictly faster by the estimate)."""
+        return self.spilled_cycles < self.kept_cycles
+
+    def text(self) -> str:
+        """One line: what was chosen, and the two estimates."""
+        what = "spilled to DRAM" if self.chosen else "kept in SRAM"
+        return (f"residual stream ({self.stream_bytes / 1e6:.3g} MB) {what} around {self.ops[0]}..{self.ops[-1]} "
+                f"(written by {self.writer}, read back by {self.reader}): estimate {self.spilled_cycles:,.0f} "
+                f"cycles spilled vs {self.kept_cycles:,.0f} kept")
 
 
 @dataclass(frozen=True)
@@ -60,6 +104,12 @@ class Residency:
     #: bytes of the activation buffer the resident residual stream holds while the op runs
     #: (the mapper sizes the op's own A tiles and resident A blocks in the rest)
     reserved_a_bytes: int = 0
+    #: the op's input (the residual stream, on chip) is also stored to DRAM, each step storing
+    #: the chunk it reads (the stream spilled around the window of ops that follows: ``spill``)
+    spills_input: bool = False
+    #: the spill choice of the window this op writes the stream for (a report: no part of the
+    #: schedule, left out of comparisons)
+    spill: SpillChoice | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -202,12 +252,14 @@ def fused_attention_steps(op: FusedAttention, recipe: Recipe, hw: HardwareConfig
 
 def apply_residency(steps: list[Step], op, residency: Residency | None) -> list[Step]:
     """``steps`` with the DRAM loads of on-chip inputs and the stores of an on-chip output
-    removed (an output kept on chip takes no output slot)."""
+    removed (an output kept on chip takes no output slot); with ``spills_input`` each step
+    stores the input chunk it reads (that store takes the output slot)."""
     if residency is None or (residency.inputs_on_chip == 0 and not residency.output_on_chip):
         return steps
     keep_in = 1.0 - residency.inputs_on_chip
     out = []
     for st in steps:
+        read = sum(n for _, n in st.loads)
         loads = []
         for buf, n in st.loads:
             if (isinstance(op, GemmOp) and buf in ("a", "ar")) or (isinstance(op, FusedAttention) and buf == "a"):
@@ -217,7 +269,9 @@ def apply_residency(steps: list[Step], op, residency: Residency | None) -> list[
             if n:
                 loads.append((buf, n))
         release = st.release  # a release of a dropped load only lowers a count nobody waits on
-        if residency.output_on_chip:
+        if residency.spills_input:
+            out.append(Step(tuple(loads), release, st.work, True, read))
+        elif residency.output_on_chip:
             out.append(Step(tuple(loads), release, st.work, False, 0))
         else:
             out.append(Step(tuple(loads), release, st.work, st.new_output, st.store_bytes))
@@ -242,28 +296,63 @@ def _out(op) -> tuple[str, int]:
     return op.out_role, op.rows * op.length
 
 
-def plan_phase(ops: list[tuple[str, object]], model, recipe: Recipe, hw: HardwareConfig, *, tokens: int, past: int,
-               batch: int) -> list[tuple[str, object, Residency | None]]:
-    """(scope, op, residency) of one phase step with attention fused and activations kept on
-    chip where they fit (see the module docstring); ``hw.fusion`` False: unchanged, ``None``."""
-    if not hw.fusion:
-        return [(s, op, None) for s, op in ops]
-    ops = _fuse_attention(ops, model, recipe, hw, tokens=tokens, past=past, batch=batch)
+def _stream_windows(ops: list[tuple[str, object]], stream: int) -> list[tuple[int, int]]:
+    """(writer, reader) index pairs of the windows the residual stream could be spilled around:
+    a residual add of the layer (``add`` of two inputs, ``stream`` elements) makes the stream,
+    the norm reading it next (the writer: it stores the stream as it reads it), then the ops up
+    to the next such add, which reads it back. (The window from one layer's last add to the
+    next layer's first is not one: the stream is made in the previous layer.)"""
+    def add(i: int) -> bool:
+        s, op = ops[i]
+        return (s == "layer" and isinstance(op, VectorOp) and op.function == "add" and op.inputs == 2
+                and op.rows * op.length == stream)
+
+    out = []
+    for p in range(len(ops) - 2):
+        s, nxt = ops[p + 1]
+        if not (add(p) and s == "layer" and isinstance(nxt, VectorOp) and nxt.function in ("rmsnorm", "layernorm")
+                and nxt.rows * nxt.length == stream):
+            continue
+        r = next((j for j in range(p + 2, len(ops)) if add(j)), None)
+        if r is not None and r > p + 2:
+            out.append((p + 1, r))
+    return out
+
+
+def _held_input_bytes(op, on_in: float, bpe) -> int:
+    """Bytes of an op's input kept in the activation buffer while it runs (``on_in`` of it on chip)."""
+    if isinstance(op, GemmOp):
+        role, n = op.a_role, op.M * op.K * op.count
+    elif isinstance(op, FusedAttention):
+        role, n = "activation", op.count * op.group * op.tokens * op.head_dim
+    else:
+        role, n = op.in_role, op.inputs * op.rows * op.length
+    return math.ceil(on_in * n * bpe(role)) if role in ("activation", "kv") else 0
+
+
+def _plan(ops, recipe: Recipe, hw: HardwareConfig, stream: int, spilled: frozenset
+          ) -> list[tuple[str, object, Residency]]:
+    """The residency of every op with the residual stream of ``stream`` elements spilled around
+    the windows ``spilled`` ((writer, reader) pairs of ``_stream_windows``)."""
     a_bytes = hw.sram_a_kib * 1024
     bpe = recipe.bytes_per_element
-    stream = batch * tokens * model.d_model
     stream_bytes = stream * bpe("activation")
     onchip: dict[str, set[int]] = {r: set() for r in _ONCHIP_ROLES}
     reserved = 0
     if 2 * stream_bytes <= a_bytes:
         onchip["activation"].add(stream)
         reserved = math.ceil(stream_bytes)
+    inside = {i for p, r in spilled for i in range(p + 1, r)}
+    writers = {p for p, _ in spilled}
+    readers = {r for _, r in spilled}
     out = []
     n = len(ops)
     for i, (scope, op) in enumerate(ops):
         # inputs
         on_in = 0.0
-        if isinstance(op, FusedAttention):
+        if i in readers:  # the stream comes back from DRAM; the other input is the previous op's output
+            on_in = 0.5 if out[-1][2].output_on_chip else 0.0
+        elif isinstance(op, FusedAttention):
             on_in = 0.0 if "activation" not in onchip else float(op.count * op.group * op.tokens * op.head_dim
                                                                   in onchip["activation"])
         elif isinstance(op, VectorOp) and op.function == "kv_append":  # K and V of this step
@@ -281,12 +370,79 @@ def plan_phase(ops: list[tuple[str, object]], model, recipe: Recipe, hw: Hardwar
             producer_fused = True
         cache = isinstance(op, VectorOp) and op.function == "kv_append"  # the KV cache lives in DRAM
         keep = (role in _ONCHIP_ROLES and scope == "layer" and not cache) or (scope == "model" and role == "activation")
-        fits = elems * bpe(role) + stream_bytes <= a_bytes if role in _ONCHIP_ROLES else False
+        if role not in _ONCHIP_ROLES:
+            fits = False
+        elif i in inside:  # the stream is in DRAM: the output fits beside the op's own on-chip input
+            fits = elems * bpe(role) + _held_input_bytes(op, on_in, bpe) <= a_bytes
+        else:
+            fits = elems * bpe(role) + stream_bytes <= a_bytes
         on_out = producer_fused or (keep and fits)
         if on_out:
             onchip[role].add(elems)
-        out.append((scope, op, Residency(on_in, on_out, reserved)))
+        out.append((scope, op, Residency(on_in, on_out, 0 if i in inside else reserved,
+                                         spills_input=i in writers)))
     return out
+
+
+#: per-op estimates of ``_estimate`` (op, residency, hardware, recipe) -> cycles
+_ESTIMATES: dict = {}
+
+
+def _estimate(op, residency: Residency, recipe: Recipe, hw: HardwareConfig, timing) -> float:
+    """Cycles of one op as the spill choice estimates them: the longer of its array or vector
+    cycles (the step timing of the schedule ``simulate_op`` runs) and its DRAM bytes over the
+    sustained bandwidth, or the mapper's pipelined estimate of a GEMM where that is longer."""
+    key = (replace(op, name=""), residency, hw, recipe)
+    if key not in _ESTIMATES:
+        from ._run import simulate_op  # the schedule simulated (sim._run imports this module)
+
+        if len(_ESTIMATES) > 4096:
+            _ESTIMATES.clear()
+        mp, steps = simulate_op(op, recipe, hw, timing, residency=residency, schedule_only=True)(op)
+        df = getattr(mp, "dataflow", "")
+        compute = sum(timing.step_cycles(st.work, df) or 0 for st in steps)
+        moved = sum(b for st in steps for _, b in st.loads) + sum(st.store_bytes for st in steps)
+        est = max(compute, moved / hw.dram_bytes_per_cycle)
+        if isinstance(mp, GemmMapping) and mp.est_cycles is not None:
+            est = max(est, mp.est_cycles)
+        _ESTIMATES[key] = float(est)
+    return _ESTIMATES[key]
+
+
+def plan_phase(ops: list[tuple[str, object]], model, recipe: Recipe, hw: HardwareConfig, *, tokens: int, past: int,
+               batch: int, spill: bool = True, timing=None) -> list[tuple[str, object, Residency | None]]:
+    """(scope, op, residency) of one phase step with attention fused and activations kept on
+    chip where they fit (see the module docstring); ``hw.fusion`` False: unchanged, ``None``.
+    ``spill``: spill the resident residual stream around a window of ops where the estimate
+    says it is faster (``SpillChoice``, on the writer's residency); ``timing``: the step timing
+    of ``hw`` and ``recipe`` (``sim._gemv.step_timing``, made here if not given)."""
+    if not hw.fusion:
+        return [(s, op, None) for s, op in ops]
+    ops = _fuse_attention(ops, model, recipe, hw, tokens=tokens, past=past, batch=batch)
+    stream = batch * tokens * model.d_model
+    stream_bytes = math.ceil(stream * recipe.bytes_per_element("activation"))
+    spilled: frozenset = frozenset()
+    plan = _plan(ops, recipe, hw, stream, spilled)
+    if not spill or 2 * stream_bytes > hw.sram_a_kib * 1024:  # no stream resident: nothing to spill
+        return plan
+    if timing is None:
+        from ._gemv import step_timing
+
+        timing = step_timing(hw, recipe)
+    choices = {}
+    for p, r in _stream_windows(ops, stream):
+        alt = _plan(ops, recipe, hw, stream, spilled | {(p, r)})
+        kept = sum(_estimate(op, res, recipe, hw, timing) for _, op, res in plan[p:r + 1])
+        moved = sum(_estimate(op, res, recipe, hw, timing) for _, op, res in alt[p:r + 1])
+        choices[p] = SpillChoice(tuple(op.name for _, op in ops[p + 1:r]), ops[p][1].name, ops[r][1].name,
+                                 stream_bytes, kept, moved)
+        if choices[p].chosen:
+            spilled = spilled | {(p, r)}
+            plan = alt
+    for p, choice in choices.items():
+        s, op, res = plan[p]
+        plan[p] = (s, op, replace(res, spill=choice))
+    return plan
 
 
 def _fuse_attention(ops, model, recipe, hw, *, tokens, past, batch):

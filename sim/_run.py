@@ -235,7 +235,7 @@ def simulate_chain(ops: list, recipe: Recipe, hw: HardwareConfig, timing: StepTi
             by_part[key] = mp, steps
         return by_part[key]
 
-    reserved = max((res.reserved_a_bytes for _, res in ops if res is not None), default=0)
+    reserved = [0 if res is None else res.reserved_a_bytes for _, res in ops]  # per op: the stream may be spilled
     chain = run_chain([op for op, _ in ops], hw, timing, schedule, trace=trace or repeat, reserved_a_bytes=reserved,
                       recipe=recipe)
     if blocks:
@@ -442,11 +442,14 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
         it = tqdm(phases, desc=f"simulate {model.name}", unit="step", leave=False)
     memo: dict = {}
     extended: list[str] = []  # ops simulated for their first blocks of steps (sim._repeat)
+    spills: dict[str, None] = {}  # the residual stream's spills the plans chose (sim._fusion), in order
     rows, events, offset = [], [], 0.0
     overlap = hw.chains_ops
     for phase, step, tokens, past in it:
         planned = plan_phase(_phase_ops(model, tokens, past, batch, whole), model, recipe, hw, tokens=tokens,
-                             past=past, batch=batch)
+                             past=past, batch=batch, timing=timing)
+        spills.update(dict.fromkeys(f"{phase}: {res.spill.text()}" for _, _, res in planned
+                                    if res is not None and res.spill is not None and res.spill.chosen))
         for group in _groups(planned, phase, overlap):
             if len(group) == 1 and not (overlap and isinstance(group[0][1], FusedAttention)):
                 _, op, residency = group[0]
@@ -486,6 +489,7 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
                                 f"of one block and consecutive blocks had identical timelines, so the rest repeat them "
                                 f"(sim._repeat)")
     summary["extended_ops"] = len(extended)
+    summary["notes"] += [f"{n} (sim._fusion)" for n in spills]
     summary["notes"][:0] = [n for n in (area_note, units_note) if n]
     if hw.chips > 1:
         summary["notes"].append(f"{hw.chips} chips in tensor parallel: each runs {model.name} ({full_model.n_heads} "

@@ -85,15 +85,16 @@ def test_fused_layer_moves_at_least_weights_and_cache(prefill, decode):
 
 
 def test_resident_stream_leaves_the_rest_of_the_activation_buffer_to_the_ops():
-    """With the residual stream resident (tpuv1, LLaMA-2-7B prefill 2048: 8.4 MB of its 24 MiB),
-    an op's resident A blocks and A tiles fit beside it: down_proj's input (22.5 MB) no longer
-    stays whole in the buffer (the mapper's "ar" block is checked against the rest)."""
+    """With the residual stream resident (tpuv1, LLaMA-2-7B prefill 2048: 8.4 MB of its 24 MiB)
+    and never spilled, an op's resident A blocks and A tiles fit beside it: down_proj's input
+    (22.5 MB) no longer stays whole in the buffer (the mapper's "ar" block is checked against
+    the rest; tests/sim/test_cores_residency.py has the spill)."""
     from sim import PRESETS
 
     hw = PRESETS["tpuv1"]
     model = load_model("llama2-7b")
     ops = [("layer", op) for op in layer_ops(model, tokens=2048, past=0)]
-    plan = plan_phase(ops, model, INT8, hw, tokens=2048, past=0, batch=1)
+    plan = plan_phase(ops, model, INT8, hw, tokens=2048, past=0, batch=1, spill=False)  # the stream never spilled
     a = INT8.bytes_per_element("activation")
     stream = 2048 * model.d_model * a
     assert all(r.reserved_a_bytes == stream for _, _, r in plan)
