@@ -157,3 +157,14 @@ def test_spilled_window_on_four_cores_has_the_whole_buffer_in_the_chain():
         assert (run.dram_read_bytes, run.dram_write_bytes) == (alone.dram_read_bytes, alone.dram_write_bytes)
     kept = simulate_chain([(op, r) for _, op, r in plans[1]], INT8, hw, timing)
     assert sum(run.cycles for _, run in chained) < sum(run.cycles for _, run in kept)
+
+
+def test_no_spill_is_considered_with_a_global_buffer():
+    """The estimate prices DRAM bytes, not a global buffer's fills: on hardware with one
+    (npu-8core) no window is evaluated, although the stream is resident (512 KiB of a core's
+    1 MiB at 128 tokens)."""
+    hw = PRESETS["npu-8core"]
+    assert hw.gb_kib and 2 * 128 * LLAMA.d_model * A <= hw.sram_a_kib * 1024
+    plan = _plan(hw, 128)
+    assert plan == _plan(hw, 128, spill=False)
+    assert all(r.spill is None and not r.spills_input for _, _, r in plan)
