@@ -145,8 +145,10 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
     ``link.issue(loads, transfer)`` (which may hold loads of inputs not yet produced), a
     release calls ``link.release(buf)``, the compute starts after ``link.before_compute()``
     (producers, the unit) and calls ``link.computed()`` after its last step, ``link.finished()``
-    after its last store; the chained ops share the core's DMA engines, ``link.dma``; a step's
-    compute is the event ``link.step(work, cycles)`` (a vector step may run beside the array's)."""
+    after its last store, a store is the process ``link.store(bytes, what, transfer)`` (counted
+    as DRAM writes: the chain moves those it keeps on chip); the chained ops share the core's
+    DMA engines, ``link.dma``; a step's compute is the event ``link.step(work, cycles)`` (a
+    vector step may run beside the array's)."""
     bw = hw.dram_bytes_per_cycle
     lat = hw.dram_latency_cycles
     dma = simpy.Resource(env, capacity=hw.dma_engines) if link is None else link.dma
@@ -222,7 +224,8 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
             link.loads_issued()
 
     def store(nbytes: int):
-        yield env.process(transfer(nbytes, f"store {nbytes} B"))
+        what = f"store {nbytes} B"  # a chain may keep it in the global buffer (sim._overlap)
+        yield env.process(transfer(nbytes, what)) if link is None else link.store(nbytes, what, transfer)
         state["stored"] += 1
         wake("out")
         if state["stored"] == state["started"]:

@@ -218,6 +218,10 @@ class OpLink:
                  for g, n in held.items()]
         return self.env.all_of(jobs)
 
+    def store(self, nbytes: int, what: str, transfer) -> simpy.Process:
+        """A store of ``nbytes``: to DRAM by the engine's ``transfer``."""
+        return self.env.process(transfer(nbytes, what))
+
     def _after(self, gate: simpy.Event, nbytes: int, transfer, what: str):
         yield gate
         yield self.env.process(transfer(nbytes, what))
