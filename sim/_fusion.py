@@ -388,6 +388,8 @@ def _plan(ops, recipe: Recipe, hw: HardwareConfig, stream: int, spilled: frozens
 
 #: per-op estimates of ``_estimate`` (op, residency, hardware, recipe) -> cycles
 _ESTIMATES: dict = {}
+#: spill choices of ``plan_phase`` (window ops and residencies kept, hardware, recipe) -> SpillChoice
+_CHOICES: dict = {}
 
 
 def _estimate(op, residency: Residency, recipe: Recipe, hw: HardwareConfig, timing) -> float:
@@ -435,12 +437,21 @@ def plan_phase(ops: list[tuple[str, object]], model, recipe: Recipe, hw: Hardwar
         timing = step_timing(hw, recipe)
     choices = {}
     for p, r in _stream_windows(ops, stream):
-        alt = _plan(ops, recipe, hw, stream, spilled | {(p, r)})
-        kept = sum(_estimate(op, res, recipe, hw, timing) for _, op, res in plan[p:r + 1])
-        moved = sum(_estimate(op, res, recipe, hw, timing) for _, op, res in alt[p:r + 1])
-        choices[p] = SpillChoice(tuple(op.name for _, op in ops[p + 1:r]), ops[p][1].name, ops[r][1].name,
+        # the choice depends on the window's ops and their residencies kept (the decode steps of a
+        # run repeat them): made once
+        key = (tuple((op, res) for _, op, res in plan[p:r + 1]), hw, recipe)
+        choice = _CHOICES.get(key)
+        alt = _plan(ops, recipe, hw, stream, spilled | {(p, r)}) if choice is None or choice.chosen else None
+        if choice is None:
+            kept = sum(_estimate(op, res, recipe, hw, timing) for _, op, res in plan[p:r + 1])
+            moved = sum(_estimate(op, res, recipe, hw, timing) for _, op, res in alt[p:r + 1])
+            choice = SpillChoice(tuple(op.name for _, op in ops[p + 1:r]), ops[p][1].name, ops[r][1].name,
                                  stream_bytes, kept, moved)
-        if choices[p].chosen:
+            if len(_CHOICES) > 4096:
+                _CHOICES.clear()
+            _CHOICES[key] = choice
+        choices[p] = choice
+        if choice.chosen:
             spilled = spilled | {(p, r)}
             plan = alt
     for p, choice in choices.items():
