@@ -35,7 +35,7 @@ steps from ``sim._timing.TimingSources`` (the vector-unit registry).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ._hwconfig import HardwareConfig
@@ -89,27 +89,37 @@ class StepTiming:
     hw: HardwareConfig
     sources: TimingSources
     packing: int = 1
+    #: (dataflow, m, k, n) -> (total, fill, steady, drain, weight_load) of a tile: the two methods
+    #: below are pure functions of the fields, called ~10^6 times by the mapper's search
+    _tiles: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def tile_cycles(self):
         """``hw.arrays.tile_cycles`` (or None where it is missing)."""
         return self.sources.tile_cycles
 
+    def _tile_parts(self, dataflow: str, m: int, k: int, n: int) -> tuple[int, int, int, int, int]:
+        key = (dataflow, m, k, n)
+        t = self._tiles.get(key)
+        if t is None:
+            if dataflow == "gemv":
+                steady = gemv_timing(rows=self.hw.array_rows, cols=self.hw.array_cols, m=m, k=k, n=n,
+                                     packing=self.packing).steady
+                t = (steady, 0, steady, 0, 0)
+            else:
+                t = _tile(self.sources.tile_cycles, self.hw.array_rows, self.hw.array_cols, dataflow, m, k, n,
+                          self.packing, self.hw.array_double_buffer)
+            self._tiles[key] = t
+        return t
+
     def array_cycles(self, dataflow: str, m: int, k: int, n: int) -> int:
         """Cycles of one m x k x n tile on the array in ``dataflow`` (GEMV: its steady cycles;
         the fill is paid once per op, see ``tail_cycles``)."""
-        if dataflow == "gemv":
-            return gemv_timing(rows=self.hw.array_rows, cols=self.hw.array_cols, m=m, k=k, n=n,
-                               packing=self.packing).steady
-        return _tile(self.sources.tile_cycles, self.hw.array_rows, self.hw.array_cols, dataflow, m, k, n,
-                     self.packing, self.hw.array_double_buffer)[0]
+        return self._tile_parts(dataflow, m, k, n)[0]
 
     def array_parts(self, dataflow: str, m: int, k: int, n: int) -> tuple[int, int, int, int]:
         """(fill, steady, drain, weight_load) cycles of one tile (GEMV: steady only)."""
-        if dataflow == "gemv":
-            return 0, self.array_cycles(dataflow, m, k, n), 0, 0
-        return _tile(self.sources.tile_cycles, self.hw.array_rows, self.hw.array_cols, dataflow, m, k, n,
-                     self.packing, self.hw.array_double_buffer)[1:]
+        return self._tile_parts(dataflow, m, k, n)[1:]
 
     def tail_cycles(self, dataflow: str) -> int:
         """Cycles after an op's last step before its last output leaves the array (GEMV: the

@@ -43,6 +43,7 @@ from ._cores import run_cores
 from ._fusion import FusedAttention, Residency, apply_residency, fused_attention_steps, plan_phase
 from ._engine import OpRun, run_steps
 from ._overlap import run_chain
+from ._parallel import Prefetch
 from ._repeat import HEADS, block_period, extend_run, find_block, repeatable
 from ._gemv import StepTiming, step_timing
 from ._hwconfig import HardwareConfig, load_hardware
@@ -285,6 +286,38 @@ def simulate_chain(ops: list, recipe: Recipe, hw: HardwareConfig, timing: StepTi
     return out
 
 
+def _alone(group: list, overlap: bool) -> bool:
+    """Whether a group of ``_groups`` is one op simulated alone (not a chain)."""
+    return len(group) == 1 and not (overlap and isinstance(group[0][1], FusedAttention))
+
+
+def _group_key(group: list, overlap: bool) -> tuple:
+    """What a group's result depends on: an op's shapes, roles and residency; a chain's ops'
+    names (their data dependencies), shapes and residency."""
+    if _alone(group, overlap):
+        _, op, residency = group[0]
+        return replace(op, name=""), residency
+    return ("chain",) + tuple((op.name, replace(op, name=""), res) for _, op, res in group)
+
+
+def _simulate_group(group: list, recipe: Recipe, hw: HardwareConfig, timing: StepTiming, mappings: dict,
+                    extend_blocks: bool, trace: bool) -> tuple[list, list[str]]:
+    """A group's (mapping, OpRun) per op, and the names of its ops extended from their first
+    blocks (``sim._repeat``)."""
+    names: list[str] = []
+    if _alone(group, hw.chains_ops):
+        _, op, residency = group[0]
+        key = replace(op, name="")
+        done = (simulate_repeating(op, recipe, hw, timing, mapping=mappings.get(key), residency=residency)
+                if extend_blocks and not trace else None)
+        if done is not None:
+            names.append(op.name)
+        return [done or simulate_op(op, recipe, hw, timing, trace=trace, mapping=mappings.get(key),
+                                    residency=residency)], names
+    return simulate_chain([(op, res) for _, op, res in group], recipe, hw, timing, trace=trace, mappings=mappings,
+                          repeat=extend_blocks, extended=names), names
+
+
 def _groups(planned: list, phase: str, overlap: bool) -> list[list]:
     """The (scope, op, residency) entries of a phase step in the groups that run together: each
     op alone without overlap; with it, the layer's ops as one chain (in a decode step split
@@ -393,7 +426,7 @@ def _recipe_units(hw: HardwareConfig, recipe: Recipe) -> tuple[HardwareConfig, s
 def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig | str | None = None, *,
              prefill: int | None = None, decode: int = 0, batch: int = 1, layers: int | None = None,
              trace: bool = False, progress: bool = False, mac_cost=None, decode_only: bool = False,
-             extend_blocks: bool = True) -> SimResult:
+             extend_blocks: bool = True, workers: int = 1) -> SimResult:
     """Simulate ``layers`` layers (default all) of ``model`` under ``recipe`` on ``hw``: prefill
     of ``prefill`` tokens (default: the model's natural input length) then ``decode`` steps.
     ``mac_cost``: the array's energies for the MAC energy column: a ``hw.cost.DatapathEnergy``
@@ -403,7 +436,9 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
     KV cache) and simulate only the decode steps. ``extend_blocks``: an op whose schedule
     repeats one block of tile steps (attention heads, row or column blocks of a GEMM) is
     simulated for its first blocks and extended where its timeline provably repeats
-    (``sim._repeat``; never with ``trace``); False simulates every step.
+    (``sim._repeat``; never with ``trace``); False simulates every step. ``workers``: processes
+    simulating the decode steps' distinct groups of ops ahead (``sim._parallel``; the figures are
+    those of one process; 1: none, and always without ``trace``).
 
     Raises
     ------
@@ -417,6 +452,7 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
     prefill = model.default_tokens if prefill is None else _pos("prefill", prefill)
     decode = _pos("decode", decode, allow_zero=True)
     batch = _pos("batch", batch)
+    workers = _pos("workers", workers)
     n_layers = model.n_layers if layers is None else _pos("layers", layers)
     if n_layers > model.n_layers:
         raise SimulationError(f"layers must be at most the {model.n_layers} layers of {model.name}, not {n_layers!r}")
@@ -444,43 +480,59 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
     extended: list[str] = []  # ops simulated for their first blocks of steps (sim._repeat)
     spills: dict[str, None] = {}  # the residual stream's spills the plans chose (sim._fusion), in order
     rows, events, offset = [], [], 0.0
+    row_of: dict = {}  # (id of a memoised OpRun, op name, scope) -> its row (the memo keeps every OpRun alive)
     overlap = hw.chains_ops
-    for phase, step, tokens, past in it:
-        planned = plan_phase(_phase_ops(model, tokens, past, batch, whole), model, recipe, hw, tokens=tokens,
-                             past=past, batch=batch, timing=timing)
-        spills.update(dict.fromkeys(f"{phase}: {res.spill.text()}" for _, _, res in planned
-                                    if res is not None and res.spill is not None and res.spill.chosen))
-        for group in _groups(planned, phase, overlap):
-            if len(group) == 1 and not (overlap and isinstance(group[0][1], FusedAttention)):
-                _, op, residency = group[0]
-                key = (replace(op, name=""), residency)  # same shapes, roles, residency -> same result
+
+    def step_plan(phase: str, tokens: int, past: int) -> list:
+        return plan_phase(_phase_ops(model, tokens, past, batch, whole), model, recipe, hw, tokens=tokens,
+                          past=past, batch=batch, timing=timing)
+
+    def simulate_group(group: list) -> tuple[list, list[str]]:
+        return _simulate_group(group, recipe, hw, timing, mappings, extend_blocks, trace)
+
+    ahead = None
+    if workers > 1 and not trace and decode:  # the decode steps' distinct groups, in order
+        todo: dict = {}
+        for phase, _, tokens, past in phases:
+            if phase == "decode":
+                for group in _groups(step_plan(phase, tokens, past), phase, overlap):
+                    todo.setdefault(_group_key(group, overlap), group)
+        ahead = Prefetch(list(todo), list(todo.values()), simulate_group, workers)
+    try:
+        for phase, step, tokens, past in it:
+            planned = step_plan(phase, tokens, past)
+            spills.update(dict.fromkeys(f"{phase}: {res.spill.text()}" for _, _, res in planned
+                                        if res is not None and res.spill is not None and res.spill.chosen))
+            for group in _groups(planned, phase, overlap):
+                key = _group_key(group, overlap)
                 reused = key in memo
                 if not reused:
-                    done = (simulate_repeating(op, recipe, hw, timing, mapping=mappings.get(key[0]),
-                                               residency=residency) if extend_blocks and not trace else None)
-                    if done is not None:
-                        extended.append(op.name)
-                    memo[key] = [done or simulate_op(op, recipe, hw, timing, trace=trace, mapping=mappings.get(key[0]),
-                                                     residency=residency)]
-            else:  # a chain: its ops' names (their data dependencies), shapes and residency
-                key = ("chain",) + tuple((op.name, replace(op, name=""), res) for _, op, res in group)
-                reused = key in memo
-                if not reused:
-                    memo[key] = simulate_chain([(op, res) for _, op, res in group], recipe, hw, timing, trace=trace,
-                                               mappings=mappings, repeat=extend_blocks, extended=extended)
-            for (scope, op, _), (mp, run) in zip(group, memo[key]):
-                mult = n_layers if scope == "layer" else 1
-                rows.append(_row(phase, step, past + tokens, scope, op, mp, run, hw, timing, energy, mult, reused))
-                if trace:
-                    events.append((f"{phase} {step}" if phase == "decode" else "prefill", op.name, offset, run, mult))
-                offset += run.cycles * mult
-        if hw.chips > 1:  # the all-reduces of this phase step over the chip link
-            rows.append(_allreduce_row(rows[-1], phase, step, past + tokens, model, recipe, hw, tokens, batch,
-                                       n_layers))
-            if trace:  # drawn as one op span (the link has no track: its transfers are not simulated)
-                events.append((f"{phase} {step}" if phase == "decode" else "prefill", "allreduce", offset,
-                               OpRun(cycles=rows[-1]["cycles"]), 1))
-            offset += rows[-1]["cycles"]
+                    memo[key], names = (ahead.pop(key) if ahead is not None and key in ahead
+                                        else simulate_group(group))
+                    extended += names
+                for (scope, op, _), (mp, run) in zip(group, memo[key]):
+                    mult = n_layers if scope == "layer" else 1
+                    # a reused result's row differs from its first only in phase, step, KV length and 'reused'
+                    rk = (id(run), op.name, scope)
+                    if rk not in row_of:
+                        row_of[rk] = _row(phase, step, past + tokens, scope, op, mp, run, hw, timing, energy, mult,
+                                          reused)
+                    rows.append({**row_of[rk], "phase": phase, "step": step, "kv_len": past + tokens,
+                                 "reused": reused})
+                    if trace:
+                        events.append((f"{phase} {step}" if phase == "decode" else "prefill", op.name, offset, run,
+                                       mult))
+                    offset += run.cycles * mult
+            if hw.chips > 1:  # the all-reduces of this phase step over the chip link
+                rows.append(_allreduce_row(rows[-1], phase, step, past + tokens, model, recipe, hw, tokens, batch,
+                                           n_layers))
+                if trace:  # drawn as one op span (the link has no track: its transfers are not simulated)
+                    events.append((f"{phase} {step}" if phase == "decode" else "prefill", "allreduce", offset,
+                                   OpRun(cycles=rows[-1]["cycles"]), 1))
+                offset += rows[-1]["cycles"]
+    finally:
+        if ahead is not None:
+            ahead.close()
     ops = pd.DataFrame(rows)
     summary = _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, memo, whole, timing.packing)
     if extended:

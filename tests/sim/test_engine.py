@@ -7,11 +7,13 @@ import math
 from dataclasses import replace
 
 import pytest
+from pandas.testing import assert_frame_equal
 
 from hw.units.nonlinear import shiftmax_timing
 from mapping import VectorOp, layer_ops, load_model, parse_recipe, steps_of
 from sim import PRESETS, simulate, simulate_op, timing_sources, write_result_trace
 from sim._gemv import step_timing
+from sim.errors import SimulationError
 
 HW = PRESETS["default-32x32"]
 UNLIMITED = replace(HW, dram_gbps_per_channel=math.inf, dram_latency_ns=0.0)
@@ -288,3 +290,28 @@ def test_integer_recipes_time_their_own_kernels_where_registered():
     assert "softmax=ibert_int_softmax" in res.summary["notes"][0] and "no hardware-timed unit" not in res.summary["notes"][0]
     fp = src(simulate("bert-base", "INT8", "edge-16x16", prefill=32, layers=1))
     assert fp["attn_norm"].endswith("(ivit_int_layernorm)") and fp["gelu"].endswith("(ibert_int_gelu)")
+
+
+def _same_result(a, b) -> None:
+    """Every column of the op and layer tables and every summary figure equal (NaN equals NaN)."""
+    assert_frame_equal(a.ops, b.ops, check_exact=True)
+    assert_frame_equal(a.layers, b.layers, check_exact=True)
+    assert json.dumps(a.summary, sort_keys=True, default=str) == json.dumps(b.summary, sort_keys=True, default=str)
+
+
+@pytest.mark.parametrize("hw", ["default-32x32", "npu-8core"])
+def test_decode_groups_simulated_in_worker_processes_change_no_figure(hw):
+    # the decode steps' distinct groups (attention chains whose shapes follow the KV length)
+    # simulated ahead by two forked workers: the same tables, reuse flags and notes as one process
+    h = replace(PRESETS[hw], cores=2) if hw == "npu-8core" else PRESETS[hw]
+    kw = dict(prefill=48, decode=5, layers=2)
+    one = simulate("gpt2", "W4A8", h, **kw)
+    two = simulate("gpt2", "W4A8", h, workers=2, **kw)
+    _same_result(one, two)
+    dec = two.ops[two.ops.phase == "decode"]
+    assert not dec.reused.all() and dec.reused.any() and two.summary["extended_ops"] == one.summary["extended_ops"]
+
+
+def test_workers_must_be_positive():
+    with pytest.raises(SimulationError, match=r"^workers must be a positive integer, not 0$"):
+        simulate("gpt2", "W4A8", HW, prefill=8, decode=1, layers=1, workers=0)
