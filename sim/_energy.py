@@ -27,18 +27,27 @@ datapath, one column ``energy_mac_pj``) + vector-unit busy cycles x the unit's e
   (relayed published figures).
 * **Vector units** (:func:`vector_energies_of`, ``hw.cost.vector_unit_energy``, the figure
   ``lowbit cost --hw`` multiplies by count and clock for its dynamic power): each row unit the
-  hardware names (:func:`hardware_vector_units`: ``VECTOR_X_BITS``-bit inputs, rows of
-  ``VECTOR_ROW_LENGTH``, example kernel constants, as the budget builds them) characterised on
-  its own netlist streaming rows, energy per cycle scaled to the node (derived). A row op's
+  hardware names (:func:`hardware_vector_units`: the hardware's ``nonlinear_x_bits``-bit inputs,
+  rows of ``VECTOR_ROW_LENGTH``, example kernel constants, as the budget builds them)
+  characterised on its own netlist, mapped and timed at the hardware's clock at the node
+  (buffered), streaming rows, energy per cycle scaled to the node (derived). A row op's
   energy = its ``compute_cycles`` (the busiest core's, as the engine reports) x ``row_units``
   x ``cores`` x that energy per cycle: every row unit clocked while the op computes, as the
   budget's peak power (no clock gating: units idle in a last partial round of rows are priced
-  as busy). The unit is characterised at the budget's row length and width, not the op's.
+  as busy). The unit is characterised at the budget's row length, not the op's.
   A unit is characterised (cached, default cache) the first time an op of its function is
-  priced (:class:`VectorFigures`: only the units a run uses), and only when ``mac_cost`` is a
-  ``DatapathEnergy`` (the standard-cell path of ``lowbit simulate``, at its node) or figures
+  timed or priced (:class:`VectorFigures`: only the units a run uses), and only when ``mac_cost``
+  is a ``DatapathEnergy`` (the standard-cell path of ``lowbit simulate``, at its node) or figures
   are given; elementwise ops on the lanes (no RTL unit) and units without a figure add no
   compute energy and are named in ``missing``.
+* **Vector-unit clock** (:meth:`EnergyModel.unit_clock`, ``hw.cost.vector_unit_clock``, the rule
+  the budget uses): with those standard-cell figures, a unit whose Fmax at the node is below
+  the hardware's clock is a multicycle path of ``f = ceil(clock / Fmax)`` clock cycles per unit
+  cycle: ``sim._timing`` multiplies its ops' cycles by ``f`` (``simulate`` hands it this
+  method) and its energy per clock cycle is the unit's energy per unit cycle / ``f`` (an op's
+  energy stays its unit cycles x the unit's energy); the provenance says which units. Without
+  them (the generic flow, no Fmax) every unit is timed at one unit cycle per clock cycle,
+  unchecked, and the provenance says that instead.
 """
 from __future__ import annotations
 
@@ -70,7 +79,8 @@ VECTOR_UNIT_PARAMS: dict[str, dict[str, Any]] = {
     "ibert_int_gelu": {"b_int": -251, "c_int": -69251, "shift_int": -5},
     "ivit_int_layernorm": {"bias_int": "zeros"}, "ibert_int_layernorm": {"bias_int": "zeros"},
     "int_rmsnorm": {}, "int_silu": {"x0_int": -20}}
-#: input width of the characterised vector units, bits
+#: input width of the vector units characterised by :func:`hardware_vector_units` when no width is
+#: given (it takes the hardware's ``nonlinear_x_bits``), bits
 VECTOR_X_BITS = 8
 #: row length of the characterised vector units (``lowbit cost --row-length``'s default)
 VECTOR_ROW_LENGTH = 64
@@ -103,11 +113,42 @@ class VectorFigures:
         self._missing: dict[str, str] = {}
         self._sources: dict[str, str] = {}
         self._records: list[Any] = []
+        self._energies: dict[str, Any] = {}
+        self._clocks: dict[str, Any] = {}  # function -> hw.cost.VectorUnitClock, or a str (why none)
+
+    def _energy(self, function: str) -> Any:
+        """The unit's ``hw.cost.VectorUnitEnergy`` or a str saying why there is none (memoised)."""
+        if function not in self._energies:
+            self._energies[function] = (
+                self._given.get(function, f"vector unit {self._units[function]} ({function}): no figure given")
+                if self._given is not None else
+                vector_energies_of(self.hw, node_nm=self.node_nm, functions=(function,))[function])
+        return self._energies[function]
+
+    def cycles_per_unit_cycle(self, function: str) -> int:
+        """Clock cycles per cycle of row ``function``'s unit (``hw.cost.vector_unit_clock``): more
+        than 1 only for a characterised unit whose Fmax is below the hardware's clock; 1 without
+        standard-cell figures (no Fmax; said in the provenance) or for a function with no unit."""
+        if function in _ELEMENTWISE or function not in self._units:
+            return 1
+        if function not in self._clocks:
+            if not self.characterise:
+                self._clocks[function] = "not characterised"
+            else:
+                from hw.cost import vector_unit_clock
+
+                e = self._energy(function)
+                self._clocks[function] = (e if isinstance(e, str) else
+                                          vector_unit_clock(e, clock_mhz=self.hw.clock_mhz))
+        c = self._clocks[function]
+        return 1 if isinstance(c, str) else c.cycles_per_unit_cycle
 
     def get(self, function: str) -> float | None:
-        """pJ per compute cycle of an op of row ``function`` (``None``: no figure, recorded)."""
+        """pJ per compute cycle of an op of row ``function`` (``None``: no figure, recorded): the
+        unit's energy per unit cycle x units / its clock cycles per unit cycle."""
         if function in self._figures:
             return self._figures[function]
+        self.cycles_per_unit_cycle(function)  # its clock stated here too (the op may have been timed elsewhere)
         fig = None
         if function in _ELEMENTWISE:
             self._missing["elementwise"] = (f"compute energy of the elementwise ops on the {self.hw.vector_lanes} "
@@ -119,21 +160,17 @@ class VectorFigures:
         elif function not in self._units:
             self._missing[function] = f"no vector unit for {function}: its compute energy not counted"
         else:
-            e = (self._given.get(function, f"vector unit {self._units[function]} ({function}): no figure given")
-                 if self._given is not None else vector_energies_of(self.hw, node_nm=self.node_nm,
-                                                                     functions=(function,))[function])
+            e = self._energy(function)
             if isinstance(e, str) or e.pj_per_cycle is None:
                 self._missing[function] = ((e if isinstance(e, str) else f"vector unit {e.record.name}: energy "
                                             f"not measured") + "; its ops' compute energy not counted")
             else:
-                fig = e.pj_per_cycle * self.hw.row_units * self.hw.cores
+                f = self.cycles_per_unit_cycle(function)
+                fig = e.pj_per_cycle * self.hw.row_units * self.hw.cores / f
                 m = e.record.provenance.get("measured", {})
-                fmax = e.record.derived.get("fmax_mhz")
-                slow = ("" if fmax is None or fmax >= self.hw.clock_mhz else
-                        f"; its Fmax at {self.node_nm} nm ({fmax:.4g} MHz, derived) is below the {self.hw.clock_mhz:g} "
-                        f"MHz clock: not pipelined for it, priced as if it kept up")
-                self._sources[function] = (f"{function} {e.record.name} {e.pj_per_cycle:.4g} pJ/cycle (RTL rtlil "
-                                           f"{str(m.get('rtlil_sha256', ''))[:12]}){slow}")
+                self._sources[function] = (f"{function} {e.record.name} {e.pj_per_cycle:.4g} pJ/unit cycle (RTL "
+                                           f"rtlil {str(m.get('rtlil_sha256', ''))[:12]})"
+                                           + ("" if f == 1 else f", {f} clock cycles per unit cycle"))
                 self._records.append(e.record)
         self._figures[function] = fig
         return fig
@@ -144,16 +181,32 @@ class VectorFigures:
 
     @property
     def provenance(self) -> tuple[str, ...]:
-        if not self._sources:
-            return ()
-        r = self._records[0]
-        return (f"vector units: hw.cost.vector_unit_energy (the figure lowbit cost --hw budgets), energy per cycle "
-                f"of one unit streaming rows (row_unit_stimulus, uniform inputs, seed 0) on {r.library} scaled to "
-                f"{r.derived.get('node_nm', '?')} nm (derived): "
-                + ", ".join(self._sources[k] for k in sorted(self._sources))
-                + f"; a row op's energy = its compute cycles x {self.hw.row_units} row units x {self.hw.cores} "
-                  f"core(s) x that (units characterised at x_bits {VECTOR_X_BITS}, row length {VECTOR_ROW_LENGTH}, "
-                  f"example constants, not at the op's row length)",)
+        out = []
+        if self._sources:
+            r = self._records[0]
+            out.append(f"vector units: hw.cost.vector_unit_energy (the figure lowbit cost --hw budgets), energy per "
+                       f"unit cycle of one unit streaming rows (row_unit_stimulus, uniform inputs, seed 0) on "
+                       f"{r.library}, mapped for the {self.hw.clock_mhz:g} MHz clock, scaled to "
+                       f"{r.derived.get('node_nm', '?')} nm (derived): "
+                       + ", ".join(self._sources[k] for k in sorted(self._sources))
+                       + f"; a row op's energy = its compute cycles x {self.hw.row_units} row units x {self.hw.cores} "
+                         f"core(s) x that / the unit's clock cycles per unit cycle (units characterised at x_bits "
+                         f"{self.hw.nonlinear_x_bits}, row length {VECTOR_ROW_LENGTH}, example constants, not at "
+                         f"the op's row length)")
+        clocks = {fn: c for fn, c in self._clocks.items() if not isinstance(c, str)}
+        if clocks:
+            out.append("vector-unit clock (hw.cost.vector_unit_clock, as lowbit cost --hw): "
+                       + "; ".join(f"{fn}: {clocks[fn].statement}" for fn in sorted(clocks))
+                       + ("; the ops of a unit slower than the clock are timed at that many clock cycles per unit "
+                          "cycle (compute_cycles, timing_source)"
+                          if any(c.cycles_per_unit_cycle > 1 for c in clocks.values()) else ""))
+        unchecked = sorted(fn for fn, c in self._clocks.items() if isinstance(c, str))
+        if unchecked:
+            out.append(f"vector-unit clock: {', '.join(unchecked)} timed at one unit cycle per "
+                       f"{self.hw.clock_mhz:g} MHz clock cycle, unchecked: "
+                       + ("no Fmax without the standard-cell figures (a hw.cost DatapathEnergy mac_cost)"
+                          if not self.characterise else "the unit has no standard-cell figure"))
+        return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -188,6 +241,12 @@ class EnergyModel:
     def provenance(self) -> tuple[str, ...]:
         """Where each figure comes from (the vector part: of the units used so far)."""
         return self.base_provenance + (self.vector.provenance if self.vector is not None else ())
+
+    def unit_clock(self, function: str) -> int:
+        """Clock cycles per unit cycle of row ``function``'s vector unit
+        (:meth:`VectorFigures.cycles_per_unit_cycle`; 1 without vector figures): what
+        ``sim._timing.TimingSources.unit_clock`` multiplies the unit's cycles by."""
+        return 1 if self.vector is None else self.vector.cycles_per_unit_cycle(function)
 
     def sram_byte_pj(self, unit: str) -> float:
         """Energy per SRAM byte of an op on ``unit`` ("array", "fused" or "vector"), pJ."""
@@ -266,24 +325,27 @@ def hardware_global_buffer(hw: HardwareConfig) -> tuple[int, int] | None:
 
 
 def hardware_vector_units(hw: HardwareConfig, *, row_length: int = VECTOR_ROW_LENGTH,
-                          functions: tuple[str, ...] | None = None) -> list[tuple[str, str, str, Any]]:
+                          functions: tuple[str, ...] | None = None,
+                          x_bits: int | None = None) -> list[tuple[str, str, str, Any]]:
     """The vector (row) units of ``hw`` as they are characterised for energy (here and by
     ``lowbit cost --hw``): ``(function, unit kind, label, unit)`` per ``hw.nonlinear_units``
-    entry, the unit built by ``hw.units.build_unit`` at ``VECTOR_X_BITS``-bit inputs, rows of
-    ``row_length`` and the example constants ``VECTOR_UNIT_PARAMS``; ``unit`` is ``None`` for a
-    kind without example constants (not characterised). ``functions``: only these entries."""
+    entry, the unit built by ``hw.units.build_unit`` at ``x_bits``-bit inputs (default: the
+    hardware's ``nonlinear_x_bits``, as the simulator times them), rows of ``row_length`` and the
+    example constants ``VECTOR_UNIT_PARAMS``; ``unit`` is ``None`` for a kind without example
+    constants (not characterised). ``functions``: only these entries."""
     from hw.units import build_unit
 
+    bits = hw.nonlinear_x_bits if x_bits is None else x_bits
     out = []
     for fn, kind in hw.nonlinear_units:
         if functions is not None and fn not in functions:
             continue
-        label = f"{fn}: {kind} (x_bits {VECTOR_X_BITS}, row length {row_length}, example constants)"
+        label = f"{fn}: {kind} (x_bits {bits}, row length {row_length}, example constants)"
         if kind not in VECTOR_UNIT_PARAMS:
             out.append((fn, kind, label, None))
             continue
         params = {k: ([0] * row_length if v == "zeros" else v) for k, v in VECTOR_UNIT_PARAMS[kind].items()}
-        out.append((fn, kind, label, build_unit(kind, x_bits=VECTOR_X_BITS, length=row_length, **params)))
+        out.append((fn, kind, label, build_unit(kind, x_bits=bits, length=row_length, **params)))
     return out
 
 
@@ -291,10 +353,11 @@ def vector_energies_of(hw: HardwareConfig, *, node_nm: int = DEFAULT_NODE_NM, li
                        cycles: int = 500, seed: int = 0, cache=None,
                        functions: tuple[str, ...] | None = None) -> dict[str, Any]:
     """``hw.cost.vector_unit_energy`` of each unit of :func:`hardware_vector_units` (of the
-    row ``functions`` only, when given), with the budget's stimulus (``cycles`` uniform cycles,
-    ``seed``): row function -> its ``hw.cost.VectorUnitEnergy``, or a str saying why there is
-    no figure (no example constants, the flow failed or is not installed). Cached by
-    ``hw.cost`` (cold: a few seconds to tens of seconds per unit)."""
+    row ``functions`` only, when given), mapped for the hardware's clock at ``node_nm``, with the
+    budget's stimulus (``cycles`` uniform cycles, ``seed``): row function -> its
+    ``hw.cost.VectorUnitEnergy``, or a str saying why there is no figure (no example constants,
+    the flow failed or is not installed). Cached by ``hw.cost`` (cold: a few seconds to tens of
+    seconds per unit)."""
     from hw.cost import vector_unit_energy
     from hw.errors import ToolError
 
@@ -305,7 +368,7 @@ def vector_energies_of(hw: HardwareConfig, *, node_nm: int = DEFAULT_NODE_NM, li
             continue
         try:
             out[fn] = vector_unit_energy(unit, label=label, node_nm=node_nm, library_name=library_name,
-                                         cache=cache, cycles=cycles, seed=seed)
+                                         cache=cache, cycles=cycles, seed=seed, clock_mhz=hw.clock_mhz)
         except (ValueError, TypeError, ToolError) as exc:
             out[fn] = f"vector unit {kind} ({fn}) not characterised: {exc}"
     return out

@@ -11,6 +11,10 @@
   shift-add units for timing (they are the accelerator's nonlinear hardware). The I-BERT
   softmax unit's divider width follows the input scale, which a hardware config does not
   give: it is timed at the scale its ``x_bits`` inputs span (``ibert_softmax_scale``).
+  Those are unit cycles; a unit slower than the hardware's clock takes ``unit_clock(function)``
+  clock cycles per unit cycle (a multicycle path: ``hw.cost.vector_unit_clock`` on the unit's
+  standard-cell Fmax, handed in by ``simulate`` from ``sim._energy``'s figures, the same rule as
+  ``lowbit cost --hw``); without it (no standard-cell figures, no Fmax) one per clock cycle.
 * Elementwise ops with no RTL unit (residual add, KV-cache append, rotary embedding, embedding
   lookup, ReLU): ``ceil(elements / lanes)`` cycles at one element per lane per cycle — an
   *assumption* from the hardware config, marked as such in the stats (``timing_source``).
@@ -46,11 +50,18 @@ class TimingSources:
     hw : the hardware config.
     tile_cycles : ``hw.arrays.tile_cycles``.
     row_timing : row function (e.g. "softmax") -> the registered unit the config names for it.
+    unit_clock : row function -> clock cycles per cycle of its unit (``EnergyModel.unit_clock``:
+        more than 1 for a unit whose Fmax is below the clock), or ``None``: 1 for every unit.
     """
 
     hw: HardwareConfig
     tile_cycles: Callable
     row_timing: dict[str, RowUnitSpec]
+    unit_clock: Callable[[str], int] | None = None
+
+    def clock_cycles_per_unit_cycle(self, function: str) -> int:
+        """Clock cycles per cycle of row ``function``'s unit (1 without ``unit_clock``)."""
+        return 1 if self.unit_clock is None else int(self.unit_clock(function))
 
     def source_of(self, work: tuple) -> str:
         """Provenance text of the duration of a step's ``work``."""
@@ -62,7 +73,10 @@ class TimingSources:
         spec = self.row_timing.get(fn)
         if spec is None:
             return f"missing: no RTL unit for {fn}"
-        return f"hw.units.nonlinear.{spec.timing.__name__} ({spec.kernel})"
+        f = self.clock_cycles_per_unit_cycle(fn)
+        return (f"hw.units.nonlinear.{spec.timing.__name__} ({spec.kernel})"
+                + ("" if f == 1 else f" x {f} clock cycles per unit cycle (multicycle: its Fmax is below the clock, "
+                                     f"hw.cost.vector_unit_clock)"))
 
     def array_cycles(self, dataflow: str, m: int, k: int, n: int) -> int:
         """Cycles of one m x k x n tile on the array."""
@@ -82,8 +96,9 @@ class TimingSources:
         spec = self.row_timing.get(fn)
         if spec is None:
             return None
-        return math.ceil(rows / self.hw.row_units) * _row_cached(
+        unit_cycles = math.ceil(rows / self.hw.row_units) * _row_cached(
             spec, length, self.hw.nonlinear_x_bits, self.hw.divider_bits_per_cycle)
+        return unit_cycles * self.clock_cycles_per_unit_cycle(fn)
 
 
 @lru_cache(maxsize=65536)

@@ -22,7 +22,12 @@ Definitions (stated once, printed with the budget):
   on its own mapped netlist (OpenSTA power with our gate-level activities) driven by
   :func:`row_unit_stimulus` (a new uniformly drawn input element offered every cycle, outputs
   always accepted, at least two rows' worth of cycles), averaged over load, compute and output
-  phases. Dynamic energies are scaled to the node (derived). Leakage: logic only at the
+  phases. Each vector unit is mapped and timed at the clock target like the PE (buffered);
+  one whose Fmax is below the clock (the row units have no pipeline parameter) runs as a
+  multicycle path, ``ceil(clock / Fmax)`` clock cycles per unit cycle
+  (:func:`vector_unit_clock`, the one place of that rule, which the simulator's timing and
+  energy use too), so its dynamic power is its energy per unit cycle x clock / that factor.
+  Dynamic energies are scaled to the node (derived). Leakage: logic only at the
   library's own node (no scaling equation for it is relayed here); SRAM only at nodes with a
   published per-bit figure (``hw.cost.sram_cost``). ``leakage_mw`` totals the lines that have
   one and ``leakage_missing`` names those that do not.
@@ -42,7 +47,8 @@ from ._scaling import node_scaling
 from ._sram import sram_cost
 
 __all__ = ["BudgetLine", "AcceleratorBudget", "accelerator_budget", "datapath_energy", "DatapathEnergy",
-           "array_area_um2", "largest_square_array", "row_unit_stimulus", "vector_unit_energy", "VectorUnitEnergy"]
+           "array_area_um2", "largest_square_array", "row_unit_stimulus", "vector_unit_energy", "VectorUnitEnergy",
+           "vector_unit_clock", "VectorUnitClock"]
 
 
 @dataclass(frozen=True)
@@ -202,27 +208,82 @@ class VectorUnitEnergy:
 
     Attributes
     ----------
-    record : the unit's ``AsicCost`` (area-mapped, scaled to the node).
-    pj_per_cycle : dynamic energy of one unit per cycle streaming rows at the node, pJ (derived),
-        ``None`` when not measured (``cycles=None``). stimulus_cycles : cycles of the stimulus (0
-        without one). stimulus_description : how it was drawn.
+    record : the unit's ``AsicCost`` (mapped for ``clock_mhz``, or for area without one; scaled
+        to the node).
+    pj_per_cycle : dynamic energy of one unit per cycle of its own streaming rows at the node, pJ
+        (derived), ``None`` when not measured (``cycles=None``). stimulus_cycles : cycles of the
+        stimulus (0 without one). stimulus_description : how it was drawn.
+    clock_mhz : the clock target at the node it was mapped for, MHz (``None``: area-mapped).
     """
 
     record: AsicCost
     pj_per_cycle: float | None
     stimulus_cycles: int
     stimulus_description: str
+    clock_mhz: float | None = None
+
+
+@dataclass(frozen=True)
+class VectorUnitClock:
+    """How a vector unit keeps up with the accelerator's clock (:func:`vector_unit_clock`).
+
+    Attributes
+    ----------
+    name : the unit's module name. clock_mhz : the accelerator's clock at the node, MHz.
+    fmax_mhz : the unit's Fmax at the node (derived from the library's OpenSTA figure), MHz.
+    cycles_per_unit_cycle : clock cycles one cycle of the unit takes: 1 when its Fmax meets the
+        clock, else ``ceil(clock / Fmax)`` (a multicycle path). statement : one sentence saying so.
+    """
+
+    name: str
+    clock_mhz: float
+    fmax_mhz: float
+    cycles_per_unit_cycle: int
+    statement: str
+
+
+def vector_unit_clock(energy: VectorUnitEnergy, *, clock_mhz: float) -> VectorUnitClock:
+    """Clock cycles per cycle of a vector unit at ``clock_mhz`` (MHz, at the unit's node): the one
+    place of the rule that :func:`accelerator_budget` and the simulator (its timing and its energy)
+    use. A unit whose Fmax at the node (``energy.record``'s derived Fmax, or its library Fmax when
+    it was not scaled) meets the clock takes 1; a slower one — the row units of
+    ``hw.units.nonlinear`` have no pipeline parameter that could make them meet it — runs as a
+    multicycle path of ``ceil(clock / Fmax)`` clock cycles per unit cycle (its registers enabled
+    every that many cycles; its energy per unit cycle unchanged).
+
+    Raises
+    ------
+    UnitConfigError
+        For a clock that is not a positive number.
+    """
+    if isinstance(clock_mhz, bool) or not isinstance(clock_mhz, (int, float)) or not 0 < clock_mhz < math.inf:
+        raise UnitConfigError(f"clock must be a positive number of MHz, not {clock_mhz!r}")
+    rec = energy.record
+    fmax = float(rec.derived.get("fmax_mhz", rec.fmax_mhz))
+    node = rec.derived.get("node_nm", rec.node_nm)
+    where = f"Fmax {fmax:.4g} MHz at {node} nm" + (" (derived)" if rec.derived else "")
+    if fmax >= clock_mhz:
+        return VectorUnitClock(rec.name, float(clock_mhz), fmax, 1,
+                               f"{rec.name}: {where} meets the {clock_mhz:g} MHz clock")
+    factor = math.ceil(clock_mhz / fmax)
+    return VectorUnitClock(rec.name, float(clock_mhz), fmax, factor,
+                           f"{rec.name}: {where} is below the {clock_mhz:g} MHz clock and the row unit has no "
+                           f"pipeline parameter: a multicycle path, {factor} clock cycles per unit cycle "
+                           f"(ceil(clock / Fmax); its energy per unit cycle unchanged)")
 
 
 def vector_unit_energy(unit: Any, *, label: str, node_nm: int, library_name: str = "osu018",
                        cache: CostCache | str | None = None, cycles: int | None = 500,
-                       seed: int = 0) -> VectorUnitEnergy:
+                       seed: int = 0, clock_mhz: float | None = None) -> VectorUnitEnergy:
     """Dynamic energy per cycle of one vector (row) unit streaming rows back to back, the figure
     :func:`accelerator_budget` multiplies by its count and clock and the simulator by a vector
-    op's busy cycles: its own netlist area-mapped on ``library_name`` (``characterize_asic``,
-    cached, Verilog module ``vec_<label before " (">``), OpenSTA power with our gate-level
-    activities under :func:`row_unit_stimulus` (``cycles``, ``seed``), summed over its line
-    items and scaled to ``node_nm`` (derived). ``cycles=None``: area and leakage only.
+    op's busy cycles: its own netlist mapped on ``library_name`` (``characterize_asic``, cached,
+    Verilog module ``vec_<label before " (">``) for ``clock_mhz`` at ``node_nm`` (the library
+    clock ``clock_mhz`` x Stillmaker & Baas's delay factor; buffered and sized for it, and timed
+    at it; ``None``: area-mapped), OpenSTA power with our gate-level activities under
+    :func:`row_unit_stimulus` (``cycles``, ``seed``), summed over its line items and scaled to
+    ``node_nm`` (derived). ``cycles=None``: area and leakage only. Whether it keeps up with the
+    clock: :func:`vector_unit_clock`.
 
     Raises
     ------
@@ -231,17 +292,21 @@ def vector_unit_energy(unit: Any, *, label: str, node_nm: int, library_name: str
     ToolError
         If yosys or OpenSTA fail or are not installed.
     """
-    from ._asic import characterize_asic
+    from ..flow import library
+    from ._asic import _validate, characterize_asic
 
+    _validate(clock_mhz, node_nm)
+    lib_clock = None if clock_mhz is None else \
+        clock_mhz * node_scaling(source_nm=library(library_name).node_nm, target_nm=node_nm).delay
     stim = None if cycles is None else row_unit_stimulus(unit, cycles=cycles, seed=seed)
     desc = "" if stim is None else f"row unit streaming: uniform inputs, seed {seed}, {len(stim)} cycles"
     v = characterize_asic(unit, library_name=library_name, target_nm=node_nm, cache=cache, stimulus=stim,
-                          stimulus_description=desc,
+                          stimulus_description=desc, clock_mhz=lib_clock,
                           name="vec_" + re.sub(r"\W+", "_", label.split(" (")[0]).strip("_"))
     per_cycle = None
     if v.energy_pj_per_op is not None:
         per_cycle = sum(i.energy_pj_per_cycle for i in v.line_items.values()) * v.derived["scaling"]["energy"]
-    return VectorUnitEnergy(v, per_cycle, 0 if stim is None else len(stim), desc)
+    return VectorUnitEnergy(v, per_cycle, 0 if stim is None else len(stim), desc, clock_mhz)
 
 
 def _pe_cost(build_mac: Callable[[int], Any], *, clock_mhz: float, node_nm: int, library_name: str,
@@ -353,19 +418,19 @@ def accelerator_budget(*, build_mac: Callable[[int], Any], stimulus: Callable[[A
                                 "; ".join(f"{k_}: {v}" for k_, v in c.sources.items())))
     for name, unit, count in vector_units:
         ve = vector_unit_energy(unit, label=name, node_nm=node_nm, library_name=library_name, cache=store,
-                                cycles=vector_cycles, seed=seed)
+                                cycles=vector_cycles, seed=seed, clock_mhz=clock_mhz)
         v = ve.record
-        dyn = None if ve.pj_per_cycle is None else count * ve.pj_per_cycle * clock_mhz * 1e-3
+        vc = vector_unit_clock(ve, clock_mhz=clock_mhz)
+        f = vc.cycles_per_unit_cycle
+        dyn = None if ve.pj_per_cycle is None else count * ve.pj_per_cycle * clock_mhz * 1e-3 / f
         core.append(BudgetLine(f"vector unit {name}", count, count * v.derived["area_um2"], dyn,
                                 count * v.leakage_mw if same_node else None,
-                                f"{v.name} on {v.library}, area-mapped (Fmax {v.fmax_mhz:.4g} MHz at "
-                                f"{v.node_nm} nm), scaled to {node_nm} nm (derived); "
+                                f"{v.name} on {v.library}, mapped for {lib_clock:.4g} MHz (Fmax {v.fmax_mhz:.4g} MHz "
+                                f"at {v.node_nm} nm), scaled to {node_nm} nm (derived); {vc.statement}; "
                                 + ("dynamic power not measured" if dyn is None else
-                                   f"dynamic: measured energy per cycle streaming rows ({ve.stimulus_cycles} cycles, "
-                                   f"uniform inputs) x {clock_mhz:g} MHz")
-                                + ("" if v.derived["fmax_mhz"] >= clock_mhz else
-                                   f"; its Fmax at {node_nm} nm ({v.derived['fmax_mhz']:.4g} MHz, derived) is below "
-                                   f"the clock: not pipelined for it, figures as if it kept up")))
+                                   f"dynamic: measured energy per unit cycle streaming rows ({ve.stimulus_cycles} "
+                                   f"cycles, uniform inputs) x {clock_mhz:g} MHz"
+                                   + ("" if f == 1 else f" / {f} (one unit cycle per {f} clock cycles)"))))
     lines = [core_line if cores == 1 else _times(core_line, cores) for core_line in core]
     if global_buffer is not None:
         gkib, gwidth = global_buffer

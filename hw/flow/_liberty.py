@@ -33,7 +33,7 @@ from ._synth import run_yosys
 
 __all__ = ["LIBRARIES", "InternalPowerArc", "LibCell", "LibTable", "Library", "LibertySynthesis", "LibertyUnits",
            "library", "merge_identical_modules", "read_liberty", "read_liberty_units", "synthesize_liberty",
-           "LIBERTY_SYNTH_SCRIPT"]
+           "liberty_script", "LIBERTY_SYNTH_SCRIPT"]
 
 
 @dataclass(frozen=True)
@@ -465,9 +465,10 @@ def merge_identical_modules(text: str, *, top: str) -> tuple[str, int]:
     return out + "\n", removed
 
 
-#: the liberty mapping script; ``{top}`` and ``{abc_delay}`` are substituted. Part of every
-#: cache key.
+#: the liberty mapping script; ``{top}`` and ``{abc_delay}`` (ABC's options: :func:`liberty_script`)
+#: are substituted. Part of every cache key (its first line says what changed in the flow).
 LIBERTY_SYNTH_SCRIPT = """\
+# lowbit liberty flow v2: with a clock target ABC buffers and sizes (-D <ps> -constr constr.sdc)
 read_verilog -sv design.v
 synth -top {top} -noabc -noshare
 dfflibmap -liberty cells.lib
@@ -563,9 +564,18 @@ def _write_verilog(top: str, ports: Mapping[str, tuple[str, list]], cells: Mappi
     return "\n".join(lines) + "\n"
 
 
+def liberty_script(*, top: str, clock_ps: float | None, buffered: bool = True) -> str:
+    """The yosys script :func:`synthesize_liberty` runs (``LIBERTY_SYNTH_SCRIPT`` with ``top`` and
+    ABC's options): ``abc -liberty cells.lib`` for area without a clock target, ``-D <clock_ps>``
+    with one, and ``-constr constr.sdc`` (the library's driving cell and load) with one when
+    ``buffered``."""
+    abc = "" if clock_ps is None else f" -D {clock_ps:g}" + (" -constr constr.sdc" if buffered else "")
+    return LIBERTY_SYNTH_SCRIPT.format(top=top, abc_delay=abc)
+
+
 def synthesize_liberty(verilog_text: str, *, top: str, library_name: str = "osu018",
                        clock_ps: float | None = None, timeout_s: float | None = None,
-                       merge_identical: bool = False, buffered: bool = False) -> LibertySynthesis:
+                       merge_identical: bool = False, buffered: bool = True) -> LibertySynthesis:
     """Map ``verilog_text`` (top module ``top``) onto a library (see the module docstring).
 
     Parameters
@@ -585,12 +595,13 @@ def synthesize_liberty(verilog_text: str, *, top: str, library_name: str = "osu0
         366 pJ/product and its area by +4 %, where mapping each copy averages over the variants.
     buffered : with a clock target, let ABC buffer and size for it (``abc -constr`` with the
         library's driving cell and load: yosys's liberty script then ends ``buffer; upsize
-        {D}; dnsize {D}``). Off by default, as every published figure of the flow was mapped
-        without it; measured (2026-11-30): without it a net may drive any load (a FloatAdder's
-        swap select: one AOI22X1, 128 loads, 2.04 pF against the cell's 0.485 pF
-        max_capacitance), so OpenSTA extrapolates slews, delays and internal power; with it the
-        INT8 MAC at 158.2 MHz is +3.5 % area, Fmax 122.6 -> 163.8 MHz, energy +0.7 %, and an
-        8-lane E4M3 FP32-accumulating unit +3.6 % area, Fmax 10.9 -> 15.4 MHz, energy -16 %.
+        {D}; dnsize {D}``). On by default (flow v2 of ``LIBERTY_SYNTH_SCRIPT``); without a clock
+        target it does nothing (mapped for area, unbuffered). Measured (2026-11-30): without it a
+        net may drive any load (a FloatAdder's swap select: one AOI22X1, 128 loads, 2.04 pF
+        against the cell's 0.485 pF max_capacitance; int_silu's stall enable: 3,266 loads), so
+        OpenSTA extrapolates slews, delays and internal power; with it the INT8 MAC at 158.2 MHz
+        is +3.5 % area, Fmax 122.6 -> 163.8 MHz, energy +0.7 %, and an 8-lane E4M3
+        FP32-accumulating unit +3.6 % area, Fmax 10.9 -> 15.4 MHz, energy -16 %.
 
     Raises
     ------
@@ -605,9 +616,9 @@ def synthesize_liberty(verilog_text: str, *, top: str, library_name: str = "osu0
     if clock_ps is not None and (isinstance(clock_ps, bool) or not isinstance(clock_ps, (int, float))
                                  or not 1 <= clock_ps <= 1e7):
         raise UnitConfigError(f"clock_ps must be a number of picoseconds in 1 .. 1e7, not {clock_ps!r}")
-    script = LIBERTY_SYNTH_SCRIPT.format(top=top, abc_delay="" if clock_ps is None else f" -D {clock_ps:g}")
-    if buffered and clock_ps is not None:
-        script = script.replace("abc -liberty cells.lib", "abc -liberty cells.lib -constr constr.sdc")
+    if not isinstance(buffered, bool):
+        raise UnitConfigError(f"buffered must be a bool, not {buffered!r}")
+    script = liberty_script(top=top, clock_ps=clock_ps, buffered=buffered)
     with tempfile.TemporaryDirectory(prefix="lowbit_liberty_") as tmp:
         work = Path(tmp)
         shutil.copyfile(lib.path(), work / "cells.lib")  # WebAssembly yosys sees only its folder

@@ -476,3 +476,55 @@ def test_fpga_anchor_builds_matched_units(matched_new) -> None:
     luts = df[df["metric"] == "logic-cell ratio"]
     assert len(luts) == len(FPGA_PAIRS) and (luts["ours"] > 0).all() and luts["published"].isna().all()
     assert all("LUT4 +" in t and "CCU2C" in t for t in luts["what_differs"])
+
+
+# ---- the standard-cell flow at a clock target: buffered mapping, vector units' clock (issue 13) ----
+
+def _silu():
+    from hw.units import build_unit
+
+    return build_unit("int_silu", x_bits=8, length=64, x0_int=-20)
+
+
+def test_clock_target_maps_buffered_and_meets_what_unbuffered_misses(standard_cells, cache: CostCache) -> None:
+    """With a clock target the flow buffers and sizes (``abc -constr``, the default of
+    ``synthesize_liberty``). int_silu's stall enable drives thousands of loads when nothing is
+    buffered: OpenSTA finds the default mapping meeting the 500 MHz-at-45 nm clock that the same
+    Verilog mapped unbuffered for the same target misses."""
+    from hw.cost import characterize_asic, node_scaling
+    from hw.flow._liberty import synthesize_liberty
+    from hw.flow._sta import static_timing
+
+    lib_clock = 500.0 * node_scaling(source_nm=180, target_nm=45).delay
+    unit = _silu()
+    rec = characterize_asic(unit, clock_mhz=lib_clock, cache=cache, name="vec_silu_test")
+    assert "-constr constr.sdc" in rec.provenance["measured"]["flow"]
+    text = verilog.convert(_silu().component, name="vec_silu_test", emit_src=False)
+    plain = synthesize_liberty(text, top="vec_silu_test", clock_ps=1e6 / lib_clock, buffered=False)
+    plain_fmax = static_timing(plain, period_ns=1e3 / lib_clock).fmax_mhz
+    assert rec.fmax_mhz >= lib_clock > plain_fmax
+    assert rec.area_um2 > plain.area_um2  # the buffers and upsized cells cost area
+
+
+def test_vector_unit_clock_is_one_when_met_else_a_multicycle_of_ceil_clock_over_fmax(standard_cells,
+                                                                                     cache: CostCache) -> None:
+    from hw.cost import vector_unit_clock, vector_unit_energy
+    from hw.units import build_unit
+
+    unit = build_unit("ibert_int_gelu", x_bits=8, length=64, b_int=-251, c_int=-69251, shift_int=-5)
+    ve = vector_unit_energy(unit, label="gelu_test", node_nm=45, cache=cache, cycles=None, clock_mhz=500)
+    assert ve.clock_mhz == 500 and ve.pj_per_cycle is None
+    fmax = ve.record.derived["fmax_mhz"]
+    assert fmax == pytest.approx(ve.record.fmax_mhz / node_scaling_delay(), rel=1e-12)
+    for clock, want in ((fmax, 1), (fmax / 2, 1), (fmax * 1.01, 2), (fmax * 2, 2), (fmax * 2.5, 3)):
+        c = vector_unit_clock(ve, clock_mhz=clock)
+        assert (c.cycles_per_unit_cycle, c.fmax_mhz, c.name) == (want, fmax, "vec_gelu_test"), clock
+        assert ("multicycle path" in c.statement) == (want > 1)
+    with pytest.raises(UnitConfigError, match=r"^clock must be a positive number of MHz, not 0$"):
+        vector_unit_clock(ve, clock_mhz=0)
+
+
+def node_scaling_delay() -> float:
+    from hw.cost import node_scaling
+
+    return node_scaling(source_nm=180, target_nm=45).delay

@@ -13,14 +13,21 @@ import pytest
 from hw.cost import accelerator_budget, datapath_energy, memory_access_energy_pj, sram_cost, unit_stimulus
 from hw.units import build_unit, recipe_mac
 from mapping import parse_recipe
-from sim import datapath_energy_of, hardware_buffers, load_hardware, simulate
+from sim import datapath_energy_of, hardware_buffers, load_hardware, simulate, vector_energies_of
 from sim._energy import op_outputs
 
 HW = load_hardware("edge-16x16")
 INT8 = parse_recipe("INT8")
-#: the kernel constants of benchmarks/nonlinear_units.py (LayerNorm biases 0), rows of 64, 8-bit inputs
+#: the kernel constants of benchmarks/nonlinear_units.py (LayerNorm biases 0), rows of 64, the hardware's
+#: input width (``nonlinear_x_bits``)
 VECTOR_UNITS = {"ibert_int_gelu": dict(b_int=-251, c_int=-69251, shift_int=-5),
                 "ivit_int_layernorm": dict(bias_int=[0] * 64), "ivit_shiftmax": dict(x0_int=-20)}
+
+
+def _multicycle(fmax_mhz: float, clock_mhz: float) -> int:
+    """Clock cycles per cycle of a unit of Fmax ``fmax_mhz`` at ``clock_mhz`` (issue 13: a unit
+    slower than the clock is a multicycle path of ceil(clock / Fmax) cycles)."""
+    return 1 if fmax_mhz >= clock_mhz else math.ceil(clock_mhz / fmax_mhz)
 
 
 def _reference_energy(hw, recipe):
@@ -40,9 +47,10 @@ def _budget_pj_per_cycle(hw, functions) -> dict[str, float]:
     """Energy per cycle of each function's row units (all ``row_units`` of them): the dynamic
     power of its line in ``hw.cost.accelerator_budget`` (what ``lowbit cost --hw`` prints) over
     the clock."""
-    units = dict(hw.nonlinear_units)
-    vec = [(f"{fn}: {units[fn]} (x_bits 8, row length 64, example constants)",
-            build_unit(units[fn], x_bits=8, length=64, **VECTOR_UNITS[units[fn]]), hw.row_units) for fn in functions]
+    units, bits = dict(hw.nonlinear_units), hw.nonlinear_x_bits
+    vec = [(f"{fn}: {units[fn]} (x_bits {bits}, row length 64, example constants)",
+            build_unit(units[fn], x_bits=bits, length=64, **VECTOR_UNITS[units[fn]]), hw.row_units)
+           for fn in functions]
     probe = recipe_mac(INT8)
     probe.component._MustUse__silence = True
     b = accelerator_budget(build_mac=lambda p: recipe_mac(INT8, pipeline=p),
@@ -87,6 +95,11 @@ def test_simulate_energy_is_counts_times_cost_figures(standard_cells):
     assert s["energy_pj"] == pytest.approx(sum(s["energy_breakdown_pj"].values()), rel=1e-12)
     cols = ["energy_mac_pj", "energy_dram_pj", "energy_sram_pj", "energy_vector_pj", "energy_gb_pj"]
     assert (ops[cols].sum(axis=1) - ops["energy_pj"]).abs().max() <= 1e-9 * ops["energy_pj"].abs().max()
+    figs = vector_energies_of(HW, functions=tuple(rows_fns))
+    for fn in rows_fns:  # the budget's figure per clock cycle: energy per unit cycle / the unit's multicycle
+        assert per_cycle[fn] == pytest.approx(figs[fn].pj_per_cycle * HW.row_units
+                                              / _multicycle(figs[fn].record.derived["fmax_mhz"], HW.clock_mhz),
+                                              rel=1e-9), fn
     for fn in rows_fns:  # each op of a row function: its own compute cycles x its unit's figure
         r = ops[ops["function"] == fn].iloc[0]
         assert r["energy_vector_pj"] == pytest.approx(r["compute_cycles"] * per_cycle[fn], rel=1e-9), fn
@@ -171,3 +184,41 @@ def test_global_buffer_bytes_are_priced_at_its_sram_figure():
                                    + ops["energy_mac_pj"] + ops["energy_vector_pj"])
     # the fills are DRAM reads too (priced as DRAM as well): at most the op's DRAM reads
     assert (ops["gb_fill_bytes"] <= ops["dram_read_bytes"]).all()
+
+
+def test_vector_units_slower_than_the_clock_are_multicycle_paths(standard_cells):
+    """At the default preset's 1 GHz, 45 nm, with standard-cell figures: every row op's compute
+    cycles are those of the same run without them (generic flow: no Fmax, one unit cycle per
+    clock cycle) x ceil(clock / its unit's Fmax) exactly, 1 for a unit that meets the clock (the
+    array's ops unchanged); its vector energy stays its unit cycles x the unit's energy per unit
+    cycle; both runs say how their vector units were clocked."""
+    hw = load_hardware("default-32x32")
+    res = simulate("bert-base", INT8, hw, prefill=16, layers=1, mac_cost=datapath_energy_of(hw, INT8))
+    base = simulate("bert-base", INT8, hw, prefill=16, layers=1)
+    ops, ref = res.ops, base.ops
+    assert list(ops["op"]) == list(ref["op"])
+    rows_fns = sorted(set(ops.loc[ops["unit"] == "vector", "function"]) & set(dict(hw.nonlinear_units)))
+    assert rows_fns == ["gelu", "layernorm", "softmax"]
+    figs = vector_energies_of(hw, functions=tuple(rows_fns))
+    factor = {fn: _multicycle(figs[fn].record.derived["fmax_mhz"], hw.clock_mhz) for fn in rows_fns}
+    # the case this test is for: some unit misses the clock and some meets it
+    assert max(factor.values()) > 1 and min(factor.values()) == 1, factor
+    for fn in rows_fns:
+        sel = ops["function"] == fn
+        assert (ops.loc[sel, "compute_cycles"] > 0).all()
+        assert ops.loc[sel, "compute_cycles"].tolist() == (ref.loc[sel, "compute_cycles"] * factor[fn]).tolist(), fn
+        unit_energy = ref.loc[sel, "compute_cycles"] * figs[fn].pj_per_cycle * hw.row_units * hw.cores
+        assert ops.loc[sel, "energy_vector_pj"].to_numpy() == pytest.approx(unit_energy.to_numpy(), rel=1e-9), fn
+        src = set(ops.loc[sel, "timing_source"])
+        assert len(src) == 1 and (f"x {factor[fn]} clock cycles per unit cycle (multicycle" in src.pop()) \
+            == (factor[fn] > 1), fn
+    gemm = ops["unit"] != "vector"
+    assert ops.loc[gemm, "compute_cycles"].tolist() == ref.loc[gemm, "compute_cycles"].tolist()
+    stated = [n for n in res.summary["notes"] if n.startswith("energy source: vector-unit clock (hw.cost")]
+    assert len(stated) == 1
+    for fn in rows_fns:
+        assert f"{fn}: {figs[fn].record.name}: Fmax" in stated[0]
+        assert (f"a multicycle path, {factor[fn]} clock cycles per unit cycle" in stated[0]) == (factor[fn] > 1)
+    assert ("energy source: vector-unit clock: gelu, layernorm, softmax timed at one unit cycle per 1000 MHz clock "
+            "cycle, unchecked: no Fmax without the standard-cell figures (a hw.cost DatapathEnergy mac_cost)"
+            ) in base.summary["notes"]
