@@ -44,7 +44,8 @@ from ..errors import UnitConfigError
 from ..flow import tool_versions
 from ..flow._gatesim import netlist_activity
 from ..flow._power import POWER_METHOD, netlist_power
-from ..flow._liberty import LIBERTY_SYNTH_SCRIPT, LibertySynthesis, library, read_liberty, synthesize_liberty
+from ..flow._liberty import (LIBERTY_SYNTH_SCRIPT, LibertySynthesis, liberty_script, library, read_liberty,
+                              synthesize_liberty)
 from ..flow._sta import STA_METHOD, loop_carried, register_loops, sta_version, static_timing
 from ._cache import CostCache, hash_key
 from ._protocol import as_unit_spec
@@ -406,9 +407,9 @@ def _record(spec, lib, m: dict, *, clock_mhz, target_nm, stimulus_description: s
             "rtlil_sha256": m["rtlil_sha256"], "verilog_sha256": m["verilog_sha256"],
             "library": {"name": lib.name, "node_nm": lib.node_nm, "vdd_v": lib.vdd_v, "sha256": m["library_sha256"],
                         "source": lib.source},
-            "flow": "yosys " + "; ".join(ln for ln in LIBERTY_SYNTH_SCRIPT.format(
-                top=spec.name, abc_delay="" if m["clock_ps"] is None else f" -D {m['clock_ps']:g}").splitlines()
-                if not ln.startswith(("read_", "write_"))) + _TIMING_AND_POWER,
+            "flow": "yosys " + "; ".join(ln for ln in liberty_script(top=spec.name, clock_ps=m["clock_ps"]).splitlines()
+                                         if not ln.startswith(("read_", "write_", "#")))
+                    + _TIMING_AND_POWER,
             "clock_target_mhz": clock_mhz, "period_analysed_ns": m["period_ns"],
             "stimulus": None if m["stimulus"] is None else {
                 **m["stimulus"], "description": stimulus_description
