@@ -468,6 +468,7 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
     full_model, model = model, shard_model(model, hw.chips)  # tensor parallel: one chip's share
     timing = step_timing(hw, recipe)
     energy = energy_model(hw, recipe, mac_cost)
+    timing = replace(timing, sources=replace(timing.sources, unit_clock=energy.unit_clock))  # slow vector units
     whole = n_layers == model.n_layers
     phases = _phases(model, prefill, decode, decode_only)
     mappings: dict = {}
