@@ -203,10 +203,17 @@ def test_budget_lines_add_up_and_price_sram_leakage_and_vector_power(standard_ce
     assert b.leakage_mw == pytest.approx(by["SRAM a"].leakage_mw + by["SRAM b"].leakage_mw)
     assert set(b.leakage_missing) == {"array PEs", "column output converters", "vector unit gelu"}
     assert b.dynamic_missing == ()
+    # the vector unit is mapped for the budget's clock (20 MHz at 130 nm = 20 x the 180 -> 130 nm delay factor
+    # on the 180 nm library) and, if slower than it, runs one unit cycle per vector_unit_clock cycles
+    from hw.cost import vector_unit_clock, vector_unit_energy
+
+    lib_clock = 20 * node_scaling(source_nm=180, target_nm=130).delay
     v = characterize_asic(gelu(), target_nm=130, cache=tmp_path, name="vec_gelu",
-                          stimulus=row_unit_stimulus(gelu(), cycles=60))
+                          stimulus=row_unit_stimulus(gelu(), cycles=60), clock_mhz=lib_clock)
     per_cycle = sum(i.energy_pj_per_cycle for i in v.line_items.values()) * v.derived["scaling"]["energy"]
-    assert by["vector unit gelu"].dynamic_mw == pytest.approx(2 * per_cycle * 20 * 1e-3) and per_cycle > 0
+    f = vector_unit_clock(vector_unit_energy(gelu(), label="gelu", node_nm=130, cache=tmp_path, cycles=60,
+                                             clock_mhz=20), clock_mhz=20).cycles_per_unit_cycle
+    assert by["vector unit gelu"].dynamic_mw == pytest.approx(2 * per_cycle * 20 * 1e-3 / f) and per_cycle > 0
 
 
 def test_budget_of_cores_and_global_buffer(standard_cells, tmp_path) -> None:
