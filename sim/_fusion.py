@@ -40,9 +40,9 @@ Without fusion every op reads its inputs from DRAM and writes its output back. W
   last add to the next layer's attention is not considered (the stream is made in the
   previous layer), nor is any window on hardware with a global buffer (the estimate prices
   DRAM bytes, not the buffer's fills and port: on npu-8core, BERT-large prefill 512, it chose
-  a spill the simulation ran 0.9% slower). In a chain (``sim._overlap``) the activation buffer's bytes held for the
-  stream are those of the op that reserves the most, also for the ops of a spilled window
-  (conservative: their own loads of the buffer see the smaller capacity).
+  a spill the simulation ran 0.9% slower). In a chain (``sim._overlap.run_chain``, one
+  reservation per op) the stream's bytes return to the activation buffer when the norm has
+  finished and are taken again before the add's loads.
 
 Weights, the KV cache (what ``kv_append`` writes and attention reads) and the LM head's logits
 always travel to and from DRAM. K and V of a head are held across query blocks in the weight
@@ -71,7 +71,7 @@ _PRODUCER_FUSED = ("silu_mul", "gelu")
 @dataclass(frozen=True)
 class SpillChoice:
     """The planner's choice for one window of ops around which the resident residual stream
-    could be spilled to DRAM: written by ``writer`` (its output also stored), the ``ops`` run
+    could be spilled to DRAM: stored by ``writer`` (the norm, as it reads it), the ``ops`` run
     without it in the activation buffer, ``reader`` reads it back; ``kept_cycles`` and
     ``spilled_cycles`` are the estimates (``_estimate``, summed from the writer to the reader)
     with the stream kept and spilled. Spilled only when that is estimated faster."""
