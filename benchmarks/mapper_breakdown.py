@@ -111,9 +111,11 @@ def main() -> int:
     for name, ex in sorted(rows, key=lambda t: -t[1]):
         print(f"  {name:14s} {ex:12,.0f}  ({ex / (total - ideal):5.1%} of the excess)")
     print("residual stream spill choices (sim._fusion.SpillChoice):")
-    for _, _, residency in plan:
-        if residency is not None and residency.spill is not None:
-            print(f"  {residency.spill.text()}")
+    choices = [r.spill for _, _, r in plan if r is not None and r.spill is not None]
+    for choice in choices:
+        print(f"  {choice.text()}")
+    if not choices:
+        print("  none evaluated (no fusion, the stream not resident, or a global buffer)")
     print("mapper search of the array ops:")
     for name, text in zip(ops.op, ops.mapper):
         if text:
