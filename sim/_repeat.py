@@ -50,13 +50,13 @@ def repeatable(hw: HardwareConfig) -> bool:
 def find_block(steps: list, min_blocks: int = HEADS + 1) -> int | None:
     """The shortest block of which ``steps`` are at least ``min_blocks`` copies (None if none)."""
     n = len(steps)
-    hashes = [hash(s) for s in steps]
+    index: dict = {}
+    ids = [index.setdefault(s, len(index)) for s in steps]  # equal steps, equal ids (dict: hash then ==)
     for b in range(1, n // min_blocks + 1):
         if n % b:
             continue
-        first = hashes[:b]
-        if all(hashes[i:i + b] == first for i in range(b, n, b)) and all(
-                steps[i:i + b] == steps[:b] for i in range(b, n, b)):
+        first = ids[:b]
+        if all(ids[i:i + b] == first for i in range(b, n, b)):
             return b
     return None
 
