@@ -15,9 +15,16 @@ gate-level activity, STA + power). The machine is shared: CPU seconds are the st
 target at ``--node``, as ``lowbit simulate`` and ``lowbit cost --hw`` do: every depth tried is
 mapped and timed, the chosen one also simulated and powered).
 
+``--vector-units HW`` times the vector (row) units of a hardware config or preset instead, as
+the simulator and ``lowbit cost --hw`` characterise them (``sim.hardware_vector_units``: the
+hardware's ``nonlinear_x_bits``, rows of 64; ``hw.cost.vector_unit_energy`` at the hardware's
+clock at ``--node``, buffered), each cold and warm, next to the flow before issue 13's change
+(the same Verilog area-mapped, no clock target, no buffering): Fmax and energy per unit cycle
+at the node (derived), and the clock cycles per unit cycle ``hw.cost.vector_unit_clock`` charges.
+
 Usage: python benchmarks/cost_liberty.py [--formats int8,e4m3fn,mxfp8_e4m3] [--acc exact|float32]
        [--lanes 1] [--clock-mhz 100] [--meet-clock 1000 --node 45 --timed per_product]
-       [--merge-identical]
+       [--merge-identical] [--vector-units edge-16x16 [--node 45]]
 """
 from __future__ import annotations
 
@@ -72,7 +79,12 @@ def main() -> None:
     parser.add_argument("--lanes", type=int, default=1, help="products per cycle of the MAC/dot units")
     parser.add_argument("--merge-identical", action="store_true",
                         help="map identical submodules once (hw.flow.synthesize_liberty's option, off in the flow)")
+    parser.add_argument("--vector-units", default=None, metavar="HW",
+                        help="time the vector units of this hardware config or preset instead (see above)")
     args = parser.parse_args()
+    if args.vector_units is not None:
+        _vector_units(args)
+        return
     if args.merge_identical:
         import hw.cost._asic as asic
 
@@ -122,6 +134,44 @@ def main() -> None:
               f"(median of {len(warm)}); {rec.area_um2:.0f} um2, {sum(i.cells for i in rec.line_items.values())} "
               f"cells, Fmax {rec.fmax_mhz:.1f} MHz, {rec.energy_pj_per_op:.3g} pJ/product {what}")
         print("  cold phases (wall s): " + ", ".join(f"{k} {v:.1f}" for k, v in cold_phases.items()))
+
+
+def _vector_units(args: argparse.Namespace) -> None:
+    from hw.cost import CostCache, characterize_asic, vector_unit_clock, vector_unit_energy
+    from hw.cost._accelerator import row_unit_stimulus
+    from sim import hardware_vector_units, load_hardware
+
+    hw = load_hardware(args.vector_units)
+    print(f"{hw.name}: vector units at {hw.clock_mhz:g} MHz, {args.node} nm (derived from osu018), x_bits "
+          f"{hw.nonlinear_x_bits}, rows of 64, {args.cycles} stimulus cycles")
+    for fn, kind, label, unit in hardware_vector_units(hw):
+        if unit is None:
+            print(f"  {fn} ({kind}): no example constants, not characterised")
+            continue
+        with tempfile.TemporaryDirectory(prefix="lowbit_bench_") as tmp:
+            t0, c0 = time.perf_counter(), _cpu_s()
+            ve = vector_unit_energy(unit, label=label, node_nm=args.node, cache=CostCache(tmp), cycles=args.cycles,
+                                    clock_mhz=hw.clock_mhz)
+            cold, cold_cpu = time.perf_counter() - t0, _cpu_s() - c0
+            warm = []
+            for _ in range(args.warm_repeats):
+                rebuilt = [u for f, _, _, u in hardware_vector_units(hw, functions=(fn,))][0]
+                t0 = time.perf_counter()
+                vector_unit_energy(rebuilt, label=label, node_nm=args.node, cache=CostCache(tmp), cycles=args.cycles,
+                                   clock_mhz=hw.clock_mhz)
+                warm.append(time.perf_counter() - t0)
+            rebuilt = [u for f, _, _, u in hardware_vector_units(hw, functions=(fn,))][0]
+            t0 = time.perf_counter()  # before: the same Verilog area-mapped, unbuffered (no clock target)
+            old = characterize_asic(rebuilt, target_nm=args.node, cache=CostCache(tmp), name=ve.record.name,
+                                    stimulus=row_unit_stimulus(rebuilt, cycles=args.cycles))
+            old_s = time.perf_counter() - t0
+        old_pj = sum(i.energy_pj_per_cycle for i in old.line_items.values()) * old.derived["scaling"]["energy"]
+        c = vector_unit_clock(ve, clock_mhz=hw.clock_mhz)
+        print(f"  {fn} ({kind}, {ve.record.name}): area-mapped unbuffered: Fmax {old.derived['fmax_mhz']:.4g} MHz, "
+              f"{old_pj:.4g} pJ/cycle, {old.derived['area_um2']:.0f} um2 ({old_s:.1f} s); mapped for the clock, "
+              f"buffered: Fmax {c.fmax_mhz:.4g} MHz, {ve.pj_per_cycle:.4g} pJ/unit cycle, "
+              f"{ve.record.derived['area_um2']:.0f} um2, {c.cycles_per_unit_cycle} clock cycle(s) per unit cycle; "
+              f"cold {cold:.1f} s wall, {cold_cpu:.1f} s CPU, warm {statistics.median(warm) * 1e3:.1f} ms")
 
 
 if __name__ == "__main__":

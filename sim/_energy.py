@@ -345,7 +345,11 @@ def hardware_vector_units(hw: HardwareConfig, *, row_length: int = VECTOR_ROW_LE
             out.append((fn, kind, label, None))
             continue
         params = {k: ([0] * row_length if v == "zeros" else v) for k, v in VECTOR_UNIT_PARAMS[kind].items()}
-        out.append((fn, kind, label, build_unit(kind, x_bits=bits, length=row_length, **params)))
+        unit = build_unit(kind, x_bits=bits, length=row_length, **params)
+        # the factory's parameters determine the RTL: a warm cost lookup needs no elaboration
+        unit.metadata["design_key"] = f"hw.units.build_unit({kind!r}, x_bits={bits}, length={row_length}, " \
+                                      f"{sorted(params.items())!r})"
+        out.append((fn, kind, label, unit))
     return out
 
 
