@@ -35,8 +35,9 @@ attention), one DRAM transfer per chunk on the shared DRAM port (its latency pip
 no step reads are not fetched. A group leaves the buffer when every core has finished every block that reads it.
 A core's tile load waits for the chunks overlapping its part's rows (or columns) and the tile's
 K range, then crosses the global buffer's port (one simpy ``Resource`` all cores contend on) at
-``gb_bytes_per_cycle``. Outputs are stored to DRAM directly. DRAM bytes are each chunk once:
-the compulsory A + B when the op fits.
+``gb_bytes_per_cycle``. Outputs are stored to DRAM directly (a chain of ops may keep one in the
+buffer for its readers, ``sim._overlap``: an operand ``resident`` there is never filled). DRAM
+bytes are each chunk once: the compulsory A + B when the op fits.
 """
 from __future__ import annotations
 
@@ -302,7 +303,7 @@ class GlobalBuffer:
                 self.events.append(self.env.event())
 
     def start(self, *, space: simpy.Container | None = None, after: simpy.Event | None = None,
-              gates: dict | None = None) -> None:
+              gates: dict | None = None, resident: dict | None = None) -> None:
         """Count the readers of each group and start the DRAM fills (of the chunks in
         ``first_need`` only: an operand kept in the cores' SRAM, ``sim._fusion``, is not fetched).
 
@@ -310,8 +311,17 @@ class GlobalBuffer:
         chain's ops (else one of ``gb_kib`` is made), ``after`` the event the fills wait for (the
         previous op's fills: one fill queue in program order), ``gates`` operand ("a", "b", "q",
         "k", "v") -> the event its chunks' fills wait for (its producers' last stores to DRAM);
-        within an admitted unit the ungated chunks are filled first."""
+        within an admitted unit the ungated chunks are filled first. ``resident``: operand -> the
+        event of its producers' last stores into this buffer (a tensor the chain keeps there,
+        its bytes held by the chain): its chunks are there then, never read from DRAM, and
+        take no room of the op's own."""
+        resident = resident or {}
         for g in self.plan.groups:
+            if g.operand in resident:
+                g.live_bytes = 0
+                ids = [g.first + j for j in range(len(g.chunk_bytes))]
+                self.env.process(self._arrive(resident[g.operand], ids))
+                continue
             g.live_bytes = sum(n for j, n in enumerate(g.chunk_bytes) if g.first + j in self.first_need)
         if space is None:
             slack = len(self.events)  # sub-byte chunks round up: at most one byte each
@@ -321,9 +331,15 @@ class GlobalBuffer:
         for blk in self.plan.blocks:
             for g in {id(g): g for g in blk.a_groups + blk.b_groups}.values():
                 g.pending += 1
-        self.fetcher = self.env.process(self._fetcher(after, gates or {}))
+        self.fetcher = self.env.process(self._fetcher(after, gates or {}, frozenset(resident)))
 
-    def _fetcher(self, after: simpy.Event | None, gates: dict):
+    def _arrive(self, stored: simpy.Event, ids: list[int]):
+        if not stored.triggered:
+            yield stored
+        for cid in ids:
+            self.events[cid].succeed()
+
+    def _fetcher(self, after: simpy.Event | None, gates: dict, resident: frozenset = frozenset()):
         env, bw, lat = self.env, self.hw.dram_bytes_per_cycle, self.hw.dram_latency_cycles
         if after is not None and not after.triggered:
             yield after
@@ -334,7 +350,7 @@ class GlobalBuffer:
             need = self.first_need
             order = sorted((gates.get(g.operand) is not None and not gates[g.operand].triggered,
                             need[g.first + j], g.first + j, gi, j) for gi, g in enumerate(unit)
-                           for j in range(len(g.chunk_bytes)) if g.first + j in need)
+                           for j in range(len(g.chunk_bytes)) if g.first + j in need and g.operand not in resident)
             for gated, _, cid, gi, j in order:
                 g = unit[gi]
                 if gated and not gates[g.operand].triggered:

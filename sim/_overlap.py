@@ -38,6 +38,19 @@ What overlaps, and what bounds it:
   producers' last stores; within a unit the other chunks are filled first. A core's load from
   the buffer waits for its chunks before it takes a DMA engine (a load holding an engine while
   its chunks wait for room would starve the earlier op's loads).
+* **Produced tensors kept in the global buffer.** An op's output read only by later ops of the
+  chain (``READERS``: q_proj by rope_q, the attention by o_proj, the norms by the projections,
+  ...; not the residual stream nor the KV cache, read beyond the chain) is kept in the buffer
+  when, at every op from its producer to its last reader, it fits beside the outputs already
+  kept there and that op's own plan (``_kept_outputs``; an output staying in the cores' SRAM,
+  ``sim._fusion``, has no stores to keep). Its room is taken in the fill queue at the
+  producer's place; its stores cross the buffer's port (not DRAM) once the room is granted; a
+  reader with a buffer plan finds the operand's chunks there when the producer's stores are
+  done (not filled from DRAM, no room of its own), a reader without one loads its share of
+  the input bytes (the kept producers' bytes over its input's) over the buffer's port; the room
+  is given back when every reader has finished. Bytes: the producer's stores count as
+  ``gb_fill_bytes`` (written into the buffer) instead of DRAM writes, a reader's as
+  ``gb_read_bytes`` instead of DRAM reads.
 
 Producers are matched by op name (``PRODUCERS``, the ops of ``mapping.layer_ops`` and
 ``sim._fusion``); an op whose name is not listed waits for every op before it in the chain.
@@ -54,6 +67,7 @@ stalls and compute are the op's own (summed over cores, compute of the busiest c
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -62,12 +76,12 @@ import simpy
 from mapping import GemmOp, Recipe, VectorOp
 
 from ._cores import gb_plan, gb_schedules, split_op
-from ._engine import OpRun, combine_parts, start_op
+from ._engine import OpRun, combine_parts, cross_port, start_op
 from ._fusion import FusedAttention, kv_buffer
 from ._global_buffer import GlobalBuffer
 from ._hwconfig import HardwareConfig
 
-__all__ = ["OpLink", "ChainResult", "PRODUCERS", "producers_of", "run_chain"]
+__all__ = ["OpLink", "ChainResult", "PRODUCERS", "producers_of", "READERS", "readers_of", "run_chain"]
 
 #: op name -> (names of the ops producing its first input: A of a GEMM, the rows of a vector
 #: op; names of the ops producing a GEMM's B when B is not a weight: K or V). The latest op of
@@ -90,6 +104,37 @@ PRODUCERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ffn_residual": (("attn_residual", "down_proj", "ffn_down"), ()),
     "residual": (("o_proj", "down_proj", "ffn_down"), ()),
 }
+
+
+#: producer op name -> alternatives of the ops reading its output as their first input (the first
+#: alternative with an op later in the chain reads it); the outputs not listed (the residual
+#: stream, the KV cache, the logits) are read beyond the chain, so they go to DRAM
+READERS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "attn_norm": (("q_proj", "k_proj", "v_proj"),),
+    "q_proj": (("rope_q",), ("attention", "attn_scores")),
+    "k_proj": (("rope_k",), ("kv_append",)),
+    "v_proj": (("kv_append",),),
+    "rope_q": (("attention", "attn_scores"),),
+    "rope_k": (("kv_append",),),
+    "attn_scores": (("softmax",),),
+    "softmax": (("attn_context",),),
+    "attention": (("o_proj",),), "attn_context": (("o_proj",),),
+    "o_proj": (("attn_residual", "residual"),),
+    "ffn_norm": (("gate_proj", "up_proj", "ffn_up"),),
+    "gate_proj": (("silu_mul",),), "up_proj": (("silu_mul",),),
+    "silu_mul": (("down_proj",),),
+    "down_proj": (("ffn_residual", "residual"),), "ffn_down": (("ffn_residual", "residual"),),
+}
+
+
+def readers_of(names: list[str], i: int) -> list[int]:
+    """Indices of the later ops of a chain reading op ``i``'s output (``READERS``; empty when
+    its output is read beyond the chain or by none of its ops)."""
+    for alt in READERS.get(names[i], ()):
+        found = [j for j in range(i + 1, len(names)) if names[j] in alt]
+        if found:
+            return found
+    return []
 
 
 def producers_of(names: list[str]) -> list[tuple[list[int], list[int]]]:
@@ -176,6 +221,19 @@ class OpLink:
         self._pipelined = self._segments.popleft()
         self._array_steps = 0  # array steps started
         self._softmax: list = []  # the processes of its softmax steps, in order
+        # a tensor the chain keeps in the global buffer (run_chain): ``keep`` the event of its
+        # room there (the op's stores cross the buffer's port once it is granted, not DRAM's);
+        # ``from_gb``: engine buffer -> (fraction of its loads' bytes, event) read from the buffer
+        # once the event (the producers' last stores) has happened
+        self.keep: simpy.Event | None = None
+        self.from_gb: dict = {}
+        self.gport: simpy.Resource | None = None
+        self.gb_bw = 0.0
+        self.gb_stored = 0  # bytes stored into the buffer, loaded from it (the engine counted them as DRAM's)
+        self.gb_loaded = 0
+        self.gb_busy = 0.0  # cycles of the buffer's port those took
+        self.gb_events: list = []  # their trace events
+        self.core_index = 0
 
     # --- the loader ---------------------------------------------------------------------------
     def before_loads(self):
@@ -205,22 +263,57 @@ class OpLink:
             if not waits:
                 return self.env.process(transfer(total, what))
             return self.env.process(self._after(self.env.all_of(waits), total, transfer, what))
+        jobs = []
+        if self.from_gb:  # the parts of loads a chained producer kept in the global buffer
+            rest = []
+            for b, n in loads:
+                f, ready = self.from_gb.get(b, (0.0, None))
+                k = min(n, math.ceil(n * f))
+                if k:
+                    jobs.append(self.env.process(self._gb_cross(k, what + " (global buffer)", ready, "load")))
+                if n - k:
+                    rest.append((b, n - k))
+            if not rest:
+                return self.env.all_of(jobs)
+            loads, total = rest, sum(n for _, n in rest)
         held: dict = {}  # gate -> bytes of this step's loads waiting for it
         for b, n in loads:
             g = self._gates.get(b)
             if g is not None and not g.triggered:
                 held[g] = held.get(g, 0) + n
-        if not held:  # one DMA job, as without overlap
+        if not held and not jobs:  # one DMA job, as without overlap
             return self.env.process(transfer(total, what))
         free = total - sum(held.values())
-        jobs = [self.env.process(transfer(free, what + " (prefetched part)"))] if free else []
+        jobs += [self.env.process(transfer(free, what + " (prefetched part)"))] if free else []
         jobs += [self.env.process(self._after(g, n, transfer, what + " (after its producers)"))
                  for g, n in held.items()]
         return self.env.all_of(jobs)
 
     def store(self, nbytes: int, what: str, transfer) -> simpy.Process:
-        """A store of ``nbytes``: to DRAM by the engine's ``transfer``."""
-        return self.env.process(transfer(nbytes, what))
+        """A store of ``nbytes``: to DRAM by the engine's ``transfer``, or into the global buffer
+        when the chain keeps the op's output there (``keep``)."""
+        if self.keep is None:
+            return self.env.process(transfer(nbytes, what))
+        return self.env.process(self._gb_cross(nbytes, what + " (global buffer)", self.keep, "store"))
+
+    def _gb_cross(self, nbytes: int, what: str, ready: simpy.Event | None, kind: str):
+        """A transfer between this core and the global buffer: once ``ready``, on a DMA engine,
+        over the buffer's port."""
+        if ready is not None and not ready.triggered:
+            yield ready
+        with self.dma.request() as rq:
+            yield rq
+
+            def record(start: float, dt: float) -> None:
+                self.gb_busy += dt
+                self.gb_events.append(("gb", what, start, dt, self.core_index, nbytes, 0))
+
+            if self.gb_bw != math.inf:
+                yield from cross_port(self.env, self.gport, nbytes, self.gb_bw, record)
+        if kind == "store":
+            self.gb_stored += nbytes
+        else:
+            self.gb_loaded += nbytes
 
     def _after(self, gate: simpy.Event, nbytes: int, transfer, what: str):
         yield gate
@@ -343,6 +436,14 @@ def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = 
     parts_runs: list[list] = []
     gbufs: list = []  # per op: (its GlobalBuffer, the gates of its operands' fills) or None
     arr = (hw.array_rows, hw.array_cols)
+    plans: list = [None] * len(ops)
+    if hw.gb_kib and recipe is not None:
+        for i, op in enumerate(ops):
+            if isinstance(op, (GemmOp, FusedAttention)):
+                plans[i] = gb_plan(op, recipe, hw, lambda part, i=i: schedule(i, part))
+    kept = _kept_outputs(ops, plans, hw, schedule) if hw.gb_kib and recipe is not None else {}
+    done_of: dict = {}  # producer index -> the event of its last stores on every core
+    rooms: dict = {}  # kept producer index -> the event of its tensor's room in the buffer (granted)
     for i, op in enumerate(ops):
         a_deps, b_deps = deps[i]
         computed = [lk.computed_event for j in sorted(set(a_deps) | set(b_deps)) for lk in links[j]]
@@ -356,9 +457,16 @@ def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = 
                 gates.update(dict.fromkeys(bufs, stored_by[key]))
                 if bufs:  # a weight B is no one's product: its fills are never gated
                     fill_gates.update(dict.fromkeys(operands, stored_by[key]))
-        plan = None
-        if hw.gb_kib and recipe is not None and isinstance(op, (GemmOp, FusedAttention)):
-            plan = gb_plan(op, recipe, hw, lambda part, i=i: schedule(i, part))
+        plan = plans[i]
+        if i in kept:
+            rooms[i] = env.event()
+        # its first input kept in the buffer by chained producers: from there, not DRAM
+        mine_kept = [j for j in kept if i in kept[j][1]]
+        ready = (env.all_of([done_of[j] for j in mine_kept]) if mine_kept else None)
+        from_gb = {}
+        if ready is not None and plan is None:
+            f = min(1.0, sum(kept[j][0] for j in mine_kept) / max(1, _input_bytes(op, recipe)))
+            from_gb = dict.fromkeys(a_bufs, (f, ready))
         mine, runs = [], []
         pipelined = (lambda part: part.count * len(part.blocks())) if isinstance(op, FusedAttention) else (lambda _: 0)
         if plan is None:
@@ -367,17 +475,20 @@ def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = 
                 mp, steps = schedule(i, part)
                 link = OpLink(env, cores[c], units=_units(op), gates=gates, inputs_computed=computed,
                               pipelined=pipelined(part))
+                _gb_link(link, hw, gport, c, rooms.get(i), from_gb)
                 _, run = start_op(env, port, steps, hw, timing, dataflow=getattr(mp, "dataflow", "ws"),
                                   trace=trace, link=link, core=c)
                 mine.append(link)
                 runs.append((mp, steps, run))
         else:  # every core's parts of the plan's blocks, its loads served by the global buffer
             gbuf = GlobalBuffer(env, port, hw, plan, trace=trace, gport=gport)
-            gbufs.append((gbuf, fill_gates))
+            gbufs.append((gbuf, fill_gates, {("q" if isinstance(op, FusedAttention) else "a"): ready}
+                          if ready is not None else {}))
             for mp, steps, dfs, view in gb_schedules(op, plan, gbuf, hw.cores, lambda part, i=i: schedule(i, part),
                                                      arr):
                 link = OpLink(env, cores[view.core], units=_units(op), gates={}, inputs_computed=computed,
                               pipelined=_core_units(op, plan, view.core, hw), gb=view, steps=steps)
+                _gb_link(link, hw, gport, view.core, rooms.get(i), {})
                 _, run = start_op(env, port, steps, hw, timing, dataflow=dfs[0], dataflows=dfs, trace=trace,
                                   gb=view, core=view.core, link=link)
                 mine.append(link)
@@ -395,29 +506,94 @@ def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = 
                     env.process(_take(core.sram["a"], rise))
         links.append(mine)
         parts_runs.append(runs)
+        done_of[i] = env.all_of([lk.finished_event for lk in mine])
     used = [g for g in gbufs if g is not None]
-    if used:  # one capacity for the chain's ops: the next op's fills take bytes the current op has released
-        cap = hw.gb_kib * 1024 + sum(len(g.events) for g, _ in used)  # sub-byte chunks round up: a byte each
+    if used or kept:  # one capacity for the chain's ops: the next op's fills take bytes the current op has released
+        cap = hw.gb_kib * 1024 + sum(len(g[0].events) for g in used)  # sub-byte chunks round up: a byte each
         space = simpy.Container(env, capacity=cap, init=cap)
         after = None
-        for gbuf, fill_gates in used:
-            gbuf.start(space=space, after=after, gates=fill_gates)
-            after = gbuf.fetcher
+        for i, gb in enumerate(gbufs):  # one queue in program order: a kept output's room, the op's fills
+            if i in kept:
+                after = env.process(_room(space, after, kept[i][0], rooms[i]))
+                env.process(_give_back(space, env.all_of([done_of[j] for j in kept[i][1]]), kept[i][0]))
+            if gb is not None:
+                gb[0].start(space=space, after=after, gates=gb[1], resident=gb[2])
+                after = gb[0].fetcher
     env.run()
     out, end = [], 0.0
     for lks, runs, gb in zip(links, parts_runs, gbufs):
+        kept_bytes = 0
+        for lk, (_, _, r) in zip(lks, runs):  # moved to the global buffer: the engine counted them as DRAM's
+            r.dram_read_bytes -= lk.gb_loaded
+            r.gb_read_bytes += lk.gb_loaded
+            r.dram_write_bytes -= lk.gb_stored
+            r.gb_busy_cycles += lk.gb_busy
+            kept_bytes += lk.gb_stored
+            if trace:
+                r.events += lk.gb_events
         finish = max(lk.finish_time for lk in lks)
         total = combine_parts([r for _, _, r in runs], max(0.0, finish - end))
         end = max(end, finish)
+        total.gb_fill_bytes = kept_bytes  # bytes written into the buffer: kept outputs, DRAM fills
         if gb is not None:  # the global buffer's DRAM fills
             total.dram_read_bytes += gb[0].dram_read_bytes
-            total.gb_fill_bytes = gb[0].dram_read_bytes
+            total.gb_fill_bytes += gb[0].dram_read_bytes
             total.dram_busy_cycles += gb[0].dram_busy_cycles
         if trace:
             total.events = ([e for _, _, r in runs for e in r.events]  # every core's (sim._trace draws each)
                             + (gb[0].trace_events if gb is not None else []))
         out.append((runs[0][0], total, runs))
     return ChainResult(out, end)
+
+
+def _gb_link(link: OpLink, hw: HardwareConfig, gport: simpy.Resource, core: int, room, from_gb: dict) -> None:
+    """Tie a chained part to the global buffer: its port, and what of the op's output and first
+    input the chain keeps there (``room``: the event of its output's room; ``from_gb``)."""
+    link.gport, link.gb_bw, link.core_index = gport, hw.gb_bytes_per_cycle, core
+    link.keep, link.from_gb = room, from_gb
+
+
+def _room(space: simpy.Container, after, nbytes: int, granted: simpy.Event):
+    """The fill queue's entry of a kept output: after the entries before it, take its bytes."""
+    if after is not None and not after.triggered:
+        yield after
+    yield space.get(nbytes)
+    granted.succeed()
+
+
+def _input_bytes(op, recipe: Recipe) -> int:
+    """Bytes of an op's first input (a GEMM's A, a vector op's inputs)."""
+    if isinstance(op, GemmOp):
+        return math.ceil(op.count * op.M * op.K * recipe.bytes_per_element(op.a_role))
+    if isinstance(op, VectorOp):
+        return math.ceil(op.inputs * op.rows * op.length * recipe.bytes_per_element(op.in_role))
+    return math.ceil(op.count * op.group * op.tokens * op.head_dim * recipe.bytes_per_element("activation"))
+
+
+def _kept_outputs(ops: list, plans: list, hw: HardwareConfig, schedule) -> dict:
+    """Produced tensors the chain keeps in the global buffer for their readers (``READERS``):
+    index -> (bytes, reader indices). In program order, an output with readers in the chain is
+    kept when, at every op from its producer to its last reader, it fits beside the outputs
+    already kept there and that op's own plan (the operands of a plan that holds the whole op;
+    the whole buffer for any other plan, so none is kept across it). Its bytes are the stores of
+    the op's parts (none when it stays in the cores' SRAM, ``sim._fusion``)."""
+    cap = hw.gb_kib * 1024
+    names = [op.name for op in ops]
+    need = [0 if p is None else sum(g.nbytes_full for g in p.groups) if p.scheme == "fits" else cap for p in plans]
+    live = [0] * len(ops)
+    kept: dict = {}
+    for i, op in enumerate(ops):
+        readers = readers_of(names, i)
+        if not readers:
+            continue
+        nbytes = sum(st.store_bytes for part in split_op(op, hw.cores, (hw.array_rows, hw.array_cols))
+                     for st in schedule(i, part)[1])
+        span = range(i, readers[-1] + 1)
+        if nbytes and all(live[j] + nbytes + need[j] <= cap for j in span):
+            kept[i] = (nbytes, readers)
+            for j in span:
+                live[j] += nbytes
+    return kept
 
 
 def _core_units(op, plan, core: int, hw: HardwareConfig) -> list[int]:

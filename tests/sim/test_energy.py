@@ -182,8 +182,11 @@ def test_global_buffer_bytes_are_priced_at_its_sram_figure():
         ((ops["gb_fill_bytes"] + ops["gb_read_bytes"]) * per_byte).to_numpy(), rel=1e-9)
     assert ops["energy_pj"].equals(ops["energy_dram_pj"] + ops["energy_sram_pj"] + ops["energy_gb_pj"]
                                    + ops["energy_mac_pj"] + ops["energy_vector_pj"])
-    # the fills are DRAM reads too (priced as DRAM as well): at most the op's DRAM reads
-    assert (ops["gb_fill_bytes"] <= ops["dram_read_bytes"]).all()
+    # the fills are DRAM reads too (priced as DRAM as well), plus the outputs a chain keeps in the
+    # buffer (sim._overlap), which then go to no DRAM: at most the op's DRAM reads and the DRAM
+    # writes it saved against the ops alone
+    off = simulate("bert-base", INT8, replace(hw, overlap=False), prefill=64, layers=1).ops
+    assert (ops["gb_fill_bytes"] <= ops["dram_read_bytes"] + off["dram_write_bytes"] - ops["dram_write_bytes"]).all()
 
 
 def test_vector_units_slower_than_the_clock_are_multicycle_paths(standard_cells):

@@ -175,10 +175,15 @@ def test_fused_attention_reads_q_k_v_of_each_head_once():
     q = tokens * heads * hd  # INT8 activations
     kv = 2 * tokens * heads * hd * 2  # K and V in 16 bits
     assert q + kv <= hw.gb_kib * 1024
-    att = simulate("llama2-7b", "INT8", hw, prefill=tokens, layers=1).ops.set_index("op").loc["attention"]
-    direct = simulate("llama2-7b", "INT8", replace(hw, gb_kib=0, gb_gbps=0.0), prefill=tokens,
+    alone = replace(hw, overlap=False)  # each op alone: Q too from DRAM
+    att = simulate("llama2-7b", "INT8", alone, prefill=tokens, layers=1).ops.set_index("op").loc["attention"]
+    direct = simulate("llama2-7b", "INT8", replace(alone, gb_kib=0, gb_gbps=0.0), prefill=tokens,
                       layers=1).ops.set_index("op").loc["attention"]
     assert att.dram_read_bytes == q + kv < direct.dram_read_bytes
+    # chained (sim._overlap), rope_q's output stays in the buffer for the attention: K and V from DRAM
+    ops = simulate("llama2-7b", "INT8", hw, prefill=tokens, layers=1).ops.set_index("op")
+    assert ops.loc["attention"].dram_read_bytes == kv and ops.loc["rope_q"].dram_write_bytes == 0
+    assert ops.loc["rope_q"].gb_fill_bytes == q
 
 
 def test_fills_follow_the_order_the_cores_need_them():

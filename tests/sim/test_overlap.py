@@ -306,22 +306,88 @@ GB_CASES = [("npu-8core", 128, 0), ("npu-8core", 1, 300), ("a100-like", 32, 0), 
 def test_with_a_global_buffer_a_layer_chain_is_never_slower_nor_faster_than_its_ports_and_units(preset, tokens,
                                                                                                    past):
     """LLaMA-2-7B layers on the presets with a global buffer: the chain is never slower than its
-    ops one after another, moves the same DRAM and buffer bytes (only their times move), and is
-    never faster than its DRAM bytes over the bandwidth, its tile loads over the buffer's port
-    or its busiest array."""
+    ops one after another and never moves more DRAM bytes (an output it keeps in the buffer is
+    stored there whole, its readers read it there), the same compute; it is never faster than
+    its DRAM bytes over the bandwidth, its buffer bytes over the buffer's port or its busiest
+    array. Where nothing is kept (decode: the outputs stay in the cores' SRAM) the bytes are
+    the ops' alone."""
     hw = PRESETS[preset]
     assert hw.gb_kib and hw.chains_ops
     planned, chain, alone = _layer_chain_and_ops_alone(hw, tokens, past)
     cycles = sum(run.cycles for _, run in chain)
     assert cycles <= sum(run.cycles for run in alone)
+    kept = 0
     for (_, a), b in zip(chain, alone):
-        assert (a.dram_read_bytes, a.dram_write_bytes, a.gb_read_bytes, a.gb_fill_bytes, a.compute_cycles) == (
-            b.dram_read_bytes, b.dram_write_bytes, b.gb_read_bytes, b.gb_fill_bytes, b.compute_cycles)
+        assert a.compute_cycles == b.compute_cycles
+        assert a.dram_read_bytes <= b.dram_read_bytes
+        assert a.dram_write_bytes in (b.dram_write_bytes, 0)
+        kept += b.dram_write_bytes - a.dram_write_bytes
+    if tokens == 1:
+        assert kept == 0
+        assert [(a.dram_read_bytes, a.gb_read_bytes) for _, a in chain] == [(b.dram_read_bytes, b.gb_read_bytes)
+                                                                            for b in alone]
+    else:
+        assert kept > 0
     nbytes = sum(r.dram_read_bytes + r.dram_write_bytes for _, r in chain)
-    gb_bytes = sum(r.gb_read_bytes for _, r in chain)
+    gb_bytes = sum(r.gb_read_bytes + r.gb_fill_bytes for _, r in chain)  # over its port: loads, kept stores
+    fills = sum(b.gb_fill_bytes for b in alone)  # DRAM -> buffer, not over the port to the cores
     array = sum(r.compute_cycles for (_, r), (_, op, _) in zip(chain, planned) if not isinstance(op, VectorOp))
     assert gb_bytes > 0
-    assert cycles >= max(nbytes / hw.dram_bytes_per_cycle, gb_bytes / hw.gb_bytes_per_cycle, array) - 1e-6
+    port = (gb_bytes - fills) / hw.gb_bytes_per_cycle
+    assert cycles >= max(nbytes / hw.dram_bytes_per_cycle, port, array) - 1e-6
+
+
+def test_a_produced_tensor_kept_in_the_buffer_is_read_there_by_its_readers():
+    """RMSNorm then two projections reading its output (256 x 1024 INT8 = 256 KiB) in a 4 MiB
+    buffer: the norm stores its output into the buffer, the projections take it from there, so
+    the chain reads and writes 3 x 256 KiB less DRAM than the ops alone (counted from the
+    shapes), the buffer holds it (the norm's fill bytes) and it crosses the buffer's port."""
+    m, d, n = 256, 1024, 768
+    ops = [VectorOp("attn_norm", "rmsnorm", m, d), GemmOp("q_proj", m, d, n), GemmOp("k_proj", m, d, n)]
+    timing = step_timing(GB4, INT8)
+    alone = [simulate_op(op, INT8, GB4, timing)[1] for op in ops]
+    chain = [r for _, r in _chain(ops, GB4)]
+    assert [r.dram_write_bytes for r in alone] == [m * d, m * n, m * n]
+    assert [r.dram_read_bytes for r in alone] == [m * d, m * d + d * n, m * d + d * n]  # A, B once each (fits)
+    assert [r.dram_write_bytes for r in chain] == [0, m * n, m * n]
+    assert [r.dram_read_bytes for r in chain] == [m * d, d * n, d * n]
+    assert [r.gb_fill_bytes for r in chain] == [m * d, d * n, d * n]
+    assert [r.gb_read_bytes for r in chain] == [r.gb_read_bytes for r in alone]  # the cores' tile loads, as alone
+    assert sum(r.cycles for r in chain) <= sum(r.cycles for r in alone)
+    port = (m * d + sum(r.gb_read_bytes for r in chain)) / GB4.gb_bytes_per_cycle
+    assert sum(r.cycles for r in chain) >= port
+
+
+def test_a_residual_add_reads_the_kept_half_of_its_inputs_from_the_buffer():
+    """o_proj then the residual add: the add's input from o_proj (half its input bytes) comes
+    from the buffer, the residual stream from DRAM; o_proj writes no DRAM."""
+    m, d = 128, 1024
+    ops = [GemmOp("o_proj", m, d, d), VectorOp("attn_residual", "add", m, d, inputs=2)]
+    timing = step_timing(GB4, INT8)
+    alone = [simulate_op(op, INT8, GB4, timing)[1] for op in ops]
+    chain = [r for _, r in _chain(ops, GB4)]
+    assert alone[1].dram_read_bytes == 2 * m * d
+    assert [r.dram_write_bytes for r in chain] == [0, m * d]
+    assert chain[1].dram_read_bytes == m * d and chain[1].gb_read_bytes == m * d
+    assert chain[0].gb_fill_bytes == alone[0].gb_fill_bytes + m * d
+    assert sum(r.cycles for r in chain) <= sum(r.cycles for r in alone)
+
+
+def test_an_output_is_kept_only_where_it_fits_beside_the_readers_operands():
+    """The same norm and projection with a buffer holding the projection's A and B but not the
+    norm's output beside them: nothing is kept, the bytes are the ops' alone."""
+    m, d, n = 256, 1024, 768
+    ops = [VectorOp("attn_norm", "rmsnorm", m, d), GemmOp("q_proj", m, d, n)]
+    a, b = m * d, d * n
+    hw = replace(GB4, gb_kib=math.ceil((a + b) / 1024))
+    assert a + b <= hw.gb_kib * 1024 < 2 * a + b
+    timing = step_timing(hw, INT8)
+    alone = [simulate_op(op, INT8, hw, timing)[1] for op in ops]
+    chain = [r for _, r in _chain(ops, hw)]
+    assert [(r.dram_read_bytes, r.dram_write_bytes) for r in chain] == [(r.dram_read_bytes, r.dram_write_bytes)
+                                                                        for r in alone]
+    roomy = [r for _, r in _chain(ops, replace(hw, gb_kib=2 * hw.gb_kib))]
+    assert roomy[0].dram_write_bytes == 0 and roomy[1].dram_read_bytes == b
 
 
 def test_with_a_global_buffer_a_two_op_chain_fills_the_next_ops_operands_during_the_first():
@@ -375,9 +441,11 @@ def test_with_a_global_buffer_the_next_ops_fills_wait_for_the_capacity_the_curre
 
 def test_overlap_runs_chains_on_the_presets_with_a_global_buffer():
     model = replace(load_model("llama2-7b"), n_layers=1)
-    res = simulate(model, INT8, PRESETS["npu-8core"], prefill=64, decode=2)
+    # 512 tokens: the residual stream (2 MiB) does not stay in a core's 1 MiB activation buffer
+    res = simulate(model, INT8, PRESETS["npu-8core"], prefill=512, decode=2)
     assert res.summary["overlap"]
     assert any(n.startswith("overlap (sim._overlap)") for n in res.summary["notes"])
-    off = simulate(model, INT8, replace(PRESETS["npu-8core"], overlap=False), prefill=64, decode=2)
+    off = simulate(model, INT8, replace(PRESETS["npu-8core"], overlap=False), prefill=512, decode=2)
     assert res.summary["cycles"] <= off.summary["cycles"]
-    assert res.summary["dram_read_bytes"] == off.summary["dram_read_bytes"]
+    assert res.summary["dram_read_bytes"] < off.summary["dram_read_bytes"]  # the prefill keeps tensors in it
+    assert res.summary["dram_write_bytes"] < off.summary["dram_write_bytes"]
