@@ -89,8 +89,9 @@ class StepTiming:
     hw: HardwareConfig
     sources: TimingSources
     packing: int = 1
-    #: (dataflow, m, k, n) -> (total, fill, steady, drain, weight_load) of a tile: the two methods
-    #: below are pure functions of the fields, called ~10^6 times by the mapper's search
+    #: (dataflow, m, k, n) -> (total, fill, steady, drain, weight_load) of a tile (the WS/OS/IS
+    #: tiles' only cache): the two methods below are pure functions of the fields, called ~10^6
+    #: times by the mapper's search
     _tiles: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
@@ -141,7 +142,6 @@ class StepTiming:
         return self.sources.source_of(work)
 
 
-@lru_cache(maxsize=65536)
 def _tile(fn, rows: int, cols: int, dataflow: str, m: int, k: int, n: int, packing: int,
           double_buffer: bool = False) -> tuple[int, ...]:
     """(total, fill, steady, drain, weight_load) of ``hw.arrays.tile_cycles`` for one SRAM tile
