@@ -20,13 +20,18 @@ from __future__ import annotations
 import multiprocessing
 from typing import Callable, Hashable
 
-__all__ = ["Prefetch", "CHUNK"]
+__all__ = ["Prefetch", "CHUNK", "can_fork"]
 
 #: groups per task sent to a worker (fewer round trips; small enough to balance the workers)
 CHUNK = 16
 
 #: (the groups, the function simulating one) of the pool being started, inherited by its workers
 _JOB: tuple[list, Callable] | None = None
+
+
+def can_fork() -> bool:
+    """Whether worker processes can be forked here (POSIX; elsewhere ``simulate`` runs in one)."""
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _run_chunk(bounds: tuple[int, int]) -> list:

@@ -43,7 +43,7 @@ from ._cores import run_cores
 from ._fusion import FusedAttention, Residency, apply_residency, fused_attention_steps, plan_phase
 from ._engine import OpRun, run_steps
 from ._overlap import run_chain
-from ._parallel import Prefetch
+from ._parallel import Prefetch, can_fork
 from ._repeat import HEADS, block_period, extend_run, find_block, repeatable
 from ._gemv import StepTiming, step_timing
 from ._hwconfig import HardwareConfig, load_hardware
@@ -438,7 +438,7 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
     simulated for its first blocks and extended where its timeline provably repeats
     (``sim._repeat``; never with ``trace``); False simulates every step. ``workers``: processes
     simulating the decode steps' distinct groups of ops ahead (``sim._parallel``; the figures are
-    those of one process; 1: none, and always without ``trace``).
+    those of one process; 1: none, and always without ``trace`` or where processes cannot fork).
 
     Raises
     ------
@@ -492,7 +492,7 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
         return _simulate_group(group, recipe, hw, timing, mappings, extend_blocks, trace)
 
     ahead = None
-    if workers > 1 and not trace and decode:  # the decode steps' distinct groups, in order
+    if workers > 1 and not trace and decode and can_fork():  # the decode steps' distinct groups, in order
         todo: dict = {}
         for phase, _, tokens, past in phases:
             if phase == "decode":
