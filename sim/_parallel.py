@@ -30,8 +30,9 @@ _JOB: tuple[list, Callable] | None = None
 
 
 def can_fork() -> bool:
-    """Whether worker processes can be forked here (POSIX; elsewhere ``simulate`` runs in one)."""
-    return "fork" in multiprocessing.get_all_start_methods()
+    """Whether worker processes can be forked here: POSIX, and not inside a daemonic process
+    (a pool's worker, which may not have children); elsewhere ``simulate`` runs in one."""
+    return "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
 
 
 def _run_chunk(bounds: tuple[int, int]) -> list:
