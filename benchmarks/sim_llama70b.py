@@ -8,7 +8,7 @@ Each run goes in its own process (``--only LABEL``), so the peak resident memory
 that run's (and its workers'). Prints wall time, CPU time (the run's process and its workers),
 peak RSS, the simulated time and how much was simulated. ``--workers N`` (default 2, the
 machine's cores): processes simulating the decode steps' distinct groups ahead (``sim._parallel``;
-the figures are those of one process, ``--workers 1``).
+the figures are those of one process, ``--workers 1``; on a busy machine that can be faster).
 Run: ``python benchmarks/sim_llama70b.py [--only 70b-8core|7b-1core|7b-1core-fused] [--workers 1]``.
 """
 from __future__ import annotations

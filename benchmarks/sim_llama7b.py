@@ -9,7 +9,8 @@ blocks, rows) and the simulated prefill and decode time. ``--no-overlap`` / ``--
 switch off the chaining of a layer's ops (``HardwareConfig.overlap``) and the extension of
 repeating blocks (``simulate(extend_blocks=False)``) to compare. ``--workers N`` (default 2, the
 machine's cores): processes simulating the decode steps' distinct attention chains ahead
-(``sim._parallel``; the figures are those of one process, ``--workers 1``).
+(``sim._parallel``; the figures are those of one process, ``--workers 1``); they help only
+where the cores are idle: on a machine busy with other work ``--workers 1`` can be faster.
 Run: ``python benchmarks/sim_llama7b.py [--recipe W4A8] [--hw default-32x32] [--decode 2048] [--workers 1]``.
 """
 from __future__ import annotations
