@@ -688,9 +688,10 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, m
         notes.append("overlap (sim._overlap): a layer's ops chained, the next op's weights prefetched into SRAM the "
                      "current op has freed, the array and the vector unit running independent ops at once; a "
                      "decode step chains the ops before, of and after attention separately; per-op cycles are the "
-                     "time each op adds to its chain's end")
-    elif hw.overlap:
-        notes.append("overlap off: the global buffer is not modelled in chained ops (sim._overlap)")
+                     "time each op adds to its chain's end"
+                     + ("; with the global buffer the next op's DRAM fills take the room the current op has released, "
+                        "and an output read only inside its chain stays there for its readers when it fits (no DRAM "
+                        "store nor load)" if hw.gb_kib else ""))
     if whole:
         notes.append("embedding lookup" + (", final norm and LM head (last token of each sequence)"
                                            if model.decoder else "") + " included once per phase step")
