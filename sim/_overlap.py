@@ -80,6 +80,7 @@ from ._engine import OpRun, combine_parts, cross_port, start_op
 from ._fusion import FusedAttention, kv_buffer
 from ._global_buffer import GlobalBuffer
 from ._hwconfig import HardwareConfig
+from .errors import SimulationError
 
 __all__ = ["OpLink", "ChainResult", "PRODUCERS", "producers_of", "READERS", "readers_of", "run_chain"]
 
@@ -520,6 +521,10 @@ def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = 
                 gb[0].start(space=space, after=after, gates=gb[1], resident=gb[2])
                 after = gb[0].fetcher
     env.run()
+    stuck = [op.name for op, lks in zip(ops, links) if any(math.isnan(lk.finish_time) for lk in lks)]
+    if stuck:  # a wait no event will end (a bug, not a request to refuse): say so rather than time it wrong
+        raise SimulationError(f"every op of a chain must finish, not {', '.join(stuck)} waiting at cycle {env.now:.0f} "
+                              f"(sim._overlap on {hw.name})")
     out, end = [], 0.0
     for lks, runs, gb in zip(links, parts_runs, gbufs):
         kept_bytes = 0
