@@ -449,3 +449,30 @@ def test_overlap_runs_chains_on_the_presets_with_a_global_buffer():
     assert res.summary["cycles"] <= off.summary["cycles"]
     assert res.summary["dram_read_bytes"] < off.summary["dram_read_bytes"]  # the prefill keeps tensors in it
     assert res.summary["dram_write_bytes"] < off.summary["dram_write_bytes"]
+
+
+def test_a_two_op_chain_with_a_kept_tensor_timed_by_hand():
+    """RMSNorm then a one-tile GEMM reading its output, one core, a 1 MiB buffer, DRAM at 1
+    byte/cycle and the buffer's port at 4, no latency. The norm loads its input from DRAM (v),
+    computes (t1) and stores its output into the buffer over the port (s1 / 4); meanwhile the
+    GEMM's weights fill the buffer right after the norm's load (b); the GEMM loads A and B over
+    the port once both are there, computes (t2) and stores to DRAM (s2). The times come from the
+    sizes and the units' timing functions alone; DRAM moves v + b + s2 bytes, not v + s1 + a + b + s2."""
+    hw = replace(HW, cores=1, gb_kib=1024, gb_gbps=4.0, dram_channels=1, dram_gbps_per_channel=1.0,
+                 dram_latency_ns=0.0)
+    timing = step_timing(hw, INT8)
+    rows, d, n = 4, 64, 32
+    norm, proj = VectorOp("attn_norm", "rmsnorm", rows, d), GemmOp("q_proj", rows, d, n)
+    mp = map_op(proj, INT8, hw.limits(), timing.array_cycles)
+    assert len(steps_of(mp)) == 1 and len(steps_of(map_op(norm, INT8, hw.limits(), timing.array_cycles))) == 1
+    v = s1 = a = rows * d
+    b, s2 = d * n, rows * n
+    g = hw.gb_bytes_per_cycle
+    t1 = timing.step_cycles(("vector", "rmsnorm", rows, d), "")
+    t2 = timing.array_cycles(mp.dataflow, rows, d, n) + timing.tail_cycles(mp.dataflow)
+    norm_done = v + t1 + s1 / g
+    want = max(v + b, norm_done) + (a + b) / g + t2 + s2
+    chain = [r for _, r in _chain([norm, proj], hw)]
+    assert [r.cycles for r in chain] == pytest.approx([norm_done, want - norm_done], abs=1e-9)
+    assert [(r.dram_read_bytes, r.dram_write_bytes) for r in chain] == [(v, 0), (b, s2)]
+    assert [(r.gb_fill_bytes, r.gb_read_bytes) for r in chain] == [(s1, 0), (b, a + b)]
