@@ -25,8 +25,8 @@ Without fusion every op reads its inputs from DRAM and writes its output back. W
   the step maps its own A tiles and resident A blocks in the activation buffer less one copy
   of it (``Residency.reserved_a_bytes``). Liveness beyond "this tensor plus the residual
   stream" is not checked (stated in the summary notes).
-* **Spilling the residual stream** (``SpillChoice``): between the norm that reads the stream
-  after a residual add and the next residual add (the FFN of a pre-norm layer) the stream is
+* **Spilling the residual stream** (``SpillChoice``): between a norm that reads the stream and
+  the next residual add (the attention block and the FFN of a pre-norm layer) the stream is
   not used; the planner may spill it there: the norm stores each chunk of the stream it reads
   to DRAM (``Residency.spills_input``; the bytes of the stream, once), the ops of the window map
   their tiles in the whole activation buffer (``reserved_a_bytes`` 0) and keep an output on
@@ -36,11 +36,9 @@ Without fusion every op reads its inputs from DRAM and writes its output back. W
   estimate of the ops from the norm to the add (``_estimate``: per op the longer of its step
   cycles and its DRAM bytes over the sustained bandwidth, or the mapper's pipelined estimate)
   is lower spilled than kept; the choice and both estimates are on the norm's residency
-  (``Residency.spill``) and the spills chosen in the summary notes. The window from a layer's
-  last add to the next layer's attention is not considered (the stream is made in the
-  previous layer), nor is any window on hardware with a global buffer (the estimate prices
-  DRAM bytes, not the buffer's fills and port: on npu-8core, BERT-large prefill 512, it chose
-  a spill the simulation ran 0.9% slower). In a chain (``sim._overlap.run_chain``, one
+  (``Residency.spill``) and the spills chosen in the summary notes. No window is considered on
+  hardware with a global buffer (the estimate prices DRAM bytes, not the buffer's fills and
+  port: on npu-8core, BERT-large prefill 512, it chose a spill the simulation ran 0.9% slower). In a chain (``sim._overlap.run_chain``, one
   reservation per op) the stream's bytes return to the activation buffer when the norm has
   finished and are taken again before the add's loads.
 
@@ -300,24 +298,23 @@ def _out(op) -> tuple[str, int]:
 
 def _stream_windows(ops: list[tuple[str, object]], stream: int) -> list[tuple[int, int]]:
     """(writer, reader) index pairs of the windows the residual stream could be spilled around:
-    a residual add of the layer (``add`` of two inputs, ``stream`` elements) makes the stream,
-    the norm reading it next (the writer: it stores the stream as it reads it), then the ops up
-    to the next such add, which reads it back. (The window from one layer's last add to the
-    next layer's first is not one: the stream is made in the previous layer.)"""
+    a norm of the layer reading the stream (``stream`` elements; the writer: it stores the
+    stream as it reads it), then the ops up to the next residual add of the layer (``add`` of
+    two inputs, ``stream`` elements), which reads it back: in a pre-norm layer the attention
+    block (attn_norm .. attn_residual) and the FFN (ffn_norm .. ffn_residual)."""
     def add(i: int) -> bool:
         s, op = ops[i]
         return (s == "layer" and isinstance(op, VectorOp) and op.function == "add" and op.inputs == 2
                 and op.rows * op.length == stream)
 
     out = []
-    for p in range(len(ops) - 2):
-        s, nxt = ops[p + 1]
-        if not (add(p) and s == "layer" and isinstance(nxt, VectorOp) and nxt.function in ("rmsnorm", "layernorm")
-                and nxt.rows * nxt.length == stream):
+    for w, (s, op) in enumerate(ops):
+        if not (s == "layer" and isinstance(op, VectorOp) and op.function in ("rmsnorm", "layernorm")
+                and op.rows * op.length == stream):
             continue
-        r = next((j for j in range(p + 2, len(ops)) if add(j)), None)
-        if r is not None and r > p + 2:
-            out.append((p + 1, r))
+        r = next((j for j in range(w + 1, len(ops)) if add(j)), None)
+        if r is not None and r > w + 1:
+            out.append((w, r))
     return out
 
 

@@ -93,6 +93,8 @@ def test_spill_writes_and_reads_the_stream_once():
     stream = 2048 * LLAMA.d_model * A
     assert choice.chosen and choice.ops == ("gate_proj", "up_proj", "silu_mul", "down_proj")
     assert (choice.writer, choice.reader, choice.stream_bytes) == ("ffn_norm", "ffn_residual", stream)
+    attn = res["attn_norm"].spill  # the attention block's window: evaluated, not faster spilled
+    assert attn.ops[0] == "q_proj" and attn.reader == "attn_residual" and not attn.chosen
     assert res["ffn_norm"].spills_input and res["ffn_norm"].output_on_chip
     assert all(res[n].reserved_a_bytes == 0 for n in choice.ops)  # the whole buffer for the window
     assert all(r.reserved_a_bytes == stream for _, op, r in plan if op.name not in choice.ops)
