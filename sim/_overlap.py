@@ -263,7 +263,7 @@ class OpLink:
                      if not (ev := self._gb.gb.events[cid]).processed]
             if not waits:
                 return self.env.process(transfer(total, what))
-            return self.env.process(self._after(self.env.all_of(waits), total, transfer, what))
+            return self.env.process(self._after_chunks(waits, total, transfer, what))
         jobs = []
         if self.from_gb:  # the parts of loads a chained producer kept in the global buffer
             rest = []
@@ -315,6 +315,13 @@ class OpLink:
             self.gb_stored += nbytes
         else:
             self.gb_loaded += nbytes
+
+    def _after_chunks(self, waits: list, nbytes: int, transfer, what: str):
+        """A load from the global buffer once its chunks are there (one process: no condition event)."""
+        for ev in waits:
+            if not ev.processed:
+                yield ev
+        yield from transfer(nbytes, what)
 
     def _after(self, gate: simpy.Event, nbytes: int, transfer, what: str):
         yield gate
