@@ -38,7 +38,8 @@ BERT_LARGE = {"model_type": "bert", "hidden_size": 1024, "num_hidden_layers": 24
 PREFILL = {"llama2-7b": 2048, "llama2-70b": 2048, "bert-large": 512}
 DECODE_STEPS = 4
 #: runs not attempted in the full table, with the reason (none: the a100-like LLaMA-2-70B prefill,
-#: 108 cores x small tiles, took 226 s wall and under 1 GB in the last full run, and is run)
+#: 108 cores x small tiles, its layer's ops chained with the global buffer (sim._overlap), took
+#: 637 s wall in the last full run, whose peak RSS was 2.6 GB, and is run)
 SKIP: dict = {}
 #: LLMCompass's measured A100 80GB FP16 GEMM latencies (ae/figure5/ab/real_hardware/matmul_A100.csv
 #: of PrincetonUniversity/LLMCompass; M, K, N, ms), a subset for simulation time
