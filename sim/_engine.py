@@ -77,6 +77,7 @@ class OpRun:
     gb_read_bytes: int = 0
     gb_busy_cycles: float = 0.0
     gb_fill_bytes: int = 0  # bytes the global buffer's DRAM fills wrote into it (sim._cores)
+    gb_store_bytes: int = 0  # bytes the op's stores wrote into the global buffer, not DRAM (sim._overlap)
     sram: tuple[int, int] = (0, 0)
     events: list = field(default_factory=list)
 
@@ -94,7 +95,7 @@ def cross_port(env: simpy.Environment, port: simpy.Resource, nbytes: int, bw: fl
 #: OpRun fields that add up over the cores running parts of one op
 _SUMMED = ("compute_missing_steps", "stall_input", "stall_output", "stall_drain", "dram_read_bytes",
            "dram_write_bytes", "dram_busy_cycles", "array_fill", "array_steady", "array_drain",
-           "array_weight_load", "gb_read_bytes", "gb_busy_cycles")
+           "array_weight_load", "gb_read_bytes", "gb_busy_cycles", "gb_store_bytes")
 
 
 def combine_parts(runs: list[OpRun], cycles: float) -> OpRun:

@@ -539,6 +539,7 @@ def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = 
             r.dram_read_bytes -= lk.gb_loaded
             r.gb_read_bytes += lk.gb_loaded
             r.dram_write_bytes -= lk.gb_stored
+            r.gb_store_bytes += lk.gb_stored
             r.gb_busy_cycles += lk.gb_busy
             kept_bytes += lk.gb_stored
             if trace:

@@ -115,9 +115,12 @@ def _pos(what: str, v, allow_zero: bool = False) -> int:
 def _sram_bytes(mp, steps, hw: HardwareConfig, run: OpRun) -> tuple[int, int]:
     """SRAM (read, write) bytes: fills from DRAM and accumulator/output writes; operand reads by
     the compute unit (activations once per column fold, weights once per tile for WS, once per
-    row fold for OS, once per row of A in GEMV mode) and output reads for stores."""
-    write = run.dram_read_bytes + run.gb_read_bytes  # fills from DRAM and from the global buffer
-    read = run.dram_write_bytes
+    row fold for OS, once per row of A in GEMV mode) and output reads for stores (to DRAM or,
+    in a chain that keeps the output, into the global buffer)."""
+    loaded = run.dram_read_bytes + run.gb_read_bytes  # fills from DRAM and from the global buffer
+    stored = run.dram_write_bytes + run.gb_store_bytes
+    write = loaded
+    read = stored
     if isinstance(mp, GemmMapping):
         R, C = hw.array_rows, hw.array_cols
         for st in steps:
@@ -128,10 +131,10 @@ def _sram_bytes(mp, steps, hw: HardwareConfig, run: OpRun) -> tuple[int, int]:
             read += math.ceil(m * k * mp.a_bpe) * math.ceil(n / C)
             passes = {"ws": 1, "os": math.ceil(m / R), "gemv": m}[mp.dataflow]
             read += math.ceil(k * n * mp.b_bpe) * passes
-        write += run.dram_write_bytes
+        write += stored
     else:
-        read += run.dram_read_bytes
-        write += run.dram_write_bytes
+        read += loaded
+        write += stored
     return read, write
 
 

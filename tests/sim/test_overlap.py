@@ -371,6 +371,10 @@ def test_a_residual_add_reads_the_kept_half_of_its_inputs_from_the_buffer():
     assert chain[1].dram_read_bytes == m * d and chain[1].gb_read_bytes == m * d
     assert chain[0].gb_fill_bytes == alone[0].gb_fill_bytes + m * d
     assert sum(r.cycles for r in chain) <= sum(r.cycles for r in alone)
+    # SRAM traffic does not depend on where a store goes or a load comes from: o_proj still reads
+    # its output out of SRAM to store it, the add still reads both inputs out of SRAM
+    assert chain[0].gb_store_bytes == m * d and alone[0].gb_store_bytes == 0
+    assert [r.sram for r in chain] == [r.sram for r in alone]
 
 
 def test_an_output_is_kept_only_where_it_fits_beside_the_readers_operands():
