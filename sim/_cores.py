@@ -240,13 +240,14 @@ def gb_schedules(op, plan, gbuf: GlobalBuffer, n_cores: int, sched, array: tuple
             gbuf.chunk(g, getattr(mp0, "Nt", blk.n1 - blk.n0), getattr(mp0, "Kt", op.K))
     out = []
     first = gbuf.first_need
+    layouts: dict = {}  # _gemm_layout per (mapping, steps): per_core holds those objects alive
     for c, entries in enumerate(per_core):
         if not entries:
             continue
         steps, dfs, needs_a, needs_b, ends = [], [], [], [], {}
         for blk, part, (i0, m0, n0), mp, st in entries:
             if isinstance(part, GemmOp):
-                a, b = _gemm_needs(op, blk, part, (i0, m0, n0), mp, st)
+                a, b = _gemm_needs(op, blk, part, (i0, m0, n0), mp, st, layouts)
             else:
                 a, b = _attention_needs(blk, part, i0, st), [()] * len(st)
             needs_a += a
@@ -268,12 +269,11 @@ def gb_schedules(op, plan, gbuf: GlobalBuffer, n_cores: int, sched, array: tuple
     return out
 
 
-def _gemm_needs(op: GemmOp, blk, part: GemmOp, at: tuple[int, int, int], mp, st: list) -> tuple[list, list]:
-    """(A chunk ids, B chunk ids) each step of a GEMM part (first instance, row, column ``at``
-    in ``op``) reads: its tile's rows (columns) and K range when the steps are the mapper's
-    (``mapping.gemm_steps``: instances, then M and N in the order's nesting, K innermost; every
-    step's tile shape is checked), else the part's whole operands for every load."""
-    i0, m0, n0 = at
+def _gemm_layout(part: GemmOp, mp, st: list) -> tuple[bool, list]:
+    """Whether a GEMM part's steps are the mapper's (``mapping.gemm_steps``, every step's tile
+    shape checked), and per step (instance, row tile, K tile, column tile, loads A, loads B);
+    the tiles are None when the steps are not the mapper's. A pure function of the part's shape,
+    its mapping and steps: ``gb_schedules`` computes it once per distinct (mapping, steps)."""
     Mt, Kt, Nt = (getattr(mp, x, d) for x, d in (("Mt", part.M), ("Kt", part.K), ("Nt", part.N)))
     nm, nk, nn = -(-part.M // Mt), -(-part.K // Kt), -(-part.N // Nt)
     per = nm * nk * nn
@@ -294,15 +294,39 @@ def _gemm_needs(op: GemmOp, blk, part: GemmOp, at: tuple[int, int, int], mp, st:
             if s.work != ("gemm", min(Mt, part.M - mi * Mt), min(Kt, part.K - kk * Kt), min(Nt, part.N - ni * Nt)):
                 exact = False
                 break
+    out = []
+    for t, s in enumerate(st):
+        has_a = any(b in ("a", "ar") and n for b, n in s.loads)
+        has_b = any(b in ("b", "br") and n for b, n in s.loads)  # "br": mapping order "nmk-br"
+        out.append((tile(t) if exact else None, has_a, has_b))
+    return exact, out
+
+
+def _gemm_needs(op: GemmOp, blk, part: GemmOp, at: tuple[int, int, int], mp, st: list,
+                layouts: dict | None = None) -> tuple[list, list]:
+    """(A chunk ids, B chunk ids) each step of a GEMM part (first instance, row, column ``at``
+    in ``op``) reads: its tile's rows (columns) and K range when the steps are the mapper's
+    (``mapping.gemm_steps``: instances, then M and N in the order's nesting, K innermost; every
+    step's tile shape is checked), else the part's whole operands for every load. ``layouts``:
+    a memo of ``_gemm_layout`` by the ids of (mapping, steps) and the part's shape, valid while
+    those objects are alive (the caller holds them)."""
+    i0, m0, n0 = at
+    Mt, Kt, Nt = (getattr(mp, x, d) for x, d in (("Mt", part.M), ("Kt", part.K), ("Nt", part.N)))
+    lkey = (id(mp), id(st), part.count, part.M, part.K, part.N)
+    if layouts is None or lkey not in layouts:
+        layout = _gemm_layout(part, mp, st)
+        if layouts is not None:
+            layouts[lkey] = layout
+    else:
+        layout = layouts[lkey]
+    exact, per_step = layout
     a_memo: dict = {}
     b_memo: dict = {}
     out_a, out_b = [], []
     whole = tuple(range(i0, i0 + part.count))
-    for t, s in enumerate(st):
-        has_a = any(b in ("a", "ar") and n for b, n in s.loads)
-        has_b = any(b in ("b", "br") and n for b, n in s.loads)  # "br": mapping order "nmk-br"
+    for tl, has_a, has_b in per_step:
         if exact:
-            i, mi, kk, ni = tile(t)
+            i, mi, kk, ni = tl
             insts = (i0 + i,)
             r0, r1 = m0 + mi * Mt, m0 + min(part.M, (mi + 1) * Mt)
             c0, c1 = n0 + ni * Nt, n0 + min(part.N, (ni + 1) * Nt)
