@@ -184,6 +184,20 @@ def _take_now(box: simpy.Container, nbytes: int) -> simpy.Event | None:
     return box.get(nbytes)
 
 
+def _give_now(box: simpy.Container, nbytes: int) -> None:
+    """Give ``nbytes`` back to a core's SRAM: what ``box.put`` does when no put waits and the
+    bytes fit (always: every put returns bytes taken from a container that started full), the
+    level raised at once and an event scheduled whose one callback wakes the waiting gets, but
+    without a put request object (a container whose ``put`` is overridden gets ``put``)."""
+    if type(box).put is simpy.Container.put and not box.put_queue and box.capacity - box.level >= nbytes:
+        box._level += nbytes
+        ev = simpy.Event(box._env)
+        ev.callbacks.append(box._trigger_get)
+        ev.succeed()
+        return
+    box.put(nbytes)
+
+
 class _Core:
     """One core's resources shared by the ops of a chain."""
 
@@ -349,7 +363,7 @@ class OpLink:
         if q:  # a release of a load residency dropped has nothing to give back
             n = q.popleft()
             if n:
-                self.core.sram[self.core.physical[buf]].put(n)
+                _give_now(self.core.sram[self.core.physical[buf]], n)
 
     # --- the compute ----------------------------------------------------------------------------
     def before_compute(self):
@@ -406,7 +420,7 @@ class OpLink:
             while q:
                 n = q.popleft()
                 if n:
-                    self.core.sram[self.core.physical[buf]].put(n)
+                    _give_now(self.core.sram[self.core.physical[buf]], n)
         self.finish_time = self.env.now
         self.finished_event.succeed()
 
