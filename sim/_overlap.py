@@ -170,34 +170,6 @@ def _operand_buffers(op) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset({"a", "ar", "v"}), frozenset({"b", "br"})
 
 
-def _take_now(box: simpy.Container, nbytes: int) -> simpy.Event | None:
-    """Take ``nbytes`` of a core's SRAM: None when taken at once without an event, where
-    ``box.get`` would grant them at once (no earlier get waiting, enough bytes) and its event
-    would have no waiter: its only callback (``_trigger_put``) finds no put waiting, since
-    every put returns bytes taken from a container that started full. Same timings, fewer
-    events. Else (or for a container whose ``get`` is overridden, e.g. a test's watcher) the
-    get event, to wait for unless already triggered."""
-    if (type(box).get is simpy.Container.get and not box.get_queue and not box.put_queue
-            and box.level >= nbytes):
-        box._level -= nbytes
-        return None
-    return box.get(nbytes)
-
-
-def _give_now(box: simpy.Container, nbytes: int) -> None:
-    """Give ``nbytes`` back to a core's SRAM: what ``box.put`` does when no put waits and the
-    bytes fit (always: every put returns bytes taken from a container that started full), the
-    level raised at once and an event scheduled whose one callback wakes the waiting gets, but
-    without a put request object (a container whose ``put`` is overridden gets ``put``)."""
-    if type(box).put is simpy.Container.put and not box.put_queue and box.capacity - box.level >= nbytes:
-        box._level += nbytes
-        ev = simpy.Event(box._env)
-        ev.callbacks.append(box._trigger_get)
-        ev.succeed()
-        return
-    box.put(nbytes)
-
-
 class _Core:
     """One core's resources shared by the ops of a chain."""
 
@@ -278,8 +250,8 @@ class OpLink:
         n = min(nbytes, box.capacity)
         self._held.setdefault(buf, deque()).append(n)
         if n:
-            got = _take_now(box, n)
-            if got is not None and not got.triggered:  # taken at once when the bytes are free
+            got = box.get(n)
+            if not got.triggered:  # taken at once when the bytes are free
                 yield got
 
     def issue(self, loads, transfer) -> simpy.Process:
@@ -363,7 +335,7 @@ class OpLink:
         if q:  # a release of a load residency dropped has nothing to give back
             n = q.popleft()
             if n:
-                _give_now(self.core.sram[self.core.physical[buf]], n)
+                self.core.sram[self.core.physical[buf]].put(n)
 
     # --- the compute ----------------------------------------------------------------------------
     def before_compute(self):
@@ -420,7 +392,7 @@ class OpLink:
             while q:
                 n = q.popleft()
                 if n:
-                    _give_now(self.core.sram[self.core.physical[buf]], n)
+                    self.core.sram[self.core.physical[buf]].put(n)
         self.finish_time = self.env.now
         self.finished_event.succeed()
 
