@@ -63,7 +63,7 @@ from .errors import SimulationError
 
 __all__ = ["EnergyModel", "energy_model", "datapath_energy_of", "hardware_buffers", "op_outputs",
            "hardware_vector_units", "hardware_global_buffer", "vector_energies_of", "VectorFigures",
-           "VECTOR_UNIT_PARAMS", "VECTOR_X_BITS",
+           "VECTOR_UNIT_PARAMS",
            "VECTOR_ROW_LENGTH", "ARRAY_BUFFERS", "DEFAULT_NODE_NM", "DEFAULT_DISTRIBUTION"]
 
 #: node of the simulator's energies unless told (``lowbit cost``'s default ``--node``), nm
@@ -79,9 +79,6 @@ VECTOR_UNIT_PARAMS: dict[str, dict[str, Any]] = {
     "ibert_int_gelu": {"b_int": -251, "c_int": -69251, "shift_int": -5},
     "ivit_int_layernorm": {"bias_int": "zeros"}, "ibert_int_layernorm": {"bias_int": "zeros"},
     "int_rmsnorm": {}, "int_silu": {"x0_int": -20}}
-#: input width of the vector units characterised by :func:`hardware_vector_units` when no width is
-#: given (it takes the hardware's ``nonlinear_x_bits``), bits
-VECTOR_X_BITS = 8
 #: row length of the characterised vector units (``lowbit cost --row-length``'s default)
 VECTOR_ROW_LENGTH = 64
 #: elementwise functions on the vector lanes with no RTL unit (``sim._timing.ELEMENTWISE_ASSUMED``)
@@ -325,17 +322,16 @@ def hardware_global_buffer(hw: HardwareConfig) -> tuple[int, int] | None:
 
 
 def hardware_vector_units(hw: HardwareConfig, *, row_length: int = VECTOR_ROW_LENGTH,
-                          functions: tuple[str, ...] | None = None,
-                          x_bits: int | None = None) -> list[tuple[str, str, str, Any]]:
+                          functions: tuple[str, ...] | None = None) -> list[tuple[str, str, str, Any]]:
     """The vector (row) units of ``hw`` as they are characterised for energy (here and by
     ``lowbit cost --hw``): ``(function, unit kind, label, unit)`` per ``hw.nonlinear_units``
-    entry, the unit built by ``hw.units.build_unit`` at ``x_bits``-bit inputs (default: the
-    hardware's ``nonlinear_x_bits``, as the simulator times them), rows of ``row_length`` and the
+    entry, the unit built by ``hw.units.build_unit`` at the hardware's ``nonlinear_x_bits``-bit
+    inputs (as the simulator times them), rows of ``row_length`` and the
     example constants ``VECTOR_UNIT_PARAMS``; ``unit`` is ``None`` for a kind without example
     constants (not characterised). ``functions``: only these entries."""
     from hw.units import build_unit
 
-    bits = hw.nonlinear_x_bits if x_bits is None else x_bits
+    bits = hw.nonlinear_x_bits
     out = []
     for fn, kind in hw.nonlinear_units:
         if functions is not None and fn not in functions:

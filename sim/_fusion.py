@@ -240,7 +240,7 @@ def fused_attention_steps(op: FusedAttention, recipe: Recipe, hw: HardwareConfig
                 units.append([Step((q, ("b", k_bytes)), ("a", "b"), ("gemm", m, hd, kv), True, 0),
                               Step((), (), ("vector", "softmax", m, kv), False, 0),
                               Step((("b", v_bytes),), ("b",), ("gemm", m, kv, hd), False, math.ceil(m * hd * out))])
-    if hw.chains_ops:
+    if hw.overlap:
         steps = units[0][:2]
         for prev, cur in zip(units, units[1:]):
             steps += [cur[0], prev[2], cur[1]]

@@ -286,12 +286,6 @@ class HardwareConfig:
         return self.gb_gbps * 1e3 / self.clock_mhz if self.gb_kib else 0.0
 
     @property
-    def chains_ops(self) -> bool:
-        """Whether a layer's ops run chained (``sim._overlap``, with or without a global buffer):
-        ``overlap``."""
-        return self.overlap
-
-    @property
     def dram_latency_cycles(self) -> float:
         """DRAM latency in clock cycles."""
         return self.dram_latency_ns * self.clock_mhz / 1e3

@@ -308,7 +308,7 @@ def _simulate_group(group: list, recipe: Recipe, hw: HardwareConfig, timing: Ste
     """A group's (mapping, OpRun) per op, and the names of its ops extended from their first
     blocks (``sim._repeat``)."""
     names: list[str] = []
-    if _alone(group, hw.chains_ops):
+    if _alone(group, hw.overlap):
         _, op, residency = group[0]
         key = replace(op, name="")
         done = (simulate_repeating(op, recipe, hw, timing, mapping=mappings.get(key), residency=residency)
@@ -485,7 +485,7 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
     spills: dict[str, None] = {}  # the residual stream's spills the plans chose (sim._fusion), in order
     rows, events, offset = [], [], 0.0
     row_of: dict = {}  # (id of a memoised OpRun, op name, scope) -> its row (the memo keeps every OpRun alive)
-    overlap = hw.chains_ops
+    overlap = hw.overlap
 
     def step_plan(phase: str, tokens: int, past: int) -> list:
         return plan_phase(_phase_ops(model, tokens, past, batch, whole), model, recipe, hw, tokens=tokens,
@@ -678,7 +678,7 @@ def _summary(ops, model, recipe, hw, prefill, decode, batch, n_layers, energy, m
     cycles = float(ops["total_cycles"].sum())
     pre = float(ops.loc[ops.phase == "prefill", "total_cycles"].sum())
     dec = cycles - pre
-    chained = hw.chains_ops
+    chained = hw.overlap
     simulated = sum(len(v) for v in memo.values())
     chains = sum(1 for k in memo if k[0] == "chain")
     notes = [f"{n_layers} identical layers per phase step: one simulated, multiplied by {n_layers} "

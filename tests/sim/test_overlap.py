@@ -312,7 +312,7 @@ def test_with_a_global_buffer_a_layer_chain_is_never_slower_nor_faster_than_its_
     array. Where nothing is kept (decode: the outputs stay in the cores' SRAM) the bytes are
     the ops' alone."""
     hw = PRESETS[preset]
-    assert hw.gb_kib and hw.chains_ops
+    assert hw.gb_kib and hw.overlap
     planned, chain, alone = _layer_chain_and_ops_alone(hw, tokens, past)
     cycles = sum(run.cycles for _, run in chain)
     assert cycles <= sum(run.cycles for run in alone)
