@@ -29,14 +29,18 @@ the mapper when the hardware lists it) are the WS array on the transposed tile, 
 
 ``StepTiming`` is what the mapper and the engine call: GEMV steps here, WS/OS tiles from
 ``hw.arrays.tile_cycles`` with the recipe's packing (products per PE per cycle, from
-``hw.units.recipe_mac_formats(recipe).packing``: INT4 x INT8 2, INT4 x INT4 4, ...), vector
-steps from ``sim._timing.TimingSources`` (the vector-unit registry).
+``hw.units.recipe_mac_formats(recipe).packing``: INT4 x INT8 2, INT4 x INT4 4, ...); on an
+array that chains tiles (``HardwareConfig.array_chain``, the RTL's ``chain``) each WS/IS tile is
+charged its intervals (``hw.arrays.chained_tile_cycles``) and the op its run's load, fill and
+drain once (``tail_cycles``: ``hw.arrays.chain_tail_cycles``); vector steps from ``sim._timing.TimingSources`` (the vector-unit registry).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
+
+from hw.arrays import chain_tail_cycles, chained_tile_cycles
 
 from ._hwconfig import HardwareConfig
 from ._timing import TimingSources, timing_sources
@@ -107,6 +111,12 @@ class StepTiming:
                 steady = gemv_timing(rows=self.hw.array_rows, cols=self.hw.array_cols, m=m, k=k, n=n,
                                      packing=self.packing).steady
                 t = (steady, 0, steady, 0, 0)
+            elif self.hw.array_chain and dataflow in ("ws", "is") and self.sources.tile_cycles is not None:
+                if dataflow == "is":
+                    m, n = n, m
+                c = chained_tile_cycles(rows=self.hw.array_rows, cols=self.hw.array_cols, m=m, k=k, n=n,
+                                        packing=self.packing)
+                t = (c.total, c.fill, c.steady, c.drain, c.weight_load)
             else:
                 t = _tile(self.sources.tile_cycles, self.hw.array_rows, self.hw.array_cols, dataflow, m, k, n,
                           self.packing, self.hw.array_double_buffer)
@@ -123,9 +133,14 @@ class StepTiming:
         return self._tile_parts(dataflow, m, k, n)[1:]
 
     def tail_cycles(self, dataflow: str) -> int:
-        """Cycles after an op's last step before its last output leaves the array (GEMV: the
-        pipelined fill, ``rows + 1``; WS/OS tiles include their fill and drain)."""
-        return self.hw.array_rows + 1 if dataflow == "gemv" else 0
+        """Cycles an op adds once to its steps' (GEMV: the pipelined fill, ``rows + 1``; chained
+        WS tiles, ``array_chain``: the first load, fill and the last drain,
+        ``hw.arrays.chain_tail_cycles``; WS/OS tiles include their fill and drain)."""
+        if dataflow == "gemv":
+            return self.hw.array_rows + 1
+        if self.hw.array_chain and dataflow in ("ws", "is") and self.sources.tile_cycles is not None:
+            return chain_tail_cycles(rows=self.hw.array_rows, cols=self.hw.array_cols)
+        return 0
 
     def step_cycles(self, work: tuple, dataflow: str) -> int | None:
         """Cycles of one schedule step (``None`` where the timing source is missing)."""
@@ -136,7 +151,9 @@ class StepTiming:
     def source_of(self, work: tuple, dataflow: str = "") -> str:
         """Provenance text of the duration of a step's ``work``."""
         if work[0] == "gemm":
-            src = (GEMV_SOURCE if dataflow == "gemv" else "hw.arrays.tile_cycles"
+            chained = self.hw.array_chain and dataflow in ("ws", "is")
+            src = (GEMV_SOURCE if dataflow == "gemv" else
+                   ("hw.arrays.chained_tile_cycles + chain_tail_cycles once per op" if chained else "hw.arrays.tile_cycles")
                    + (" (ws on the transposed tile: input-stationary)" if dataflow == "is" else ""))
             return src + (f", packing {self.packing}" if self.packing > 1 else "")
         return self.sources.source_of(work)

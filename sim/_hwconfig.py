@@ -51,7 +51,7 @@ DATAFLOWS = ("ws", "os", "gemv", "is")
 
 _SECTIONS = {
     "array": {"rows": "array_rows", "cols": "array_cols", "dataflows": "dataflows", "area_mm2": "array_area_mm2",
-              "double_buffer": "array_double_buffer"},
+              "double_buffer": "array_double_buffer", "chain": "array_chain"},
     "sram": {"a_kib": "sram_a_kib", "b_kib": "sram_b_kib", "c_kib": "sram_c_kib", "v_kib": "sram_v_kib"},
     "dram": {"channels": "dram_channels", "gbps_per_channel": "dram_gbps_per_channel",
              "latency_ns": "dram_latency_ns", "technology": "dram_technology", "efficiency": "dram_efficiency"},
@@ -90,6 +90,7 @@ _RULES = {
     "fusion": "true or false",
     "overlap": "true or false",
     "array_double_buffer": "true or false",
+    "array_chain": "true or false, and true only with array.double_buffer = true",
     "chips": "an integer in 1..64",
     "link_gbps": "a number in (0, 100000] (GB/s per direction)",
     "link_latency_ns": "a number in [0, 1000000] (ns)",
@@ -125,6 +126,7 @@ class _Fields(BaseModel):
     fusion: bool
     overlap: bool
     array_double_buffer: bool
+    array_chain: bool
     chips: _int(1, 64)
     link_gbps: Annotated[float, Field(gt=0.0, le=1e5)]
     link_latency_ns: Annotated[float, Field(ge=0.0, le=1e6)]
@@ -171,6 +173,11 @@ class HardwareConfig:
         for the presets that resemble real machines; 1 is the ideal port).
     array_double_buffer : WS arrays preload the next fold's weights while the current one
         streams (``hw.arrays.tile_cycles(double_buffer=True)``, the RTL's option).
+    array_chain : WS arrays chain tiles (the RTL's ``chain``, with ``array_double_buffer``): a
+        tile's preloaded weights take effect with the advancing wave of its rows, so the next
+        tile streams while the previous drains; the steps of an op are charged their intervals
+        (``hw.arrays.chained_tile_cycles``) and the op once the run's load, fill and drain
+        (``hw.arrays.chain_tail_cycles``).
     chips, link_gbps, link_latency_ns : chips in tensor parallel (``sim._chips``) and the link
         between them (GB/s per direction, latency per transfer; the defaults are NVLink3 as
         LLMCompass's configs/GA100.json describes it: 12 links x 25 GB/s, 8.92 us).
@@ -228,6 +235,7 @@ class HardwareConfig:
     fusion: bool = False
     overlap: bool = True
     array_double_buffer: bool = False
+    array_chain: bool = False
     chips: int = 1
     link_gbps: float = 300.0
     link_latency_ns: float = 8920.0
@@ -252,6 +260,9 @@ class HardwareConfig:
         if (self.gb_kib and not g > 0) or math.isnan(g) or (g != math.inf and g > 1e6):
             unset = " (not given)" if self.gb_kib and g == 0.0 else ""
             raise HardwareConfigError(f"hardware field global_buffer.gbps must be {_RULES['gb_gbps']}, not {g!r}{unset}")
+        if self.array_chain and not self.array_double_buffer:
+            raise HardwareConfigError(f"hardware field array.chain must be {_RULES['array_chain']}, not True "
+                                      "(array.double_buffer is false)")
         if not {"ws", "os"} & set(self.dataflows) or len(set(self.dataflows)) != len(self.dataflows):
             raise HardwareConfigError(f"hardware field array.dataflows must be {_RULES['dataflows']}, "
                                       f"not {list(self.dataflows)!r}")
@@ -356,7 +367,9 @@ PRESETS: dict[str, HardwareConfig] = {
     # Unit", ISCA 2017): 256x256 INT8 MACs, 700 MHz, weight-stationary (ws only: no GEMV mode),
     # 24 MiB Unified Buffer (activations), 4 MiB of 32-bit accumulators, weights from 8 GiB of
     # DDR3 at 34 GB/s (2 x 17 GB/s here) through a weight FIFO four 64 KiB tiles deep (256 KiB);
-    # the matrix unit holds one weight tile plus one for double buffering (array_double_buffer).
+    # the matrix unit holds one weight tile plus one for double buffering (array_double_buffer),
+    # and a tile's weights "take effect with the advancing wave" (its section 2), so tiles follow
+    # each other without the pipeline emptying (array_chain: the RTL's chained tiles).
     # Assumed (not in the paper's figures): 100 ns DRAM latency, a 256-lane vector unit and 256
     # row units (the paper's activation pipeline is 256 wide), 4 DMA engines, a 1 MiB vector buffer. The cost model has
     # no DDR3 entry: energy from its lpddr4 entry, sustained bandwidth from sim._dram's ddr4.
@@ -364,7 +377,7 @@ PRESETS: dict[str, HardwareConfig] = {
                             sram_c_kib=4 * 1024, sram_v_kib=1024, dram_channels=2, dram_gbps_per_channel=17.0,
                             dram_latency_ns=100.0, dram_technology="lpddr4", dram_efficiency=sustained_fraction("ddr4"),
                             dma_engines=4, vector_lanes=256, row_units=256, fusion=True,
-                            array_double_buffer=True),
+                            array_double_buffer=True, array_chain=True),
     # Edge NPU after the Coral Edge TPU: 4 TOPS INT8 (coral.ai datasheet) from a 64x64 systolic
     # array (Yazdanbakhsh et al., "An Evaluation of Edge TPU Accelerators for Convolutional
     # Neural Networks", arXiv:2102.10423, 2021) -> 4e12 / (2 x 4096) = 488 MHz, 480 MHz here;

@@ -12,13 +12,13 @@ from ._array import MAX_ARRAY_DIM, MAX_STREAM, SystolicArray
 from ._driver import (DEMO_FORMATS, MAX_EXPORT_PES, ArrayUnit, GemmRun, build_array, demo_check,
                       golden_gemm, run_gemm)
 from ._fpga import CLEAN_SCRIPT, array_fpga
-from ._timing import (DATAFLOWS, TileTiming, scalesim_fold_cycles, scalesim_gemm_cycles, single_tile_cycles,
+from ._timing import (DATAFLOWS, TileTiming, chain_tail_cycles, chained_tile_cycles, scalesim_fold_cycles, scalesim_gemm_cycles, single_tile_cycles,
                       tile_cycles, tile_limits, tile_shapes)
 
 __all__ = [
     "CLEAN_SCRIPT", "array_fpga",
     "ArrayUnit", "DEMO_FORMATS", "GemmRun", "MAX_EXPORT_PES", "build_array", "demo_check", "golden_gemm", "run_gemm",
     "DATAFLOWS", "MAX_ARRAY_DIM", "MAX_STREAM", "SystolicArray",
-    "TileTiming", "scalesim_fold_cycles", "scalesim_gemm_cycles", "single_tile_cycles", "tile_cycles",
+    "TileTiming", "chain_tail_cycles", "chained_tile_cycles", "scalesim_fold_cycles", "scalesim_gemm_cycles", "single_tile_cycles", "tile_cycles",
     "tile_limits", "tile_shapes",
 ]

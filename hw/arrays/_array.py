@@ -34,6 +34,19 @@ Tile interface (both dataflows; see ``_timing`` for the cycle counts)
   next tile's B). The next ``start`` copies the shadow into the PEs' weights and skips the load.
   The prefetch takes at most ``rows`` cycles and a tile streams and drains for at least
   ``rows + cols + 2``, so it never stalls.
+* chained tiles (WS, ``chain=True``, with ``double_buffer``): the weights a tile finds
+  preloaded in the shadow take effect with the advancing wave of its first row of A (PE(i, j)
+  copies its shadow weight, and the row's lane enables, in the cycle before that row reaches
+  it), so the next tile's rows of A follow this tile's without the pipeline emptying: ``busy``
+  goes low (``start`` may be sampled) in this tile's last streaming cycle at the earliest, when
+  the next tile's weights are in the shadow and at least ``rows + cols + 2 (+1 with the PE
+  product register)`` cycles have passed since this tile's first row of A (so a K fold's
+  partial sums, ``c_acc``, leave the array before the next fold reads them as ``a_psum``). The
+  shadow is refilled only after the wave has passed every PE (``rows + cols - 2`` cycles after
+  the first row). Outputs of consecutive tiles follow each other; ``done`` marks each tile's
+  last output row. A tile whose weights are not preloaded (``LOAD``) waits until the array is
+  empty. This is how TPU v1's matrix unit overlaps weight tiles (Jouppi et al. 2017: weights
+  "take effect with the advancing wave").
 * outputs: while ``c_valid`` is high, ``c_data`` holds the output codes of row ``c_index``
   (lanes 0..n-1) and, WS only, ``c_acc`` the unrounded accumulators (the next K fold's
   ``a_psum``).
@@ -74,6 +87,9 @@ class SystolicArray(wiring.Component):
         tile's K for OS); also the OS tile's K limit.
     double_buffer : WS only: shadow weight registers so the next tile's weights load while
         this tile computes.
+    chain : WS only, with ``double_buffer``: chained tiles (the next tile streams right after
+        this one, its preloaded weights switched with the advancing wave; see the module
+        docstring).
     pipeline : 0 or 1: a register after each PE's product (1 cycle more per tile, a shorter
         critical path).
     formats : a ``hw.units.MacFormats`` instead of ``a_format``, ``b_format``, ``acc``,
@@ -94,7 +110,7 @@ class SystolicArray(wiring.Component):
     def __init__(self, *, rows: int, cols: int, dataflow: str = "ws", a_format="int8", b_format="int8",
                  acc="exact", out_format=None, max_m: int = 4096, max_k: int = 4096,
                  double_buffer: bool = False, pipeline: int = 0, formats: MacFormats | None = None,
-                 packing: int | None = None) -> None:
+                 packing: int | None = None, chain: bool = False) -> None:
         if formats is not None:
             if not isinstance(formats, MacFormats):
                 raise UnitConfigError(f"formats must be a MacFormats, not {formats!r}")
@@ -111,6 +127,12 @@ class SystolicArray(wiring.Component):
         if double_buffer and dataflow != "ws":
             raise UnitConfigError(f"double_buffer must be False for dataflow {dataflow!r} (only WS preloads weights)")
         self._double_buffer = double_buffer
+        if not isinstance(chain, bool):
+            raise UnitConfigError(f"chain must be a bool, not {chain!r}")
+        if chain and not double_buffer:
+            raise UnitConfigError("chain must be False without double_buffer (chained tiles take their weights "
+                                  "from the shadow)")
+        self._chain = chain
         if pipeline not in (0, 1) or isinstance(pipeline, bool):
             raise UnitConfigError(f"pipeline must be 0 or 1, not {pipeline!r}")
         self._pipeline = pipeline
@@ -149,6 +171,7 @@ class SystolicArray(wiring.Component):
     max_m = property(lambda self: self._max_m)
     max_k = property(lambda self: self._max_k)
     double_buffer = property(lambda self: self._double_buffer)
+    chain = property(lambda self: self._chain)
     pipeline = property(lambda self: self._pipeline)
     formats = property(lambda self: self._f)
 
@@ -197,6 +220,7 @@ class SystolicArray(wiring.Component):
 
         return {"unit": "array", "rows": self._rows, "cols": self._cols, "dataflow": self._dataflow,
                 "max_m": self._max_m, "max_k": self._max_k, "double_buffer": self._double_buffer,
+                "chain": self._chain,
                 "pipeline": self._pipeline, "packing": self._packing, "tile_limits": {"m": lm, "k": lk, "n": ln},
                 **f.describe(), "block": f.block,
                 "lane_bits": {"a": bits(self.lane_layout("a")), "b": bits(self.lane_layout("b"))},
@@ -286,20 +310,61 @@ class SystolicArray(wiring.Component):
         out_i = self._delay(m, tok_i, range(self._max_m), L, "tok_i")
         out_l = self._delay(m, tok_l, 1, L, "tok_l")
         m.d.comb += [self.c_valid.eq(out_v), self.c_index.eq(out_i), self.done.eq(out_v & out_l)]
+        chain = self._chain
+        if chain:
+            # chained tiles: `wave` marks a tile's first streaming cycle when its weights come from
+            # the shadow; PE(i, j) copies them i + j cycles later (`sw`), just before the tile's
+            # first row of A reaches it. `since`: cycles since the last tile's first row of A
+            # (saturating); `inflight`: tiles started and not done; `wave_pre`: the prefetch of
+            # the next tile's weights waits until the wave has passed every PE.
+            G = L + 1  # least cycles between first rows: a K fold's partial sums leave first
+            since = Signal(range(G + 1), name="since", init=G)
+            m.d.sync += since.eq(Mux(since == G, G, since + 1))
+            inflight = Signal(range(4), name="inflight")
+            wave, wave_pre = Signal(name="wave"), Signal(name="wave_pre")
+            sw = [wave]
+            for d in range(1, R + C - 1):
+                r = Signal(name=f"sw_d{d}")
+                m.d.sync += r.eq(sw[-1])
+                sw.append(r)
+            with m.If(wave_pre & (since == R + C - 2)):
+                m.d.sync += [pf.eq(1), wave_pre.eq(0)]
+            ready_chain = shadow_full & (since >= G - 1)
+            ready_load = (inflight == 0) & ~(pre_r & ~shadow_full) & ~pf
+            accepted = Signal()
+            m.d.sync += inflight.eq(inflight + accepted - self.done)
+
+            def take(m):
+                """``start`` sampled: latch the tile; weights from the shadow (wave) or loaded."""
+                m.d.comb += accepted.eq(1)
+                m.d.sync += [tm.eq(self.tile_m), tk.eq(self.tile_k), tn.eq(self.tile_n), cnt.eq(0),
+                             pre_r.eq(self.pre), pk.eq(self.pre_k)]
+                with m.If(ready_chain):
+                    m.d.sync += [wave.eq(1), wave_pre.eq(self.pre), shadow_full.eq(0), since.eq(0)]
+                    m.next = "STREAM"
+                with m.Else():
+                    m.next = "LOAD"
+
+            m.d.sync += wave.eq(0)
         with m.FSM():
             with m.State("IDLE"):
-                with m.If(self.start):
-                    m.d.sync += [tm.eq(self.tile_m), tk.eq(self.tile_k), tn.eq(self.tile_n), cnt.eq(0)]
-                    if db:
-                        m.d.sync += [pre_r.eq(self.pre), pk.eq(self.pre_k)]
-                        with m.If(shadow_full):
-                            m.d.comb += copy.eq(1)
-                            m.d.sync += [shadow_full.eq(0), pf.eq(self.pre)]
-                            m.next = "STREAM"
-                        with m.Else():
+                if chain:
+                    m.d.comb += self.busy.eq(~(ready_chain | ready_load))
+                    with m.If(self.start & (ready_chain | ready_load)):
+                        take(m)
+                else:
+                    with m.If(self.start):
+                        m.d.sync += [tm.eq(self.tile_m), tk.eq(self.tile_k), tn.eq(self.tile_n), cnt.eq(0)]
+                        if db:
+                            m.d.sync += [pre_r.eq(self.pre), pk.eq(self.pre_k)]
+                            with m.If(shadow_full):
+                                m.d.comb += copy.eq(1)
+                                m.d.sync += [shadow_full.eq(0), pf.eq(self.pre)]
+                                m.next = "STREAM"
+                            with m.Else():
+                                m.next = "LOAD"
+                        else:
                             m.next = "LOAD"
-                    else:
-                        m.next = "LOAD"
             with m.State("LOAD"):
                 m.d.comb += [self.busy.eq(1), self.b_req.eq(1), self.b_index.eq(tkp - 1 - cnt), load.eq(1)]
                 m.d.sync += cnt.eq(cnt + 1)
@@ -308,19 +373,31 @@ class SystolicArray(wiring.Component):
                     if db:
                         m.d.comb += copy_shifted.eq(1)
                         m.d.sync += pf.eq(pre_r)
+                    if chain:
+                        m.d.sync += since.eq(0)
                     m.next = "STREAM"
             with m.State("STREAM"):
                 last = cnt == tm - 1
-                m.d.comb += [self.busy.eq(1), self.a_req.eq(1), self.a_index.eq(cnt),
+                m.d.comb += [self.a_req.eq(1), self.a_index.eq(cnt),
                              tok_v.eq(1), tok_i.eq(cnt), tok_l.eq(last)]
                 m.d.sync += cnt.eq(cnt + 1)
-                with m.If(last):
-                    m.d.sync += cnt.eq(0)
-                    m.next = "WAIT"
-            with m.State("WAIT"):
-                m.d.comb += self.busy.eq(1)
-                with m.If(self.done):
-                    m.next = "IDLE"
+                if chain:
+                    m.d.comb += self.busy.eq(~(last & ready_chain))
+                    with m.If(last):
+                        m.d.sync += cnt.eq(0)
+                        m.next = "IDLE"
+                        with m.If(self.start & ready_chain):
+                            take(m)
+                else:
+                    m.d.comb += self.busy.eq(1)
+                    with m.If(last):
+                        m.d.sync += cnt.eq(0)
+                        m.next = "WAIT"
+            if not chain:
+                with m.State("WAIT"):
+                    m.d.comb += self.busy.eq(1)
+                    with m.If(self.done):
+                        m.next = "IDLE"
         # activations: row i skewed by 1 + i registers, then one register per PE to the right
         a_in = [[None] * C for _ in range(R)]
         for i in range(R):
@@ -333,12 +410,23 @@ class SystolicArray(wiring.Component):
         row_en = [Signal(self._packing, name=f"row_en{i}") for i in range(R)]
         for i in range(R):
             m.d.comb += row_en[i].eq(self._lane_enables(i * self._packing, tk))
+        if chain:
+            # each PE's lane enables travel with its weights: two tiles may be in the array at once
+            pe_en = [[Signal(self._packing, name=f"en_{i}_{j}") for j in range(C)] for i in range(R)]
+            for i in range(R):
+                for j in range(C):
+                    with m.If(sw[i + j]):
+                        m.d.sync += [active[i][j].eq(w[i][j]), pe_en[i][j].eq(row_en[i])]
+                    with m.If(copy_shifted):
+                        m.d.sync += pe_en[i][j].eq(row_en[i])
+        else:
+            pe_en = [[row_en[i]] * C for i in range(R)]
         bottom = []
         for j in range(C):
             ps = ps_top[j]
             for i in range(R):
                 pe = self._pe(m, i, j)
-                m.d.comb += [pe.a.eq(a_in[i][j]), pe.b.eq(active[i][j]), pe.acc_in.eq(ps), pe.en.eq(row_en[i])]
+                m.d.comb += [pe.a.eq(a_in[i][j]), pe.b.eq(active[i][j]), pe.acc_in.eq(ps), pe.en.eq(pe_en[i][j])]
                 ps = Signal(accl, name=f"ps_{i}_{j}")
                 m.d.sync += ps.eq(pe.acc_out)
             bottom.append(ps)

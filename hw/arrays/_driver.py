@@ -39,7 +39,8 @@ class GemmRun:
     codes : M x N output codes.
     cycles : measured cycles from the first ``start`` to the cycle after the last ``done``.
     tiles : (m0, k0, n0, mt, kt, nt) of each tile, in run order.
-    tile_cycles : measured cycles of each tile.
+    tile_cycles : measured cycles of each tile: from its ``start`` to the next tile's (the last
+        tile: to the cycle after the last ``done``); they add up to ``cycles``.
     """
 
     codes: np.ndarray
@@ -143,7 +144,6 @@ def run_gemm(arr: SystolicArray, a_codes, b_codes, *, a_scales=None, b_scales=No
     wo = f.out_format.bits
     out = np.zeros((M, N), dtype=np.int64)
     measured: list[int] = []
-    acc_rows: dict[tuple[int, int], list[int]] = {}  # (m0, n0) -> packed c_acc per row
 
     def a_word(tile, idx: int) -> int:
         m0, k0, n0, mt, kt, nt = tile
@@ -175,47 +175,66 @@ def run_gemm(arr: SystolicArray, a_codes, b_codes, *, a_scales=None, b_scales=No
         db = arr.double_buffer
         # a first K fold starts every column from the empty sum (MacFormats.empty_sum)
         empty_psum = _pack([arr.formats.empty_sum] * C, Shape.cast(arr.formats.acc_layout()).width) if ws else 0
-        for ti, tile in enumerate(tiles):
-            m0, k0, n0, mt, kt, nt = tile
-            nxt = tiles[ti + 1] if ti + 1 < len(tiles) else None
-            if db:
-                ctx.set(p.pre, int(nxt is not None))
-                ctx.set(p.pre_k, nxt[4] if nxt is not None else 0)
-            ctx.set(p.start, 1)
-            ctx.set(p.tile_m, mt)
-            ctx.set(p.tile_k, kt)
-            ctx.set(p.tile_n, nt)
-            prev = acc_rows.get((m0, n0)) if ws and k0 > 0 else None
-            last_fold = (not ws) or k0 + kt >= K
-            new_acc: list[int] = [0] * mt
-            t = 0
-            while True:
-                if t == 1:
-                    ctx.set(p.start, 0)
-                if ctx.get(p.a_req):
-                    idx = ctx.get(p.a_index)
-                    ctx.set(a_data, a_word(tile, idx))
-                    if ws:
-                        ctx.set(a_psum, empty_psum if prev is None else prev[idx])
-                if ctx.get(p.b_req):
-                    which = nxt if db and ctx.get(p.b_next) else tile
-                    ctx.set(b_data, b_word(which, ctx.get(p.b_index)))
-                if ctx.get(p.c_valid):
-                    idx = ctx.get(p.c_index)
-                    if ws:
-                        new_acc[idx] = ctx.get(c_acc)
-                    if last_fold:
-                        out[m0 + idx, n0:n0 + nt] = _unpack(ctx.get(c_data), wo, nt)
-                done = ctx.get(p.done)
-                await ctx.tick()
-                t += 1
-                if done:
-                    break
-                if t > 1 << 22:
-                    raise RuntimeError("array did not finish a tile")  # pragma: no cover
-            measured.append(t)
-            if ws:
-                acc_rows[(m0, n0)] = new_acc
+        # one loop over cycles: a tile is issued whenever ``busy`` is low (a chained array takes
+        # the next tile while earlier ones still drain); operand requests refer to the last
+        # tile issued (b_next: the one after it), outputs to the oldest tile not yet done
+        issued: list[int] = []  # cycle each tile's start was sampled
+        draining: list[int] = []  # indices of tiles issued and not done, oldest first
+        new_acc: dict[int, list] = {}  # tile -> its c_acc rows
+        psum_src: dict[int, list | None] = {}  # tile -> the previous K fold's c_acc rows
+        latest: dict[tuple[int, int], list] = {}  # (m0, n0) -> the c_acc rows of its last fold issued
+        cycle = 0
+        while len(issued) < len(tiles) or draining:
+            cur = len(issued) - 1
+            if ctx.get(p.a_req):
+                tile = tiles[cur]
+                idx = ctx.get(p.a_index)
+                ctx.set(a_data, a_word(tile, idx))
+                if ws:
+                    m0, k0, n0 = tile[:3]
+                    if k0 == 0:
+                        ctx.set(a_psum, empty_psum)
+                    else:
+                        row = psum_src[cur][idx]
+                        if row is None:
+                            raise RuntimeError("partial sum read before the previous fold produced it")  # pragma: no cover
+                        ctx.set(a_psum, row)
+            if ctx.get(p.b_req):
+                which = tiles[cur + 1] if db and ctx.get(p.b_next) else tiles[cur]
+                ctx.set(b_data, b_word(which, ctx.get(p.b_index)))
+            if ctx.get(p.c_valid):
+                ti = draining[0]
+                m0, k0, n0, mt, kt, nt = tiles[ti]
+                idx = ctx.get(p.c_index)
+                if ws:
+                    new_acc[ti][idx] = ctx.get(c_acc)
+                if (not ws) or k0 + kt >= K:
+                    out[m0 + idx, n0:n0 + nt] = _unpack(ctx.get(c_data), wo, nt)
+            if ctx.get(p.done):
+                draining.pop(0)
+            go = len(issued) < len(tiles) and not ctx.get(p.busy)
+            ctx.set(p.start, int(go))
+            if go:
+                ti = len(issued)
+                m0, k0, n0, mt, kt, nt = tiles[ti]
+                nxt = tiles[ti + 1] if ti + 1 < len(tiles) else None
+                if db:
+                    ctx.set(p.pre, int(nxt is not None))
+                    ctx.set(p.pre_k, nxt[4] if nxt is not None else 0)
+                ctx.set(p.tile_m, mt)
+                ctx.set(p.tile_k, kt)
+                ctx.set(p.tile_n, nt)
+                issued.append(cycle)
+                draining.append(ti)
+                if ws:  # this fold's c_acc rows, filled as they leave; the next fold of the block reads them
+                    new_acc[ti] = [None] * mt
+                    psum_src[ti] = latest.get((m0, n0)) if k0 > 0 else None
+                    latest[(m0, n0)] = new_acc[ti]
+            await ctx.tick()
+            cycle += 1
+            if cycle > 1 << 24:
+                raise RuntimeError("array did not finish the GEMM")  # pragma: no cover
+        measured.extend(b - a for a, b in zip(issued, issued[1:] + [cycle]))
 
     sim = Simulator(arr)
     sim.add_clock(1e-8)

@@ -38,6 +38,25 @@ Double-buffered weights (WS, ``double_buffer=True``): every tile after the first
 weights preloaded, so its ``k`` load cycles vanish; a GEMM's weight_load is the first tile's
 ``min(k, rows)``.
 
+Chained tiles (WS, ``chain=True``, with ``double_buffer``; TPU v1's weights that "take effect
+with the advancing wave"): a tile whose weights are in the shadow starts streaming while the
+previous tile's rows are still in the array; the pipeline fills and drains once per run of
+chained tiles. With S_t the first streaming cycle of tile t, L = R + C + 1 (+1 with the PE product
+register) the latency from a row of A to its output row, G = L + 1 and W = R + C::
+
+    S_0      = ceil(k_0 / P) + 1          the first tile loads its weights (LOAD)
+    S_1      = S_0 + max(m_0, G)           its successor's weights prefetch at once
+    S_{t+1}  = S_t + max(m_t, W + ceil(k_{t+1} / P), G)   later: the shadow refills only
+                                            after the wave passed every PE (R + C - 2 cycles)
+    total    = S_{T-1} + m_{T-1} + L       the last tile drains
+
+``max(m_t, ...)``: the tile's own rows; ``G``: a K fold's partial sums leave the array before
+the next fold reads them. Split: weight_load the first tile's, steady the rows of A, drain
+``cols`` once, fill the rest (the first fill and every gap between chained tiles).
+``chained_tile_cycles`` gives the same intervals for a GEMM in the middle of a run of chained
+tiles (each tile charged its interval from the previous one, ``max(m_t, W + ceil(k_t / P), G)``),
+and ``chain_tail_cycles`` what a run adds once: a full fold's load, the start cycle and ``L``.
+
 Relation to SCALE-Sim (single-cycle PEs, no double buffering, full folds ``k == rows`` (WS) /
 ``m == rows`` and ``n == cols`` (OS)): SCALE-Sim's per-fold cycles are WS ``2R + C + T - 2``
 (T = M) and OS ``R + C + T - 2`` (T = K): R cycles of weight load (WS) plus the span from the
@@ -61,7 +80,8 @@ from typing import NamedTuple
 from ..errors import UnitConfigError
 
 __all__ = ["DATAFLOWS", "TileTiming", "tile_cycles", "tile_shapes", "single_tile_cycles",
-           "scalesim_fold_cycles", "scalesim_gemm_cycles", "tile_limits"]
+           "scalesim_fold_cycles", "scalesim_gemm_cycles", "tile_limits", "chained_tile_cycles",
+           "chain_tail_cycles"]
 
 #: dataflows of the array: weight-stationary, output-stationary
 DATAFLOWS = ("ws", "os")
@@ -122,9 +142,51 @@ def single_tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n
     return m + n + 1 + pe_pipeline, kp, m, 0
 
 
+def _ws_blocks(m: int, k: int, rows: int, max_m: int | None, packing: int):
+    """(m-blocks as (size, count), K folds, packed rows of the last fold) of a WS GEMM."""
+    fk = -(-k // (rows * packing))
+    kr = -(-(k - (fk - 1) * rows * packing) // packing)
+    if max_m is None or max_m >= m:
+        blocks = ((m, 1),)
+    else:
+        whole, rest = divmod(m, max_m)
+        blocks = ((max_m, whole),) + (((rest, 1),) if rest else ())
+    return blocks, fk, kr
+
+
+def chained_tile_cycles(*, rows: int, cols: int, m: int, k: int, n: int, max_m: int | None = None,
+                        pe_pipeline: int = 0, packing: int = 1) -> TileTiming:
+    """Cycles a WS GEMM occupies a chained array (``chain=True``) in the middle of a run of
+    chained tiles: each tile is charged its interval from the previous one's first row,
+    ``max(m_t, rows + cols + ceil(k_t / packing), rows + cols + 2 + pe_pipeline)`` (see the
+    module docstring); what the run adds once is ``chain_tail_cycles``. Exact against
+    ``tile_cycles(chain=True)`` for full folds of ``m >= 2 * rows + cols`` rows; otherwise never
+    below it and at most ``3 * rows + cols + 2`` cycles above per run (tests). Fields: total, fill (the gaps), steady, drain 0,
+    weight_load 0, folds."""
+    if not (type(rows) is int and type(cols) is int and type(m) is int and type(k) is int and type(n) is int
+            and rows > 0 and cols > 0 and m > 0 and k > 0 and n > 0):
+        _positive(rows, "rows"), _positive(cols, "cols"), _positive(m, "m"), _positive(k, "k"), _positive(n, "n")
+    blocks, fk, kr = _ws_blocks(m, k, rows, max_m, packing)
+    fn = -(-n // cols)
+    w, g = rows + cols, rows + cols + 2 + pe_pipeline
+    total = 0
+    for mt, count in blocks:
+        total += count * fn * ((fk - 1) * max(mt, w + rows, g) + max(mt, w + kr, g))
+    steady = m * fk * fn
+    folds = sum(c for _, c in blocks) * fk * fn
+    return TileTiming(total=total, fill=total - steady, steady=steady, drain=0, weight_load=0, folds=folds)
+
+
+def chain_tail_cycles(*, rows: int, cols: int, pe_pipeline: int = 0) -> int:
+    """Cycles a run of chained WS tiles adds once to the sum of its ``chained_tile_cycles``:
+    the first tile's weight load (a full fold's, ``rows``), its start cycle and the latency of
+    its last row, ``rows + cols + 1 + pe_pipeline``."""
+    return 2 * rows + cols + 2 + pe_pipeline
+
+
 def tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
                 max_m: int | None = None, max_k: int | None = None, double_buffer: bool = False,
-                pe_pipeline: int = 0, packing: int = 1) -> TileTiming:
+                pe_pipeline: int = 0, packing: int = 1, chain: bool = False) -> TileTiming:
     """Cycles of an ``m x k x n`` GEMM (A is m x k, B is k x n) on a ``rows x cols`` array.
 
     The GEMM is split into tiles as ``tile_shapes`` (and the GEMM driver) split it: WS pins
@@ -149,6 +211,9 @@ def tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
         one more fill cycle per tile.
     packing : products per PE per cycle (the RTL's ``packing``, ``hw.units.MacFormats.packing``
         of the formats): K advances ``packing`` elements per cycle (see the module docstring).
+    chain : WS only, with ``double_buffer``: chained tiles (the RTL's ``chain``: each tile after
+        the first streams as soon as its weights are in the shadow and the previous tile's rows
+        have entered; see the module docstring), tiles issued as soon as the array takes them.
 
     Returns
     -------
@@ -174,6 +239,13 @@ def tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
         _positive(max_m, "max_m")
     if max_k is not None:
         _positive(max_k, "max_k")
+    if chain is not False:
+        if chain is not True:
+            raise UnitConfigError(f"chain must be a bool, not {chain!r}")
+        if dataflow != "ws" or double_buffer is not True:
+            raise UnitConfigError("chain must be False without double_buffer and dataflow 'ws' "
+                                  "(chained tiles take their weights from the shadow)")
+        return _chained_total(rows, cols, m, k, n, max_m, pe_pipeline, packing)
     if dataflow == "ws":
         # per tile: fill R+2, steady m_t, drain C, load ceil(k_t / P); the K folds of one output
         # block (rows*P each) load ceil(k / P) cycles in all
@@ -203,6 +275,34 @@ def tile_cycles(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,
         load = 0
     return TileTiming(total=fill + steady + drain + load, fill=fill, steady=steady, drain=drain,
                       weight_load=load, folds=folds)
+
+
+def _chained_total(rows: int, cols: int, m: int, k: int, n: int, max_m: int | None, pe_pipeline: int,
+                   packing: int) -> TileTiming:
+    """``tile_cycles(chain=True)``: the module docstring's recurrence, summed per m-block (its
+    tiles' next K folds repeat per n-block: full folds, the last fold, then the next block's
+    first fold)."""
+    blocks, fk, kr = _ws_blocks(m, k, rows, max_m, packing)
+    fn = -(-n // cols)
+    w, g, lat = rows + cols, rows + cols + 2 + pe_pipeline, rows + cols + 1 + pe_pipeline
+    first_kp = rows if fk > 1 else kr  # packed rows of a block's first fold
+    # the ceil(k_{t+1} / P) after each tile of one (m-block, n-block) group, in order
+    nexts = [rows] * (fk - 2) + [kr, first_kp] if fk > 1 else [first_kp]
+    total, tiles, m_last = 0, 0, 0
+    for mt, count in blocks:
+        total += count * fn * sum(max(mt, w + kp, g) for kp in nexts)
+        tiles += count * fn * fk
+        m_last = mt
+    # the last tile has no successor: it streams and drains; the first follows LOAD, its
+    # successor's weights prefetched at once
+    total -= max(m_last, w + nexts[-1], g)
+    if tiles > 1:
+        m0 = blocks[0][0]
+        total += max(m0, g) - max(m0, w + nexts[0], g)
+    total += first_kp + 1 + m_last + lat
+    steady = m * fk * fn
+    return TileTiming(total=total, fill=total - steady - cols - first_kp, steady=steady, drain=cols,
+                      weight_load=first_kp, folds=tiles)
 
 
 def tile_shapes(*, rows: int, cols: int, dataflow: str, m: int, k: int, n: int,

@@ -439,3 +439,91 @@ def test_array_sum_of_negative_zeros_is_negative_zero(dataflow: str, acc: str) -
     assert neg_zero.tolist() == [[True, True], [False, False], [False, False]]
     np.testing.assert_array_equal(run.codes, np.where(neg_zero, 0x80000000, 0).astype(run.codes.dtype))
     np.testing.assert_array_equal(run.codes, gemm(a, f, b, f, "float32", acc, order="sequential"))
+
+
+# ---- chained tiles (weights switched with the advancing wave) --------------------------------
+
+# (pairing, rows, cols, m, k, n, max_m, pipeline): several K folds (partial sums chained while the
+# previous fold drains), several N folds, M blocks with a remainder, short tiles (m < rows + cols)
+CHAIN_CASES = [
+    ("int8", 2, 2, 3, 5, 3, 4096, 0), ("int8", 4, 3, 2, 9, 7, 4096, 0), ("int8", 2, 3, 12, 7, 5, 8, 0),
+    ("int8", 4, 4, 20, 9, 6, 8, 0), ("int8", 3, 2, 7, 3, 4, 4096, 1), ("int8", 3, 4, 1, 1, 1, 4096, 0),
+    ("e4m3fn", 3, 3, 14, 8, 5, 4096, 0), ("bf16", 2, 3, 9, 7, 4, 4, 1), ("mxfp4", 2, 2, 11, 96, 3, 4096, 0),
+    ("int4xint8", 2, 3, 13, 21, 4, 4096, 0), ("fp4", 2, 2, 10, 24, 3, 6, 1),
+]
+
+
+@pytest.mark.parametrize("case", CHAIN_CASES, ids=lambda c: "-".join(map(str, c)))
+def test_chained_tiles_bit_exact_and_cycle_exact(case) -> None:
+    """A chained array (``chain=True``: the next tile's rows follow this tile's, its preloaded
+    weights and lane enables switched PE by PE with the advancing wave) gives the golden model's
+    codes bit for bit, in exactly ``tile_cycles(chain=True)`` cycles, never more than the same
+    array without chaining; with tiles of at least ``2 * rows + cols`` rows the pipeline fills and
+    drains once per GEMM."""
+    pairing, rows, cols, m, k, n, max_m, pipeline = case
+    fa, fb, acc, out = PAIRINGS[pairing]
+    rng = np.random.default_rng(11)
+    a, b, sa, sb = _operands(fa, fb, m, k, n, rng)
+    want = gemm(a, fa, b, fb, out, acc, a_scales=sa, b_scales=sb, order="sequential")
+    runs = {}
+    for chain in (False, True):
+        arr = SystolicArray(rows=rows, cols=cols, dataflow="ws", a_format=fa, b_format=fb, acc=acc, out_format=out,
+                            max_k=max(k, 64), max_m=max_m, double_buffer=True, chain=chain, pipeline=pipeline)
+        run = run_gemm(arr, a, b, a_scales=sa, b_scales=sb)
+        _assert_same_codes(run.codes, want, acc)
+        model = tile_cycles(rows=rows, cols=cols, dataflow="ws", m=m, k=k, n=n, max_m=max_m, double_buffer=True,
+                            chain=chain, pe_pipeline=pipeline, packing=arr.packing)
+        assert run.cycles == model.total == model.fill + model.steady + model.drain + model.weight_load
+        assert len(run.tiles) == model.folds
+        runs[chain] = run
+    assert runs[True].cycles <= runs[False].cycles
+    if len(runs[True].tiles) > 1 and min(t[3] for t in runs[True].tiles) >= 2 * rows + cols + 2 + pipeline:
+        assert runs[True].cycles < runs[False].cycles
+
+
+def test_chained_tiles_stream_back_to_back() -> None:
+    """Full folds of many rows: consecutive tiles start exactly ``m`` cycles apart (no fill,
+    drain or load between them), so the GEMM takes one fill, one drain and one load."""
+    rows, cols, m, k, n = 2, 3, 16, 6, 5
+    arr = SystolicArray(rows=rows, cols=cols, dataflow="ws", double_buffer=True, chain=True)
+    rng = np.random.default_rng(12)
+    a, b = rng.integers(0, 256, (m, k)), rng.integers(0, 256, (k, n))
+    run = run_gemm(arr, a, b)
+    np.testing.assert_array_equal(run.codes, gemm(a, "int8", b, "int8", "int32", "exact"))
+    assert run.tile_cycles[1:-1] == [m] * (len(run.tiles) - 2)
+    single = tile_cycles(rows=rows, cols=cols, dataflow="ws", m=m, k=rows, n=cols)
+    assert run.cycles == single.total + (len(run.tiles) - 1) * m
+
+
+@pytest.mark.parametrize("rows,cols", [(2, 2), (3, 5), (8, 8), (16, 4), (256, 256)])
+def test_chained_tile_cycles_of_a_run_match_the_gemm(rows: int, cols: int) -> None:
+    """The simulator's form (each tile charged its interval, the run's tail once) equals the
+    exact ``tile_cycles(chain=True)`` for full folds of ``m >= 2 * rows + cols`` rows and is
+    otherwise never below it and at most ``3 * rows + cols + 2`` cycles above (short tiles: the
+    run's first interval is charged in full)."""
+    from hw.arrays import chain_tail_cycles, chained_tile_cycles
+
+    for p in (0, 1):
+        tail = chain_tail_cycles(rows=rows, cols=cols, pe_pipeline=p)
+        for m, k, n in itertools.product((1, 7, 2 * rows + cols + 2, 3 * rows + cols), (1, rows, 3 * rows, 3 * rows - 1),
+                                         (1, cols, 2 * cols + 1)):
+            exact = tile_cycles(rows=rows, cols=cols, dataflow="ws", m=m, k=k, n=n, double_buffer=True, chain=True,
+                                pe_pipeline=p).total
+            run = chained_tile_cycles(rows=rows, cols=cols, m=m, k=k, n=n, pe_pipeline=p)
+            assert run.steady == m * -(-k // rows) * -(-n // cols)
+            if k % rows == 0 and m >= 2 * rows + cols + 2 + p:
+                assert run.total + tail == exact, (m, k, n, p)
+            assert 0 <= run.total + tail - exact <= 3 * rows + cols + 2, (m, k, n, p)
+
+
+def test_chain_needs_double_buffered_ws() -> None:
+    with pytest.raises(UnitConfigError, match=r"^chain must be False without double_buffer \(chained tiles take "
+                                              r"their weights from the shadow\)$"):
+        SystolicArray(rows=2, cols=2, chain=True)
+    with pytest.raises(UnitConfigError, match=r"^chain must be a bool, not 1$"):
+        SystolicArray(rows=2, cols=2, double_buffer=True, chain=1)
+    with pytest.raises(UnitConfigError, match=r"^chain must be False without double_buffer and dataflow 'ws' "
+                                              r"\(chained tiles take their weights from the shadow\)$"):
+        tile_cycles(rows=2, cols=2, dataflow="ws", m=1, k=1, n=1, chain=True)
+    with pytest.raises(UnitConfigError, match=r"^chain must be a bool, not 'yes'$"):
+        tile_cycles(rows=2, cols=2, dataflow="ws", m=1, k=1, n=1, double_buffer=True, chain="yes")

@@ -44,7 +44,8 @@ def test_activations_are_read_once(M, K, N):
 
 
 def test_unlimited_bandwidth_takes_the_tile_cycles():
-    hw = replace(TPU, dram_gbps_per_channel=math.inf, dram_latency_ns=0.0)
+    # the preset's double-buffered weights without chained tiles (those: tests/sim/test_chain.py)
+    hw = replace(TPU, dram_gbps_per_channel=math.inf, dram_latency_ns=0.0, array_chain=False)
     mp, steps, timing = _resident(GemmOp("q", 2048, 4096, 4096), hw)
     assert mp.order == "mnk-ar"
     run = run_steps(steps, hw, timing, dataflow=mp.dataflow)

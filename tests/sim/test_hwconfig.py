@@ -37,7 +37,7 @@ def test_preset_override_and_unlimited_bandwidth(tmp_path):
     ('[array]\nrows = 0\n', "hardware field array.rows must be an integer in 1..4096, not 0"),
     ('[array]\nrows = 8.0\n', "hardware field array.rows must be an integer in 1..4096, not 8.0"),
     ('[array]\nsize = 4\n', "hardware field array.size must be one of array.rows, array.cols, array.dataflows, "
-                            "array.area_mm2, array.double_buffer ({p}), not unknown"),
+                            "array.area_mm2, array.double_buffer, array.chain ({p}), not unknown"),
     ('[array]\narea_mm2 = 2.0\nrows = 8\n', "hardware field array.area_mm2 must come without array.rows/cols "
                                             "(it sizes the array) ({p}), not 2.0"),
     ('[array]\ndataflows = ["gemv"]\n', "hardware field array.dataflows must be a non-empty list of 'ws', 'os', "
