@@ -499,11 +499,25 @@ def map_op(op: Op, recipe: Recipe, limits: MapperLimits, compute_cycles: Compute
 
 
 def gemm_steps(mp: GemmMapping) -> list[Step]:
-    """Tile steps of a GEMM mapping in loop order (count outermost, then the order's loops)."""
+    """Tile steps of a GEMM mapping in loop order (count outermost, then the order's loops).
+
+    Instances with their own B (``not op.b_shared``) have equal schedules: every key of an
+    instance differs from every key of the next, so each instance starts by loading its tiles
+    and ends by releasing them, as the first and the last do. Their steps are one instance's
+    repeated ``count`` times (the same frozen ``Step`` objects; equal to ``_gemm_steps_loop``
+    over all instances, tests/mapping/test_mapper_speed.py)."""
+    count = mp.op.count
+    if count > 1 and not mp.op.b_shared:
+        return _gemm_steps_loop(mp, 1) * count
+    return _gemm_steps_loop(mp, count)
+
+
+def _gemm_steps_loop(mp: GemmMapping, count: int) -> list[Step]:
+    """Tile steps of the first ``count`` instances of a GEMM mapping, built one by one."""
     op = mp.op
     nm, nk, nn = _cdiv(op.M, mp.Mt), _cdiv(op.K, mp.Kt), _cdiv(op.N, mp.Nt)
     seq = []
-    for i in range(op.count):
+    for i in range(count):
         m_outer = mp.order in ("mnk", "mnk-ar")  # "nmk", "nmk-br": N outer
         outer, inner = (nm, nn) if m_outer else (nn, nm)
         for o in range(outer):
