@@ -42,8 +42,8 @@ Tile interface (both dataflows; see ``_timing`` for the cycle counts)
   the next tile's weights are in the shadow and at least ``rows + cols + 2 (+1 with the PE
   product register)`` cycles have passed since this tile's first row of A (so a K fold's
   partial sums, ``c_acc``, leave the array before the next fold reads them as ``a_psum``). The
-  shadow is refilled only after the wave has passed every PE (``rows + cols - 2`` cycles after
-  the first row). Outputs of consecutive tiles follow each other; ``done`` marks each tile's
+  shadow is refilled only after the wave has passed every PE (from ``rows + cols - 1``
+  cycles after the first row). Outputs of consecutive tiles follow each other; ``done`` marks each tile's
   last output row. A tile whose weights are not preloaded (``LOAD``) waits until the array is
   empty. This is how TPU v1's matrix unit overlaps weight tiles (Jouppi et al. 2017: weights
   "take effect with the advancing wave").

@@ -47,7 +47,7 @@ register) the latency from a row of A to its output row, G = L + 1 and W = R + C
     S_0      = ceil(k_0 / P) + 1          the first tile loads its weights (LOAD)
     S_1      = S_0 + max(m_0, G)           its successor's weights prefetch at once
     S_{t+1}  = S_t + max(m_t, W + ceil(k_{t+1} / P), G)   later: the shadow refills only
-                                            after the wave passed every PE (R + C - 2 cycles)
+                                            after the wave passed every PE (from S_t + R + C - 1)
     total    = S_{T-1} + m_{T-1} + L       the last tile drains
 
 ``max(m_t, ...)``: the tile's own rows; ``G``: a K fold's partial sums leave the array before
