@@ -51,7 +51,15 @@ def find_block(steps: list, min_blocks: int = HEADS + 1) -> int | None:
     """The shortest block of which ``steps`` are at least ``min_blocks`` copies (None if none)."""
     n = len(steps)
     index: dict = {}
-    ids = [index.setdefault(s, len(index)) for s in steps]  # equal steps, equal ids (dict: hash then ==)
+    # equal steps, equal ids (dict: hash then ==); a step object met again (schedules repeating
+    # one instance's steps, mapping.gemm_steps) takes its id without hashing its fields again
+    seen: dict = {}
+    ids = []
+    for s in steps:
+        i = seen.get(id(s))
+        if i is None:
+            i = seen[id(s)] = index.setdefault(s, len(index))
+        ids.append(i)
     for b in range(1, n // min_blocks + 1):
         if n % b:
             continue

@@ -315,3 +315,26 @@ def test_decode_groups_simulated_in_worker_processes_change_no_figure(hw):
 def test_workers_must_be_positive():
     with pytest.raises(SimulationError, match=r"^workers must be a positive integer, not 0$"):
         simulate("gpt2", "W4A8", HW, prefill=8, decode=1, layers=1, workers=0)
+
+
+def test_find_block_same_with_shared_and_copied_steps():
+    """``sim._repeat.find_block`` gives step objects met again their first id without hashing:
+    the blocks it finds on schedules sharing objects (mapping.gemm_steps' repeated instances)
+    equal those found on the same schedules made of distinct copies (every step hashed)."""
+    import copy
+    import random
+
+    from mapping import Step
+    from sim._repeat import find_block
+
+    rng = random.Random(15)
+    pool = [Step((("a", rng.randint(1, 3)),), ("a",), ("gemm", 1, rng.randint(1, 3), 4), True, 0) for _ in range(6)]
+    for _ in range(300):
+        unit = [rng.choice(pool) for _ in range(rng.randint(1, 6))]
+        steps = unit * rng.randint(1, 40)
+        if rng.random() < 0.3 and steps:
+            steps[rng.randrange(len(steps))] = rng.choice(pool)
+        copies = [copy.copy(s) for s in steps]
+        assert all(a == b and a is not b for a, b in zip(steps, copies))
+        for min_blocks in (2, 9, 17):
+            assert find_block(steps, min_blocks) == find_block(copies, min_blocks)
