@@ -31,6 +31,8 @@ before.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import replace
 from functools import lru_cache
 
@@ -43,7 +45,7 @@ from ._fusion import FusedAttention
 from ._global_buffer import CoreView, GlobalBuffer, gemm_plans, plan_attention
 from ._hwconfig import HardwareConfig
 
-__all__ = ["split_op", "split_with_offsets", "run_cores", "gb_plan", "gb_schedules"]
+__all__ = ["split_op", "split_with_offsets", "run_cores", "gb_plan", "gb_schedules", "Joined", "Runs"]
 
 
 def _parts(total: int, n: int) -> list[int]:
@@ -218,6 +220,63 @@ def _fastest(op, plans: list, hw: HardwareConfig, sched):
     return best
 
 
+
+class Joined(Sequence):
+    """The concatenation of lists, read in place (a core's steps over its parts of the global
+    buffer's blocks: the parts of equal shape share one schedule, so a copy per core would hold
+    one reference per step and core). Slices are lists."""
+
+    def __init__(self, lists: list) -> None:
+        self._lists = lists
+        self._starts = _offsets([len(x) for x in lists])
+        self._len = sum(len(x) for x in lists)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self):
+        for x in self._lists:
+            yield from x
+
+    def __getitem__(self, t):
+        if isinstance(t, slice):
+            return [self[i] for i in range(*t.indices(self._len))]
+        if t < 0:
+            t += self._len
+        if not 0 <= t < self._len:
+            raise IndexError(t)
+        k = bisect_right(self._starts, t) - 1
+        return self._lists[k][t - self._starts[k]]
+
+
+class Runs(Sequence):
+    """A sequence given as runs of one value: ``[(value, count), ...]`` (a core's dataflow per
+    step, one run per part)."""
+
+    def __init__(self, runs: list) -> None:
+        self._joined = Joined([_Same(v, k) for v, k in runs])
+
+    def __len__(self) -> int:
+        return len(self._joined)
+
+    def __getitem__(self, t):
+        return self._joined[t]
+
+
+class _Same(Sequence):
+    def __init__(self, value, count: int) -> None:
+        self._value, self._count = value, count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, t):
+        if isinstance(t, slice):
+            return [self._value] * len(range(*t.indices(self._count)))
+        if not -self._count <= t < self._count:
+            raise IndexError(t)
+        return self._value
+
 def gb_schedules(op, plan, gbuf: GlobalBuffer, n_cores: int, sched, array: tuple[int, int]) -> list:
     """Per core with work: (mapping of its first part, its parts' steps in block order, a
     dataflow per step, its ``CoreView``). Cuts each group into chunks by the first block using it:
@@ -244,7 +303,7 @@ def gb_schedules(op, plan, gbuf: GlobalBuffer, n_cores: int, sched, array: tuple
     for c, entries in enumerate(per_core):
         if not entries:
             continue
-        steps, dfs, needs_a, needs_b, ends = [], [], [], [], {}
+        parts_steps, dfs, needs_a, needs_b, ends, n = [], [], [], [], {}, 0
         for blk, part, (i0, m0, n0), mp, st in entries:
             if isinstance(part, GemmOp):
                 a, b = _gemm_needs(op, blk, part, (i0, m0, n0), mp, st, layouts)
@@ -252,11 +311,12 @@ def gb_schedules(op, plan, gbuf: GlobalBuffer, n_cores: int, sched, array: tuple
                 a, b = _attention_needs(blk, part, i0, st), [()] * len(st)
             needs_a += a
             needs_b += b
-            dfs += [getattr(mp, "dataflow", "ws")] * len(st)
-            steps += st
-            ends[len(steps) - 1] = blk
+            dfs.append((getattr(mp, "dataflow", "ws"), len(st)))
+            parts_steps.append(st)
+            n += len(st)
+            ends[n - 1] = blk
+        steps = Joined(parts_steps)  # the parts' (shared) step lists, not a copy per core
         seen: set[int] = set()
-        n = len(steps)
         for needs in (needs_a, needs_b):  # the earliest point of any core's schedule reading a chunk
             for t, ids in enumerate(needs):
                 if id(ids) in seen:
@@ -265,7 +325,7 @@ def gb_schedules(op, plan, gbuf: GlobalBuffer, n_cores: int, sched, array: tuple
                 for cid in ids:
                     if t / n < first.get(cid, 2.0):
                         first[cid] = t / n
-        out.append((entries[0][3], steps, dfs, CoreView(gbuf, needs_a, needs_b, ends, c)))
+        out.append((entries[0][3], steps, Runs(dfs), CoreView(gbuf, needs_a, needs_b, ends, c)))
     return out
 
 

@@ -198,7 +198,8 @@ class OpLink:
         # load waits for its chunks before it takes a DMA engine (``issue``); ``steps``: its schedule
         self._gb = gb
         self.reserve_a = 0  # activation-buffer bytes taken back before its loads (run_chain: the stream read back)
-        self._load_steps = deque(t for t, st in enumerate(steps or []) if st.loads) if gb is not None else None
+        # the steps with loads, in order (a generator: no list of them per core)
+        self._load_steps = (t for t, st in enumerate(steps or []) if st.loads) if gb is not None else None
         self.core = core
         self.dma = core.dma
         self._units = units
@@ -258,7 +259,7 @@ class OpLink:
         total = sum(n for _, n in loads)
         what = "load " + "+".join(b for b, _ in loads) + f" {total} B"
         if self._gb is not None:  # from the global buffer, once its chunks are there
-            t = self._load_steps.popleft()
+            t = next(self._load_steps)
             waits = [ev for ids in (self._gb.needs_a[t], self._gb.needs_b[t]) for cid in ids
                      if not (ev := self._gb.gb.events[cid]).processed]
             if not waits:

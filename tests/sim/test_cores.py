@@ -134,3 +134,26 @@ def test_grid_counts_array_folds():
     assert folds(plain) == 32 and folds(aware) < folds(plain)
     assert min(math.ceil(math.ceil(256 / gm) / 32) * math.ceil(math.ceil(12288 / gn) / 32)
                for gm in range(1, 109) for gn in range(1, 108 // gm + 1)) == folds(aware)
+
+
+def test_joined_and_runs_equal_the_copied_lists():
+    """gb_schedules' per-core steps (``Joined``) and dataflows (``Runs``) read like the lists
+    they replace (the concatenation, the value repeated per step): items, negative indices,
+    slices, iteration, length, out-of-range errors."""
+    from sim._cores import Joined, Runs
+
+    lists = [[1, 2, 3], [], [4], [5, 6]]
+    flat = [x for x in lists for x in x]
+    j = Joined(lists)
+    assert len(j) == len(flat) and list(j) == flat
+    assert [j[t] for t in range(-len(flat), len(flat))] == flat + flat
+    assert j[1:5] == flat[1:5] and j[:-1] == flat[:-1] and j[::2] == flat[::2]
+    runs = [("ws", 2), ("os", 0), ("is", 3)]
+    ref = [v for v, k in runs for _ in range(k)]
+    r = Runs(runs)
+    assert len(r) == 5 and list(r) == ref and r[-1] == "is" and r[1:4] == ref[1:4]
+    for seq, n in ((j, len(flat)), (r, 5)):
+        with pytest.raises(IndexError):
+            seq[n]
+        with pytest.raises(IndexError):
+            seq[-n - 1]
