@@ -309,13 +309,14 @@ def gb_schedules(op, plan, gbuf: GlobalBuffer, n_cores: int, sched, array: tuple
                 a, b = _gemm_needs(op, blk, part, (i0, m0, n0), mp, st, layouts)
             else:
                 a, b = _attention_needs(blk, part, i0, st), [()] * len(st)
-            needs_a += a
-            needs_b += b
+            needs_a.append(a)
+            needs_b.append(b)
             dfs.append((getattr(mp, "dataflow", "ws"), len(st)))
             parts_steps.append(st)
             n += len(st)
             ends[n - 1] = blk
         steps = Joined(parts_steps)  # the parts' (shared) step lists, not a copy per core
+        needs_a, needs_b = Joined(needs_a), Joined(needs_b)  # per step, read in place
         seen: set[int] = set()
         for needs in (needs_a, needs_b):  # the earliest point of any core's schedule reading a chunk
             for t, ids in enumerate(needs):
@@ -382,26 +383,56 @@ def _gemm_needs(op: GemmOp, blk, part: GemmOp, at: tuple[int, int, int], mp, st:
     exact, per_step = layout
     a_memo: dict = {}
     b_memo: dict = {}
-    out_a, out_b = [], []
     whole = tuple(range(i0, i0 + part.count))
-    for tl, has_a, has_b in per_step:
+
+    def needs(t: int, b: bool) -> tuple:  # step t's chunk ids of A (b False) or B, computed on reading
+        tl, has_a, has_b = per_step[t]
+        if not (has_b if b else has_a):
+            return ()
         if exact:
             i, mi, kk, ni = tl
             insts = (i0 + i,)
-            r0, r1 = m0 + mi * Mt, m0 + min(part.M, (mi + 1) * Mt)
-            c0, c1 = n0 + ni * Nt, n0 + min(part.N, (ni + 1) * Nt)
             k0, k1 = kk * Kt, min(part.K, (kk + 1) * Kt)
+            if b:
+                lo, hi = n0 + ni * Nt, n0 + min(part.N, (ni + 1) * Nt)
+            else:
+                lo, hi = m0 + mi * Mt, m0 + min(part.M, (mi + 1) * Mt)
         else:
-            insts, (r0, r1), (c0, c1), (k0, k1) = whole, (m0, m0 + part.M), (n0, n0 + part.N), (0, part.K)
-        ka, kb = (insts, r0, k0), (insts, c0, k0)
-        if has_a and ka not in a_memo:
-            a_memo[ka] = tuple(x for i in insts for x in blk.a_groups[i - blk.i0].ids(r0, r1, k0, k1))
-        if has_b and kb not in b_memo:
-            b_memo[kb] = tuple(x for i in insts
-                               for x in blk.b_groups[0 if op.b_shared else i - blk.i0].ids(c0, c1, k0, k1))
-        out_a.append(a_memo[ka] if has_a else ())
-        out_b.append(b_memo[kb] if has_b else ())
-    return out_a, out_b
+            insts, (k0, k1) = whole, (0, part.K)
+            lo, hi = (n0, n0 + part.N) if b else (m0, m0 + part.M)
+        memo = b_memo if b else a_memo
+        key = (insts, lo, k0)
+        got = memo.get(key)
+        if got is None:
+            if b:
+                got = tuple(x for i in insts for x in blk.b_groups[0 if op.b_shared else i - blk.i0].ids(lo, hi, k0, k1))
+            else:
+                got = tuple(x for i in insts for x in blk.a_groups[i - blk.i0].ids(lo, hi, k0, k1))
+            memo[key] = got
+        return got
+
+    n = len(per_step)
+    return _Lazy(n, lambda t: needs(t, False)), _Lazy(n, lambda t: needs(t, True))
+
+
+class _Lazy(Sequence):
+    """A sequence of ``n`` items, item ``t`` computed by ``fn(t)`` when read (a core's chunk ids
+    per step: no list of them per core)."""
+
+    def __init__(self, n: int, fn) -> None:
+        self._n, self._fn = n, fn
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, t):
+        if isinstance(t, slice):
+            return [self._fn(i) for i in range(*t.indices(self._n))]
+        if t < 0:
+            t += self._n
+        if not 0 <= t < self._n:
+            raise IndexError(t)
+        return self._fn(t)
 
 
 def _attention_needs(blk, part, i0: int, st: list) -> list:
