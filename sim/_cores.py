@@ -317,17 +317,23 @@ def gb_schedules(op, plan, gbuf: GlobalBuffer, n_cores: int, sched, array: tuple
             ends[n - 1] = blk
         steps = Joined(parts_steps)  # the parts' (shared) step lists, not a copy per core
         needs_a, needs_b = Joined(needs_a), Joined(needs_b)  # per step, read in place
-        seen: set[int] = set()
         for needs in (needs_a, needs_b):  # the earliest point of any core's schedule reading a chunk
-            for t, ids in enumerate(needs):
-                if id(ids) in seen:
-                    continue
-                seen.add(id(ids))
+            for t, ids in enumerate(needs):  # (computed on reading: no identity to skip repeats by)
                 for cid in ids:
                     if t / n < first.get(cid, 2.0):
                         first[cid] = t / n
         out.append((entries[0][3], steps, Runs(dfs), CoreView(gbuf, needs_a, needs_b, ends, c)))
     return out
+
+
+def _tile_of(t: int, per: int, nk: int, inner: int, m_outer: bool) -> tuple[int, int, int, int]:
+    """(instance, row tile, K tile, column tile) of step ``t`` of the mapper's steps of a GEMM
+    part (``per`` steps per instance, ``nk`` K tiles, ``inner`` tiles of the inner of M and N)."""
+    i, idx = divmod(t, per)
+    q, kk = divmod(idx, nk)
+    o, j = divmod(q, inner)
+    mi, ni = (o, j) if m_outer else (j, o)
+    return i, mi, kk, ni
 
 
 def _gemm_layout(part: GemmOp, mp, st: list) -> tuple[bool, list]:
@@ -342,11 +348,7 @@ def _gemm_layout(part: GemmOp, mp, st: list) -> tuple[bool, list]:
     inner = nn if m_outer else nm
 
     def tile(t: int) -> tuple[int, int, int, int]:
-        i, idx = divmod(t, per)
-        q, kk = divmod(idx, nk)
-        o, j = divmod(q, inner)
-        mi, ni = (o, j) if m_outer else (j, o)
-        return i, mi, kk, ni
+        return _tile_of(t, per, nk, inner, m_outer)
 
     exact = len(st) == part.count * per
     if exact:
@@ -380,17 +382,18 @@ def _gemm_needs(op: GemmOp, blk, part: GemmOp, at: tuple[int, int, int], mp, st:
             layouts[lkey] = layout
     else:
         layout = layouts[lkey]
-    exact, per_step = layout
-    a_memo: dict = {}
-    b_memo: dict = {}
+    exact = layout[0]  # the per-step list is not kept: the tiles are recomputed on reading
+    nm, nk, nn = -(-part.M // Mt), -(-part.K // Kt), -(-part.N // Nt)
+    per, m_outer = nm * nk * nn, getattr(mp, "order", "mnk") in ("mnk", "mnk-ar")
+    inner = nn if m_outer else nm
+    bufs = (("a", "ar"), ("b", "br"))  # "br": mapping order "nmk-br"
     whole = tuple(range(i0, i0 + part.count))
 
     def needs(t: int, b: bool) -> tuple:  # step t's chunk ids of A (b False) or B, computed on reading
-        tl, has_a, has_b = per_step[t]
-        if not (has_b if b else has_a):
+        if not any(x in bufs[b] and k for x, k in st[t].loads):
             return ()
         if exact:
-            i, mi, kk, ni = tl
+            i, mi, kk, ni = _tile_of(t, per, nk, inner, m_outer)
             insts = (i0 + i,)
             k0, k1 = kk * Kt, min(part.K, (kk + 1) * Kt)
             if b:
@@ -400,18 +403,11 @@ def _gemm_needs(op: GemmOp, blk, part: GemmOp, at: tuple[int, int, int], mp, st:
         else:
             insts, (k0, k1) = whole, (0, part.K)
             lo, hi = (n0, n0 + part.N) if b else (m0, m0 + part.M)
-        memo = b_memo if b else a_memo
-        key = (insts, lo, k0)
-        got = memo.get(key)
-        if got is None:
-            if b:
-                got = tuple(x for i in insts for x in blk.b_groups[0 if op.b_shared else i - blk.i0].ids(lo, hi, k0, k1))
-            else:
-                got = tuple(x for i in insts for x in blk.a_groups[i - blk.i0].ids(lo, hi, k0, k1))
-            memo[key] = got
-        return got
+        if b:  # not memoised: a memo of every distinct tile would hold about as much as the lists
+            return tuple(x for i in insts for x in blk.b_groups[0 if op.b_shared else i - blk.i0].ids(lo, hi, k0, k1))
+        return tuple(x for i in insts for x in blk.a_groups[i - blk.i0].ids(lo, hi, k0, k1))
 
-    n = len(per_step)
+    n = len(st)
     return _Lazy(n, lambda t: needs(t, False)), _Lazy(n, lambda t: needs(t, True))
 
 
