@@ -309,31 +309,24 @@ def gb_schedules(op, plan, gbuf: GlobalBuffer, n_cores: int, sched, array: tuple
                 a, b = _gemm_needs(op, blk, part, (i0, m0, n0), mp, st, layouts)
             else:
                 a, b = _attention_needs(blk, part, i0, st), [()] * len(st)
-            needs_a.append(a)
-            needs_b.append(b)
+            needs_a += a
+            needs_b += b
             dfs.append((getattr(mp, "dataflow", "ws"), len(st)))
             parts_steps.append(st)
             n += len(st)
             ends[n - 1] = blk
         steps = Joined(parts_steps)  # the parts' (shared) step lists, not a copy per core
-        needs_a, needs_b = Joined(needs_a), Joined(needs_b)  # per step, read in place
+        seen: set[int] = set()
         for needs in (needs_a, needs_b):  # the earliest point of any core's schedule reading a chunk
-            for t, ids in enumerate(needs):  # (computed on reading: no identity to skip repeats by)
+            for t, ids in enumerate(needs):
+                if id(ids) in seen:
+                    continue
+                seen.add(id(ids))
                 for cid in ids:
                     if t / n < first.get(cid, 2.0):
                         first[cid] = t / n
         out.append((entries[0][3], steps, Runs(dfs), CoreView(gbuf, needs_a, needs_b, ends, c)))
     return out
-
-
-def _tile_of(t: int, per: int, nk: int, inner: int, m_outer: bool) -> tuple[int, int, int, int]:
-    """(instance, row tile, K tile, column tile) of step ``t`` of the mapper's steps of a GEMM
-    part (``per`` steps per instance, ``nk`` K tiles, ``inner`` tiles of the inner of M and N)."""
-    i, idx = divmod(t, per)
-    q, kk = divmod(idx, nk)
-    o, j = divmod(q, inner)
-    mi, ni = (o, j) if m_outer else (j, o)
-    return i, mi, kk, ni
 
 
 def _gemm_layout(part: GemmOp, mp, st: list) -> tuple[bool, list]:
@@ -348,7 +341,11 @@ def _gemm_layout(part: GemmOp, mp, st: list) -> tuple[bool, list]:
     inner = nn if m_outer else nm
 
     def tile(t: int) -> tuple[int, int, int, int]:
-        return _tile_of(t, per, nk, inner, m_outer)
+        i, idx = divmod(t, per)
+        q, kk = divmod(idx, nk)
+        o, j = divmod(q, inner)
+        mi, ni = (o, j) if m_outer else (j, o)
+        return i, mi, kk, ni
 
     exact = len(st) == part.count * per
     if exact:
@@ -382,53 +379,29 @@ def _gemm_needs(op: GemmOp, blk, part: GemmOp, at: tuple[int, int, int], mp, st:
             layouts[lkey] = layout
     else:
         layout = layouts[lkey]
-    exact = layout[0]  # the per-step list is not kept: the tiles are recomputed on reading
-    nm, nk, nn = -(-part.M // Mt), -(-part.K // Kt), -(-part.N // Nt)
-    per, m_outer = nm * nk * nn, getattr(mp, "order", "mnk") in ("mnk", "mnk-ar")
-    inner = nn if m_outer else nm
-    bufs = (("a", "ar"), ("b", "br"))  # "br": mapping order "nmk-br"
+    exact, per_step = layout
+    a_memo: dict = {}
+    b_memo: dict = {}
+    out_a, out_b = [], []
     whole = tuple(range(i0, i0 + part.count))
-
-    def needs(t: int, b: bool) -> tuple:  # step t's chunk ids of A (b False) or B, computed on reading
-        if not any(x in bufs[b] and k for x, k in st[t].loads):
-            return ()
+    for tl, has_a, has_b in per_step:
         if exact:
-            i, mi, kk, ni = _tile_of(t, per, nk, inner, m_outer)
+            i, mi, kk, ni = tl
             insts = (i0 + i,)
+            r0, r1 = m0 + mi * Mt, m0 + min(part.M, (mi + 1) * Mt)
+            c0, c1 = n0 + ni * Nt, n0 + min(part.N, (ni + 1) * Nt)
             k0, k1 = kk * Kt, min(part.K, (kk + 1) * Kt)
-            if b:
-                lo, hi = n0 + ni * Nt, n0 + min(part.N, (ni + 1) * Nt)
-            else:
-                lo, hi = m0 + mi * Mt, m0 + min(part.M, (mi + 1) * Mt)
         else:
-            insts, (k0, k1) = whole, (0, part.K)
-            lo, hi = (n0, n0 + part.N) if b else (m0, m0 + part.M)
-        if b:  # not memoised: a memo of every distinct tile would hold about as much as the lists
-            return tuple(x for i in insts for x in blk.b_groups[0 if op.b_shared else i - blk.i0].ids(lo, hi, k0, k1))
-        return tuple(x for i in insts for x in blk.a_groups[i - blk.i0].ids(lo, hi, k0, k1))
-
-    n = len(st)
-    return _Lazy(n, lambda t: needs(t, False)), _Lazy(n, lambda t: needs(t, True))
-
-
-class _Lazy(Sequence):
-    """A sequence of ``n`` items, item ``t`` computed by ``fn(t)`` when read (a core's chunk ids
-    per step: no list of them per core)."""
-
-    def __init__(self, n: int, fn) -> None:
-        self._n, self._fn = n, fn
-
-    def __len__(self) -> int:
-        return self._n
-
-    def __getitem__(self, t):
-        if isinstance(t, slice):
-            return [self._fn(i) for i in range(*t.indices(self._n))]
-        if t < 0:
-            t += self._n
-        if not 0 <= t < self._n:
-            raise IndexError(t)
-        return self._fn(t)
+            insts, (r0, r1), (c0, c1), (k0, k1) = whole, (m0, m0 + part.M), (n0, n0 + part.N), (0, part.K)
+        ka, kb = (insts, r0, k0), (insts, c0, k0)
+        if has_a and ka not in a_memo:
+            a_memo[ka] = tuple(x for i in insts for x in blk.a_groups[i - blk.i0].ids(r0, r1, k0, k1))
+        if has_b and kb not in b_memo:
+            b_memo[kb] = tuple(x for i in insts
+                               for x in blk.b_groups[0 if op.b_shared else i - blk.i0].ids(c0, c1, k0, k1))
+        out_a.append(a_memo[ka] if has_a else ())
+        out_b.append(b_memo[kb] if has_b else ())
+    return out_a, out_b
 
 
 def _attention_needs(blk, part, i0: int, st: list) -> list:

@@ -152,13 +152,7 @@ def test_joined_and_runs_equal_the_copied_lists():
     ref = [v for v, k in runs for _ in range(k)]
     r = Runs(runs)
     assert len(r) == 5 and list(r) == ref and r[-1] == "is" and r[1:4] == ref[1:4]
-    from sim._cores import _Lazy
-
-    lazy = _Lazy(4, lambda t: (t, t * t))  # chunk ids per step, computed on reading
-    ref = [(t, t * t) for t in range(4)]
-    assert list(lazy) == ref and lazy[-1] == ref[-1] and lazy[1:3] == ref[1:3]
-    assert list(Joined([lazy, [(9,)]])) == ref + [(9,)]
-    for seq, n in ((j, len(flat)), (r, 5), (lazy, 4)):
+    for seq, n in ((j, len(flat)), (r, 5)):
         with pytest.raises(IndexError):
             seq[n]
         with pytest.raises(IndexError):
