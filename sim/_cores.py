@@ -220,7 +220,6 @@ def _fastest(op, plans: list, hw: HardwareConfig, sched):
     return best
 
 
-
 class Joined(Sequence):
     """The concatenation of lists, read in place (a core's steps over its parts of the global
     buffer's blocks: the parts of equal shape share one schedule, so a copy per core would hold
@@ -276,6 +275,7 @@ class _Same(Sequence):
         if not -self._count <= t < self._count:
             raise IndexError(t)
         return self._value
+
 
 def gb_schedules(op, plan, gbuf: GlobalBuffer, n_cores: int, sched, array: tuple[int, int]) -> list:
     """Per core with work: (mapping of its first part, its parts' steps in block order, a
