@@ -32,7 +32,8 @@ the mapper when the hardware lists it) are the WS array on the transposed tile, 
 ``hw.units.recipe_mac_formats(recipe).packing``: INT4 x INT8 2, INT4 x INT4 4, ...); on an
 array that chains tiles (``HardwareConfig.array_chain``, the RTL's ``chain``) each WS/IS tile is
 charged its intervals (``hw.arrays.chained_tile_cycles``) and the op its run's load, fill and
-drain once (``tail_cycles``: ``hw.arrays.chain_tail_cycles``); vector steps from ``sim._timing.TimingSources`` (the vector-unit registry).
+drain once (``tail_cycles``: ``hw.arrays.chain_tail_cycles``); vector steps from
+``sim._timing.TimingSources`` (the vector-unit registry).
 """
 from __future__ import annotations
 
@@ -111,14 +112,9 @@ class StepTiming:
                 steady = gemv_timing(rows=self.hw.array_rows, cols=self.hw.array_cols, m=m, k=k, n=n,
                                      packing=self.packing).steady
                 t = (steady, 0, steady, 0, 0)
-            elif self.hw.array_chain and dataflow in ("ws", "is") and self.sources.tile_cycles is not None:
-                if dataflow == "is":
-                    m, n = n, m
-                c = chained_tile_cycles(rows=self.hw.array_rows, cols=self.hw.array_cols, m=m, k=k, n=n,
-                                        packing=self.packing)
-                t = (c.total, c.fill, c.steady, c.drain, c.weight_load)
             else:
-                t = _tile(self.sources.tile_cycles, self.hw.array_rows, self.hw.array_cols, dataflow, m, k, n,
+                fn = chained_tile_cycles if self._chains(dataflow) else self.sources.tile_cycles
+                t = _tile(fn, self.hw.array_rows, self.hw.array_cols, dataflow, m, k, n,
                           self.packing, self.hw.array_double_buffer)
             self._tiles[key] = t
         return t
@@ -132,13 +128,18 @@ class StepTiming:
         """(fill, steady, drain, weight_load) cycles of one tile (GEMV: steady only)."""
         return self._tile_parts(dataflow, m, k, n)[1:]
 
+    def _chains(self, dataflow: str) -> bool:
+        """Whether ``dataflow``'s tiles are chained (``HardwareConfig.array_chain``: WS, and IS,
+        the WS array on the transposed tile)."""
+        return self.hw.array_chain and dataflow in ("ws", "is") and self.sources.tile_cycles is not None
+
     def tail_cycles(self, dataflow: str) -> int:
         """Cycles an op adds once to its steps' (GEMV: the pipelined fill, ``rows + 1``; chained
         WS tiles, ``array_chain``: the first load, fill and the last drain,
         ``hw.arrays.chain_tail_cycles``; WS/OS tiles include their fill and drain)."""
         if dataflow == "gemv":
             return self.hw.array_rows + 1
-        if self.hw.array_chain and dataflow in ("ws", "is") and self.sources.tile_cycles is not None:
+        if self._chains(dataflow):
             return chain_tail_cycles(rows=self.hw.array_rows, cols=self.hw.array_cols)
         return 0
 
@@ -151,9 +152,9 @@ class StepTiming:
     def source_of(self, work: tuple, dataflow: str = "") -> str:
         """Provenance text of the duration of a step's ``work``."""
         if work[0] == "gemm":
-            chained = self.hw.array_chain and dataflow in ("ws", "is")
             src = (GEMV_SOURCE if dataflow == "gemv" else
-                   ("hw.arrays.chained_tile_cycles + chain_tail_cycles once per op" if chained else "hw.arrays.tile_cycles")
+                   ("hw.arrays.chained_tile_cycles + chain_tail_cycles once per op" if self._chains(dataflow)
+                    else "hw.arrays.tile_cycles")
                    + (" (ws on the transposed tile: input-stationary)" if dataflow == "is" else ""))
             return src + (f", packing {self.packing}" if self.packing > 1 else "")
         return self.sources.source_of(work)
@@ -161,12 +162,15 @@ class StepTiming:
 
 def _tile(fn, rows: int, cols: int, dataflow: str, m: int, k: int, n: int, packing: int,
           double_buffer: bool = False) -> tuple[int, ...]:
-    """(total, fill, steady, drain, weight_load) of ``hw.arrays.tile_cycles`` for one SRAM tile
-    (the array folds it itself; tiles run back to back). Input-stationary ("is", ``mapping``):
-    the WS array on the transposed tile, C^T (n x m) = B^T (n x k) A^T (k x m): A is pinned,
-    the n columns of B stream."""
+    """(total, fill, steady, drain, weight_load) of ``fn`` for one SRAM tile: ``hw.arrays.tile_cycles``
+    (the array folds it itself; tiles run back to back) or ``hw.arrays.chained_tile_cycles`` (WS
+    only). Input-stationary ("is", ``mapping``): the WS array on the transposed tile,
+    C^T (n x m) = B^T (n x k) A^T (k x m): A is pinned, the n columns of B stream."""
     if dataflow == "is":
         dataflow, m, n = "ws", n, m
+    if fn is chained_tile_cycles:
+        t = fn(rows=rows, cols=cols, m=m, k=k, n=n, packing=packing)
+        return t.total, t.fill, t.steady, t.drain, t.weight_load
     kw = {"double_buffer": True} if double_buffer and dataflow == "ws" else {}  # the RTL's WS weight preload
     t = fn(rows=rows, cols=cols, dataflow=dataflow, m=m, k=k, n=n, packing=packing, **kw)
     return int(t.total), int(t.fill), int(t.steady), int(t.drain), int(t.weight_load)

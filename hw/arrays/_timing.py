@@ -161,8 +161,8 @@ def chained_tile_cycles(*, rows: int, cols: int, m: int, k: int, n: int, max_m: 
     ``max(m_t, rows + cols + ceil(k_t / packing), rows + cols + 2 + pe_pipeline)`` (see the
     module docstring); what the run adds once is ``chain_tail_cycles``. Exact against
     ``tile_cycles(chain=True)`` for full folds of ``m >= 2 * rows + cols`` rows; otherwise never
-    below it and at most ``3 * rows + cols + 2`` cycles above per run (tests). Fields: total, fill (the gaps), steady, drain 0,
-    weight_load 0, folds."""
+    below it and at most ``3 * rows + cols + 2`` cycles above per run (tests). Fields: total,
+    fill (the gaps), steady, drain 0, weight_load 0, folds."""
     if not (type(rows) is int and type(cols) is int and type(m) is int and type(k) is int and type(n) is int
             and rows > 0 and cols > 0 and m > 0 and k > 0 and n > 0):
         _positive(rows, "rows"), _positive(cols, "cols"), _positive(m, "m"), _positive(k, "k"), _positive(n, "n")
