@@ -266,17 +266,19 @@ class ArrayUnit:
 
 def build_array(*, rows: int, cols: int, dataflow: str = "ws", a_format="int8", b_format=None,
                 acc="exact", out_format=None, max_m: int = 4096, max_k: int = 4096,
-                double_buffer: bool = False, pipeline: int = 0, packing: int | None = None) -> ArrayUnit:
+                double_buffer: bool = False, pipeline: int = 0, packing: int | None = None,
+                chain: bool = False) -> ArrayUnit:
     """Build a ``SystolicArray`` for export (``lowbit verilog array ...``).
 
-    ``b_format`` defaults to ``a_format``; ``packing`` as ``SystolicArray``'s. The module name
-    is ``array_<dataflow>_<rows>x<cols>_<a>x<b>_<acc>`` (+ ``_db``, ``_p1``, ``_x<packing>``).
+    ``b_format`` defaults to ``a_format``; ``packing`` and ``chain`` (chained WS tiles, with
+    ``double_buffer``) as ``SystolicArray``'s. The module name is
+    ``array_<dataflow>_<rows>x<cols>_<a>x<b>_<acc>`` (+ ``_db``, ``_chain``, ``_p1``, ``_x<packing>``).
 
     Raises
     ------
     UnitConfigError
         For an array of more than ``MAX_EXPORT_PES`` PEs, or any ``SystolicArray`` parameter
-        error.
+        error (``chain`` without ``double_buffer``, which only WS has).
     """
     for what, v in (("rows", rows), ("cols", cols)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -287,14 +289,14 @@ def build_array(*, rows: int, cols: int, dataflow: str = "ws", a_format="int8", 
     b_format = a_format if b_format is None else b_format
     arr = SystolicArray(rows=rows, cols=cols, dataflow=dataflow, a_format=a_format, b_format=b_format,
                         acc=acc, out_format=out_format, max_m=max_m, max_k=max_k, double_buffer=double_buffer,
-                        pipeline=pipeline, packing=packing)
+                        pipeline=pipeline, packing=packing, chain=chain)
     f = arr.formats
 
     def tag(x) -> str:
         return "".join(ch if ch.isalnum() else "_" for ch in str(x))
 
     name = f"array_{dataflow}_{rows}x{cols}_{tag(f.a_format)}x{tag(f.b_format)}_{tag(f.acc)}"
-    name += ("_db" if double_buffer else "") + ("_p1" if pipeline else "")
+    name += ("_db" if double_buffer else "") + ("_chain" if chain else "") + ("_p1" if pipeline else "")
     name += f"_x{arr.packing}" if arr.packing != 1 else ""
     return ArrayUnit(component=arr, name=name, metadata=arr.metadata())
 

@@ -355,14 +355,66 @@ def _timing(protocol: str, params: Mapping[str, Any]) -> dict[str, Any]:
                 "initiation_interval_meaning": "cycles per row (a row of length elements) without stalls"}
     formula = _cycle_formula(params)
     smallest = formula["constant"] + formula["m"] + formula["k"] + formula["n"]
-    return {"latency_cycles": smallest, "initiation_interval": 1,
-            "latency_meaning": "cycles of the smallest tile (m = k = n = 1), start to the next start",
-            "initiation_interval_meaning": "one operand row (WS: a row of A; OS: a column of A and a row of B) "
-                                           "per cycle while streaming",
-            "cycle_formula": formula}
+    out = {"latency_cycles": smallest, "initiation_interval": 1,
+           "latency_meaning": "cycles of the smallest tile (m = k = n = 1), start to the next start",
+           "initiation_interval_meaning": "one operand row (WS: a row of A; OS: a column of A and a row of B) "
+                                          "per cycle while streaming",
+           "cycle_formula": formula}
+    if params.get("chain"):
+        out["chained_tiles"] = _chained_tiles(params)
+    return out
 
 
-def _protocol(protocol: str, names: set[str]) -> dict[str, Any]:
+def _chained_tiles(params: Mapping[str, Any]) -> dict[str, Any]:
+    """How to drive a chained array (``chain``): when a tile may be issued, which tile operand
+    requests and output rows belong to, where partial sums come from, and a GEMM's cycles (the
+    recurrence of ``hw.arrays.tile_cycles(chain=True)``, with this array's constants)."""
+    R, C, P = params["rows"], params["cols"], params.get("pipeline", 0)
+    L = R + C + 1 + P
+    G, W = L + 1, R + C
+    return {
+        "row_latency_cycles": L, "min_first_row_gap_cycles": G, "wave_cycles": W,
+        "issue": "Issue a GEMM's tiles in order, each start with pre = 1 and pre_k = the next tile's k (pre = 0 "
+                 "for the last tile); start is sampled in any cycle busy is low, also while earlier tiles still "
+                 "stream and drain. busy is low (1) when the array is empty: the tile's weights are then loaded "
+                 f"(tile_k rows of B, b_req with b_next low); or (2) in the current tile's last streaming cycle at "
+                 f"the earliest, once the next tile's weights are in the shadow and at least {G - 1} cycles have "
+                 f"passed since the current tile's first row of A: the new tile's first row of A then enters in "
+                 f"the next cycle and its weights take effect PE by PE with that row's wave. The shadow refill "
+                 f"for the tile after it starts {W - 1} cycles after that first row (the wave has passed every PE). "
+                 "A tile started without its weights in the shadow waits for the array to empty.",
+        "operands": "a_req/a_index (and a_psum) refer to the last tile whose start was sampled; b_req with b_next "
+                    "high: b_index indexes the B of the tile after the last one issued (the one its pre "
+                    "announced); b_req with b_next low: the last tile issued. Present the addressed words in the "
+                    "same cycle, as for a single tile.",
+        "outputs": "Output rows leave tile by tile in issue order, rows 0..m-1 of each (c_valid, c_index), the "
+                   "rows of consecutive tiles possibly back to back; done is high with each tile's last row. A "
+                   "c_valid row belongs to the oldest tile not yet done.",
+        "partial_sums": "The K folds of one output block are consecutive tiles; a fold's a_psum row i is the "
+                        "previous fold's c_acc row i (the empty sum on a block's first fold). That row leaves "
+                        "(c_valid, c_index = i) at least one cycle before the next fold requests it (the array "
+                        f"keeps first rows {G} cycles apart at least), so a buffer of the previous fold's c_acc "
+                        "rows, written by c_index, is enough.",
+        "gemm_cycles": f"cycles of a GEMM, from its first start (cycle 0) to the cycle after its last done, tiles "
+                       f"issued as soon as busy is low: S_0 = ceil(k_0/P) + 1; S_1 = S_0 + max(m_0, {G}); "
+                       f"S_(t+1) = S_t + max(m_t, {W} + ceil(k_(t+1)/P), {G}); total = S_(T-1) + m_(T-1) + {L} "
+                       f"(S_t: the cycle tile t's first row of A is requested; m_t, k_t: tile t's sizes; T tiles; "
+                       f"P = packing = {params.get('packing', 1)}). Not the sum of cycle_formula's tiles.",
+        "source": "hw.arrays.tile_cycles(chain=True)",
+    }
+
+
+_CHAINED_SIGNALS = {
+    "start": "command: sampled at a rising edge while busy is low, also while earlier tiles are in flight "
+             "(chained tiles); tile_m/tile_k/tile_n and pre/pre_k are sampled with it",
+    "busy": "low in the cycles start may be sampled: when the array is empty, or from the current tile's last "
+            "streaming cycle once the next tile's weights are in the shadow (timing.chained_tiles.issue); "
+            "low busy does not mean the array is idle",
+    "done": "high for one cycle with each tile's last output row; tiles finish in the order they were issued",
+}
+
+
+def _protocol(protocol: str, names: set[str], params: Mapping[str, Any]) -> dict[str, Any]:
     text = {
         "stream": "Fixed-latency stream without back-pressure. Drive inputs after a rising edge; the unit takes "
                   "them at the next rising edge where valid is high. Every result appears on out_valid "
@@ -373,8 +425,13 @@ def _protocol(protocol: str, names: set[str]) -> dict[str, Any]:
                 "requests operands by index (a_req/a_index, b_req/b_index: present the addressed word in the "
                 "same cycle), and presents output rows on c_valid/c_index/c_data; done marks the last row.",
     }[protocol]
-    return {"kind": protocol, "description": text,
-            "signals": {n: d for n, d in _CONTROL[protocol].items() if n in names},
+    signals = {n: d for n, d in _CONTROL[protocol].items() if n in names}
+    if protocol == "tile" and params.get("chain"):
+        text += (" Chained tiles: the next tile may be started while earlier ones still stream and drain "
+                 "(busy low), its rows following theirs; see timing.chained_tiles for the issue rule, which "
+                 "tile requests and outputs belong to, and a GEMM's cycles.")
+        signals |= _CHAINED_SIGNALS
+    return {"kind": protocol, "description": text, "signals": signals,
             "backpressure": protocol == "valid_ready"}
 
 
@@ -448,7 +505,7 @@ def describe_export(component: wiring.Component, *, name: str, verilog_ports: Ma
         "verilog_sha256": verilog_sha256,
         "clock": clock,
         "reset": reset,
-        "protocol": _protocol(protocol, names),
+        "protocol": _protocol(protocol, names, params),
         "timing": _timing(protocol, params),
         "ports": ports,
         "parameters": _jsonable(params),

@@ -12,7 +12,10 @@ Vectors per handshake (see ``tbkit`` for the conventions):
   ``hw.nonlinear.kernel``.
 * ``tile`` (arrays): GEMMs that fit one tile, that fold over K and N (WS) or M and N (OS), and
   1 x 1 x 1; expected codes from ``hw.numerics.gemm`` (sequential accumulation, as the PEs
-  add), tile cycles from ``hw.arrays.tile_cycles``.
+  add), tile cycles from ``hw.arrays.tile_cycles``. A chained array (``chain``) adds GEMMs of
+  tiles long enough to stream back to back and, for a small ``max_m``, one with M blocks and a
+  remainder; its tiles overlap, so each GEMM carries its cycles instead
+  (``tile_cycles(chain=True)``: tiles issued whenever ``busy`` is low).
 """
 from __future__ import annotations
 
@@ -235,6 +238,11 @@ def _row_vectors(meta, count: int, rng) -> dict[str, Any]:
 
 # ---- arrays ------------------------------------------------------------------------------------------
 
+#: chained arrays: the longest GEMM (M) with an M remainder the vectors include (an export's
+#: max_m up to half of it gives M blocks and a remainder; longer max_m: no M fold)
+CHAIN_MAX_M_FOLDED = 64
+
+
 def _gemm_shapes(p) -> list[tuple[int, int, int]]:
     R, C = p["rows"], p["cols"]
     bs = max(parse(p["a_format"]).block_size if isinstance(parse(p["a_format"]), BlockFormat) else 1, 1)
@@ -245,7 +253,14 @@ def _gemm_shapes(p) -> list[tuple[int, int, int]]:
 
     if p["dataflow"] == "ws":  # one full tile; three K folds and two N folds
         lk = p["tile_limits"]["k"]
-        shapes = [(min(R + 1, p["max_m"]), kk(lk), C), (min(3, p["max_m"]), kk(2 * lk + 1), C + 1)]
+        mm = p["max_m"]
+        shapes = [(min(R + 1, mm), kk(lk), C), (min(3, mm), kk(2 * lk + 1), C + 1)]
+        if p.get("chain"):
+            # tiles long enough to stream back to back (m >= 2R + C + 2 + pipeline) over K and N
+            # folds, and M blocks with a remainder (the next block's first fold follows a last fold)
+            shapes.append((min(2 * R + C + 3, mm), kk(lk + 1), 2 * C))
+            if 2 * mm + 1 <= CHAIN_MAX_M_FOLDED:
+                shapes.append((2 * mm + 1, kk(lk + 1), C + 1))
     else:
         shapes = [(R, kk(R + 2), C), (R + 1, kk(3), C + 1)]
     return shapes + [(1, kk(1), 1)]
@@ -258,6 +273,7 @@ def _tile_vectors(meta, count: int | None, rng) -> dict[str, Any]:
     p = meta["parameters"]
     ports = _ports(meta)
     R, C, df, P, Q = p["rows"], p["cols"], p["dataflow"], p.get("pipeline", 0), p.get("packing", 1)
+    chain = bool(p.get("chain"))
     fa, fb, fo = parse(p["a_format"]), parse(p["b_format"]), parse(p["out_format"])
     block = isinstance(fa, BlockFormat)
     ea, eb = (fa.element, fb.element) if block else (fa, fb)
@@ -306,8 +322,11 @@ def _tile_vectors(meta, count: int | None, rng) -> dict[str, Any]:
                         for s in range(-(-kt // Q))]
 
             nxt = tiles[ti + 1] if ti + 1 < len(tiles) else None
-            timing = tile_cycles(rows=R, cols=C, dataflow=df, m=mt, k=kt, n=nt, pe_pipeline=P, packing=Q)
-            cycles = timing.total - (timing.weight_load if p.get("double_buffer") and ti > 0 else 0)
+            if chain:  # tiles overlap: only the GEMM's cycles are defined
+                cycles = None
+            else:
+                timing = tile_cycles(rows=R, cols=C, dataflow=df, m=mt, k=kt, n=nt, pe_pipeline=P, packing=Q)
+                cycles = timing.total - (timing.weight_load if p.get("double_buffer") and ti > 0 else 0)
             last_fold = df == "os" or k0 + kt >= k
             expect_c = nan = None
             if last_fold:
@@ -321,7 +340,14 @@ def _tile_vectors(meta, count: int | None, rng) -> dict[str, Any]:
                 "pre_k": nxt[4] if p.get("double_buffer") and nxt is not None else 0,
                 "b_next": b_words(nxt) if p.get("double_buffer") and nxt is not None else [],
                 "lanes_checked": nt, "expect_c": expect_c, "nan": nan or {}, "cycles": cycles})
-        gemms.append({"m": m, "k": k, "n": n, "tiles": out_tiles})
+        gemm = {"m": m, "k": k, "n": n, "tiles": out_tiles}
+        if chain:  # from the first start to the cycle after the last done, tiles issued while busy is low
+            gemm["cycles"] = tile_cycles(rows=R, cols=C, dataflow=df, m=m, k=k, n=n, max_m=p["max_m"],
+                                         double_buffer=True, pe_pipeline=P, packing=Q, chain=True).total
+        gemms.append(gemm)
+    if chain:  # a watchdog per GEMM
+        return {"protocol": "tile", "chain": True, "gemms": gemms,
+                "max_cycles": 4 * max(g["cycles"] for g in gemms) + 16}
     longest = max(t["cycles"] for g in gemms for t in g["tiles"])
     return {"protocol": "tile", "gemms": gemms, "max_cycles": 4 * longest + 16}
 

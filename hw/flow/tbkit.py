@@ -21,7 +21,9 @@ Conventions (the vectors file, ``<name>_vectors.json``, follows them):
 * ``tile``: per tile, the words the array requests by index (``a``, ``b``, ``b_next``), where its
   partial sums come from (``psum``: the empty sum ``psum_empty`` — zeros, or -0 codes for a float
   accumulator — or the previous tile's ``c_acc``), the expected output
-  rows and the tile's cycles from ``start`` to ``done`` inclusive.
+  rows and the tile's cycles from ``start`` to ``done`` inclusive. A chained array's vectors
+  (``chain``) give each GEMM's cycles instead: its tiles are issued whenever ``busy`` is low and
+  overlap (see the JSON's ``timing.chained_tiles``).
 """
 from __future__ import annotations
 
@@ -248,6 +250,86 @@ async def _tile(dut, meta: dict, vec: dict) -> None:
     dut._log.info("%d GEMMs (%d tiles) bit-identical, every tile in its formula's cycles", len(vec["gemms"]), ntiles)
 
 
+async def _tile_chained(dut, meta: dict, vec: dict) -> None:
+    """A chained array: one loop over cycles per GEMM, as the JSON's ``timing.chained_tiles``
+    says; a tile is issued in every cycle ``busy`` is low (while earlier tiles still stream and
+    drain), operand requests are served from the last tile issued (``b_next``: the one after
+    it), output rows belong to the oldest tile not yet done, and a K fold's partial sums are the
+    previous fold's ``c_acc`` rows as they left. Checks every output row bit for bit and each
+    GEMM's cycles, from its first ``start`` to the cycle after its last ``done``."""
+    ports = port_layouts(meta)
+    clk = getattr(dut, meta["clock"]["port"])
+    lanes, bits, enc = _scalar_encoding(ports["c_data"])
+    ntiles = 0
+    for gi, g in enumerate(vec["gemms"]):
+        tiles = g["tiles"]
+        issued: list = []  # cycle each tile's start is sampled (relative to the GEMM's first)
+        draining: list = []  # tiles issued and not done, oldest first
+        rows: dict = {}  # tile -> {row: c_data word}
+        accs: dict = {}  # tile -> {row: c_acc word}
+        cycle = waited = 0
+        while len(issued) < len(tiles) or draining:
+            cur = len(issued) - 1
+            if int(dut.a_req.value):
+                t = tiles[cur]
+                idx = int(dut.a_index.value)
+                dut.a_data.value = t["a"][idx]
+                if t["psum"] == "previous":
+                    prev = accs[cur - 1]
+                    assert idx in prev, (f"GEMM {gi} tile {cur}: partial sums of row {idx} requested before "
+                                         f"the previous fold's c_acc row {idx} left the array")
+                    dut.a_psum.value = prev[idx]
+                else:
+                    dut.a_psum.value = t["psum_empty"]
+            if int(dut.b_req.value):
+                idx = int(dut.b_index.value)
+                dut.b_data.value = tiles[cur + 1]["b"][idx] if int(dut.b_next.value) else tiles[cur]["b"][idx]
+            if int(dut.c_valid.value):
+                assert draining, f"GEMM {gi}: c_valid high with no tile in flight (cycle {cycle})"
+                ti = draining[0]
+                idx = int(dut.c_index.value)
+                rows[ti][idx] = int(dut.c_data.value)
+                accs[ti][idx] = int(dut.c_acc.value)
+            if int(dut.done.value):
+                assert draining, f"GEMM {gi}: done high with no tile in flight (cycle {cycle})"
+                draining.pop(0)
+            go = len(issued) < len(tiles) and not int(dut.busy.value)
+            dut.start.value = int(go)
+            if go:
+                t = tiles[len(issued)]
+                dut.tile_m.value, dut.tile_k.value, dut.tile_n.value = t["m"], t["k"], t["n"]
+                dut.pre.value, dut.pre_k.value = t["pre"], t["pre_k"]
+                rows[len(issued)], accs[len(issued)] = {}, {}
+                draining.append(len(issued))
+                issued.append(cycle)
+            await FallingEdge(clk)
+            waited += 1
+            if issued:  # cycles count from the GEMM's first start
+                cycle += 1
+            assert waited < vec["max_cycles"], f"GEMM {gi}: the array did not finish in {waited} cycles"
+        dut.start.value = 0
+        assert cycle == g["cycles"], (f"GEMM {gi} ({g['m']} x {g['k']} x {g['n']}, {len(tiles)} tiles): {cycle} "
+                                      f"cycles, tile_cycles(chain=True) says {g['cycles']}")
+        for ti, t in enumerate(tiles):
+            assert list(rows[ti]) == list(range(t["m"])), f"GEMM {gi} tile {ti}: output rows {list(rows[ti])}"
+            if t["expect_c"] is None:
+                continue
+            used = t["lanes_checked"]
+            bad = []
+            for i, w in enumerate(t["expect_c"]):
+                got, e = lanes_of(rows[ti][i], lanes, bits)[:used], lanes_of(w, lanes, bits)[:used]
+                nan = t["nan"].get(str(i), [])
+                if not all(gj == ej or (j in nan and is_nan(gj, enc)) for j, (gj, ej) in enumerate(zip(got, e))):
+                    bad.append((i, got, e))
+            assert not bad, (f"GEMM {gi} tile {ti}: {len(bad)} rows differ (row, got lanes, expected), "
+                             f"first {bad[:3]}")
+        ntiles += len(tiles)
+        dut._log.info("GEMM %d (%d x %d x %d): %d chained tiles issued in cycles %s, %d cycles", gi, g["m"],
+                      g["k"], g["n"], len(tiles), issued, cycle)
+    dut._log.info("%d GEMMs (%d chained tiles) bit-identical, every GEMM in tile_cycles(chain=True) cycles",
+                  len(vec["gemms"]), ntiles)
+
+
 async def check_vectors(dut, folder, name: str) -> None:
     """Run the golden vectors of export ``name`` in ``folder`` on ``dut`` and check them."""
     folder = Path(folder)
@@ -256,6 +338,8 @@ async def check_vectors(dut, folder, name: str) -> None:
     start_clock(dut, meta)
     await reset_dut(dut, meta, vec.get("idle"))
     run = {"stream": _stream, "valid_ready": _valid_ready, "tile": _tile}[meta["protocol"]["kind"]]
+    if vec.get("chain"):
+        run = _tile_chained
     await run(dut, meta, vec)
 
 

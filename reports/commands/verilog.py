@@ -12,6 +12,7 @@ Examples::
     lowbit verilog ivit_shiftmax --param x_bits=8 --param length=16 --param x0_int=-59 -o out/
     lowbit verilog ivit_int_layernorm --param x_bits=8 --param length=4 --param bias_int=3,-2,0,1 -o out/
     lowbit verilog array --rows 4 --cols 4 --dataflow ws --a int8 -o out/
+    lowbit verilog array --rows 4 --cols 4 --a int8 --double-buffer --chain -o out/
 
 The module is named from the parameters (``mac_e4m3fn_e4m3fn_exact_float32_l8``; names over 64
 characters are cut and end in 8 hex digits of their hash, since Verilator hashes long top-level
@@ -68,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-m", type=int, default=4096,
                         help=f"array: longest A stream of a WS tile, 1 to {MAX_LENGTH} (default 4096)")
     parser.add_argument("--double-buffer", action="store_true", help="array: WS weight double buffering")
+    parser.add_argument("--chain", action="store_true",
+                        help="array: chained WS tiles (with --double-buffer): the next tile streams while the "
+                             "previous drains; the JSON's timing.chained_tiles says how to drive it")
     parser.add_argument("--vectors", type=int, metavar="N",
                         help="transactions in the golden vectors (default 40 reductions/beats, 8 rows, 3 GEMMs)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the vectors' random stimulus (default 0)")
@@ -112,7 +116,8 @@ def _build(args: argparse.Namespace):
         _length(args.max_m, "--max-m")
         return build_array(rows=args.rows, cols=args.cols, dataflow=args.dataflow, a_format=args.a,
                            b_format=args.b, acc=args.acc, out_format=args.out_format, max_m=args.max_m,
-                           max_k=args.max_k, double_buffer=args.double_buffer, pipeline=args.pipeline)
+                           max_k=args.max_k, double_buffer=args.double_buffer, pipeline=args.pipeline,
+                           chain=args.chain)
     if kind in ("mac", "dot"):
         _need(args, "a", "b")
         return build_unit(kind, a=args.a, b=args.b, acc=args.acc, out=args.out_format or "float32",
