@@ -79,17 +79,26 @@ def random_rows(rng: np.random.Generator, n: int, length: int, x_bits: int) -> n
     return x
 
 
+@pytest.mark.parametrize("pipeline", range(ShiftmaxUnit.max_pipeline + 1))
 @pytest.mark.parametrize("length,x_bits,x0,out_bit,k", [(7, 8, -4, 8, 1), (16, 16, -500, 16, 4),
                                                          (3, 12, -37, 8, 31), (1, 8, -20, 8, 2),
                                                          (3, 12, -(1 << 20), 8, 16)])  # the kernel's bound
-def test_shiftmax_random_rows_and_timing(length: int, x_bits: int, x0: int, out_bit: int, k: int) -> None:
+def test_shiftmax_random_rows_and_timing(length: int, x_bits: int, x0: int, out_bit: int, k: int,
+                                         pipeline: int) -> None:
+    """Every pipeline depth: bit-identical to the golden model, and every row of a gap-free
+    stream (rows shorter than the pipeline included: the output pass drains while the next row
+    loads) takes the timing function's cycles."""
     rng = np.random.default_rng(length * x_bits)
     x = random_rows(rng, 6, length, x_bits)
-    unit = ShiftmaxUnit(x_bits=x_bits, length=length, x0_int=x0, out_bit=out_bit, divider_bits_per_cycle=k)
+    unit = ShiftmaxUnit(x_bits=x_bits, length=length, x0_int=x0, out_bit=out_bit, divider_bits_per_cycle=k,
+                        pipeline=pipeline)
     run = simulate_rows(unit, x)
     np.testing.assert_array_equal(run.outputs, kernel("ivit_shiftmax", {"x0_int": x0, "out_bit": out_bit}).forward(x))
-    t = shiftmax_timing(length, divider_bits_per_cycle=k)
+    t = shiftmax_timing(length, divider_bits_per_cycle=k, pipeline=pipeline)
     assert (run.cycles_per_row(length), run.latency_cycles()) == (t.cycles_per_row, t.latency_cycles)
+    starts = run.in_cycles[::length]
+    assert np.diff(starts).tolist() == [t.cycles_per_row] * (len(x) - 1)
+    assert unit.timing() == t and unit.pipeline == pipeline
 
 
 @pytest.mark.parametrize("length,x_bits,x0,k", [(5, 8, -6, 1), (9, 8, -59, 3), (4, 12, -700, 1)])
@@ -151,14 +160,23 @@ def small_rows(unit, rng: np.random.Generator, n: int) -> np.ndarray:
     return x
 
 
+#: (unit, pipeline depth) of every registered unit at every depth of its pipeline parameter
+DEPTHS = [(name, p) for name in sorted(SMALL) for p in range(ROW_UNITS[name].build.max_pipeline + 1)]
+
+
 def test_every_registered_unit_has_small_parameters() -> None:
     assert sorted(SMALL) == sorted(ROW_UNITS)
+    assert ROW_UNITS["ivit_shiftmax"].build.max_pipeline > 0  # the units the clock rule may pipeline
 
 
-@pytest.mark.parametrize("name", sorted(SMALL))
-def test_backpressure_keeps_results(name: str) -> None:
+def _params(name: str, pipeline: int) -> dict:
+    return {**SMALL[name], **({"pipeline": pipeline} if pipeline else {})}
+
+
+@pytest.mark.parametrize("name,pipeline", DEPTHS)
+def test_backpressure_keeps_results(name: str, pipeline: int) -> None:
     rng = np.random.default_rng(5)
-    unit, meta = build_nonlinear_unit(name, **SMALL[name])
+    unit, meta = build_nonlinear_unit(name, **_params(name, pipeline))
     x = small_rows(unit, rng, 4)
     gate_in = rng.random(100_000) < 0.6
     gate_out = rng.random(100_000) < 0.5
@@ -166,13 +184,14 @@ def test_backpressure_keeps_results(name: str) -> None:
     np.testing.assert_array_equal(run.outputs, kernel(name, meta["consts"], variant=meta["variant"]).forward(x))
 
 
-@pytest.mark.parametrize("name", sorted(SMALL))
-def test_registry_cycles_equal_rtl_rows_back_to_back(name: str) -> None:
+@pytest.mark.parametrize("name,pipeline", DEPTHS)
+def test_registry_cycles_equal_rtl_rows_back_to_back(name: str, pipeline: int) -> None:
     """``ROW_UNITS[name].cycles(rows, L, **params)`` (what the simulator charges) equals the RTL's
     cycles from a chunk's first accepted element to the next chunk's, with the unit's own
-    parameters; the unit rebuilds from its params."""
+    parameters (its pipeline depth included); the unit rebuilds from its params."""
     spec = ROW_UNITS[name]
-    unit, meta = build_nonlinear_unit(name, **SMALL[name])
+    unit, meta = build_nonlinear_unit(name, **_params(name, pipeline))
+    assert unit.pipeline == pipeline and meta["params"].get("pipeline", 0) == pipeline
     assert isinstance(unit, spec.build) and meta["variant"] == spec.variant
     assert type(unit)(**unit.params()).params() == unit.params()
     rows = 3
@@ -181,8 +200,9 @@ def test_registry_cycles_equal_rtl_rows_back_to_back(name: str) -> None:
     L = unit.length
     assert run.in_cycles[rows * L] - run.in_cycles[0] == spec.cycles(rows, L, **unit.timing_kwargs())
     assert spec.row_timing(L, **unit.timing_kwargs()) == unit.timing()
-    if spec.hardware_timed:  # the simulator's call: hardware parameters only
-        hw = {"x_bits": unit.x_bits, "divider_bits_per_cycle": unit.params().get("divider_bits_per_cycle", 1)}
+    if spec.hardware_timed:  # the simulator's call: hardware parameters (and the chosen depth) only
+        hw = {"x_bits": unit.x_bits, "divider_bits_per_cycle": unit.params().get("divider_bits_per_cycle", 1),
+              **({"pipeline": pipeline} if pipeline else {})}
         default = {k: v for k, v in unit.timing_kwargs().items() if k not in hw}
         assert spec.cycles(rows, L, units=2, **hw) == 2 * spec.row_timing(L, **hw, **default).cycles_per_row
 
@@ -348,6 +368,10 @@ def test_pipelined_divider_against_python(k: int) -> None:
     (lambda: IBertLayerNormUnit(x_bits=8, length=2, bias_int=[0, 0], shift=40),
      "ibert_int_layernorm constant shift must be in [0, 32], not 40"),
     (lambda: shiftmax_timing(0), "length must be a positive integer, not 0"),
+    (lambda: ShiftmaxUnit(x_bits=8, length=4, x0_int=-4, pipeline=4), "pipeline must be an integer in 0..3, not 4"),
+    (lambda: shiftmax_timing(4, pipeline=-1), "pipeline must be an integer in 0..3, not -1"),
+    (lambda: ROW_UNITS["ivit_shiftgelu"].cycles(2, 4, pipeline=1),  # a unit without the parameter refuses it
+     "ivit_shiftgelu timing parameters must be among ['divider_bits_per_cycle', 'x_bits'], not ['pipeline']"),
 ])
 def test_bad_parameters(build, message: str) -> None:
     with pytest.raises(UnitConfigError) as info:

@@ -38,11 +38,16 @@ def run_bench(tmp_path: Path, name: str, top: str, rows: list[list[int]] | None,
     assert (ntests, nfail) == (1, 0)
 
 
-def test_shiftmax_verilog_on_vectors(vectors: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("pipeline", [0, pytest.param(1, marks=pytest.mark.slow),
+                                      pytest.param(2, marks=pytest.mark.slow), 3])
+def test_shiftmax_verilog_on_vectors(vectors: Path, tmp_path: Path, pipeline: int) -> None:
+    """Every pipeline depth (``ShiftmaxUnit.max_pipeline`` is 3): the golden model's outputs, and the
+    metadata's timing (the depth's ``shiftmax_timing``) measured on the gap-free rows."""
     g, rows = vector_rows(vectors, "ivit_shiftmax", group=6, count=20)  # L = 16, out_bit 16
     c = g["consts"]
     run_bench(tmp_path, "ivit_shiftmax", "nl_shiftmax", rows, x_bits=8, length=g["L"],
-              x0_int=c["x0_int"], out_bit=c["out_bit"], n=c["n"], divider_bits_per_cycle=2)
+              x0_int=c["x0_int"], out_bit=c["out_bit"], n=c["n"], divider_bits_per_cycle=2,
+              **({"pipeline": pipeline} if pipeline else {}))
 
 
 def test_layernorm_verilog(tmp_path: Path) -> None:

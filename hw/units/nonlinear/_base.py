@@ -45,6 +45,8 @@ class RowUnit(wiring.Component):
     max_x_bits: ClassVar[int] = 24
     #: longest row (elements): the row buffer's depth (for element-wise units, a timing bound)
     max_length: ClassVar[int] = MAX_LENGTH
+    #: most register stages the unit's ``pipeline`` parameter takes (0: the unit has none)
+    max_pipeline: ClassVar[int] = 0
 
     def __init__(self, kernel: NonlinearKernel, *, x_bits: int, length: int, out_shape: ShapeLike,
                  in_shape: ShapeLike | None = None, options: Mapping[str, Any] | None = None,
@@ -102,9 +104,15 @@ class RowUnit(wiring.Component):
         return {"x_bits": self._x_bits, "length": self._length, **self._kernel.consts(), **self._options}
 
     def timing_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of ``row_timing`` for this unit (its ``timing_params``)."""
+        """Keyword arguments of ``row_timing`` for this unit (its ``timing_params``; a parameter
+        ``params()`` leaves out at its default, as ``pipeline`` 0, is left to the default)."""
         p = self.params()
-        return {k: p[k] for k in self.timing_params}
+        return {k: p[k] for k in self.timing_params if k in p}
+
+    @property
+    def pipeline(self) -> int:
+        """Register stages added on the unit's datapath (0 for a unit without the parameter)."""
+        return int(self._options.get("pipeline", 0))
 
     def timing(self) -> RowTiming:
         """``row_timing(length, **timing_kwargs())``: cycles per row and latency."""

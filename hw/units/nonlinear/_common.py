@@ -14,7 +14,7 @@ from amaranth.lib.wiring import In, Out
 from ...errors import UnitConfigError
 from ...formats import check_int as formats_check_int
 
-__all__ = ["MAX_DIVIDER_BITS", "RowTiming", "IterativeDivider", "PipelinedDivider", "divider_cycles", "exp_shift", "check_int",
+__all__ = ["MAX_DIVIDER_BITS", "RowTiming", "check_pipeline", "register_stage", "IterativeDivider", "PipelinedDivider", "divider_cycles", "exp_shift", "check_int",
            "check_divider_bits",
            "isqrt_states", "restoring_steps", "signed_bits", "unsigned_bits"]
 
@@ -49,6 +49,24 @@ def check_divider_bits(value: object, name: str = "divider_bits_per_cycle") -> i
     """``value`` as quotient bits per cycle, in ``[1, MAX_DIVIDER_BITS]`` (one rule for every
     unit and its timing function)."""
     return check_int(name, value, 1, MAX_DIVIDER_BITS)
+
+
+def check_pipeline(value: object, max_pipeline: int) -> int:
+    """``value`` as a number of pipeline register stages, in ``[0, max_pipeline]`` (one rule for
+    every pipelined unit and its timing function)."""
+    return check_int("pipeline", value, 0, max_pipeline)
+
+
+def register_stage(m: Module, enable: Value, name: str, **values: Value) -> dict[str, Signal]:
+    """One pipeline register stage: a register per named value (``<name>_<key>``, reset to 0),
+    loaded with it on every cycle ``enable`` is high. Returns the registers by name."""
+    regs = {}
+    for key, value in values.items():
+        reg = Signal(Value.cast(value).shape(), name=f"{name}_{key}")
+        with m.If(enable):
+            m.d.sync += reg.eq(value)
+        regs[key] = reg
+    return regs
 
 
 def signed_bits(lo: int, hi: int) -> int:
