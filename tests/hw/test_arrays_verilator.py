@@ -65,11 +65,11 @@ CHAINED = [
                  id="chain-2x3-int4xint8-packed"),
     pytest.param(dict(rows=2, cols=2, a_format="mxfp4", acc="float32", max_m=8, max_k=64), id="chain-2x2-mxfp4",
                  marks=pytest.mark.slow),
-    pytest.param(dict(rows=2, cols=2, a_format="e2m1fn", pipeline=1, max_m=8, max_k=64), id="chain-2x2-fp4-packed-p1",
+    pytest.param(dict(rows=2, cols=2, a_format="e2m1fn", pipeline=1, max_m=9, max_k=64), id="chain-2x2-fp4-packed-p1",
                  marks=pytest.mark.slow),
-    pytest.param(dict(rows=3, cols=2, a_format="bf16", acc="float32", max_m=9, max_k=64), id="chain-3x2-bf16-fp32acc",
+    pytest.param(dict(rows=3, cols=2, a_format="bf16", acc="float32", max_m=10, max_k=64), id="chain-3x2-bf16-fp32acc",
                  marks=pytest.mark.slow),
-    pytest.param(dict(rows=8, cols=8, a_format="int8", max_m=32, max_k=256), id="chain-8x8-int8",
+    pytest.param(dict(rows=8, cols=8, a_format="int8", max_m=26, max_k=256), id="chain-8x8-int8",
                  marks=pytest.mark.slow),
 ]
 
@@ -174,6 +174,36 @@ def test_chained_metadata_follows_the_schema_only_with_its_protocol(tmp_path: Pa
     with pytest.raises(UnitConfigError, match=r"^export metadata must follow export\.schema\.json, not "
                                               r"\$\['timing'\]: "):
         validate_export(broken)
+
+
+@pytest.mark.parametrize("params", [dict(rows=2, cols=3, a_format="int8", max_m=7, max_k=64),
+                                    dict(rows=3, cols=2, a_format="int4", b_format="int8", pipeline=1, max_m=9,
+                                         max_k=64)])
+def test_chained_json_cycle_recurrence_is_tile_cycles(tmp_path: Path, params: dict) -> None:
+    """The recurrence the JSON gives an engineer (``timing.chained_tiles``: its constants L, G, W
+    and the packing), evaluated over the tiles ``tile_shapes`` issues, is
+    ``tile_cycles(chain=True)`` (the function the RTL's cycles are checked against), packed and
+    pipelined too."""
+    from hw.arrays import tile_shapes
+
+    unit = _chained(**params)
+    arr = unit.component
+    meta = export_verilog(arr, name=unit.name, out_dir=tmp_path, metadata=unit.metadata).metadata
+    ct, q = meta["timing"]["chained_tiles"], meta["parameters"]["packing"]
+    L, G, W = ct["row_latency_cycles"], ct["min_first_row_gap_cycles"], ct["wave_cycles"]
+    assert f"P = packing = {q})" in ct["gemm_cycles"] and f"total = S_(T-1) + m_(T-1) + {L} " in ct["gemm_cycles"]
+    assert f"max(m_t, {W} + ceil(k_(t+1)/P), {G})" in ct["gemm_cycles"]
+    for m in (1, 5, arr.max_m, 2 * arr.max_m + 3):
+        for k in (1, 4, 7, 13):
+            for n in (1, 4, 7):
+                tiles = tile_shapes(rows=arr.rows, cols=arr.cols, dataflow="ws", m=m, k=k, n=n, max_m=arr.max_m,
+                                    packing=q)
+                ms, kps = [t[3] for t in tiles], [-(-t[4] // q) for t in tiles]
+                s = kps[0] + 1
+                for t in range(len(tiles) - 1):
+                    s += max(ms[0], G) if t == 0 else max(ms[t], W + kps[t + 1], G)
+                g = {"m": m, "k": k, "n": n}
+                assert s + ms[-1] + L == _gemm_cycles(arr, g, chain=True), (m, k, n)
 
 
 @pytest.mark.parametrize("extra,message", [
