@@ -21,10 +21,15 @@ hardware's ``nonlinear_x_bits``, rows of 64; ``hw.cost.vector_unit_energy`` at t
 clock at ``--node``, buffered), each cold and warm, next to the flow before issue 13's change
 (the same Verilog area-mapped, no clock target, no buffering): Fmax and energy per unit cycle
 at the node (derived), and the clock cycles per unit cycle ``hw.cost.vector_unit_clock`` charges.
+With ``--depths``, instead: every depth of each row unit's pipeline parameter (0 up to
+``hw.cost._accelerator.MAX_ROW_PIPELINE``) mapped for the hardware's clock and characterised with
+the same stimulus (default cost cache, so figures already measured are reused): Fmax at the node,
+energy per unit cycle, area, cycles per row of 64 (its timing function), clock cycles per unit
+cycle at that depth, and the depth the clock rule (``hw.cost.vector_unit_energy``) chooses.
 
 Usage: python benchmarks/cost_liberty.py [--formats int8,e4m3fn,mxfp8_e4m3] [--acc exact|float32]
        [--lanes 1] [--clock-mhz 100] [--meet-clock 1000 --node 45 --timed per_product]
-       [--merge-identical] [--vector-units edge-16x16 [--node 45]]
+       [--merge-identical] [--vector-units edge-16x16 [--node 45] [--depths]]
 """
 from __future__ import annotations
 
@@ -81,9 +86,11 @@ def main() -> None:
                         help="map identical submodules once (hw.flow.synthesize_liberty's option, off in the flow)")
     parser.add_argument("--vector-units", default=None, metavar="HW",
                         help="time the vector units of this hardware config or preset instead (see above)")
+    parser.add_argument("--depths", action="store_true",
+                        help="with --vector-units: Fmax and energy of every pipeline depth of each row unit")
     args = parser.parse_args()
     if args.vector_units is not None:
-        _vector_units(args)
+        (_vector_unit_depths if args.depths else _vector_units)(args)
         return
     if args.merge_identical:
         import hw.cost._asic as asic
@@ -172,6 +179,41 @@ def _vector_units(args: argparse.Namespace) -> None:
               f"buffered: Fmax {c.fmax_mhz:.4g} MHz, {ve.pj_per_cycle:.4g} pJ/unit cycle, "
               f"{ve.record.derived['area_um2']:.0f} um2, {c.cycles_per_unit_cycle} clock cycle(s) per unit cycle; "
               f"cold {cold:.1f} s wall, {cold_cpu:.1f} s CPU, warm {statistics.median(warm) * 1e3:.1f} ms")
+
+
+def _vector_unit_depths(args: argparse.Namespace) -> None:
+    import math
+
+    from hw.cost import CostCache, vector_unit_clock, vector_unit_energy
+    from hw.cost._accelerator import MAX_ROW_PIPELINE, _row_variant
+    from sim import hardware_vector_units, load_hardware
+
+    hw = load_hardware(args.vector_units)
+    cache = CostCache(None)
+    print(f"{hw.name}: row units at every pipeline depth, mapped for {hw.clock_mhz:g} MHz at {args.node} nm (derived "
+          f"from osu018), x_bits {hw.nonlinear_x_bits}, rows of 64, {args.cycles} stimulus cycles (default cost cache)")
+    for fn, kind, label, unit in hardware_vector_units(hw):
+        if unit is None:
+            print(f"  {fn} ({kind}): no example constants, not characterised")
+            continue
+        c0 = _cpu_s()
+        chosen = vector_unit_energy(unit, label=label, node_nm=args.node, cache=cache, cycles=args.cycles,
+                                    clock_mhz=hw.clock_mhz)
+        deepest = min(MAX_ROW_PIPELINE, unit.component.max_pipeline)
+        c = vector_unit_clock(chosen, clock_mhz=hw.clock_mhz)
+        print(f"  {fn} ({kind}): the rule chooses pipeline {chosen.pipeline} of 0..{deepest}, "
+              f"{c.cycles_per_unit_cycle} clock cycle(s) per unit cycle ({_cpu_s() - c0:.0f} s CPU)")
+        for depth in range(deepest + 1):
+            u = unit if depth == 0 else _row_variant(unit, depth)
+            # one depth alone (max_pipeline 0: no search), the same flow, stimulus and module name
+            ve = vector_unit_energy(u, label=label, node_nm=args.node, cache=cache, cycles=args.cycles,
+                                    clock_mhz=hw.clock_mhz, max_pipeline=0)
+            fmax = ve.record.derived["fmax_mhz"]
+            per_row = u.component.timing().cycles_per_row
+            print(f"    pipeline {depth}: Fmax {fmax:.4g} MHz, {ve.pj_per_cycle:.4g} pJ/unit cycle, "
+                  f"{ve.record.derived['area_um2']:.0f} um2, {ve.record.flip_flops} flip-flops, {per_row} cycles per "
+                  f"row of 64, {1 if fmax >= hw.clock_mhz else math.ceil(hw.clock_mhz / fmax)} clock cycle(s) per "
+                  f"unit cycle" + (" <- chosen" if depth == chosen.pipeline else ""))
 
 
 if __name__ == "__main__":

@@ -40,14 +40,17 @@ datapath, one column ``energy_mac_pj``) + vector-unit busy cycles x the unit's e
   is a ``DatapathEnergy`` (the standard-cell path of ``lowbit simulate``, at its node) or figures
   are given; elementwise ops on the lanes (no RTL unit) and units without a figure add no
   compute energy and are named in ``missing``.
-* **Vector-unit clock** (:meth:`EnergyModel.unit_clock`, ``hw.cost.vector_unit_clock``, the rule
-  the budget uses): with those standard-cell figures, a unit whose Fmax at the node is below
-  the hardware's clock is a multicycle path of ``f = ceil(clock / Fmax)`` clock cycles per unit
-  cycle: ``sim._timing`` multiplies its ops' cycles by ``f`` (``simulate`` hands it this
-  method) and its energy per clock cycle is the unit's energy per unit cycle / ``f`` (an op's
-  energy stays its unit cycles x the unit's energy); the provenance says which units. Without
-  them (the generic flow, no Fmax) every unit is timed at one unit cycle per clock cycle,
-  unchecked, and the provenance says that instead.
+* **Vector-unit clock** (:meth:`EnergyModel.unit_clock`, ``hw.cost.vector_unit_energy`` and
+  ``hw.cost.vector_unit_clock``, the rule the budget uses): with those standard-cell figures, a
+  unit whose Fmax at the node is below the hardware's clock is characterised at the shallowest
+  depth of its ``pipeline`` parameter that meets the clock, and ``sim._timing`` times its ops by
+  its timing function at that depth (``simulate`` hands it this method); a unit that no depth
+  makes meet the clock (or that has no pipeline parameter) is a multicycle path of
+  ``f = ceil(clock / Fmax)`` clock cycles per unit cycle: ``sim._timing`` multiplies its ops'
+  cycles by ``f`` and its energy per clock cycle is the unit's energy per unit cycle / ``f`` (an
+  op's energy stays its unit cycles x the unit's energy); the provenance says which depth and
+  which units. Without them (the generic flow, no Fmax) every unit is timed at depth 0, one unit
+  cycle per clock cycle, unchecked, and the provenance says that instead.
 """
 from __future__ import annotations
 
@@ -122,12 +125,12 @@ class VectorFigures:
                 vector_energies_of(self.hw, node_nm=self.node_nm, functions=(function,))[function])
         return self._energies[function]
 
-    def cycles_per_unit_cycle(self, function: str) -> int:
-        """Clock cycles per cycle of row ``function``'s unit (``hw.cost.vector_unit_clock``): more
-        than 1 only for a characterised unit whose Fmax is below the hardware's clock; 1 without
-        standard-cell figures (no Fmax; said in the provenance) or for a function with no unit."""
+    def clock(self, function: str) -> Any:
+        """The ``hw.cost.VectorUnitClock`` of row ``function``'s unit (its chosen pipeline depth and
+        clock cycles per unit cycle), or ``None`` without standard-cell figures (no Fmax; said in
+        the provenance) or for a function with no unit."""
         if function in _ELEMENTWISE or function not in self._units:
-            return 1
+            return None
         if function not in self._clocks:
             if not self.characterise:
                 self._clocks[function] = "not characterised"
@@ -138,7 +141,14 @@ class VectorFigures:
                 self._clocks[function] = (e if isinstance(e, str) else
                                           vector_unit_clock(e, clock_mhz=self.hw.clock_mhz))
         c = self._clocks[function]
-        return 1 if isinstance(c, str) else c.cycles_per_unit_cycle
+        return None if isinstance(c, str) else c
+
+    def cycles_per_unit_cycle(self, function: str) -> int:
+        """Clock cycles per cycle of row ``function``'s unit (``hw.cost.vector_unit_clock``): more
+        than 1 only for a characterised unit whose Fmax is below the hardware's clock at every
+        pipeline depth tried; 1 without standard-cell figures or for a function with no unit."""
+        c = self.clock(function)
+        return 1 if c is None else c.cycles_per_unit_cycle
 
     def get(self, function: str) -> float | None:
         """pJ per compute cycle of an op of row ``function`` (``None``: no figure, recorded): the
@@ -165,8 +175,8 @@ class VectorFigures:
                 f = self.cycles_per_unit_cycle(function)
                 fig = e.pj_per_cycle * self.hw.row_units * self.hw.cores / f
                 m = e.record.provenance.get("measured", {})
-                self._sources[function] = (f"{function} {e.record.name} {e.pj_per_cycle:.4g} pJ/unit cycle (RTL "
-                                           f"rtlil {str(m.get('rtlil_sha256', ''))[:12]})"
+                self._sources[function] = (f"{function} {e.record.name} {e.pj_per_cycle:.4g} pJ/unit cycle (pipeline "
+                                           f"{e.pipeline}, RTL rtlil {str(m.get('rtlil_sha256', ''))[:12]})"
                                            + ("" if f == 1 else f", {f} clock cycles per unit cycle"))
                 self._records.append(e.record)
         self._figures[function] = fig
@@ -194,6 +204,7 @@ class VectorFigures:
         if clocks:
             out.append("vector-unit clock (hw.cost.vector_unit_clock, as lowbit cost --hw): "
                        + "; ".join(f"{fn}: {clocks[fn].statement}" for fn in sorted(clocks))
+                       + "; each row op is timed by its unit's timing function at that pipeline depth"
                        + ("; the ops of a unit slower than the clock are timed at that many clock cycles per unit "
                           "cycle (compute_cycles, timing_source)"
                           if any(c.cycles_per_unit_cycle > 1 for c in clocks.values()) else ""))
@@ -239,11 +250,12 @@ class EnergyModel:
         """Where each figure comes from (the vector part: of the units used so far)."""
         return self.base_provenance + (self.vector.provenance if self.vector is not None else ())
 
-    def unit_clock(self, function: str) -> int:
-        """Clock cycles per unit cycle of row ``function``'s vector unit
-        (:meth:`VectorFigures.cycles_per_unit_cycle`; 1 without vector figures): what
-        ``sim._timing.TimingSources.unit_clock`` multiplies the unit's cycles by."""
-        return 1 if self.vector is None else self.vector.cycles_per_unit_cycle(function)
+    def unit_clock(self, function: str) -> Any:
+        """The ``hw.cost.VectorUnitClock`` of row ``function``'s vector unit
+        (:meth:`VectorFigures.clock`; ``None`` without vector figures): the pipeline depth whose
+        timing function ``sim._timing.TimingSources`` uses, and the clock cycles per unit cycle
+        it multiplies that by."""
+        return None if self.vector is None else self.vector.clock(function)
 
     def sram_byte_pj(self, unit: str) -> float:
         """Energy per SRAM byte of an op on ``unit`` ("array", "fused" or "vector"), pJ."""

@@ -11,10 +11,12 @@
   shift-add units for timing (they are the accelerator's nonlinear hardware). The I-BERT
   softmax unit's divider width follows the input scale, which a hardware config does not
   give: it is timed at the scale its ``x_bits`` inputs span (``ibert_softmax_scale``).
-  Those are unit cycles; a unit slower than the hardware's clock takes ``unit_clock(function)``
-  clock cycles per unit cycle (a multicycle path: ``hw.cost.vector_unit_clock`` on the unit's
-  standard-cell Fmax, handed in by ``simulate`` from ``sim._energy``'s figures, the same rule as
-  ``lowbit cost --hw``); without it (no standard-cell figures, no Fmax) one per clock cycle.
+  With standard-cell figures (``unit_clock``, handed in by ``simulate`` from ``sim._energy``'s
+  figures, the rule of ``lowbit cost --hw``: ``hw.cost.vector_unit_energy`` and
+  ``hw.cost.vector_unit_clock``) the unit is timed at the pipeline depth that rule chose (the
+  shallowest whose Fmax meets the clock: its timing function's ``pipeline``), and a unit no depth
+  makes meet the clock takes ``ceil(clock / Fmax)`` clock cycles per unit cycle (a multicycle
+  path); without them (no Fmax) depth 0, one unit cycle per clock cycle.
 * Elementwise ops with no RTL unit (residual add, KV-cache append, rotary embedding, embedding
   lookup, ReLU): ``ceil(elements / lanes)`` cycles at one element per lane per cycle — an
   *assumption* from the hardware config, marked as such in the stats (``timing_source``).
@@ -28,7 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from hw.arrays import tile_cycles
 from hw.units.nonlinear import ROW_UNITS, RowUnitSpec
@@ -50,18 +52,26 @@ class TimingSources:
     hw : the hardware config.
     tile_cycles : ``hw.arrays.tile_cycles``.
     row_timing : row function (e.g. "softmax") -> the registered unit the config names for it.
-    unit_clock : row function -> clock cycles per cycle of its unit (``EnergyModel.unit_clock``:
-        more than 1 for a unit whose Fmax is below the clock), or ``None``: 1 for every unit.
+    unit_clock : row function -> the ``hw.cost.VectorUnitClock`` of its unit
+        (``EnergyModel.unit_clock``: the chosen pipeline depth and clock cycles per unit cycle,
+        more than 1 for a unit whose Fmax is below the clock at every depth), or ``None`` (for
+        every function, or returned for one): depth 0, 1 clock cycle per unit cycle.
     """
 
     hw: HardwareConfig
     tile_cycles: Callable
     row_timing: dict[str, RowUnitSpec]
-    unit_clock: Callable[[str], int] | None = None
+    unit_clock: Callable[[str], Any] | None = None
+
+    def unit_variant(self, function: str) -> tuple[int, int]:
+        """(pipeline depth, clock cycles per unit cycle) of row ``function``'s unit ((0, 1)
+        without ``unit_clock``)."""
+        c = None if self.unit_clock is None else self.unit_clock(function)
+        return (0, 1) if c is None else (int(c.pipeline), int(c.cycles_per_unit_cycle))
 
     def clock_cycles_per_unit_cycle(self, function: str) -> int:
         """Clock cycles per cycle of row ``function``'s unit (1 without ``unit_clock``)."""
-        return 1 if self.unit_clock is None else int(self.unit_clock(function))
+        return self.unit_variant(function)[1]
 
     def source_of(self, work: tuple) -> str:
         """Provenance text of the duration of a step's ``work``."""
@@ -73,8 +83,10 @@ class TimingSources:
         spec = self.row_timing.get(fn)
         if spec is None:
             return f"missing: no RTL unit for {fn}"
-        f = self.clock_cycles_per_unit_cycle(fn)
-        return (f"hw.units.nonlinear.{spec.timing.__name__} ({spec.kernel})"
+        p, f = self.unit_variant(fn)
+        return (f"hw.units.nonlinear.{spec.timing.__name__} ({spec.kernel}"
+                + ("" if p == 0 else f", pipeline {p}: the shallowest depth whose Fmax meets the clock, "
+                                     f"hw.cost.vector_unit_energy") + ")"
                 + ("" if f == 1 else f" x {f} clock cycles per unit cycle (multicycle: its Fmax is below the clock, "
                                      f"hw.cost.vector_unit_clock)"))
 
@@ -96,9 +108,10 @@ class TimingSources:
         spec = self.row_timing.get(fn)
         if spec is None:
             return None
+        p, f = self.unit_variant(fn)
         unit_cycles = math.ceil(rows / self.hw.row_units) * _row_cached(
-            spec, length, self.hw.nonlinear_x_bits, self.hw.divider_bits_per_cycle)
-        return unit_cycles * self.clock_cycles_per_unit_cycle(fn)
+            spec, length, self.hw.nonlinear_x_bits, self.hw.divider_bits_per_cycle, p)
+        return unit_cycles * f
 
 
 @lru_cache(maxsize=65536)
@@ -116,9 +129,11 @@ def _array_parts(fn: Callable, rows: int, cols: int, dataflow: str, m: int, k: i
 
 
 @lru_cache(maxsize=65536)
-def _row_cached(spec: RowUnitSpec, length: int, x_bits: int, divider_bits_per_cycle: int) -> int:
-    """Cycles per row of ``length`` on one unit (``RowUnitSpec.cycles`` of one row)."""
-    return spec.cycles(1, length, x_bits=x_bits, divider_bits_per_cycle=divider_bits_per_cycle)
+def _row_cached(spec: RowUnitSpec, length: int, x_bits: int, divider_bits_per_cycle: int, pipeline: int = 0) -> int:
+    """Cycles per row of ``length`` on one unit (``RowUnitSpec.cycles`` of one row) with
+    ``pipeline`` register stages (passed only when not 0: a unit without the parameter refuses it)."""
+    return spec.cycles(1, length, x_bits=x_bits, divider_bits_per_cycle=divider_bits_per_cycle,
+                       **({"pipeline": pipeline} if pipeline else {}))
 
 
 def timing_sources(hw: HardwareConfig) -> TimingSources:

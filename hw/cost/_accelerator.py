@@ -23,10 +23,13 @@ Definitions (stated once, printed with the budget):
   :func:`row_unit_stimulus` (a new uniformly drawn input element offered every cycle, outputs
   always accepted, at least two rows' worth of cycles), averaged over load, compute and output
   phases. Each vector unit is mapped and timed at the clock target like the PE (buffered);
-  one whose Fmax is below the clock (the row units have no pipeline parameter) runs as a
-  multicycle path, ``ceil(clock / Fmax)`` clock cycles per unit cycle
-  (:func:`vector_unit_clock`, the one place of that rule, which the simulator's timing and
-  energy use too), so its dynamic power is its energy per unit cycle x clock / that factor.
+  one whose Fmax is below the clock is rebuilt with more register stages (its ``pipeline``
+  parameter, up to ``MAX_ROW_PIPELINE``) and the shallowest depth that meets the clock is
+  characterised (:func:`vector_unit_energy`); one that no depth makes meet it (or that has no
+  pipeline parameter) runs as a multicycle path, ``ceil(clock / Fmax)`` clock cycles per unit
+  cycle (:func:`vector_unit_clock`, the one place of that rule, which the simulator's timing
+  and energy use too, with the chosen depth's timing function), so its dynamic power is its
+  energy per unit cycle x clock / that factor.
   Dynamic energies are scaled to the node (derived). Leakage: logic only at the
   library's own node (no scaling equation for it is relayed here); SRAM only at nodes with a
   published per-bit figure (``hw.cost.sram_cost``). ``leakage_mw`` totals the lines that have
@@ -48,7 +51,7 @@ from ._sram import sram_cost
 
 __all__ = ["BudgetLine", "AcceleratorBudget", "accelerator_budget", "datapath_energy", "DatapathEnergy",
            "array_area_um2", "largest_square_array", "row_unit_stimulus", "vector_unit_energy", "VectorUnitEnergy",
-           "vector_unit_clock", "VectorUnitClock"]
+           "vector_unit_clock", "VectorUnitClock", "MAX_ROW_PIPELINE"]
 
 
 @dataclass(frozen=True)
@@ -202,18 +205,28 @@ def row_unit_stimulus(unit: Any, *, cycles: int = 500, seed: int = 0) -> list[di
     return [{"i__payload": p, "i__valid": 1, "o__ready": 1} for p in payload]
 
 
+#: most register stages the clock rule (:func:`vector_unit_energy`) tries on a row unit with a
+#: ``pipeline`` parameter (a unit's own ``max_pipeline`` may be fewer)
+MAX_ROW_PIPELINE = 3
+
+
 @dataclass(frozen=True)
 class VectorUnitEnergy:
     """Result of :func:`vector_unit_energy`.
 
     Attributes
     ----------
-    record : the unit's ``AsicCost`` (mapped for ``clock_mhz``, or for area without one; scaled
-        to the node).
+    record : the unit's ``AsicCost`` at the chosen pipeline depth (mapped for ``clock_mhz``, or
+        for area without one; scaled to the node).
     pj_per_cycle : dynamic energy of one unit per cycle of its own streaming rows at the node, pJ
         (derived), ``None`` when not measured (``cycles=None``). stimulus_cycles : cycles of the
         stimulus (0 without one). stimulus_description : how it was drawn.
     clock_mhz : the clock target at the node it was mapped for, MHz (``None``: area-mapped).
+    pipeline : the chosen depth of the unit's ``pipeline`` parameter (register stages; 0 for a
+        unit without one). max_pipeline : the deepest the rule could try for this unit (0: the
+        unit has no pipeline parameter, or no clock was given).
+    fmax_by_pipeline : depth -> Fmax at the node (derived) of each depth timed, MHz, shallowest
+        first.
     """
 
     record: AsicCost
@@ -221,6 +234,9 @@ class VectorUnitEnergy:
     stimulus_cycles: int
     stimulus_description: str
     clock_mhz: float | None = None
+    pipeline: int = 0
+    max_pipeline: int = 0
+    fmax_by_pipeline: Mapping[int, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -233,6 +249,8 @@ class VectorUnitClock:
     fmax_mhz : the unit's Fmax at the node (derived from the library's OpenSTA figure), MHz.
     cycles_per_unit_cycle : clock cycles one cycle of the unit takes: 1 when its Fmax meets the
         clock, else ``ceil(clock / Fmax)`` (a multicycle path). statement : one sentence saying so.
+    pipeline : the depth of the unit's ``pipeline`` parameter these figures are of (its timing
+        function's ``pipeline``).
     """
 
     name: str
@@ -240,14 +258,21 @@ class VectorUnitClock:
     fmax_mhz: float
     cycles_per_unit_cycle: int
     statement: str
+    pipeline: int = 0
+
+
+def _fmax_at_node(rec: AsicCost) -> float:
+    """The record's Fmax at its target node (derived), or at the library's node if not scaled, MHz."""
+    return float(rec.derived.get("fmax_mhz", rec.fmax_mhz))
 
 
 def vector_unit_clock(energy: VectorUnitEnergy, *, clock_mhz: float) -> VectorUnitClock:
     """Clock cycles per cycle of a vector unit at ``clock_mhz`` (MHz, at the unit's node): the one
     place of the rule that :func:`accelerator_budget` and the simulator (its timing and its energy)
-    use. A unit whose Fmax at the node (``energy.record``'s derived Fmax, or its library Fmax when
-    it was not scaled) meets the clock takes 1; a slower one — the row units of
-    ``hw.units.nonlinear`` have no pipeline parameter that could make them meet it — runs as a
+    use, on the pipeline depth :func:`vector_unit_energy` chose (the shallowest whose Fmax meets
+    the clock it was mapped for). A unit whose Fmax at the node (``energy.record``'s derived Fmax,
+    or its library Fmax when it was not scaled) meets the clock takes 1; a slower one — no depth
+    up to ``energy.max_pipeline`` met it, or the unit has no pipeline parameter — runs as a
     multicycle path of ``ceil(clock / Fmax)`` clock cycles per unit cycle (its registers enabled
     every that many cycles; its energy per unit cycle unchanged).
 
@@ -259,36 +284,68 @@ def vector_unit_clock(energy: VectorUnitEnergy, *, clock_mhz: float) -> VectorUn
     if isinstance(clock_mhz, bool) or not isinstance(clock_mhz, (int, float)) or not 0 < clock_mhz < math.inf:
         raise UnitConfigError(f"clock must be a positive number of MHz, not {clock_mhz!r}")
     rec = energy.record
-    fmax = float(rec.derived.get("fmax_mhz", rec.fmax_mhz))
+    fmax = _fmax_at_node(rec)
     node = rec.derived.get("node_nm", rec.node_nm)
-    where = f"Fmax {fmax:.4g} MHz at {node} nm" + (" (derived)" if rec.derived else "")
+    derived = " (derived)" if rec.derived else ""
+    where = f"Fmax {fmax:.4g} MHz at {node} nm{derived}"
+    p, deepest = energy.pipeline, energy.max_pipeline
+    others = ", ".join(f"{f:.4g} MHz at depth {d}" for d, f in energy.fmax_by_pipeline.items() if d != p)
+    depth = f"pipeline {p} ({others}{derived})" if others else f"pipeline {p}"
     if fmax >= clock_mhz:
+        why = ("" if not others or p == min(energy.fmax_by_pipeline) else
+               f", the shallowest of depths 0..{deepest} that does (OpenSTA on the mapped netlist)")
         return VectorUnitClock(rec.name, float(clock_mhz), fmax, 1,
-                               f"{rec.name}: {where} meets the {clock_mhz:g} MHz clock")
+                               f"{rec.name}: {depth}: {where} meets the {clock_mhz:g} MHz clock{why}", p)
     factor = math.ceil(clock_mhz / fmax)
+    why = ("the row unit has no pipeline parameter" if deepest == 0 else
+           f"no depth of its pipeline parameter up to {deepest} meets it")
     return VectorUnitClock(rec.name, float(clock_mhz), fmax, factor,
-                           f"{rec.name}: {where} is below the {clock_mhz:g} MHz clock and the row unit has no "
-                           f"pipeline parameter: a multicycle path, {factor} clock cycles per unit cycle "
-                           f"(ceil(clock / Fmax); its energy per unit cycle unchanged)")
+                           f"{rec.name}: {depth}: {where} is below the {clock_mhz:g} MHz clock and {why}: a "
+                           f"multicycle path, {factor} clock cycles per unit cycle (ceil(clock / Fmax); its energy "
+                           f"per unit cycle unchanged)", p)
+
+
+def _row_variant(unit: Any, depth: int) -> Any:
+    """Row unit ``unit`` (a ``hw.units.build_unit`` unit or a bare ``RowUnit``) rebuilt with
+    ``pipeline=depth``, its other parameters unchanged; a factory unit's ``design_key`` gets the
+    depth appended."""
+    from ..units import build_unit
+
+    comp = getattr(unit, "component", unit)
+    variant = build_unit(comp.kernel_name, **{**comp.params(), "pipeline": depth})
+    key = (getattr(unit, "metadata", None) or {}).get("design_key")
+    if key is not None:
+        variant.metadata["design_key"] = f"{key}, pipeline={depth}"
+    variant.metadata["pipeline"] = depth
+    return variant
 
 
 def vector_unit_energy(unit: Any, *, label: str, node_nm: int, library_name: str = "osu018",
                        cache: CostCache | str | None = None, cycles: int | None = 500,
-                       seed: int = 0, clock_mhz: float | None = None) -> VectorUnitEnergy:
+                       seed: int = 0, clock_mhz: float | None = None,
+                       max_pipeline: int = MAX_ROW_PIPELINE) -> VectorUnitEnergy:
     """Dynamic energy per cycle of one vector (row) unit streaming rows back to back, the figure
     :func:`accelerator_budget` multiplies by its count and clock and the simulator by a vector
     op's busy cycles: its own netlist mapped on ``library_name`` (``characterize_asic``, cached,
-    Verilog module ``vec_<label before " (">``) for ``clock_mhz`` at ``node_nm`` (the library
-    clock ``clock_mhz`` x Stillmaker & Baas's delay factor; buffered and sized for it, and timed
-    at it; ``None``: area-mapped), OpenSTA power with our gate-level activities under
-    :func:`row_unit_stimulus` (``cycles``, ``seed``), summed over its line items and scaled to
-    ``node_nm`` (derived). ``cycles=None``: area and leakage only. Whether it keeps up with the
-    clock: :func:`vector_unit_clock`.
+    Verilog module ``vec_<label before " (">``, ``_p<depth>`` appended for a pipelined variant)
+    for ``clock_mhz`` at ``node_nm`` (the library clock ``clock_mhz`` x Stillmaker & Baas's delay
+    factor; buffered and sized for it, and timed at it; ``None``: area-mapped), OpenSTA power with
+    our gate-level activities under :func:`row_unit_stimulus` (``cycles``, ``seed``), summed over
+    its line items and scaled to ``node_nm`` (derived). ``cycles=None``: area and leakage only.
+
+    The clock rule: the unit as given is characterised first; if its Fmax at the node is below
+    ``clock_mhz`` and it has a ``pipeline`` parameter, deeper variants (the same parameters,
+    ``pipeline`` one more each time, up to ``min(max_pipeline, unit.max_pipeline)``) are timed
+    on the same flow (no stimulus) and the shallowest that meets the clock is characterised with
+    the stimulus and returned; if none does, the depth of fewest clock cycles per unit cycle
+    (``ceil(clock / Fmax)``; the shallowest of those). How it then keeps up with the clock:
+    :func:`vector_unit_clock`.
 
     Raises
     ------
     UnitConfigError
-        For a unit that is not a row unit, bad ``cycles`` / ``seed``, an unknown node or library.
+        For a unit that is not a row unit, bad ``cycles`` / ``seed`` / ``max_pipeline``, an
+        unknown node or library.
     ToolError
         If yosys or OpenSTA fail or are not installed.
     """
@@ -296,17 +353,39 @@ def vector_unit_energy(unit: Any, *, label: str, node_nm: int, library_name: str
     from ._asic import _validate, characterize_asic
 
     _validate(clock_mhz, node_nm)
+    check_int("max_pipeline", max_pipeline, 0, 16, error=UnitConfigError)
     lib_clock = None if clock_mhz is None else \
         clock_mhz * node_scaling(source_nm=library(library_name).node_nm, target_nm=node_nm).delay
-    stim = None if cycles is None else row_unit_stimulus(unit, cycles=cycles, seed=seed)
-    desc = "" if stim is None else f"row unit streaming: uniform inputs, seed {seed}, {len(stim)} cycles"
-    v = characterize_asic(unit, library_name=library_name, target_nm=node_nm, cache=cache, stimulus=stim,
-                          stimulus_description=desc, clock_mhz=lib_clock,
-                          name="vec_" + re.sub(r"\W+", "_", label.split(" (")[0]).strip("_"))
+    base = "vec_" + re.sub(r"\W+", "_", label.split(" (")[0]).strip("_")
+    comp = getattr(unit, "component", unit)
+    start = int(getattr(comp, "pipeline", 0))
+    deepest = 0 if clock_mhz is None else min(max_pipeline, int(getattr(comp, "max_pipeline", 0)))
+
+    def measure(u: Any, depth: int, *, energy: bool) -> tuple[AsicCost, int, str]:
+        stim = row_unit_stimulus(u, cycles=cycles, seed=seed) if energy and cycles is not None else None
+        desc = "" if stim is None else f"row unit streaming: uniform inputs, seed {seed}, {len(stim)} cycles"
+        rec = characterize_asic(u, library_name=library_name, target_nm=node_nm, cache=cache, stimulus=stim,
+                                stimulus_description=desc, clock_mhz=lib_clock,
+                                name=base + (f"_p{depth}" if depth else ""))
+        return rec, 0 if stim is None else len(stim), desc
+
+    rec, n_stim, desc = measure(unit, start, energy=True)
+    fmax = {start: _fmax_at_node(rec)}
+    if clock_mhz is not None and fmax[start] < clock_mhz and deepest > start:
+        variants = {}
+        for depth in range(start + 1, deepest + 1):
+            variants[depth] = _row_variant(unit, depth)
+            fmax[depth] = _fmax_at_node(measure(variants[depth], depth, energy=False)[0])
+            if fmax[depth] >= clock_mhz:
+                break
+        chosen = min(fmax, key=lambda d: (math.ceil(clock_mhz / fmax[d]), d))
+        if chosen != start:
+            rec, n_stim, desc = measure(variants[chosen], chosen, energy=True)
+            start = chosen
     per_cycle = None
-    if v.energy_pj_per_op is not None:
-        per_cycle = sum(i.energy_pj_per_cycle for i in v.line_items.values()) * v.derived["scaling"]["energy"]
-    return VectorUnitEnergy(v, per_cycle, 0 if stim is None else len(stim), desc, clock_mhz)
+    if rec.energy_pj_per_op is not None:
+        per_cycle = sum(i.energy_pj_per_cycle for i in rec.line_items.values()) * rec.derived["scaling"]["energy"]
+    return VectorUnitEnergy(rec, per_cycle, n_stim, desc, clock_mhz, start, deepest, dict(sorted(fmax.items())))
 
 
 def _pe_cost(build_mac: Callable[[int], Any], *, clock_mhz: float, node_nm: int, library_name: str,

@@ -189,12 +189,29 @@ def test_global_buffer_bytes_are_priced_at_its_sram_figure():
     assert (ops["gb_fill_bytes"] <= ops["dram_read_bytes"] + off["dram_write_bytes"] - ops["dram_write_bytes"]).all()
 
 
-def test_vector_units_slower_than_the_clock_are_multicycle_paths(standard_cells):
-    """At the default preset's 1 GHz, 45 nm, with standard-cell figures: every row op's compute
-    cycles are those of the same run without them (generic flow: no Fmax, one unit cycle per
-    clock cycle) x ceil(clock / its unit's Fmax) exactly, 1 for a unit that meets the clock (the
-    array's ops unchanged); its vector energy stays its unit cycles x the unit's energy per unit
+def _rounds_and_rows(ops, ref, sel, spec, hw, depth: int) -> tuple[list[int], list[int]]:
+    """For the row ops ``sel`` of a unit ``spec``: the cycles per row of its timing function at
+    depth 0 and at ``depth`` (rows of the op's SRAM tile length, the hardware's x_bits and
+    divider), per op."""
+    kw = {"x_bits": hw.nonlinear_x_bits, "divider_bits_per_cycle": hw.divider_bits_per_cycle}
+    at0 = [spec.row_timing(int(t.split("x")[1]), **kw).cycles_per_row for t in ref.loc[sel, "tile"]]
+    atd = [spec.row_timing(int(t.split("x")[1]), **kw, **({"pipeline": depth} if depth else {})).cycles_per_row
+           for t in ops.loc[sel, "tile"]]
+    return at0, atd
+
+
+def test_vector_units_pipelined_to_the_clock_or_multicycle(standard_cells):
+    """At the default preset's 1 GHz, 45 nm, with standard-cell figures: each row unit is at the
+    shallowest depth of its pipeline parameter whose Fmax meets the clock (the depths before it
+    miss it), or, when none up to the rule's maximum does (or it has no parameter), a multicycle
+    path of ceil(clock / Fmax). Every row op's compute cycles are those of the same run without
+    the figures (generic flow: depth 0, one unit cycle per clock cycle) with each row's depth-0
+    cycles replaced by the chosen depth's (the timing functions), x that factor, exactly; the
+    array's ops unchanged; its vector energy is its unit cycles x the unit's energy per unit
     cycle; both runs say how their vector units were clocked."""
+    from hw.cost._accelerator import MAX_ROW_PIPELINE
+    from hw.units.nonlinear import ROW_UNITS
+
     hw = load_hardware("default-32x32")
     res = simulate("bert-base", INT8, hw, prefill=16, layers=1, mac_cost=datapath_energy_of(hw, INT8))
     base = simulate("bert-base", INT8, hw, prefill=16, layers=1)
@@ -203,25 +220,83 @@ def test_vector_units_slower_than_the_clock_are_multicycle_paths(standard_cells)
     rows_fns = sorted(set(ops.loc[ops["unit"] == "vector", "function"]) & set(dict(hw.nonlinear_units)))
     assert rows_fns == ["gelu", "layernorm", "softmax"]
     figs = vector_energies_of(hw, functions=tuple(rows_fns))
-    factor = {fn: _multicycle(figs[fn].record.derived["fmax_mhz"], hw.clock_mhz) for fn in rows_fns}
-    # the case this test is for: some unit misses the clock and some meets it
-    assert max(factor.values()) > 1 and min(factor.values()) == 1, factor
+    units = dict(hw.nonlinear_units)
+    factor, depth = {}, {}
+    for fn in rows_fns:
+        e, spec = figs[fn], ROW_UNITS[units[fn]]
+        fmax = e.record.derived["fmax_mhz"]
+        factor[fn], depth[fn] = _multicycle(fmax, hw.clock_mhz), e.pipeline
+        deepest = min(MAX_ROW_PIPELINE, spec.build.max_pipeline)
+        assert e.max_pipeline == deepest and e.fmax_by_pipeline[e.pipeline] == fmax, fn
+        # the depths before the chosen one miss the clock; the chosen one meets it, or none up to the maximum does
+        assert all(f < hw.clock_mhz for d, f in e.fmax_by_pipeline.items() if d < e.pipeline), fn
+        if factor[fn] > 1:
+            assert sorted(e.fmax_by_pipeline) == list(range(deepest + 1)), fn
+    # the cases this test is for: a unit pipelined to meet the clock, one that meets it as it is,
+    # one with no pipeline parameter that misses it
+    assert depth["softmax"] > 0 and factor["softmax"] == 1, (depth, factor)
+    assert min(factor.values()) == 1 and max(factor.values()) > 1, factor
     for fn in rows_fns:
         sel = ops["function"] == fn
         assert (ops.loc[sel, "compute_cycles"] > 0).all()
-        assert ops.loc[sel, "compute_cycles"].tolist() == (ref.loc[sel, "compute_cycles"] * factor[fn]).tolist(), fn
-        unit_energy = ref.loc[sel, "compute_cycles"] * figs[fn].pj_per_cycle * hw.row_units * hw.cores
+        at0, atd = _rounds_and_rows(ops, ref, sel, ROW_UNITS[units[fn]], hw, depth[fn])
+        rounds = [int(c) // r for c, r in zip(ref.loc[sel, "compute_cycles"], at0)]
+        assert [r * c for r, c in zip(rounds, at0)] == ref.loc[sel, "compute_cycles"].tolist(), fn
+        assert ops.loc[sel, "compute_cycles"].tolist() == [r * c * factor[fn] for r, c in zip(rounds, atd)], fn
+        unit_cycles = ops.loc[sel, "compute_cycles"] / factor[fn]
+        unit_energy = unit_cycles * figs[fn].pj_per_cycle * hw.row_units * hw.cores
         assert ops.loc[sel, "energy_vector_pj"].to_numpy() == pytest.approx(unit_energy.to_numpy(), rel=1e-9), fn
         src = set(ops.loc[sel, "timing_source"])
-        assert len(src) == 1 and (f"x {factor[fn]} clock cycles per unit cycle (multicycle" in src.pop()) \
-            == (factor[fn] > 1), fn
+        assert len(src) == 1, fn
+        src = src.pop()
+        assert (f"x {factor[fn]} clock cycles per unit cycle (multicycle" in src) == (factor[fn] > 1), fn
+        assert (f", pipeline {depth[fn]}: the shallowest depth whose Fmax meets the clock" in src) == (depth[fn] > 0)
     gemm = ops["unit"] != "vector"
     assert ops.loc[gemm, "compute_cycles"].tolist() == ref.loc[gemm, "compute_cycles"].tolist()
     stated = [n for n in res.summary["notes"] if n.startswith("energy source: vector-unit clock (hw.cost")]
     assert len(stated) == 1
     for fn in rows_fns:
-        assert f"{fn}: {figs[fn].record.name}: Fmax" in stated[0]
+        assert f"{fn}: {figs[fn].record.name}: pipeline {depth[fn]}" in stated[0]
         assert (f"a multicycle path, {factor[fn]} clock cycles per unit cycle" in stated[0]) == (factor[fn] > 1)
     assert ("energy source: vector-unit clock: gelu, layernorm, softmax timed at one unit cycle per 1000 MHz clock "
             "cycle, unchecked: no Fmax without the standard-cell figures (a hw.cost DatapathEnergy mac_cost)"
             ) in base.summary["notes"]
+
+
+def test_tpuv1_softmax_pipelined_to_its_clock(standard_cells):
+    """tpuv1 (700 MHz, 45 nm) with standard-cell figures: the I-ViT Shiftmax unit misses the clock
+    as it is, and the rule takes the shallowest depth of its pipeline parameter whose Fmax (OpenSTA
+    on the mapped netlist of that depth's RTL, derived to the node) meets it; the simulator's
+    softmax row op then takes exactly that depth's timing-function cycles per row (no multicycle
+    factor), and its energy is those cycles x the depth's energy per cycle."""
+    from hw.cost import characterize_asic
+    from hw.cost._scaling import node_scaling
+    from hw.units.nonlinear import shiftmax_timing
+
+    hw = replace(load_hardware("tpuv1"), fusion=False)  # softmax as its own row op (fused, it is a step)
+    assert dict(hw.nonlinear_units)["softmax"] == "ivit_shiftmax"
+    e = vector_energies_of(hw, functions=("softmax",))["softmax"]
+    d = e.pipeline
+    assert d > 0 and e.fmax_by_pipeline[d] >= hw.clock_mhz
+    assert all(e.fmax_by_pipeline[p] < hw.clock_mhz for p in range(d))
+    # the chosen depth's own RTL on the flow, at the library clock of 700 MHz at 45 nm
+    unit = build_unit("ivit_shiftmax", x_bits=hw.nonlinear_x_bits, length=64, x0_int=-20, pipeline=d)
+    lib_clock = hw.clock_mhz * node_scaling(source_nm=180, target_nm=45).delay
+    rec = characterize_asic(unit, clock_mhz=lib_clock, target_nm=45, name=e.record.name)
+    assert rec.provenance["measured"]["rtlil_sha256"] == e.record.provenance["measured"]["rtlil_sha256"]
+    assert rec.fmax_mhz >= lib_clock and rec.derived["fmax_mhz"] >= hw.clock_mhz
+    assert e.record.pipeline == d
+    res = simulate("llama2-7b", INT8, hw, prefill=64, layers=1, mac_cost=datapath_energy_of(hw, INT8))
+    base = simulate("llama2-7b", INT8, hw, prefill=64, layers=1)
+    sm, sm0 = res.ops[res.ops["function"] == "softmax"], base.ops[base.ops["function"] == "softmax"]
+    assert len(sm) == 1
+    k = hw.divider_bits_per_cycle
+    length = int(sm["tile"].iloc[0].split("x")[1])
+    per_row0 = shiftmax_timing(length, divider_bits_per_cycle=k).cycles_per_row
+    rounds, rest = divmod(int(sm0["compute_cycles"].iloc[0]), per_row0)
+    assert rest == 0 and rounds >= -(-int(sm["M"].iloc[0]) // hw.row_units)
+    want = rounds * shiftmax_timing(length, divider_bits_per_cycle=k, pipeline=d).cycles_per_row
+    assert int(sm["compute_cycles"].iloc[0]) == want
+    assert sm["energy_vector_pj"].iloc[0] == pytest.approx(want * e.pj_per_cycle * hw.row_units * hw.cores, rel=1e-9)
+    src = sm["timing_source"].iloc[0]
+    assert "multicycle" not in src and f"(ivit_shiftmax, pipeline {d}: the shallowest depth whose Fmax meets" in src
