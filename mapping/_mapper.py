@@ -45,7 +45,9 @@ DRAM bytes in the estimate.
 The search is reported: ``GemmMapping.search`` (``MapperSearch``) holds the number of tilings
 costed, the compulsory DRAM bytes (each operand once, on-chip ones excepted), the cheapest
 ``SEARCH_KEPT`` candidates and the cheapest of each dataflow, with their estimates and bytes;
-``MapperSearch.summary()`` is one line of it.
+``MapperSearch.summary()`` is one line of it. The candidates are costed as numpy columns (one
+element per candidate, the scalar arithmetic in the same order, so the same floats), and the
+ranking's head is found without rounding and sorting every candidate (``_rank``).
 
 Vector ops: row functions (reductions: softmax, norms; and GELU) keep whole rows, chunked so
 that two chunks fit the ``v`` buffer; element-wise functions on the row units (GELU, SiLU·up:
@@ -55,8 +57,11 @@ other element-wise ops (adds, RoPE, embedding rows, KV append) are flattened int
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Callable
+
+import numpy as np
 
 from ._recipes import Recipe
 from ._workload import GemmOp, Op, VectorOp
@@ -248,27 +253,21 @@ def _candidates(full: int, quantum: int, lo: int) -> list[int]:
     return sorted(out)
 
 
-def _traffic(op: GemmOp, Mt: int, Kt: int, Nt: int, order: str, a: float, b: float, c: float,
-             a_keep: float = 1.0, c_out: bool = True) -> tuple[int, int]:
-    """(DRAM read, write) bytes of a tiling: ``a_keep`` the fraction of A not already on chip,
-    ``c_out`` False when the output stays on chip."""
-    nm, nk, nn = _cdiv(op.M, Mt), _cdiv(op.K, Kt), _cdiv(op.N, Nt)
-    if order == "mnk-ar":
-        a_passes = 1
-        b_passes = nm if nn * nk > 1 else 1
-    elif order == "nmk-br":
-        b_passes = 1
-        a_passes = nn if nm * nk > 1 else 1
-    elif order == "mnk":
-        a_passes = nn if nk > 1 else 1
-        b_passes = nm if nn * nk > 1 else 1
-    else:
-        b_passes = nm if nk > 1 else 1
-        a_passes = nn if nm * nk > 1 else 1
-    a_read = math.ceil(a_passes * math.ceil(op.M * op.K * a) * a_keep)
-    reads = op.count * (a_read + b_passes * math.ceil(op.K * op.N * b))
+def _traffic(op: GemmOp, nm: np.ndarray, nk: np.ndarray, nn: np.ndarray, order: np.ndarray, a: float, b: float,
+             c: float, a_keep: float = 1.0, c_out: bool = True) -> tuple[np.ndarray, int]:
+    """(DRAM read bytes per tiling, write bytes) of the tilings cutting M, K, N into ``nm``,
+    ``nk``, ``nn`` tiles in loop orders ``order`` (arrays; orders as indices of ``_ORDERS``):
+    ``a_keep`` the fraction of A not already on chip, ``c_out`` False when the output stays on
+    chip."""
+    # "mnk-ar" reads A once, "nmk-br" B once; "mnk" reuses the A tile across N when K fits one
+    # tile, "nmk" the B tile across M
+    a_passes = np.where(order == 2, 1, np.where(order == 0, np.where(nk > 1, nn, 1), np.where(nm * nk > 1, nn, 1)))
+    b_passes = np.where(order == 3, 1, np.where(order == 1, np.where(nk > 1, nm, 1), np.where(nn * nk > 1, nm, 1)))
+    a_read = np.ceil(a_passes * math.ceil(op.M * op.K * a) * a_keep).astype(np.int64)
+    b_one = math.ceil(op.K * op.N * b)
+    reads = op.count * (a_read + b_passes * b_one)
     if op.b_shared and op.count > 1:
-        reads -= (op.count - 1) * b_passes * math.ceil(op.K * op.N * b)
+        reads -= (op.count - 1) * b_passes * b_one
     writes = op.count * math.ceil(op.M * op.N * c) if c_out else 0
     return reads, writes
 
@@ -286,28 +285,37 @@ def _compulsory(op: GemmOp, a: float, b: float, c: float, a_keep: float, c_out: 
             + (op.count * math.ceil(op.M * op.N * c) if c_out else 0))
 
 
-def _gemm_cycles(op: GemmOp, Mt: int, Kt: int, Nt: int, dataflow: str, fn: ComputeCycles) -> int:
-    total = 0
-    for m, cm in _edges(op.M, Mt):
-        for k, ck in _edges(op.K, Kt):
-            for n, cn in _edges(op.N, Nt):
-                total += cm * ck * cn * fn(dataflow, m, k, n)
+def _gemm_cycles(op: GemmOp, mt: np.ndarray, kt: np.ndarray, nt: np.ndarray, dfs: tuple[str, ...],
+                 fn: ComputeCycles) -> np.ndarray:
+    """Array cycles of the whole op for each tiling (``mt``, ``kt``, ``nt``: arrays) and each of
+    ``dfs``: one column per dataflow, the sum over its tiles (full ones and the short ones at
+    the edges) of ``fn`` of the tile, ``fn`` called once per distinct tile shape."""
+    edges = [((t, full // t), (full % t, (full % t > 0).astype(np.int64))) for full, t in
+             ((op.M, mt), (op.K, kt), (op.N, nt))]
+    total = np.zeros((len(mt), len(dfs)), dtype=np.int64)
+    memos: list[dict] = [{} for _ in dfs]
+    for (m, cm), (k, ck), (n, cn) in ((em, ek, en) for em in edges[0] for ek in edges[1] for en in edges[2]):
+        times = cm * ck * cn  # tiles of this shape
+        has = np.flatnonzero(times)
+        if not len(has):
+            continue
+        shapes = list(zip(m[has].tolist(), k[has].tolist(), n[has].tolist()))
+        for d, (df, memo) in enumerate(zip(dfs, memos)):
+            for s in set(shapes) - memo.keys():
+                memo[s] = fn(df, *s)
+            total[has, d] += times[has] * np.array([memo[s] for s in shapes], dtype=np.int64)
     return op.count * total
 
 
-def _edges(full: int, t: int) -> list[tuple[int, int]]:
-    q, r = divmod(full, t)
-    return [(t, q)] + ([(r, 1)] if r else [])
-
-
-def _pipelined(mem: float, cyc: float, tiles: int, latency: float) -> float:
+def _pipelined(mem: np.ndarray, cyc: np.ndarray, tiles: np.ndarray, latency: float) -> np.ndarray:
     """Cycles of ``tiles`` equal double-buffered steps taking ``mem`` transfer and ``cyc``
-    compute cycles in all: each step's period is the longer of its transfer, its compute and
-    half the round trip of a buffer slot (latency + transfer + compute over two slots); the
-    first load's latency and the shorter of the two phases of one step are exposed."""
+    compute cycles in all (arrays, one element per tiling): each step's period is the longer of
+    its transfer, its compute and half the round trip of a buffer slot (latency + transfer +
+    compute over two slots); the first load's latency and the shorter of the two phases of one
+    step are exposed."""
     t_mem, t_cyc = mem / tiles, cyc / tiles
-    period = max(t_mem, t_cyc, (latency + t_mem + t_cyc) / 2)
-    return tiles * period + min(t_mem, t_cyc) + latency
+    period = np.maximum(np.maximum(t_mem, t_cyc), (latency + t_mem + t_cyc) / 2)
+    return tiles * period + np.minimum(t_mem, t_cyc) + latency
 
 
 def _families(op: GemmOp, lim: MapperLimits, flows: tuple[str, ...]) -> list[tuple]:
@@ -355,70 +363,146 @@ def _map_gemm(op: GemmOp, recipe: Recipe, lim: MapperLimits, fn: ComputeCycles |
                        f"({m_min} x {k_min} x {n_min}: {n} bytes), not {have[buf]} bytes")
     if not families:
         raise MappingError(refusal)
-    bw, lat = lim.dram_bytes_per_cycle, lim.dram_latency_cycles
-    costed: list[tuple[tuple, int, Candidate]] = []
-    for dfs, m_cands, n_cands, _, _ in families:
-        for Kt in _candidates(op.K, kq, kq):
-            for Nt in n_cands:
-                if 2 * math.ceil(Kt * Nt * b) > lim.b_bytes:
-                    break  # candidates grow
-                for Mt in m_cands:
-                    if 2 * math.ceil(Mt * Kt * a) > lim.a_bytes or 2 * Mt * Nt * acc > lim.c_bytes:
-                        continue
-                    nm, nn = _cdiv(op.M, Mt), _cdiv(op.N, Nt)
-                    tiles = op.count * nm * _cdiv(op.K, Kt) * nn
-                    # A's Mt x K row block kept across the N tiles: two blocks when the next row
-                    # block is loaded while this one is in use, one when there is a single block
-                    resident = (a_keep > 0 and nn > 1
-                                and (2 if nm > 1 else 1) * math.ceil(Mt * op.K * a) <= lim.a_bytes)
-                    # the mirror image: B's K x Nt column block kept across the M tiles (one
-                    # B per instance: shared weights of several instances would be reloaded)
-                    b_resident = (nm > 1 and (op.count == 1 or not op.b_shared)
-                                  and (2 if nn > 1 else 1) * math.ceil(op.K * Nt * b) <= lim.b_bytes)
-                    # a tile's compute cycles depend on its shape and dataflow, not on the loop order
-                    cycs = {df: _gemm_cycles(op, Mt, Kt, Nt, df, fn) if fn is not None else None for df in dfs}
-                    for order in (("mnk", "nmk") + (("mnk-ar",) if resident else ())
-                                  + (("nmk-br",) if b_resident else ())):
-                        rd, wr = _traffic(op, Mt, Kt, Nt, order, a, b, c, a_keep, c_out)
-                        mem = (rd + wr) / bw
-                        # a resident operand arrives whole during the first inner pass of each
-                        # outer block ("mnk-ar": A in the first N pass; "nmk-br": B in the first
-                        # M pass): that pass and the others are estimated apart
-                        first, inner = {"mnk-ar": (_a_bytes(op, a, a_keep), nn),
-                                        "nmk-br": (op.count * math.ceil(op.K * op.N * b), nm)}.get(order, (0, 1))
-                        for df in dfs:
-                            cyc = cycs[df]
-                            if cyc is None:
-                                est = mem
-                            elif first:
-                                passes = tiles // inner
-                                m1 = (first + (rd + wr - first) / inner) / bw
-                                est = (_pipelined(m1, cyc / inner, passes, lat)
-                                       + _pipelined(mem - m1, cyc - cyc / inner, tiles - passes, 0.0)
-                                       if tiles > passes else _pipelined(mem, cyc, tiles, lat))
-                            else:
-                                est = _pipelined(mem, cyc, tiles, lat)
-                            key = (float(f"{est:.3g}"), rd + wr, tiles)  # within 3 digits: a tie
-                            costed.append((key, len(costed), Candidate(Mt, Kt, Nt, order, df, est, rd, wr, cyc,
-                                                                       tiles)))
-    if not costed:
+    cols = _cost_candidates(op, lim, fn, families, kq, a, b, c, acc, a_keep, c_out)
+    if cols is None:
         raise MappingError(f"op {op.name} must have at least one legal tile in the SRAM buffers, not none")
-    costed.sort(key=lambda t: t[:2])
-    # loop orders moving the same bytes are one schedule for the report: the first is kept
-    ranked, seen = [], set()
-    for _, _, cd in costed:
-        same = (cd.Mt, cd.Kt, cd.Nt, cd.dataflow, cd.dram_read_bytes, cd.dram_write_bytes, cd.est_cycles)
-        if same not in seen:
-            seen.add(same)
-            ranked.append(cd)
-    per_flow: dict[str, Candidate] = {}
-    for cd in ranked:
-        per_flow.setdefault(cd.dataflow, cd)
-    search = MapperSearch(len(costed), _compulsory(op, a, b, c, a_keep, c_out), tuple(ranked[:SEARCH_KEPT]),
-                          tuple(per_flow.values()))
+    ranked, per_flow = _rank(cols)
+    search = MapperSearch(len(cols["est"]), _compulsory(op, a, b, c, a_keep, c_out), tuple(ranked[:SEARCH_KEPT]),
+                          tuple(per_flow))
     w = ranked[0]
     return GemmMapping(op, w.Mt, w.Kt, w.Nt, w.order, w.dataflow, a, b, c, w.dram_read_bytes, w.dram_write_bytes,
                        w.compute_cycles, w.est_cycles, search)
+
+
+#: loop orders in the order the search costs them (the order breaks exact ties)
+_ORDERS = ("mnk", "nmk", "mnk-ar", "nmk-br")
+
+
+def _cost_candidates(op: GemmOp, lim: MapperLimits, fn: ComputeCycles | None, families: list[tuple], kq: int,
+                     a: float, b: float, c: float, acc: float, a_keep: float, c_out: bool) -> dict | None:
+    """Every legal candidate of the search costed, as columns (one element per candidate, in
+    the search's order: family, Kt, Nt, Mt, loop order, dataflow); None if no tile is legal.
+    Costing: see the module docstring."""
+    bw, lat = lim.dram_bytes_per_cycle, lim.dram_latency_cycles
+    parts, names = [], []  # the legal tiles of each family; the dataflows (columns of ``cycles``)
+    for dfs, m_cands, n_cands, _, _ in families:
+        kt, nt, mt = (g.ravel() for g in np.meshgrid(np.array(_candidates(op.K, kq, kq), dtype=np.int64),
+                                                     np.array(n_cands, dtype=np.int64),
+                                                     np.array(m_cands, dtype=np.int64), indexing="ij"))
+        legal = ((2 * np.ceil(kt * nt * b) <= lim.b_bytes) & (2 * np.ceil(mt * kt * a) <= lim.a_bytes)
+                 & (2 * mt * nt * acc <= lim.c_bytes))
+        if legal.any():
+            parts.append((mt[legal], kt[legal], nt[legal], len(names), dfs))
+            names += dfs
+    if not parts:
+        return None
+    mt, kt, nt = (np.concatenate([p[i] for p in parts]) for i in range(3))
+    first_df = np.concatenate([np.full(len(p[0]), p[3]) for p in parts])  # per tile: its family's columns
+    n_df = np.concatenate([np.full(len(p[0]), len(p[4])) for p in parts])
+    cycles = None
+    if fn is not None:  # a tile's compute cycles depend on its shape and dataflow, not on the loop order
+        cycles = np.zeros((len(mt), len(names)), dtype=np.int64)
+        at = 0
+        for p_mt, p_kt, p_nt, col, dfs in parts:
+            cycles[at:at + len(p_mt), col:col + len(dfs)] = _gemm_cycles(op, p_mt, p_kt, p_nt, dfs, fn)
+            at += len(p_mt)
+    nm, nk, nn = -(-op.M // mt), -(-op.K // kt), -(-op.N // nt)
+    tiles = op.count * nm * nk * nn
+    # A's Mt x K row block kept across the N tiles: two blocks when the next row block is loaded
+    # while this one is in use, one when there is a single block
+    resident = (nn > 1) & (np.where(nm > 1, 2, 1) * np.ceil(mt * op.K * a) <= lim.a_bytes) & (a_keep > 0)
+    # the mirror image: B's K x Nt column block kept across the M tiles (one B per instance:
+    # shared weights of several instances would be reloaded)
+    b_resident = ((nm > 1) & (np.where(nn > 1, 2, 1) * np.ceil(op.K * nt * b) <= lim.b_bytes)
+                  & (op.count == 1 or not op.b_shared))
+    always = np.ones(len(mt), dtype=bool)
+    tile, order = np.nonzero(np.stack([always, always, resident, b_resident], axis=1))  # tile-major
+    rd, wr = _traffic(op, nm[tile], nk[tile], nn[tile], order, a, b, c, a_keep, c_out)
+    moved = rd + wr
+    # one row per dataflow of the tile's family
+    reps = n_df[tile]
+    row = np.repeat(np.arange(len(tile)), reps)
+    col = first_df[tile][row] + np.arange(len(row)) - np.repeat(np.cumsum(reps) - reps, reps)
+    t, mem = tiles[tile][row], (moved / bw)[row]
+    if cycles is None:
+        cyc, est = None, mem
+    else:
+        cyc = cycles[tile[row], col]
+        est = _pipelined(mem, cyc, t, lat)
+        # a resident operand arrives whole during the first inner pass of each outer block
+        # ("mnk-ar": A in the first N pass; "nmk-br": B in the first M pass): that pass and the
+        # others are estimated apart
+        o = order[row]
+        first = np.where(o == 2, _a_bytes(op, a, a_keep), np.where(o == 3, op.count * math.ceil(op.K * op.N * b), 0))
+        inner = np.where(o == 2, nn[tile][row], nm[tile][row])
+        passes = t // inner
+        split = np.flatnonzero((first != 0) & (t > passes))
+        if len(split):
+            f, s_in, s_cyc, s_t, s_p = first[split], inner[split], cyc[split], t[split], passes[split]
+            m1 = (f + (moved[row][split] - f) / s_in) / bw
+            est[split] = (_pipelined(m1, s_cyc / s_in, s_p, lat)
+                          + _pipelined(mem[split] - m1, s_cyc - s_cyc / s_in, s_t - s_p, 0.0))
+    i = tile[row]
+    return {"Mt": mt[i], "Kt": kt[i], "Nt": nt[i], "order": order[row], "flow": col, "flows": names, "est": est,
+            "rd": rd[row], "wr": wr, "moved": moved[row], "cyc": cyc, "tiles": t}
+
+
+def _rank(cols: dict) -> tuple[list[Candidate], list[Candidate]]:
+    """The search's report from the costed columns: the ``SEARCH_KEPT`` first candidates ranked
+    by (estimate to three significant digits, DRAM bytes, tiles, search order), loop orders of
+    one tile moving the same bytes kept once (the first); and the first of each dataflow in that
+    ranking, in rank order.
+
+    The rounded estimate grows with the estimate, so the ranking's head is found among the
+    candidates of the lowest estimates: runs of equal rounded estimates are taken in estimate
+    order (each run's end found by bisection), each sorted by (bytes, tiles, search order),
+    until enough are found; only the estimates bisection visits are rounded."""
+    est, moved, tiles, flow = cols["est"], cols["moved"], cols["tiles"], cols["flow"]
+    by_est = np.argsort(est, kind="stable")
+    rounded: dict[int, float] = {}
+
+    def r3(i: int) -> float:  # within 3 digits: a tie
+        if i not in rounded:
+            rounded[i] = float(f"{est[i]:.3g}")
+        return rounded[i]
+
+    def runs(order: np.ndarray):
+        """Runs of equal rounded estimates of ``order`` (ascending estimates), each sorted."""
+        pos = 0
+        while pos < len(order):
+            r = r3(order[pos])
+            end = bisect_right(range(len(order)), r, lo=pos + 1, key=lambda p: r3(order[p]))
+            run = order[pos:end]
+            yield (r, run[np.lexsort((run, tiles[run], moved[run]))].tolist())  # the search order: the index
+            pos = end
+
+    def candidate(i: int) -> Candidate:
+        return Candidate(int(cols["Mt"][i]), int(cols["Kt"][i]), int(cols["Nt"][i]), _ORDERS[cols["order"][i]],
+                         cols["flows"][flow[i]], float(est[i]), int(cols["rd"][i]), cols["wr"],
+                         None if cols["cyc"] is None else int(cols["cyc"][i]), int(tiles[i]))
+
+    ranked: list[Candidate] = []
+    seen: set = set()
+    for _, run in runs(by_est):
+        for i in run:
+            cd = candidate(i)
+            same = (cd.Mt, cd.Kt, cd.Nt, cd.dataflow, cd.dram_read_bytes, cd.dram_write_bytes, cd.est_cycles)
+            if same not in seen:
+                seen.add(same)
+                ranked.append(cd)
+            if len(ranked) == SEARCH_KEPT:
+                break
+        if len(ranked) == SEARCH_KEPT:
+            break
+    # a dataflow's first candidate is never a repeat (a repeat follows one of its own dataflow)
+    firsts = []
+    for f in range(len(cols["flows"])):
+        mine = by_est[flow[by_est] == f]
+        if len(mine):
+            r, run = next(runs(mine))
+            i = run[0]
+            firsts.append(((r, int(moved[i]), int(tiles[i]), i), i))
+    return ranked, [candidate(i) for _, i in sorted(firsts)]
 
 
 #: vector functions that need a whole row at once (reductions along the row)
