@@ -58,7 +58,7 @@ def test_exported_array_bench_passes(tmp_path: Path, params: dict) -> None:
 # WS, double-buffered, chain=True; max_m small enough for the vectors' M-remainder GEMM (2 * max_m
 # + 1 rows) and at least 2 * rows + cols + 2 + pipeline, so one GEMM's tiles stream back to back
 CHAINED = [
-    pytest.param(dict(rows=4, cols=4, a_format="int8", max_m=16, max_k=64), id="chain-4x4-int8"),
+    # (4 x 4 INT8: test_chained_int8_bench_passes_and_detects_mutants)
     pytest.param(dict(rows=2, cols=3, a_format="e4m3fn", acc="float32", pipeline=1, max_m=10, max_k=64),
                  id="chain-2x3-e4m3fn-fp32acc-p1"),
     pytest.param(dict(rows=2, cols=3, a_format="int4", b_format="int8", max_m=10, max_k=64),
@@ -83,17 +83,13 @@ def _gemm_cycles(arr, g: dict, *, chain: bool) -> int:
                        double_buffer=True, pe_pipeline=arr.pipeline, packing=arr.packing, chain=chain).total
 
 
-@pytest.mark.parametrize("params", CHAINED)
-def test_exported_chained_array_bench_passes(tmp_path: Path, params: dict) -> None:
-    """A chained array's generated bench issues each GEMM's tiles whenever ``busy`` is low (so they
-    overlap), checks every output row against ``hw.numerics.gemm`` and each GEMM's measured
-    cycles against ``tile_cycles(chain=True)``; the GEMMs fold over K, N and M (with a
-    remainder) and include tiles long enough to stream back to back."""
-    unit = _chained(**params)
+def _chained_bench_passes(unit, out_dir: Path):
+    """Export chained ``unit`` with its bench, check what its vectors cover and that the bench
+    passes; returns the export."""
     arr = unit.component
     assert unit.name.endswith("_db_chain" + ("_p1" if arr.pipeline else "") +
                               (f"_x{arr.packing}" if arr.packing > 1 else ""))
-    res = export_checked(unit, tmp_path)
+    res = export_checked(unit, out_dir)
     meta = res.metadata
     assert meta["parameters"]["chain"] is True
     ct = meta["timing"]["chained_tiles"]
@@ -113,6 +109,16 @@ def test_exported_chained_array_bench_passes(tmp_path: Path, params: dict) -> No
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert f"{meta['name']}: 1/1 cocotb tests passed" in run.stdout
     assert f"{len(gemms)} GEMMs ({sum(len(g['tiles']) for g in gemms)} chained tiles) bit-identical" in run.stdout
+    return res
+
+
+@pytest.mark.parametrize("params", CHAINED)
+def test_exported_chained_array_bench_passes(tmp_path: Path, params: dict) -> None:
+    """A chained array's generated bench issues each GEMM's tiles whenever ``busy`` is low (so they
+    overlap), checks every output row against ``hw.numerics.gemm`` and each GEMM's measured
+    cycles against ``tile_cycles(chain=True)``; the GEMMs fold over K, N and M (with a
+    remainder) and include tiles long enough to stream back to back."""
+    _chained_bench_passes(_chained(**params), tmp_path)
 
 
 def _bench_fails(res, message: str) -> None:
@@ -121,17 +127,17 @@ def _bench_fails(res, message: str) -> None:
     assert "FAIL=1" in run.stdout and message in run.stdout, run.stdout[-3000:]
 
 
-def test_chained_bench_detects_a_wrong_output_and_a_wrong_cycle_count(tmp_path: Path) -> None:
-    """The chained bench is not vacuous: one expected output code changed, or one GEMM's cycles
+def test_chained_int8_bench_passes_and_detects_mutants(tmp_path: Path) -> None:
+    """A 4 x 4 INT8 chained array passes its bench (as ``test_exported_chained_array_bench_passes``),
+    and the bench is not vacuous: one expected output code changed, or one GEMM's cycles
     replaced by the non-chained array's, fails it; so does the bench run on a non-chained
     double-buffered array's Verilog (same ports, tiles one at a time: right codes, too many
     cycles)."""
-    unit = _chained(rows=2, cols=2, a_format="int8", max_m=8, max_k=16)
+    params = dict(rows=4, cols=4, a_format="int8", max_m=16, max_k=64)
+    unit = _chained(**params)
     arr = unit.component
-    res = export_checked(unit, tmp_path / "chain")
+    res = _chained_bench_passes(unit, tmp_path / "chain")
     good = res.vectors_path.read_text()
-    run = run_bench(res)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
     vec = json.loads(good)
     g = 1  # three K folds, two N folds: the second output block's last fold
@@ -148,12 +154,14 @@ def test_chained_bench_detects_a_wrong_output_and_a_wrong_cycle_count(tmp_path: 
 
     res.vectors_path.write_text(good)
     name = res.metadata["name"]
-    other = build_array(rows=2, cols=2, a_format="int8", max_m=8, max_k=16, double_buffer=True)
+    other = build_array(**params, double_buffer=True)
     plain = export_verilog(other.component, name=name, out_dir=tmp_path / "plain", metadata=other.metadata)
     res.verilog_path.write_text(plain.verilog_path.read_text())
     shutil.rmtree(res.verilog_path.parent / f"{name}_build")
-    want = _gemm_cycles(arr, vec["gemms"][g], chain=True)  # GEMM 0 is one tile: the same cycles
-    _bench_fails(res, f"GEMM {g} (3 x 5 x 3, 6 tiles): {serial} cycles, tile_cycles(chain=True) says {want}")
+    gv = vec["gemms"][g]
+    want = _gemm_cycles(arr, gv, chain=True)  # GEMM 0 is one tile: the same cycles chained or not
+    _bench_fails(res, f"GEMM {g} ({gv['m']} x {gv['k']} x {gv['n']}, {len(gv['tiles'])} tiles): {serial} cycles, "
+                      f"tile_cycles(chain=True) says {want}")
 
 
 def test_chained_metadata_follows_the_schema_only_with_its_protocol(tmp_path: Path) -> None:
