@@ -8,7 +8,8 @@ their offsets; ``range(...)`` shapes -> value ranges), never restated per unit. 
 *means* (which number format a lane holds, what a flag bit says, which values are legal) is the
 part a signature cannot tell; it comes from ``_port_meanings`` below, keyed by the unit kind and
 filled in from the unit's parameters. Clock and reset follow Amaranth's ``sync`` domain (rising
-edge, active-high synchronous reset); the handshake from the protocol the ports implement.
+edge, active-high synchronous reset); the handshake from the protocol the ports implement (for a
+chained array, also how its tiles overlap: ``timing.chained_tiles``).
 """
 from __future__ import annotations
 
