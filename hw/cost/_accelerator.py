@@ -299,6 +299,11 @@ def vector_unit_clock(energy: VectorUnitEnergy, *, clock_mhz: float) -> VectorUn
     factor = math.ceil(clock_mhz / fmax)
     why = ("the row unit has no pipeline parameter" if deepest == 0 else
            f"no depth of its pipeline parameter up to {deepest} meets it")
+    loop = rec.timing.get("loop")
+    loop_fmax = None if loop is None else rec.derived.get("timing_fmax_mhz", {}).get("loop", loop["fmax_mhz"])
+    if loop_fmax is not None and loop_fmax < clock_mhz:  # what no register stage could fix
+        why += (f" (its loop-carried path, {loop['startpoint']} to {loop['endpoint']}, a state register to one of the "
+                f"same loop, has Fmax {loop_fmax:.4g} MHz{derived}: no pipeline register can cut it)")
     return VectorUnitClock(rec.name, float(clock_mhz), fmax, factor,
                            f"{rec.name}: {depth}: {where} is below the {clock_mhz:g} MHz clock and {why}: a "
                            f"multicycle path, {factor} clock cycles per unit cycle (ceil(clock / Fmax); its energy "

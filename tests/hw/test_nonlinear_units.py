@@ -166,7 +166,8 @@ DEPTHS = [(name, p) for name in sorted(SMALL) for p in range(ROW_UNITS[name].bui
 
 def test_every_registered_unit_has_small_parameters() -> None:
     assert sorted(SMALL) == sorted(ROW_UNITS)
-    assert ROW_UNITS["ivit_shiftmax"].build.max_pipeline > 0  # the units the clock rule may pipeline
+    # the units the clock rule may pipeline
+    assert ROW_UNITS["ivit_shiftmax"].build.max_pipeline > 0 and ROW_UNITS["int_silu"].build.max_pipeline > 0
 
 
 def _params(name: str, pipeline: int) -> dict:
@@ -229,13 +230,14 @@ def test_rmsnorm_random_rows_and_timing(length: int, x_bits: int, eps_int: int, 
     assert (run.cycles_per_row(length), run.latency_cycles()) == (t.cycles_per_row, t.latency_cycles)
 
 
+@pytest.mark.parametrize("pipeline", range(SiLUUnit.max_pipeline + 1))
 @pytest.mark.parametrize("s_in,x_bits,gated,k", [(0.1, 8, False, 1), (0.01, 16, True, 4), (0.5, 8, True, 31),
                                                  (2e-4, 20, False, 8)])
-def test_silu_random_rows_and_timing(s_in: float, x_bits: int, gated: bool, k: int) -> None:
+def test_silu_random_rows_and_timing(s_in: float, x_bits: int, gated: bool, k: int, pipeline: int) -> None:
     c = consts_from_scale("int_silu", s_in)
     length = 5
     unit = SiLUUnit(x_bits=x_bits, x0_int=c["x0_int"], gated=gated, up_bits=8 if gated else None,
-                    divider_bits_per_cycle=k, length=length)
+                    divider_bits_per_cycle=k, length=length, pipeline=pipeline)
     rng = np.random.default_rng(x_bits)
     x = random_rows(rng, 4, length, x_bits)
     x[3, :3] = [0, 1, -1]
@@ -248,8 +250,9 @@ def test_silu_random_rows_and_timing(s_in: float, x_bits: int, gated: bool, k: i
     else:
         run = simulate_rows(unit, x)
         np.testing.assert_array_equal(run.outputs, golden.forward(x))
-    t = silu_timing(length, divider_bits_per_cycle=k)
+    t = silu_timing(length, divider_bits_per_cycle=k, pipeline=pipeline)
     assert (run.cycles_per_row(length), run.latency_cycles()) == (t.cycles_per_row, t.latency_cycles)
+    assert unit.timing() == t and unit.pipeline == pipeline
 
 
 @pytest.mark.parametrize("length,x_bits,shift,k", [(4, 8, 0, 1), (16, 16, 0, 4), (8, 22, 0, 2), (6, 16, 3, 3)])
@@ -370,6 +373,7 @@ def test_pipelined_divider_against_python(k: int) -> None:
     (lambda: shiftmax_timing(0), "length must be a positive integer, not 0"),
     (lambda: ShiftmaxUnit(x_bits=8, length=4, x0_int=-4, pipeline=4), "pipeline must be an integer in 0..3, not 4"),
     (lambda: shiftmax_timing(4, pipeline=-1), "pipeline must be an integer in 0..3, not -1"),
+    (lambda: SiLUUnit(x_bits=8, x0_int=-4, pipeline=3), "pipeline must be an integer in 0..2, not 3"),
     (lambda: ROW_UNITS["ivit_shiftgelu"].cycles(2, 4, pipeline=1),  # a unit without the parameter refuses it
      "ivit_shiftgelu timing parameters must be among ['divider_bits_per_cycle', 'x_bits'], not ['pipeline']"),
 ])

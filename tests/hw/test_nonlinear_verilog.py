@@ -82,11 +82,13 @@ def test_ibert_softmax_verilog_on_vectors(vectors: Path, tmp_path: Path) -> None
               act_sf16=c["act_sf16"], divider_bits_per_cycle=8)
 
 
-def test_swiglu_verilog(tmp_path: Path) -> None:
-    """SiLU(gate) * up with the (gate, up) layout payload, random pairs from the bench."""
+@pytest.mark.parametrize("pipeline", [0, pytest.param(1, marks=pytest.mark.slow), 2])
+def test_swiglu_verilog(tmp_path: Path, pipeline: int) -> None:
+    """SiLU(gate) * up with the (gate, up) layout payload, random pairs from the bench, at every
+    pipeline depth (``SiLUUnit.max_pipeline`` is 2)."""
     c = consts_from_scale("int_silu", 0.05)
     run_bench(tmp_path, "int_silu", "nl_swiglu", None, x_bits=8, x0_int=c["x0_int"], gated=True,
-              up_bits=8, length=8, divider_bits_per_cycle=4)
+              up_bits=8, length=8, divider_bits_per_cycle=4, **({"pipeline": pipeline} if pipeline else {}))
 
 
 @pytest.mark.slow
