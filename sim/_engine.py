@@ -48,12 +48,41 @@ from mapping import Step
 
 from ._hwconfig import HardwareConfig
 
-__all__ = ["OpRun", "run_steps", "start_op", "combine_parts", "cross_port"]
+__all__ = ["OpRun", "run_steps", "start_op", "combine_parts", "cross_port", "held_bytes_bound", "sram_never_full"]
 
 #: tile slots per buffer: two (double buffering); "ar" (activations resident across N tiles,
 #: ``mapping`` order "mnk-ar") holds a whole row block of A, whose size the mapper checked, and
 #: "br" a head's K and V kept across query blocks by fused attention (``sim._fusion``)
 _SLOTS = {"a": 2, "b": 2, "v": 2, "ar": float("inf"), "br": float("inf")}
+
+
+def held_bytes_bound(steps: list[Step]) -> dict[str, int]:
+    """The most bytes the loads of ``steps`` can hold in each engine buffer at once (bytes):
+    two tiles, the largest, of a double-buffered buffer (a load waits for a free slot), every
+    load of an unslotted one ("ar", "br")."""
+    largest: dict[str, int] = {}
+    total: dict[str, int] = {}
+    for st in steps:
+        for buf, nbytes in st.loads:
+            largest[buf] = max(largest.get(buf, 0), nbytes)
+            total[buf] = total.get(buf, 0) + nbytes
+    return {buf: total[buf] if _SLOTS[buf] == float("inf") else _SLOTS[buf] * largest[buf] for buf in total}
+
+
+def sram_never_full(capacity: dict[str, int], physical: dict[str, str], schedules: list[list[Step]]) -> frozenset[str]:
+    """The physical buffers that schedules run side by side on one core can never fill
+    (``capacity``: bytes per physical buffer; ``physical``: engine buffer -> physical buffer):
+    those where the sum of the schedules' ``held_bytes_bound`` is within the capacity.
+
+    Every byte request a chain makes of such a buffer (``sim._overlap.OpLink.acquire``: a
+    ``simpy.Container`` get, given back by a put) is granted the moment it is made and none
+    ever queues, so processing those events changes nothing: they can be left out without
+    moving any other event (the queue keeps their order) or any result."""
+    need: dict[str, int] = {}
+    for steps in schedules:
+        for buf, nbytes in held_bytes_bound(steps).items():
+            need[physical[buf]] = need.get(physical[buf], 0) + nbytes
+    return frozenset(b for b in capacity if need.get(b, 0) <= capacity[b])
 
 
 @dataclass
