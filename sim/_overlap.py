@@ -76,7 +76,7 @@ import simpy
 from mapping import GemmOp, Recipe, VectorOp
 
 from ._cores import gb_plan, gb_schedules, split_op
-from ._engine import OpRun, combine_parts, cross_port, start_op
+from ._engine import OpRun, combine_parts, cross_port, sram_never_full, start_op
 from ._fusion import FusedAttention, kv_buffer
 from ._global_buffer import GlobalBuffer
 from ._hwconfig import HardwareConfig
@@ -184,6 +184,7 @@ class _Core:
         self.physical = {"a": "a", "ar": "a", "b": "b", "br": br, "v": "v"}
         self.last_loads: simpy.Event | None = None
         self.last_acquired: dict[str, simpy.Event | None] = {"array": None, "vector": None}
+        self.uncounted: frozenset[str] = frozenset()  # SRAM buffers the chain never fills (run_chain)
 
 
 class OpLink:
@@ -247,6 +248,8 @@ class OpLink:
                 yield got
 
     def acquire(self, buf: str, nbytes: int):
+        if self.core.physical[buf] in self.core.uncounted:  # granted at once (sim._engine.sram_never_full)
+            return
         box = self.core.sram[self.core.physical[buf]]
         n = min(nbytes, box.capacity)
         self._held.setdefault(buf, deque()).append(n)
@@ -528,6 +531,10 @@ def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = 
             if gb is not None:
                 gb[0].start(space=space, after=after, gates=gb[1], resident=gb[2])
                 after = gb[0].fetcher
+    for core in cores if not any(reserved) else ():  # buffers the chain cannot fill: their bytes are not counted
+        core.uncounted = sram_never_full({b: box.capacity for b, box in core.sram.items()}, core.physical,
+                                         [st for lks, runs in zip(links, parts_runs)
+                                          for lk, (_, st, _) in zip(lks, runs) if lk.core is core])
     env.run()
     stuck = [op.name for op, lks in zip(ops, links) if any(math.isnan(lk.finish_time) for lk in lks)]
     if stuck:  # a wait no event will end (a bug, not a request to refuse): say so rather than time it wrong
