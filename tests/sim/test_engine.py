@@ -10,7 +10,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from hw.units.nonlinear import shiftmax_timing
-from mapping import VectorOp, layer_ops, load_model, parse_recipe, steps_of
+from mapping import GemmOp, VectorOp, layer_ops, load_model, map_op, parse_recipe, steps_of
 from sim import PRESETS, simulate, simulate_op, timing_sources, write_result_trace
 from sim._gemv import step_timing
 from sim.errors import SimulationError
@@ -338,3 +338,129 @@ def test_find_block_same_with_shared_and_copied_steps():
         assert all(a == b and a is not b for a, b in zip(steps, copies))
         for min_blocks in (2, 9, 17):
             assert find_block(steps, min_blocks) == find_block(copies, min_blocks)
+
+
+def _chain(group, recipe, hw, *, counted: bool, repeat: bool, mappings: dict | None = None):
+    """``simulate_chain`` of a phase step's group of ops, with every SRAM byte counted (the
+    path ``sim._engine.sram_never_full`` replaces: no buffer exempt) or as it runs."""
+    import sim._overlap
+    from sim._run import simulate_chain
+
+    with pytest.MonkeyPatch.context() as m:
+        if counted:
+            m.setattr(sim._overlap, "sram_never_full", lambda *args: frozenset())
+        return simulate_chain([(op, res) for _, op, res in group], recipe, hw, trace=not repeat, repeat=repeat,
+                              mappings=mappings)
+
+
+def test_sram_buffers_that_never_fill_are_not_counted_and_nothing_changes():
+    """A chain leaves out the byte accounting of the SRAM buffers its ops cannot fill
+    (``sim._engine.sram_never_full``): on random chains (prefill layers, decode steps' three
+    chains; random SRAM sizes, bandwidth, latency, DMA engines, cores, fusion) every op's
+    figures and trace events equal those with every byte counted, traced and run by repeated
+    blocks (``sim._repeat``); the cases include chains where some buffers are exempt and
+    others fill."""
+    import random
+
+    from sim._fusion import plan_phase
+    from sim._run import _groups, _phase_ops
+
+    import sim._overlap
+
+    rng = random.Random(15)
+    model = load_model("gpt2")
+    seen = {"exempt": 0, "mixed": 0, "resident": 0}
+    real = sim._overlap.sram_never_full
+
+    def spy(capacity, physical, schedules):
+        out = real(capacity, physical, schedules)
+        seen["exempt"] += bool(out)
+        seen["mixed"] += bool(out) and out != frozenset(capacity)
+        return out
+
+    for case in range(21):
+        forced = case >= 15  # GEMMs mapped as a random one of the search's best candidates (resident orders too)
+        hw = replace(HW, sram_a_kib=rng.choice([16, 32, 64, 256]), sram_b_kib=rng.choice([16, 32, 64, 512]),
+                     sram_v_kib=rng.choice([16, 64, 256]), dma_engines=rng.randint(1, 3),
+                     dram_gbps_per_channel=rng.choice([4.0, 16.0, 64.0]), dram_latency_ns=rng.choice([0.0, 100.0]),
+                     fusion=not forced and rng.random() < 0.25, cores=1 if forced else rng.choice([1, 1, 2]))
+        recipe = parse_recipe(rng.choice(["INT8", "W4A8"]))
+        decode = not forced and rng.random() < 0.6
+        tokens, past = (1, rng.randint(0, 300)) if decode else (rng.randint(2, 48), 0)
+        timing = step_timing(hw, recipe)
+        planned = plan_phase(_phase_ops(model, tokens, past, 1, False), model, recipe, hw, tokens=tokens, past=past,
+                             batch=1, timing=timing)
+        mappings = {}
+        for _, op, _ in planned if forced else ():
+            if isinstance(op, GemmOp):
+                mp = map_op(op, recipe, hw.limits(), timing.array_cycles)
+                cd = rng.choice([cd for cd in mp.search.ranked if cd.order.endswith(("-ar", "-br"))]
+                                or mp.search.ranked)
+                mappings[replace(op, name="")] = replace(mp, Mt=cd.Mt, Kt=cd.Kt, Nt=cd.Nt, order=cd.order,
+                                                         dataflow=cd.dataflow)
+                seen["resident"] += cd.order != mp.order and cd.order.endswith(("-ar", "-br"))
+        for group in _groups(planned, "decode" if decode else "prefill", True):
+            for repeat in (False, True):
+                want = _chain(group, recipe, hw, counted=True, repeat=repeat, mappings=mappings)
+                with pytest.MonkeyPatch.context() as m:
+                    m.setattr(sim._overlap, "sram_never_full", spy)
+                    got = _chain(group, recipe, hw, counted=False, repeat=repeat, mappings=mappings)
+                assert [(mp, vars(run)) for mp, run in got] == [(mp, vars(run)) for mp, run in want]
+    assert seen["exempt"] >= 20 and seen["mixed"] >= 10 and seen["resident"] >= 5, seen
+
+
+def _most_held(steps) -> dict[str, int]:
+    """The most bytes a schedule's loads hold per engine buffer when the loader runs as far ahead
+    as the double-buffer slots let it (compute infinitely slow): replayed load by load."""
+    from collections import deque
+
+    from sim._engine import _SLOTS
+
+    held: dict[str, deque] = {}
+    most: dict[str, int] = {}
+    loads = [(t, buf, n) for t, st in enumerate(steps) for buf, n in st.loads]
+    i = 0
+    for t, st in enumerate(steps):
+        while i < len(loads) and (loads[i][0] <= t or len(held.get(loads[i][1], ())) < _SLOTS[loads[i][1]]):
+            _, buf, n = loads[i]
+            q = held.setdefault(buf, deque())
+            assert len(q) < _SLOTS[buf]  # this step's own loads always find a slot
+            q.append(n)
+            most[buf] = max(most.get(buf, 0), sum(q))
+            i += 1
+        for buf in st.release:
+            if held.get(buf):
+                held[buf].popleft()
+    return most
+
+
+def test_held_bytes_bound_covers_the_loader_running_ahead():
+    """``sim._engine.held_bytes_bound`` is at least what a schedule's loads hold when its loader
+    runs as far ahead as the slots allow, for random GEMM tilings in every loop order (resident
+    blocks of A or B held across passes) and vector chunkings."""
+    import random
+
+    from mapping import VectorMapping, vector_steps
+    from sim._engine import held_bytes_bound
+
+    rng = random.Random(7)
+    recipe = parse_recipe("INT8")
+    lim = HW.limits()
+    beyond_two = 0
+    for _ in range(300):
+        op = GemmOp("g", rng.randint(1, 300), rng.randint(1, 600), rng.randint(1, 600), count=rng.choice([1, 3]),
+                    b_shared=rng.random() < 0.5)
+        mp = map_op(op, recipe, lim)
+        mp = replace(mp, Mt=rng.randint(1, op.M), Kt=rng.randint(1, op.K), Nt=rng.randint(1, op.N),
+                     order=rng.choice(["mnk", "nmk", "mnk-ar", "nmk-br"]))
+        steps = steps_of(mp)
+        bound, most = held_bytes_bound(steps), _most_held(steps)
+        assert bound.keys() == most.keys() and all(bound[b] >= most[b] for b in most), (mp, bound, most)
+        largest = {b: max(n for st in steps for buf, n in st.loads if buf == b) for b in most}
+        beyond_two += any(most[b] > 2 * largest[b] for b in most)
+    for _ in range(50):
+        op = VectorOp("v", "softmax", rng.randint(1, 64), rng.randint(1, 4000))
+        steps = vector_steps(VectorMapping(op, rng.randint(1, op.rows), 1.0, 1.0, 0, 0, op.length))
+        bound, most = held_bytes_bound(steps), _most_held(steps)
+        assert bound.keys() == most.keys() == {"v"} and bound["v"] >= most["v"]
+    assert beyond_two >= 20  # resident blocks held beyond two of their pieces: not a two-slot bound
