@@ -124,8 +124,9 @@ def test_intgelu_random_rows_and_timing(s_in: float, x_bits: int, length: int) -
     assert (run.cycles_per_row(length), run.latency_cycles()) == (t.cycles_per_row, t.latency_cycles)
 
 
-@pytest.mark.parametrize("length,x_bits,k", [(4, 8, 1), (16, 8, 2), (9, 16, 5), (8, 22, 1)])
-def test_layernorm_random_rows_and_timing(length: int, x_bits: int, k: int) -> None:
+@pytest.mark.parametrize("pipeline", range(IntLayerNormUnit.max_pipeline + 1))
+@pytest.mark.parametrize("length,x_bits,k", [(4, 8, 1), (16, 8, 2), (9, 16, 5), (8, 22, 1), (1, 8, 2)])
+def test_layernorm_random_rows_and_timing(length: int, x_bits: int, k: int, pipeline: int) -> None:
     rng = np.random.default_rng(length * 100 + x_bits)
     w = rng.uniform(0.5, 1.5, length)
     b = rng.uniform(-0.5, 0.5, length)
@@ -133,11 +134,14 @@ def test_layernorm_random_rows_and_timing(length: int, x_bits: int, k: int) -> N
     x = random_rows(rng, 6, length, x_bits)
     x[3] = 7  # constant row: std = 64 in the reference
     x[4] = x[4] // (1 << (x_bits - 3))  # small variance: Newton not converged
-    unit = IntLayerNormUnit(x_bits=x_bits, length=length, bias_int=c["bias_int"], divider_bits_per_cycle=k)
+    unit = IntLayerNormUnit(x_bits=x_bits, length=length, bias_int=c["bias_int"], divider_bits_per_cycle=k,
+                            pipeline=pipeline)
     run = simulate_rows(unit, x)
     np.testing.assert_array_equal(run.outputs, kernel("ivit_int_layernorm", c).forward(x))
-    t = layernorm_timing(length, x_bits=x_bits, divider_bits_per_cycle=k)
+    t = layernorm_timing(length, x_bits=x_bits, divider_bits_per_cycle=k, pipeline=pipeline)
     assert (run.cycles_per_row(length), run.latency_cycles()) == (t.cycles_per_row, t.latency_cycles)
+    assert np.diff(run.in_cycles[::length]).tolist() == [t.cycles_per_row] * (len(x) - 1)
+    assert unit.timing() == t and unit.pipeline == pipeline
 
 
 #: small parameters of every registered unit (L = 6, 8-bit inputs)
@@ -167,7 +171,7 @@ DEPTHS = [(name, p) for name in sorted(SMALL) for p in range(ROW_UNITS[name].bui
 def test_every_registered_unit_has_small_parameters() -> None:
     assert sorted(SMALL) == sorted(ROW_UNITS)
     # the units the clock rule may pipeline
-    assert ROW_UNITS["ivit_shiftmax"].build.max_pipeline > 0 and ROW_UNITS["int_silu"].build.max_pipeline > 0
+    assert all(ROW_UNITS[n].build.max_pipeline > 0 for n in ("ivit_shiftmax", "int_silu", "ivit_int_layernorm"))
 
 
 def _params(name: str, pipeline: int) -> dict:
@@ -374,6 +378,7 @@ def test_pipelined_divider_against_python(k: int) -> None:
     (lambda: ShiftmaxUnit(x_bits=8, length=4, x0_int=-4, pipeline=4), "pipeline must be an integer in 0..3, not 4"),
     (lambda: shiftmax_timing(4, pipeline=-1), "pipeline must be an integer in 0..3, not -1"),
     (lambda: SiLUUnit(x_bits=8, x0_int=-4, pipeline=3), "pipeline must be an integer in 0..2, not 3"),
+    (lambda: layernorm_timing(4, x_bits=8, pipeline=True), "pipeline must be an integer in 0..3, not True"),
     (lambda: ROW_UNITS["ivit_shiftgelu"].cycles(2, 4, pipeline=1),  # a unit without the parameter refuses it
      "ivit_shiftgelu timing parameters must be among ['divider_bits_per_cycle', 'x_bits'], not ['pipeline']"),
 ])
@@ -454,16 +459,18 @@ def test_ibert_softmax_random_rows_and_timing(s_in: float, length: int, x_bits: 
     assert (run.cycles_per_row(length), run.latency_cycles()) == (t.cycles_per_row, t.latency_cycles)
 
 
+@pytest.mark.parametrize("pipeline", range(IntLayerNormUnit.max_pipeline + 1))
 @pytest.mark.parametrize("length,x_bits,k", [(4, 8, 1), (16, 8, 3), (8, 22, 2)])
-def test_layernorm_exact_isqrt_and_constant_row_flag(length: int, x_bits: int, k: int) -> None:
+def test_layernorm_exact_isqrt_and_constant_row_flag(length: int, x_bits: int, k: int, pipeline: int) -> None:
     from hw.errors import NumericsError
     rng = np.random.default_rng(length + 7 * x_bits)
     bias = [int(v) for v in rng.integers(-1000, 1000, length)]
     x = random_rows(rng, 6, length, x_bits)
     x[3] = x[3] // (1 << (x_bits - 3))  # small variance: exact isqrt differs from 10 Newton steps
     x[5] = -3  # constant row
-    unit, meta = build_nonlinear_unit("ivit_int_layernorm", x_bits=x_bits, length=length,
-                                      bias_int=bias, divider_bits_per_cycle=k, variant="exact")
+    unit, meta = build_nonlinear_unit("ivit_int_layernorm", x_bits=x_bits, length=length, bias_int=bias,
+                                      divider_bits_per_cycle=k, variant="exact",
+                                      **({"pipeline": pipeline} if pipeline else {}))
     assert meta["variant"] == "exact"
     run = simulate_rows(unit, x, flags=("row_error",))
     golden = kernel("ivit_int_layernorm", {"bias_int": bias}, variant="exact")
@@ -475,5 +482,5 @@ def test_layernorm_exact_isqrt_and_constant_row_flag(length: int, x_bits: int, k
         assert run.flags["row_error"][row].all()
         np.testing.assert_array_equal(run.outputs[row], bias)
     np.testing.assert_array_equal(run.flags["row_error"].any(axis=1), [1, 0, 0, 0, 0, 1])
-    t = layernorm_timing(length, x_bits=x_bits, divider_bits_per_cycle=k, variant="exact")
+    t = layernorm_timing(length, x_bits=x_bits, divider_bits_per_cycle=k, variant="exact", pipeline=pipeline)
     assert (run.cycles_per_row(length), run.latency_cycles()) == (t.cycles_per_row, t.latency_cycles)

@@ -50,12 +50,15 @@ def test_shiftmax_verilog_on_vectors(vectors: Path, tmp_path: Path, pipeline: in
               **({"pipeline": pipeline} if pipeline else {}))
 
 
-def test_layernorm_verilog(tmp_path: Path) -> None:
+@pytest.mark.parametrize("pipeline", [0, pytest.param(1, marks=pytest.mark.slow),
+                                      pytest.param(2, marks=pytest.mark.slow), 3])
+def test_layernorm_verilog(tmp_path: Path, pipeline: int) -> None:
+    """Every pipeline depth (``IntLayerNormUnit.max_pipeline`` is 3)."""
     weight = [0.5 + 0.1 * j for j in range(12)]
     bias = [0.3 - 0.05 * j for j in range(12)]
     c = consts_from_scale("ivit_int_layernorm", 0.05, weight=weight, bias=bias)
     run_bench(tmp_path, "ivit_int_layernorm", "nl_layernorm", [[5] * 12, [1, 0] * 6],
-              x_bits=8, length=12, bias_int=c["bias_int"])
+              x_bits=8, length=12, bias_int=c["bias_int"], **({"pipeline": pipeline} if pipeline else {}))
 
 
 @pytest.mark.slow
