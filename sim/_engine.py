@@ -211,13 +211,14 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
             served = t is not None and gb is not None
             if served:
                 yield from gb.serve(t, nbytes, res, what)
-            elif not unlimited and nbytes:
-                def record(start: float, dt: float) -> None:
+            elif not unlimited and nbytes:  # cross_port's events, written out (one generator fewer per transfer)
+                with port.request() as prq:
+                    yield prq
+                    dt = nbytes / bw
                     res.dram_busy_cycles += dt
                     if trace:
-                        ev.append(("dram", what, start, dt, core, nbytes, 0))
-
-                yield from cross_port(env, port, nbytes, bw, record)
+                        ev.append(("dram", what, env.now, dt, core, nbytes, 0))
+                    yield env.timeout(dt)
             if trace:
                 lanes.append(lane)
                 ev.append(("dma", what, t0, env.now - t0, core, nbytes, lane))
@@ -294,8 +295,7 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
                 t2 = env.now
                 yield env.timeout(cyc) if link is None else link.step(st.work, cyc)
                 if trace:
-                    unit = "array" if st.work[0] == "gemm" else "vector"
-                    ev.append((unit, " x ".join(map(str, st.work[1:])), t2, cyc, core, 0, 0))
+                    ev.append(labels[st.work] + (t2, cyc, core, 0, 0))
             for buf in st.release:
                 released[buf] += 1
                 wake("slot " + buf)
@@ -319,10 +319,13 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
     # durations per step, one timing call per distinct tile shape
     cache: dict = {}
     durations = []
+    labels: dict = {}  # work -> (unit, what) of its trace events
     for i, st in enumerate(steps):
         df = dataflow if dataflows is None else dataflows[i]
         w = st.work
         key = (df, w)
+        if trace and w not in labels:
+            labels[w] = ("array" if w[0] == "gemm" else "vector", " x ".join(map(str, w[1:])))
         if key not in cache:
             cache[key] = timing.step_cycles(w, df)
             if w[0] == "gemm" and cache[key] is not None:
