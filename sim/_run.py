@@ -29,6 +29,7 @@ tile steps (or ``MAX_TOKENS`` tokens per phase step) is refused with one line.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -123,14 +124,12 @@ def _sram_bytes(mp, steps, hw: HardwareConfig, run: OpRun) -> tuple[int, int]:
     read = stored
     if isinstance(mp, GemmMapping):
         R, C = hw.array_rows, hw.array_cols
-        for st in steps:
-            _, m, k, n = st.work
+        for (_, m, k, n), times in Counter(st.work for st in steps).items():  # once per distinct tile
             if mp.dataflow == "is":  # WS on the transposed tile: A pinned once, B streamed per column fold of A
-                read += math.ceil(m * k * mp.a_bpe) + math.ceil(k * n * mp.b_bpe) * math.ceil(m / C)
+                read += times * (math.ceil(m * k * mp.a_bpe) + math.ceil(k * n * mp.b_bpe) * math.ceil(m / C))
                 continue
-            read += math.ceil(m * k * mp.a_bpe) * math.ceil(n / C)
             passes = {"ws": 1, "os": math.ceil(m / R), "gemv": m}[mp.dataflow]
-            read += math.ceil(k * n * mp.b_bpe) * passes
+            read += times * (math.ceil(m * k * mp.a_bpe) * math.ceil(n / C) + math.ceil(k * n * mp.b_bpe) * passes)
         write += stored
     else:
         read += loaded
@@ -299,8 +298,14 @@ def _group_key(group: list, overlap: bool) -> tuple:
     names (their data dependencies), shapes and residency."""
     if _alone(group, overlap):
         _, op, residency = group[0]
-        return replace(op, name=""), residency
-    return ("chain",) + tuple((op.name, replace(op, name=""), res) for _, op, res in group)
+        return _nameless(op), residency
+    return ("chain",) + tuple((op.name, _nameless(op), res) for _, op, res in group)
+
+
+def _nameless(op) -> tuple:
+    """An op's fields but its name, with its type: equal for two ops exactly when they are equal
+    but for their names (as ``replace(op, name="")`` would be, without building an op)."""
+    return (type(op),) + tuple(v for k, v in vars(op).items() if k != "name")
 
 
 def _simulate_group(group: list, recipe: Recipe, hw: HardwareConfig, timing: StepTiming, mappings: dict,
