@@ -464,3 +464,59 @@ def test_held_bytes_bound_covers_the_loader_running_ahead():
         bound, most = held_bytes_bound(steps), _most_held(steps)
         assert bound.keys() == most.keys() == {"v"} and bound["v"] >= most["v"]
     assert beyond_two >= 20  # resident blocks held beyond two of their pieces: not a two-slot bound
+
+
+def test_group_keys_equal_exactly_when_the_nameless_ops_are_equal():
+    """``sim._run._nameless`` (the memo's key of an op) is equal for two ops exactly when
+    ``replace(op, name="")`` is, for random ops of each kind (names, shapes, roles differing)."""
+    import random
+
+    from sim._fusion import FusedAttention
+    from sim._run import _nameless
+
+    rng = random.Random(3)
+
+    def op():
+        kind = rng.randrange(3)
+        name = rng.choice(["a", "b"])
+        if kind == 0:
+            return GemmOp(name, rng.randint(1, 2), 2, rng.randint(1, 2), count=rng.choice([1, 2]),
+                          b_role=rng.choice(["weight", "kv"]), b_shared=rng.random() < 0.5)
+        if kind == 1:
+            return VectorOp(name, rng.choice(["softmax", "add"]), rng.randint(1, 2), 3)
+        return FusedAttention(name, 1, 1, rng.randint(1, 2), 0, rng.randint(1, 2), 64, 16, rng.random() < 0.5)
+
+    ops = [op() for _ in range(200)]
+    pairs = [(a, b) for a in ops[:60] for b in ops[60:120]]
+    assert {(_nameless(a) == _nameless(b)) == (replace(a, name="") == replace(b, name="")) for a, b in pairs} == {True}
+    assert any(_nameless(a) == _nameless(b) and a.name != b.name for a, b in pairs)
+    assert all(hash(_nameless(a)) == hash(_nameless(b)) for a, b in pairs if _nameless(a) == _nameless(b))
+
+
+def test_sram_bytes_counted_per_distinct_tile_equal_the_per_step_sum():
+    """``sim._run._sram_bytes`` (each distinct tile's reads counted once, times its steps) equals
+    the sum over every step, for random GEMM tilings in every dataflow and order."""
+    import random
+
+    from sim._engine import OpRun
+    from sim._run import _sram_bytes
+
+    rng = random.Random(5)
+    for _ in range(200):
+        op = GemmOp("g", rng.randint(1, 200), rng.randint(1, 400), rng.randint(1, 400), count=rng.choice([1, 3]))
+        recipe = parse_recipe(rng.choice(["INT8", "W4A8"]))
+        mp = map_op(op, recipe, HW.limits())
+        mp = replace(mp, Mt=rng.randint(1, op.M), Kt=rng.randint(1, op.K), Nt=rng.randint(1, op.N),
+                     order=rng.choice(["mnk", "nmk", "mnk-ar", "nmk-br"]), dataflow=rng.choice(["ws", "os", "gemv", "is"]))
+        steps = steps_of(mp)
+        run = OpRun(dram_read_bytes=rng.randint(0, 10**6), dram_write_bytes=rng.randint(0, 10**6))
+        R, C = HW.array_rows, HW.array_cols
+        read = run.dram_write_bytes
+        for st in steps:
+            _, m, k, n = st.work
+            if mp.dataflow == "is":
+                read += math.ceil(m * k * mp.a_bpe) + math.ceil(k * n * mp.b_bpe) * math.ceil(m / C)
+            else:
+                read += (math.ceil(m * k * mp.a_bpe) * math.ceil(n / C)
+                         + math.ceil(k * n * mp.b_bpe) * {"ws": 1, "os": math.ceil(m / R), "gemv": m}[mp.dataflow])
+        assert _sram_bytes(mp, steps, HW, run) == (read, run.dram_read_bytes + run.dram_write_bytes)
