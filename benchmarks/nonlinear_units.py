@@ -15,7 +15,8 @@ from hw.units.nonlinear import ROW_UNITS, build_nonlinear_unit, ibert_softmax_di
 def timing_table() -> pd.DataFrame:
     """Timing of every registered unit from its registry entry (``ROW_UNITS[name].row_timing``,
     the function the simulator calls), 8-bit inputs; the I-BERT softmax at s_in = 0.01 (its
-    dividend width depends on the scale) and the I-ViT LayerNorm also with the exact isqrt."""
+    dividend width depends on the scale) and the I-ViT LayerNorm also with the exact isqrt; the
+    units with a ``pipeline`` parameter at every depth (with ``divider_bits_per_cycle`` 1)."""
     c = consts_from_scale("ibert_int_softmax", 0.01)
     width = ibert_softmax_dividend_width(c_int=c["c_int"], exp_sf=c["exp_sf"])
     rows = []
@@ -27,12 +28,13 @@ def timing_table() -> pd.DataFrame:
                     extra = [({"dividend_width": width}, " (s_in 0.01)")]
                 if name == "ivit_int_layernorm":
                     extra += [({"variant": "exact"}, " (exact isqrt)")]
-                for kw, note in extra:
+                depths = range(spec.build.max_pipeline + 1) if k == 1 else (0,)
+                for (kw, note), p in ((e, p) for e in extra for p in depths):
                     if "divider_bits_per_cycle" not in spec.timing_params and k != 1:
                         continue
-                    t = spec.row_timing(L, x_bits=8, divider_bits_per_cycle=k, **kw)
+                    t = spec.row_timing(L, x_bits=8, divider_bits_per_cycle=k, **kw, **({"pipeline": p} if p else {}))
                     rows.append({"unit": name + note, "function": spec.function, "length": L,
-                                 "divider_bits_per_cycle": k, "cycles_per_row": t.cycles_per_row,
+                                 "divider_bits_per_cycle": k, "pipeline": p, "cycles_per_row": t.cycles_per_row,
                                  "cycles_per_element": round(t.cycles_per_row / L, 3),
                                  "latency_cycles": t.latency_cycles})
     return pd.DataFrame(rows)

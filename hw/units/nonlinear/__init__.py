@@ -2,7 +2,8 @@
 I-BERT IntGELU, IntSoftmax and IntLayerNorm (exact variants); integer RMSNorm and SiLU/SwiGLU
 for LLMs), each bit-identical to its golden model in
 ``hw.nonlinear``, all built on one base (``RowUnit``: the frozen kernel descriptor, parameters,
-row buffer and LOAD/OUT phases, timing) and listed in one registry (``ROW_UNITS``: kernel name ->
+row buffer and LOAD/OUT phases, timing, the ``pipeline`` register stages of the units that
+have them: ``RowUnit.max_pipeline``) and listed in one registry (``ROW_UNITS``: kernel name ->
 unit class and timing function) that the simulator imports; ``build_nonlinear_unit`` builds a
 unit and its export metadata."""
 from __future__ import annotations
@@ -11,17 +12,17 @@ from typing import Any
 
 from ...errors import UnitConfigError
 from ._base import MAX_LENGTH, RowUnit
-from ._common import IterativeDivider, PipelinedDivider, RowTiming, divider_cycles
+from ._common import IterativeDivider, PipelinedDivider, RowTiming, check_pipeline, divider_cycles
 from ._ibert_layernorm import IBertLayerNormUnit, ibert_layernorm_divider_width, ibert_layernorm_timing
 from ._ibert_softmax import (IBertSoftmaxUnit, ibert_softmax_consts, ibert_softmax_dividend_width, ibert_softmax_scale,
                              ibert_softmax_timing)
 from ._intgelu import IntGELUUnit, intgelu_timing
-from ._layernorm import IntLayerNormUnit, isqrt_steps, layernorm_timing
+from ._layernorm import LAYERNORM_STAGES, IntLayerNormUnit, isqrt_steps, layernorm_timing
 from ._registry import HARDWARE_PARAMS, ROW_UNITS, RowUnitSpec, units_for
 from ._rmsnorm import RMSNormUnit, rmsnorm_timing, rmsnorm_var_bits
-from ._silu import SiLUUnit, silu_timing
+from ._silu import SILU_STAGES, SiLUUnit, silu_timing
 from ._shiftgelu import ShiftGELUUnit, shiftgelu_timing
-from ._shiftmax import ShiftmaxUnit, shiftmax_timing
+from ._shiftmax import SHIFTMAX_STAGES, ShiftmaxUnit, shiftmax_timing
 from ._sim import StreamRun, simulate_rows
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "ShiftmaxUnit", "StreamRun", "build_nonlinear_unit", "divider_cycles",
     "ibert_softmax_consts", "ibert_softmax_dividend_width", "ibert_softmax_scale", "ibert_softmax_timing", "intgelu_timing", "isqrt_steps",
     "layernorm_timing", "shiftgelu_timing", "shiftmax_timing", "simulate_rows", "units_for",
+    "LAYERNORM_STAGES", "SHIFTMAX_STAGES", "SILU_STAGES", "check_pipeline",
 ]
 
 #: kernel name (as in hw.nonlinear) -> unit class (a view of ``ROW_UNITS``)
