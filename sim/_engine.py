@@ -254,9 +254,15 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
         if link is not None:
             link.loads_issued()
 
-    def store(nbytes: int):
+    def store(nbytes: int) -> None:
+        """Start a store of ``nbytes``; its output slot is freed when the transfer's process
+        event is processed (a callback on it: one process and its two events fewer than a
+        process waiting for it, the slot freed at the same point of the event order)."""
         what = f"store {nbytes} B"  # a chain may keep it in the global buffer (sim._overlap)
-        yield env.process(transfer(nbytes, what)) if link is None else link.store(nbytes, what, transfer)
+        done = env.process(transfer(nbytes, what)) if link is None else link.store(nbytes, what, transfer)
+        done.callbacks.append(stored)
+
+    def stored(_: simpy.Event) -> None:
         state["stored"] += 1
         wake("out")
         if state["stored"] == state["started"]:
@@ -305,7 +311,7 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
                 gb.computed(t)
             if st.store_bytes:
                 res.dram_write_bytes += st.store_bytes
-                env.process(store(st.store_bytes))
+                store(st.store_bytes)
         if link is not None:
             link.computed()
         t3 = env.now
