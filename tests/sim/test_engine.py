@@ -7,11 +7,13 @@ import math
 from dataclasses import replace
 
 import pytest
+import simpy
 from pandas.testing import assert_frame_equal
 
 from hw.units.nonlinear import shiftmax_timing
 from mapping import GemmOp, VectorOp, layer_ops, load_model, map_op, parse_recipe, steps_of
 from sim import PRESETS, simulate, simulate_op, timing_sources, write_result_trace
+from sim._engine import _SLOTS, OpRun, cross_port
 from sim._gemv import step_timing
 from sim.errors import SimulationError
 
@@ -520,3 +522,244 @@ def test_sram_bytes_counted_per_distinct_tile_equal_the_per_step_sum():
                 read += (math.ceil(m * k * mp.a_bpe) * math.ceil(n / C)
                          + math.ceil(k * n * mp.b_bpe) * {"ws": 1, "os": math.ceil(m / R), "gemv": m}[mp.dataflow])
         assert _sram_bytes(mp, steps, HW, run) == (read, run.dram_read_bytes + run.dram_write_bytes)
+
+
+# ---- the engine against its version before the speed changes ---------------------------------
+def _reference_start_op(env, port, steps, hw, timing, *,
+             dataflow: str = "ws", trace: bool = False, dataflows: list[str] | None = None, gb=None,
+             core: int = 0, link=None):
+    """``sim._engine.start_op`` as of 595be12 (verbatim but for this docstring): one store
+    process per output waiting for its transfer process, the DRAM port crossed by ``cross_port``."""
+    bw = hw.dram_bytes_per_cycle
+    lat = hw.dram_latency_cycles
+    dma = simpy.Resource(env, capacity=hw.dma_engines) if link is None else link.dma
+    res = OpRun(steps=len(steps))
+    ev = res.events
+    if not hasattr(dma, "lanes"):  # free DMA engine indices (trace only), shared by the ops using ``dma``
+        dma.lanes = list(range(dma.capacity))
+    lanes = dma.lanes
+    unlimited = bw == float("inf")
+    n = len(steps)
+    load_done: list = [None] * n
+    # slot bookkeeping: tiles loaded / released per buffer, outputs started / stored
+    loaded = dict.fromkeys(_SLOTS, 0)
+    released = dict.fromkeys(_SLOTS, 0)
+    state = {"issued": -1, "stored": 0, "started": 0}
+    waiters: dict = {}
+
+    def wake(key: str) -> None:
+        w = waiters.pop(key, None)
+        if w is not None:
+            w.succeed()
+
+    def transfer(nbytes: int, what: str, t: int | None = None):
+        with dma.request() as rq:
+            yield rq
+            t0 = env.now
+            if trace:
+                lane = min(lanes)
+                lanes.remove(lane)
+            served = t is not None and gb is not None
+            if served:
+                yield from gb.serve(t, nbytes, res, what)
+            elif not unlimited and nbytes:
+                def record(start: float, dt: float) -> None:
+                    res.dram_busy_cycles += dt
+                    if trace:
+                        ev.append(("dram", what, start, dt, core, nbytes, 0))
+
+                yield from cross_port(env, port, nbytes, bw, record)
+            if trace:
+                lanes.append(lane)
+                ev.append(("dma", what, t0, env.now - t0, core, nbytes, lane))
+        if lat and not served:  # pipelined: neither the DMA engine nor the port is held during the latency
+            yield env.timeout(lat)
+
+    def loader():
+        if link is not None:
+            yield from link.before_loads()
+        for t, st in enumerate(steps):
+            if st.loads:
+                total = 0
+                for buf, nbytes in st.loads:
+                    j = loaded[buf]
+                    while j - released[buf] >= _SLOTS[buf]:  # every slot holds a tile still in use
+                        w = waiters["slot " + buf] = env.event()
+                        yield w
+                    loaded[buf] = j + 1
+                    total += nbytes
+                    if link is not None:
+                        yield from link.acquire(buf, nbytes)
+                if gb is not None:  # a core with a global-buffer view loads every step from it
+                    res.gb_read_bytes += total
+                else:
+                    res.dram_read_bytes += total
+                if link is not None:
+                    load_done[t] = link.issue(st.loads, lambda nb, what, t=t: transfer(nb, what, t))
+                else:
+                    load_done[t] = env.process(transfer(total, "load " + "+".join(b for b, _ in st.loads)
+                                                        + f" {total} B", t))
+            state["issued"] = t
+            wake("issued")
+        if link is not None:
+            link.loads_issued()
+
+    def store(nbytes: int):
+        what = f"store {nbytes} B"  # a chain may keep it in the global buffer (sim._overlap)
+        yield env.process(transfer(nbytes, what)) if link is None else link.store(nbytes, what, transfer)
+        state["stored"] += 1
+        wake("out")
+        if state["stored"] == state["started"]:
+            wake("drained")
+
+    def compute():
+        if link is not None:
+            yield from link.before_compute()
+        for t, st in enumerate(steps):
+            t0 = env.now
+            while state["issued"] < t:
+                w = waiters["issued"] = env.event()
+                yield w
+            d = load_done[t]
+            if d is not None and not d.processed:
+                yield d
+            load_done[t] = None  # a long schedule's finished transfers are not kept
+            if env.now > t0:
+                res.stall_input += env.now - t0
+                if trace:
+                    ev.append(("stall", "wait input", t0, env.now - t0, core, 0, 0))
+            if st.new_output:
+                t1 = env.now
+                while state["started"] - state["stored"] >= 2:
+                    w = waiters["out"] = env.event()
+                    yield w
+                state["started"] += 1
+                if env.now > t1:
+                    res.stall_output += env.now - t1
+                    if trace:
+                        ev.append(("stall", "wait output slot", t1, env.now - t1, core, 0, 0))
+            cyc = durations[t]
+            if cyc is None:
+                res.compute_missing_steps += 1
+            elif cyc:
+                t2 = env.now
+                yield env.timeout(cyc) if link is None else link.step(st.work, cyc)
+                if trace:
+                    unit = "array" if st.work[0] == "gemm" else "vector"
+                    ev.append((unit, " x ".join(map(str, st.work[1:])), t2, cyc, core, 0, 0))
+            for buf in st.release:
+                released[buf] += 1
+                wake("slot " + buf)
+                if link is not None:
+                    link.release(buf)
+            if gb is not None:
+                gb.computed(t)
+            if st.store_bytes:
+                res.dram_write_bytes += st.store_bytes
+                env.process(store(st.store_bytes))
+        if link is not None:
+            link.computed()
+        t3 = env.now
+        while state["stored"] < state["started"]:
+            w = waiters["drained"] = env.event()
+            yield w
+        res.stall_drain = env.now - t3
+        if link is not None:
+            link.finished()
+
+    # durations per step, one timing call per distinct tile shape
+    cache: dict = {}
+    durations = []
+    for i, st in enumerate(steps):
+        df = dataflow if dataflows is None else dataflows[i]
+        w = st.work
+        key = (df, w)
+        if key not in cache:
+            cache[key] = timing.step_cycles(w, df)
+            if w[0] == "gemm" and cache[key] is not None:
+                parts = timing.array_parts(df, w[1], w[2], w[3])
+                cache[("parts",) + key] = parts
+        c = cache[key]
+        durations.append(c)
+        if c is not None:
+            res.compute_cycles += c
+            if w[0] == "gemm":
+                f, sd, dr, wl = cache[("parts",) + key]
+                res.array_fill += f
+                res.array_steady += sd
+                res.array_drain += dr
+                res.array_weight_load += wl
+
+    last_df = dataflow if dataflows is None or not steps else dataflows[-1]
+    tail = timing.tail_cycles(last_df) if steps and steps[-1].work[0] == "gemm" else 0
+    if tail and durations[-1] is not None:  # a pipelined array mode: its fill, once, after the last tile
+        durations[-1] += tail
+        res.compute_cycles += tail
+        res.array_fill += tail
+
+    env.process(loader())
+    return env.process(compute()), res
+
+
+def _with_engine(start_op, fn):
+    """``fn()`` with every op started by ``start_op`` (alone and in chains)."""
+    import sim._engine
+    import sim._overlap
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(sim._engine, "start_op", start_op)
+        m.setattr(sim._overlap, "start_op", start_op)
+        return fn()
+
+
+def test_engine_equals_its_version_before_the_speed_changes():
+    """The engine (stores freed by a callback on their transfer, the port crossing written out,
+    labels built once per tile) gives every figure and every trace event of the engine as it
+    was (kept above), on random schedules run alone (GEMM tilings in every order and dataflow,
+    vector chunkings; random bandwidth, latency, DMA engines) and on random chains (prefill
+    layers and decode steps of default-32x32 and one- and two-core npu-8core: fused attention,
+    residency, the global buffer), traced and by repeated blocks."""
+    import random
+
+    from mapping import VectorMapping, vector_steps
+    from sim import run_steps
+    from sim._fusion import plan_phase
+    from sim._run import _groups, _phase_ops, simulate_chain
+
+    rng = random.Random(11)
+    for _ in range(60):
+        hw = replace(HW, dma_engines=rng.randint(1, 3), dram_gbps_per_channel=rng.choice([4.0, 16.0, math.inf]),
+                     dram_latency_ns=rng.choice([0.0, 100.0]))
+        recipe = parse_recipe(rng.choice(["INT8", "W4A8"]))
+        timing = step_timing(hw, recipe)
+        if rng.random() < 0.7:
+            op = GemmOp("g", rng.randint(1, 200), rng.randint(1, 400), rng.randint(1, 400), count=rng.choice([1, 3]))
+            mp = map_op(op, recipe, hw.limits(), timing.array_cycles)
+            mp = replace(mp, Mt=rng.randint(1, op.M), Kt=rng.randint(1, op.K), Nt=rng.randint(1, op.N),
+                         order=rng.choice(["mnk", "nmk", "mnk-ar", "nmk-br"]))
+            steps, df = steps_of(mp), mp.dataflow
+        else:
+            op = VectorOp("v", rng.choice(["softmax", "add"]), rng.randint(1, 64), rng.randint(1, 3000))
+            steps, df = vector_steps(VectorMapping(op, rng.randint(1, op.rows), 1.0, 1.0, 0, 0, op.length)), "ws"
+        new = run_steps(steps, hw, timing, dataflow=df, trace=True)
+        old = _with_engine(_reference_start_op, lambda: run_steps(steps, hw, timing, dataflow=df, trace=True))
+        assert vars(new) == vars(old)
+    model = load_model("gpt2")
+    npu = PRESETS["npu-8core"]
+    for case in range(12):
+        hw = [HW, replace(npu, cores=1), replace(npu, cores=2)][case % 3]
+        hw = replace(hw, dma_engines=rng.randint(1, 3), dram_latency_ns=rng.choice([0.0, 100.0]))
+        recipe = parse_recipe(rng.choice(["INT8", "W4A8"]))
+        decode = case % 2 == 1
+        tokens, past = (1, rng.randint(0, 300)) if decode else (rng.randint(2, 64), 0)
+        timing = step_timing(hw, recipe)
+        planned = plan_phase(_phase_ops(model, tokens, past, 1, False), model, recipe, hw, tokens=tokens, past=past,
+                             batch=1, timing=timing)
+        for group in _groups(planned, "decode" if decode else "prefill", True):
+            ops = [(op, res) for _, op, res in group]
+            for repeat in (False, True):
+                def chain():
+                    return simulate_chain(ops, recipe, hw, trace=not repeat, repeat=repeat)
+
+                new, old = chain(), _with_engine(_reference_start_op, chain)
+                assert [(mp, vars(run)) for mp, run in new] == [(mp, vars(run)) for mp, run in old]
