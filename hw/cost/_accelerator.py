@@ -266,6 +266,15 @@ def _fmax_at_node(rec: AsicCost) -> float:
     return float(rec.derived.get("fmax_mhz", rec.fmax_mhz))
 
 
+def _loop_fmax_at_node(rec: AsicCost) -> float | None:
+    """Fmax of the record's worst loop-carried path (a state register to one of the same loop)
+    at its target node (derived) or the library's, MHz; ``None`` for a unit without one."""
+    loop = rec.timing.get("loop")
+    if loop is None:
+        return None
+    return float(rec.derived.get("timing_fmax_mhz", {}).get("loop") or loop["fmax_mhz"])
+
+
 def vector_unit_clock(energy: VectorUnitEnergy, *, clock_mhz: float) -> VectorUnitClock:
     """Clock cycles per cycle of a vector unit at ``clock_mhz`` (MHz, at the unit's node): the one
     place of the rule that :func:`accelerator_budget` and the simulator (its timing and its energy)
@@ -297,11 +306,13 @@ def vector_unit_clock(energy: VectorUnitEnergy, *, clock_mhz: float) -> VectorUn
         return VectorUnitClock(rec.name, float(clock_mhz), fmax, 1,
                                f"{rec.name}: {depth}: {where} meets the {clock_mhz:g} MHz clock{why}", p)
     factor = math.ceil(clock_mhz / fmax)
+    loop_fmax = _loop_fmax_at_node(rec)
+    tried = len(energy.fmax_by_pipeline) > 1 or deepest == 0
     why = ("the row unit has no pipeline parameter" if deepest == 0 else
-           f"no depth of its pipeline parameter up to {deepest} meets it")
-    loop = rec.timing.get("loop")
-    loop_fmax = None if loop is None else rec.derived.get("timing_fmax_mhz", {}).get("loop", loop["fmax_mhz"])
+           f"no depth of its pipeline parameter up to {deepest} meets it" if tried else
+           f"no depth of its pipeline parameter can meet it or take fewer cycles, so none deeper was timed")
     if loop_fmax is not None and loop_fmax < clock_mhz:  # what no register stage could fix
+        loop = rec.timing["loop"]
         why += (f" (its loop-carried path, {loop['startpoint']} to {loop['endpoint']}, a state register to one of the "
                 f"same loop, has Fmax {loop_fmax:.4g} MHz{derived}: no pipeline register can cut it)")
     return VectorUnitClock(rec.name, float(clock_mhz), fmax, factor,
@@ -343,8 +354,10 @@ def vector_unit_energy(unit: Any, *, label: str, node_nm: int, library_name: str
     ``pipeline`` one more each time, up to ``min(max_pipeline, unit.max_pipeline)``) are timed
     on the same flow (no stimulus) and the shallowest that meets the clock is characterised with
     the stimulus and returned; if none does, the depth of fewest clock cycles per unit cycle
-    (``ceil(clock / Fmax)``; the shallowest of those). How it then keeps up with the clock:
-    :func:`vector_unit_clock`.
+    (``ceil(clock / Fmax)``; the shallowest of those). Register stages do not cut a recurrence:
+    no depth is taken to beat ``ceil(clock / Fmax of the unit's loop-carried path)`` as built,
+    so none is timed when the unit as built already reaches that. How it then keeps up with the
+    clock: :func:`vector_unit_clock`.
 
     Raises
     ------
@@ -376,12 +389,16 @@ def vector_unit_energy(unit: Any, *, label: str, node_nm: int, library_name: str
 
     rec, n_stim, desc = measure(unit, start, energy=True)
     fmax = {start: _fmax_at_node(rec)}
-    if clock_mhz is not None and fmax[start] < clock_mhz and deepest > start:
+    # the fewest clock cycles per unit cycle any depth can reach: register stages outside a
+    # recurrence leave the unit's loop-carried path as it is
+    loop = _loop_fmax_at_node(rec)
+    best = 1 if clock_mhz is None or loop is None or loop >= clock_mhz else math.ceil(clock_mhz / loop)
+    if clock_mhz is not None and math.ceil(clock_mhz / fmax[start]) > best and deepest > start:
         variants = {}
         for depth in range(start + 1, deepest + 1):
             variants[depth] = _row_variant(unit, depth)
             fmax[depth] = _fmax_at_node(measure(variants[depth], depth, energy=False)[0])
-            if fmax[depth] >= clock_mhz:
+            if math.ceil(clock_mhz / fmax[depth]) <= best:
                 break
         chosen = min(fmax, key=lambda d: (math.ceil(clock_mhz / fmax[d]), d))
         if chosen != start:
