@@ -27,7 +27,9 @@ is wanted), on several cores or with a global buffer.
 """
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
+
+import numpy as np
 
 from ._engine import OpRun
 from ._hwconfig import HardwareConfig
@@ -73,6 +75,18 @@ def _key(e, start: float) -> tuple:
     return (e[0], e[1], round(e[2] - start, 6), round(e[3], 6))
 
 
+def _carry(bounds: list[float], events: list) -> int:
+    """The most of the sorted ``bounds`` (block starts) that an event runs across: for each
+    event, those after its start and before its end (less ``_TOL``); 0 without events."""
+    if not events:
+        return 0
+    n = len(events)
+    start = np.fromiter((e[2] for e in events), float, n)
+    end = start + np.fromiter((e[3] for e in events), float, n) - _TOL
+    at = np.array(bounds, dtype=float)
+    return int((np.searchsorted(at, end, side="left") - np.searchsorted(at, start, side="right")).max())
+
+
 def heads_needed(carry: int) -> int:
     """Heads to simulate when events run across at most ``carry`` block boundaries: two blocks
     to settle, ``carry + 2`` compared, three to finish."""
@@ -90,12 +104,13 @@ def block_period(op_events: list, all_events: list, block: int, heads: int) -> t
     if len(compute) != block * heads:
         return None
     b = {j: compute[j * block - 1][2] + compute[j * block - 1][3] for j in range(1, heads)}  # block j starts
-    bounds = sorted(b.values())
-    carry = max((bisect_left(bounds, e[2] + e[3] - _TOL) - bisect_right(bounds, e[2]) for e in all_events), default=0)
+    carry = _carry(sorted(b.values()), all_events)
     if heads < heads_needed(carry):
         return heads_needed(carry) if heads_needed(carry) <= MAX_HEADS else None
     last = heads - 4  # the windows [b_j, b_{j+1}) of j = 2 .. heads - 4 leave three blocks to finish
-    events = sorted(all_events, key=lambda e: e[2])
+    # the events starting in a window, by start (a window's keys are sorted: equal starts may come in any order)
+    lo, hi = min(b[j] for j in range(2, last + 1)), max(b[j + 1] for j in range(2, last + 1))
+    events = sorted((e for e in all_events if lo <= e[2] < hi), key=lambda e: e[2])
     starts = [e[2] for e in events]
     windows = {j: sorted(_key(e, b[j]) for e in events[bisect_left(starts, b[j]):bisect_left(starts, b[j + 1])])
                for j in range(2, last + 1)}
