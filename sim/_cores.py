@@ -147,9 +147,9 @@ def run_cores(op, recipe: Recipe, hw: HardwareConfig, timing, *, trace: bool = F
             procs.append(done)
     else:
         gbuf = GlobalBuffer(env, port, hw, plan, trace=trace)
-        for c, (mp, steps, dfs, view) in enumerate(gb_schedules(op, plan, gbuf, hw.cores, sched,
-                                                                     (hw.array_rows, hw.array_cols))):
-            done, run = start_op(env, port, steps, hw, timing, dataflow=dfs[0], dataflows=dfs, trace=trace,
+        for c, (mp, steps, df, dfs, view) in enumerate(gb_schedules(op, plan, gbuf, hw.cores, sched,
+                                                                         (hw.array_rows, hw.array_cols))):
+            done, run = start_op(env, port, steps, hw, timing, dataflow=df, dataflows=dfs, trace=trace,
                                  gb=view, core=c)
             cores.append((mp, steps, run))
             procs.append(done)
@@ -278,8 +278,9 @@ class _Same(Sequence):
 
 
 def gb_schedules(op, plan, gbuf: GlobalBuffer, n_cores: int, sched, array: tuple[int, int]) -> list:
-    """Per core with work: (mapping of its first part, its parts' steps in block order, a
-    dataflow per step, its ``CoreView``). Cuts each group into chunks by the first block using it:
+    """Per core with work: (mapping of its first part, its parts' steps in block order, the
+    dataflow of its first step, a dataflow per step or None when every step has that one, its
+    ``CoreView``). Cuts each group into chunks by the first block using it:
     rows (columns) and K by core 0's tile (``Mt``, ``Nt``, ``Kt``) of that block."""
     per_core: list[list] = [[] for _ in range(n_cores)]
     for blk in plan.blocks:
@@ -300,33 +301,61 @@ def gb_schedules(op, plan, gbuf: GlobalBuffer, n_cores: int, sched, array: tuple
     out = []
     first = gbuf.first_need
     layouts: dict = {}  # _gemm_layout per (mapping, steps): per_core holds those objects alive
+    shared: dict = {}  # a part's chunk ids per step, one list for every core reading the same rows (columns)
+    pool = list(range(len(gbuf.events)))  # one int object per chunk id, however many tuples hold it
+    uses: dict = {}  # id of such a list -> the first step reading each of its tuples
     for c, entries in enumerate(per_core):
         if not entries:
             continue
         parts_steps, dfs, needs_a, needs_b, ends, n = [], [], [], [], {}, 0
         for blk, part, (i0, m0, n0), mp, st in entries:
             if isinstance(part, GemmOp):
-                a, b = _gemm_needs(op, blk, part, (i0, m0, n0), mp, st, layouts)
+                a, b = _gemm_needs(op, blk, part, (i0, m0, n0), mp, st, layouts, shared, pool)
             else:
-                a, b = _attention_needs(blk, part, i0, st), [()] * len(st)
-            needs_a += a
-            needs_b += b
+                a, b = _attention_needs(blk, part, i0, st), _no_needs(st, shared)
+            needs_a.append(a)
+            needs_b.append(b)
             dfs.append((getattr(mp, "dataflow", "ws"), len(st)))
             parts_steps.append(st)
             n += len(st)
             ends[n - 1] = blk
         steps = Joined(parts_steps)  # the parts' (shared) step lists, not a copy per core
-        seen: set[int] = set()
-        for needs in (needs_a, needs_b):  # the earliest point of any core's schedule reading a chunk
-            for t, ids in enumerate(needs):
-                if id(ids) in seen:
-                    continue
-                seen.add(id(ids))
-                for cid in ids:
-                    if t / n < first.get(cid, 2.0):
-                        first[cid] = t / n
-        out.append((entries[0][3], steps, Runs(dfs), CoreView(gbuf, needs_a, needs_b, ends, c)))
+        s0 = 0
+        for st, a, b in zip(parts_steps, needs_a, needs_b):  # the earliest point of any core's schedule reading a chunk
+            for needs in (a, b):
+                for t, ids in _first_uses(needs, uses):
+                    f = (s0 + t) / n
+                    for cid in ids:
+                        if f < first.get(cid, 2.0):
+                            first[cid] = f
+            s0 += len(st)
+        uniform = all(df == dfs[0][0] for df, _ in dfs)
+        out.append((entries[0][3], steps, dfs[0][0], None if uniform else Runs(dfs),
+                    CoreView(gbuf, needs_a, needs_b, ends, c)))
     return out
+
+
+def _first_uses(needs: list, uses: dict) -> list:
+    """(step, chunk ids) of the first step of ``needs`` (a part's chunk ids per step) reading
+    each of its tuples, empty ones left out; ``uses``: a memo by the list's id (its holder
+    keeps the list alive)."""
+    got = uses.get(id(needs))
+    if got is None:
+        seen: set[int] = set()
+        got = uses[id(needs)] = []
+        for t, ids in enumerate(needs):
+            if ids and id(ids) not in seen:
+                seen.add(id(ids))
+                got.append((t, ids))
+    return got
+
+
+def _no_needs(st: list, shared: dict) -> list:
+    """No chunk ids for each step of ``st`` (one list per steps object)."""
+    key = ("none", id(st))
+    if key not in shared:
+        shared[key] = [()] * len(st)
+    return shared[key]
 
 
 def _gemm_layout(part: GemmOp, mp, st: list) -> tuple[bool, list]:
@@ -363,15 +392,19 @@ def _gemm_layout(part: GemmOp, mp, st: list) -> tuple[bool, list]:
 
 
 def _gemm_needs(op: GemmOp, blk, part: GemmOp, at: tuple[int, int, int], mp, st: list,
-                layouts: dict | None = None) -> tuple[list, list]:
+                layouts: dict | None = None, shared: dict | None = None, pool: list | None = None
+                ) -> tuple[list, list]:
     """(A chunk ids, B chunk ids) each step of a GEMM part (first instance, row, column ``at``
     in ``op``) reads: its tile's rows (columns) and K range when the steps are the mapper's
     (``mapping.gemm_steps``: instances, then M and N in the order's nesting, K innermost; every
     step's tile shape is checked), else the part's whole operands for every load. ``layouts``:
-    a memo of ``_gemm_layout`` by the ids of (mapping, steps) and the part's shape, valid while
-    those objects are alive (the caller holds them)."""
+    a memo of ``_gemm_layout`` by the ids of (mapping, steps) and the part's shape; ``shared``:
+    a memo of the lists, A's by (block, part's shape, mapping, steps, first instance and row),
+    B's by the same with the first column instead of the row, so the cores of one row (column)
+    of the core grid share A's (B's) list; both valid while those objects are alive (the
+    caller holds them). ``pool``: the chunk ids as ints to take (the same int objects in every
+    tuple), else new ones."""
     i0, m0, n0 = at
-    Mt, Kt, Nt = (getattr(mp, x, d) for x, d in (("Mt", part.M), ("Kt", part.K), ("Nt", part.N)))
     lkey = (id(mp), id(st), part.count, part.M, part.K, part.N)
     if layouts is None or lkey not in layouts:
         layout = _gemm_layout(part, mp, st)
@@ -379,39 +412,62 @@ def _gemm_needs(op: GemmOp, blk, part: GemmOp, at: tuple[int, int, int], mp, st:
             layouts[lkey] = layout
     else:
         layout = layouts[lkey]
+    out = []
+    for operand, off in (("a", m0), ("b", n0)):
+        key = (operand, id(blk), i0, off) + lkey
+        if shared is None or key not in shared:
+            ids = _operand_needs(op, blk, part, at, mp, layout, operand, pool)
+            if shared is not None:
+                shared[key] = ids
+        else:
+            ids = shared[key]
+        out.append(ids)
+    return out[0], out[1]
+
+
+def _operand_needs(op: GemmOp, blk, part: GemmOp, at: tuple[int, int, int], mp, layout: tuple[bool, list],
+                   operand: str, pool: list | None = None) -> list:
+    """A's ("a") or B's ("b") chunk ids per step of a GEMM part (``_gemm_needs``), steps reading
+    the same tile sharing one tuple."""
+    i0, m0, n0 = at
+    Mt, Kt, Nt = (getattr(mp, x, d) for x, d in (("Mt", part.M), ("Kt", part.K), ("Nt", part.N)))
     exact, per_step = layout
-    a_memo: dict = {}
-    b_memo: dict = {}
-    out_a, out_b = [], []
+    memo: dict = {}
+    out = []
     whole = tuple(range(i0, i0 + part.count))
+    a = operand == "a"
     for tl, has_a, has_b in per_step:
+        if not (has_a if a else has_b):
+            out.append(())
+            continue
         if exact:
             i, mi, kk, ni = tl
             insts = (i0 + i,)
-            r0, r1 = m0 + mi * Mt, m0 + min(part.M, (mi + 1) * Mt)
-            c0, c1 = n0 + ni * Nt, n0 + min(part.N, (ni + 1) * Nt)
+            lo, hi = (m0 + mi * Mt, m0 + min(part.M, (mi + 1) * Mt)) if a else \
+                     (n0 + ni * Nt, n0 + min(part.N, (ni + 1) * Nt))
             k0, k1 = kk * Kt, min(part.K, (kk + 1) * Kt)
         else:
-            insts, (r0, r1), (c0, c1), (k0, k1) = whole, (m0, m0 + part.M), (n0, n0 + part.N), (0, part.K)
-        ka, kb = (insts, r0, k0), (insts, c0, k0)
-        if has_a and ka not in a_memo:
-            a_memo[ka] = tuple(x for i in insts for x in blk.a_groups[i - blk.i0].ids(r0, r1, k0, k1))
-        if has_b and kb not in b_memo:
-            b_memo[kb] = tuple(x for i in insts
-                               for x in blk.b_groups[0 if op.b_shared else i - blk.i0].ids(c0, c1, k0, k1))
-        out_a.append(a_memo[ka] if has_a else ())
-        out_b.append(b_memo[kb] if has_b else ())
-    return out_a, out_b
+            insts, (lo, hi), (k0, k1) = whole, ((m0, m0 + part.M) if a else (n0, n0 + part.N)), (0, part.K)
+        key = (insts, lo, k0)
+        if key not in memo:
+            groups = [blk.a_groups[i - blk.i0] if a else blk.b_groups[0 if op.b_shared else i - blk.i0]
+                      for i in insts]
+            ids = [x for g in groups for x in g.ids(lo, hi, k0, k1)]
+            memo[key] = tuple(ids) if pool is None else tuple([pool[x] for x in ids])
+        out.append(memo[key])
+    return out
 
 
 def _attention_needs(blk, part, i0: int, st: list) -> list:
     """Chunks each step of a fused attention part reads (``sim._fusion.fused_attention_steps``:
     per head and query block QKᵀ, softmax, P·V): Q and K for the first, V for the third. Any other
-    step layout: the head's Q, K and V for every load."""
+    step layout: the head's Q, K and V for every load. Steps reading the same chunks share one
+    tuple."""
     per = len(st) // part.count if part.count and len(st) % part.count == 0 else 0
     exact = per and per % 3 == 0 and all(s.work[0] == ("vector" if t % per % 3 == 1 else "gemm")
                                          for t, s in enumerate(st))
     out = []
+    tuples: dict = {}
     for t, s in enumerate(st):
         if not s.loads:
             out.append(())
@@ -425,5 +481,6 @@ def _attention_needs(blk, part, i0: int, st: list) -> list:
                 ids.append(q.first)
             if any(b in ("b", "br") and n for b, n in s.loads):
                 ids += [k.first] if j == 0 else [v.first] if j == 2 else [k.first, v.first]
-        out.append(tuple(ids))
+        key = tuple(ids)
+        out.append(tuples.setdefault(key, key))
     return out

@@ -42,6 +42,7 @@ bytes are each chunk once: the compulsory A + B when the op fits.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 
 import simpy
@@ -383,23 +384,47 @@ class GlobalBuffer:
 
 
 class CoreView:
-    """One core's use of the global buffer: the chunk ids of A and of B each of its steps reads
-    (``needs_a``, ``needs_b``: tuples shared between steps) and the steps that end a block
-    part (``ends``: step -> block)."""
+    """One core's use of the global buffer: the chunk ids of A and of B each of its steps reads,
+    given per part of its schedule (``needs_a``, ``needs_b``: one list per part, in order, each
+    holding a tuple of chunk ids per step of that part; the lists and tuples may be shared with
+    other cores reading the same rows or columns, ``sim._cores.gb_schedules``), and the steps
+    that end a block part (``ends``: step -> block)."""
 
     def __init__(self, gb: GlobalBuffer, needs_a: list, needs_b: list, ends: dict, core: int):
-        self.gb, self.needs_a, self.needs_b, self.ends, self.core = gb, needs_a, needs_b, ends, core
+        self.gb, self.ends, self.core = gb, ends, core
+        self._parts = list(zip(needs_a, needs_b))
+        self._starts = []
+        n = 0
+        for a, _ in self._parts:
+            self._starts.append(n)
+            n += len(a)
+        self._at = (0, 0, [], [])  # the part last read: (first step, end step, its A ids, its B ids)
+
+    def needs(self, t: int) -> tuple[tuple, tuple]:
+        """(A chunk ids, B chunk ids) step ``t`` reads."""
+        lo, hi, a, b = self._at
+        if not lo <= t < hi:
+            k = bisect_right(self._starts, t) - 1
+            a, b = self._parts[k]
+            lo = self._starts[k]
+            hi = lo + len(a)
+            if not lo <= t < hi:
+                raise IndexError(t)
+            self._at = (lo, hi, a, b)
+        return a[t - lo], b[t - lo]
+
+    def waits(self, t: int) -> list:
+        """The arrival events of the chunks step ``t`` reads that have not happened yet."""
+        events = self.gb.events
+        return [ev for ids in self.needs(t) for cid in ids if not (ev := events[cid]).processed]
 
     def serve(self, t: int, nbytes: int, res, what: str):
         """Process body of step ``t``'s load of ``nbytes``: wait for its chunks, cross the port
         (its busy time counted in ``res.gb_busy_cycles``)."""
         gb = self.gb
-        events = gb.events
-        for ids in (self.needs_a[t], self.needs_b[t]):
-            for cid in ids:
-                ev = events[cid]
-                if not ev.processed:
-                    yield ev
+        for ev in self.waits(t):
+            if not ev.processed:
+                yield ev
         bw = gb.hw.gb_bytes_per_cycle
         if bw != math.inf and nbytes:
             def record(start: float, dt: float) -> None:

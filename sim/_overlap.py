@@ -263,8 +263,7 @@ class OpLink:
         what = "load " + "+".join(b for b, _ in loads) + f" {total} B"
         if self._gb is not None:  # from the global buffer, once its chunks are there
             t = next(self._load_steps)
-            waits = [ev for ids in (self._gb.needs_a[t], self._gb.needs_b[t]) for cid in ids
-                     if not (ev := self._gb.gb.events[cid]).processed]
+            waits = self._gb.waits(t)
             if not waits:
                 return self.env.process(transfer(total, what))
             return self.env.process(self._after_chunks(waits, total, transfer, what))
@@ -496,12 +495,12 @@ def run_chain(ops: list, hw: HardwareConfig, timing, schedule, *, trace: bool = 
             gbuf = GlobalBuffer(env, port, hw, plan, trace=trace, gport=gport)
             gbufs.append((gbuf, fill_gates, {("q" if isinstance(op, FusedAttention) else "a"): ready}
                           if ready is not None else {}))
-            for mp, steps, dfs, view in gb_schedules(op, plan, gbuf, hw.cores, lambda part, i=i: schedule(i, part),
-                                                     arr):
+            for mp, steps, df, dfs, view in gb_schedules(op, plan, gbuf, hw.cores,
+                                                         lambda part, i=i: schedule(i, part), arr):
                 link = OpLink(env, cores[view.core], units=_units(op), gates={}, inputs_computed=computed,
                               pipelined=_core_units(op, plan, view.core, hw), gb=view, steps=steps)
                 _gb_link(link, hw, gport, view.core, rooms.get(i), {})
-                _, run = start_op(env, port, steps, hw, timing, dataflow=dfs[0], dataflows=dfs, trace=trace,
+                _, run = start_op(env, port, steps, hw, timing, dataflow=df, dataflows=dfs, trace=trace,
                                   gb=view, core=view.core, link=link)
                 mine.append(link)
                 runs.append((mp, steps, run))

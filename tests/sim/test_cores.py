@@ -157,3 +157,210 @@ def test_joined_and_runs_equal_the_copied_lists():
             seq[n]
         with pytest.raises(IndexError):
             seq[-n - 1]
+
+
+# --- gb_schedules' chunk ids against the per-core lists they replace ------------------------------
+# The reference below is sim._cores' code at 595be12, kept verbatim (names prefixed): every core
+# built its own list of A and B chunk ids per step (tuples memoised per part and core) and the
+# earliest fraction of any core's schedule reading each chunk from those lists.
+
+
+def _ref_gb_schedules(op, plan, gbuf, n_cores, sched, array):
+    from sim._cores import Runs, split_with_offsets
+
+    per_core: list[list] = [[] for _ in range(n_cores)]
+    for blk in plan.blocks:
+        parts = split_with_offsets(blk.op(op), n_cores, array)
+        blk.pending = len(parts)
+        for c, (part, (pi, pm, pn)) in enumerate(parts):
+            mp, steps = sched(part)
+            per_core[c].append((blk, part, (blk.i0 + pi, blk.m0 + pm, blk.n0 + pn), mp, steps))
+        if not isinstance(op, GemmOp):  # fused attention: one chunk per Q, K, V of a head
+            for g in blk.a_groups:
+                gbuf.chunk(g, 1, g.K)
+            continue
+        mp0 = per_core[0][-1][3]
+        for g in blk.a_groups:
+            gbuf.chunk(g, getattr(mp0, "Mt", blk.m1 - blk.m0), getattr(mp0, "Kt", op.K))
+        for g in blk.b_groups:
+            gbuf.chunk(g, getattr(mp0, "Nt", blk.n1 - blk.n0), getattr(mp0, "Kt", op.K))
+    out = []
+    first = gbuf.first_need
+    layouts: dict = {}
+    for c, entries in enumerate(per_core):
+        if not entries:
+            continue
+        parts_steps, dfs, needs_a, needs_b, ends, n = [], [], [], [], {}, 0
+        for blk, part, (i0, m0, n0), mp, st in entries:
+            if isinstance(part, GemmOp):
+                a, b = _ref_gemm_needs(op, blk, part, (i0, m0, n0), mp, st, layouts)
+            else:
+                a, b = _ref_attention_needs(blk, part, i0, st), [()] * len(st)
+            needs_a += a
+            needs_b += b
+            dfs.append((getattr(mp, "dataflow", "ws"), len(st)))
+            parts_steps.append(st)
+            n += len(st)
+            ends[n - 1] = blk
+        steps = [s for st in parts_steps for s in st]
+        seen: set[int] = set()
+        for needs in (needs_a, needs_b):
+            for t, ids in enumerate(needs):
+                if id(ids) in seen:
+                    continue
+                seen.add(id(ids))
+                for cid in ids:
+                    if t / n < first.get(cid, 2.0):
+                        first[cid] = t / n
+        out.append((entries[0][3], steps, Runs(dfs), (needs_a, needs_b, ends, c)))
+    return out
+
+
+def _ref_gemm_needs(op, blk, part, at, mp, st, layouts=None):
+    from sim._cores import _gemm_layout
+
+    i0, m0, n0 = at
+    Mt, Kt, Nt = (getattr(mp, x, d) for x, d in (("Mt", part.M), ("Kt", part.K), ("Nt", part.N)))
+    lkey = (id(mp), id(st), part.count, part.M, part.K, part.N)
+    if layouts is None or lkey not in layouts:
+        layout = _gemm_layout(part, mp, st)
+        if layouts is not None:
+            layouts[lkey] = layout
+    else:
+        layout = layouts[lkey]
+    exact, per_step = layout
+    a_memo: dict = {}
+    b_memo: dict = {}
+    out_a, out_b = [], []
+    whole = tuple(range(i0, i0 + part.count))
+    for tl, has_a, has_b in per_step:
+        if exact:
+            i, mi, kk, ni = tl
+            insts = (i0 + i,)
+            r0, r1 = m0 + mi * Mt, m0 + min(part.M, (mi + 1) * Mt)
+            c0, c1 = n0 + ni * Nt, n0 + min(part.N, (ni + 1) * Nt)
+            k0, k1 = kk * Kt, min(part.K, (kk + 1) * Kt)
+        else:
+            insts, (r0, r1), (c0, c1), (k0, k1) = whole, (m0, m0 + part.M), (n0, n0 + part.N), (0, part.K)
+        ka, kb = (insts, r0, k0), (insts, c0, k0)
+        if has_a and ka not in a_memo:
+            a_memo[ka] = tuple(x for i in insts for x in blk.a_groups[i - blk.i0].ids(r0, r1, k0, k1))
+        if has_b and kb not in b_memo:
+            b_memo[kb] = tuple(x for i in insts
+                               for x in blk.b_groups[0 if op.b_shared else i - blk.i0].ids(c0, c1, k0, k1))
+        out_a.append(a_memo[ka] if has_a else ())
+        out_b.append(b_memo[kb] if has_b else ())
+    return out_a, out_b
+
+
+def _ref_attention_needs(blk, part, i0, st):
+    per = len(st) // part.count if part.count and len(st) % part.count == 0 else 0
+    exact = per and per % 3 == 0 and all(s.work[0] == ("vector" if t % per % 3 == 1 else "gemm")
+                                         for t, s in enumerate(st))
+    out = []
+    for t, s in enumerate(st):
+        if not s.loads:
+            out.append(())
+            continue
+        heads = [i0 + t // per] if exact else range(i0, i0 + part.count)
+        ids: list[int] = []
+        for h in heads:
+            q, k, v = blk.a_groups[3 * (h - blk.i0): 3 * (h - blk.i0) + 3]
+            j = t % per % 3 if exact else None
+            if any(b == "a" and n for b, n in s.loads):
+                ids.append(q.first)
+            if any(b in ("b", "br") and n for b, n in s.loads):
+                ids += [k.first] if j == 0 else [v.first] if j == 2 else [k.first, v.first]
+        out.append(tuple(ids))
+    return out
+
+
+def _random_gb_case(rng):
+    """A random op (GEMM with one or several instances, shared B or not; or fused attention) and
+    hardware (cores, array, global buffer from too small to whole) with its plans."""
+    from sim._fusion import FusedAttention, fused_attention_steps
+    from sim._global_buffer import gemm_plans, plan_attention
+
+    hw = replace(HW, cores=rng.choice([1, 2, 3, 5, 8, 12]), array_rows=rng.choice([8, 16, 32]),
+                 array_cols=rng.choice([8, 16, 32]), gb_kib=rng.choice([8, 32, 128, 1024]), gb_gbps=256.0)
+    timing = step_timing(hw, INT8)
+    if rng.random() < 0.2:
+        tokens = rng.randint(1, 40)
+        past = rng.randint(0, 40)
+        op = FusedAttention("attention", rng.randint(1, 9), rng.randint(1, 3), tokens, past, past + tokens,
+                            rng.choice([16, 32, 64]), rng.choice([4, 8, 16]), rng.random() < 0.5)
+
+        def plans():
+            return [p for p in (plan_attention(op, INT8, hw),) if p is not None]
+
+        def sched(part):
+            return fused_attention_steps(part, INT8, hw, timing)
+    else:
+        count = rng.choice([1, 1, 1, 3, 8])
+        shared = count == 1 or rng.random() < 0.5
+        op = GemmOp("g", rng.randint(1, 300), rng.randint(1, 700), rng.randint(1, 600), count=count,
+                    a_role="activation", b_role="weight" if shared else "kv", b_shared=shared)
+
+        def plans():
+            return gemm_plans(op, INT8, hw)
+
+        def sched(part):
+            mp = map_op(part, INT8, hw.limits(), timing.array_cycles)
+            return mp, steps_of(mp)
+    return op, hw, plans, sched
+
+
+def test_gb_schedules_read_the_chunk_ids_of_the_per_core_lists():
+    """On 100 random ops (GEMMs of every plan scheme, fused attention) and hardware:
+    gb_schedules' cores, schedules, dataflows, the chunk ids each step reads (``CoreView.needs``,
+    read in order, backwards and at random), the steps ending blocks and the earliest need of
+    every chunk equal those of the per-core lists it replaces (the reference above); the lists
+    of cores reading the same rows (columns) are one object."""
+    import random
+
+    import simpy
+
+    from sim._cores import gb_schedules
+    from sim._global_buffer import GlobalBuffer
+
+    rng = random.Random(15)
+    schemes, shared_lists = set(), 0
+    for _ in range(100):
+        op, hw, plans, sched = _random_gb_case(rng)
+        memo: dict = {}
+
+        def once(part):  # parts of equal shapes share one schedule, as in run_cores
+            key = replace(part, name="")
+            if key not in memo:
+                memo[key] = sched(part)
+            return memo[key]
+
+        arr = (hw.array_rows, hw.array_cols)
+        for p_ref, p_new in zip(plans(), plans()):
+            if len(p_new.blocks) > 64:  # a buffer far too small for the op: thousands of blocks, slow to check
+                continue
+            schemes.add(p_new.scheme)
+            env = simpy.Environment()
+            port = simpy.Resource(env, capacity=1)
+            g_ref, g_new = GlobalBuffer(env, port, hw, p_ref), GlobalBuffer(env, port, hw, p_new)
+            ref = _ref_gb_schedules(op, p_ref, g_ref, hw.cores, once, arr)
+            new = gb_schedules(op, p_new, g_new, hw.cores, once, arr)
+            assert len(new) == len(ref) and len(g_new.events) == len(g_ref.events)
+            assert g_new.first_need == g_ref.first_need
+            lists = {}
+            for (mp_r, st_r, dfs_r, (na, nb, ends, c)), (mp, st, df, dfs, view) in zip(ref, new):
+                assert mp is mp_r and list(st) == st_r and view.core == c
+                assert [df] * len(st) == list(dfs_r) if dfs is None else list(dfs) == list(dfs_r)
+                assert [(b.i0, b.m0, b.n0) for b in view.ends.values()] == [(b.i0, b.m0, b.n0) for b in ends.values()]
+                assert list(view.ends) == list(ends)
+                order = list(range(len(na))) + list(range(len(na) - 1, -1, -1))
+                order += [rng.randrange(len(na)) for _ in range(50)]
+                for t in order:
+                    assert view.needs(t) == (na[t], nb[t])
+                for lst, _ in view._parts:
+                    lists[id(lst)] = lists.get(id(lst), 0) + 1
+                for t in (-1, len(na)):
+                    with pytest.raises(IndexError):
+                        view.needs(t)
+            shared_lists += sum(1 for n in lists.values() if n > 1)
+    assert {"fits", "instances", "a-stationary", "b-stationary"} <= schemes and shared_lists
