@@ -268,12 +268,14 @@ class EnergyModel:
                      gb_bytes: int = 0) -> dict[str, float]:
         """Energy columns of one op (pJ; NaN where a figure is missing): ``macs`` products and
         ``outputs`` conversions on the array, ``dram_bytes``, ``sram_bytes`` of ``unit``'s buffers,
-        and for a vector op of ``function``, ``compute_cycles`` x its unit's energy per cycle
-        (``energy_vector_pj``; 0 for a function without a figure, named in ``missing``, or
-        compute cycles unknown, named in the timing notes); ``gb_bytes`` written into and read
-        out of the global buffer (``energy_gb_pj``)."""
+        and for a vector op of ``function`` (or the ``function`` steps of a "fused" op: its
+        softmax), ``compute_cycles`` x its unit's energy per cycle (``energy_vector_pj``; 0 for a
+        function without a figure, named in ``missing``, or compute cycles unknown, named in the
+        timing notes); ``gb_bytes`` written into and read out of the global buffer
+        (``energy_gb_pj``)."""
         nan = float("nan")
-        per_cycle = self.vector.get(function) if unit == "vector" and self.vector is not None else None
+        per_cycle = (self.vector.get(function) if unit in ("vector", "fused") and self.vector is not None
+                     else None)
         cyc = nan if compute_cycles is None else float(compute_cycles)
         vector = per_cycle * cyc if per_cycle is not None and math.isfinite(cyc) else 0.0
         if self.mac_pj is not None:

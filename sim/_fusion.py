@@ -59,7 +59,7 @@ from mapping import GemmMapping, GemmOp, Recipe, Step, VectorOp, map_op
 from ._hwconfig import HardwareConfig
 
 __all__ = ["FusedAttention", "FusedAttentionMapping", "Residency", "SpillChoice", "plan_phase",
-           "fused_attention_steps", "apply_residency", "kv_buffer"]
+           "fused_attention_steps", "apply_residency", "kv_buffer", "softmax_unit_cycles"]
 
 _ONCHIP_ROLES = ("activation", "accumulator", "kv")
 #: element-wise row functions that read a GEMM's accumulator output (producer fusion)
@@ -202,6 +202,14 @@ def kv_buffer(hw: HardwareConfig) -> tuple[str, int]:
     if hw.sram_b_kib >= hw.sram_a_kib // 2:
         return "b", hw.sram_b_kib * 1024
     return "a", hw.sram_a_kib // 2 * 1024
+
+
+def softmax_unit_cycles(op: FusedAttention, timing) -> int | None:
+    """Clock cycles the row units spend on the softmax steps of ``op`` (every head and query
+    block, as ``fused_attention_steps`` issues them, on one core's row units: the cycles its
+    vector unit's energy is charged for), or ``None`` when softmax has no row unit."""
+    cycles = [timing.step_cycles(("vector", "softmax", op.group * bt, kv), "") for bt, kv in op.blocks()]
+    return None if any(c is None for c in cycles) else op.count * sum(cycles)
 
 
 def fused_attention_steps(op: FusedAttention, recipe: Recipe, hw: HardwareConfig, timing

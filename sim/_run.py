@@ -41,7 +41,8 @@ from mapping import (GemmMapping, GemmOp, ModelConfig, Recipe, VectorOp, layer_o
 from ._energy import EnergyModel, energy_model, op_outputs
 from ._chips import ALLREDUCES_PER_LAYER, allreduce_bytes, allreduce_cycles, shard_model
 from ._cores import run_cores
-from ._fusion import FusedAttention, Residency, apply_residency, fused_attention_steps, plan_phase
+from ._fusion import (FusedAttention, Residency, apply_residency, fused_attention_steps, plan_phase,
+                      softmax_unit_cycles)
 from ._engine import OpRun, run_steps
 from ._overlap import run_chain
 from ._parallel import Prefetch, can_fork
@@ -581,19 +582,24 @@ def _allreduce_row(template: dict, phase, step, kv_len, model, recipe, hw, token
 
 def _row(phase, step, kv_len, scope, op, mp, run: OpRun, hw, timing: StepTiming, energy: EnergyModel, mult,
          reused) -> dict:
-    gemm = isinstance(op, (GemmOp, FusedAttention))
+    fused = isinstance(op, FusedAttention)
+    gemm = fused or isinstance(op, GemmOp)
     macs = op.macs if gemm else 0
     work = ("gemm", 0, 0, 0) if gemm else ("vector", op.function, 0, 0)
     missing = run.compute_missing_steps > 0
     sram_r, sram_w = run.sram
+    if fused:  # its softmax steps' row-unit cycles, per core (the vector figure counts every core's units)
+        sm = softmax_unit_cycles(op, timing)
+        vector_cycles = np.nan if sm is None else sm / hw.cores
+    else:
+        vector_cycles = np.nan if missing else run.compute_cycles
     e = energy.op_energy_pj(macs, run.dram_read_bytes + run.dram_write_bytes, sram_r + sram_w,
-                            outputs=op_outputs(op), unit="array" if gemm else "vector",
-                            function="" if gemm else op.function,
-                            compute_cycles=np.nan if missing else run.compute_cycles,
-                            gb_bytes=run.gb_fill_bytes + run.gb_read_bytes)
+                            outputs=op_outputs(op), unit="fused" if fused else "array" if gemm else "vector",
+                            function="softmax" if fused else "" if gemm else op.function,
+                            compute_cycles=vector_cycles, gb_bytes=run.gb_fill_bytes + run.gb_read_bytes)
     return {
         "phase": phase, "step": step, "kv_len": kv_len, "scope": scope,
-        "op": op.name, "unit": "fused" if isinstance(op, FusedAttention) else "array" if gemm else "vector",
+        "op": op.name, "unit": "fused" if fused else "array" if gemm else "vector",
         "function": "gemm" if gemm else op.function,
         "M": op.M if gemm else op.rows, "K": op.K if gemm else np.nan, "N": op.N if gemm else op.length,
         "count": op.count if gemm else 1, "tiles": mp.tiles,

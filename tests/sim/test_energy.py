@@ -303,3 +303,40 @@ def test_tpuv1_softmax_pipelined_to_its_clock(standard_cells):
     assert sm["energy_vector_pj"].iloc[0] == pytest.approx(want * e.pj_per_cycle * hw.row_units * hw.cores, rel=1e-9)
     src = sm["timing_source"].iloc[0]
     assert "multicycle" not in src and f"(ivit_shiftmax, pipeline {d}: the shallowest depth whose Fmax meets" in src
+
+
+def test_fused_attention_prices_its_softmax_steps(standard_cells):
+    """tpuv1 fuses attention (scores, softmax and context as one op on the array and the row
+    units): the op's vector energy is its softmax steps' row-unit cycles (every head and causal
+    query block, at the depth the clock rule chose) x the unit's energy per cycle, computed here
+    from the model's shapes and the unit's timing function; the breakdown's vector part is the sum
+    of the rows'."""
+    from hw.units.nonlinear import shiftmax_timing
+    from mapping import load_model
+
+    hw = load_hardware("tpuv1")
+    assert hw.fusion and dict(hw.nonlinear_units)["softmax"] == "ivit_shiftmax"
+    tokens = 64
+    res = simulate("llama2-7b", INT8, hw, prefill=tokens, layers=1, mac_cost=datapath_energy_of(hw, INT8))
+    ops = res.ops
+    att = ops[ops["unit"] == "fused"]
+    assert len(att) == 1 and not (ops["function"] == "softmax").any()
+    r = att.iloc[0]
+    model = load_model("llama2-7b")
+    group = model.n_heads // model.n_kv_heads
+    block = int(r["tile"].split("x")[0]) // group
+    assert int(r["count"]) == model.n_kv_heads and int(r["N"]) == tokens and 1 <= block <= tokens
+    e = vector_energies_of(hw, functions=("softmax",))["softmax"]
+    f = _multicycle(e.fmax_by_pipeline[e.pipeline], hw.clock_mhz)
+    k = hw.divider_bits_per_cycle
+    cycles = model.n_kv_heads * sum(
+        -(-group * min(block, tokens - t0) // hw.row_units)
+        * shiftmax_timing(t0 + min(block, tokens - t0), divider_bits_per_cycle=k, pipeline=e.pipeline).cycles_per_row
+        for t0 in range(0, tokens, block)) * f
+    want = cycles / hw.cores * e.pj_per_cycle * hw.row_units * hw.cores / f
+    assert want > 0 and r["energy_vector_pj"] == pytest.approx(want, rel=1e-9)
+    assert r["energy_pj"] == pytest.approx(r[["energy_mac_pj", "energy_dram_pj", "energy_sram_pj", "energy_vector_pj",
+                                              "energy_gb_pj"]].sum(), rel=1e-12)
+    total = float((ops["energy_vector_pj"] * ops["layers"]).sum())
+    assert res.summary["energy_breakdown_pj"]["vector"] == pytest.approx(total, rel=1e-9)
+    assert not any("softmax" in n and "not counted" in n for n in res.summary["notes"])
