@@ -68,7 +68,7 @@ from ._workload import GemmOp, Op, VectorOp
 from .errors import MappingError
 
 __all__ = ["MapperLimits", "GemmMapping", "VectorMapping", "Step", "Candidate", "MapperSearch", "map_op", "gemm_steps",
-           "vector_steps", "steps_of", "block_quantum", "ROW_FUNCTIONS", "SPLIT_ROW_FUNCTIONS", "SEARCH_KEPT"]
+           "vector_steps", "steps_of", "block_quantum", "map_gemms", "ROW_FUNCTIONS", "SPLIT_ROW_FUNCTIONS", "SEARCH_KEPT"]
 
 ComputeCycles = Callable[[str, int, int, int], int]
 
@@ -253,23 +253,19 @@ def _candidates(full: int, quantum: int, lo: int) -> list[int]:
     return sorted(out)
 
 
-def _traffic(op: GemmOp, nm: np.ndarray, nk: np.ndarray, nn: np.ndarray, order: np.ndarray, a: float, b: float,
-             c: float, a_keep: float = 1.0, c_out: bool = True) -> tuple[np.ndarray, int]:
-    """(DRAM read bytes per tiling, write bytes) of the tilings cutting M, K, N into ``nm``,
-    ``nk``, ``nn`` tiles in loop orders ``order`` (arrays; orders as indices of ``_ORDERS``):
-    ``a_keep`` the fraction of A not already on chip, ``c_out`` False when the output stays on
-    chip."""
+def _traffic(nm: np.ndarray, nk: np.ndarray, nn: np.ndarray, order: np.ndarray, count: np.ndarray,
+             shared: np.ndarray, a_one: np.ndarray, b_one: np.ndarray, a_keep: np.ndarray) -> np.ndarray:
+    """DRAM read bytes of tilings cutting M, K, N into ``nm``, ``nk``, ``nn`` tiles in loop orders
+    ``order`` (indices of ``_ORDERS``), of GEMMs of ``count`` instances (``shared``: one B for
+    all), A and B of ``a_one``, ``b_one`` bytes, ``a_keep`` the fraction of A not on chip (all
+    arrays, one element per tiling)."""
     # "mnk-ar" reads A once, "nmk-br" B once; "mnk" reuses the A tile across N when K fits one
     # tile, "nmk" the B tile across M
     a_passes = np.where(order == 2, 1, np.where(order == 0, np.where(nk > 1, nn, 1), np.where(nm * nk > 1, nn, 1)))
     b_passes = np.where(order == 3, 1, np.where(order == 1, np.where(nk > 1, nm, 1), np.where(nn * nk > 1, nm, 1)))
-    a_read = np.ceil(a_passes * math.ceil(op.M * op.K * a) * a_keep).astype(np.int64)
-    b_one = math.ceil(op.K * op.N * b)
-    reads = op.count * (a_read + b_passes * b_one)
-    if op.b_shared and op.count > 1:
-        reads -= (op.count - 1) * b_passes * b_one
-    writes = op.count * math.ceil(op.M * op.N * c) if c_out else 0
-    return reads, writes
+    a_read = np.ceil(a_passes * a_one * a_keep).astype(np.int64)
+    reads = count * (a_read + b_passes * b_one)
+    return reads - np.where(shared, (count - 1) * b_passes * b_one, 0)
 
 
 def _a_bytes(op: GemmOp, a: float, a_keep: float) -> int:
@@ -285,26 +281,29 @@ def _compulsory(op: GemmOp, a: float, b: float, c: float, a_keep: float, c_out: 
             + (op.count * math.ceil(op.M * op.N * c) if c_out else 0))
 
 
-def _gemm_cycles(op: GemmOp, mt: np.ndarray, kt: np.ndarray, nt: np.ndarray, dfs: tuple[str, ...],
-                 fn: ComputeCycles) -> np.ndarray:
-    """Array cycles of the whole op for each tiling (``mt``, ``kt``, ``nt``: arrays) and each of
-    ``dfs``: one column per dataflow, the sum over its tiles (full ones and the short ones at
-    the edges) of ``fn`` of the tile, ``fn`` called once per distinct tile shape."""
-    edges = [((t, full // t), (full % t, (full % t > 0).astype(np.int64))) for full, t in
-             ((op.M, mt), (op.K, kt), (op.N, nt))]
+def _gemm_cycles(full: tuple[np.ndarray, np.ndarray, np.ndarray], count: np.ndarray, mt: np.ndarray,
+                 kt: np.ndarray, nt: np.ndarray, dfs: tuple[str, ...], fn: ComputeCycles,
+                 memos: dict[str, dict]) -> np.ndarray:
+    """Array cycles of the whole op for each tiling (``mt``, ``kt``, ``nt``, of ops of
+    ``full`` = (M, K, N) and ``count`` instances: arrays) and each of ``dfs``: one column per
+    dataflow, the sum over its tiles (full ones and the short ones at the edges) of ``fn`` of
+    the tile, ``fn`` called once per distinct tile shape (``memos``: dataflow -> tile shape ->
+    cycles, shared by the calls of one search)."""
+    edges = [((t, f // t), (f % t, (f % t > 0).astype(np.int64))) for f, t in zip(full, (mt, kt, nt))]
     total = np.zeros((len(mt), len(dfs)), dtype=np.int64)
-    memos: list[dict] = [{} for _ in dfs]
     for (m, cm), (k, ck), (n, cn) in ((em, ek, en) for em in edges[0] for ek in edges[1] for en in edges[2]):
         times = cm * ck * cn  # tiles of this shape
         has = np.flatnonzero(times)
         if not len(has):
             continue
         shapes = list(zip(m[has].tolist(), k[has].tolist(), n[has].tolist()))
-        for d, (df, memo) in enumerate(zip(dfs, memos)):
-            for s in set(shapes) - memo.keys():
-                memo[s] = fn(df, *s)
-            total[has, d] += times[has] * np.array([memo[s] for s in shapes], dtype=np.int64)
-    return op.count * total
+        for d, df in enumerate(dfs):
+            memo = memos[df]
+            for shape in set(shapes):
+                if shape not in memo:
+                    memo[shape] = fn(df, *shape)
+            total[has, d] += times[has] * np.array([memo[shape] for shape in shapes], dtype=np.int64)
+    return count[:, None] * total
 
 
 def _pipelined(mem: np.ndarray, cyc: np.ndarray, tiles: np.ndarray, latency: float) -> np.ndarray:
@@ -333,8 +332,11 @@ def _families(op: GemmOp, lim: MapperLimits, flows: tuple[str, ...]) -> list[tup
     return out
 
 
-def _map_gemm(op: GemmOp, recipe: Recipe, lim: MapperLimits, fn: ComputeCycles | None, a_keep: float,
-              c_out: bool) -> GemmMapping:
+def _search_job(op: GemmOp, recipe: Recipe, lim: MapperLimits, fn: ComputeCycles | None, a_keep: float,
+                c_out: bool) -> tuple:
+    """What the search of one GEMM needs: (op, tile families, K quantum, bytes per element of A,
+    B, C and the accumulator, a_keep, c_out); raises ``MappingError`` when no family's smallest
+    tile fits."""
     a, b = _bpe(recipe, op.a_role), _bpe(recipe, op.b_role)
     c = _bpe(recipe, op.c_role)
     acc = _bpe(recipe, "accumulator")
@@ -363,8 +365,13 @@ def _map_gemm(op: GemmOp, recipe: Recipe, lim: MapperLimits, fn: ComputeCycles |
                        f"({m_min} x {k_min} x {n_min}: {n} bytes), not {have[buf]} bytes")
     if not families:
         raise MappingError(refusal)
-    cols = _cost_candidates(op, lim, fn, families, kq, a, b, c, acc, a_keep, c_out)
-    if cols is None:
+    return op, families, kq, a, b, c, acc, a_keep, c_out
+
+
+def _mapping(job: tuple, cols: dict) -> GemmMapping:
+    """The mapping of one search job from its costed columns (``_cost_candidates``)."""
+    op, _, _, a, b, c, _, a_keep, c_out = job
+    if not len(cols["est"]):
         raise MappingError(f"op {op.name} must have at least one legal tile in the SRAM buffers, not none")
     ranked, per_flow = _rank(cols)
     search = MapperSearch(len(cols["est"]), _compulsory(op, a, b, c, a_keep, c_out), tuple(ranked[:SEARCH_KEPT]),
@@ -374,67 +381,111 @@ def _map_gemm(op: GemmOp, recipe: Recipe, lim: MapperLimits, fn: ComputeCycles |
                        w.compute_cycles, w.est_cycles, search)
 
 
+def _map_gemm(op: GemmOp, recipe: Recipe, lim: MapperLimits, fn: ComputeCycles | None, a_keep: float,
+              c_out: bool) -> GemmMapping:
+    job = _search_job(op, recipe, lim, fn, a_keep, c_out)
+    return _mapping(job, _cost_candidates([job], lim, fn)[0])
+
+
+def map_gemms(ops: list[GemmOp], recipe: Recipe, limits: MapperLimits,
+              compute_cycles: ComputeCycles | None = None) -> list[GemmMapping | None]:
+    """``map_op`` of each of ``ops`` (GEMMs, no operand on chip), their candidates costed in one
+    pass (the same mappings and reports, less overhead per op: the decode steps' attention
+    GEMMs, a distinct shape per step). None for an op ``map_op`` refuses (``MappingError``)."""
+    jobs: list = []
+    for op in ops:
+        try:
+            jobs.append(_search_job(op, recipe, limits, compute_cycles, 1.0, True))
+        except MappingError:
+            jobs.append(None)
+    costed = iter(_cost_candidates([j for j in jobs if j is not None], limits, compute_cycles))
+    out: list[GemmMapping | None] = []
+    for job in jobs:
+        cols = next(costed) if job is not None else None
+        out.append(_mapping(job, cols) if cols is not None and len(cols["est"]) else None)
+    return out
+
+
 #: loop orders in the order the search costs them (the order breaks exact ties)
 _ORDERS = ("mnk", "nmk", "mnk-ar", "nmk-br")
 
 
-def _cost_candidates(op: GemmOp, lim: MapperLimits, fn: ComputeCycles | None, families: list[tuple], kq: int,
-                     a: float, b: float, c: float, acc: float, a_keep: float, c_out: bool) -> dict | None:
-    """Every legal candidate of the search costed, as columns (one element per candidate, in
-    the search's order: family, Kt, Nt, Mt, loop order, dataflow); None if no tile is legal.
-    Costing: see the module docstring."""
+def _cost_candidates(jobs: list[tuple], lim: MapperLimits, fn: ComputeCycles | None) -> list[dict]:
+    """Every legal candidate of each search job (``_search_job``) costed, as columns (one
+    element per candidate, in the search's order: family, Kt, Nt, Mt, loop order, dataflow),
+    one dict of columns per job (empty columns if no tile is legal); the jobs are costed
+    together. Costing: see the module docstring."""
     bw, lat = lim.dram_bytes_per_cycle, lim.dram_latency_cycles
-    parts, names = [], []  # the legal tiles of each family; the dataflows (columns of ``cycles``)
-    for dfs, m_cands, n_cands, _, _ in families:
-        kt, nt, mt = (g.ravel() for g in np.meshgrid(np.array(_candidates(op.K, kq, kq), dtype=np.int64),
-                                                     np.array(n_cands, dtype=np.int64),
-                                                     np.array(m_cands, dtype=np.int64), indexing="ij"))
-        legal = ((2 * np.ceil(kt * nt * b) <= lim.b_bytes) & (2 * np.ceil(mt * kt * a) <= lim.a_bytes)
-                 & (2 * mt * nt * acc <= lim.c_bytes))
-        if legal.any():
-            parts.append((mt[legal], kt[legal], nt[legal], len(names), dfs))
-            names += dfs
+    names: dict[str, int] = {}  # dataflow -> its column of ``cycles``
+    parts = []  # the legal tiles of each (job, family): (job index, mt, kt, nt, dataflows)
+    for j, (op, families, kq, a, b, _, acc, _, _) in enumerate(jobs):
+        for dfs, m_cands, n_cands, _, _ in families:
+            kt, nt, mt = (g.ravel() for g in np.meshgrid(np.array(_candidates(op.K, kq, kq), dtype=np.int64),
+                                                         np.array(n_cands, dtype=np.int64),
+                                                         np.array(m_cands, dtype=np.int64), indexing="ij"))
+            legal = ((2 * np.ceil(kt * nt * b) <= lim.b_bytes) & (2 * np.ceil(mt * kt * a) <= lim.a_bytes)
+                     & (2 * mt * nt * acc <= lim.c_bytes))
+            if legal.any():
+                parts.append((j, mt[legal], kt[legal], nt[legal], dfs))
+                for df in dfs:
+                    names.setdefault(df, len(names))
+    out = [{"est": np.zeros(0)} for _ in jobs]
     if not parts:
-        return None
-    mt, kt, nt = (np.concatenate([p[i] for p in parts]) for i in range(3))
-    first_df = np.concatenate([np.full(len(p[0]), p[3]) for p in parts])  # per tile: its family's columns
-    n_df = np.concatenate([np.full(len(p[0]), len(p[4])) for p in parts])
+        return out
+    sizes = [len(p[1]) for p in parts]
+    job = np.repeat(np.array([p[0] for p in parts]), sizes)  # per tile: its job
+    mt, kt, nt = (np.concatenate([p[i] for p in parts]) for i in (1, 2, 3))
+    n_df = np.repeat(np.array([len(p[4]) for p in parts]), sizes)
+    first_df = np.repeat(np.array([names[p[4][0]] for p in parts]), sizes)  # a family's dataflows: consecutive columns
+    # the jobs' figures, per tile
+    per_job = np.array([(op.M, op.K, op.N, op.count, op.b_shared and op.count > 1, a_keep > 0,
+                         math.ceil(op.M * op.K * a), math.ceil(op.K * op.N * b),
+                         op.count * math.ceil(op.M * op.N * c) if c_out else 0, _a_bytes(op, a, a_keep),
+                         op.count * math.ceil(op.K * op.N * b), op.count == 1 or not op.b_shared)
+                        for op, _, _, a, b, c, _, a_keep, c_out in jobs], dtype=np.int64)[job]
+    M, K, N, count, shared, keeps, a_one, b_one, writes, a_first, b_first, own_b = per_job.T
+    a_bpe, b_bpe, a_keep = (np.array([jb[i] for jb in jobs], dtype=float)[job] for i in (3, 4, 7))
     cycles = None
     if fn is not None:  # a tile's compute cycles depend on its shape and dataflow, not on the loop order
         cycles = np.zeros((len(mt), len(names)), dtype=np.int64)
-        at = 0
-        for p_mt, p_kt, p_nt, col, dfs in parts:
-            cycles[at:at + len(p_mt), col:col + len(dfs)] = _gemm_cycles(op, p_mt, p_kt, p_nt, dfs, fn)
-            at += len(p_mt)
-    nm, nk, nn = -(-op.M // mt), -(-op.K // kt), -(-op.N // nt)
-    tiles = op.count * nm * nk * nn
+        memos: dict[str, dict] = {df: {} for df in names}
+        kinds = {dfs: g for g, dfs in enumerate(dict.fromkeys(p[4] for p in parts))}  # the families' dataflows
+        kind = np.repeat(np.array([kinds[p[4]] for p in parts]), sizes)
+        for dfs, g in kinds.items():
+            at = np.flatnonzero(kind == g)
+            col = names[dfs[0]]
+            cycles[at, col:col + len(dfs)] = _gemm_cycles((M[at], K[at], N[at]), count[at], mt[at], kt[at], nt[at],
+                                                           dfs, fn, memos)
+    nm, nk, nn = -(-M // mt), -(-K // kt), -(-N // nt)
+    tiles = count * nm * nk * nn
     # A's Mt x K row block kept across the N tiles: two blocks when the next row block is loaded
     # while this one is in use, one when there is a single block
-    resident = (nn > 1) & (np.where(nm > 1, 2, 1) * np.ceil(mt * op.K * a) <= lim.a_bytes) & (a_keep > 0)
+    resident = (nn > 1) & (np.where(nm > 1, 2, 1) * np.ceil(mt * K * a_bpe) <= lim.a_bytes) & (keeps == 1)
     # the mirror image: B's K x Nt column block kept across the M tiles (one B per instance:
     # shared weights of several instances would be reloaded)
-    b_resident = ((nm > 1) & (np.where(nn > 1, 2, 1) * np.ceil(op.K * nt * b) <= lim.b_bytes)
-                  & (op.count == 1 or not op.b_shared))
+    b_resident = (nm > 1) & (np.where(nn > 1, 2, 1) * np.ceil(K * nt * b_bpe) <= lim.b_bytes) & (own_b == 1)
     always = np.ones(len(mt), dtype=bool)
     tile, order = np.nonzero(np.stack([always, always, resident, b_resident], axis=1))  # tile-major
-    rd, wr = _traffic(op, nm[tile], nk[tile], nn[tile], order, a, b, c, a_keep, c_out)
-    moved = rd + wr
+    rd = _traffic(nm[tile], nk[tile], nn[tile], order, count[tile], shared[tile] == 1, a_one[tile], b_one[tile],
+                  a_keep[tile])
+    moved = rd + writes[tile]
     # one row per dataflow of the tile's family
     reps = n_df[tile]
     row = np.repeat(np.arange(len(tile)), reps)
     col = first_df[tile][row] + np.arange(len(row)) - np.repeat(np.cumsum(reps) - reps, reps)
-    t, mem = tiles[tile][row], (moved / bw)[row]
+    i = tile[row]
+    t, mem = tiles[i], (moved / bw)[row]
     if cycles is None:
         cyc, est = None, mem
     else:
-        cyc = cycles[tile[row], col]
+        cyc = cycles[i, col]
         est = _pipelined(mem, cyc, t, lat)
         # a resident operand arrives whole during the first inner pass of each outer block
         # ("mnk-ar": A in the first N pass; "nmk-br": B in the first M pass): that pass and the
         # others are estimated apart
         o = order[row]
-        first = np.where(o == 2, _a_bytes(op, a, a_keep), np.where(o == 3, op.count * math.ceil(op.K * op.N * b), 0))
-        inner = np.where(o == 2, nn[tile][row], nm[tile][row])
+        first = np.where(o == 2, a_first[i], np.where(o == 3, b_first[i], 0))
+        inner = np.where(o == 2, nn[i], nm[i])
         passes = t // inner
         split = np.flatnonzero((first != 0) & (t > passes))
         if len(split):
@@ -442,9 +493,15 @@ def _cost_candidates(op: GemmOp, lim: MapperLimits, fn: ComputeCycles | None, fa
             m1 = (f + (moved[row][split] - f) / s_in) / bw
             est[split] = (_pipelined(m1, s_cyc / s_in, s_p, lat)
                           + _pipelined(mem[split] - m1, s_cyc - s_cyc / s_in, s_t - s_p, 0.0))
-    i = tile[row]
-    return {"Mt": mt[i], "Kt": kt[i], "Nt": nt[i], "order": order[row], "flow": col, "flows": names, "est": est,
-            "rd": rd[row], "wr": wr, "moved": moved[row], "cyc": cyc, "tiles": t}
+    flows = list(names)
+    bounds = np.searchsorted(job[i], np.arange(len(jobs) + 1))  # candidates are job-major
+    for j, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+        if hi > lo:
+            out[j] = {"Mt": mt[i[lo:hi]], "Kt": kt[i[lo:hi]], "Nt": nt[i[lo:hi]], "order": order[row[lo:hi]],
+                      "flow": col[lo:hi], "flows": flows, "est": est[lo:hi], "rd": rd[row[lo:hi]],
+                      "wr": int(writes[i[lo]]), "moved": moved[row[lo:hi]],
+                      "cyc": None if cyc is None else cyc[lo:hi], "tiles": t[lo:hi]}
+    return out
 
 
 def _rank(cols: dict) -> tuple[list[Candidate], list[Candidate]]:
@@ -459,11 +516,12 @@ def _rank(cols: dict) -> tuple[list[Candidate], list[Candidate]]:
     until enough are found; only the estimates bisection visits are rounded."""
     est, moved, tiles, flow = cols["est"], cols["moved"], cols["tiles"], cols["flow"]
     by_est = np.argsort(est, kind="stable")
+    values = est.tolist()
     rounded: dict[int, float] = {}
 
     def r3(i: int) -> float:  # within 3 digits: a tie
         if i not in rounded:
-            rounded[i] = float(f"{est[i]:.3g}")
+            rounded[i] = float(f"{values[i]:.3g}")
         return rounded[i]
 
     def runs(order: np.ndarray):

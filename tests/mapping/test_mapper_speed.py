@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mapping import GemmOp, MapperLimits, MappingError, map_op, parse_recipe
+from mapping import GemmOp, MapperLimits, MappingError, map_gemms, map_op, parse_recipe
 from mapping._mapper import (SEARCH_KEPT, Candidate, GemmMapping, MapperSearch, _a_bytes, _bpe, _candidates, _cdiv,
                              _compulsory, _families, _gemm_steps_loop, block_quantum, gemm_steps)
 from sim import PRESETS
@@ -238,3 +238,39 @@ def test_search_on_decode_attention_equals_the_one_at_a_time_search(preset, reci
         for op in (GemmOp("attn_scores", 1, 128, past + 1, count=32, b_role="kv", c_role="accumulator"),
                    GemmOp("attn_context", 1, past + 1, 128, count=32, b_role="kv")):
             _same_search(op, r, hw.limits(), fn)
+
+
+def test_map_gemms_equals_map_op_one_by_one():
+    """``map_gemms`` (several GEMMs costed in one pass) gives each op ``map_op``'s mapping and
+    report (types included), and None where ``map_op`` refuses, for random lists mixing shapes,
+    roles, instance counts and refused ops, on several presets and recipes."""
+    import random
+
+    rng = random.Random(9)
+    refused = mapped = 0
+    for preset, recipe in (("default-32x32", "W4A8"), ("tpuv1", "INT8"), ("npu-8core", "FP8"), ("edge-16x16", "INT8")):
+        hw, r = PRESETS[preset], parse_recipe(recipe)
+        fn = step_timing(hw, r).array_cycles
+        lim = hw.limits()
+        if preset == "default-32x32":  # two smallest tiles of K or V fit, of block-scaled 4-bit weights not
+            lim = replace(lim, b_bytes=4200)
+        ops = [GemmOp(f"g{i}", rng.choice([1, 7, 300, rng.randint(1, 3000)]), rng.choice([128, rng.randint(1, 5000)]),
+                      rng.choice([128, rng.randint(1, 5000)]), count=rng.choice([1, 32]), b_shared=rng.random() < 0.5,
+                      b_role=rng.choice(["weight", "kv"]), c_role=rng.choice(["activation", "accumulator"]))
+               for i in range(40)]
+        for timed in (fn, None):
+            for got, op in zip(map_gemms(ops, r, lim, timed), ops):
+                try:
+                    want = map_op(op, r, lim, timed)
+                except MappingError:
+                    refused += 1
+                    assert got is None
+                    continue
+                mapped += 1
+                assert got == want
+                assert [(type(v), v) for v in vars(got).values()] == [(type(v), v) for v in vars(want).values()]
+                assert got.search.evaluated == want.search.evaluated
+                assert [_fields(cd) for cd in got.search.ranked + got.search.per_dataflow] == [
+                    _fields(cd) for cd in want.search.ranked + want.search.per_dataflow]
+    assert refused and mapped
+    assert map_gemms([], parse_recipe("INT8"), LIM) == []
