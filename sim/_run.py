@@ -35,8 +35,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from mapping import (GemmMapping, GemmOp, ModelConfig, Recipe, VectorOp, layer_ops, load_model, map_op, model_ops,
-                     parse_recipe, steps_of)
+from mapping import (GemmMapping, GemmOp, ModelConfig, Recipe, VectorOp, layer_ops, load_model, map_gemms, map_op,
+                     model_ops, parse_recipe, steps_of)
 
 from ._energy import EnergyModel, energy_model, op_outputs
 from ._chips import ALLREDUCES_PER_LAYER, allreduce_bytes, allreduce_cycles, shard_model
@@ -397,6 +397,23 @@ def _size_check(model, recipe, hw, timing, phases, batch, whole, mappings: dict)
                               f"{model.d_model}, intermediate size {model.d_ff}); reduce batch, prefill or decode")
 
 
+def _map_decode_gemms(model, recipe, hw, timing, phases, batch, whole, mappings: dict) -> None:
+    """Map the decode steps' GEMMs whose shapes follow the KV length (a distinct shape in every
+    step) in one pass (``mapping.map_gemms``: the mappings ``map_op`` gives them, less overhead
+    per op), into ``mappings``; only where a chain takes them as they are (one core, no global
+    buffer: its parts are the ops themselves)."""
+    if hw.cores > 1 or hw.gb_kib:
+        return
+    ops: dict = {}
+    for phase, _, tokens, past in phases:
+        for _, op in _phase_ops(model, tokens, past, batch, whole) if phase == "decode" else ():
+            if op.name in _KV_LENGTH_OPS and isinstance(op, GemmOp) and replace(op, name="") not in mappings:
+                ops.setdefault(replace(op, name=""), op)
+    for key, mp in zip(ops, map_gemms(list(ops.values()), recipe, hw.limits(), timing.array_cycles)):
+        if mp is not None:
+            mappings[key] = mp
+
+
 def _sized_hardware(hw: HardwareConfig, recipe: Recipe) -> tuple[HardwareConfig, str | None]:
     """Iso-area: the largest square array whose area (``n x n`` PEs with their partial-sum
     registers + ``n`` column output converters, ``hw.cost.array_area_um2``; the records of
@@ -482,6 +499,7 @@ def simulate(model: ModelConfig | str, recipe: Recipe | str, hw: HardwareConfig 
     phases = _phases(model, prefill, decode, decode_only)
     mappings: dict = {}
     _size_check(model, recipe, hw, timing, phases, batch, whole, mappings)
+    _map_decode_gemms(model, recipe, hw, timing, phases, batch, whole, mappings)
     it = phases
     if progress:
         from tqdm import tqdm
