@@ -763,3 +763,29 @@ def test_engine_equals_its_version_before_the_speed_changes():
 
                 new, old = chain(), _with_engine(_reference_start_op, chain)
                 assert [(mp, vars(run)) for mp, run in new] == [(mp, vars(run)) for mp, run in old]
+
+
+def test_decode_gemms_mapped_in_one_pass_change_no_figure():
+    """``simulate`` maps the decode steps' KV-length GEMMs in one pass (``mapping.map_gemms``)
+    before simulating them: the op and layer tables and the summary equal those of a run mapping
+    each op where it is simulated (``map_op``), on one core with two workers and without."""
+    import sim._run
+
+    kw = dict(prefill=40, decode=6, layers=2)
+    premapped = []
+    real = sim._run._map_decode_gemms
+
+    def spy(*args):
+        before = len(args[-1])
+        real(*args)
+        premapped.append(len(args[-1]) - before)
+
+    for workers in (1, 2):
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(sim._run, "_map_decode_gemms", spy)
+            fast = simulate("gpt2", "W4A8", HW, workers=workers, **kw)
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(sim._run, "_map_decode_gemms", lambda *args: None)
+            slow = simulate("gpt2", "W4A8", HW, workers=workers, **kw)
+        _same_result(fast, slow)
+    assert premapped == [2 * 5, 2 * 5]  # attn_scores and attn_context of each decode step but the last (_size_check's)
