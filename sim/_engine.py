@@ -189,7 +189,7 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
     lanes = dma.lanes
     unlimited = bw == float("inf")
     n = len(steps)
-    load_done: list = [None] * n
+    load_done: dict = {}  # step -> its loads' process, from its issue until it computes
     # slot bookkeeping: tiles loaded / released per buffer, outputs started / stored
     loaded = dict.fromkeys(_SLOTS, 0)
     released = dict.fromkeys(_SLOTS, 0)
@@ -271,15 +271,15 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
     def compute():
         if link is not None:
             yield from link.before_compute()
+        durations = timed()  # built when the op computes: a chain's later ops hold none yet
         for t, st in enumerate(steps):
             t0 = env.now
             while state["issued"] < t:
                 w = waiters["issued"] = env.event()
                 yield w
-            d = load_done[t]
+            d = load_done.pop(t, None)  # a long schedule's finished transfers are not kept
             if d is not None and not d.processed:
                 yield d
-            load_done[t] = None  # a long schedule's finished transfers are not kept
             if env.now > t0:
                 res.stall_input += env.now - t0
                 if trace:
@@ -322,38 +322,41 @@ def start_op(env: simpy.Environment, port: simpy.Resource, steps: list[Step], hw
         if link is not None:
             link.finished()
 
-    # durations per step, one timing call per distinct tile shape
-    cache: dict = {}
-    durations = []
     labels: dict = {}  # work -> (unit, what) of its trace events
-    for i, st in enumerate(steps):
-        df = dataflow if dataflows is None else dataflows[i]
-        w = st.work
-        key = (df, w)
-        if trace and w not in labels:
-            labels[w] = ("array" if w[0] == "gemm" else "vector", " x ".join(map(str, w[1:])))
-        if key not in cache:
-            cache[key] = timing.step_cycles(w, df)
-            if w[0] == "gemm" and cache[key] is not None:
-                parts = timing.array_parts(df, w[1], w[2], w[3])
-                cache[("parts",) + key] = parts
-        c = cache[key]
-        durations.append(c)
-        if c is not None:
-            res.compute_cycles += c
-            if w[0] == "gemm":
-                f, sd, dr, wl = cache[("parts",) + key]
-                res.array_fill += f
-                res.array_steady += sd
-                res.array_drain += dr
-                res.array_weight_load += wl
 
-    last_df = dataflow if dataflows is None or not steps else dataflows[-1]
-    tail = timing.tail_cycles(last_df) if steps and steps[-1].work[0] == "gemm" else 0
-    if tail and durations[-1] is not None:  # a pipelined array mode: its fill, once, after the last tile
-        durations[-1] += tail
-        res.compute_cycles += tail
-        res.array_fill += tail
+    def timed() -> list:
+        """Durations per step (one timing call per distinct tile shape); adds them to ``res``."""
+        cache: dict = {}
+        durations = []
+        for i, st in enumerate(steps):
+            df = dataflow if dataflows is None else dataflows[i]
+            w = st.work
+            key = (df, w)
+            if trace and w not in labels:
+                labels[w] = ("array" if w[0] == "gemm" else "vector", " x ".join(map(str, w[1:])))
+            if key not in cache:
+                cache[key] = timing.step_cycles(w, df)
+                if w[0] == "gemm" and cache[key] is not None:
+                    parts = timing.array_parts(df, w[1], w[2], w[3])
+                    cache[("parts",) + key] = parts
+            c = cache[key]
+            durations.append(c)
+            if c is not None:
+                res.compute_cycles += c
+                if w[0] == "gemm":
+                    f, sd, dr, wl = cache[("parts",) + key]
+                    res.array_fill += f
+                    res.array_steady += sd
+                    res.array_drain += dr
+                    res.array_weight_load += wl
+
+        last_df = dataflow if dataflows is None or not steps else dataflows[-1]
+        tail = timing.tail_cycles(last_df) if steps and steps[-1].work[0] == "gemm" else 0
+        if tail and durations[-1] is not None:  # a pipelined array mode: its fill, once, after the last tile
+            durations[-1] += tail
+            res.compute_cycles += tail
+            res.array_fill += tail
+        return durations
 
     env.process(loader())
     return env.process(compute()), res
