@@ -525,11 +525,16 @@ def _rank(cols: dict) -> tuple[list[Candidate], list[Candidate]]:
         return rounded[i]
 
     def runs(order: np.ndarray):
-        """Runs of equal rounded estimates of ``order`` (ascending estimates), each sorted."""
-        pos = 0
-        while pos < len(order):
+        """Runs of equal rounded estimates of ``order`` (ascending estimates), each sorted; a
+        run's end found by doubling steps, then bisection between the last two."""
+        pos, n = 0, len(order)
+        while pos < n:
             r = r3(order[pos])
-            end = bisect_right(range(len(order)), r, lo=pos + 1, key=lambda p: r3(order[p]))
+            same, step = pos, 1  # order[same] rounds to r
+            while same + step < n and r3(order[same + step]) == r:
+                same += step
+                step *= 2
+            end = bisect_right(range(n), r, lo=same + 1, hi=min(same + step, n), key=lambda p: r3(order[p]))
             run = order[pos:end]
             yield (r, run[np.lexsort((run, tiles[run], moved[run]))].tolist())  # the search order: the index
             pos = end
