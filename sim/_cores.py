@@ -325,7 +325,7 @@ def gb_schedules(op, plan, gbuf: GlobalBuffer, n_cores: int, sched, array: tuple
             for needs in (a, b):
                 for t, ids in _first_uses(needs, uses):
                     f = (s0 + t) / n
-                    for cid in ids:
+                    for cid in (ids,) if ids.__class__ is int else ids:
                         if f < first.get(cid, 2.0):
                             first[cid] = f
             s0 += len(st)
@@ -336,15 +336,15 @@ def gb_schedules(op, plan, gbuf: GlobalBuffer, n_cores: int, sched, array: tuple
 
 
 def _first_uses(needs: list, uses: dict) -> list:
-    """(step, chunk ids) of the first step of ``needs`` (a part's chunk ids per step) reading
-    each of its tuples, empty ones left out; ``uses``: a memo by the list's id (its holder
-    keeps the list alive)."""
+    """(step, chunk ids) of the first step of ``needs`` (a part's chunk ids per step: a tuple,
+    or one id as an int) reading each of its entries, empty ones left out; ``uses``: a memo by
+    the list's id (its holder keeps the list alive)."""
     got = uses.get(id(needs))
     if got is None:
         seen: set[int] = set()
         got = uses[id(needs)] = []
         for t, ids in enumerate(needs):
-            if ids and id(ids) not in seen:
+            if ids != () and id(ids) not in seen:
                 seen.add(id(ids))
                 got.append((t, ids))
     return got
@@ -403,7 +403,8 @@ def _gemm_needs(op: GemmOp, blk, part: GemmOp, at: tuple[int, int, int], mp, st:
     B's by the same with the first column instead of the row, so the cores of one row (column)
     of the core grid share A's (B's) list; both valid while those objects are alive (the
     caller holds them). ``pool``: the chunk ids as ints to take (the same int objects in every
-    tuple), else new ones."""
+    entry; a step reading one chunk then holds its id alone, an int, not a 1-tuple), else new
+    ones in tuples."""
     i0, m0, n0 = at
     lkey = (id(mp), id(st), part.count, part.M, part.K, part.N)
     if layouts is None or lkey not in layouts:
@@ -453,7 +454,8 @@ def _operand_needs(op: GemmOp, blk, part: GemmOp, at: tuple[int, int, int], mp, 
             groups = [blk.a_groups[i - blk.i0] if a else blk.b_groups[0 if op.b_shared else i - blk.i0]
                       for i in insts]
             ids = [x for g in groups for x in g.ids(lo, hi, k0, k1)]
-            memo[key] = tuple(ids) if pool is None else tuple([pool[x] for x in ids])
+            memo[key] = (tuple(ids) if pool is None else pool[ids[0]] if len(ids) == 1
+                         else tuple([pool[x] for x in ids]))
         out.append(memo[key])
     return out
 

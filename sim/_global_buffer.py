@@ -385,10 +385,11 @@ class GlobalBuffer:
 
 class CoreView:
     """One core's use of the global buffer: the chunk ids of A and of B each of its steps reads,
-    given per part of its schedule (``needs_a``, ``needs_b``: one list per part, in order, each
-    holding a tuple of chunk ids per step of that part; the lists and tuples may be shared with
-    other cores reading the same rows or columns, ``sim._cores.gb_schedules``), and the steps
-    that end a block part (``ends``: step -> block)."""
+    given per part of its schedule (``needs_a``, ``needs_b``: one list per part, in order,
+    holding per step of that part a tuple of chunk ids or one id as an int; the lists and
+    tuples may be shared with other cores reading the same rows or columns,
+    ``sim._cores.gb_schedules``), and the steps that end a block part (``ends``: step ->
+    block)."""
 
     def __init__(self, gb: GlobalBuffer, needs_a: list, needs_b: list, ends: dict, core: int):
         self.gb, self.ends, self.core = gb, ends, core
@@ -401,7 +402,7 @@ class CoreView:
         self._at = (0, 0, [], [])  # the part last read: (first step, end step, its A ids, its B ids)
 
     def needs(self, t: int) -> tuple[tuple, tuple]:
-        """(A chunk ids, B chunk ids) step ``t`` reads."""
+        """(A chunk ids, B chunk ids) step ``t`` reads, each a tuple or one id (an int)."""
         lo, hi, a, b = self._at
         if not lo <= t < hi:
             k = bisect_right(self._starts, t) - 1
@@ -416,7 +417,14 @@ class CoreView:
     def waits(self, t: int) -> list:
         """The arrival events of the chunks step ``t`` reads that have not happened yet."""
         events = self.gb.events
-        return [ev for ids in self.needs(t) for cid in ids if not (ev := events[cid]).processed]
+        out = []
+        for ids in self.needs(t):
+            if ids.__class__ is int:
+                if not (ev := events[ids]).processed:
+                    out.append(ev)
+            else:
+                out += [ev for cid in ids if not (ev := events[cid]).processed]
+        return out
 
     def serve(self, t: int, nbytes: int, res, what: str):
         """Process body of step ``t``'s load of ``nbytes``: wait for its chunks, cross the port
