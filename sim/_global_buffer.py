@@ -401,28 +401,35 @@ class CoreView:
             n += len(a)
         self._at = (0, 0, [], [])  # the part last read: (first step, end step, its A ids, its B ids)
 
+    def _part(self, t: int) -> tuple[int, int, list, list]:
+        """(first step, end step, A ids, B ids) of the part holding step ``t``."""
+        k = bisect_right(self._starts, t) - 1
+        a, b = self._parts[k]
+        lo = self._starts[k]
+        if not lo <= t < lo + len(a):
+            raise IndexError(t)
+        self._at = (lo, lo + len(a), a, b)
+        return self._at
+
     def needs(self, t: int) -> tuple[tuple, tuple]:
         """(A chunk ids, B chunk ids) step ``t`` reads, each a tuple or one id (an int)."""
         lo, hi, a, b = self._at
         if not lo <= t < hi:
-            k = bisect_right(self._starts, t) - 1
-            a, b = self._parts[k]
-            lo = self._starts[k]
-            hi = lo + len(a)
-            if not lo <= t < hi:
-                raise IndexError(t)
-            self._at = (lo, hi, a, b)
+            lo, hi, a, b = self._part(t)
         return a[t - lo], b[t - lo]
 
     def waits(self, t: int) -> list:
         """The arrival events of the chunks step ``t`` reads that have not happened yet."""
+        lo, hi, a, b = self._at  # needs(t), written out: called twice per load
+        if not lo <= t < hi:
+            lo, hi, a, b = self._part(t)
         events = self.gb.events
         out = []
-        for ids in self.needs(t):
+        for ids in (a[t - lo], b[t - lo]):
             if ids.__class__ is int:
                 if not (ev := events[ids]).processed:
                     out.append(ev)
-            else:
+            elif ids:
                 out += [ev for cid in ids if not (ev := events[cid]).processed]
         return out
 
