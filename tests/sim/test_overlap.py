@@ -480,3 +480,85 @@ def test_a_two_op_chain_with_a_kept_tensor_timed_by_hand():
     assert [r.cycles for r in chain] == pytest.approx([norm_done, want - norm_done], abs=1e-9)
     assert [(r.dram_read_bytes, r.dram_write_bytes) for r in chain] == [(v, 0), (b, s2)]
     assert [(r.gb_fill_bytes, r.gb_read_bytes) for r in chain] == [(s1, 0), (b, a + b)]
+
+
+class _PerCoreView:
+    """``sim._global_buffer.CoreView`` at 595be12 (per-core lists of chunk-id tuples), kept
+    verbatim but for ``waits``, which is the load issue's test of that version (``OpLink.issue``)."""
+
+    def __init__(self, gb, needs_a: list, needs_b: list, ends: dict, core: int):
+        self.gb, self.needs_a, self.needs_b, self.ends, self.core = gb, needs_a, needs_b, ends, core
+
+    def waits(self, t: int) -> list:
+        return [ev for ids in (self.needs_a[t], self.needs_b[t]) for cid in ids
+                if not (ev := self.gb.events[cid]).processed]
+
+    def serve(self, t: int, nbytes: int, res, what: str):
+        from sim._engine import cross_port
+
+        gb = self.gb
+        events = gb.events
+        for ids in (self.needs_a[t], self.needs_b[t]):
+            for cid in ids:
+                ev = events[cid]
+                if not ev.processed:
+                    yield ev
+        bw = gb.hw.gb_bytes_per_cycle
+        if bw != math.inf and nbytes:
+            def record(start: float, dt: float) -> None:
+                res.gb_busy_cycles += dt
+                if gb.trace:
+                    res.events.append(("gb", what, start, dt, self.core, nbytes, 0))
+
+            yield from cross_port(gb.env, gb.gport, nbytes, bw, record)
+
+    def computed(self, t: int) -> None:
+        blk = self.ends.get(t)
+        if blk is not None:
+            self.gb.block_done(blk)
+
+
+def test_global_buffer_views_sharing_lists_give_the_timelines_of_per_core_lists(monkeypatch):
+    """Layer chains on 8 random hardware variants with a global buffer (cores, arrays, buffer
+    sizes from blocking every GEMM to holding it whole, prefill and decode): every op's figures
+    and traced events are the same whether the cores read their chunk ids from the lists
+    ``gb_schedules`` shares between cores (one id held alone as an int, read in place per part,
+    one dataflow for a core given once) or from per-core lists of tuples with a dataflow per
+    step through the view of 595be12 (``_PerCoreView``), as before the lists were shared."""
+    import random
+
+    import sim._overlap as overlap
+
+    real = overlap.gb_schedules
+
+    def per_core_lists(*args):
+        out = []
+        for mp, steps, df, dfs, view in real(*args):
+            n = len(steps)
+            flat = [tuple((x,) if isinstance(x, int) else x for x in view.needs(t)) for t in range(n)]
+            copy = _PerCoreView(view.gb, [a for a, _ in flat], [b for _, b in flat], dict(view.ends), view.core)
+            out.append((mp, list(steps), df, [df] * n if dfs is None else list(dfs), copy))
+        return out
+
+    rng = random.Random(5)
+    model = load_model("llama2-7b")
+    fields = FIELDS + ("gb_read_bytes", "gb_busy_cycles", "gb_fill_bytes", "gb_store_bytes")
+    served = 0
+    for _ in range(8):
+        arr = rng.choice([32, 64, 128])
+        hw = replace(PRESETS["npu-8core"], cores=rng.choice([2, 3, 5, 8]), array_rows=arr, array_cols=arr,
+                     gb_kib=rng.choice([8192, 24576, 131072]))
+        tokens, past = rng.choice([(rng.randint(32, 128), 0), (1, rng.randint(16, 100))])
+        planned = plan_phase([("layer", op) for op in layer_ops(model, tokens=tokens, past=past)], model, INT8, hw,
+                             tokens=tokens, past=past, batch=1)
+        ops = [(op, res) for _, op, res in planned]
+        timing = step_timing(hw, INT8)
+        shared = simulate_chain(ops, INT8, hw, timing, trace=True)
+        with monkeypatch.context() as m:
+            m.setattr(overlap, "gb_schedules", per_core_lists)
+            copied = simulate_chain(ops, INT8, hw, timing, trace=True)
+        served += sum(1 for _, r in shared if r.gb_read_bytes)
+        for (_, a), (_, b) in zip(shared, copied):
+            assert [getattr(a, f) for f in fields] == [getattr(b, f) for f in fields]
+            assert a.events == b.events
+    assert served >= 16  # ops the buffer served
