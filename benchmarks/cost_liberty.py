@@ -22,7 +22,7 @@ clock at ``--node``, buffered), each cold and warm, next to the flow before issu
 (the same Verilog area-mapped, no clock target, no buffering): Fmax and energy per unit cycle
 at the node (derived), and the clock cycles per unit cycle ``hw.cost.vector_unit_clock`` charges.
 With ``--depths``, instead: every depth of each row unit's pipeline parameter (0 up to
-``hw.cost._accelerator.MAX_ROW_PIPELINE``) mapped for the hardware's clock and characterised with
+``hw.cost.MAX_ROW_PIPELINE``) mapped for the hardware's clock and characterised with
 the same stimulus (default cost cache, so figures already measured are reused): Fmax at the node,
 energy per unit cycle, area, cycles per row of 64 (its timing function), clock cycles per unit
 cycle at that depth, and the depth the clock rule (``hw.cost.vector_unit_energy``) chooses.

@@ -24,7 +24,7 @@ from ._asic import (AMORTISED_ITEMS, LINE_ITEM_ORDER, MAX_EXACT_ACCUMULATOR_BITS
                     characterize_asic, check_costable, meet_clock)
 from ._accelerator import (AcceleratorBudget, BudgetLine, DatapathEnergy, accelerator_budget,
                            datapath_energy, array_area_um2, largest_square_array)
-from ._accelerator import VectorUnitClock, VectorUnitEnergy, vector_unit_clock, vector_unit_energy
+from ._accelerator import MAX_ROW_PIPELINE, VectorUnitClock, VectorUnitEnergy, vector_unit_clock, vector_unit_energy
 from ._matched import matched_comparisons
 from ._sram import ARRAY_EFFICIENCY, BITCELL_SOURCES, BITCELL_UM2, SramCost, sram_cost
 from ._scaling import NODES, NodeScaling, node_scaling
@@ -43,7 +43,7 @@ __all__ = [
     "AMORTISED_ITEMS", "LINE_ITEM_ORDER", "AsicCost", "LineItem", "characterize_asic", "meet_clock",
     "NODES", "NodeScaling", "node_scaling", "canonical_json", "MAX_EXACT_ACCUMULATOR_BITS", "check_costable",
     "AcceleratorBudget", "BudgetLine", "DatapathEnergy", "accelerator_budget", "datapath_energy",
-    "VectorUnitEnergy", "vector_unit_energy", "VectorUnitClock", "vector_unit_clock",
+    "VectorUnitEnergy", "vector_unit_energy", "VectorUnitClock", "vector_unit_clock", "MAX_ROW_PIPELINE",
     "array_area_um2", "largest_square_array",
     "ARRAY_EFFICIENCY", "BITCELL_SOURCES", "BITCELL_UM2", "SramCost", "sram_cost", "matched_comparisons",
 ]

@@ -210,7 +210,7 @@ def test_vector_units_pipelined_to_the_clock_or_multicycle(standard_cells):
     cycles replaced by the chosen depth's (the timing functions), x that factor, exactly; the
     array's ops unchanged; its vector energy is its unit cycles x the unit's energy per unit
     cycle; both runs say how their vector units were clocked."""
-    from hw.cost._accelerator import MAX_ROW_PIPELINE
+    from hw.cost import MAX_ROW_PIPELINE
     from hw.units.nonlinear import ROW_UNITS
 
     hw = load_hardware("default-32x32")
