@@ -204,11 +204,16 @@ def kv_buffer(hw: HardwareConfig) -> tuple[str, int]:
     return "a", hw.sram_a_kib // 2 * 1024
 
 
+def _softmax_work(op: FusedAttention, tokens: int, keys: int) -> tuple:
+    """The work of the softmax step of a query block of ``tokens`` tokens over ``keys`` keys."""
+    return ("vector", "softmax", op.group * tokens, keys)
+
+
 def softmax_unit_cycles(op: FusedAttention, timing) -> int | None:
     """Clock cycles the row units spend on the softmax steps of ``op`` (every head and query
     block, as ``fused_attention_steps`` issues them, on one core's row units: the cycles its
     vector unit's energy is charged for), or ``None`` when softmax has no row unit."""
-    cycles = [timing.step_cycles(("vector", "softmax", op.group * bt, kv), "") for bt, kv in op.blocks()]
+    cycles = [timing.step_cycles(_softmax_work(op, bt, kv), "") for bt, kv in op.blocks()]
     return None if any(c is None for c in cycles) else op.count * sum(cycles)
 
 
@@ -241,12 +246,12 @@ def fused_attention_steps(op: FusedAttention, recipe: Recipe, hw: HardwareConfig
                 kl = (("br", math.ceil(op.keys * hd * kvb)),) if first else ()
                 vl = (("br", math.ceil(op.keys * hd * kvb)),) if first else ()
                 units.append([Step((q,) + kl, ("a",), ("gemm", m, hd, kv), True, 0),
-                              Step((), (), ("vector", "softmax", m, kv), False, 0),
+                              Step((), (), _softmax_work(op, bt, kv), False, 0),
                               Step(vl, ("br", "br") if last else (), ("gemm", m, kv, hd), False,
                                    math.ceil(m * hd * out))])
             else:
                 units.append([Step((q, ("b", k_bytes)), ("a", "b"), ("gemm", m, hd, kv), True, 0),
-                              Step((), (), ("vector", "softmax", m, kv), False, 0),
+                              Step((), (), _softmax_work(op, bt, kv), False, 0),
                               Step((("b", v_bytes),), ("b",), ("gemm", m, kv, hd), False, math.ceil(m * hd * out))])
     if hw.overlap:
         steps = units[0][:2]

@@ -158,6 +158,18 @@ class RowUnit(wiring.Component):
                 with m.If(last):
                     m.next = "LOAD"
 
+    def issue_state(self, m: Module, idx: Signal, last: Value, *, name: str, issue: Signal, advance: Value,
+                    next_state: str, comb: list = ()) -> None:
+        """State ``name`` of a pipelined unit: issue the row element at ``idx`` down the element
+        path (``issue`` and the ``comb`` statements high) and, on each cycle the path advances,
+        step ``idx``; after the last element go to ``next_state``. Call inside ``m.FSM()``."""
+        with m.State(name):
+            m.d.comb += [issue.eq(1), *comb]
+            with m.If(advance):
+                m.d.sync += idx.eq(Mux(last, 0, idx + 1))
+                with m.If(last):
+                    m.next = next_state
+
     def divide_states(self, m: Module, div, name: str, *, dividend: Value, divisor: Value,
                       next_state: str, on_done: list = ()) -> None:
         """States ``<name>_ISSUE`` (start the iterative divider ``div`` on the operands, 1 cycle)

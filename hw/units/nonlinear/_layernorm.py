@@ -194,12 +194,8 @@ class IntLayerNormUnit(RowUnit):
                     m.d.sync += [mean.eq(self.rounded_mean(m, div, offset)), var.eq(0)]
                     m.next = "VAR"
             root_state = "NEWTON_ISSUE" if self._variant == "reference" else "ISQRT_INIT"
-            with m.State("VAR"):
-                m.d.comb += [issue.eq(1), in_var.eq(1)]
-                with m.If(advance):
-                    m.d.sync += idx.eq(Mux(last, 0, idx + 1))
-                    with m.If(last):
-                        m.next = "VAR_DRAIN" if _var_stages(self._p) else root_state
+            self.issue_state(m, idx, last, name="VAR", issue=issue, advance=advance, comb=[in_var.eq(1)],
+                             next_state="VAR_DRAIN" if _var_stages(self._p) else root_state)
             with m.State("VAR_DRAIN"):  # until the last element is in the variance sum
                 with m.If(var_done):
                     m.next = root_state
@@ -217,10 +213,5 @@ class IntLayerNormUnit(RowUnit):
                     with m.Else():
                         m.next = "NEWTON_ISSUE"
             self.divide_states(m, div, "FACTOR", dividend=INT31, divisor=k, next_state="OUT")
-            with m.State("OUT"):
-                m.d.comb += issue.eq(1)
-                with m.If(advance):
-                    m.d.sync += idx.eq(Mux(last, 0, idx + 1))
-                    with m.If(last):
-                        m.next = "LOAD"
+            self.issue_state(m, idx, last, name="OUT", issue=issue, advance=advance, next_state="LOAD")
         return m

@@ -124,22 +124,13 @@ class ShiftmaxUnit(RowUnit):
         with m.FSM(name="phase"):
             self.load_state(m, idx, last, wr=wr, next_state="SUM", on_element=self.running_max(idx, mx),
                             on_last=[total.eq(0)])
-            with m.State("SUM"):
-                m.d.comb += [issue.eq(1), in_sum.eq(1)]
-                with m.If(advance):
-                    m.d.sync += idx.eq(Mux(last, 0, idx + 1))
-                    with m.If(last):
-                        m.next = "DIVIDE" if _sum_stages(self._p) == 0 else "SUM_DRAIN"
+            self.issue_state(m, idx, last, name="SUM", issue=issue, advance=advance, comb=[in_sum.eq(1)],
+                             next_state="DIVIDE" if _sum_stages(self._p) == 0 else "SUM_DRAIN")
             with m.State("SUM_DRAIN"):  # the last elements on their way to the sum
                 with m.If(sum_done):
                     m.next = "DIVIDE"
             with m.State("DIVIDE"):
                 with m.If(div.done):
                     m.next = "OUT"
-            with m.State("OUT"):
-                m.d.comb += issue.eq(1)
-                with m.If(advance):
-                    m.d.sync += idx.eq(Mux(last, 0, idx + 1))
-                    with m.If(last):
-                        m.next = "LOAD"
+            self.issue_state(m, idx, last, name="OUT", issue=issue, advance=advance, next_state="LOAD")
         return m
